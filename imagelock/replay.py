@@ -1,0 +1,152 @@
+"""Serve recorded upstream answers on loopback, so a lock can be made with no network.
+
+A snapshot directory holds, per upstream index, the PEP 691 project pages (file
+entries without their `url`), the PEP 658 metadata files, optionally real wheel
+files, and `upstream.json`, which maps each file name to the URL the real
+upstream serves it from. `snapshot.json` at the top maps the index URLs an
+intent names to the upstream directories that recorded them.
+
+The server is a real HTTP server: uv talks to it exactly as it talks to PyPI.
+The lock written from a replay records the upstream URLs, not loopback ones.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from packaging.utils import canonicalize_name
+
+from imagelock.errors import InputError
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+DEFAULT_INDEX_KEY = "default"
+
+
+@dataclass
+class Snapshot:
+    """A recorded set of upstream answers on disk."""
+
+    root: Path
+    indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
+
+    @classmethod
+    def open(cls, root: str | Path) -> Snapshot:
+        root = Path(root)
+        manifest = root / "snapshot.json"
+        try:
+            data = json.loads(manifest.read_text())
+        except FileNotFoundError:
+            raise InputError(manifest, None, "no such snapshot manifest") from None
+        except ValueError as exc:
+            raise InputError(manifest, None, f"not valid JSON ({exc})") from None
+        indexes = data.get("indexes")
+        if not isinstance(indexes, dict):
+            raise InputError(manifest, "indexes", "expected a table of index URL -> directory")
+        return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()})
+
+    def upstream_urls(self) -> dict[str, str]:
+        """File name -> upstream URL, across every recorded index."""
+        urls: dict[str, str] = {}
+        for name in sorted(set(self.indexes.values())):
+            path = self.root / name / "upstream.json"
+            if path.exists():
+                urls.update(json.loads(path.read_text()))
+        return urls
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
+        root = self.server.root
+        if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
+            upstream = parts[0]
+            if len(parts) == 2:
+                return self._project_list(upstream)
+            if len(parts) == 3:
+                return self._project_page(upstream, parts[2])
+        if len(parts) == 3 and parts[1] == "files" and (root / parts[0]).is_dir():
+            return self._file(parts[0], parts[2])
+        self._send(404, b"not found", "text/plain")
+
+    def _project_list(self, upstream: str) -> None:
+        names = sorted(p.stem for p in (self.server.root / upstream / "pages").glob("*.json"))
+        body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]})
+        self._send(200, body.encode(), SIMPLE_JSON)
+
+    def _project_page(self, upstream: str, project: str) -> None:
+        name = canonicalize_name(project)
+        page_path = self.server.root / upstream / "pages" / f"{name}.json"
+        if not page_path.exists():
+            return self._send(404, b"no such project", "text/plain")
+        page = json.loads(page_path.read_text())
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}/{upstream}/files/"
+        for entry in page["files"]:
+            entry["url"] = base + entry["filename"]
+        page.setdefault("meta", {"api-version": "1.1"})
+        self._send(200, json.dumps(page).encode(), SIMPLE_JSON)
+
+    def _file(self, upstream: str, filename: str) -> None:
+        if "/" in filename or filename.startswith("."):
+            return self._send(404, b"not found", "text/plain")
+        folder = "metadata" if filename.endswith(".metadata") else "files"
+        path = self.server.root / upstream / folder / filename
+        if not path.is_file():
+            return self._send(404, b"not recorded", "text/plain")
+        self._send(200, path.read_bytes(), "application/octet-stream")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=600")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    root: Path
+
+
+class ReplayServer:
+    """A snapshot served on 127.0.0.1 for as long as the `with` block lasts."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.root = snapshot.root
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def index_url(self, upstream: str) -> str:
+        return f"{self.base_url}/{upstream}/simple"
+
+    def local_index(self, intent_url: str | None) -> str | None:
+        """The loopback URL that stands in for an intent's index URL (None: the default index)."""
+        key = DEFAULT_INDEX_KEY if intent_url is None else intent_url.rstrip("/")
+        for recorded, upstream in self.snapshot.indexes.items():
+            if recorded.rstrip("/") == key:
+                return self.index_url(upstream)
+        return None
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,25 @@
+"""What every domain resolver is handed: the intent, the previous lock, the options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagelock.intent import Intent
+from imagelock.lockfile import Lock
+from imagelock.replay import ReplayServer
+
+
+@dataclass
+class UpdateContext:
+    """One `lock update` run, as each domain's `resolve(ctx)` sees it."""
+
+    intent: Intent
+    previous: Lock | None
+    cutoff: str
+    upgrade: bool = False
+    upgrade_packages: list[str] = field(default_factory=list)
+    refresh: list[str] = field(default_factory=list)
+    engine: str = "uv"
+    replay: ReplayServer | None = None
+    workdir: Path | None = None
