@@ -41,7 +41,7 @@ class Wheel:
     filename: str
     url: str
     sha256: str
-    size: int
+    size: int | None = None  # None where the index publishes no size (PyTorch's)
     upload_time: str | None = None
 
 

@@ -1,0 +1,95 @@
+"""`lock update`: resolve every domain the intent names and write the lock atomically.
+
+Each domain is a module with `resolve(ctx) -> section`, registered in RESOLVERS
+under the name of its intent section, which is also the name of its lock field.
+A domain left out by `--only` keeps what the previous lock recorded for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagelock import intent as intent_mod
+from imagelock import lockfile
+from imagelock.errors import InputError, did_you_mean
+from imagelock.lockfile import Lock, Universe
+from imagelock.replay import ReplayServer, Snapshot
+from imagelock.resolver import python_layer
+from imagelock.resolver.context import UpdateContext
+
+RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
+    "python": python_layer.resolve,
+}
+
+
+@dataclass
+class UpdateResult:
+    lock: Lock
+    text: str
+    path: Path
+    changed: bool
+    written: bool
+
+
+def now_cutoff() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool) -> Universe:
+    """The intent's cutoff; else the one the lock recorded at its first update; else now."""
+    if intent.cutoff:
+        return Universe(cutoff=intent.cutoff, source="intent")
+    if previous is not None and previous.universe.source == "update-time" and not moving:
+        return previous.universe
+    return Universe(cutoff=now_cutoff(), source="update-time")
+
+
+def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,
+           upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
+           dry_run: bool = False, engine: str = "uv", replay: str | Path | None = None) -> UpdateResult:
+    intent = intent_mod.read(intent_path)
+    path = Path(lock_path) if lock_path else intent_mod.default_lock_path(intent_path)
+    previous = lockfile.read(path)[0] if path.exists() else None
+    for name in only or []:
+        if name not in RESOLVERS:
+            raise InputError(None, "--only", f"unknown domain {name!r}{did_you_mean(name, RESOLVERS)}; "
+                             f"expected one of: {', '.join(RESOLVERS)}")
+    for name in intent.raw:
+        if name in ("name", "universe"):
+            continue
+        if name not in RESOLVERS:
+            raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
+    universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages))
+    lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
+
+    server = ReplayServer(Snapshot.open(replay)) if replay else None
+    with tempfile.TemporaryDirectory(prefix="imagelock-") as workdir:
+        if server:
+            server.__enter__()
+        try:
+            ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
+                                upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
+                                engine=engine, replay=server, workdir=Path(workdir))
+            for name, resolve in RESOLVERS.items():
+                if intent.section(name) is None:
+                    continue
+                if only and name not in only:
+                    setattr(lock, name, getattr(previous, name) if previous else None)
+                    continue
+                setattr(lock, name, resolve(ctx))
+        finally:
+            if server:
+                server.__exit__(None, None, None)
+
+    text = lockfile.dumps(lock)
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    changed = old != text
+    written = False
+    if not dry_run:
+        written = lockfile.write_atomic(path, text)
+    return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written)
