@@ -66,6 +66,7 @@ class Snapshot:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive: uv opens many requests at once
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         return
@@ -131,6 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default (5) drops uv's parallel connects and stalls it for seconds
     root: Path
     apt_dirs: set[str]
 
@@ -138,9 +140,9 @@ class _Server(ThreadingHTTPServer):
 class ReplayServer:
     """A snapshot served on 127.0.0.1 for as long as the `with` block lasts."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler) -> None:
         self.snapshot = snapshot
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -54,7 +54,8 @@ def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool) -> U
 
 def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,
            upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
-           dry_run: bool = False, engine: str = "uv", replay: str | Path | None = None) -> UpdateResult:
+           dry_run: bool = False, engine: str = "uv",
+           replay: str | Path | ReplayServer | None = None) -> UpdateResult:
     intent = intent_mod.read(intent_path)
     path = Path(lock_path) if lock_path else intent_mod.default_lock_path(intent_path)
     previous = lockfile.read(path)[0] if path.exists() else None
@@ -70,7 +71,7 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages))
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
 
-    server = ReplayServer(Snapshot.open(replay)) if replay else None
+    server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
     with tempfile.TemporaryDirectory(prefix="imagelock-") as workdir:
         if server:
             server.__enter__()

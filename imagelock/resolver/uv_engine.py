@@ -181,7 +181,8 @@ def clean_uv_message(text: str) -> str:
     return "\n".join(lines)
 
 
-def resolve(request: EngineRequest, workdir: Path, cache_dir: Path) -> dict[str, ResolvedPackage]:
+def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
+            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
     """Resolve the closure and return every package with its dependents and target wheels."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = _environment(cache_dir)
@@ -200,6 +201,8 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path) -> dict[str,
     if result.returncode != 0:
         raise _failure(result)
     packages = _parse_requirements(output.read_text())
+    if not lookup_wheels:
+        return packages
 
     # Second pass, everything pinned and --no-deps: a pure lookup of each pin's files.
     pinned = [f"{p.name}=={p.version}" for p in packages.values()]
