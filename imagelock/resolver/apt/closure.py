@@ -6,15 +6,16 @@ one in Ubuntu 22.04 and Debian 12):
 * the requested packages are first all marked, then each is expanded in order;
 * expanding a package walks its Pre-Depends, then its Depends, in field order;
   an or-group already satisfied by something marked or installed is skipped,
-  otherwise its first alternative that has an installable candidate is marked;
-  all of one package's choices are marked before any of them is expanded
-  (apt marks without auto-install first, then recurses), which decides
-  or-groups the way apt does when a later sibling satisfies them;
+  otherwise its first alternative that has an installable candidate is marked
+  and expanded at once (depth first), before the next group is looked at, so
+  an or-group is decided before a later sibling could satisfy it (checked
+  against apt: `bee: Depends: bx, bq` with `bx: Depends: bp | bq` installs bp);
 * only the candidate version of a package is ever considered (the newest, or
   the one the intent pins), so there is one version per (name, arch);
 * among a real package and the packages that Provide its name, apt's
   CompareProviders order decides: the real package first, then essential,
-  then native architecture, then higher Priority, then first seen.
+  then native architecture, then higher Priority, then the package apt's cache
+  met last (its highest cache ID; checked against apt with two tied providers).
 
 Recommends are not followed (the seed installs with --no-install-recommends).
 """
@@ -151,6 +152,11 @@ class Resolution:
             if self._provide_ok(rel, pv) and self._arch_ok(stanza.multi_arch, arch, rel, from_arch):
                 found.append((self._rank(stanza, same_group=False), stanza))
         found.sort(key=lambda item: item[0])
+        tied = [stanza for rank, stanza in found if rank == found[0][0]] if found else []
+        if len(tied) > 1:
+            # apt: "unable to decide" -> the package whose cache ID is higher (met later) wins.
+            tied.sort(key=lambda s: self.u.mention_order(s.name), reverse=True)
+            return tied + [stanza for rank, stanza in found if rank != found[0][0]]
         return [stanza for _, stanza in found]
 
     def _rank(self, stanza: Stanza, same_group: bool) -> tuple[int, ...]:
@@ -158,7 +164,7 @@ class Resolution:
         installed = (stanza.name, self.u.arch_key(stanza)) in self.installed
         return (0 if same_group else 1, 0 if installed else 1, 0 if stanza.essential else 1,
                 0 if self.u.arch_key(stanza) == self.u.native else 1,
-                PRIORITY_RANK.get(stanza.priority, 4), stanza.order)
+                PRIORITY_RANK.get(stanza.priority, 4))
 
     def _why_not(self, group: Group, from_arch: str) -> str:
         reasons = []
@@ -199,7 +205,6 @@ class Resolution:
         self._expanded.add(key)
         parent = self.chosen[key]
         from_arch = key[1]
-        marked: list[Key] = []
         for group in self._groups(parent.stanza):
             if self._satisfier(group, from_arch) is not None:
                 continue
@@ -212,15 +217,13 @@ class Resolution:
                     if existing is not None and existing.stanza is not target:
                         continue
                     self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
-                    marked.append(target_key)
+                    self._expand(target_key)
                     break
             else:
                 chain = " -> ".join(self._chain(key))
                 raise AnswerIsNo(
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
                     [self._why_not(group, from_arch)])
-        for target_key in marked:
-            self._expand(target_key)
 
     def resolve(self, roots: list[Root]) -> dict[Key, Chosen]:
         """Mark every root, then expand them in request order (as apt-get install does)."""

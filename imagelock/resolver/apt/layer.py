@@ -25,16 +25,21 @@ from imagelock.resolver.context import UpdateContext
 
 
 @dataclass
-class Loaded:
+class Archive:
     """The archive as pinned for one update: verified sources and every package they offer."""
 
-    intent: AptIntent
-    kernel: KernelIntent | None
     snapshot: str | None
     base: str  # the archive URL the lock records (snapshot included)
     keyring_sha256: str
     sources: list[AptSource]
     universe: Universe
+
+
+@dataclass
+class Loaded:
+    intent: AptIntent
+    kernel: KernelIntent | None
+    archive: Archive
 
 
 def snapshot_of(cutoff: str) -> str:
@@ -43,30 +48,40 @@ def snapshot_of(cutoff: str) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def load_archive(intent: AptIntent, cutoff: str, *, fetch_base: str | None = None,
-                 keyring: Path | None = None, workdir: Path) -> tuple[str | None, str, str, list[AptSource],
-                                                                    list[Stanza]]:
-    """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed."""
+def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
+    """(snapshot, URL of the archive at that snapshot): `<archive>/<YYYYMMDDTHHMMSSZ>` for snapshot services."""
     snapshot = intent.snapshot or (snapshot_of(cutoff) if intent.snapshot_from_cutoff else None)
-    base = f"{intent.archive}/{snapshot}" if snapshot else intent.archive
-    fetch_base = fetch_base or base
+    return snapshot, f"{intent.archive}/{snapshot}" if snapshot else intent.archive
+
+
+def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: str | None = None,
+                 keyring: Path | None = None) -> Archive:
+    """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed.
+
+    `fetch_base` and `keyring` stand in for the intent's when a recorded
+    archive is replayed on loopback; the lock still records the real URL.
+    """
+    snapshot, base = archive_base(intent, cutoff)
     keyring = keyring or intent.keyring
     gpg_keyring = archive.dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
-    keyring_sha256 = sha256_file(keyring) if keyring and not intent.allow_unsigned else "unsigned"
+    keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
     sources: list[AptSource] = []
     stanzas: list[Stanza] = []
+    texts: list[str] = []
     for suite in intent.suites:
-        signed = archive.fetch_release(fetch_base, suite, gpg_keyring, intent.allow_unsigned)
+        signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, intent.allow_unsigned)
         indexes = []
         for component in intent.components:
             for arch in intent.architectures:
-                index = archive.fetch_packages(fetch_base, suite, signed.release, component, arch)
+                index = archive.fetch_packages(fetch_base or base, suite, signed.release, component, arch)
                 indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
                 stanzas.extend(parse(index.text, suite, f"{suite}/{index.path}", start=len(stanzas)))
+                texts.append(index.text)
         sources.append(AptSource(suite=suite, uri=base, components=intent.components,
                                  architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
                                  indexes=indexes))
-    return snapshot, base, keyring_sha256, sources, stanzas
+    return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
+                   universe=Universe(stanzas, intent.architectures, texts))
 
 
 def load(ctx: UpdateContext) -> Loaded:
@@ -82,16 +97,12 @@ def load(ctx: UpdateContext) -> Loaded:
     kernel_section = ctx.intent.section("kernel")
     kernel = parse_kernel(kernel_section, path) if kernel_section is not None else None
     fetch_base = keyring = None
-    snapshot = intent.snapshot or (snapshot_of(ctx.cutoff) if intent.snapshot_from_cutoff else None)
     if ctx.replay is not None:
-        upstream = f"{intent.archive}/{snapshot}" if snapshot else intent.archive
+        upstream = archive_base(intent, ctx.cutoff)[1]
         fetch_base = ctx.replay.local_apt(upstream)
         keyring = ctx.replay.apt_keyring(upstream)
-    workdir = ctx.workdir or Path(".")
-    snapshot, base, keyring_sha256, sources, stanzas = load_archive(
-        intent, ctx.cutoff, fetch_base=fetch_base, keyring=keyring, workdir=workdir)
-    loaded = Loaded(intent=intent, kernel=kernel, snapshot=snapshot, base=base, keyring_sha256=keyring_sha256,
-                    sources=sources, universe=Universe(stanzas, intent.architectures))
+    loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
+        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring))
     ctx.cache["apt"] = loaded
     return loaded
 
@@ -115,7 +126,7 @@ def read_manifest(path: Path, universe: Universe) -> list[Installed]:
 
 
 def _root(loaded: Loaded, request: PackageRequest, flavours: list[str]) -> Stanza:
-    universe = loaded.universe
+    universe = loaded.archive.universe
     path = loaded.intent.path
     arch = request.arch if request.arch not in (None, "all") else universe.native
     versions = universe.versions(request.name, arch)
@@ -144,11 +155,11 @@ def _root(loaded: Loaded, request: PackageRequest, flavours: list[str]) -> Stanz
             universe.pins[(request.name, arch)] = request.version
             return stanza
     raise InputError(path, request.key, f"{request.original!r}: " + suggest.for_missing_version(
-        universe, request.name, arch, request.version, loaded.snapshot))
+        universe, request.name, arch, request.version, loaded.archive.snapshot))
 
 
 def kernel_plan(loaded: Loaded) -> KernelPlan | None:
-    return plan(loaded.universe, loaded.kernel) if loaded.kernel else None
+    return plan(loaded.archive.universe, loaded.kernel) if loaded.kernel else None
 
 
 def resolve(ctx: UpdateContext) -> AptLayer:
@@ -158,21 +169,22 @@ def resolve(ctx: UpdateContext) -> AptLayer:
     flavours.append("generic")
     roots = [Root(stanza=_root(loaded, request, flavours), original=request.original)
              for request in loaded.intent.packages]
-    asked = {(r.stanza.name, loaded.universe.arch_key(r.stanza)) for r in roots}
+    universe = loaded.archive.universe
+    asked = {(r.stanza.name, universe.arch_key(r.stanza)) for r in roots}
     for name in kplan.packages if kplan else []:
-        stanza = loaded.universe.candidate(name, loaded.universe.native)
-        if stanza is not None and (name, loaded.universe.native) not in asked:
+        stanza = universe.candidate(name, universe.native)
+        if stanza is not None and (name, universe.native) not in asked:
             roots.append(Root(stanza=stanza, original=f"kernel {kplan.release}" if kplan else name))
-    installed = read_manifest(loaded.intent.base_manifest, loaded.universe) if loaded.intent.base_manifest else []
-    chosen = Resolution(loaded.universe, installed).resolve(roots)
+    installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
+    chosen = Resolution(universe, installed).resolve(roots)
     packages = [
         AptPackage(name=c.stanza.name, version=c.stanza.version, arch=c.stanza.arch, filename=c.stanza.filename,
                    sha256=c.stanza.sha256, size=c.stanza.size, suite=c.stanza.suite, requested=c.requested,
                    original=c.original, depends_on=c.depends_on)
         for c in chosen.values()
     ]
-    return AptLayer(archive=loaded.intent.archive, keyring_sha256=loaded.keyring_sha256, snapshot=loaded.snapshot,
-                    sources=loaded.sources, packages=packages)
+    return AptLayer(archive=loaded.intent.archive, keyring_sha256=loaded.archive.keyring_sha256,
+                    snapshot=loaded.archive.snapshot, sources=loaded.archive.sources, packages=packages)
 
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:

@@ -6,6 +6,7 @@ cache, so "one version per (name, arch)" holds for them too.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -15,9 +16,17 @@ from imagelock.resolver.apt.relations import parse_relations
 
 Key = tuple[str, str]  # (name, arch) with arch "all" folded into the native architecture
 
+# The order in which apt's cache generator reads a stanza's fields: a package
+# gets its cache ID the first time its name is met, as a Package or as the
+# target of any of these relations (debListParser::NewVersion).
+APT_FIELD_ORDER = ("Package", "Pre-Depends", "Depends", "Conflicts", "Breaks", "Recommends", "Suggests",
+                   "Replaces", "Enhances", "Provides")
+
 
 class Universe:
-    def __init__(self, stanzas: Iterable[Stanza], architectures: list[str]) -> None:
+    def __init__(self, stanzas: Iterable[Stanza], architectures: list[str], texts: list[str] | None = None) -> None:
+        self.texts = texts or []  # the index texts in the order apt reads them, for mention_order
+        self._mentions: dict[str, tuple[int, ...]] = {}
         self.architectures = list(architectures)
         self.native = self.architectures[0]
         self.by_name: dict[str, list[Stanza]] = defaultdict(list)
@@ -67,3 +76,31 @@ class Universe:
 
     def names(self) -> Iterable[str]:
         return self.by_name.keys()
+
+    def mention_order(self, name: str) -> tuple[int, ...]:
+        """Where apt's cache first meets `name`: the order of the cache ID apt gives the package.
+
+        apt breaks a tie between equally good providers by that ID (the one met
+        last wins); nothing else in the indexes records it, so it is recovered
+        from the index texts, only for the few names that tie.
+        """
+        cached = self._mentions.get(name)
+        if cached is not None:
+            return cached
+        fields = "|".join(re.escape(f) for f in APT_FIELD_ORDER)
+        pattern = re.compile(rf"^({fields}):[^\n]*?(?<![A-Za-z0-9.+\-]){re.escape(name)}(?![A-Za-z0-9.+\-])",
+                             re.MULTILINE)
+        found: tuple[int, ...] = (len(self.texts), 0, 0, 0)
+        for number, text in enumerate(self.texts):
+            best = None
+            for match in pattern.finditer(text):
+                stanza_start = text.rfind("\n\n", 0, match.start()) + 1
+                if best is not None and stanza_start > best[1]:
+                    break
+                key = (number, stanza_start, APT_FIELD_ORDER.index(match.group(1)), match.end())
+                best = key if best is None or key < best else best
+            if best is not None:
+                found = best
+                break
+        self._mentions[name] = found
+        return found

@@ -1,0 +1,78 @@
+"""For the same archive, base packages and request, the lock's closure is the one apt computes.
+
+Each case runs the real `apt-get install --simulate` with a private state
+directory against the signed test archive, then `lock update` on the same
+inputs, and compares the sets of (name, version, arch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.apt import realapt
+from tests.apt.aptrepo import Key, RepoServer
+from tests.apt.helpers import lock_update, locked, write_intent
+
+CASES = {
+    "everything-at-once": ["app"],
+    "sibling-satisfies-or-group": ["bee"],  # apt marks bx and bq before expanding bx: bp stays out
+    "first-alternative-missing": ["gnu"],
+    "provider-tie-by-cache-order": ["wasp"],
+    "provider-met-last-across-suites": ["mtauser"],
+    "provider-met-last-by-mention": ["ntauser"],
+    "cycle": ["eel"],
+    "pinned-older-from-first-suite": ["kmod-tool=2.8.7-2ubuntu2"],
+    "pinned-satisfies-exact-dep": ["dee", "old=1.0"],
+    "virtual-with-one-provider": ["virt2"],
+    "many": ["app", "bee", "gnu", "wasp", "eel", "kmod-tool", "linux-headers-5.15.0-105-generic", "ntauser"],
+}
+
+
+def _lock_closure(tmp_path: Path, repo: RepoServer, key: Key, packages: list[str], capsys,  # type: ignore[no-untyped-def]
+                  **apt: object) -> set[tuple[str, str, str]]:
+    intent = write_intent(tmp_path, repo.url, key.keyring, packages, **apt)
+    code, out, err = lock_update(intent, capsys)
+    assert code == 0, out + err
+    return {(p["name"], p["version"], p["arch"]) for p in locked(intent).values()}
+
+
+@pytest.mark.parametrize("packages", list(CASES.values()), ids=list(CASES))
+def test_same_closure_as_apt(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str],
+                             capsys) -> None:
+    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
+    code, apt_closure, output = realapt.simulate(env, packages)
+    assert code == 0, output
+    assert apt_closure, output
+    ours = _lock_closure(tmp_path, repo, archive_key, packages, capsys)
+    assert ours == apt_closure
+
+
+def test_same_closure_relative_to_base_image(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
+    """Installed packages satisfy what they can; one too old for a dependency is upgraded, as apt does."""
+    base = [("yak", "1.0", "amd64", ""), ("libfoo", "1.1", "amd64", ""), ("p1", "1.0", "amd64", "virt"),
+            ("pre", "1.0", "amd64", "")]
+    status = "".join(realapt.status_stanza(*row) for row in base)
+    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"],
+                        status=status)
+    code, apt_closure, output = realapt.simulate(env, ["app"])
+    assert code == 0, output
+    manifest = tmp_path / "base.txt"
+    manifest.write_text("".join(f"{n}\t{v}\n" for n, v, _, _ in base))
+    ours = _lock_closure(tmp_path, repo, archive_key, ["app"], capsys, base_manifest=str(manifest))
+    assert ours == apt_closure
+    assert ("libfoo", "1.3", "amd64") in ours and not any(n in ("yak", "p1", "p2", "pre") for n, _, _ in ours)
+
+
+@pytest.mark.parametrize("packages", [["cee"], ["dee"], ["app", "libfoo=1.1"]], ids=["cee", "dee", "pin-breaks"])
+def test_apt_and_lock_both_refuse(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str],
+                                  capsys) -> None:
+    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
+    code, _, output = realapt.simulate(env, packages)
+    assert code != 0 and "unmet dependencies" in output.lower(), output
+    intent = write_intent(tmp_path, repo.url, archive_key.keyring, packages)
+    code, out, err = lock_update(intent, capsys)
+    assert code == 1, out + err
+    assert "cannot satisfy" in out and " -> " not in out.splitlines()[0] or "needed by" in out
+    assert not intent.with_suffix(".lock").exists()
