@@ -68,6 +68,7 @@ UPDATES = [
     D("linux-headers-5.15.0-105-generic", KERNEL, fields={"Depends": f"linux-headers-5.15.0-105 (= {KERNEL})"}),
     D("linux-headers-5.15.0-105-lowlatency", KERNEL, fields={"Depends": f"linux-headers-5.15.0-105 (= {KERNEL})"}),
     D("linux-headers-5.15.0-105", KERNEL, arch="all"),
+    D("linux-image-5.15.0-105-lowlatency", KERNEL),
 ]
 SUITES = {"stable": STABLE, "updates": UPDATES}
 

@@ -91,8 +91,9 @@ def parse_package(text: Any, path: Path, key: str) -> PackageRequest:
     spec, eq, version = text.partition("=")
     name, colon, arch = spec.partition(":")
     if not NAME.match(name):
-        raise InputError(path, key, f"{text!r}: {name!r} is not a Debian package name "
-                         "(lower-case letters, digits, '+', '-', '.')")
+        what = repr(text) if name == text else f"{text!r}: {name!r}"
+        raise InputError(path, key, f"{what} is not a Debian package name "
+                         "(lower-case letters, digits, '+', '-', '.'; at least two characters)")
     if colon and not ARCH.match(arch):
         raise InputError(path, key, f"{text!r}: {arch!r} is not an architecture name")
     if eq and not debversion.is_valid(version):
