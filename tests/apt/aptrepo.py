@@ -73,26 +73,32 @@ def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key | None, *, arc
     for suite, debs in suites.items():
         for deb in debs:
             build_deb(Deb(deb.name, deb.version, deb.arch, dict(deb.fields)), root / "pool" / suite, work)
-        for arch in arches:
-            folder = root / "dists" / suite / "main" / f"binary-{arch}"
-            folder.mkdir(parents=True, exist_ok=True)
-            text = run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"], cwd=root).stdout
-            (folder / "Packages").write_bytes(text)
-            (folder / "Packages.gz").write_bytes(gzip.compress(text, mtime=0))
-            (folder / "Packages.xz").write_bytes(lzma.compress(text))
-        options = [
-            "-o", f"APT::FTPArchive::Release::Suite={suite}", "-o", f"APT::FTPArchive::Release::Codename={suite}",
-            "-o", f"APT::FTPArchive::Release::Architectures={' '.join(arches)}",
-            "-o", "APT::FTPArchive::Release::Components=main",
-            "-o", f"APT::FTPArchive::DoByHash={'true' if by_hash else 'false'}",
-        ]
-        release = run(["apt-ftparchive", *options, "release", "."], cwd=root / "dists" / suite).stdout
-        (root / "dists" / suite / "Release").write_bytes(release)
-        if key is not None:
-            sign(root / "dists" / suite, key)
-        else:
-            (root / "dists" / suite / "InRelease").write_bytes(release)
+        indexes = {arch: run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"], cwd=root).stdout
+                   for arch in arches}
+        write_suite(root, suite, indexes, key, by_hash=by_hash)
     return root
+
+
+def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | None, *, by_hash: bool = True) -> None:
+    """Write one suite's Packages indexes (plain, .gz, .xz), its Release by apt-ftparchive, and sign it."""
+    for arch, text in indexes.items():
+        folder = root / "dists" / suite / "main" / f"binary-{arch}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "Packages").write_bytes(text)
+        (folder / "Packages.gz").write_bytes(gzip.compress(text, mtime=0))
+        (folder / "Packages.xz").write_bytes(lzma.compress(text))
+    options = [
+        "-o", f"APT::FTPArchive::Release::Suite={suite}", "-o", f"APT::FTPArchive::Release::Codename={suite}",
+        "-o", f"APT::FTPArchive::Release::Architectures={' '.join(indexes)}",
+        "-o", "APT::FTPArchive::Release::Components=main",
+        "-o", f"APT::FTPArchive::DoByHash={'true' if by_hash else 'false'}",
+    ]
+    release = run(["apt-ftparchive", *options, "release", "."], cwd=root / "dists" / suite).stdout
+    (root / "dists" / suite / "Release").write_bytes(release)
+    if key is not None:
+        sign(root / "dists" / suite, key)
+    else:
+        (root / "dists" / suite / "InRelease").write_bytes(release)
 
 
 def sign(suite_dir: Path, key: Key) -> None:
