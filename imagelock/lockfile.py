@@ -98,6 +98,7 @@ class AptSource:
     architectures: list[str]
     inrelease_sha256: str
     indexes: list[AptIndexFile] = field(default_factory=list)
+    date: str | None = None  # the signed Release's Date, UTC, RFC 3339
 
 
 @dataclass

@@ -12,13 +12,13 @@ from imagelock import cli
 
 def write_intent(folder: Path, url: str, keyring_path: Path | None, packages: list[str], *,
                  suites: tuple[str, ...] = ("stable", "updates"), kernel: dict | None = None,
-                 **apt: object) -> Path:
+                 cutoff: str = "2024-04-15T00:00:00Z", **apt: object) -> Path:
     table: dict[str, object] = {"archive": url, "suites": list(suites), "components": ["main"],
                                 "architectures": ["amd64"], "packages": packages}
     if keyring_path is not None:
         table["keyring"] = str(keyring_path)
     table.update({k.replace("_", "-"): v for k, v in apt.items()})
-    intent: dict[str, object] = {"name": "test", "universe": {"cutoff": "2024-04-15T00:00:00Z"}, "apt": table}
+    intent: dict[str, object] = {"name": "test", "universe": {"cutoff": cutoff}, "apt": table}
     if kernel is not None:
         intent["kernel"] = kernel
     path = folder / "image.toml"

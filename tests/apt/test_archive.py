@@ -163,3 +163,35 @@ def test_update_writes_nothing_when_verification_fails(tmp_path: Path, repo: Rep
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("lock: error: ")
     assert not intent.with_suffix(".lock").exists()
+
+
+def _snapshot_repo(tmp_path: Path, pristine_repo: Path, stamp: str) -> Path:
+    root = tmp_path / "snapshots"
+    import shutil
+    shutil.copytree(pristine_repo, root / stamp)
+    return root
+
+
+def test_snapshot_newer_than_its_timestamp_is_refused(tmp_path: Path, pristine_repo: Path, archive_key: Key,
+                                                      capsys) -> None:
+    root = _snapshot_repo(tmp_path, pristine_repo, "20240415T000000Z")
+    with RepoServer(root) as server:
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], snapshot="20240415T000000Z")
+        code, out, err = lock_update(intent, capsys)
+    assert code == 2
+    assert "after snapshot 20240415T000000Z: this is not that snapshot" in err
+    assert not intent.with_suffix(".lock").exists()
+
+
+def test_snapshot_from_the_universe_cutoff(tmp_path: Path, pristine_repo: Path, archive_key: Key, capsys) -> None:
+    import tomllib
+    root = _snapshot_repo(tmp_path, pristine_repo, "20991231T000000Z")
+    with RepoServer(root) as server:
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], snapshot=True,
+                              cutoff="2099-12-31T00:00:00Z")
+        code, out, err = lock_update(intent, capsys)
+    assert code == 0, err
+    apt = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
+    assert apt["snapshot"] == "20991231T000000Z"
+    assert apt["sources"][0]["uri"] == f"{server.url}/20991231T000000Z"
+    assert apt["sources"][0]["date"].endswith("Z")

@@ -24,14 +24,15 @@ def test_replayed_archive_locks_upstream_urls(tmp_path: Path, pristine_repo: Pat
     snapshot = tmp_path / "snapshot"
     shutil.copytree(pristine_repo, snapshot / "debian-test")
     shutil.copy(archive_key.keyring, snapshot / "debian-test" / "keyring.gpg")
-    (snapshot / "snapshot.json").write_text(json.dumps({"apt": {f"{UPSTREAM}/20240415T000000Z": "debian-test"}}))
+    (snapshot / "snapshot.json").write_text(json.dumps({"apt": {f"{UPSTREAM}/20991231T000000Z": "debian-test"}}))
     # the intent's own keyring is not the one that signed the recording: replay verifies with the recording's
-    intent = write_intent(tmp_path, UPSTREAM, other_key.keyring, ["kmod-tool"], snapshot=True)
+    intent = write_intent(tmp_path, UPSTREAM, other_key.keyring, ["kmod-tool"], snapshot=True,
+                          cutoff="2099-12-31T00:00:00Z")
     code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
     assert code == 0, out + err
     lock = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
-    assert lock["archive"] == UPSTREAM and lock["snapshot"] == "20240415T000000Z"
-    assert {s["uri"] for s in lock["sources"]} == {f"{UPSTREAM}/20240415T000000Z"}
+    assert lock["archive"] == UPSTREAM and lock["snapshot"] == "20991231T000000Z"
+    assert {s["uri"] for s in lock["sources"]} == {f"{UPSTREAM}/20991231T000000Z"}
     assert lock["keyring-sha256"] == hashlib.sha256(archive_key.keyring.read_bytes()).hexdigest()
     assert {p["name"] for p in lock["packages"]} == {"kmod-tool", "pre", "epochy"}
 

@@ -9,6 +9,8 @@ index already seen is never fetched again.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import gzip
 import lzma
 import os
@@ -164,6 +166,28 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
         raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
                                 f"not {suite!r} (a replayed or substituted Release)")
     return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
+
+
+def release_time(release: Release, where: str) -> dt.datetime | None:
+    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
+    if not release.date:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(release.date)
+    except (TypeError, ValueError):
+        raise UpstreamError(f"{where}: unreadable Date {release.date!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def check_snapshot(release: Release, snapshot: str, where: str) -> None:
+    """A snapshot must not serve a Release signed after its own timestamp."""
+    moment = release_time(release, where)
+    limit = dt.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    if moment is not None and moment > limit:
+        raise VerificationError(f"{where}: the Release is dated {moment:%Y-%m-%dT%H:%M:%SZ}, after snapshot "
+                                f"{snapshot}: this is not that snapshot")
 
 
 def store_dir() -> Path:

@@ -70,6 +70,10 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
     texts: list[str] = []
     for suite in intent.suites:
         signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, intent.allow_unsigned)
+        where = f"{base}/dists/{suite}/InRelease"
+        if snapshot:
+            archive.check_snapshot(signed.release, snapshot, where)
+        moment = archive.release_time(signed.release, where)
         indexes = []
         for component in intent.components:
             for arch in intent.architectures:
@@ -79,7 +83,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
                 texts.append(index.text)
         sources.append(AptSource(suite=suite, uri=base, components=intent.components,
                                  architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
-                                 indexes=indexes))
+                                 indexes=indexes, date=f"{moment:%Y-%m-%dT%H:%M:%SZ}" if moment else None))
     return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
                    universe=Universe(stanzas, intent.architectures, texts))
 
