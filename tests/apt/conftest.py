@@ -51,6 +51,9 @@ STABLE = [
     D("nf", "1.0", fields={"Provides": "nta"}),
     D("aaa-first", "1.0", fields={"Depends": "nf"}),  # apt's cache meets nf here, before ne's stanza
     D("ntauser", "1.0", fields={"Depends": "nta"}),
+    D("brk", "1.0", fields={"Breaks": "pre (<< 2.0)"}),
+    D("cfl", "1.0", fields={"Depends": "virt2", "Conflicts": "virt2"}),  # conflicts with its dependency's provider
+    D("selfish", "1.0", fields={"Provides": "mta3", "Conflicts": "mta3"}),  # the usual Provides+Conflicts pattern
     D("kmod-tool", "2.8.7-2ubuntu2", arch="all", fields={"Depends": "pre (>= 1.0~)"}),
     D("epochy", "1:0.9"),
     D("linux-image-5.15.0-101-generic", "5.15.0-101.111", fields={"Depends": "linux-modules-5.15.0-101-generic"}),

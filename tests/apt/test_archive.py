@@ -128,9 +128,15 @@ def test_damaged_cache_entry_is_dropped_not_trusted(repo: RepoServer, archive_ke
     signed = _release(repo, archive_key)
     sha256 = signed.release.sha256["main/binary-amd64/Packages.xz"][0]
     archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
-    (archive.store_dir() / sha256).write_bytes(b"garbage")
+    stored = list(archive.store_dir().iterdir())
+    assert stored
+    for path in stored:
+        path.write_bytes(b"Package: evil\nVersion: 6.6\n")
+    count = len(repo.requests)
     index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
-    assert "Package: app\n" in index.text
+    assert "Package: app\n" in index.text and "evil" not in index.text
+    assert len(repo.requests) > count  # fetched again, not trusted
+    assert sha256 in {p.name for p in stored} or len(stored) == 1
 
 
 def test_gzip_only_archive(tmp_path: Path, archive_key: Key) -> None:

@@ -236,7 +236,12 @@ def _decompress(data: bytes, path: str, where: str) -> bytes:
 
 
 def fetch_packages(base: str, suite: str, release: Release, component: str, arch: str) -> FetchedIndex:
-    """The verified, decompressed Packages index of one component and architecture."""
+    """The verified, decompressed Packages index of one component and architecture.
+
+    The store keeps the decompressed index under its own signed digest when the
+    Release lists one (reading it back costs a hash, not a decompression), else
+    the downloaded file under its digest.
+    """
     stem = f"{component}/binary-{arch}/Packages"
     listed = [(stem + ext, release.sha256[stem + ext]) for ext in COMPRESSIONS if stem + ext in release.sha256]
     if not listed:
@@ -244,14 +249,19 @@ def fetch_packages(base: str, suite: str, release: Release, component: str, arch
                             f"(components: {', '.join(release.components) or 'none'}; "
                             f"architectures: {', '.join(release.architectures) or 'none'})")
     path, (sha256, size) = listed[0]
-    data = _from_store(sha256, size)
-    if data is None:
-        data = _download(base, suite, release, path, sha256, size)
-        _to_store(sha256, data)
-    text = _decompress(data, path, f"{suite_url(base, suite)}/{path}")
     plain = release.sha256.get(stem)
-    if plain and path != stem:
-        _check(text, plain[0], plain[1], f"{suite_url(base, suite)}/{stem} (decompressed)")
+    text = _from_store(*plain) if plain else None
+    if text is None:
+        data = _from_store(sha256, size)
+        if data is None:
+            data = _download(base, suite, release, path, sha256, size)
+        text = _decompress(data, path, f"{suite_url(base, suite)}/{path}")
+        if plain and path != stem:
+            _check(text, plain[0], plain[1], f"{suite_url(base, suite)}/{stem} (decompressed)")
+        if plain:
+            _to_store(plain[0], text)
+        else:
+            _to_store(sha256, data)
     return FetchedIndex(path=path, sha256=sha256, size=size, text=text.decode("utf-8", "replace"))
 
 

@@ -18,6 +18,9 @@ one in Ubuntu 22.04 and Debian 12):
   met last (its highest cache ID; checked against apt with two tied providers).
 
 Recommends are not followed (the seed installs with --no-install-recommends).
+Conflicts and Breaks are checked on the result, not solved: where apt's
+problem resolver would start removing or holding packages, the closure is
+refused with the clash named, rather than differ from apt without a word.
 """
 
 from __future__ import annotations
@@ -239,7 +242,41 @@ class Resolution:
             self._expand(key)
         for key, chosen in self.chosen.items():
             chosen.depends_on = self._edges(chosen.stanza, key[1])
+        self._check_clashes()
         return self.chosen
+
+    def _check_clashes(self) -> None:
+        """Refuse a closure in which a Conflicts or Breaks relation holds (apt would not install it as is)."""
+        clashes = []
+        for key, chosen in self.chosen.items():
+            stanza = chosen.stanza
+            for field_name, text in (("Conflicts", stanza.conflicts), ("Breaks", stanza.breaks)):
+                for group in parse_relations(text):
+                    for rel in group:
+                        for other in self._clashing(rel, stanza):
+                            clashes.append(f"{stanza.name}={stanza.version} {field_name}: {rel}, and the closure "
+                                           f"has {other}")
+        if clashes:
+            raise AnswerIsNo("apt: the closure would break its own Conflicts/Breaks; apt would have to remove or "
+                             "hold packages here, which imagelock does not emulate", clashes)
+
+    def _clashing(self, rel: Relation, stanza: Stanza) -> list[str]:
+        found = []
+        for arch in self.u.architectures:
+            other = self.chosen.get((rel.name, arch))
+            if other is not None and other.stanza is not stanza and (
+                    rel.op is None or debversion.satisfies(other.stanza.version, rel.op, rel.version)):
+                found.append(f"{other.stanza.name}={other.stanza.version}")
+            item = self.installed.get((rel.name, arch))
+            if item is not None and (rel.name, arch) not in self.chosen and (
+                    rel.op is None or debversion.satisfies(item.version, rel.op, rel.version)):
+                found.append(f"{item.name}={item.version} (base image)")
+        if rel.op is None:  # a versionless Conflicts on a virtual name hits every other provider
+            for provider, _ in self.provided.get(rel.name, []):
+                if provider is not stanza and provider.name != stanza.name and \
+                        self.chosen.get(self._key(provider), None) is not None:
+                    found.append(f"{provider.name}={provider.version} (provides {rel.name})")
+        return found
 
     def _edges(self, stanza: Stanza, from_arch: str) -> list[str]:
         edges = []

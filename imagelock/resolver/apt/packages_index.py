@@ -28,6 +28,8 @@ class Stanza:
     depends: str = ""
     pre_depends: str = ""
     provides: str = ""
+    conflicts: str = ""
+    breaks: str = ""
     essential: bool = False
     priority: str = "optional"
     order: int = 0  # position across all indexes, for apt-like tie-breaks
@@ -38,7 +40,7 @@ class Stanza:
 
 
 _FIELDS = ("Package", "Version", "Architecture", "Multi-Arch", "Depends", "Pre-Depends", "Provides",
-           "Filename", "Size", "SHA256", "Essential", "Priority")
+           "Conflicts", "Breaks", "Filename", "Size", "SHA256", "Essential", "Priority")
 # A field line at the start of a line; continuation lines (leading blank) are
 # folded into the value. Description continuation lines start with a blank, so
 # they can never look like a field.
@@ -62,7 +64,8 @@ def parse(text: str, suite: str, where: str, start: int = 0) -> list[Stanza]:
                 filename=current["Filename"], size=int(current["Size"]), sha256=current["SHA256"],
                 suite=suite, multi_arch=current.get("Multi-Arch", "no"),
                 depends=current.get("Depends", ""), pre_depends=current.get("Pre-Depends", ""),
-                provides=current.get("Provides", ""), essential=current.get("Essential") == "yes",
+                provides=current.get("Provides", ""), conflicts=current.get("Conflicts", ""),
+                breaks=current.get("Breaks", ""), essential=current.get("Essential") == "yes",
                 priority=current.get("Priority", "optional"), order=order,
             ))
         except KeyError as exc:
