@@ -16,21 +16,22 @@ _INST = re.compile(r"^Inst (\S+?)(?::\S+)? (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)", 
 
 
 def setup(root: Path, url: str, keyring: Path | None, suites: list[str], components: list[str],
-          arch: str = "amd64", status: str = "") -> dict[str, str]:
+          arch: str = "amd64", status: str = "", foreign: tuple[str, ...] = ()) -> dict[str, str]:
     """Write the private apt tree and run `apt-get update`; returns the environment to run apt with."""
     for sub in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "etc/apt/trusted.gpg.d",
                 "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "var/lib/dpkg/status").write_text(status)
     option = f"signed-by={keyring}" if keyring else "trusted=yes"
+    arches = ",".join((arch, *foreign))
     (root / "etc/apt/sources.list").write_text(
-        f"deb [arch={arch} {option}] {url} {' '.join(suites[:1])} {' '.join(components)}\n"
-        + "".join(f"deb [arch={arch} {option}] {url} {s} {' '.join(components)}\n" for s in suites[1:]))
+        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites))
+    listed = " ".join(f'"{a}";' for a in (arch, *foreign))
     config = root / "apt.conf"
     config.write_text(
         f'Dir "{root}/";\n'
         f'Dir::State::status "{root}/var/lib/dpkg/status";\n'
-        f'APT::Architecture "{arch}";\nAPT::Architectures {{ "{arch}"; }};\n'
+        f'APT::Architecture "{arch}";\nAPT::Architectures {{ {listed} }};\n'
         'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n'
         'APT::Sandbox::User "root";\nDebug::NoLocking "true";\n'
         'Acquire::Languages "none";\nAcquire::Check-Valid-Until "false";\n'

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.apt import realapt
-from tests.apt.aptrepo import Key, RepoServer
+from tests.apt.aptrepo import Deb, Key, RepoServer, build_repo
 from tests.apt.helpers import lock_update, locked, write_intent
 
 CASES = {
@@ -78,3 +78,59 @@ def test_apt_and_lock_both_refuse(tmp_path: Path, repo: RepoServer, archive_key:
     assert code == 1, out + err
     assert out.startswith("apt: cannot satisfy") or out.startswith("apt: the closure would break"), out
     assert not intent.with_suffix(".lock").exists()
+
+
+MULTIARCH = {
+    "stable": [
+        Deb("libm", "1.0", "amd64", {"Multi-Arch": "same"}),
+        Deb("libm", "1.0", "i386", {"Multi-Arch": "same"}),
+        Deb("mtool", "1.0", "amd64", {"Multi-Arch": "foreign"}),
+        Deb("mzed", "1.0", "amd64", {"Multi-Arch": "allowed"}),
+        Deb("mdata", "1.0", "all"),
+        Deb("mdataf", "1.0", "all", {"Multi-Arch": "foreign"}),
+        Deb("app32", "1.0", "i386", {"Depends": "libm, mtool, mzed:any, mdataf"}),
+        Deb("bad32", "1.0", "i386", {"Depends": "mdata"}),  # arch:all without Multi-Arch is native only
+        Deb("app64", "1.0", "amd64", {"Depends": "libm, libm:i386, mtool"}),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def multiarch_repo(tmp_path_factory: pytest.TempPathFactory, archive_key: Key) -> Path:
+    return build_repo(tmp_path_factory.mktemp("multiarch") / "repo", MULTIARCH, archive_key, arches=("amd64", "i386"))
+
+
+@pytest.mark.parametrize("packages", [["app32:i386"], ["app64"], ["libm:i386", "mzed"]],
+                         ids=["foreign-app", "native-app-needs-foreign-lib", "plain"])
+def test_multiarch_same_closure_as_apt(tmp_path: Path, multiarch_repo: Path, archive_key: Key,
+                                       packages: list[str], capsys) -> None:
+    with RepoServer(multiarch_repo) as server:
+        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"],
+                            foreign=("i386",))
+        code, apt_closure, output = realapt.simulate(env, packages)
+        assert code == 0, output
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, packages, suites=("stable",),
+                              architectures=["amd64", "i386"])
+        code, out, err = lock_update(intent, capsys)
+        assert code == 0, out + err
+    ours = {(p["name"], p["version"], p["arch"]) for p in _all_locked(intent)}
+    assert ours == apt_closure
+
+
+def _all_locked(intent: Path) -> list[dict]:
+    import tomllib
+    return tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]["packages"]
+
+
+def test_multiarch_both_refuse_foreign_use_of_native_only_package(tmp_path: Path, multiarch_repo: Path,
+                                                                   archive_key: Key, capsys) -> None:
+    with RepoServer(multiarch_repo) as server:
+        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"],
+                            foreign=("i386",))
+        code, _, output = realapt.simulate(env, ["bad32:i386"])
+        assert code != 0 and "mdata:i386 but it is not installable" in output, output
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["bad32:i386"], suites=("stable",),
+                              architectures=["amd64", "i386"])
+        code, out, err = lock_update(intent, capsys)
+    assert code == 1 and out.startswith("apt: cannot satisfy mdata, needed by bad32=1.0"), out + err
+    assert "mdata 1.0 is all with Multi-Arch: no, so it cannot serve a i386 package" in out

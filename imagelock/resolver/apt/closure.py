@@ -174,7 +174,10 @@ class Resolution:
         for rel in group:
             versions = self.u.versions(rel.name)
             cand = self.u.candidate(rel.name, from_arch) or self.u.candidate(rel.name, self.u.native)
-            if cand is not None:
+            if cand is not None and not self._arch_ok(cand.multi_arch, self.u.arch_key(cand), rel, from_arch):
+                reasons.append(f"{rel.name} {cand.version} is {cand.arch} with Multi-Arch: {cand.multi_arch}, "
+                               f"so it cannot serve a {from_arch} package")
+            elif cand is not None:
                 reasons.append(f"{rel.name} {cand.version} is the candidate")
             elif versions:
                 reasons.append(f"{rel.name} exists only for {', '.join(sorted({s.arch for s in versions}))}")
