@@ -122,6 +122,7 @@ class AptLayer:
     snapshot: str | None = None
     sources: list[AptSource] = field(default_factory=list)
     packages: list[AptPackage] = field(default_factory=list)
+    base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to
 
 
 @dataclass

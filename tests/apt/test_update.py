@@ -65,3 +65,46 @@ def test_kernel_flavour_alone_takes_newest_abi(tmp_path: Path, repo: RepoServer,
     intent = write_intent(tmp_path, repo.url, archive_key.keyring, [], kernel={"flavour": "generic"})
     assert lock_update(intent, capsys)[0] == 0
     assert tomllib.loads(intent.with_suffix(".lock").read_text())["kernel"]["abi"] == "5.15.0-105"
+
+
+def test_lock_check_sees_apt_consistency_and_manifest_changes(tmp_path: Path, repo: RepoServer, archive_key: Key,
+                                                              capsys) -> None:
+    from imagelock import cli
+    manifest = tmp_path / "base.txt"
+    manifest.write_text("pre\t1.0\n")
+    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], base_manifest=str(manifest),
+                          kernel={"version": "5.15.0-105-generic"})
+    assert lock_update(intent, capsys)[0] == 0
+    assert cli.main(["check", str(intent)]) == 0, capsys.readouterr()
+    capsys.readouterr()
+    manifest.write_text("pre\t1.0\nyak\t1.0\n")
+    assert cli.main(["check", str(intent)]) == 1
+    assert "the apt base-image manifest changed" in capsys.readouterr().out
+
+
+def test_kernel_package_of_another_abi_is_refused(tmp_path: Path, repo: RepoServer, archive_key: Key,
+                                                  capsys) -> None:
+    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["linux-headers-5.15.0-101-generic"],
+                          kernel={"version": "5.15.0-105-generic"})
+    code, out, err = lock_update(intent, capsys)
+    assert code == 2
+    assert err.strip() == (f"lock: error: {intent}: apt.packages[0]: 'linux-headers-5.15.0-101-generic' is for "
+                           "kernel 5.15.0-101-generic, but kernel.version is 5.15.0-105-generic: the driver would "
+                           "be built against another kernel's headers (leave kernel packages to [kernel])")
+    assert not intent.with_suffix(".lock").exists()
+
+
+def test_lock_check_finds_a_closure_with_a_hole(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
+    from imagelock import cli, lockfile
+    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], kernel={"version": "5.15.0-105-generic"})
+    assert lock_update(intent, capsys)[0] == 0
+    path = intent.with_suffix(".lock")
+    lock, _ = lockfile.read(path)
+    assert lock.apt is not None
+    lock.apt.packages = [p for p in lock.apt.packages if p.name not in ("pre", "linux-modules-5.15.0-105-generic")]
+    path.write_text(lockfile.dumps(lock))  # re-digested: only the apt consistency check can notice
+    capsys.readouterr()
+    assert cli.main(["check", str(intent)]) == 1
+    out = capsys.readouterr().out
+    assert "inconsistent: apt package app depends on pre, which the closure does not hold" in out
+    assert "inconsistent: kernel package linux-modules-5.15.0-105-generic is not in the apt closure" in out

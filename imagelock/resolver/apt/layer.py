@@ -8,6 +8,7 @@ apt request (so the closure contains them and their dependencies), and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,20 @@ def _root(loaded: Loaded, request: PackageRequest, flavours: list[str]) -> Stanz
         universe, request.name, arch, request.version, loaded.archive.snapshot))
 
 
+_KERNEL_PACKAGE = re.compile(r"^linux-(?:image|image-unsigned|modules|modules-extra|headers)-"
+                             r"([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:-[a-z0-9-]+)?)$")
+
+
+def _check_kernel_requests(loaded: Loaded, kplan: KernelPlan) -> None:
+    """A kernel package of another ABI next to [kernel] would build the driver for the wrong kernel."""
+    for request in loaded.intent.packages:
+        match = _KERNEL_PACKAGE.match(request.name)
+        if match and match.group(1) not in (kplan.release, kplan.abi):
+            raise InputError(loaded.intent.path, request.key, f"{request.original!r} is for kernel "
+                             f"{match.group(1)}, but kernel.version is {kplan.release}: the driver would be built "
+                             "against another kernel's headers (leave kernel packages to [kernel])")
+
+
 def kernel_plan(loaded: Loaded) -> KernelPlan | None:
     return plan(loaded.archive.universe, loaded.kernel) if loaded.kernel else None
 
@@ -171,6 +186,8 @@ def resolve(ctx: UpdateContext) -> AptLayer:
     kplan = kernel_plan(loaded)
     flavours = [loaded.kernel.flavour] if loaded.kernel else []
     flavours.append("generic")
+    if kplan is not None:
+        _check_kernel_requests(loaded, kplan)
     roots = [Root(stanza=_root(loaded, request, flavours), original=request.original)
              for request in loaded.intent.packages]
     universe = loaded.archive.universe
@@ -187,8 +204,10 @@ def resolve(ctx: UpdateContext) -> AptLayer:
                    original=c.original, depends_on=c.depends_on)
         for c in chosen.values()
     ]
+    manifest = loaded.intent.base_manifest
     return AptLayer(archive=loaded.intent.archive, keyring_sha256=loaded.archive.keyring_sha256,
-                    snapshot=loaded.archive.snapshot, sources=loaded.archive.sources, packages=packages)
+                    snapshot=loaded.archive.snapshot, sources=loaded.archive.sources, packages=packages,
+                    base_manifest_sha256=sha256_file(manifest) if manifest else None)
 
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:
