@@ -106,8 +106,8 @@ class Resolution:
             return True
         return rel.archqual == "any" and multi_arch == "allowed"
 
-    def _satisfier(self, group: Group, from_arch: str) -> str | None:
-        """The name of what already satisfies the group (marked or installed), or None."""
+    def _satisfier(self, group: Group, from_arch: str) -> Key | None:
+        """What already satisfies the group (marked or installed), or None."""
         for rel in group:
             for arch in self._arches(rel, from_arch):
                 key = (rel.name, arch)
@@ -115,18 +115,18 @@ class Resolution:
                 if chosen is not None:
                     if self._arch_ok(chosen.stanza.multi_arch, arch, rel, from_arch) and (
                             rel.op is None or debversion.satisfies(chosen.stanza.version, rel.op, rel.version)):
-                        return self._label(key)
+                        return key
                     continue  # a marked version hides the installed one: it replaces it
                 item = self.installed.get(key)
                 if item is not None and (rel.op is None or debversion.satisfies(item.version, rel.op, rel.version)):
-                    return self._label(key)
+                    return key
             for stanza, pv in self.provided.get(rel.name, []):
                 if self.chosen.get(self._key(stanza), None) is not None and self._provide_ok(rel, pv) \
                         and self._arch_ok(stanza.multi_arch, self.u.arch_key(stanza), rel, from_arch):
-                    return self._label(self._key(stanza))
+                    return self._key(stanza)
             for item, pv in self.installed_provides.get(rel.name, []):
                 if self._provide_ok(rel, pv):
-                    return item.name
+                    return (item.name, self.u.native if item.arch == "all" else item.arch)
         return None
 
     def _label(self, key: Key) -> str:
@@ -246,6 +246,7 @@ class Resolution:
         for key, chosen in self.chosen.items():
             chosen.depends_on = self._edges(chosen.stanza, key[1])
         self._check_clashes()
+        self._check_pre_depends_cycles()
         return self.chosen
 
     def _check_clashes(self) -> None:
@@ -284,7 +285,43 @@ class Resolution:
     def _edges(self, stanza: Stanza, from_arch: str) -> list[str]:
         edges = []
         for group in self._groups(stanza):
-            name = self._satisfier(group, from_arch)
-            if name is not None and name not in edges:
-                edges.append(name)
+            key = self._satisfier(group, from_arch)
+            if key is not None and self._label(key) not in edges:
+                edges.append(self._label(key))
         return edges
+
+    def _check_pre_depends_cycles(self) -> None:
+        """apt cannot order X Pre-Depends Y when Y needs X: it refuses at install time, so refuse now."""
+        graph: dict[Key, list[Key]] = {}
+        for key, chosen in self.chosen.items():
+            graph[key] = [k for g in self._groups(chosen.stanza) if (k := self._satisfier(g, key[1])) in self.chosen]
+        for key, chosen in self.chosen.items():
+            for group in parse_relations(chosen.stanza.pre_depends):
+                target = self._satisfier(group, key[1])
+                if target is None or target not in self.chosen or target == key:
+                    continue
+                path = self._path(graph, target, key)
+                if path is not None:
+                    cycle = " -> ".join(self._label(k) for k in [key, *path])
+                    raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {self._label(target)}, which needs "
+                                     f"{self._label(key)} first; apt cannot order this install",
+                                     [f"cycle: {cycle}"])
+
+    @staticmethod
+    def _path(graph: dict[Key, list[Key]], start: Key, goal: Key) -> list[Key] | None:
+        """A dependency path start -> ... -> goal, breadth first, or None."""
+        previous: dict[Key, Key | None] = {start: None}
+        queue = [start]
+        for current in queue:
+            if current == goal:
+                path = []
+                node: Key | None = current
+                while node is not None:
+                    path.append(node)
+                    node = previous[node]
+                return list(reversed(path))
+            for nxt in graph.get(current, []):
+                if nxt not in previous:
+                    previous[nxt] = current
+                    queue.append(nxt)
+        return None
