@@ -56,6 +56,11 @@ class Chosen:
     depends_on: list[str] = field(default_factory=list)
 
 
+def chosen_label(chosen: Chosen) -> str:
+    stanza = chosen.stanza
+    return f"{stanza.name}={stanza.version} Depends: {stanza.depends or '-'}; Provides: {stanza.provides or '-'}"
+
+
 @dataclass
 class Root:
     """One requested package, already checked to exist at the wanted version."""
@@ -214,22 +219,41 @@ class Resolution:
         for group in self._groups(parent.stanza):
             if self._satisfier(group, from_arch) is not None:
                 continue
+            failure: AnswerIsNo | None = None
+            done = False
             for rel in group:
-                targets = self._targets(rel, from_arch)
-                if targets:
-                    target = targets[0]
+                for target in self._targets(rel, from_arch):
                     target_key = self._key(target)
                     existing = self.chosen.get(target_key)
                     if existing is not None and existing.stanza is not target:
                         continue
-                    self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
-                    self._expand(target_key)
+                    # apt (MarkInstall) skips a choice whose own dependencies cannot be met and
+                    # takes the next one; what the failed attempt marked is undone.
+                    saved = self._save()
+                    try:
+                        self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
+                        self._expand(target_key)
+                    except AnswerIsNo as error:
+                        self._restore(saved)
+                        failure = failure or error
+                        continue
+                    done = True
                     break
-            else:
+                if done:
+                    break
+            if not done:
+                if failure is not None:
+                    raise failure
                 chain = " -> ".join(self._chain(key))
                 raise AnswerIsNo(
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
                     [self._why_not(group, from_arch)])
+
+    def _save(self) -> tuple[dict[Key, Chosen], dict[str, list[tuple[Stanza, str | None]]], set[Key]]:
+        return dict(self.chosen), {k: list(v) for k, v in self.provided.items()}, set(self._expanded)
+
+    def _restore(self, saved: tuple[dict[Key, Chosen], dict[str, list[tuple[Stanza, str | None]]], set[Key]]) -> None:
+        self.chosen, self.provided, self._expanded = saved
 
     def resolve(self, roots: list[Root]) -> dict[Key, Chosen]:
         """Mark every root, then expand them in request order (as apt-get install does)."""
@@ -306,6 +330,25 @@ class Resolution:
                     raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {self._label(target)}, which needs "
                                      f"{self._label(key)} first; apt cannot order this install",
                                      [f"cycle: {cycle}"])
+                # Checked against apt: a package under a Pre-Depends that depends on itself (through a
+                # name it Provides) stops apt's installer ("MaxLoopCount reached in SmartUnPack").
+                for node in self._reachable(graph, target):
+                    if node in graph.get(node, []):
+                        raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {self._label(target)}, and "
+                                         f"{self._label(node)} under it depends on itself (through a name it "
+                                         "provides); apt's installer cannot order that",
+                                         [f"{self._label(node)}: {chosen_label(self.chosen[node])}"])
+
+    @staticmethod
+    def _reachable(graph: dict[Key, list[Key]], start: Key) -> list[Key]:
+        seen = {start}
+        queue = [start]
+        for current in queue:
+            for nxt in graph.get(current, []):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        return queue
 
     @staticmethod
     def _path(graph: dict[Key, list[Key]], start: Key, goal: Key) -> list[Key] | None:
