@@ -8,6 +8,7 @@ simulate — and resolved by `apt-get install --simulate` and by imagelock.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -58,7 +59,7 @@ def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str]]:
     return suites, request
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("APT_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(archives())
 def test_random_archives_agree_with_apt(archive_key: Key, example: tuple[dict[str, list[str]], list[str]]) -> None:

@@ -10,6 +10,8 @@ one in Ubuntu 22.04 and Debian 12):
   and expanded at once (depth first), before the next group is looked at, so
   an or-group is decided before a later sibling could satisfy it (checked
   against apt: `bee: Depends: bx, bq` with `bx: Depends: bp | bq` installs bp);
+* a choice whose own dependencies cannot be met is undone and the next one
+  tried (the next provider, then the next alternative), as MarkInstall does;
 * only the candidate version of a package is ever considered (the newest, or
   the one the intent pins), so there is one version per (name, arch);
 * among a real package and the packages that Provide its name, apt's
@@ -21,6 +23,10 @@ Recommends are not followed (the seed installs with --no-install-recommends).
 Conflicts and Breaks are checked on the result, not solved: where apt's
 problem resolver would start removing or holding packages, the closure is
 refused with the clash named, rather than differ from apt without a word.
+So are closures apt resolves but its installer cannot order (a Pre-Depends
+cycle, or a self-dependency under a Pre-Depends): apt stops on those too.
+Each rule was checked against the real apt (tests/apt/test_apt_agreement.py,
+and random archives in tests/apt/test_apt_property.py).
 """
 
 from __future__ import annotations
@@ -322,8 +328,11 @@ class Resolution:
         for key, chosen in self.chosen.items():
             for group in parse_relations(chosen.stanza.pre_depends):
                 target = self._satisfier(group, key[1])
-                if target is None or target not in self.chosen or target == key:
+                if target is None or target not in self.chosen:
                     continue
+                if target == key:  # checked against apt: it cannot order a package pre-depending on itself
+                    raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {format_group(group)}, which only "
+                                     "it provides; apt's installer cannot order that", [chosen_label(chosen)])
                 path = self._path(graph, target, key)
                 if path is not None:
                     cycle = " -> ".join(self._label(k) for k in [key, *path])
