@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,7 +198,10 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         if stanza is not None and (name, universe.native) not in asked:
             roots.append(Root(stanza=stanza, original=f"kernel {kplan.release}" if kplan else name))
     installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
-    chosen = Resolution(universe, installed).resolve(roots)
+    resolution = Resolution(universe, installed)
+    chosen = resolution.resolve(roots)
+    for warning in resolution.warnings:
+        print(f"imagelock: warning: apt: {warning}", file=sys.stderr)
     packages = [
         AptPackage(name=c.stanza.name, version=c.stanza.version, arch=c.stanza.arch, filename=c.stanza.filename,
                    sha256=c.stanza.sha256, size=c.stanza.size, suite=c.stanza.suite, requested=c.requested,
