@@ -106,6 +106,9 @@ def load(ctx: UpdateContext) -> Loaded:
     if ctx.replay is not None:
         upstream = archive_base(intent, ctx.cutoff)[1]
         fetch_base = ctx.replay.local_apt(upstream)
+        if fetch_base is None:
+            raise InputError(path, "apt.archive", f"the replayed snapshot has no recording of {upstream} "
+                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
         keyring = ctx.replay.apt_keyring(upstream)
     loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
         intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring))
