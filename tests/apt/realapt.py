@@ -42,7 +42,7 @@ def setup(root: Path, url: str, keyring: Path | None, suites: list[str], compone
     return env
 
 
-ORDERING_FAILURES = ("Could not configure", "Conf Broken", "MaxLoopCount", "Couldn't configure pre-depend")
+ORDERING_FAILURES = ("Could not configure", "Couldn't configure", "Conf Broken", "MaxLoopCount")
 
 
 def planned(output: str) -> set[str]:
