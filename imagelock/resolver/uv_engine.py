@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from imagelock.errors import ImagelockError, UpstreamError
@@ -181,12 +182,10 @@ def clean_uv_message(text: str) -> str:
     return "\n".join(lines)
 
 
-def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
-            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
-    """Resolve the closure and return every package with its dependents and target wheels."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = _environment(cache_dir)
-    (workdir / "pyproject.toml").write_text(_project(request, request.requirements))
+def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
+             env: dict[str, str]) -> dict[str, ResolvedPackage]:
+    """First pass: the versions, and who depends on whom (uv's `# via` annotations)."""
+    (workdir / "pyproject.toml").write_text(_project(request, requirements))
     output = workdir / "requirements.txt"
     # An existing output file is uv's list of preferred versions: what is locked stays.
     output.write_text("".join(f"{n}=={v}\n" for n, v in sorted(request.preferences.items())))
@@ -200,7 +199,24 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
     result = _run(args, env)
     if result.returncode != 0:
         raise _failure(result)
-    packages = _parse_requirements(output.read_text())
+    return _parse_requirements(output.read_text())
+
+
+def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
+            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
+    """Resolve the closure and return every package with its dependents and target wheels."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = _environment(cache_dir)
+    requirements = list(request.requirements)
+    packages = _closure(request, requirements, workdir, env)
+    # uv applies [tool.uv.sources] to direct requirements only. A package pinned to an
+    # index that arrives transitively (torch under vllm) is made direct and resolved
+    # again, so it too comes from its one index and never from the default one.
+    direct = {canonicalize_name(Requirement(r).name) for r in requirements}
+    stray = sorted(n for i in request.indexes for n in map(canonicalize_name, i.packages)
+                   if n in packages and n not in direct)
+    if stray:
+        packages = _closure(request, requirements + stray, workdir, env)
     if not lookup_wheels:
         return packages
 
