@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from imagelock.errors import ImagelockError, UpstreamError
+from imagelock.http import redact
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
@@ -163,11 +164,21 @@ def _parse_requirements(text: str) -> dict[str, ResolvedPackage]:
     return packages
 
 
-def _failure(result: subprocess.CompletedProcess[str]) -> ImagelockError:
+_FETCH = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)")
+
+
+def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
     text = result.stderr.strip()
     if "No solution found" in text or "unsatisfiable" in text:
         return ResolutionFailed(clean_uv_message(text))
     first = clean_uv_message(text).splitlines()[0] if text else f"uv exited {result.returncode}"
+    fetch = _FETCH.search(text)
+    if fetch:
+        url = fetch["url"]
+        known = [(i.name, i.url) for i in request.indexes] + [("default", request.default_index or "")]
+        name = next((n for n, u in known if u and url.startswith(u.rstrip("/"))), None)
+        where = f"index {name!r} ({redact(url.rsplit('/', 2)[0] if name else url)})" if name else redact(url)
+        return UpstreamError(f"{where} unreachable: {first.removeprefix('error: ')}; nothing was written")
     return UpstreamError(f"uv: {first}")
 
 
@@ -198,7 +209,7 @@ def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
         args += ["--resolution", "lowest-direct"]
     result = _run(args, env)
     if result.returncode != 0:
-        raise _failure(result)
+        raise _failure(result, request)
     return _parse_requirements(output.read_text())
 
 
@@ -228,7 +239,7 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
     args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
     result = _run(args, env)
     if result.returncode != 0:
-        raise _failure(result)
+        raise _failure(result, request)
     for entry in tomllib.loads(lock_out.read_text()).get("packages", []):
         name = canonicalize_name(entry["name"])
         if name not in packages:
