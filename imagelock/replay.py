@@ -12,6 +12,7 @@ The lock written from a replay records the upstream URLs, not loopback ones.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -140,12 +141,22 @@ class _Server(ThreadingHTTPServer):
 class ReplayServer:
     """A snapshot served on 127.0.0.1 for as long as the `with` block lasts."""
 
-    def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler) -> None:
+    def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler,
+                 port: int | None = None) -> None:
         self.snapshot = snapshot
-        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
+        """A port derived from the snapshot's path, so URLs (and uv's cache keys) repeat
+        from run to run; any free port when that one is taken."""
+        stable = 20000 + int(hashlib.sha256(str(self.snapshot.root.resolve()).encode()).hexdigest(), 16) % 20000
+        try:
+            return _Server(("127.0.0.1", stable), handler)
+        except OSError:
+            return _Server(("127.0.0.1", 0), handler)
 
     @property
     def base_url(self) -> str:

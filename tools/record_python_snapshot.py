@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -61,6 +62,13 @@ def fetch_metadata(wheel_url: str) -> bytes:
             return wheel.read(name)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """uv reads pages while others are being recorded: never let it see half a file."""
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def trim_metadata(raw: bytes) -> bytes:
     """Core metadata headers only: the long description is not needed to resolve."""
     lines = []
@@ -86,6 +94,7 @@ class Recorder:
         self.real_urls: dict[str, str] = {}
         self.asked: dict[str, set[str]] = {}
         self.lock = threading.Lock()
+        self.page_locks: dict[str, threading.Lock] = {}
 
     def compatible(self, filename: str) -> bool:
         if not filename.endswith(".whl"):
@@ -97,6 +106,12 @@ class Recorder:
 
     def page(self, project: str) -> None:
         name = canonicalize_name(project)
+        with self.lock:
+            guard = self.page_locks.setdefault(name, threading.Lock())
+        with guard:  # probes run in parallel: record each page once, never over a stamped one
+            self._page(name)
+
+    def _page(self, name: str) -> None:
         path = self.root / "pypi" / "pages" / f"{name}.json"
         if path.exists():
             return
@@ -117,9 +132,9 @@ class Recorder:
             kept["core-metadata"] = True  # served on demand; the digest is stamped once recorded
             files.append(kept)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files}))
+        write_atomic(path, json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files}))
         with self.lock:
-            (self.root / "pypi" / "upstream.json").write_text(json.dumps(self.real_urls))
+            write_atomic(self.root / "pypi" / "upstream.json", json.dumps(self.real_urls))
 
     def metadata(self, filename: str) -> None:
         wheel = filename.removesuffix(".metadata")
@@ -134,7 +149,9 @@ class Recorder:
             return
         raw = fetch_metadata(url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(trim_metadata(raw))
+        tmp = path.with_name(f".{path.name}.{threading.get_ident()}")
+        tmp.write_bytes(trim_metadata(raw))
+        tmp.replace(path)
         self._stamp(name, wheel, sha256_bytes(path.read_bytes()))
 
     def _stamp(self, project: str, wheel: str, digest: str) -> None:
@@ -144,7 +161,7 @@ class Recorder:
             for entry in page["files"]:
                 if entry["filename"] == wheel:
                     entry["core-metadata"] = {"sha256": digest}
-            page_path.write_text(json.dumps(page))
+            write_atomic(page_path, json.dumps(page))
 
     def prune(self) -> None:
         """Keep only versions uv asked metadata for; write upstream.json."""
@@ -204,6 +221,9 @@ def main() -> int:
     parser.add_argument("intents", nargs="+", type=Path)
     args = parser.parse_args()
 
+    # A fresh uv cache: an answer uv served itself from its cache would not be recorded.
+    os.environ["IMAGELOCK_CACHE"] = tempfile.mkdtemp(prefix="imagelock-record-")
+    readme = (args.out / "README.md").read_text() if (args.out / "README.md").exists() else None
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
@@ -231,6 +251,8 @@ def main() -> int:
             print(answer.summary, *answer.details, sep="\n", file=sys.stderr)
         lock_path.unlink(missing_ok=True)
     recorder.prune()
+    if readme:
+        (args.out / "README.md").write_text(readme)
     return 0
 
 

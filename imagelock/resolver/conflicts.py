@@ -67,18 +67,71 @@ class _Probe:
         return {name: p.version for name, p in resolved.items()}
 
 
-_DEPENDS = re.compile(r"(?:all versions of )?(?P<src>[A-Za-z0-9._\-\[\]]+(?:[<>=!~]=?[^\s,]+)?) "
-                      r"depends? on (?P<dst>[A-Za-z0-9._\-\[\]]+(?:[<>=!~]=?[^\s,]+)?)")
+_REQ = r"[A-Za-z0-9._\-\[\]]+(?:[<>=!~]=?[^\s,]+(?:,\s?[<>=!~]=?[^\s,]+)*)?"
+_DEPENDS = re.compile(rf"(?:all versions of )?(?P<src>{_REQ}) depends? on (?P<dst>{_REQ})")
+_NAME = re.compile(r"^[A-Za-z0-9._-]+")
 
 
-def chain_of(message: str) -> list[str]:
-    """The 'X requires Y' steps uv proved, in the order it proved them, without repeats."""
-    steps = []
+def _name(requirement: str) -> str:
+    match = _NAME.match(requirement)
+    return canonicalize_name(match.group(0)) if match else requirement
+
+
+def _edges(message: str) -> list[tuple[str, str]]:
+    """The 'X depends on Y' facts uv proved, in order, without the synthetic root project."""
+    edges = []
     for match in _DEPENDS.finditer(message):
-        step = f"{match['src']} requires {match['dst']}"
-        if step not in steps:
-            steps.append(step)
-    return steps
+        src, dst = match["src"].rstrip(".,"), match["dst"].rstrip(".,")
+        if _name(src) != uv_engine.ROOT_PROJECT and (src, dst) not in edges:
+            edges.append((src, dst))
+    return edges
+
+
+def _path(edges: list[tuple[str, str]], start: str, goal: str, limit: int = 3) -> list[tuple[str, str]] | None:
+    """The longest path (at most `limit` steps) of requirement edges from one name to another:
+    longer paths show the intermediate package that carries the requirement."""
+    best: list[tuple[str, str]] | None = None
+
+    def walk(name: str, path: list[tuple[str, str]]) -> None:
+        nonlocal best
+        if path and name == goal:
+            if best is None or len(path) > len(best):
+                best = list(path)
+            return
+        if len(path) >= limit:
+            return
+        seen = {_name(s) for s, _ in path}
+        for src, dst in edges:
+            if _name(src) == name and _name(dst) not in seen and _name(dst) != _name(src):
+                walk(_name(dst), [*path, (src, dst)])
+
+    walk(start, [])
+    return best
+
+
+def _render(path: list[tuple[str, str]]) -> str:
+    text = path[0][0]
+    for _, dst in path:
+        text += f" requires {dst}" if text == path[0][0] else f", which requires {dst}"
+    return text
+
+
+def chain_of(message: str, members: list[str]) -> list[str]:
+    """Why the members clash, as requirement chains ending at what was asked."""
+    edges = _edges(message)
+    names = [_name(m) for m in members]
+    if len(members) == 1:
+        return [_render([e]) for e in edges[:3]]
+    a, b = names
+    for first, second, asked in ((a, b, members[1]), (b, a, members[0])):
+        path = _path(edges, first, second)
+        if path:
+            return [_render(path), f"you asked for {asked}"]
+    for c in dict.fromkeys(_name(dst) for _, dst in edges):
+        left, right = _path(edges, a, c, 2), _path(edges, b, c, 2)
+        if left and right:
+            return [_render(left), _render(right)]
+    return [_render([e]) for e in edges[:4]]
 
 
 def _pinned_version(requirement: Requirement) -> Version | None:
@@ -114,7 +167,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
     assert intent is not None
     pinned = intent.index_of()
     urls = {index.name: index.url for index in request.indexes}
-    default_url = request.default_index or _engine_default_index()
+    default_url = request.default_index or engine_default_index()
     keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
     keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
     for key, requirement in zip(keys, requirements):
@@ -136,7 +189,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
                              f"before the cutoff {ctx.cutoff}; nearest: {near}")
 
 
-def _engine_default_index() -> str | None:
+def engine_default_index() -> str | None:
     """The default index of the Python tooling itself (PyPI), for the existence checks."""
     try:
         from pip._internal.models.index import PyPI
@@ -163,11 +216,11 @@ def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFaile
         for text, result in zip(texts, pool.map(lambda t: probe.run([t]), texts)):
             if isinstance(result, str):
                 alone_bad.add(text)
-                conflicts.append(Conflict(members=[text], chain=chain_of(result), message=result))
+                conflicts.append(Conflict(members=[text], chain=chain_of(result, [text]), message=result))
         pairs = [(a, b) for a, b in itertools.combinations(texts, 2) if a not in alone_bad and b not in alone_bad]
         for (a, b), result in zip(pairs, pool.map(lambda p: probe.run(list(p)), pairs)):
             if isinstance(result, str):
-                conflicts.append(Conflict(members=[a, b], chain=chain_of(result), message=result))
+                conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b]), message=result))
         pair_conflicts = [c for c in conflicts if len(c.members) == 2]
         jobs = [(c, Requirement(m), other) for c in pair_conflicts
                 for m, other in (c.members, c.members[::-1])]
@@ -175,7 +228,7 @@ def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFaile
             if fix:
                 conflict.fixes.append(fix)
     if not conflicts:
-        conflicts.append(Conflict(members=texts, chain=chain_of(failure.message), message=failure.message))
+        conflicts.append(Conflict(members=texts, chain=[], message=failure.message))
     lines = []
     for number, conflict in enumerate(conflicts, 1):
         body = conflict.lines()

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomli_w
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from imagelock.errors import ImagelockError, UpstreamError
+from imagelock.http import redact
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
@@ -146,7 +148,8 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 _VIA = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)(?:\s+#\s+via\s+(?P<via>.*))?$")
 
 
-def _parse_requirements(text: str) -> dict[str, ResolvedPackage]:
+def parse_requirements(text: str, root: str = ROOT_PROJECT) -> dict[str, ResolvedPackage]:
+    """`name==version  # via a, b` lines (uv's and pip-compile's) -> packages with their dependents."""
     packages: dict[str, ResolvedPackage] = {}
     for line in text.splitlines():
         match = _VIA.match(line.strip())
@@ -156,17 +159,27 @@ def _parse_requirements(text: str) -> dict[str, ResolvedPackage]:
         dependents = []
         for item in via:
             head = item.split(" ", 1)[0]
-            dependents.append("" if head == ROOT_PROJECT else canonicalize_name(head))
+            dependents.append("" if head in (root, ROOT_PROJECT) else canonicalize_name(head))
         name = canonicalize_name(match["name"])
         packages[name] = ResolvedPackage(name=name, version=match["version"], dependents=dependents)
     return packages
 
 
-def _failure(result: subprocess.CompletedProcess[str]) -> ImagelockError:
+_FETCH = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)")
+
+
+def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
     text = result.stderr.strip()
     if "No solution found" in text or "unsatisfiable" in text:
         return ResolutionFailed(clean_uv_message(text))
     first = clean_uv_message(text).splitlines()[0] if text else f"uv exited {result.returncode}"
+    fetch = _FETCH.search(text)
+    if fetch:
+        url = fetch["url"]
+        known = [(i.name, i.url) for i in request.indexes] + [("default", request.default_index or "")]
+        name = next((n for n, u in known if u and url.startswith(u.rstrip("/"))), None)
+        where = f"index {name!r} ({redact(url.rsplit('/', 2)[0] if name else url)})" if name else redact(url)
+        return UpstreamError(f"{where} unreachable: {first.removeprefix('error: ')}; nothing was written")
     return UpstreamError(f"uv: {first}")
 
 
@@ -181,12 +194,10 @@ def clean_uv_message(text: str) -> str:
     return "\n".join(lines)
 
 
-def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
-            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
-    """Resolve the closure and return every package with its dependents and target wheels."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = _environment(cache_dir)
-    (workdir / "pyproject.toml").write_text(_project(request, request.requirements))
+def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
+             env: dict[str, str]) -> dict[str, ResolvedPackage]:
+    """First pass: the versions, and who depends on whom (uv's `# via` annotations)."""
+    (workdir / "pyproject.toml").write_text(_project(request, requirements))
     output = workdir / "requirements.txt"
     # An existing output file is uv's list of preferred versions: what is locked stays.
     output.write_text("".join(f"{n}=={v}\n" for n, v in sorted(request.preferences.items())))
@@ -199,8 +210,25 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
         args += ["--resolution", "lowest-direct"]
     result = _run(args, env)
     if result.returncode != 0:
-        raise _failure(result)
-    packages = _parse_requirements(output.read_text())
+        raise _failure(result, request)
+    return parse_requirements(output.read_text())
+
+
+def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
+            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
+    """Resolve the closure and return every package with its dependents and target wheels."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = _environment(cache_dir)
+    requirements = list(request.requirements)
+    packages = _closure(request, requirements, workdir, env)
+    # uv applies [tool.uv.sources] to direct requirements only. A package pinned to an
+    # index that arrives transitively (torch under vllm) is made direct and resolved
+    # again, so it too comes from its one index and never from the default one.
+    direct = {canonicalize_name(Requirement(r).name) for r in requirements}
+    stray = sorted(n for i in request.indexes for n in map(canonicalize_name, i.packages)
+                   if n in packages and n not in direct)
+    if stray:
+        packages = _closure(request, requirements + stray, workdir, env)
     if not lookup_wheels:
         return packages
 
@@ -212,7 +240,7 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
     args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
     result = _run(args, env)
     if result.returncode != 0:
-        raise _failure(result)
+        raise _failure(result, request)
     for entry in tomllib.loads(lock_out.read_text()).get("packages", []):
         name = canonicalize_name(entry["name"])
         if name not in packages:
