@@ -11,7 +11,7 @@ import pytest
 from imagelock.errors import UpstreamError, VerificationError
 from imagelock.resolver.apt import archive
 from tests.apt.aptrepo import Key, RepoServer, build_repo, sign
-from tests.apt.conftest import SUITES
+from tests.apt.scenario import SUITES
 from tests.apt.helpers import lock_update, write_intent
 
 INDEX = "dists/stable/main/binary-amd64/Packages.xz"
