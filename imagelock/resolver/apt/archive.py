@@ -39,6 +39,7 @@ class Release:
     components: list[str]
     by_hash: bool
     sha256: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (hex, size)
+    valid_until: str = ""
 
 
 @dataclass
@@ -144,6 +145,7 @@ def parse_release(text: str, where: str) -> Release:
         suite=fields.get("Suite", ""), codename=fields.get("Codename", ""), date=fields.get("Date", ""),
         architectures=fields.get("Architectures", "").split(), components=fields.get("Components", "").split(),
         by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", sha256=sha256,
+        valid_until=fields.get("Valid-Until", ""),
     )
 
 
@@ -179,6 +181,27 @@ def release_time(release: Release, where: str) -> dt.datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
+
+
+def check_fresh(release: Release, where: str, now: dt.datetime | None = None) -> None:
+    """A live archive's Release past its Valid-Until is refused, as apt refuses it.
+
+    An old Release stays validly signed forever; Valid-Until is what stops a
+    mirror (or anyone in between) from serving a stale one to hide updates.
+    Snapshots are old by design and are checked by check_snapshot instead.
+    """
+    if not release.valid_until:
+        return
+    try:
+        until = email.utils.parsedate_to_datetime(release.valid_until)
+    except (TypeError, ValueError):
+        raise UpstreamError(f"{where}: unreadable Valid-Until {release.valid_until!r}") from None
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=dt.timezone.utc)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if until < now:
+        raise VerificationError(f"{where}: expired: valid until {until.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+                                "(a stale or replayed Release; pin an apt.snapshot to lock an archive as it was)")
 
 
 def check_snapshot(release: Release, snapshot: str, where: str) -> None:
