@@ -170,17 +170,22 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
     return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
 
 
-def release_time(release: Release, where: str) -> dt.datetime | None:
-    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
-    if not release.date:
+def _instant(value: str, field_name: str, where: str) -> dt.datetime | None:
+    """A Release date field (RFC 2822) as a UTC instant; None when the field is absent."""
+    if not value:
         return None
     try:
-        moment = email.utils.parsedate_to_datetime(release.date)
+        moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        raise UpstreamError(f"{where}: unreadable Date {release.date!r}") from None
+        raise UpstreamError(f"{where}: unreadable {field_name} {value!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
+
+
+def release_time(release: Release, where: str) -> dt.datetime | None:
+    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
+    return _instant(release.date, "Date", where)
 
 
 def check_fresh(release: Release, where: str, now: dt.datetime | None = None) -> None:
@@ -190,17 +195,9 @@ def check_fresh(release: Release, where: str, now: dt.datetime | None = None) ->
     mirror (or anyone in between) from serving a stale one to hide updates.
     Snapshots are old by design and are checked by check_snapshot instead.
     """
-    if not release.valid_until:
-        return
-    try:
-        until = email.utils.parsedate_to_datetime(release.valid_until)
-    except (TypeError, ValueError):
-        raise UpstreamError(f"{where}: unreadable Valid-Until {release.valid_until!r}") from None
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    if until < now:
-        raise VerificationError(f"{where}: expired: valid until {until.astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+    until = _instant(release.valid_until, "Valid-Until", where)
+    if until is not None and until < (now or dt.datetime.now(dt.timezone.utc)):
+        raise VerificationError(f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
                                 "(a stale or replayed Release; pin an apt.snapshot to lock an archive as it was)")
 
 
