@@ -35,6 +35,7 @@ and random archives in tests/apt/test_apt_property.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imagelock.errors import AnswerIsNo
@@ -257,7 +258,7 @@ class Resolution:
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
                     [self._why_not(group, from_arch)])
 
-    def _choices(self, group: Group, from_arch: str) -> list[Stanza]:
+    def _choices(self, group: Group, from_arch: str) -> Iterator[Stanza]:
         """What may satisfy an unsatisfied group, in apt's order of preference.
 
         First an alternative that is installed in the base image and whose
@@ -266,15 +267,15 @@ class Resolution:
         pk0 0.5 installed upgrades pk0, it does not install pk2). Then every
         alternative's targets in order.
         """
-        upgrades = []
         for rel in group:
             for arch in self._arches(rel, from_arch):
                 if (rel.name, arch) in self.installed and (rel.name, arch) not in self.chosen:
                     cand = self.u.candidate(rel.name, arch)
                     if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
                             rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
-                        upgrades.append(cand)
-        return upgrades + [t for rel in group for t in self._targets(rel, from_arch)]
+                        yield cand
+        for rel in group:  # lazily: ranking ties can need apt's cache order, which is costly to recover
+            yield from self._targets(rel, from_arch)
 
     def _save(self) -> tuple[dict[Key, Chosen], dict[str, list[tuple[Stanza, str | None]]], set[Key]]:
         return dict(self.chosen), {k: list(v) for k, v in self.provided.items()}, set(self._expanded)
