@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from imagelock import cli
@@ -84,6 +84,8 @@ def test_random_archives_agree_with_apt(archive_key: Key,
             intent = write_intent(folder, server.url, archive_key.keyring, request, suites=tuple(suites),
                                   base_manifest=str(manifest))
             ours_code = cli.main(["update", str(intent)])
+        # apt's own internal errors say nothing about the closure: such archives are not compared
+        assume("Internal parsing error" not in output)
         if code != 0 and any(m in output for m in realapt.ORDERING_FAILURES):
             # apt resolved, then its installer could not order the result: compare what it planned
             assert ours_code == 0, output

@@ -157,7 +157,7 @@ class Resolution:
 
     # --- choosing ------------------------------------------------------------------
 
-    def _targets(self, rel: Relation, from_arch: str) -> list[Stanza]:
+    def _targets(self, rel: Relation, from_arch: str) -> Iterator[Stanza]:
         """Candidate versions that would satisfy one alternative, apt's preference first."""
         found: list[tuple[tuple[int, ...], Stanza]] = []
         for arch in self._arches(rel, from_arch):
@@ -172,12 +172,12 @@ class Resolution:
             if self._provide_ok(rel, pv) and self._arch_ok(stanza.multi_arch, arch, rel, from_arch):
                 found.append((self._rank(stanza, same_group=False), stanza))
         found.sort(key=lambda item: item[0])
-        tied = [stanza for rank, stanza in found if rank == found[0][0]] if found else []
-        if len(tied) > 1:
-            # apt: "unable to decide" -> the package whose cache ID is higher (met later) wins.
-            tied.sort(key=lambda s: self.u.mention_order(s.name), reverse=True)
-            return tied + [stanza for rank, stanza in found if rank != found[0][0]]
-        return [stanza for _, stanza in found]
+        for rank in dict.fromkeys(r for r, _ in found):  # each rank in order, ties broken within it
+            tied = [stanza for r, stanza in found if r == rank]
+            if len(tied) > 1:  # (lazily: recovering apt's cache order reads the index texts)
+                # apt: "unable to decide" -> the package whose cache ID is higher (met later) wins.
+                tied.sort(key=lambda s: self.u.mention_order(s.name), reverse=True)
+            yield from tied
 
     def _rank(self, stanza: Stanza, same_group: bool) -> tuple[int, ...]:
         # apt's CompareProviders, as a sort key (smaller is preferred).
