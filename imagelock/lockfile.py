@@ -98,6 +98,7 @@ class AptSource:
     architectures: list[str]
     inrelease_sha256: str
     indexes: list[AptIndexFile] = field(default_factory=list)
+    date: str | None = None  # the signed Release's Date, UTC, RFC 3339
 
 
 @dataclass
@@ -121,6 +122,7 @@ class AptLayer:
     snapshot: str | None = None
     sources: list[AptSource] = field(default_factory=list)
     packages: list[AptPackage] = field(default_factory=list)
+    base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to
 
 
 @dataclass

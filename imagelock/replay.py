@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -34,6 +34,7 @@ class Snapshot:
 
     root: Path
     indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
+    apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -45,10 +46,14 @@ class Snapshot:
             raise InputError(manifest, None, "no such snapshot manifest") from None
         except ValueError as exc:
             raise InputError(manifest, None, f"not valid JSON ({exc})") from None
-        indexes = data.get("indexes")
+        indexes = data.get("indexes", {})
         if not isinstance(indexes, dict):
             raise InputError(manifest, "indexes", "expected a table of index URL -> directory")
-        return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()})
+        apt = data.get("apt", {})
+        if not isinstance(apt, dict):
+            raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
+        return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()})
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""
@@ -78,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._project_page(upstream, parts[2])
         if len(parts) == 3 and parts[1] == "files" and (root / parts[0]).is_dir():
             return self._file(parts[0], parts[2])
+        if len(parts) >= 3 and parts[0] == "apt":
+            return self._apt_file(parts[1:])
         self._send(404, b"not found", "text/plain")
 
     def _project_list(self, upstream: str) -> None:
@@ -106,6 +113,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, b"not recorded", "text/plain")
         self._send(200, path.read_bytes(), "application/octet-stream")
 
+    def _apt_file(self, parts: list[str]) -> None:
+        """A recorded apt archive is served as static files (dists/..., by-hash/...)."""
+        if any(p in (".", "..") or p.startswith(".") for p in parts) or parts[0] not in self.server.apt_dirs:
+            return self._send(404, b"not found", "text/plain")
+        path = self.server.root.joinpath(*parts)
+        if not path.is_file():
+            return self._send(404, b"not recorded", "text/plain")
+        self._send(200, path.read_bytes(), "application/octet-stream")
+
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -119,6 +135,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default (5) drops uv's parallel connects and stalls it for seconds
     root: Path
+    apt_dirs: set[str]
 
 
 class ReplayServer:
@@ -129,6 +146,7 @@ class ReplayServer:
         self.snapshot = snapshot
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
+        self._server.apt_dirs = set(snapshot.apt.values())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
@@ -155,6 +173,24 @@ class ReplayServer:
             if recorded.rstrip("/") == key:
                 return self.index_url(upstream)
         return None
+
+    def local_apt(self, archive_url: str) -> str | None:
+        """The loopback URL standing in for an apt archive URL (snapshot included), if recorded."""
+        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
+        return f"{self.base_url}/apt/{folder}" if folder else None
+
+    def apt_keyring(self, archive_url: str) -> Path | None:
+        """The keyring a trimmed recording was re-signed with (`keyring.gpg` in its directory).
+
+        Trimming an index breaks the archive's own signature chain, so a recording
+        carries the throwaway key that signed its trimmed Release; the lock made
+        from it records that keyring's digest, not the distribution's.
+        """
+        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
+        if folder is None:
+            return None
+        path = self.snapshot.root / folder / "keyring.gpg"
+        return path if path.is_file() else None
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()

@@ -14,6 +14,7 @@ from pathlib import Path
 from imagelock import intent as intent_mod
 from imagelock import lockfile
 from imagelock.lockfile import Lock
+from imagelock.resolver.apt import consistency as apt_consistency
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -72,4 +73,5 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
     for what, sha256 in artifacts(lock):
         if not _SHA256.match(sha256 or ""):
             result.problems.append(f"unhashed: {what} has no valid sha256")
+    result.problems.extend(apt_consistency.problems(lock, intent))
     return result

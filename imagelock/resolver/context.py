@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from imagelock.intent import Intent
 from imagelock.lockfile import Lock
@@ -23,3 +24,5 @@ class UpdateContext:
     engine: str = "uv"
     replay: ReplayServer | None = None
     workdir: Path | None = None
+    # Shared between the domains of one run (the apt and kernel layers load one archive).
+    cache: dict[str, Any] = field(default_factory=dict)

@@ -21,10 +21,13 @@ from imagelock.errors import InputError, did_you_mean
 from imagelock.lockfile import Lock, Universe
 from imagelock.replay import ReplayServer, Snapshot
 from imagelock.resolver import python_layer
+from imagelock.resolver.apt import layer as apt_layer
 from imagelock.resolver.context import UpdateContext
 
 RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
     "python": python_layer.resolve,
+    "apt": apt_layer.resolve,
+    "kernel": apt_layer.resolve_kernel,
 }
 
 

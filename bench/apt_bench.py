@@ -1,0 +1,133 @@
+"""Benchmark the apt layer against apt itself, on the same archive and request.
+
+Ubuntu's archive is not reachable from the build machines, so this uses the
+Debian archive the machine's own apt sources name (bookworm + bookworm-updates,
+main: ~63k package versions, about the size of jammy main + its updates
+pocket), with the system's Debian keyring, and the Debian equivalent of the
+seed's request (build-essential, dkms, git, curl, wget, ca-certificates,
+gnupg, lsb-release, python3.11, python3.11-venv, python3.11-dev, and the
+newest amd64 kernel's image and headers).
+
+Timed, for imagelock: verifying InRelease, reading the (already stored by hash)
+indexes, parsing them, and resolving. For apt: `apt-get install --simulate`
+with a private state directory after `apt-get update`, first with no binary
+cache (apt parses the lists and builds pkgcache.bin, the work that matches
+ours), then with its cache built. Both closures are compared.
+
+Run: python bench/apt_bench.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from imagelock.resolver.apt.closure import Resolution, Root  # noqa: E402
+from imagelock.resolver.apt.intent import KernelIntent, parse_apt  # noqa: E402
+from imagelock.resolver.apt.kernel import plan  # noqa: E402
+from imagelock.resolver.apt.layer import load_archive  # noqa: E402
+from tests.apt import realapt  # noqa: E402
+
+REQUEST = ["build-essential", "dkms", "git", "curl", "wget", "ca-certificates", "gnupg", "lsb-release",
+           "python3.11", "python3.11-venv", "python3.11-dev"]
+KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+
+def mirror_from_system() -> str:
+    """The first Debian archive URL of the machine's apt sources (deb822 or one-line form)."""
+    folder = Path("/etc/apt")
+    files = sorted((folder / "sources.list.d").glob("*.sources")) + [folder / "sources.list"]
+    for path in files:
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            words = line.split()
+            if path.suffix == ".sources" and words[:1] == ["URIs:"] and len(words) > 1 and "security" not in words[1]:
+                return words[1].rstrip("/")
+            if words[:1] == ["deb"]:
+                url = next(w for w in words[1:] if "://" in w)
+                if "security" not in url:
+                    return url.rstrip("/")
+    raise SystemExit("no Debian archive in the machine's apt sources")
+
+
+def ours(url: str, suites: list[str], workdir: Path) -> tuple[float, float, set[tuple[str, str, str]], list[str]]:
+    intent = parse_apt({"archive": url, "suites": suites, "components": ["main"], "keyring": str(KEYRING),
+                        "packages": REQUEST}, workdir / "bench.toml")
+    start = time.perf_counter()
+    archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
+    loaded = time.perf_counter()
+    universe = archive.universe
+    kernel = plan(universe, KernelIntent(path=workdir / "bench.toml", flavour="amd64", abi=None,
+                                         parts=["image", "headers"]))
+    names = REQUEST + kernel.packages
+    roots = [Root(universe.candidate(n, universe.native), n) for n in names]  # type: ignore[arg-type]
+    chosen = Resolution(universe).resolve(roots)
+    done = time.perf_counter()
+    closure = {(c.stanza.name, c.stanza.version, c.stanza.arch) for c in chosen.values()}
+    return loaded - start, done - loaded, closure, names
+
+
+def apt(url: str, suites: list[str], names: list[str], root: Path) -> tuple[float, float, set[tuple[str, str, str]]]:
+    env = realapt.setup(root, url, KEYRING, suites, ["main"])
+    cache = root / "var/cache/apt"
+    for binary in cache.glob("*.bin"):
+        binary.unlink()
+    start = time.perf_counter()
+    code, closure, output = realapt.simulate(env, names)
+    cold = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"apt-get failed:\n{output}")
+    start = time.perf_counter()
+    realapt.simulate(env, names)
+    warm = time.perf_counter() - start
+    return cold, warm, closure
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--suites", nargs="+", default=["bookworm", "bookworm-updates"])
+    args = parser.parse_args()
+    url = mirror_from_system()
+    with tempfile.TemporaryDirectory(prefix="apt-bench-") as tmp:
+        work = Path(tmp)
+        os.environ.setdefault("IMAGELOCK_CACHE", str(work / "cache"))
+        ours(url, args.suites, work)  # fill the by-hash store, so network time is not measured
+        load_times, resolve_times = [], []
+        for _ in range(args.runs):
+            load_s, resolve_s, closure, names = ours(url, args.suites, work)
+            load_times.append(load_s)
+            resolve_times.append(resolve_s)
+        cold_times, warm_times = [], []
+        for run in range(args.runs):
+            cold, warm, apt_closure = apt(url, args.suites, names, work / f"apt{run}")
+            cold_times.append(cold)
+            warm_times.append(warm)
+    our_total = statistics.median(load_times) + statistics.median(resolve_times)
+    packages = sum(1 for _ in closure)
+    print(f"archive: Debian {' + '.join(args.suites)} main amd64 (from the machine's apt sources)")
+    print(f"request: {len(names)} packages -> closure of {packages}")
+    print(f"imagelock: verify+parse {statistics.median(load_times):.2f}s + resolve "
+          f"{statistics.median(resolve_times):.3f}s = {our_total:.2f}s (median of {args.runs})")
+    print(f"apt-get --simulate: {statistics.median(cold_times):.2f}s building its cache, "
+          f"{statistics.median(warm_times):.2f}s with its cache built")
+    print(f"ratio imagelock / apt (cold): {our_total / statistics.median(cold_times):.2f}; "
+          f"(warm): {our_total / statistics.median(warm_times):.2f}")
+    same = closure == apt_closure
+    print(f"closures identical: {same}")
+    if not same:
+        print("  only imagelock:", sorted(closure - apt_closure))
+        print("  only apt:", sorted(apt_closure - closure))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""Property: on random archives, the closure is the one the real apt computes (or both refuse).
+
+Random dependency graphs (versions in two suites, Pre-Depends, or-groups,
+version relations, virtual names with plain and versioned Provides, missing
+names, Priorities) are written as signed indexes — apt needs no .deb to
+simulate — and resolved by `apt-get install --simulate` and by imagelock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imagelock import cli
+from tests.apt import realapt
+from tests.apt.aptrepo import Key, RepoServer, write_suite
+from tests.apt.helpers import locked, write_intent
+
+NAMES = [f"pk{i}" for i in range(8)]
+VIRTUALS = ["vir0", "vir1"]
+OPS = ["", " (>= 1.0)", " (>= 2.0)", " (<< 2.0)", " (= 1.0)", " (>> 1.0)", " (<= 2.0)"]
+
+
+@st.composite
+def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str]]:
+    suites: dict[str, list[str]] = {"stable": [], "updates": []}
+    for name in NAMES:
+        versions = draw(st.sampled_from([["1.0"], ["2.0"], ["1.0", "2.0"]]))
+        for version in versions:
+            suite = "updates" if version == "2.0" and len(versions) == 2 and draw(st.booleans()) else "stable"
+            lines = [f"Package: {name}", f"Version: {version}", "Architecture: amd64",
+                     f"Priority: {draw(st.sampled_from(['optional', 'optional', 'important', 'extra']))}"]
+            for field in ("Pre-Depends", "Depends"):
+                groups = []
+                for _ in range(draw(st.integers(0, 2 if field == "Depends" else 1))):
+                    alts = []
+                    for _ in range(draw(st.integers(1, 3))):
+                        target = draw(st.sampled_from([*NAMES, *VIRTUALS, "nomissing"]))
+                        if target == name:
+                            continue
+                        op = draw(st.sampled_from(OPS)) if target in NAMES else draw(st.sampled_from(["", " (>= 1.0)"]))
+                        alts.append(target + op)
+                    if alts:
+                        groups.append(" | ".join(alts))
+                if groups:
+                    lines.append(f"{field}: {', '.join(groups)}")
+            if draw(st.integers(0, 3)) == 0:
+                virtual = draw(st.sampled_from(VIRTUALS))
+                lines.append(f"Provides: {virtual}{draw(st.sampled_from(['', ' (= 1.0)', ' (= 2.0)']))}")
+            lines += [f"Filename: pool/{name}_{version}_amd64.deb", "Size: 1000", "SHA256: " + "ab" * 32,
+                      f"Description: {name}"]
+            suites[suite].append("\n".join(lines) + "\n")
+    request = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
+    return suites, request
+
+
+@settings(max_examples=int(os.environ.get("APT_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(archives())
+def test_random_archives_agree_with_apt(archive_key: Key, example: tuple[dict[str, list[str]], list[str]]) -> None:
+    suites, request = example
+    folder = Path(tempfile.mkdtemp(prefix="apt-prop-"))
+    try:
+        root = folder / "repo"
+        for suite, stanzas in suites.items():
+            write_suite(root, suite, {"amd64": "\n".join(stanzas).encode()}, archive_key, by_hash=False)
+        with RepoServer(root) as server:
+            env = realapt.setup(folder / "apt", server.url, archive_key.keyring, list(suites), ["main"])
+            code, theirs, output = realapt.simulate(env, request)
+            intent = write_intent(folder, server.url, archive_key.keyring, request, suites=tuple(suites))
+            ours_code = cli.main(["update", str(intent)])
+        if code != 0:
+            assert ours_code != 0, f"apt refused, imagelock locked\n{output}"
+            return
+        assert ours_code == 0, f"apt installed {sorted(theirs)}, imagelock refused"
+        ours = {(p["name"], p["version"], p["arch"]) for p in locked(intent).values()}
+        assert ours == theirs, output
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
