@@ -1,0 +1,123 @@
+"""Shared pieces of the artifact-domain tests: real loopback servers, an isolated cache."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from imagelock import aws
+from imagelock import intent as intent_mod
+from imagelock.lockfile import Lock
+from imagelock.resolver.context import UpdateContext
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CUTOFF = "2025-01-15T00:00:00Z"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own download cache and no ambient credentials or endpoints."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("IMAGELOCK_CACHE", str(cache))
+    for name in ("HF_TOKEN", "HUGGINGFACE_HUB_TOKEN", "HF_ENDPOINT", "IMAGELOCK_NVIDIA_BASE_URL",
+                 "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    aws.reset()
+    return cache
+
+
+def make_ctx(tmp_path: Path, text: str, *, previous: Lock | None = None, refresh: list[str] | None = None,
+             cutoff: str = CUTOFF) -> UpdateContext:
+    path = tmp_path / "seed.toml"
+    path.write_text(text)
+    intent = intent_mod.loads(text, path)
+    return UpdateContext(intent=intent, previous=previous, cutoff=cutoff, refresh=list(refresh or []),
+                         workdir=tmp_path)
+
+
+# --- a plain file server with Range support and planted faults -------------------------
+
+
+@dataclass
+class FileServerState:
+    files: dict[str, bytes] = field(default_factory=dict)
+    drop_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent before the next drop
+    ignore_range: bool = False
+    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+    headers_seen: list[dict[str, str]] = field(default_factory=list)
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: _FileServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+    def do_GET(self) -> None:  # noqa: N802
+        state = self.server.state
+        path = self.path.split("?", 1)[0]
+        asked = self.headers.get("Range")
+        state.requests.append((path, asked))
+        state.headers_seen.append(dict(self.headers))
+        body = state.files.get(path)
+        if body is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start = 0
+        if asked and not state.ignore_range:
+            start = int(asked.removeprefix("bytes=").split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        rest = body[start:]
+        self.send_header("Content-Length", str(len(rest)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        limit = state.drop_after.pop(path, None)
+        if limit is not None:
+            self.wfile.write(rest[:limit])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)  # the peer sees the stream end early
+            return
+        self.wfile.write(rest)
+
+
+class _FileServer(ThreadingHTTPServer):
+    daemon_threads = True
+    state: FileServerState
+
+
+@dataclass
+class FileServer:
+    state: FileServerState
+    base_url: str
+
+
+@pytest.fixture
+def file_server() -> Iterator[FileServer]:
+    server = _FileServer(("127.0.0.1", 0), _FileHandler)
+    server.state = FileServerState()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield FileServer(state=server.state, base_url=f"http://{host}:{port}")
+    finally:
+        server.shutdown()
+        server.server_close()
