@@ -190,7 +190,7 @@ Opener = Callable[[int], tuple[int, Iterable[bytes]]]
 
 def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: int | None = None,
                        transient: tuple[type[BaseException], ...] = (), attempts: int = DOWNLOAD_ATTEMPTS,
-                       progress: Progress | None = None) -> Digest:
+                       progress: Progress | None = None, pause: float = 0.2) -> Digest:
     """Stream a source into `dest` once, hashing as bytes arrive, in constant memory.
 
     Bytes land in `dest.part` first; an interrupted transfer (a `transient` error)
@@ -236,7 +236,7 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
                 if failures >= attempts:
                     raise UpstreamError(f"{label}: interrupted {failures} times, last at byte {have} "
                                         f"({type(exc).__name__}); run again to resume") from None
-                time.sleep(min(0.2 * 2 ** failures, 5.0))
+                time.sleep(min(pause * 2 ** failures, 5.0))
     finally:
         bar.close()
     os.replace(part, target)
