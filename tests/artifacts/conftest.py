@@ -121,3 +121,51 @@ def file_server() -> Iterator[FileServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- moto in server mode: real HTTP S3 / EC2 / SSM endpoints ---------------------------
+
+
+@dataclass
+class MotoServer:
+    url: str
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    import json
+
+    import requests
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.amis import Ami
+    from moto.server import ThreadedMotoServer
+
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    requests.post(f"{url}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    aws.reset()
+    import datetime as dt
+
+    seed = json.loads((FIXTURES / "aws" / "amis.json").read_text())
+    for image in seed["images"]:
+        backend = ec2_backends[DEFAULT_ACCOUNT_ID][image["region"]]
+        created = dt.datetime.fromisoformat(image["creation_date"].replace("Z", "+00:00"))
+        backend.amis[image["ami_id"]] = Ami(
+            backend, ami_id=image["ami_id"], name=image["name"], owner_id=image["owner_id"],
+            creation_date=created, architecture=image["architecture"], virtualization_type="hvm",
+            root_device_type="ebs", root_device_name="/dev/sda1", public=True, state="available",
+            region_name=image["region"])
+    try:
+        yield MotoServer(url=url)
+    finally:
+        server.stop()
+        aws.reset()
