@@ -31,7 +31,8 @@ from imagelock.hashing import Digest
 from imagelock.intent import check_keys
 from imagelock.lockfile import NvidiaLayer
 from imagelock.resolver.context import UpdateContext
-from imagelock.resolver.nvidia_catalog import CATALOG, DEFAULT_INSTALL_FLAGS, DOWNLOAD_BASE, Runfile
+from imagelock.resolver import nvidia_catalog
+from imagelock.resolver.nvidia_catalog import DEFAULT_INSTALL_FLAGS, DOWNLOAD_BASE, Runfile
 
 BASE_URL_ENV = "IMAGELOCK_NVIDIA_BASE_URL"
 KEYS = ("cuda", "driver", "mirror", "install-flags")
@@ -94,8 +95,9 @@ def _nearest(wanted: str, choices: list[str]) -> list[str]:
     return below[-2:] + above[:2]
 
 
-def select(intent: NvidiaIntent, path: Path, catalog: dict[str, Runfile] = CATALOG) -> Runfile:
+def select(intent: NvidiaIntent, path: Path, catalog: dict[str, Runfile] | None = None) -> Runfile:
     """The one runfile the intent means, or an InputError naming the nearest ones there are."""
+    catalog = nvidia_catalog.CATALOG if catalog is None else catalog
     known = sorted(catalog, key=_key)
     entry: Runfile | None = None
     if intent.cuda is not None:
@@ -160,7 +162,7 @@ def download_verified(entry: Runfile, source: str) -> Digest:
     return digest
 
 
-def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] = CATALOG) -> NvidiaLayer:
+def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> NvidiaLayer:
     path = ctx.intent.path
     intent = parse(ctx.intent.section("nvidia"), path)
     entry = select(intent, path, catalog)

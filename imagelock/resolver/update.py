@@ -19,11 +19,14 @@ from imagelock import lockfile
 from imagelock.errors import InputError, did_you_mean
 from imagelock.lockfile import Lock, Universe
 from imagelock.replay import ReplayServer, Snapshot
-from imagelock.resolver import python_layer
+from imagelock.resolver import base_image, models, nvidia, python_layer
 from imagelock.resolver.context import UpdateContext
 
 RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
     "python": python_layer.resolve,
+    "nvidia": nvidia.resolve,
+    "models": models.resolve,
+    "base": base_image.resolve,
 }
 
 
