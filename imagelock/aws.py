@@ -8,6 +8,7 @@ how a local look-alike such as moto's server stands in for AWS.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ def client(service: str, region: str | None = None) -> Any:
     with _lock:
         if _session is None:
             _session = boto3.session.Session()
-        config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+        attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)
+        config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60)
         return _session.client(service, region_name=region or _session.region_name or "us-east-1",
                                config=config)
 

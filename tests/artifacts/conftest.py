@@ -113,7 +113,7 @@ class FileServer:
 def file_server() -> Iterator[FileServer]:
     server = _FileServer(("127.0.0.1", 0), _FileHandler)
     server.state = FileServerState()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     try:
@@ -131,30 +131,41 @@ class MotoServer:
     url: str
 
 
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
+    """One moto server for the session (starting one costs about a second); each test resets it."""
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
 @pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+def moto_server(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    import datetime as dt
     import json
 
     import requests
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ec2.models import ec2_backends
     from moto.ec2.models.amis import Ami
-    from moto.server import ThreadedMotoServer
 
+    url = _moto_endpoint
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    requests.post(f"{url}/moto-api/reset", timeout=10)
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing-key-id")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing-secret-key")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     aws.reset()
-    import datetime as dt
-
     seed = json.loads((FIXTURES / "aws" / "amis.json").read_text())
     for image in seed["images"]:
         backend = ec2_backends[DEFAULT_ACCOUNT_ID][image["region"]]
@@ -164,11 +175,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
             creation_date=created, architecture=image["architecture"], virtualization_type="hvm",
             root_device_type="ebs", root_device_name="/dev/sda1", public=True, state="available",
             region_name=image["region"])
-    try:
-        yield MotoServer(url=url)
-    finally:
-        server.stop()
-        aws.reset()
+    yield MotoServer(url=url)
+    aws.reset()
 
 
 # The Python domain on main imports `imagelock.resolver.conflicts`, which this branch
