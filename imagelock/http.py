@@ -210,6 +210,7 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
     bar = progress or Progress(label, total)
     bar.advance(have)
     failures = 0
+    retryable: tuple[type[BaseException], ...] = (*transient, _ShortRead)
     try:
         while True:
             try:
@@ -231,7 +232,7 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
                 if total is not None and have < total and arrived:
                     raise _ShortRead(f"{have} of {total} bytes")
                 break
-            except (*transient, _ShortRead) as exc:
+            except retryable as exc:
                 failures += 1
                 if failures >= attempts:
                     raise UpstreamError(f"{label}: interrupted {failures} times, last at byte {have} "

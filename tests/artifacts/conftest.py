@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +12,7 @@ import pytest
 
 from imagelock import aws
 from imagelock import intent as intent_mod
+from imagelock.errors import EXIT_ERROR, InputError
 from imagelock.lockfile import Lock
 from imagelock.resolver.context import UpdateContext
 
@@ -38,6 +39,19 @@ def make_ctx(tmp_path: Path, text: str, *, previous: Lock | None = None, refresh
     intent = intent_mod.loads(text, path)
     return UpdateContext(intent=intent, previous=previous, cutoff=cutoff, refresh=list(refresh or []),
                          workdir=tmp_path)
+
+
+def assert_input_error(resolve: Callable[[UpdateContext], object], ctx: UpdateContext, key: str,
+                       expected: str) -> InputError:
+    """`resolve(ctx)` fails with one line naming the intent file, the key, and what was expected."""
+    with pytest.raises(InputError) as caught:
+        resolve(ctx)
+    error = caught.value
+    assert (error.path, error.key) == (str(ctx.intent.path), key)
+    assert expected in error.message, error.message
+    assert str(error).startswith(f"{ctx.intent.path}: {key}: ") and "\n" not in str(error)
+    assert error.exit_code == EXIT_ERROR
+    return error
 
 
 # --- a plain file server with Range support and planted faults -------------------------

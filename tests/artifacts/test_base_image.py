@@ -11,7 +11,7 @@ from imagelock.errors import EXIT_ERROR, InputError, UpstreamError
 from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import base_image
 
-from .conftest import MotoServer, make_ctx
+from .conftest import assert_input_error, MotoServer, make_ctx
 
 SEED = '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-west-2"]\n'
 
@@ -92,9 +92,4 @@ def test_previous_amis_are_kept_for_the_same_universe(tmp_path: Path, moto_serve
 ])
 def test_bad_input_is_one_clear_line(tmp_path: Path, moto_server: MotoServer, text: str, key: str,
                                      expected: str) -> None:
-    with pytest.raises(InputError) as caught:
-        base_image.resolve(make_ctx(tmp_path, text, cutoff="2024-01-01T00:00:00Z"))
-    error = caught.value
-    assert (error.path, error.key) == (str(tmp_path / "seed.toml"), key)
-    assert expected in error.message, error.message
-    assert "\n" not in str(error) and error.exit_code == EXIT_ERROR
+    assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2024-01-01T00:00:00Z"), key, expected)

@@ -14,7 +14,7 @@ from imagelock.errors import EXIT_ERROR, InputError, VerificationError
 from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import models
 
-from .conftest import make_ctx
+from .conftest import assert_input_error, make_ctx
 from .hf_lookalike import FIXTURES, HubLookalike
 
 GTE = "e7f32e3c00f91d699e8c43b53106206bcc72bb22"
@@ -141,12 +141,7 @@ def test_bytes_that_do_not_match_the_listed_blob_are_refused(tmp_path: Path, hub
 ])
 def test_bad_input_is_one_clear_line(tmp_path: Path, hub: HubLookalike, text: str, key: str,
                                      expected: str) -> None:
-    with pytest.raises(InputError) as caught:
-        models.resolve(make_ctx(tmp_path, text))
-    error = caught.value
-    assert (error.path, error.key) == (str(tmp_path / "seed.toml"), key)
-    assert expected in error.message, error.message
-    assert "\n" not in str(error) and error.exit_code == EXIT_ERROR
+    assert_input_error(models.resolve, make_ctx(tmp_path, text), key, expected)
 
 
 GATED = '[[models]]\nrepo = "imagelock-test/gated-model"\nfiles = ["*"]\ndest = "/m/g"\n'

@@ -14,7 +14,7 @@ from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import nvidia
 from imagelock.resolver.nvidia_catalog import CATALOG, DOWNLOAD_BASE, Runfile
 
-from .conftest import FIXTURES, FileServer, make_ctx
+from .conftest import assert_input_error, FIXTURES, FileServer, make_ctx
 
 RUNFILE = FIXTURES / "nvidia" / "cuda_99.1.0_999.10.01_linux.run"
 DATA = RUNFILE.read_bytes()
@@ -166,13 +166,7 @@ def test_https_mirror_in_the_intent_is_where_the_bytes_come_from(tmp_path: Path,
      "expected a runfile option"),
 ])
 def test_bad_intent_is_one_clear_line(tmp_path: Path, text: str, key: str, expected: str) -> None:
-    with pytest.raises(InputError) as caught:
-        nvidia.resolve(make_ctx(tmp_path, text))
-    error = caught.value
-    assert error.path == str(tmp_path / "seed.toml") and error.key == key
-    assert expected in error.message
-    assert str(error).startswith(f"{tmp_path / 'seed.toml'}: {key}: ") and "\n" not in str(error)
-    assert error.exit_code == EXIT_ERROR
+    assert_input_error(nvidia.resolve, make_ctx(tmp_path, text), key, expected)
 
 
 @pytest.mark.parametrize(("text", "cuda"), [
