@@ -158,7 +158,20 @@ def _fetch_small(repo: str, commit: str, sibling: Any) -> ModelFile:
     if sibling.blob_id and git_blob_id(data) != sibling.blob_id:
         raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: git blob id "
                                 f"{git_blob_id(data)}, the Hub lists {sibling.blob_id}")
-    return ModelFile(path=sibling.rfilename, sha256=hashlib.sha256(data).hexdigest(), size=len(data), lfs=False)
+    sha256 = hashlib.sha256(data).hexdigest()
+    _keep(sha256, data)
+    return ModelFile(path=sibling.rfilename, sha256=sha256, size=len(data), lfs=False)
+
+
+def _keep(sha256: str, data: bytes) -> None:
+    """Keep verified bytes in the content-addressed cache, where `lock mirror` looks first."""
+    blob = http.blob_path(sha256)
+    if blob.exists():
+        return
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    tmp = blob.with_name(f".{sha256}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, blob)
 
 
 def resolve_one(model: ModelIntent, path: Path) -> Model:

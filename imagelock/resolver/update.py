@@ -69,6 +69,9 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
     universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages))
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
+    # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
+    # are not there until `lock mirror` runs again (it uploads only what is missing).
+    lock.mirror = previous.mirror if previous else None
 
     server = ReplayServer(Snapshot.open(replay)) if replay else None
     with tempfile.TemporaryDirectory(prefix="imagelock-") as workdir:

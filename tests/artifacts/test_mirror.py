@@ -114,7 +114,13 @@ def test_mirror_fills_a_partly_filled_bucket_and_records_itself(lock_path: Path,
 
 def test_a_second_run_moves_nothing(lock_path: Path, moto_server: MotoServer, upstreams: FileServer) -> None:
     _s3().create_bucket(Bucket=BUCKET)
-    run_mirror(lock_path, f"s3://{BUCKET}/p", jobs=2)
+    first = run_mirror(lock_path, f"s3://{BUCKET}/p", jobs=2)
+    # what the resolvers fetched (the runfile once, the model files) came from the cache, not upstream again
+    fetched = [path for path, _ in upstreams.state.requests]
+    assert sorted(fetched) == [f"/99.1.0/local_installers/{GOOD.name}",
+                               "/ubuntu/20240415T000000Z/pool/main/h/hello/hello_2.10-2_amd64.deb",
+                               "/whl/demo-1.0-py3-none-any.whl"]
+    assert len(first.uploaded) == 5
     written = lock_path.read_bytes()
     upstreams.state.requests.clear()
     http.cache_dir().joinpath("blobs").rename(http.cache_dir() / "gone")  # and nothing cached locally
