@@ -114,3 +114,24 @@ def test_bad_input_writes_nothing(tmp_path: Path, world: tuple[FileServer, HubLo
     else:
         assert not lock_path.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".seed.lock")] == []
+
+
+def test_an_update_after_lock_mirror_keeps_the_mirror(tmp_path: Path, world: tuple[FileServer, HubLookalike],
+                                                      moto_server: MotoServer) -> None:
+    import boto3
+
+    from imagelock.mirror import artifacts, run_mirror
+
+    intent = tmp_path / "seed.toml"
+    # the Qwen weights' LFS bytes are stand-ins the look-alike cannot serve: mirror the rest
+    intent.write_text(INTENT.replace('"model.safetensors", "config.json", "tokenizer.json", "README.md"',
+                                     '"config.json", "README.md"'))
+    result = update(intent)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="mirror-bucket")
+    summary = run_mirror(result.path, "s3://mirror-bucket/img", jobs=4)
+    assert summary.exit_code == 0, summary.lines()
+    mirrored = result.path.read_bytes()
+    lock, _ = lockfile.read(result.path)
+    assert lock.mirror is not None and len(summary.uploaded) == len(artifacts(lock))
+    again = update(intent)
+    assert not again.changed and result.path.read_bytes() == mirrored
