@@ -4,13 +4,16 @@
     image = "ubuntu 22.04"            # or "ubuntu-eks 22.04 1.29", or a raw "ami-0123456789abcdef0"
     regions = ["us-east-1", "us-west-2"]
     arch = "amd64"                    # or "arm64"
+    source = "describe-images"        # or "ssm"
 
 A name resolves, in each region, to the newest available image whose name
 matches Canonical's published pattern, owned by Canonical's account (the owner
 is pinned, so a look-alike published by anyone else is never chosen), created
-before the universe cutoff. (Canonical's SSM parameters name only the current
-image, which cannot honour a cutoff, so `DescribeImages` is used.) A raw AMI id
-is taken as it is, in its one region.
+before the universe cutoff. With `source = "ssm"` the image is the one
+Canonical's public SSM parameter names today, checked the same way (owner, name,
+created before the cutoff); as SSM names only the current image, a cutoff in the
+past usually refuses it, and the default source is the one that pins in time.
+A raw AMI id is taken as it is, in its one region.
 
 Credentials come from boto3's standard chain; `AWS_ENDPOINT_URL` points boto3 at
 a look-alike. Nothing here prints or stores a credential.
@@ -30,7 +33,8 @@ from imagelock.intent import check_keys
 from imagelock.lockfile import BaseAmi, BaseLayer
 from imagelock.resolver.context import UpdateContext
 
-KEYS = ("image", "regions", "arch")
+KEYS = ("image", "regions", "arch", "source")
+SOURCES = ("describe-images", "ssm")
 # Canonical's AWS account for the commercial partition (GovCloud and China use others).
 CANONICAL_OWNER = "099720109477"
 # Ubuntu release -> (codename, volume type in the image name). From 23.10 on,
@@ -53,6 +57,8 @@ class BaseIntent:
     arch: str
     name_pattern: str | None  # None for a raw AMI id
     ami: str | None
+    source: str = "describe-images"
+    ssm_parameter: str | None = None
 
 
 def parse(table: Any, path: Path) -> BaseIntent:
@@ -65,6 +71,9 @@ def parse(table: Any, path: Path) -> BaseIntent:
     arch = table.get("arch", "amd64")
     if arch not in ARCHES:
         raise InputError(path, f"{where}.arch", f"expected one of: {', '.join(ARCHES)}, found {arch!r}")
+    source = table.get("source", "describe-images")
+    if source not in SOURCES:
+        raise InputError(path, f"{where}.source", f"expected one of: {', '.join(SOURCES)}, found {source!r}")
     regions = table.get("regions")
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) for r in regions):
         raise InputError(path, f"{where}.regions", "expected a non-empty array of regions such as [\"us-east-1\"]")
@@ -82,9 +91,20 @@ def parse(table: Any, path: Path) -> BaseIntent:
         if len(regions) != 1:
             raise InputError(path, f"{where}.regions", f"{words[0]} exists in one region only: name that one "
                              "region, or name the image (\"ubuntu 22.04\") to resolve one AMI per region")
+        if source != "describe-images":
+            raise InputError(path, f"{where}.source", "an AMI id is taken as it is: leave source out")
         return BaseIntent(image=image, regions=regions, arch=arch, name_pattern=None, ami=words[0])
-    return BaseIntent(image=" ".join(words), regions=regions, arch=arch,
-                      name_pattern=_name_pattern(words, arch, path), ami=None)
+    pattern = _name_pattern(words, arch, path)
+    return BaseIntent(image=" ".join(words), regions=regions, arch=arch, name_pattern=pattern, ami=None,
+                      source=source, ssm_parameter=_ssm_parameter(words, arch) if source == "ssm" else None)
+
+
+def _ssm_parameter(words: list[str], arch: str) -> str:
+    """Canonical's public SSM parameter naming today's image of a release."""
+    volume = "ebs-gp3" if UBUNTU[words[1]][1] == "hvm-ssd-gp3" else "ebs-gp2"
+    product = "server" if words[0] == "ubuntu" else f"eks/{words[1]}/{words[2]}"
+    release = f"/{words[1]}" if words[0] == "ubuntu" else ""
+    return f"/aws/service/canonical/ubuntu/{product}{release}/stable/current/{arch}/hvm/{volume}/ami-id"
 
 
 def _name_pattern(words: list[str], arch: str, path: Path) -> str:
@@ -133,7 +153,39 @@ def _describe(region: str, **query: Any) -> list[dict[str, Any]]:
         raise UpstreamError(f"EC2 {region}: DescribeImages: {aws.describe_error(exc)}") from None
 
 
+def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path) -> BaseAmi:
+    import fnmatch
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    assert intent.ssm_parameter is not None and intent.name_pattern is not None
+    try:
+        answer = aws.client("ssm", region).get_parameter(Name=intent.ssm_parameter)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            raise InputError(path, "base.image", f"Canonical publishes no SSM parameter {intent.ssm_parameter} "
+                             f"in {region}") from None
+        raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
+    except BotoCoreError as exc:
+        raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
+    ami = str(answer["Parameter"]["Value"])
+    images = _describe(region, ImageIds=[ami], Owners=[CANONICAL_OWNER])
+    image = images[0] if images else None
+    if image is None or image.get("OwnerId") != CANONICAL_OWNER \
+            or not fnmatch.fnmatchcase(image.get("Name", ""), intent.name_pattern):
+        raise UpstreamError(f"SSM {region}: {intent.ssm_parameter} names {ami}, which is not a {intent.image} "
+                            f"{intent.arch} image owned by Canonical ({CANONICAL_OWNER})")
+    record = _record(region, image)
+    if record.creation_date >= cutoff:
+        raise InputError(path, "base.source", f"the SSM parameter names {ami} in {region}, created "
+                         f"{record.creation_date}, not before the cutoff {cutoff}: SSM names only today's image; "
+                         "leave source out to take the newest image before the cutoff")
+    return record
+
+
 def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path) -> BaseAmi:
+    if intent.source == "ssm":
+        return _ssm_image(intent, region, cutoff, path)
     if intent.ami is not None:
         images = _describe(region, ImageIds=[intent.ami])
         if not images:
@@ -166,6 +218,7 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
     same_universe = ctx.previous is not None and ctx.previous.universe.cutoff == ctx.cutoff
     arch = intent.arch if intent.ami is None else None
     if previous is not None and (previous.image, previous.arch) == (intent.image, arch) and same_universe \
+            and intent.source == "describe-images" \
             and not ctx.upgrade and "base" not in ctx.refresh:
         kept = {ami.region: ami for ami in previous.amis}
     amis = [kept.get(region) or resolve_region(intent, region, ctx.cutoff, path) for region in intent.regions]

@@ -189,6 +189,14 @@ def moto_server(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
             creation_date=created, architecture=image["architecture"], virtualization_type="hvm",
             root_device_type="ebs", root_device_name="/dev/sda1", public=True, state="available",
             region_name=image["region"])
+    from moto.ssm.models import Parameter, ssm_backends
+
+    for parameter in seed["ssm"]:  # reserved /aws/ names cannot be put through the API
+        store = ssm_backends[DEFAULT_ACCOUNT_ID][parameter["region"]]._parameters
+        store[parameter["name"]].append(Parameter(
+            account_id=DEFAULT_ACCOUNT_ID, name=parameter["name"], value=parameter["value"], parameter_type="String",
+            description=None, allowed_pattern=None, keyid=None, last_modified_date=dt.datetime.now(dt.timezone.utc),
+            version=1, data_type="aws:ec2:image"))
     yield MotoServer(url=url)
     aws.reset()
 

@@ -46,6 +46,27 @@ def test_arm64_and_eks_images(tmp_path: Path, moto_server: MotoServer) -> None:
     assert [a.id for a in eks.amis] == ["ami-0a1b2c3d4e5f60006", "ami-0f9e8d7c6b5a40003"]
 
 
+def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(tmp_path: Path,
+                                                                               moto_server: MotoServer) -> None:
+    text = SEED + 'source = "ssm"\n'
+    layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-02-01T00:00:00Z"))
+    assert [a.id for a in layer.amis] == ["ami-0a1b2c3d4e5f60002", "ami-0f9e8d7c6b5a40002"]
+
+
+def test_ssm_source_refuses_an_image_newer_than_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
+    text = SEED + 'source = "ssm"\n'
+    assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"), "base.source",
+                       "the SSM parameter names ami-0f9e8d7c6b5a40002 in us-west-2, created 2025-01-24T10:30:00Z, "
+                       "not before the cutoff 2025-01-15T00:00:00Z")
+
+
+def test_ssm_parameter_naming_another_owners_image_is_refused(tmp_path: Path, moto_server: MotoServer) -> None:
+    text = '[base]\nimage = "ubuntu 22.04"\nregions = ["eu-west-1"]\nsource = "ssm"\n'
+    with pytest.raises(UpstreamError, match="names ami-0d0d0d0d0d0d00001, which is not a ubuntu 22.04 amd64 image "
+                                            "owned by Canonical"):
+        base_image.resolve(make_ctx(tmp_path, text))
+
+
 def test_a_raw_ami_id_is_recorded_as_it_is(tmp_path: Path, moto_server: MotoServer) -> None:
     layer = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ami-0f9e8d7c6b5a40002"\nregions = ["us-west-2"]\n'))
     assert layer.arch is None
@@ -89,6 +110,11 @@ def test_previous_amis_are_kept_for_the_same_universe(tmp_path: Path, moto_serve
     ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\narch = "x86"\n', "base.arch",
      "expected one of: amd64, arm64"),
     ('[base]\nimages = "ubuntu 22.04"\n', "base.images", "unknown key (did you mean 'image'?)"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\nsource = "ssn"\n', "base.source",
+     "expected one of: describe-images, ssm"),
+    ('[base]\nimage = "ubuntu 24.04"\nregions = ["us-east-1"]\nsource = "ssm"\n', "base.image",
+     "Canonical publishes no SSM parameter /aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/"
+     "ebs-gp3/ami-id in us-east-1"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path: Path, moto_server: MotoServer, text: str, key: str,
                                      expected: str) -> None:
