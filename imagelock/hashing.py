@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,14 +20,16 @@ CHUNK = 1 << 20
 # while sha256 runs on this one: the pair then costs about as much as md5 alone.
 _PARALLEL_MIN = 1 << 16
 _helper: ThreadPoolExecutor | None = None
+_helper_lock = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
     global _helper
-    if _helper is None:
-        _helper = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
-                                     thread_name_prefix="imagelock-hash")
-    return _helper
+    with _helper_lock:
+        if _helper is None:
+            _helper = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 2),
+                                         thread_name_prefix="imagelock-hash")
+        return _helper
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import aws, http, lockfile
-from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, VerificationError
+from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
 from imagelock.lockfile import Lock, Mirror
 
@@ -197,9 +197,25 @@ def _reason(exc: Exception) -> str:
     return aws.describe_error(exc)
 
 
+def _check_bucket(target: _Target) -> None:
+    """A missing or forbidden bucket is one line before any work, not one failure per artifact."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        target.s3.head_bucket(Bucket=target.url.bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise InputError(None, "--to", f"bucket {target.url.bucket} does not exist (create it first)") from None
+        raise UpstreamError(f"S3 {target.url}: {aws.describe_error(exc)}") from None
+    except BotoCoreError as exc:
+        raise UpstreamError(f"S3 {target.url}: {aws.describe_error(exc)}") from None
+
+
 def mirror_artifacts(items: list[Artifact], to: str, jobs: int = 4,
                      on_done: Callable[[str, Artifact], None] | None = None) -> MirrorSummary:
     target = _Target(aws.parse_s3_url(to, None, "--to"))
+    _check_bucket(target)
     summary = MirrorSummary(target=str(target.url))
     guard = threading.Lock()
 

@@ -101,7 +101,7 @@ def _api() -> Any:
 
 def _hub_error(exc: Exception, model: ModelIntent, path: Path) -> Exception:
     """The Hub's answer as one line naming the intent key; built from facts, never from the request."""
-    from huggingface_hub.errors import (
+    from huggingface_hub.utils import (  # where every release since 0.2x exports them
         GatedRepoError,
         HfHubHTTPError,
         RepositoryNotFoundError,

@@ -166,3 +166,13 @@ def test_bad_arguments_are_one_line_and_touch_nothing(lock_path: Path, to: str, 
         run_mirror(lock_path, to, jobs)
     assert caught.value.key == key and caught.value.exit_code == EXIT_ERROR
     assert lock_path.read_bytes() == before
+
+
+def test_a_missing_bucket_is_one_line_before_any_work(lock_path: Path, moto_server: MotoServer,
+                                                      upstreams: FileServer) -> None:
+    before = lock_path.read_bytes()
+    upstreams.state.requests.clear()
+    with pytest.raises(InputError) as caught:
+        run_mirror(lock_path, "s3://no-such-bucket/p")
+    assert str(caught.value) == "--to: bucket no-such-bucket does not exist (create it first)"
+    assert upstreams.state.requests == [] and lock_path.read_bytes() == before
