@@ -189,6 +189,7 @@ class BaseAmi:
 class BaseLayer:
     image: str
     amis: list[BaseAmi] = field(default_factory=list)
+    arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
 
 
 # --- mirror -----------------------------------------------------------------------

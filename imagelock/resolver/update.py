@@ -20,7 +20,7 @@ from imagelock import lockfile
 from imagelock.errors import InputError, did_you_mean
 from imagelock.lockfile import Lock, Universe
 from imagelock.replay import ReplayServer, Snapshot
-from imagelock.resolver import python_layer
+from imagelock.resolver import base_image, models, nvidia, python_layer
 from imagelock.resolver.apt import layer as apt_layer
 from imagelock.resolver.context import UpdateContext
 
@@ -28,6 +28,9 @@ RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
     "python": python_layer.resolve,
     "apt": apt_layer.resolve,
     "kernel": apt_layer.resolve_kernel,
+    "nvidia": nvidia.resolve,
+    "models": models.resolve,
+    "base": base_image.resolve,
 }
 
 
@@ -71,6 +74,9 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
     universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages))
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
+    # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
+    # are not there until `lock mirror` runs again (it uploads only what is missing).
+    lock.mirror = previous.mirror if previous else None
 
     server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
     with contextlib.ExitStack() as stack:
