@@ -9,8 +9,6 @@ block and nothing else. tests/generators/test_hostile.py holds that to account.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 from imagelock.generators.values import (
     COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, Values, sh,
 )
@@ -377,31 +375,25 @@ fi
 MODEL_HOST = "https://huggingface.co"
 
 
-def _scalar(name: str, value: str) -> str:
-    return f"readonly {name}={sh(value)}"
+Data = dict[str, "str | list[tuple[str, ...]]"]
 
 
-def _array(name: str, rows: Iterable[Sequence[str]]) -> str:
-    lines = [f"readonly -a {name}=("]
-    for row in rows:
-        lines.append("  " + " ".join(sh(v) for v in row))
-    return "\n".join(lines) + "\n)"
-
-
-def data_block(lock: Lock, lock_sha256: str, values: Values) -> str:
-    """The lock's values as readonly shell variables: the only lock-dependent part."""
+def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
+    """Every lock value the script uses, validated: scalars, and tables as rows of strings."""
     v = values
-    out = [
-        _scalar("IMAGE_NAME", v.text(lock.image_name(), "name")),
-        _scalar("LOCK_DIGEST", v.sha256(lock.digest(), "digest")),
-        _scalar("LOCK_SHA256", v.sha256(lock_sha256, "lock file")),
-        _scalar("MODEL_HOST", MODEL_HOST),
-    ]
+    out: Data = {
+        "IMAGE_NAME": v.lock_name(lock.name) and lock.image_name(),
+        "LOCK_DIGEST": v.sha256(lock.digest(), "digest"),
+        "LOCK_SHA256": v.sha256(lock_sha256, "lock file"),
+        "MODEL_HOST": MODEL_HOST,
+        "PYTHON_VERSION": "",
+        "VENV": "",
+    }
     py = lock.python
     wheels: list[tuple[str, ...]] = []
     if py:
-        out.append(_scalar("PYTHON_VERSION", v.match(py.version, INTERPRETER, "python.version", "a Python version like 3.11")))
-        out.append(_scalar("VENV", v.abs_path(py.venv, "python.venv")))
+        out["PYTHON_VERSION"] = v.match(py.version, INTERPRETER, "python.version", "a Python version like 3.11")
+        out["VENV"] = v.abs_path(py.venv, "python.venv")
         for i, p in enumerate(py.packages):
             key = f"python.packages[{i}]"
             size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
@@ -409,9 +401,7 @@ def data_block(lock: Lock, lock_sha256: str, values: Values) -> str:
                            v.file_name(p.wheel.filename, f"{key}.wheel.filename"),
                            v.url(p.wheel.url, f"{key}.wheel.url"), v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
                            "" if size is None else str(size)))
-    else:
-        out += [_scalar("PYTHON_VERSION", ""), _scalar("VENV", "")]
-    out.append(_array("PY_WHEELS", sorted(wheels)))
+    out["PY_WHEELS"] = sorted(wheels)
 
     sources: list[tuple[str, ...]] = []
     debs: list[tuple[str, ...]] = []
@@ -434,31 +424,28 @@ def data_block(lock: Lock, lock_sha256: str, values: Values) -> str:
                          v.match(d.arch, DEB_ARCH, f"{key}.arch", "a Debian architecture"),
                          v.rel_path(d.filename, f"{key}.filename"), v.sha256(d.sha256, f"{key}.sha256"),
                          str(v.size(d.size, f"{key}.size"))))
-    out.append(_scalar("APT_KEYRING_SHA256", keyring))
-    out.append(_array("APT_SOURCES", sources))
-    out.append(_array("APT_PACKAGES", sorted(debs)))
-    kernel = v.match(lock.kernel.version, KERNEL, "kernel.version", "a kernel release like 5.15.0-105-generic") \
-        if lock.kernel else ""
-    out.append(_scalar("KERNEL_VERSION", kernel))
+    out["APT_KEYRING_SHA256"] = keyring
+    out["APT_SOURCES"] = sources
+    out["APT_PACKAGES"] = sorted(debs)
+    out["KERNEL_VERSION"] = v.match(lock.kernel.version, KERNEL, "kernel.version",
+                                    "a kernel release like 5.15.0-105-generic") if lock.kernel else ""
 
     nv = lock.nvidia
+    for name in ("NVIDIA_RUNFILE", "NVIDIA_URL", "NVIDIA_MIRROR_URL", "NVIDIA_SHA256", "NVIDIA_MD5", "NVIDIA_SIZE",
+                 "NVIDIA_DRIVER_VERSION"):
+        out[name] = ""
     flags: list[str] = []
     if nv:
         flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms") for f in nv.install_flags]
-        out += [
-            _scalar("NVIDIA_RUNFILE", v.file_name(nv.runfile, "nvidia.runfile")),
-            _scalar("NVIDIA_URL", v.url(nv.url, "nvidia.url")),
-            _scalar("NVIDIA_MIRROR_URL", v.url(nv.mirror_url, "nvidia.mirror-url", ("https://", "http://", "s3://"))
-                    if nv.mirror_url else ""),
-            _scalar("NVIDIA_SHA256", v.sha256(nv.sha256, "nvidia.sha256")),
-            _scalar("NVIDIA_MD5", v.md5(nv.md5, "nvidia.md5")),
-            _scalar("NVIDIA_SIZE", str(v.size(nv.size, "nvidia.size"))),
-            _scalar("NVIDIA_DRIVER_VERSION", v.match(nv.driver_version, DRIVER, "nvidia.driver-version", "a driver version")),
-        ]
-    else:
-        out += [_scalar(n, "") for n in ("NVIDIA_RUNFILE", "NVIDIA_URL", "NVIDIA_MIRROR_URL", "NVIDIA_SHA256",
-                                         "NVIDIA_MD5", "NVIDIA_SIZE", "NVIDIA_DRIVER_VERSION")]
-    out.append(_array("NVIDIA_FLAGS", [flags] if flags else []))
+        out["NVIDIA_RUNFILE"] = v.file_name(nv.runfile, "nvidia.runfile")
+        out["NVIDIA_URL"] = v.url(nv.url, "nvidia.url")
+        if nv.mirror_url:
+            out["NVIDIA_MIRROR_URL"] = v.url(nv.mirror_url, "nvidia.mirror-url", ("https://", "http://", "s3://"))
+        out["NVIDIA_SHA256"] = v.sha256(nv.sha256, "nvidia.sha256")
+        out["NVIDIA_MD5"] = v.md5(nv.md5, "nvidia.md5")
+        out["NVIDIA_SIZE"] = str(v.size(nv.size, "nvidia.size"))
+        out["NVIDIA_DRIVER_VERSION"] = v.match(nv.driver_version, DRIVER, "nvidia.driver-version", "a driver version")
+    out["NVIDIA_FLAGS"] = [tuple(flags)] if flags else []
 
     files: list[tuple[str, ...]] = []
     for i, m in enumerate(lock.models):
@@ -470,9 +457,23 @@ def data_block(lock: Lock, lock_sha256: str, values: Values) -> str:
             fkey = f"{key}.files[{j}]"
             files.append((repo, commit, dest, v.rel_path(f.path, f"{fkey}.path"), v.sha256(f.sha256, f"{fkey}.sha256"),
                           str(v.size(f.size, f"{fkey}.size"))))
-    out.append(_array("MODEL_FILES", sorted(files)))
-    out.append(_array("SMOKE_TESTS", [smoke_tests(lock)] if smoke_tests(lock) else []))
-    return "\n".join(out) + "\n"
+    out["MODEL_FILES"] = sorted(files)
+    tests = smoke_tests(lock)
+    out["SMOKE_TESTS"] = [tuple(tests)] if tests else []
+    return out
+
+
+def data_block(values: Data) -> str:
+    """The data as readonly shell variables and flat arrays: every value one quoted word."""
+    lines = []
+    for name, value in values.items():
+        if isinstance(value, str):
+            lines.append(f"readonly {name}={sh(value)}")
+        else:
+            lines.append(f"readonly -a {name}=(")
+            lines += ["  " + " ".join(sh(item) for item in row) for row in value]
+            lines.append(")")
+    return "\n".join(lines) + "\n"
 
 
 def smoke_tests(lock: Lock) -> list[str]:
@@ -492,7 +493,10 @@ def smoke_tests(lock: Lock) -> list[str]:
     return tests
 
 
+DATA_START = "\n# --- the lock (data only) ---\n"
+
+
 def render(lock: Lock, lock_sha256: str, values: Values) -> str:
-    values.lock_name(lock.name)
+    block = data_block(data(lock, lock_sha256, values))  # validates the name before the header uses it
     header = HEADER.format(image=lock.image_name(), digest=lock.digest())
-    return header + "\n# --- the lock (data only) ---\n" + data_block(lock, lock_sha256, values) + BODY
+    return header + DATA_START + block + BODY

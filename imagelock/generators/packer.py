@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from imagelock.generators.values import AMI, REGION, Values, hcl
+from imagelock.generators.values import AMI, COMMIT, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.lockfile import Lock
 
 # The amazon plugin, pinned exactly (`packer init` fetches this version and no other).
@@ -51,17 +51,19 @@ def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, s
     tags = [("Name", lock.image_name()), ("Image", lock.image_name()), ("LockDigest", lock.digest()),
             ("ModelsManifestSha256", hashlib.sha256(models_manifest.encode()).hexdigest())]
     if lock.nvidia:
-        tags.append(("Driver", values.text(lock.nvidia.driver_version, "nvidia.driver-version")))
-        tags.append(("Cuda", values.text(lock.nvidia.cuda_version, "nvidia.cuda-version")))
+        tags.append(("Driver", values.match(lock.nvidia.driver_version, DRIVER, "nvidia.driver-version",
+                                            "a driver version")))
+        tags.append(("Cuda", values.match(lock.nvidia.cuda_version, DRIVER, "nvidia.cuda-version", "a CUDA version")))
     if lock.kernel:
-        tags.append(("Kernel", values.text(lock.kernel.version, "kernel.version")))
+        tags.append(("Kernel", values.match(lock.kernel.version, KERNEL, "kernel.version", "a kernel release")))
     if lock.python:
         versions = {p.name: p.version for p in lock.python.packages}
         for name, tag in (("torch", "Torch"), ("vllm", "Vllm")):
             if name in versions:
                 tags.append((tag, values.python_version(versions[name], f"python.packages.{name}.version")))
     for i, model in enumerate(lock.models):
-        tags.append((f"Model:{values.text(model.repo, f'models[{i}].repo')}", values.text(model.commit, f"models[{i}].commit")))
+        repo = values.match(model.repo, MODEL_REPO, f"models[{i}].repo", "a model repo id like owner/name")
+        tags.append((f"Model:{repo}", values.match(model.commit, COMMIT, f"models[{i}].commit", "a 40-hex commit")))
     return tags
 
 
