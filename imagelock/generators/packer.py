@@ -61,10 +61,11 @@ def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, s
         for name, tag in (("torch", "Torch"), ("vllm", "Vllm")):
             if name in versions:
                 tags.append((tag, values.python_version(versions[name], f"python.packages.{name}.version")))
+    models = []
     for i, model in enumerate(lock.models):
         repo = values.match(model.repo, MODEL_REPO, f"models[{i}].repo", "a model repo id like owner/name")
-        tags.append((f"Model:{repo}", values.match(model.commit, COMMIT, f"models[{i}].commit", "a 40-hex commit")))
-    return tags
+        models.append((f"Model:{repo}", values.match(model.commit, COMMIT, f"models[{i}].commit", "a 40-hex commit")))
+    return tags + sorted(models)
 
 
 def render(lock: Lock, values: Values, models_manifest: str) -> str:

@@ -176,6 +176,13 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     data[len(data) // 2] ^= 0x01
     wheel.write_bytes(bytes(data))
     fresh = _install(rootfs.unpack(tmp_path / "fresh"), generated)
+    other = fresh / "tmp" / "other.toml"
+    other.write_text(lock_path.read_text() + "# edited\n")
+    refused = rootfs.run(fresh, "bash", "/tmp/imagelock/bootstrap.sh", "--lock", "/tmp/other.toml")
+    assert refused.returncode == 1
+    assert refused.stderr == ("imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
+                              f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
+                              f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
     failed = _bootstrap(fresh, base_url)
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]

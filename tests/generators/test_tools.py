@@ -59,15 +59,6 @@ def test_shellcheck_does_find_problems_here() -> None:
     assert lint.returncode != 0 and "SC2086" in lint.stdout
 
 
-def test_bootstrap_refuses_a_lock_file_it_was_not_generated_from(generated: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other.toml"
-    other.write_text((generated / "lock.toml").read_text() + "\n# edited\n")
-    run = subprocess.run(["bash", str(generated / "bootstrap.sh"), "--lock", str(other)], capture_output=True,
-                         text=True, env={"PATH": "/usr/bin:/bin", "IMAGELOCK_TEST": "1"})
-    assert run.returncode == 1
-    assert run.stderr.startswith(f"imagelock: FAILED: lock file {other} is not the lock this script was generated from")
-
-
 def test_template_parses_with_python_hcl2(generated: Path) -> None:
     template = _hcl(generated / "image.pkr.hcl")
     packer = template["packer"][0]
