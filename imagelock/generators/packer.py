@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from imagelock.generators.values import AMI, COMMIT, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
+from imagelock.generators.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.lockfile import Lock
 
 # The amazon plugin, pinned exactly (`packer init` fetches this version and no other).
@@ -79,7 +79,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
                          values.match(ami.id, AMI, f"base.amis[{i}].id", "an AMI id")))
         devices = sorted({a.root_device for a in lock.base.amis if a.root_device})
         if devices:
-            root_device = values.abs_path(devices[0], "base.amis.root-device")
+            root_device = values.match(devices[0], DEVICE, "base.amis.root-device", "a device like /dev/sda1")
     amis.sort()
     if lock.base and not amis:
         raise values.fail("base.amis", "the base layer locks no AMI")
