@@ -14,7 +14,6 @@ quoting: either alone keeps a hostile value from changing a script's meaning.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
@@ -137,6 +136,20 @@ def hcl(value: str) -> str:
     return '"' + escaped.replace("${", "$${").replace("%{", "%%{") + '"'
 
 
+def _yaml_printable(code: int) -> bool:
+    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000) \
+        and code != 0xFEFF
+
+
 def yaml_str(value: str) -> str:
-    """A YAML double-quoted scalar: JSON's string syntax is a subset of YAML's."""
-    return json.dumps(value)
+    """A YAML double-quoted scalar that loads as exactly `value` (astral characters kept whole)."""
+    out = []
+    for char in value:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif _yaml_printable(code):
+            out.append(char)
+        else:
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'

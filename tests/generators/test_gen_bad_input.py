@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from gen_support import write_lock  # noqa: F401  (fixtures; tests/python on sys.path)
+
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from sample import full_lock
+from gen_sample import full_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"

@@ -1,4 +1,5 @@
-"""Fixtures for the generator tests: a lock holding every layer, written to disk."""
+"""Fixtures for the generator tests (imported by name: a second conftest.py would shadow
+tests/conftest.py for the modules that import from it)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import pytest
 from imagelock import lockfile
 from imagelock.lockfile import Lock
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))  # indexbuilder
+HERE = Path(__file__).resolve().parent
+for folder in (HERE, HERE.parent / "python"):  # gen_sample; indexbuilder
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-from sample import full_lock  # noqa: E402
+from gen_sample import full_lock  # noqa: E402
 
 
 @pytest.fixture

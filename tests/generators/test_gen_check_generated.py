@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gen_support import write_lock  # noqa: F401  (fixtures)
 from imagelock import lockfile
-from sample import full_lock
+from gen_sample import full_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_INTENT = ROOT / "locks" / "seed.toml"

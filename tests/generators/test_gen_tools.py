@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures; tests/python on sys.path)
+
 import re
 import shutil
 import subprocess

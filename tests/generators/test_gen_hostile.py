@@ -8,6 +8,8 @@ exactly the values the lock holds.
 
 from __future__ import annotations
 
+import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
+
 import shlex
 import subprocess
 from collections.abc import Callable
@@ -21,10 +23,10 @@ from imagelock import lockfile
 from imagelock.errors import InputError
 from imagelock.generators import bootstrap
 from imagelock.generators.generate import render
-from imagelock.generators.values import Values, sh
+from imagelock.generators.values import Values, sh, yaml_str
 from imagelock.hashing import sha256_bytes
 from imagelock.lockfile import Lock
-from sample import full_lock
+from gen_sample import full_lock
 
 HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "'", '"', "\\", "a b", "x;reboot", "x&&reboot", "x|sh",
            "${IFS}", "$HOME", "*", "?", "~", "#", "!", "-rf", "--", "a\nb", "a\rb", "\x00", "\x1b[2J", "\u2028",
@@ -148,3 +150,9 @@ def test_the_property_can_fail_without_quoting(monkeypatch) -> None:
     monkeypatch.setattr(bootstrap, "sh", lambda value: value)
     data: bootstrap.Data = {"VENV": "/opt/$(echo pwned)"}
     assert _bash_reads(bootstrap.data_block(data), data) == {"VENV": "/opt/pwned"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=60))
+def test_yaml_quoting_round_trips_through_pyyaml(value: str) -> None:
+    assert yaml.safe_load("key: " + yaml_str(value))["key"] == value

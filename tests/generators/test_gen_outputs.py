@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures; tests/python on sys.path)
+
 import json
 import stat
 import tomllib
@@ -12,7 +14,7 @@ from packaging.pylock import Pylock
 
 from imagelock import lockfile
 from imagelock.generators.generate import render
-from sample import full_lock
+from gen_sample import full_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"

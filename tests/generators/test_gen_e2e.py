@@ -9,6 +9,8 @@ upstream URLs that do not resolve, so a passing run proves the mirror path and t
 
 from __future__ import annotations
 
+import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
+
 import functools
 import hashlib
 import http.server
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-import rootfs
+import gen_rootfs as rootfs
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
 from imagelock.lockfile import Model, ModelFile, NvidiaLayer
