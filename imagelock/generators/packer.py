@@ -145,8 +145,8 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
     if amis:
         out.append("  source_amis = {")
         width = max(len(hcl(r)) for r, _ in amis)
-        for region, ami in amis:
-            out.append(f"    {hcl(region).ljust(width)} = {hcl(ami)}")
+        for region, ami_id in amis:
+            out.append(f"    {hcl(region).ljust(width)} = {hcl(ami_id)}")
         out.append("  }")
         out.append("  source_ami = local.source_amis[var.region]")
     else:

@@ -68,6 +68,7 @@ FIELDS: dict[str, Setter] = {
     "lock.name": lambda lock, v: setattr(lock, "name", v),
 }
 
+
 def _bash_reads(block: str, data: bootstrap.Data) -> bootstrap.Data:
     """Source the data block in real bash and read every variable back."""
     dump = []
