@@ -153,7 +153,7 @@ deb_spec() { if [[ $3 == all ]]; then printf '%s=%s' "$1" "$2"; else printf '%s:
 installed_version() {
   local query=$1
   [[ $2 == all ]] || query=$1:$2
-  dpkg-query -W -f='${db:Status-Abbrev}${Version}' -- "$query" 2>/dev/null | sed -n 's/^ii *//p' || true
+  dpkg-query -W -f='${db:Status-Abbrev}${Version}' -- "$query" 2>/dev/null | sed -n 's/^[ih]i *//p' || true
 }
 
 find_keyring() {
@@ -203,11 +203,12 @@ step_apt() {
   else
     log "apt: all $((${#APT_PACKAGES[@]} / 6)) locked packages already installed at their locked versions"
   fi
-  local held
+  local held newly=0
   held=$(apt-mark showhold)
   for name in "${names[@]}"; do
-    grep -qxF -- "$name" <<<"$held" || { apt-mark hold -- "$name" >/dev/null; CHANGED+=("hold $name"); }
+    grep -qxF -- "$name" <<<"$held" || { apt-mark hold -- "$name" >/dev/null; newly=$((newly + 1)); }
   done
+  ((newly == 0)) || { log "apt: held $newly packages at their locked versions"; CHANGED+=(apt-holds); }
   for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
     version=$(installed_version "${APT_PACKAGES[i]}" "${APT_PACKAGES[i + 2]}")
     [[ $version == "${APT_PACKAGES[i + 1]}" ]] || \

@@ -24,9 +24,10 @@ from pathlib import Path
 import pytest
 
 import gen_rootfs as rootfs
+from gen_aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
-from imagelock.lockfile import Model, ModelFile, NvidiaLayer
+from imagelock.lockfile import AptLayer, AptPackage, AptSource, Model, ModelFile, NvidiaLayer
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +39,11 @@ printf '%s\\n' "$@" > /var/lib/fake-nvidia/flags
 MODEL_FILES = {"config.json": b'{"model_type": "bert"}\n', "tokenizer.json": b'{"version": "1.0"}\n' * 40}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FLAGS = ["--silent", "--driver", "--dkms"]
+# The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
+DEBS = [Deb("imagelock-hello", "1.0-1", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-hello", "1.1-1", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1")]
+LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -101,14 +107,44 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
         (model_dir / name).write_bytes(data)
     lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
                          [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
+    lock.apt = _apt_layer(tmp_path, serve / "apt")
     lock_path.write_text(lockfile.dumps(lock))
     return lock_path
+
+
+APT_UPSTREAM = "https://apt.example.invalid/debian"  # what the lock records; IMAGELOCK_APT_MIRROR replaces it
+
+
+def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
+    """A signed repository served under the mirror, and the apt layer locking three of its packages."""
+    key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
+    try:
+        build_repo(repo, {"stable": DEBS}, key)
+    finally:
+        stop_agent(key)
+    shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
+    packages = []
+    for deb in (repo / "pool" / "stable").iterdir():
+        name, version, arch = deb.stem.split("_")
+        full = LOCKED_DEBS.get(name)
+        if full is None or full.split(":")[-1] != version:
+            continue
+        data = deb.read_bytes()
+        packages.append(AptPackage(name, full, arch.removesuffix(".deb"), f"pool/stable/{deb.name}",
+                                   hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
+    assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
+    inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
+    source = AptSource("stable", APT_UPSTREAM, ["main"], ["amd64"], hashlib.sha256(inrelease).hexdigest())
+    return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
+                    sources=[source], packages=packages)
 
 
 def _state(root: Path) -> dict[str, tuple[object, ...]]:
     """Every file the bootstrap may touch: type, mode, mtime, and content or link target."""
     seen: dict[str, tuple[object, ...]] = {}
-    for top in ("opt", "etc/imagelock", "workspace", "var/lib/imagelock", "var/lib/fake-nvidia", "var/cache/imagelock"):
+    tops = ("opt", "etc/imagelock", "etc/apt", "workspace", "var/lib/imagelock", "var/lib/fake-nvidia",
+            "var/cache/imagelock", "var/lib/dpkg", "var/lib/apt", "usr/share/doc")
+    for top in tops:
         for path in sorted((root / top).rglob("*")) if (root / top).exists() else []:
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
@@ -122,11 +158,15 @@ def _state(root: Path) -> dict[str, tuple[object, ...]]:
 
 
 def _bootstrap(root: Path, base_url: str):
-    return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", env={"IMAGELOCK_MIRROR": base_url})
+    return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
 
 
 def _install(root: Path, generated: Path) -> Path:
+    """The generated files, and the archive key a base image would ship, into the root filesystem."""
     shutil.copytree(generated, root / "tmp" / "imagelock")
+    (root / "etc" / "apt" / "keyrings").mkdir(parents=True, exist_ok=True)
+    shutil.copy(generated.parent / "archive-keyring.gpg", root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg")
     return root
 
 
@@ -142,7 +182,13 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     first = _bootstrap(root, base_url)
     assert first.returncode == 0, first.stderr
-    assert "now matches its lock (changed: nvidia python models fingerprint)" in first.stderr
+    assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in first.stderr
+
+    # Exactly the locked package versions are installed (not the newer one on offer), and held.
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n",
+                       *LOCKED_DEBS)
+    assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
+    assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
 
     # The venv holds exactly the locked wheels, importable, and nothing else (not even pip).
     listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c",
