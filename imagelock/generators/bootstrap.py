@@ -228,7 +228,7 @@ step_nvidia() {
   [[ -n $NVIDIA_RUNFILE ]] || { log "nvidia: the lock has no driver layer; skipped"; return 0; }
   local marker="$STATE/nvidia-$NVIDIA_SHA256.installed" runfile="$STAGE/nvidia/$NVIDIA_RUNFILE"
   if [[ -f $marker ]]; then log "nvidia: driver $NVIDIA_DRIVER_VERSION already installed from $NVIDIA_RUNFILE"; return 0; fi
-  if [[ -n $KERNEL_VERSION && $(uname -r) != "$KERNEL_VERSION" && -z ${IMAGELOCK_KERNEL_SOURCE:-} ]]; then
+  if [[ -n $KERNEL_VERSION && $(uname -r) != "$KERNEL_VERSION" ]]; then
     die "nvidia: running kernel $(uname -r), the lock's kernel is $KERNEL_VERSION: reboot into it and run again"
   fi
   fetch "nvidia runfile $NVIDIA_RUNFILE" "$runfile" "$NVIDIA_SHA256" "$NVIDIA_SIZE" "$NVIDIA_MD5" "" \

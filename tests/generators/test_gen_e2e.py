@@ -217,6 +217,20 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "already matched its lock: nothing changed" in second.stderr
     assert _state(root) == before
 
+    # --smoke runs the smoke tests that apply (here: the driver query) and changes nothing either.
+    # nvidia-smi stands in for the driver the fake runfile did not install.
+    smi = root / "usr" / "local" / "bin" / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 535.183.01\n")
+    smi.chmod(0o755)
+    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    smi.write_text("#!/bin/sh\necho 550.54.15\n")
+    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    assert smoke.returncode == 0, smoke.stderr
+    assert "already matched its lock: nothing changed" in smoke.stderr
+    assert _state(root) == before
+
     # One byte of one served wheel changes (same size): a fresh machine stops at it, says so, and
     # records no fingerprint.
     wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
