@@ -71,12 +71,44 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from imagelock.resolver.check import check
 
-    result = check(args.intent, args.lock)
-    human = "\n".join([f"{result.lock_path}: {p}" for p in result.problems] or
-                      [f"{result.lock_path}: fresh (image {result.image})"])
-    _emit(args, human, {"lock": str(result.lock_path), "ok": result.ok, "problems": result.problems,
-                        "digest": result.digest, "image": result.image})
-    return EXIT_OK if result.ok else EXIT_NO
+    if args.intent is None and args.generated is None:
+        raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
+    problems: list[str] = []
+    digest = image = None
+    if args.intent is not None:
+        result = check(args.intent, args.lock)
+        lock_path = result.lock_path
+        problems += [f"{lock_path}: {p}" for p in result.problems]
+        digest, image = result.digest, result.image
+    else:
+        lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
+    stale: list[str] = []
+    if args.generated is not None:
+        from imagelock.generators.generate import load, stale_files
+
+        stale = stale_files(lock_path, args.generated)
+        problems += stale
+        if digest is None:
+            lock, _ = load(lock_path)
+            digest, image = lock.digest(), lock.image_name()
+    what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
+    if args.generated is not None:
+        what += f"; generated files in {args.generated} current"
+    human = "\n".join(problems or [f"{what} (image {image})"])
+    _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems,
+                        "digest": digest, "image": image, "stale_files": stale})
+    return EXIT_NO if problems else EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from imagelock.generators.generate import generate
+
+    out = Path(args.output)
+    written = generate(args.lock, out)
+    changed = [w.path.name for w in written if w.changed]
+    human = (f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current")
+    _emit(args, human, {"output": str(out), "files": [w.path.name for w in written], "changed": changed})
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,10 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("check", help="is the lock fresh for its intent and intact? (offline)")
-    p.add_argument("intent")
-    p.add_argument("--lock", help="lock path (default: the intent path with .lock)")
+    p.add_argument("intent", nargs="?", help="the intent (optional with --generated)")
+    p.add_argument("--lock", help="lock path (default: the intent path with .lock, or DIR/lock.toml)")
+    p.add_argument("--generated", metavar="DIR", help="also check that DIR holds exactly what "
+                   "`lock generate` writes for this lock (exit 1 naming each stale file)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("generate", help="write bootstrap.sh, the Packer template and manifests for a lock")
+    p.add_argument("lock", help="the lock file")
+    p.add_argument("-o", "--output", default="generated", help="output directory (default: generated)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_generate)
     return parser
 
 

@@ -1,0 +1,255 @@
+"""End to end: a generated bootstrap.sh builds a real Debian root filesystem into what its lock says.
+
+The lock comes from `lock update` against a real index of tiny wheels (indexbuilder),
+plus an NVIDIA layer whose runfile is a small script that records its flags, and a
+model whose files are served like the rest. Everything is served on 127.0.0.1 from a
+mirror laid out as bootstrap.sh expects under IMAGELOCK_MIRROR; the lock itself records
+upstream URLs that do not resolve, so a passing run proves the mirror path and the checks.
+"""
+
+from __future__ import annotations
+
+import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
+
+import functools
+import hashlib
+import http.server
+import os
+import shutil
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gen_rootfs as rootfs
+from gen_aptrepo import Deb, build_repo, make_key, stop_agent
+from indexbuilder import Dist, build_snapshot
+from imagelock import lockfile
+from imagelock.lockfile import AptLayer, AptPackage, AptSource, Model, ModelFile, NvidiaLayer
+
+pytestmark = pytest.mark.e2e
+
+FAKE_RUNFILE = b"""#!/bin/sh
+# Stands in for cuda_*.run: records how it was called, as the real installer would be.
+mkdir -p /var/lib/fake-nvidia
+printf '%s\\n' "$@" > /var/lib/fake-nvidia/flags
+"""
+MODEL_FILES = {"config.json": b'{"model_type": "bert"}\n', "tokenizer.json": b'{"version": "1.0"}\n' * 40}
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+FLAGS = ["--silent", "--driver", "--dkms"]
+# The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
+DEBS = [Deb("imagelock-hello", "1.0-1", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-hello", "1.1-1", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1")]
+LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1"}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        return
+
+
+@pytest.fixture
+def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A directory served on 127.0.0.1: the layout IMAGELOCK_MIRROR points at."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _python_version(root: Path) -> str:
+    """The interpreter the root filesystem ships (the lock must name it)."""
+    minors = sorted(int(p.name[len("python3."):]) for p in (root / "usr" / "bin").glob("python3.*")
+                    if p.name[len("python3."):].isdigit())
+    assert minors, f"no python3.N in {root}/usr/bin"
+    return f"3.{minors[-1]}"
+
+
+def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
+    """`lock update` against a tiny wheel index, then the driver and model layers added."""
+    snapshot = build_snapshot(tmp_path / "snap", [
+        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+        Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
+        Dist("gamma", "1.0", "2024-01-01T00:00:00Z"),
+    ])
+    intent = tmp_path / "tiny.toml"
+    intent.write_text(f'name = "tiny"\n[universe]\ncutoff = "2024-06-01T00:00:00Z"\n[python]\n'
+                      f'version = "{python}"\nvenv = "/opt/venvs/ai"\n'
+                      f'requirements = ["alpha", "beta"]\nbootstrap = []\n')
+    result = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert result.code == 0, result.err
+    lock_path = tmp_path / "tiny.lock"
+    lock, _ = lockfile.read(lock_path)
+
+    (serve / "python").mkdir()
+    for wheel in (snapshot / "pypi" / "files").iterdir():
+        shutil.copy(wheel, serve / "python" / wheel.name)
+    (serve / "nvidia").mkdir()
+    runfile = "cuda_12.4.1_550.54.15_linux.run"
+    (serve / "nvidia" / runfile).write_bytes(FAKE_RUNFILE)
+    lock.nvidia = NvidiaLayer(runfile=runfile, url=f"https://nvidia.example.invalid/{runfile}",
+                              sha256=hashlib.sha256(FAKE_RUNFILE).hexdigest(),
+                              md5=hashlib.md5(FAKE_RUNFILE, usedforsecurity=False).hexdigest(),
+                              size=len(FAKE_RUNFILE), driver_version="550.54.15", cuda_version="12.4.1",
+                              install_flags=FLAGS)
+    model_dir = serve / "models" / "test-org" / "tiny-model" / COMMIT
+    model_dir.mkdir(parents=True)
+    for name, data in MODEL_FILES.items():
+        (model_dir / name).write_bytes(data)
+    lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
+                         [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
+    lock.apt = _apt_layer(tmp_path, serve / "apt")
+    lock_path.write_text(lockfile.dumps(lock))
+    return lock_path
+
+
+APT_UPSTREAM = "https://apt.example.invalid/debian"  # what the lock records; IMAGELOCK_APT_MIRROR replaces it
+
+
+def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
+    """A signed repository served under the mirror, and the apt layer locking three of its packages."""
+    key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
+    try:
+        build_repo(repo, {"stable": DEBS}, key)
+    finally:
+        stop_agent(key)
+    shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
+    packages = []
+    for deb in (repo / "pool" / "stable").iterdir():
+        name, version, arch = deb.stem.split("_")
+        full = LOCKED_DEBS.get(name)
+        if full is None or full.split(":")[-1] != version:
+            continue
+        data = deb.read_bytes()
+        packages.append(AptPackage(name, full, arch.removesuffix(".deb"), f"pool/stable/{deb.name}",
+                                   hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
+    assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
+    inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
+    source = AptSource("stable", APT_UPSTREAM, ["main"], ["amd64"], hashlib.sha256(inrelease).hexdigest())
+    return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
+                    sources=[source], packages=packages)
+
+
+def _state(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every file the bootstrap may touch: type, mode, mtime, and content or link target."""
+    seen: dict[str, tuple[object, ...]] = {}
+    tops = ("opt", "etc/imagelock", "etc/apt", "workspace", "var/lib/imagelock", "var/lib/fake-nvidia",
+            "var/cache/imagelock", "var/lib/dpkg", "var/lib/apt", "usr/share/doc")
+    for top in tops:
+        for path in sorted((root / top).rglob("*")) if (root / top).exists() else []:
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                body: object = os.readlink(path)
+            elif stat.S_ISREG(info.st_mode):
+                body = hashlib.sha256(path.read_bytes()).hexdigest()
+            else:
+                body = None
+            seen[str(path.relative_to(root))] = (stat.S_IFMT(info.st_mode), info.st_mode, info.st_mtime_ns, body)
+    return seen
+
+
+def _bootstrap(root: Path, base_url: str):
+    return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
+
+
+def _install(root: Path, generated: Path) -> Path:
+    """The generated files, and the archive key a base image would ship, into the root filesystem."""
+    shutil.copytree(generated, root / "tmp" / "imagelock")
+    (root / "etc" / "apt" / "keyrings").mkdir(parents=True, exist_ok=True)
+    shutil.copy(generated.parent / "archive-keyring.gpg", root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg")
+    return root
+
+
+def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wheel(
+        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    serve, base_url = mirror
+    root = rootfs.unpack(tmp_path / "root")
+    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root))
+    lock, _ = lockfile.read(lock_path)
+    generated = tmp_path / "generated"
+    assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
+    _install(root, generated)
+
+    first = _bootstrap(root, base_url)
+    assert first.returncode == 0, first.stderr
+    assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in first.stderr
+
+    # Exactly the locked package versions are installed (not the newer one on offer), and held.
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n",
+                       *LOCKED_DEBS)
+    assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
+    assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
+
+    # The venv holds exactly the locked wheels, importable, and nothing else (not even pip).
+    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c",
+                         "import importlib.metadata as m; print(sorted(f\"{d.metadata['Name']}=={d.version}\" "
+                         "for d in m.distributions()))")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.strip() == str(sorted(f"{p.name}=={p.version}" for p in lock.python.packages))
+    assert listing.stdout.strip() == "['alpha==1.0', 'beta==1.0', 'gamma==1.0']"
+    imported = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import alpha, beta, gamma; print(beta.__version__)")
+    assert imported.stdout.strip() == "1.0", imported.stderr
+
+    # The driver runfile ran with exactly the locked flags; model files are the locked bytes.
+    assert (root / "var/lib/fake-nvidia/flags").read_text().split() == FLAGS
+    for name, data in MODEL_FILES.items():
+        assert (root / "workspace/models/tiny" / name).read_bytes() == data
+
+    # The fingerprint: the lock itself and its digest.
+    assert (root / "etc/imagelock/lock.toml").read_bytes() == lock_path.read_bytes()
+    assert (root / "etc/imagelock/digest").read_text() == lock.digest() + "\n"
+    assert (root / "etc/imagelock/image").read_text() == lock.image_name() + "\n"
+
+    # A second run is a no-op: nothing it could touch changes, not even a modification time.
+    before = _state(root)
+    second = _bootstrap(root, base_url)
+    assert second.returncode == 0, second.stderr
+    assert "already matched its lock: nothing changed" in second.stderr
+    assert _state(root) == before
+
+    # --smoke runs the smoke tests that apply (here: the driver query) and changes nothing either.
+    # nvidia-smi stands in for the driver the fake runfile did not install.
+    smi = root / "usr" / "local" / "bin" / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 535.183.01\n")
+    smi.chmod(0o755)
+    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    smi.write_text("#!/bin/sh\necho 550.54.15\n")
+    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    assert smoke.returncode == 0, smoke.stderr
+    assert "already matched its lock: nothing changed" in smoke.stderr
+    assert _state(root) == before
+
+    # One byte of one served wheel changes (same size): a fresh machine stops at it, says so, and
+    # records no fingerprint.
+    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    wheel.write_bytes(bytes(data))
+    fresh = _install(rootfs.unpack(tmp_path / "fresh"), generated)
+    other = fresh / "tmp" / "other.toml"
+    other.write_text(lock_path.read_text() + "# edited\n")
+    refused = rootfs.run(fresh, "bash", "/tmp/imagelock/bootstrap.sh", "--lock", "/tmp/other.toml")
+    assert refused.returncode == 1
+    assert refused.stderr == ("imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
+                              f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
+                              f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
+    failed = _bootstrap(fresh, base_url)
+    assert failed.returncode == 1
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("imagelock: FAILED: python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ")
+    assert f"the lock says {next(p.wheel.sha256 for p in lock.python.packages if p.name == 'beta')}" in last
+    assert f"from {base_url}/python/beta-1.0-py3-none-any.whl" in last
+    assert not (fresh / "etc/imagelock/digest").exists()
+    assert not (fresh / "opt/venvs/ai").exists()
