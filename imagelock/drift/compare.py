@@ -210,8 +210,11 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
             broken.append(row)
     have = frozenset((n, a, v) for (n, a), v in installed.items())
     assert index.apt is not None
+    half = {(row[0], row[2]) for row in broken}
     for name, arch, version in sorted(index.apt_items - have):
         actual = installed.get((name, arch))
+        if actual is None and (name, arch) in half:
+            continue  # reported below as not-installed
         if actual is None:
             out.append(Finding("apt", "missing", _apt_subject(index, name, arch), version, None))
         else:

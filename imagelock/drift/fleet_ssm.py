@@ -102,11 +102,14 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    session = session or boto3.session.Session(region_name=options.region)
-    ssm = session.client("ssm")
-    s3 = session.client("s3") if options.s3_bucket else None
-    rng = rng or random.Random()
     target = parse_target(options.target)
+    session = session or boto3.session.Session(region_name=options.region)
+    try:
+        ssm = session.client("ssm")
+        s3 = session.client("s3") if options.s3_bucket else None
+    except BotoCoreError as exc:  # NoRegionError, missing endpoint data, ...
+        raise UpstreamError(f"ssm: {exc} (pass --region or set AWS_DEFAULT_REGION)") from None
+    rng = rng or random.Random()
     request: dict[str, Any] = {
         **target,
         "DocumentName": DOCUMENT,

@@ -150,3 +150,20 @@ def _top_conftest():
 
 
 tree_digest = _top_conftest().tree_digest
+
+
+def seed_like_lock() -> Lock:
+    """locks/seed.lock (the real seed Python layer) with the seed's apt, kernel, driver and a model added."""
+    lock, _ = lockfile.read(Path(__file__).parents[2] / "locks" / "seed.lock")
+    lock.apt = AptLayer(archive="ubuntu", keyring_sha256="0" * 64, packages=[
+        AptPackage(name=n, version=v, arch=a, filename=f"pool/{n}.deb", sha256="0" * 64, size=1, suite="jammy")
+        for n, v, a in (("build-essential", "12.9ubuntu3", "amd64"), ("dkms", "2.8.7-2ubuntu2.2", "all"),
+                        ("linux-headers-5.15.0-105-generic", "5.15.0-105.115", "amd64"),
+                        ("python3.11", "3.11.0~rc1-1~22.04", "amd64"))])
+    lock.kernel = KernelLayer(version="5.15.0-105-generic", flavour="generic", abi="5.15.0-105",
+                              packages=["linux-headers-5.15.0-105-generic"])
+    lock.nvidia = NVIDIA
+    lock.models = [Model(repo="Qwen/Qwen3-4B-AWQ", revision="main", commit="2" * 40, dest="/workspace/models/qwen",
+                         files=[ModelFile(path="config.json", sha256="a" * 64, size=900),
+                                ModelFile(path="model.safetensors", sha256="b" * 64, size=2_600_000_000)])]
+    return lock
