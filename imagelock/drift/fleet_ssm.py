@@ -128,9 +128,8 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
     except (ClientError, BotoCoreError) as exc:
         raise UpstreamError(f"ssm send-command: {_client_error(exc)}") from None
     command_id = command["CommandId"]
-    instances = list(command.get("InstanceIds") or [])
-    if not instances:
-        instances = _discover(ssm, command_id)
+    # Asked by id: exactly those (an id SSM cannot reach is reported, not dropped). By tag: whoever SSM reached.
+    instances = list(target.get("InstanceIds") or []) or _discover(ssm, command_id)
     if on_sent:
         on_sent(command_id, instances)
     if not instances:
