@@ -55,7 +55,7 @@ def audit_cluster(index: LockIndex, address: str, deep: bool = False, timeout: f
         for node in nodes:
             name = f"{node.get('NodeManagerHostname') or node.get('NodeManagerAddress')}/{node['NodeID'][:12]}"
             strategy = NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False)
-            refs[name] = task.options(scheduling_strategy=strategy).remote(source, args, timeout - 5)
+            refs[name] = task.options(scheduling_strategy=strategy).remote(source, args, max(1.0, timeout - 5))
         audits = []
         for name, ref in refs.items():
             try:
