@@ -14,6 +14,8 @@ lock), not-installed (dpkg knows the package but it is half-installed/unpacked).
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,11 +28,14 @@ from imagelock.lockfile import Lock
 LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 # A venv is created holding these; they are drift only when the lock pins them.
 VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
+DPKG_ARCHES = ("all", "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
+_NAME, _ARCH = operator.itemgetter(0), operator.itemgetter(2)
 _NORMALIZE = re.compile(r"[-_.]+")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize(name: str) -> str:
-    """PEP 503 name normalization."""
+    """PEP 503 name normalization (cached: a fleet repeats the same few hundred names)."""
     return _NORMALIZE.sub("-", name).lower()
 
 
@@ -71,12 +76,15 @@ class LockIndex:
         self.digest = lock.digest()
         self.image = f"{lock.name}-{self.digest[:12]}"
         self.apt: dict[tuple[str, str], str] | None = None
-        self.apt_items: frozenset[tuple[str, str, str]] = frozenset()
+        self.apt_rows: frozenset[tuple[str, str, str]] = frozenset()
         self.apt_names: frozenset[str] = frozenset()
+        self.apt_other_arches: frozenset[tuple[str, str]] = frozenset()
         if lock.apt is not None:
             self.apt = {(p.name, p.arch): p.version for p in lock.apt.packages}
-            self.apt_items = frozenset((n, a, v) for (n, a), v in self.apt.items())
+            self.apt_rows = frozenset((n, v, a) for (n, a), v in self.apt.items())
             self.apt_names = frozenset(n for n, _ in self.apt)
+            # the other architectures a locked package could also be installed for (multiarch extras)
+            self.apt_other_arches = frozenset((n, a) for n, _ in self.apt for a in DPKG_ARCHES) - self.apt.keys()
         arches = [a for _, a in self.apt or {} if a != "all"]
         self.main_arch = max(sorted(set(arches)), key=arches.count) if arches else "amd64"
         self.python: dict[str, str] | None = None
@@ -149,7 +157,7 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         py = facts.get("python")
         if py is None:
             raise InputError(source, "python", f"the lock has a venv ({index.venv}) but the facts list none")
-        _python(index, py, out)
+        _python(index, py, bool(facts.get("deep")), out)
     if index.models:
         _models(index, facts.get("models") or [], source, out)
     return out
@@ -201,17 +209,24 @@ def _nvidia(driver: str, cuda: str, nv: dict[str, Any], out: list[Finding]) -> N
 
 
 def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
-    installed = {}
-    broken = []
-    for row in rows:
-        if len(row) == 3:
-            installed[(row[0], row[2])] = row[1]
-        else:
-            broken.append(row)
-    have = frozenset((n, a, v) for (n, a), v in installed.items())
+    # Set operations in C over (name, version, arch) rows: a clean machine costs a few passes that never
+    # enter Python bytecode per package; a dict of installed versions is built only when something differs.
     assert index.apt is not None
+    rowset = set(map(tuple, rows))
+    differs = index.apt_rows - rowset
+    if index.strict_apt:
+        extra_keys = {(r[0], r[2]) for r in rowset - index.apt_rows} - index.apt.keys()
+    elif sum(map(index.apt_names.__contains__, map(_NAME, rows))) > len(index.apt) - len(differs):
+        # a locked name on more rows than the lock has left matching: another arch of it (multiarch)
+        extra_keys = set(zip(map(_NAME, rows), map(_ARCH, rows))) & index.apt_other_arches
+    else:
+        extra_keys = set()
+    if not (differs or extra_keys or index.strict_apt):
+        return  # clean; a half-installed package that is not locked is not the lock's business
+    broken = [r for r in rows if len(r) != 3]
+    installed = {(r[0], r[2]): r[1] for r in rows if len(r) == 3}
     half = {(row[0], row[2]) for row in broken}
-    for name, arch, version in sorted(index.apt_items - have):
+    for name, version, arch in sorted(differs):
         actual = installed.get((name, arch))
         if actual is None and (name, arch) in half:
             continue  # reported below as not-installed
@@ -219,11 +234,8 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
             out.append(Finding("apt", "missing", _apt_subject(index, name, arch), version, None))
         else:
             out.append(Finding("apt", "changed-version", _apt_subject(index, name, arch), version, actual))
-    for name, arch, version in sorted(have - index.apt_items):
-        if (name, arch) in index.apt:
-            continue  # already a changed-version
-        if index.strict_apt or name in index.apt_names:
-            out.append(Finding("apt", "extra", _apt_subject(index, name, arch), None, version))
+    for name, arch in sorted(extra_keys - half):
+        out.append(Finding("apt", "extra", _apt_subject(index, name, arch), None, installed[(name, arch)]))
     for name, version, arch, state in broken:
         if (name, arch) in index.apt or index.strict_apt:
             out.append(Finding("apt", "not-installed", _apt_subject(index, name, arch),
@@ -235,33 +247,33 @@ def _apt_subject(index: LockIndex, name: str, arch: str) -> str:
     return f"{name}:{arch}" if arch not in ("all", index.main_arch) else name
 
 
-def _python(index: LockIndex, py: dict[str, Any], out: list[Finding]) -> None:
+def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]) -> None:
     if not py.get("exists", True):
         out.append(Finding("python", "missing", "venv", index.venv, None))
         return
     assert index.python is not None
-    have: dict[str, str] = {}
-    records: dict[str, Any] = {}
-    for dist in py.get("distributions") or []:
-        key = normalize(dist["name"])
-        if key in have:
-            out.append(Finding("python", "extra", dist["name"], index.python.get(key), dist["version"],
-                               f"installed twice ({have[key]} and {dist['version']})"))
-            continue
-        have[key] = dist["version"]
-        if "record" in dist:
-            records[key] = dist["record"]
-    present = frozenset(have.items())
-    for key, version in sorted(index.python_items - present):
+    dists = py.get("distributions") or []
+    have = {normalize(d["name"]): d["version"] for d in dists}
+    if len(have) < len(dists):  # the same distribution installed twice (two dist-info folders)
+        first: dict[str, str] = {}
+        for dist in dists:
+            key = normalize(dist["name"])
+            if key in first:
+                out.append(Finding("python", "extra", dist["name"], index.python.get(key), dist["version"],
+                                   f"installed twice ({first[key]} and {dist['version']})"))
+            else:
+                first[key] = dist["version"]
+        have = first
+    records = {normalize(d["name"]): d["record"] for d in dists if "record" in d} if deep else {}
+    for key, version in sorted(index.python_items - have.items()):
         name = index.python_names[key]
         actual = have.get(key)
         if actual is None:
             out.append(Finding("python", "missing", name, version, None))
         elif not _same_version(version, actual):
             out.append(Finding("python", "changed-version", name, version, actual))
-    for key, version in sorted(present - index.python_items):
-        if key not in index.python and key not in VENV_SEED:
-            out.append(Finding("python", "extra", key, None, version))
+    for key in sorted(have.keys() - index.python.keys() - VENV_SEED):
+        out.append(Finding("python", "extra", key, None, have[key]))
     for key, record in sorted(records.items()):
         if not isinstance(record, dict) or key not in index.python:
             continue
