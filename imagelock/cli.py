@@ -111,6 +111,37 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_collect(args: argparse.Namespace) -> int:
+    from imagelock.drift import collector
+
+    argv = ["--root", args.root, "--timeout", str(args.timeout)]
+    if args.venv:
+        argv += ["--venv", args.venv]
+    for folder in args.models:
+        argv += ["--models", folder]
+    if args.deep:
+        argv.append("--deep")
+    if not Path(args.root).is_dir():
+        raise InputError(args.root, None, "--root: not a directory (expected a root filesystem)")
+    return collector.main(argv)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from imagelock.drift.run import DriftRequest, drift
+
+    if args.timeout <= 0:
+        raise InputError(None, "--timeout", f"expected a positive number of seconds, found {args.timeout:g}")
+    req = DriftRequest(lock=args.lock, local=args.local, root=args.root, facts=args.facts or [], ssh=args.ssh,
+                       ssm=args.ssm, ray=args.ray, deep=args.deep, strict=args.strict, fmt=args.format,
+                       output=args.output, timeout=args.timeout, s3_bucket=args.s3_bucket,
+                       s3_prefix=args.s3_prefix, max_concurrency=args.max_concurrency,
+                       max_errors=args.max_errors, region=args.region)
+    code, text = drift(req)
+    if not args.output:
+        print(text)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lock", description="Lock every layer of a GPU machine image.")
     parser.add_argument("--version", action="version", version=f"imagelock {__version__}")
@@ -154,6 +185,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="generated", help="output directory (default: generated)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("collect", help="print this machine's (or a root filesystem's) facts as JSON")
+    p.add_argument("--root", default="/", help="root filesystem to read (default: /, the live machine)")
+    p.add_argument("--venv", help="the venv to list (default: the one in /etc/imagelock/lock.toml)")
+    p.add_argument("--models", action="append", default=[], metavar="DIR", help="a model folder (repeatable)")
+    p.add_argument("--deep", action="store_true", help="hash model files and check the venv's RECORD hashes")
+    p.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds (default 120)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("drift", help="compare a machine or a fleet with the lock (0 same, 1 drift, 2 not audited)")
+    p.add_argument("lock")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="this machine (the default)")
+    where.add_argument("--root", metavar="DIR", help="a root filesystem")
+    where.add_argument("--facts", metavar="FILE", action="append",
+                       help="a facts document from `lock collect` (repeat for a fleet of files)")
+    where.add_argument("--ssh", metavar="HOST", help="one machine over ssh: [user@]host[:port]")
+    where.add_argument("--ssm", metavar="TARGET", help="AWS SSM Run Command: i-...,i-... or tag:KEY=VALUE")
+    where.add_argument("--ray", metavar="ADDRESS", help="every alive node of a Ray cluster (e.g. auto)")
+    p.add_argument("--deep", action="store_true", help="also hash model files and installed Python files")
+    p.add_argument("--strict", action="store_true",
+                   help="the lock's apt layer is the whole dpkg database: report every other package as extra")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--timeout", type=float, default=300.0, help="per-machine timeout in seconds (default 300)")
+    p.add_argument("--s3-bucket", help="SSM: have SSM write outputs to this bucket (needed past 24,000 chars)")
+    p.add_argument("--s3-prefix", default="imagelock-drift", help="SSM: key prefix for outputs")
+    p.add_argument("--max-concurrency", default="50", help="SSM MaxConcurrency (count or percent)")
+    p.add_argument("--max-errors", default="100%%", help="SSM MaxErrors (count or percent; default 100%%)")
+    p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
+    p.set_defaults(func=cmd_drift)
     return parser
 
 
