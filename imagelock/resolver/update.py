@@ -3,6 +3,8 @@
 Each domain is a module with `resolve(ctx) -> section`, registered in RESOLVERS
 under the name of its intent section, which is also the name of its lock field.
 A domain left out by `--only` keeps what the previous lock recorded for it.
+The resolved lock then passes the cross-layer compatibility rules (or nothing
+is written) and gets its image version: the previous one, bumped by what moved.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 from imagelock import intent as intent_mod
 from imagelock import lockfile
-from imagelock.errors import InputError, did_you_mean
+from imagelock.errors import AnswerIsNo, InputError, did_you_mean
+from imagelock.imageversion import next_version
 from imagelock.lockfile import Lock, Universe
 from imagelock.replay import ReplayServer, Snapshot
-from imagelock.resolver import python_layer
+from imagelock.resolver import compat, python_layer
 from imagelock.resolver.context import UpdateContext
 
 RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
@@ -34,16 +37,23 @@ class UpdateResult:
     path: Path
     changed: bool
     written: bool
+    previous: Lock | None = None
+    report: compat.Report | None = None
 
 
 def now_cutoff() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool) -> Universe:
-    """The intent's cutoff; else the one the lock recorded at its first update; else now."""
+def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, asked: str | None = None) -> Universe:
+    """The intent's cutoff; else `--cutoff`; else the one the lock recorded at its first update; else now."""
     if intent.cutoff:
+        if asked is not None:
+            raise InputError(intent.path, "universe.cutoff", f"the intent pins the cutoff ({intent.cutoff}); "
+                             "move it there instead of with --cutoff")
         return Universe(cutoff=intent.cutoff, source="intent")
+    if asked is not None:
+        return Universe(cutoff=intent_mod.parse_cutoff(asked, "lock update", "--cutoff"), source="update-time")
     if previous is not None and previous.universe.source == "update-time" and not moving:
         return previous.universe
     return Universe(cutoff=now_cutoff(), source="update-time")
@@ -52,7 +62,7 @@ def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool) -> U
 def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,
            upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
            dry_run: bool = False, engine: str = "uv",
-           replay: str | Path | ReplayServer | None = None) -> UpdateResult:
+           replay: str | Path | ReplayServer | None = None, cutoff: str | None = None) -> UpdateResult:
     intent = intent_mod.read(intent_path)
     path = Path(lock_path) if lock_path else intent_mod.default_lock_path(intent_path)
     previous = lockfile.read(path)[0] if path.exists() else None
@@ -65,7 +75,8 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             continue
         if name not in RESOLVERS:
             raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
-    universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages))
+    universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages), asked=cutoff)
+    targets = compat.targets.from_intent(intent)
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
 
     server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
@@ -87,10 +98,17 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             if server:
                 server.__exit__(None, None, None)
 
+    report = compat.evaluate(lock, targets)
+    if report.violations:
+        count = len(report.violations)
+        raise AnswerIsNo(f"{intent.path}: {count} cross-layer violation{'s' if count != 1 else ''}; "
+                         "nothing was written", report.lines())
+    lock.version = next_version(previous, lock)
     text = lockfile.dumps(lock)
     old = path.read_text(encoding="utf-8") if path.exists() else None
     changed = old != text
     written = False
     if not dry_run:
         written = lockfile.write_atomic(path, text)
-    return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written)
+    return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written, previous=previous,
+                        report=report)
