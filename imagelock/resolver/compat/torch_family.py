@@ -33,6 +33,8 @@ TORCHVISION: dict[str, str] = {
 TORCHAUDIO: dict[str, str] = {line: line for line in
                               ("2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10")}
 
+FLAVOUR_SOURCE = "PyTorch publishes one wheel index per CUDA flavour (download.pytorch.org/whl/<flavour>)"
+
 COMPANIONS = {"torchvision": TORCHVISION, "torchaudio": TORCHAUDIO}
 
 
@@ -66,10 +68,18 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
                 else f"require {name}=={expected}.*",
                 source=SOURCE)
         other = lockfacts.local_label(companion.version)
-        if other != flavour:
-            yield Finding(
-                "torch-flavour", f"{name} {companion.version} with torch {torch.version}",
-                [f"torch is the {flavour or 'default (PyPI)'} build",
-                 f"{name} is the {other or 'default (PyPI)'} build (index {companion.index})"],
-                fix=f"pin {name} to the same PyTorch index as torch ([python.torch] packages)",
-                source="PyTorch publishes one wheel index per CUDA flavour (download.pytorch.org/whl/<flavour>)")
+        if other == flavour:
+            continue
+        facts = [f"torch is the {flavour or 'default (PyPI)'} build (index {torch.index})",
+                 f"{name} is the {other or 'default (PyPI)'} build (index {companion.index})"]
+        if flavour and other:
+            yield Finding("torch-flavour", f"{name} {companion.version} with torch {torch.version}", facts,
+                          fix=f"pin {name} to the PyTorch index torch comes from ([python.torch] packages)",
+                          source=FLAVOUR_SOURCE)
+        else:
+            # A wheel without a label is PyPI's default build, whose CUDA version is
+            # not recorded here: it may well be the same flavour, so say so, not fail.
+            yield Finding("torch-flavour", f"{name} {companion.version} with torch {torch.version}",
+                          [*facts, "the CUDA version of PyPI's default build is not recorded"],
+                          fix=f"pin {name} to the PyTorch index torch comes from ([python.torch] packages)",
+                          source=FLAVOUR_SOURCE, unchecked=True)
