@@ -93,3 +93,31 @@ def bookworm_kernel(abi: str = "6.1.0-50") -> KernelLayer:
 def qwen3_model() -> Model:
     return Model(repo="Qwen/Qwen3-4B-AWQ", revision="main", commit="", dest="/workspace/models/qwen/Qwen3-4B-AWQ",
                  architectures=["Qwen3ForCausalLM"])
+
+
+def write_lock(path: Path, lock: Lock) -> Path:
+    """Write a lock as `lock update` would (deterministic TOML, digest of its content)."""
+    path.write_text(lockfile.dumps(lock), encoding="utf-8")
+    return path
+
+
+def seed_intent_with(tmp: Path, extra: str, name: str = "seed.toml") -> Path:
+    """locks/seed.toml with more tables appended (a models or base section)."""
+    path = tmp / name
+    path.write_text(SEED_INTENT.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    return path
+
+
+QWEN3_MODELS = """\
+[[models]]
+repo = "Qwen/Qwen3-4B-AWQ"
+revision = "main"
+files = ["model.safetensors", "config.json", "tokenizer.json", "README.md"]
+"""
+
+# The two newest "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023)" images
+# listed in shared/seeds/004 (us-east-1), as describe-images printed them there.
+DLAMI_20251216 = ("ami-09f5f5e0999e6246c", "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251216",
+                  "2025-12-16T17:53:30.000Z")
+DLAMI_20251219 = ("ami-01a45bc7e19f2bb26", "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251219",
+                  "2025-12-19T16:34:04.000Z")
