@@ -11,6 +11,13 @@ def _findings(lock: Lock, rule: str) -> list:
     return [f for f in evaluate(lock, Targets()).findings if f.rule == rule]
 
 
+def _take_from(lock: Lock, other: Lock, name: str) -> None:
+    """Put `other`'s locked `name` (version and wheel) into `lock`."""
+    mine, theirs = package(lock, name), package(other, name)
+    assert mine is not None and theirs is not None
+    mine.version, mine.wheel = theirs.version, theirs.wheel
+
+
 def test_seed_and_qwen3_locks_keep_one_release_line(seed_lock: Lock, qwen3_lock: Lock) -> None:
     assert _findings(seed_lock, "torch-release") == []
     assert _findings(seed_lock, "torch-flavour") == []
@@ -19,10 +26,7 @@ def test_seed_and_qwen3_locks_keep_one_release_line(seed_lock: Lock, qwen3_lock:
 
 def test_torchvision_of_the_next_release_is_reported(seed_lock: Lock, qwen3_lock: Lock) -> None:
     # The seed handbook's torchvision 0.21.0+cu124 (torch 2.6's) beside torch 2.5.1+cu124.
-    vision = package(seed_lock, "torchvision")
-    newer = package(qwen3_lock, "torchvision")
-    assert vision is not None and newer is not None
-    vision.version, vision.wheel = newer.version, newer.wheel
+    _take_from(seed_lock, qwen3_lock, "torchvision")
     [finding] = _findings(seed_lock, "torch-release")
     assert finding.facts == ["torch 2.5 goes with torchvision 0.20.*",
                              "the lock has torchvision 0.21.0+cu124, which belongs to torch 2.6"]
@@ -30,10 +34,7 @@ def test_torchvision_of_the_next_release_is_reported(seed_lock: Lock, qwen3_lock
 
 
 def test_torchaudio_of_another_release_is_reported(seed_lock: Lock, qwen3_lock: Lock) -> None:
-    audio = package(seed_lock, "torchaudio")
-    newer = package(qwen3_lock, "torchaudio")
-    assert audio is not None and newer is not None
-    audio.version, audio.wheel = newer.version, newer.wheel
+    _take_from(seed_lock, qwen3_lock, "torchaudio")
     [finding] = _findings(seed_lock, "torch-release")
     assert "torch 2.5 goes with torchaudio 2.5.*" in finding.facts
 
