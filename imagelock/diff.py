@@ -32,6 +32,7 @@ class Item:
     version: str
     sha256: str | None = None
     size: int | None = None
+    requested: bool = False
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Change:
     new: str | None = None
     old_size: int | None = None
     new_size: int | None = None
+    requested: bool = False  # the intent asked for it by name
 
     @property
     def hash_only(self) -> bool:
@@ -93,14 +95,14 @@ def _items(lock: Lock | None, layer: str) -> Iterator[Item]:
         yield Item("kernel", lock.kernel.version)
     elif layer == "apt" and lock.apt:
         for deb in lock.apt.packages:
-            yield Item(f"{deb.name}:{deb.arch}", deb.version, deb.sha256, deb.size)
+            yield Item(f"{deb.name}:{deb.arch}", deb.version, deb.sha256, deb.size, deb.requested)
     elif layer == "nvidia" and lock.nvidia:
         n = lock.nvidia
         yield Item("driver", f"{n.driver_version} (CUDA {n.cuda_version}, {n.runfile})", n.sha256, n.size)
     elif layer == "python" and lock.python:
         yield Item("interpreter", f"python {lock.python.version} {lock.python.platform}")
         for p in lock.python.packages:
-            yield Item(p.name, p.version, p.wheel.sha256, p.wheel.size)
+            yield Item(p.name, p.version, p.wheel.sha256, p.wheel.size, p.requested)
     elif layer == "models":
         for model in lock.models:
             yield Item(model.repo, f"{model.revision}@{model.commit[:12]}")
@@ -115,12 +117,15 @@ def _compare(layer: str, old: Lock | None, new: Lock) -> list[Change]:
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
         if a is None and b is not None:
-            changes.append(Change(layer, "added", key, new=b.version, new_size=b.size))
+            changes.append(Change(layer, "added", key, new=b.version, new_size=b.size, requested=b.requested))
         elif b is None and a is not None:
-            changes.append(Change(layer, "removed", key, old=a.version, old_size=a.size))
+            changes.append(Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested))
         elif a is not None and b is not None and (a.version != b.version or a.sha256 != b.sha256):
-            changes.append(Change(layer, "changed", key, a.version, b.version, a.size, b.size))
-    return changes
+            changes.append(Change(layer, "changed", key, a.version, b.version, a.size, b.size,
+                                  a.requested or b.requested))
+    # What the intent asked for first, then moves, additions, removals: the order a reviewer reads in.
+    order = {"changed": 0, "added": 1, "removed": 2}
+    return sorted(changes, key=lambda c: (not c.requested, order[c.kind], c.key))
 
 
 def diff(old: Lock | None, new: Lock) -> LockDiff:
@@ -148,24 +153,24 @@ def human_size(size: int | None) -> str:
     return f"{size} B"
 
 
-def _sizes(change: Change) -> str:
+def _sizes(change: Change, arrow: str = "->") -> str:
     if change.kind == "added":
         return human_size(change.new_size)
     if change.kind == "removed":
         return human_size(change.old_size)
     if change.old_size == change.new_size:
         return human_size(change.new_size)
-    return f"{human_size(change.old_size)} -> {human_size(change.new_size)}"
+    return f"{human_size(change.old_size)} {arrow} {human_size(change.new_size)}"
 
 
-def _what(change: Change) -> str:
+def _what(change: Change, arrow: str = "->") -> str:
     if change.kind == "added":
         return f"{change.new}"
     if change.kind == "removed":
         return f"{change.old}"
     if change.hash_only:
         return f"{change.new} (same version, new sha256)"
-    return f"{change.old} -> {change.new}"
+    return f"{change.old} {arrow} {change.new}"
 
 
 def _counts(changes: list[Change]) -> str:
@@ -239,6 +244,10 @@ def render_markdown(d: LockDiff) -> str:
     download = _download(d.changes)
     if download:
         out.append(f"- New artifacts to download (known sizes): {human_size(download)}")
+    asked = [c for c in d.changes if c.requested]
+    if asked:
+        out += ["", "What the intent asks for:", ""]
+        out += [f"- {c.layer} `{c.key}`: {_what(c, '→')}" for c in asked]
     out.append("")
     out.append("| layer | changes |")
     out.append("| --- | --- |")
@@ -251,14 +260,14 @@ def render_markdown(d: LockDiff) -> str:
             continue
         out += ["", f"### {layer}", "", "| | name | old | new | size |", "| --- | --- | --- | --- | --- |"]
         for c in changes:
-            mark = {"added": "added", "removed": "removed", "changed": "changed"}[c.kind]
-            if c.hash_only:
-                mark = "rebuilt"
-            size = _sizes(c) if (c.old_size or c.new_size) else ""
+            mark = "rebuilt" if c.hash_only else c.kind
+            size = _sizes(c, "→") if (c.old_size or c.new_size) else ""
             if max(c.old_size or 0, c.new_size or 0) >= LARGE:
                 size = f"**{size}**"
-            out.append(f"| {mark} | `{_cell(c.key)}` | {_cell(c.old or '')} | {_cell(c.new or '')} | {size} |")
-    out.append("")
+            name = f"**`{_cell(c.key)}`**" if c.requested else f"`{_cell(c.key)}`"
+            out.append(f"| {mark} | {name} | {_cell(c.old or '')} | {_cell(c.new or '')} | {size} |")
+    out += ["", "Sizes in **bold** are artifacts of 100 MiB or more; an empty size is one the index does not "
+            "publish (PyTorch's). Rendered by `lock diff OLD NEW --format markdown`.", ""]
     return "\n".join(out)
 
 

@@ -42,6 +42,9 @@ def test_python_layer_moves_from_seed_to_qwen3(tmp_path: Path, seed_lock: Lock, 
     lines = run.out.splitlines()
     assert lines[0] == f"image {seed_lock.image_name()} -> {qwen3_lock.image_name()} (version 1.0.0)"
     assert lines[1] == "python: 11 changed, 30 added, 17 removed"
+    # What the intent asked for comes first, then moves, additions, removals.
+    assert [line.split()[1] for line in lines[2:6]] == ["torch", "torchaudio", "torchvision", "vllm"]
+    assert lines[6] == "  ~ compressed-tensors 0.8.1 -> 0.9.3 (85.5 KiB -> 96.1 KiB)"
     assert "  ~ vllm 0.6.6.post1 -> 0.8.4 (191.8 MiB -> 280.5 MiB) [large]" in lines
     assert "  ~ torch 2.5.1+cu124 -> 2.6.0+cu124" in lines  # the PyTorch index publishes no size
     assert "  + cupy-cuda12x 13.4.1 (100.5 MiB) [large]" in lines
@@ -78,7 +81,7 @@ def test_each_layer_is_compared(seed_lock: Lock) -> None:
     body = render_markdown(d)
     assert body.startswith("## Lock refresh\n")
     assert "| changed | `driver` | 550.54.15 (CUDA 12.4.1, cuda_12.4.1_550.54.15_linux.run) | " in body
-    assert "**4.1 GiB -> 4.0 GiB**" in body
+    assert "**4.1 GiB → 4.0 GiB**" in body
     for layer in ("universe", "base", "kernel", "apt", "nvidia", "models"):
         assert f"### {layer}" in body
 
@@ -105,4 +108,5 @@ def test_json_and_markdown_formats(tmp_path: Path, seed_lock: Lock, qwen3_lock: 
     assert (vllm["old"], vllm["new"], vllm["new_size"]) == ("0.6.6.post1", "0.8.4", 294098962)
     run = lock_cli("diff", str(a), str(b), "--format", "markdown")
     assert run.code == 1
-    assert "| changed | `vllm` | 0.6.6.post1 | 0.8.4 | **191.8 MiB -> 280.5 MiB** |" in run.out
+    assert "| changed | **`vllm`** | 0.6.6.post1 | 0.8.4 | **191.8 MiB → 280.5 MiB** |" in run.out
+    assert "What the intent asks for:\n\n- python `torch`: 2.5.1+cu124 → 2.6.0+cu124\n" in run.out
