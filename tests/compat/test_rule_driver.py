@@ -23,7 +23,8 @@ def test_cuda_12_2_driver_is_too_old_for_torch_cu124(seed_lock: Lock) -> None:
     assert finding.subject == "torch 2.5.1+cu124"
     assert finding.facts == ["torch 2.5.1+cu124 needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14",
                              "the lock installs driver 535.104.05 (cuda_12.2.2_535.104.05_linux.run)"]
-    assert "driver is >= 550.54.14" in finding.fix and "CUDA 12.2.2 or older" in finding.fix
+    assert finding.fix == ("lock a runfile whose driver is >= 550.54.14 (the CUDA 12.4.0 runfile ships 550.54.14), "
+                           "or torch's cu121 build, which driver 535.104.05 serves")
     assert "Table 3" in finding.source
 
 

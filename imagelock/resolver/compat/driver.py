@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
+from imagelock.intent import TORCH_FLAVOURS
 from imagelock.lockfile import Lock
 from imagelock.resolver.compat import lockfacts
 from imagelock.resolver.compat.report import Finding
@@ -67,13 +68,18 @@ def minimum_for(cuda: str) -> tuple[str, str] | None:
     return None
 
 
-def newest_runfile_release(driver: str) -> str | None:
-    """The newest CUDA release a driver is new enough for (for the fix text)."""
-    fitting = [r for r, d in MINIMUM_DRIVER.items() if Version(d) <= Version(driver)]
-    return max(fitting, key=_key) if fitting else None
+def newest_torch_flavour(driver: str) -> str | None:
+    """The newest PyTorch CUDA flavour (cu121, cu124, ...) whose CUDA release this driver serves."""
+    fitting = []
+    for flavour in TORCH_FLAVOURS:
+        cuda = lockfacts.cuda_of_label(flavour)
+        known = minimum_for(cuda) if cuda else None
+        if known and Version(known[1]) <= Version(driver):
+            fitting.append((Version(known[0]), flavour))
+    return max(fitting)[1] if fitting else None
 
 
-def _check_one(what: str, cuda: str, lock: Lock) -> Iterator[Finding]:
+def _check_one(what: str, cuda: str, lock: Lock, torch_build: bool) -> Iterator[Finding]:
     assert lock.nvidia is not None
     driver = lock.nvidia.driver_version
     known = minimum_for(cuda)
@@ -83,14 +89,15 @@ def _check_one(what: str, cuda: str, lock: Lock) -> Iterator[Finding]:
     release, minimum = known
     if Version(driver) >= Version(minimum):
         return
-    fits = newest_runfile_release(driver)
+    fix = f"lock a runfile whose driver is >= {minimum} (the CUDA {release} runfile ships {minimum})"
+    fits = newest_torch_flavour(driver) if torch_build else None
+    if fits:
+        fix += f", or torch's {fits} build, which driver {driver} serves"
     yield Finding(
         "driver", what,
         [f"{what} needs CUDA {release} and so NVIDIA driver >= {minimum}",
          f"the lock installs driver {driver} ({lock.nvidia.runfile})"],
-        fix=(f"lock a runfile whose driver is >= {minimum} (CUDA {release} ships it), "
-             f"or a build for CUDA {fits} or older" if fits else f"lock a runfile whose driver is >= {minimum}"),
-        source=SOURCE)
+        fix=fix, source=SOURCE)
 
 
 def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
@@ -100,5 +107,6 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     found = lockfacts.torch_cuda(lock)
     if found:
         torch, cuda = found
-        yield from _check_one(f"torch {torch.version}", cuda, lock)
-    yield from _check_one(f"the runfile's CUDA {lock.nvidia.cuda_version}", lock.nvidia.cuda_version, lock)
+        yield from _check_one(f"torch {torch.version}", cuda, lock, torch_build=True)
+    yield from _check_one(f"the runfile's CUDA {lock.nvidia.cuda_version}", lock.nvidia.cuda_version, lock,
+                          torch_build=False)
