@@ -59,6 +59,23 @@ def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, aske
     return Universe(cutoff=now_cutoff(), source="update-time")
 
 
+def _combined(intent: intent_mod.Intent, lock: Lock, targets: compat.Targets,
+              refused: list[AnswerIsNo]) -> AnswerIsNo:
+    """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins."""
+    if lock.python is None and intent.python is not None:
+        lock.python = compat.pins.pinned_layer(intent.python)
+    report = compat.evaluate(lock, targets)
+    summary = "; ".join(answer.summary.removesuffix("; nothing was written") for answer in refused)
+    details = [line for answer in refused for line in answer.details]
+    if report.violations:
+        count = len(report.violations)
+        summary += f"; {count} cross-layer violation{'s' if count != 1 else ''}"
+        details += ["cross-layer (judged on what did resolve and on the intent's exact pins):", *report.lines()]
+    elif report.unchecked:
+        details += report.lines()
+    return AnswerIsNo(summary + "; nothing was written", details)
+
+
 def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,
            upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
            dry_run: bool = False, engine: str = "uv",
@@ -87,17 +104,23 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
                                 upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
                                 engine=engine, replay=server, workdir=Path(workdir))
+            refused: list[AnswerIsNo] = []
             for name, resolve in RESOLVERS.items():
                 if intent.section(name) is None:
                     continue
                 if only and name not in only:
                     setattr(lock, name, getattr(previous, name) if previous else None)
                     continue
-                setattr(lock, name, resolve(ctx))
+                try:
+                    setattr(lock, name, resolve(ctx))
+                except AnswerIsNo as answer:  # keep going: every layer's "no" goes into one report
+                    refused.append(answer)
         finally:
             if server:
                 server.__exit__(None, None, None)
 
+    if refused:
+        raise _combined(intent, lock, targets, refused)
     report = compat.evaluate(lock, targets)
     if report.violations:
         count = len(report.violations)

@@ -74,3 +74,25 @@ def test_update_writes_a_compatible_lock_with_its_version(tmp_path: Path, lock_c
     written = load(tmp_path / "seed.lock")
     assert written.version == "1.0.0"
     assert written.nvidia is not None and written.nvidia.driver_version == "550.54.15"
+
+
+SEED_ORIGINAL = Path(__file__).resolve().parents[1] / "fixtures" / "intents" / "seed-original.toml"
+
+
+def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(tmp_path: Path, lock_cli,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handbook's pins as written, with its Qwen3 model: the Python conflicts and the architecture violation."""
+    intent = tmp_path / "seed-original.toml"
+    intent.write_text(SEED_ORIGINAL.read_text() + "\n" + QWEN3_MODELS)
+    # The models domain lives on its own branch; here it answers with the model's recorded architecture.
+    monkeypatch.setitem(update_mod.RESOLVERS, "models", lambda ctx: [qwen3_model()])
+    before = tree_digest(tmp_path)
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == 1, (run.out, run.err)
+    assert tree_digest(tmp_path) == before
+    lines = run.out.splitlines()
+    assert lines[0] == f"{intent}: python: 4 conflicts; 1 cross-layer violation; nothing was written"
+    assert "1. torch==2.6.0+cu124 and vllm==0.6.6.post1 cannot be installed together" in lines
+    at = lines.index("cross-layer (judged on what did resolve and on the intent's exact pins):")
+    assert lines[at + 1] == "1. [model-architecture] Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1"
+    assert any(line.strip().startswith("fix: require vllm>=0.8.4") for line in lines[at:])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from imagelock.lockfile import Lock
-from imagelock.resolver.compat import architectures, driver, gpu, kernel, torch_family, wheel_tags
+from imagelock.resolver.compat import architectures, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
 from imagelock.resolver.compat.report import Finding, Report
 from imagelock.resolver.compat.targets import Targets
 
@@ -35,4 +35,4 @@ def evaluate(lock: Lock, targets: Targets) -> Report:
     return report
 
 
-__all__ = ["Finding", "Report", "Targets", "RULES", "evaluate"]
+__all__ = ["Finding", "Report", "Targets", "RULES", "evaluate", "pins", "targets"]
