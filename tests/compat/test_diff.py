@@ -110,3 +110,21 @@ def test_json_and_markdown_formats(tmp_path: Path, seed_lock: Lock, qwen3_lock: 
     assert run.code == 1
     assert "| changed | **`vllm`** | 0.6.6.post1 | 0.8.4 | **191.8 MiB → 280.5 MiB** |" in run.out
     assert "What the intent asks for:\n\n- python `torch`: 2.5.1+cu124 → 2.6.0+cu124\n" in run.out
+
+
+def test_the_pr_body_in_the_docs_is_what_lock_diff_renders(tmp_path: Path, lock_cli) -> None:
+    """docs/diff-why.md shows a real `lock diff --format markdown`: re-run its recipe and compare."""
+    from compat.recorded import QWEN3_INTENT, ROOT, SEED_INTENT
+
+    intent = tmp_path / "seed.toml"
+    intent.write_text(SEED_INTENT.read_text())
+    assert lock_cli("update", str(intent), "--replay", str(ROOT / "snapshots" / "seed")).code == 0
+    before = tmp_path / "before.lock"
+    before.write_bytes((tmp_path / "seed.lock").read_bytes())
+    intent.write_text(QWEN3_INTENT.read_text().replace('name = "seed-qwen3"', 'name = "seed"'))
+    assert lock_cli("update", str(intent), "--replay", str(ROOT / "snapshots" / "seed-qwen3")).code == 0
+    run = lock_cli("diff", str(before), str(tmp_path / "seed.lock"), "--format", "markdown")
+    assert run.code == 1
+    docs = (ROOT / "docs" / "diff-why.md").read_text()
+    shown = docs.split("\n---\n\n", 1)[1].split("\n\n---\n", 1)[0]
+    assert run.out.rstrip("\n") == shown.rstrip("\n")
