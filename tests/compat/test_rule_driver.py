@@ -54,3 +54,12 @@ def test_table_matches_the_drivers_the_catalogued_runfiles_bundle() -> None:
     for cuda, bundled, _ in (RUNFILE_12_2_2, RUNFILE_12_4_1, RUNFILE_12_6_0):
         assert driver.minimum_for(cuda) == (cuda, bundled)
     assert driver.minimum_for("12.4") == ("12.4.0", "550.54.14")
+
+
+def test_pypi_torch_cuda_comes_from_its_runtime_wheel(seed_lock: Lock) -> None:
+    # A torch from PyPI has no +cu label; the nvidia-cuda-runtime-cu12 12.4.127 it depends on names CUDA 12.4.
+    torch = next(p for p in seed_lock.python.packages if p.name == "torch")  # type: ignore[union-attr]
+    torch.version = "2.5.1"
+    seed_lock.nvidia = runfile(*RUNFILE_12_2_2)
+    [finding] = _driver_findings(seed_lock)
+    assert finding.facts[0] == "torch 2.5.1 needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14"
