@@ -49,17 +49,22 @@ def test_every_violation_is_reported_at_once(seed_lock) -> None:
     assert sum(1 for line in lines if line.strip().startswith("fix:")) == 4
 
 
+def _refused_update(lock_cli, folder: Path, intent: Path) -> list[str]:
+    """`lock update` from the seed snapshot that must answer no (exit 1) and write nothing; its lines."""
+    before = tree_digest(folder)
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == 1, (run.out, run.err)
+    assert tree_digest(folder) == before
+    return run.out.splitlines()
+
+
 def test_update_refuses_to_write_an_incompatible_lock(tmp_path: Path, lock_cli,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """A lock whose driver is too old for its torch build is not written; the report says why."""
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.2.2"\n')
     # The NVIDIA domain lives on its own branch; here it answers from its recorded catalog row.
     monkeypatch.setitem(update_mod.RESOLVERS, "nvidia", lambda ctx: runfile(*RUNFILE_12_2_2))
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
-    assert run.code == 1, (run.out, run.err)
-    assert tree_digest(tmp_path) == before
-    lines = run.out.splitlines()
+    lines = _refused_update(lock_cli, tmp_path, intent)
     assert lines[0] == f"{intent}: 1 cross-layer violation; nothing was written"
     assert lines[1] == "1. [driver] torch 2.5.1+cu124"
     assert "needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14" in lines[2]
@@ -86,11 +91,7 @@ def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(tmp_pa
     intent.write_text(SEED_ORIGINAL.read_text() + "\n" + QWEN3_MODELS)
     # The models domain lives on its own branch; here it answers with the model's recorded architecture.
     monkeypatch.setitem(update_mod.RESOLVERS, "models", lambda ctx: [qwen3_model()])
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
-    assert run.code == 1, (run.out, run.err)
-    assert tree_digest(tmp_path) == before
-    lines = run.out.splitlines()
+    lines = _refused_update(lock_cli, tmp_path, intent)
     assert lines[0] == f"{intent}: python: 4 conflicts; 1 cross-layer violation; nothing was written"
     assert "1. torch==2.6.0+cu124 and vllm==0.6.6.post1 cannot be installed together" in lines
     at = lines.index("cross-layer (judged on what did resolve and on the intent's exact pins):")
