@@ -219,7 +219,7 @@ class Lock:
     intent_sha256: str
     universe: Universe
     schema: int = SCHEMA_VERSION
-    # The image's semantic version, bumped by `lock update` (see imagelock.version).
+    # The image's semantic version, bumped by `lock update` (imagelock.imageversion).
     # A label, not content: it is left out of the digest, so the same content
     # keeps the same image name whatever its version history.
     version: str | None = None

@@ -59,6 +59,11 @@ def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, aske
     return Universe(cutoff=now_cutoff(), source="update-time")
 
 
+def _violations(report: compat.Report) -> str:
+    count = len(report.violations)
+    return f"{count} cross-layer violation{'s' if count != 1 else ''}"
+
+
 def _combined(intent: intent_mod.Intent, lock: Lock, targets: compat.Targets,
               refused: list[AnswerIsNo]) -> AnswerIsNo:
     """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins."""
@@ -68,8 +73,7 @@ def _combined(intent: intent_mod.Intent, lock: Lock, targets: compat.Targets,
     summary = "; ".join(answer.summary.removesuffix("; nothing was written") for answer in refused)
     details = [line for answer in refused for line in answer.details]
     if report.violations:
-        count = len(report.violations)
-        summary += f"; {count} cross-layer violation{'s' if count != 1 else ''}"
+        summary += f"; {_violations(report)}"
         details += ["cross-layer (judged on what did resolve and on the intent's exact pins):", *report.lines()]
     elif report.unchecked:
         details += report.lines()
@@ -94,6 +98,7 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
             raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
     universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages), asked=cutoff)
     targets = compat.targets.from_intent(intent)
+    compat.check_targets(targets)  # a mistyped instance type fails before minutes of resolution
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
 
     server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
@@ -123,9 +128,7 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
         raise _combined(intent, lock, targets, refused)
     report = compat.evaluate(lock, targets)
     if report.violations:
-        count = len(report.violations)
-        raise AnswerIsNo(f"{intent.path}: {count} cross-layer violation{'s' if count != 1 else ''}; "
-                         "nothing was written", report.lines())
+        raise AnswerIsNo(f"{intent.path}: {_violations(report)}; nothing was written", report.lines())
     lock.version = next_version(previous, lock)
     text = lockfile.dumps(lock)
     old = path.read_text(encoding="utf-8") if path.exists() else None

@@ -27,6 +27,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def check_targets(targets: Targets) -> None:
+    """Refuse (InputError) instance types whose GPU is not recorded, before any rule runs."""
+    for instance_type in targets.instance_types:
+        gpu.gpu_of(instance_type, targets)
+
+
 def evaluate(lock: Lock, targets: Targets) -> Report:
     """Every rule over the lock; nothing stops at the first violation."""
     report = Report()
@@ -35,4 +41,4 @@ def evaluate(lock: Lock, targets: Targets) -> Report:
     return report
 
 
-__all__ = ["Finding", "Report", "Targets", "RULES", "evaluate", "pins", "targets"]
+__all__ = ["Finding", "Report", "Targets", "RULES", "check_targets", "evaluate", "pins", "targets"]
