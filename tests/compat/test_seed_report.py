@@ -97,3 +97,18 @@ def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(tmp_pa
     at = lines.index("cross-layer (judged on what did resolve and on the intent's exact pins):")
     assert lines[at + 1] == "1. [model-architecture] Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1"
     assert any(line.strip().startswith("fix: require vllm>=0.8.4") for line in lines[at:])
+
+
+def test_corrected_qwen3_lock_is_what_its_snapshot_resolves_to(tmp_path: Path, lock_cli) -> None:
+    """The committed fixture is reproducible: vllm 0.8.4 with the torch 2.6.0 line, from the recorded answers."""
+    from compat.recorded import QWEN3_INTENT, ROOT
+
+    intent = tmp_path / "seed-qwen3.toml"
+    intent.write_text(QWEN3_INTENT.read_text())
+    run = lock_cli("update", str(intent), "--replay", str(ROOT / "snapshots" / "seed-qwen3"))
+    assert run.code == 0, run.err
+    assert (tmp_path / "seed-qwen3.lock").read_bytes() == QWEN3_LOCK.read_bytes()
+    written = load(tmp_path / "seed-qwen3.lock")
+    versions = {p.name: p.version for p in written.python.packages}  # type: ignore[union-attr]
+    assert (versions["vllm"], versions["torch"], versions["torchvision"], versions["torchaudio"]) == \
+        ("0.8.4", "2.6.0+cu124", "0.21.0+cu124", "2.6.0+cu124")
