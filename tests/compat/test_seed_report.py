@@ -112,3 +112,29 @@ def test_corrected_qwen3_lock_is_what_its_snapshot_resolves_to(tmp_path: Path, l
     versions = {p.name: p.version for p in written.python.packages}  # type: ignore[union-attr]
     assert (versions["vllm"], versions["torch"], versions["torchvision"], versions["torchaudio"]) == \
         ("0.8.4", "2.6.0+cu124", "0.21.0+cu124", "2.6.0+cu124")
+
+
+def test_check_prints_notes_without_failing(tmp_path: Path, seed_lock, lock_cli) -> None:
+    """What a rule cannot decide is said, and does not fail the lock."""
+    from compat.recorded import SEED_INTENT
+
+    audio = next(p for p in seed_lock.python.packages if p.name == "torchaudio")
+    audio.version, audio.index = "2.5.1", "pypi"
+    lock = write_lock(tmp_path / "seed.lock", seed_lock)
+    run = lock_cli("check", str(SEED_INTENT), "--lock", str(lock), "--json")
+    import json
+
+    data = json.loads(run.out)
+    assert run.code == 0 and data["ok"] is True and data["problems"] == []
+    [note] = data["notes"]
+    assert note.startswith("not checked: [torch-flavour] torchaudio 2.5.1 with torch 2.5.1+cu124: ")
+
+
+def test_update_json_reports_version_and_what_moved(tmp_path: Path, lock_cli) -> None:
+    import json
+
+    intent = seed_intent_with(tmp_path, "")
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT), "--json")
+    data = json.loads(run.out)
+    assert (run.code, data["version"], data["diff"]["version"]) == (0, "1.0.0", {"old": None, "new": "1.0.0"})
+    assert len(data["diff"]["layers"]["python"]) == 134  # a first lock adds the interpreter and 133 packages
