@@ -4,7 +4,7 @@ torchvision and torchaudio ship C++/CUDA extensions linked against one torch
 release; mixing lines fails at import (`undefined symbol`) or at the first op.
 Sources of the release matrix:
   - torchvision: pytorch/vision README.md, "corresponding torchvision versions"
-    table (torch 2.9 -> 0.24 ... 2.0 -> 0.15; read at a revision listing up to 2.13);
+    table (torch 2.0 -> 0.15 ... 2.13 -> 0.28; read at a revision listing up to 2.13);
   - torchaudio: https://docs.pytorch.org/audio/2.11.0/installation.html
     "Compatibility Matrix" (torch 2.1 ... 2.10 -> torchaudio of the same
     major.minor; torch 2.0.0 -> 2.0.1, 2.0.1 -> 2.0.2), which also states
@@ -28,8 +28,11 @@ SOURCE = "pytorch/vision README (torch/torchvision table); docs.pytorch.org/audi
 TORCHVISION: dict[str, str] = {
     "2.0": "0.15", "2.1": "0.16", "2.2": "0.17", "2.3": "0.18", "2.4": "0.19",
     "2.5": "0.20", "2.6": "0.21", "2.7": "0.22", "2.8": "0.23", "2.9": "0.24",
+    "2.10": "0.25", "2.11": "0.26", "2.12": "0.27", "2.13": "0.28",
 }
-# torch major.minor -> torchaudio major.minor (2.0 is the one line that differs in patch only)
+# torch major.minor -> torchaudio major.minor: the same line (torch 2.0.0/2.0.1 pair with
+# torchaudio 2.0.1/2.0.2, still line 2.0). From 2.11 torchaudio is built on torch's stable
+# ABI and works with every later torch, a relation this table does not model: not recorded.
 TORCHAUDIO: dict[str, str] = {line: line for line in
                               ("2.0", "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.10")}
 
@@ -72,14 +75,11 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
             continue
         facts = [f"torch is the {flavour or 'default (PyPI)'} build (index {torch.index})",
                  f"{name} is the {other or 'default (PyPI)'} build (index {companion.index})"]
-        if flavour and other:
-            yield Finding("torch-flavour", f"{name} {companion.version} with torch {torch.version}", facts,
-                          fix=f"pin {name} to the PyTorch index torch comes from ([python.torch] packages)",
-                          source=FLAVOUR_SOURCE)
-        else:
-            # A wheel without a label is PyPI's default build, whose CUDA version is
-            # not recorded here: it may well be the same flavour, so say so, not fail.
-            yield Finding("torch-flavour", f"{name} {companion.version} with torch {torch.version}",
-                          [*facts, "the CUDA version of PyPI's default build is not recorded"],
-                          fix=f"pin {name} to the PyTorch index torch comes from ([python.torch] packages)",
-                          source=FLAVOUR_SOURCE, unchecked=True)
+        # A wheel without a label is PyPI's default build, whose CUDA version is not
+        # recorded here: it may well be the same flavour, so say so rather than fail.
+        decided = bool(flavour and other)
+        if not decided:
+            facts.append("the CUDA version of PyPI's default build is not recorded")
+        yield Finding("torch-flavour", f"{name} {companion.version} with torch {torch.version}", facts,
+                      fix=f"pin {name} to the PyTorch index torch comes from ([python.torch] packages)",
+                      source=FLAVOUR_SOURCE, unchecked=not decided)
