@@ -128,3 +128,12 @@ def test_the_pr_body_in_the_docs_is_what_lock_diff_renders(tmp_path: Path, lock_
     docs = (ROOT / "docs" / "diff-why.md").read_text()
     shown = docs.split("\n---\n\n", 1)[1].split("\n\n---\n", 1)[0]
     assert run.out.rstrip("\n") == shown.rstrip("\n")
+
+
+def test_diff_is_antisymmetric(seed_lock: Lock, qwen3_lock: Lock) -> None:
+    """What one direction adds the other removes; moves swap old and new."""
+    forward, backward = diff(seed_lock, qwen3_lock), diff(qwen3_lock, seed_lock)
+    swap = {"added": "removed", "removed": "added", "changed": "changed"}
+    flipped = {(c.layer, swap[c.kind], c.key, c.new, c.old) for c in forward.changes}
+    assert flipped == {(c.layer, c.kind, c.key, c.old, c.new) for c in backward.changes}
+    assert not diff(seed_lock, seed_lock).changes

@@ -6,6 +6,8 @@ import copy
 from pathlib import Path
 
 from compat.recorded import DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
+from hypothesis import given
+from hypothesis import strategies as st
 from python.indexbuilder import Dist, build_snapshot
 
 from imagelock import lockfile
@@ -104,3 +106,17 @@ def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_c
     assert moved[1].endswith("(version 1.0.1 -> 1.1.0)")
     assert moved[2] == "  python: 1 changed, 1 added; alpha 1.0 -> 2.0"
     assert len(moved) == 3
+
+
+@given(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)),
+       st.sampled_from(["major", "minor", "patch"]))
+def test_every_bump_moves_the_version_forward(parts: tuple[int, int, int], kind: str) -> None:
+    from packaging.version import Version
+
+    version = ".".join(str(p) for p in parts)
+    bumped = bump(version, kind)
+    assert Version(bumped) > Version(version)
+    # a bump never skips: major resets minor and patch, minor resets patch
+    expected = {"major": f"{parts[0] + 1}.0.0", "minor": f"{parts[0]}.{parts[1] + 1}.0",
+                "patch": f"{parts[0]}.{parts[1]}.{parts[2] + 1}"}
+    assert bumped == expected[kind]
