@@ -42,10 +42,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     from imagelock.resolver.update import update
 
+    from imagelock.diff import diff, render_summary
+
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
-                    engine=args.engine, replay=args.replay)
+                    engine=args.engine, replay=args.replay, cutoff=args.cutoff)
     lock = result.lock
+    moved = diff(result.previous, lock)
     counts = []
     if lock.python:
         counts.append(f"{len(lock.python.packages)} python packages")
@@ -62,9 +65,15 @@ def cmd_update(args: argparse.Namespace) -> int:
         verb = "would change" if result.changed else "would leave unchanged"
     else:
         verb = "wrote" if result.written else "unchanged"
-    _emit(args, f"{verb} {result.path}: {what} (image {lock.image_name()})",
-          {"lock": str(result.path), "digest": lock.digest(), "image": lock.image_name(),
-           "changed": result.changed, "written": result.written, "dry_run": args.dry_run})
+    human = [f"{verb} {result.path}: {what} (image {lock.image_name()}, version {lock.version})"]
+    if result.previous is not None and moved.differ:
+        human.append(render_summary(moved))
+    if result.report:
+        human += result.report.lines()
+    _emit(args, "\n".join(human),
+          {"lock": str(result.path), "digest": lock.digest(), "image": lock.image_name(), "version": lock.version,
+           "changed": result.changed, "written": result.written, "dry_run": args.dry_run,
+           "diff": moved.to_json()})
     return EXIT_OK
 
 
@@ -74,11 +83,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.intent is None and args.generated is None:
         raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
     problems: list[str] = []
+    notes: list[str] = []
     digest = image = None
     if args.intent is not None:
         result = check(args.intent, args.lock)
         lock_path = result.lock_path
         problems += [f"{lock_path}: {p}" for p in result.problems]
+        notes += [f"{lock_path}: {note}" for note in result.notes]
         digest, image = result.digest, result.image
     else:
         lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
@@ -94,8 +105,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
-    human = "\n".join(problems or [f"{what} (image {image})"])
-    _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems,
+    human = "\n".join((problems or [f"{what} (image {image})"]) + notes)
+    _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems, "notes": notes,
                         "digest": digest, "image": image, "stale_files": stale})
     return EXIT_NO if problems else EXIT_OK
 
@@ -142,6 +153,38 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from imagelock import lockfile
+    from imagelock.diff import diff, render
+
+    old = lockfile.read(args.old)[0]
+    new = lockfile.read(args.new)[0]
+    result = diff(old, new)
+    print(render(result, "json" if args.json else args.format))
+    return EXIT_NO if result.differ else EXIT_OK
+
+
+def _default_lock() -> Path:
+    """The one lock under ./locks, when there is exactly one."""
+    found = sorted(Path("locks").glob("*.lock"))
+    if len(found) != 1:
+        raise InputError(None, "--lock", f"name the lock to ask (found {len(found)} locks under ./locks)")
+    return found[0]
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from imagelock import lockfile
+    from imagelock.why import why
+
+    path = Path(args.lock) if args.lock else _default_lock()
+    answers = why(lockfile.read(path)[0], args.name, path)
+    human = "\n".join(line for answer in answers for line in answer.lines())
+    _emit(args, human, {"lock": str(path), "answers": [
+        {"layer": a.layer, "name": a.name, "version": a.version, "requested": a.requested,
+         "original": a.original, "paths": a.paths, "requested_packages_leading_to_it": a.total} for a in answers]})
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lock", description="Lock every layer of a GPU machine image.")
     parser.add_argument("--version", action="version", version=f"imagelock {__version__}")
@@ -168,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("uv", "pip-tools"), default="uv")
     p.add_argument("--replay", metavar="DIR", help="serve recorded upstream answers from DIR on loopback "
                    "instead of reaching the network (the lock still records upstream URLs)")
+    p.add_argument("--cutoff", metavar="DATE", help="move the universe to this RFC 3339 time (when the intent "
+                   "pins none); locked versions stay unless --upgrade or --upgrade-package moves them")
     p.add_argument("--dry-run", action="store_true", help="resolve and report, write nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_update)
@@ -216,6 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-errors", default="100%%", help="SSM MaxErrors (count or percent; default 100%%)")
     p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser("diff", help="what changed between two locks (exit 1 when they differ)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="markdown renders a pull-request body")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("why", help="why a Python or apt package is in the lock: paths from what was asked for")
+    p.add_argument("name")
+    p.add_argument("--lock", help="lock path (default: the only lock under ./locks)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_why)
     return parser
 
 
