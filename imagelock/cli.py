@@ -185,6 +185,14 @@ def cmd_why(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from imagelock.mirror import run_mirror
+
+    summary = run_mirror(args.lock, args.to, args.jobs)
+    _emit(args, "\n".join(summary.lines()), summary.to_json())
+    return summary.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lock", description="Lock every layer of a GPU machine image.")
     parser.add_argument("--version", action="version", version=f"imagelock {__version__}")
@@ -261,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-errors", default="100%%", help="SSM MaxErrors (count or percent; default 100%%)")
     p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser("mirror", help="upload every locked artifact to S3, keyed by sha256, and record it")
+    p.add_argument("lock")
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    p.add_argument("--jobs", type=int, default=4, help="parallel uploads (default 4)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_mirror)
 
     p = sub.add_parser("diff", help="what changed between two locks (exit 1 when they differ)")
     p.add_argument("old")

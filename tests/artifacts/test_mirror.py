@@ -176,3 +176,14 @@ def test_a_missing_bucket_is_one_line_before_any_work(lock_path: Path, moto_serv
         run_mirror(lock_path, "s3://no-such-bucket/p")
     assert str(caught.value) == "--to: bucket no-such-bucket does not exist (create it first)"
     assert upstreams.state.requests == [] and lock_path.read_bytes() == before
+
+
+def test_the_mirror_command_fills_the_bucket_and_prints_the_summary(lock_path: Path, moto_server: MotoServer,
+                                                                   upstreams: FileServer, lock_cli) -> None:
+    _s3().create_bucket(Bucket=BUCKET)
+    run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--jobs", "2")
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"mirror s3://{BUCKET}/cli: 5 uploaded (")
+    assert lockfile.read(lock_path)[0].mirror.url == f"s3://{BUCKET}/cli"
+    run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--json")
+    assert run.code == 0 and '"uploaded": 0' in run.out and '"skipped": 5' in run.out

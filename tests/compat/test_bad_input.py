@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from compat.recorded import SEED_LOCK, seed_intent_with, write_lock
-from conftest import tree_digest  # type: ignore[attr-defined]
+from imagelock_testing import tree_digest
 
 from imagelock.lockfile import Lock
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from compat.recorded import (QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2_2, load, qwen3_model, runfile,
                              seed_intent_with, write_lock)
-from conftest import SEED_SNAPSHOT, tree_digest  # type: ignore[attr-defined]
+from imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 from imagelock import intent as intent_mod
 from imagelock.resolver import update as update_mod

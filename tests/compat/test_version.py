@@ -8,7 +8,7 @@ from pathlib import Path
 from compat.recorded import DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
 from hypothesis import given
 from hypothesis import strategies as st
-from python.indexbuilder import Dist, build_snapshot
+from indexbuilder import Dist, build_snapshot
 
 from imagelock import lockfile
 from imagelock.imageversion import bump, next_version

@@ -18,8 +18,8 @@ from imagelock.drift import collector
 from imagelock.lockfile import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer,
                                 PythonLayer, PythonPackage, Universe, Wheel)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from indexbuilder import Dist, _wheel  # noqa: E402 - the project's real tiny wheels
+from imagelock_testing import tree_digest  # noqa: F401 - re-exported for the drift tests
+from indexbuilder import Dist, _wheel  # the project's real tiny wheels
 
 VENV = "/opt/venvs/ai"
 MODELS = "/workspace/models/tiny"
@@ -137,19 +137,6 @@ NVIDIA = NvidiaLayer(runfile="cuda_12.4.1_550.54.15_linux.run", url="https://dow
                      sha256="0" * 64, md5="0" * 32, size=1, driver_version="550.54.15", cuda_version="12.4.1")
 
 
-def _top_conftest():
-    """tests/conftest.py under its own module name (both conftests are called `conftest`)."""
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("imagelock_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tree_digest = _top_conftest().tree_digest
 
 
 def seed_like_lock() -> Lock:

@@ -3,7 +3,6 @@ tests/conftest.py for the modules that import from it)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,7 @@ import pytest
 from imagelock import lockfile
 from imagelock.lockfile import Lock
 
-HERE = Path(__file__).resolve().parent
-for folder in (HERE, HERE.parent / "python"):  # gen_sample; indexbuilder
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from gen_sample import full_lock  # noqa: E402
+from gen_sample import full_lock
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gen_support import write_lock  # noqa: F401  (fixtures; tests/python on sys.path)
+from gen_support import write_lock  # noqa: F401  (fixtures)
 
 import subprocess
 from pathlib import Path

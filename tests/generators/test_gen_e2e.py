@@ -9,7 +9,7 @@ upstream URLs that do not resolve, so a passing run proves the mirror path and t
 
 from __future__ import annotations
 
-import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
+import gen_support  # noqa: F401
 
 import functools
 import hashlib

@@ -8,7 +8,7 @@ exactly the values the lock holds.
 
 from __future__ import annotations
 
-import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
+import gen_support  # noqa: F401
 
 import shlex
 import subprocess

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures; tests/python on sys.path)
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
 
 import json
 import stat
