@@ -42,6 +42,15 @@ def setup(root: Path, url: str, keyring: Path | None, suites: list[str], compone
     return env
 
 
+ORDERING_FAILURES = ("Could not configure", "Couldn't configure", "Conf Broken", "MaxLoopCount")
+
+
+def planned(output: str) -> set[str]:
+    """The names apt lists under "The following NEW packages will be installed:"."""
+    match = re.search(r"The following NEW packages will be installed:\n((?:  .*\n)+)", output)
+    return set(match.group(1).split()) if match else set()
+
+
 def simulate(env: dict[str, str], packages: list[str]) -> tuple[int, set[tuple[str, str, str]], str]:
     """`apt-get install --simulate`: (exit code, {(name, version, arch)} it would install, output)."""
     result = subprocess.run(["apt-get", "install", "--simulate", "-q", "--no-install-recommends", *packages],

@@ -66,18 +66,17 @@ def test_same_closure_relative_to_base_image(tmp_path: Path, repo: RepoServer, a
     assert ("libfoo", "1.3", "amd64") in ours and not any(n in ("yak", "p1", "p2", "pre") for n, _, _ in ours)
 
 
-@pytest.mark.parametrize("packages", [["cee"], ["dee"], ["app", "libfoo=1.1"], ["brk", "pre"], ["cfl"], ["loop3"]],
-                         ids=["cee", "dee", "pin-breaks", "breaks", "conflicts-with-provider", "pre-depends-cycle"])
+@pytest.mark.parametrize("packages", [["cee"], ["dee"], ["app", "libfoo=1.1"], ["brk", "pre"], ["cfl"]],
+                         ids=["cee", "dee", "pin-breaks", "breaks", "conflicts-with-provider"])
 def test_apt_and_lock_both_refuse(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str],
                                   capsys) -> None:
     env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
     code, _, output = realapt.simulate(env, packages)
-    assert code != 0 and any(m in output for m in ("unmet dependencies", "broken packages", "Conf Broken",
-                                                   "Could not configure")), output
+    assert code != 0 and ("unmet dependencies" in output or "broken packages" in output), output
     intent = write_intent(tmp_path, repo.url, archive_key.keyring, packages)
     code, out, err = lock_update(intent, capsys)
     assert code == 1, out + err
-    assert out.startswith(("apt: cannot satisfy", "apt: the closure would break", "apt: loop1 pre-depends")), out
+    assert out.startswith(("apt: cannot satisfy", "apt: the closure would break")), out
     assert not intent.with_suffix(".lock").exists()
 
 
@@ -135,3 +134,17 @@ def test_multiarch_both_refuse_foreign_use_of_native_only_package(tmp_path: Path
         code, out, err = lock_update(intent, capsys)
     assert code == 1 and out.startswith("apt: cannot satisfy mdata, needed by bad32=1.0"), out + err
     assert "mdata 1.0 is all with Multi-Arch: no, so it cannot serve a i386 package" in out
+
+
+def test_pre_depends_cycle_is_locked_with_a_warning(tmp_path: Path, repo: RepoServer, archive_key: Key,
+                                                    capsys) -> None:
+    """apt plans the same closure, then its installer cannot order it; imagelock locks it and says so."""
+    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
+    code, _, output = realapt.simulate(env, ["loop3"])
+    assert code != 0 and any(m in output for m in realapt.ORDERING_FAILURES), output
+    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["loop3"])
+    code, out, err = lock_update(intent, capsys)
+    assert code == 0, out + err
+    assert set(locked(intent)) == realapt.planned(output) == {"loop1", "loop2", "loop3"}
+    assert "imagelock: warning: apt: loop1 pre-depends on loop2, which needs loop1 (loop1 -> loop2 -> loop3 -> " \
+           "loop1): apt's installer may be unable to order this" in err

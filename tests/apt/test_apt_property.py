@@ -74,6 +74,11 @@ def test_random_archives_agree_with_apt(archive_key: Key, example: tuple[dict[st
             code, theirs, output = realapt.simulate(env, request)
             intent = write_intent(folder, server.url, archive_key.keyring, request, suites=tuple(suites))
             ours_code = cli.main(["update", str(intent)])
+        if code != 0 and any(m in output for m in realapt.ORDERING_FAILURES):
+            # apt resolved, then its installer could not order the result: compare what it planned
+            assert ours_code == 0, output
+            assert set(locked(intent)) == realapt.planned(output), output
+            return
         if code != 0:
             assert ours_code != 0, f"apt refused, imagelock locked\n{output}"
             return

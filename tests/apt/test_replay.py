@@ -56,3 +56,15 @@ def test_replay_serves_nothing_outside_the_recording(tmp_path: Path, pristine_re
             except UpstreamError:
                 continue
             assert b"not served" not in body
+
+
+def test_replay_without_a_recording_of_the_archive_says_so(tmp_path: Path, archive_key: Key, capsys) -> None:
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    (snapshot / "snapshot.json").write_text(json.dumps({"apt": {}}))
+    intent = write_intent(tmp_path, UPSTREAM, archive_key.keyring, ["pre"])
+    code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
+    assert code == 2
+    assert err.strip() == (f"lock: error: {intent}: apt.archive: the replayed snapshot has no recording of "
+                           f"{UPSTREAM} (its snapshot.json lists the apt archives it recorded under \"apt\")")
+    assert not intent.with_suffix(".lock").exists()

@@ -23,8 +23,10 @@ Recommends are not followed (the seed installs with --no-install-recommends).
 Conflicts and Breaks are checked on the result, not solved: where apt's
 problem resolver would start removing or holding packages, the closure is
 refused with the clash named, rather than differ from apt without a word.
-So are closures apt resolves but its installer cannot order (a Pre-Depends
-cycle, or a self-dependency under a Pre-Depends): apt stops on those too.
+Closures apt resolves but its installer may be unable to order (a Pre-Depends
+cycle, or a self-dependency under a Pre-Depends) are locked with a warning:
+apt's ordering heuristics accept some such cycles and refuse others (found
+with the property test), and refusing a closure apt installs would be worse.
 Each rule was checked against the real apt (tests/apt/test_apt_agreement.py,
 and random archives in tests/apt/test_apt_property.py).
 """
@@ -88,6 +90,7 @@ class Resolution:
                     self.installed_provides.setdefault(rel.name, []).append(
                         (item, rel.version if rel.op == "=" else None))
         self.chosen: dict[Key, Chosen] = {}
+        self.warnings: list[str] = []
         self.provided: dict[str, list[tuple[Stanza, str | None]]] = {}
         self._expanded: set[Key] = set()
 
@@ -321,7 +324,7 @@ class Resolution:
         return edges
 
     def _check_pre_depends_cycles(self) -> None:
-        """apt cannot order X Pre-Depends Y when Y needs X: it refuses at install time, so refuse now."""
+        """Warn where apt's installer may be unable to order the closure (X Pre-Depends Y, Y needs X)."""
         graph: dict[Key, list[Key]] = {}
         for key, chosen in self.chosen.items():
             graph[key] = [k for g in self._groups(chosen.stanza) if (k := self._satisfier(g, key[1])) in self.chosen]
@@ -331,22 +334,23 @@ class Resolution:
                 if target is None or target not in self.chosen:
                     continue
                 if target == key:  # checked against apt: it cannot order a package pre-depending on itself
-                    raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {format_group(group)}, which only "
-                                     "it provides; apt's installer cannot order that", [chosen_label(chosen)])
+                    self.warnings.append(f"{self._label(key)} pre-depends on {format_group(group)}, which only "
+                                         "it provides: apt's installer cannot order that")
+                    continue
                 path = self._path(graph, target, key)
                 if path is not None:
                     cycle = " -> ".join(self._label(k) for k in [key, *path])
-                    raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {self._label(target)}, which needs "
-                                     f"{self._label(key)} first; apt cannot order this install",
-                                     [f"cycle: {cycle}"])
+                    self.warnings.append(f"{self._label(key)} pre-depends on {self._label(target)}, which needs "
+                                         f"{self._label(key)} ({cycle}): apt's installer may be unable to order this")
+                    continue
                 # Checked against apt: a package under a Pre-Depends that depends on itself (through a
                 # name it Provides) stops apt's installer ("MaxLoopCount reached in SmartUnPack").
                 for node in self._reachable(graph, target):
                     if node in graph.get(node, []):
-                        raise AnswerIsNo(f"apt: {self._label(key)} pre-depends on {self._label(target)}, and "
-                                         f"{self._label(node)} under it depends on itself (through a name it "
-                                         "provides); apt's installer cannot order that",
-                                         [f"{self._label(node)}: {chosen_label(self.chosen[node])}"])
+                        self.warnings.append(f"{self._label(key)} pre-depends on {self._label(target)}, and "
+                                             f"{self._label(node)} under it depends on itself ({chosen_label(self.chosen[node])}): "
+                                             "apt's installer cannot order that")
+                        break
 
     @staticmethod
     def _reachable(graph: dict[Key, list[Key]], start: Key) -> list[Key]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,9 @@ def load(ctx: UpdateContext) -> Loaded:
     if ctx.replay is not None:
         upstream = archive_base(intent, ctx.cutoff)[1]
         fetch_base = ctx.replay.local_apt(upstream)
+        if fetch_base is None:
+            raise InputError(path, "apt.archive", f"the replayed snapshot has no recording of {upstream} "
+                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
         keyring = ctx.replay.apt_keyring(upstream)
     loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
         intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring))
@@ -197,7 +201,10 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         if stanza is not None and (name, universe.native) not in asked:
             roots.append(Root(stanza=stanza, original=f"kernel {kplan.release}" if kplan else name))
     installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
-    chosen = Resolution(universe, installed).resolve(roots)
+    resolution = Resolution(universe, installed)
+    chosen = resolution.resolve(roots)
+    for warning in resolution.warnings:
+        print(f"imagelock: warning: apt: {warning}", file=sys.stderr)
     packages = [
         AptPackage(name=c.stanza.name, version=c.stanza.version, arch=c.stanza.arch, filename=c.stanza.filename,
                    sha256=c.stanza.sha256, size=c.stanza.size, suite=c.stanza.suite, requested=c.requested,
