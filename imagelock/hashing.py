@@ -23,11 +23,12 @@ _helper: ThreadPoolExecutor | None = None
 _helper_lock = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
+    """Helper threads for work that releases the GIL (hashing, file writes) beside the caller's."""
     global _helper
     with _helper_lock:
         if _helper is None:
-            _helper = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 2),
+            _helper = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
                                          thread_name_prefix="imagelock-hash")
         return _helper
 
@@ -52,7 +53,7 @@ class StreamHasher:
 
     def update(self, chunk: bytes | memoryview) -> None:
         if self._parallel and len(chunk) >= _PARALLEL_MIN:
-            pending = _pool().submit(self._md5.update, chunk)
+            pending = pool().submit(self._md5.update, chunk)
             self._sha256.update(chunk)
             pending.result()
         else:

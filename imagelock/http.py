@@ -25,6 +25,7 @@ from urllib3.util.retry import Retry
 from imagelock import __version__
 from imagelock.errors import UpstreamError
 from imagelock.hashing import CHUNK, Digest, StreamHasher
+from imagelock.hashing import pool as hashing_pool
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -222,8 +223,9 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
                     out.seek(have)
                     out.truncate()
                     for chunk in chunks:
-                        out.write(chunk)
+                        writing = hashing_pool().submit(out.write, chunk)  # the disk works while we hash
                         hasher.update(chunk)
+                        writing.result()
                         have += len(chunk)
                         arrived += len(chunk)
                         bar.advance(len(chunk))
