@@ -18,7 +18,7 @@ CHUNK = 1 << 20
 
 # hashlib releases the GIL on large buffers, so md5 can run on a second core
 # while sha256 runs on this one: the pair then costs about as much as md5 alone.
-_PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = 1 << 16
 _helper: ThreadPoolExecutor | None = None
 _helper_lock = threading.Lock()
 
@@ -52,7 +52,7 @@ class StreamHasher:
         self._parallel = (os.cpu_count() or 1) > 1
 
     def update(self, chunk: bytes | memoryview) -> None:
-        if self._parallel and len(chunk) >= _PARALLEL_MIN:
+        if self._parallel and len(chunk) >= PARALLEL_MIN:
             pending = pool().submit(self._md5.update, chunk)
             self._sha256.update(chunk)
             pending.result()
