@@ -18,16 +18,17 @@ CHUNK = 1 << 20
 
 # hashlib releases the GIL on large buffers, so md5 can run on a second core
 # while sha256 runs on this one: the pair then costs about as much as md5 alone.
-_PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = 1 << 16
 _helper: ThreadPoolExecutor | None = None
 _helper_lock = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
+    """Helper threads for work that releases the GIL (hashing, file writes) beside the caller's."""
     global _helper
     with _helper_lock:
         if _helper is None:
-            _helper = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 2),
+            _helper = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
                                          thread_name_prefix="imagelock-hash")
         return _helper
 
@@ -51,8 +52,8 @@ class StreamHasher:
         self._parallel = (os.cpu_count() or 1) > 1
 
     def update(self, chunk: bytes | memoryview) -> None:
-        if self._parallel and len(chunk) >= _PARALLEL_MIN:
-            pending = _pool().submit(self._md5.update, chunk)
+        if self._parallel and len(chunk) >= PARALLEL_MIN:
+            pending = pool().submit(self._md5.update, chunk)
             self._sha256.update(chunk)
             pending.result()
         else:

@@ -25,6 +25,8 @@ from urllib3.util.retry import Retry
 from imagelock import __version__
 from imagelock.errors import UpstreamError
 from imagelock.hashing import CHUNK, Digest, StreamHasher
+from imagelock.hashing import PARALLEL_MIN
+from imagelock.hashing import pool as hashing_pool
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -213,17 +215,22 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
     retryable: tuple[type[BaseException], ...] = (*transient, _ShortRead)
     try:
         while True:
+            arrived = 0
             try:
                 start, chunks = open_at(have)
                 if start != have:  # the source ignored the range: start over
                     have, hasher = 0, StreamHasher()
-                arrived = 0
                 with open(part, "r+b" if have else "wb") as out:
                     out.seek(have)
                     out.truncate()
                     for chunk in chunks:
-                        out.write(chunk)
-                        hasher.update(chunk)
+                        if len(chunk) >= PARALLEL_MIN:  # the disk works while we hash
+                            writing = hashing_pool().submit(out.write, chunk)
+                            hasher.update(chunk)
+                            writing.result()
+                        else:
+                            out.write(chunk)
+                            hasher.update(chunk)
                         have += len(chunk)
                         arrived += len(chunk)
                         bar.advance(len(chunk))
@@ -233,7 +240,9 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
                     raise _ShortRead(f"{have} of {total} bytes")
                 break
             except retryable as exc:
-                failures += 1
+                # `attempts` bounds the failures in a row that moved (nearly) nothing: a long
+                # download over a flaky link keeps going while it keeps making progress.
+                failures = 1 if arrived >= CHUNK else failures + 1
                 if failures >= attempts:
                     raise UpstreamError(f"{label}: interrupted {failures} times, last at byte {have} "
                                         f"({type(exc).__name__}); run again to resume") from None

@@ -142,6 +142,8 @@ def verify(digest: Digest, expected: Runfile, source: str) -> None:
         problems.append(f"size {digest.size} bytes, NVIDIA publishes {expected.size}")
     if digest.md5 != expected.md5:
         problems.append(f"md5 {digest.md5}, NVIDIA publishes {expected.md5}")
+    if expected.sha256 is not None and digest.sha256 != expected.sha256:
+        problems.append(f"sha256 {digest.sha256}, the catalog's cross-check (Spack) lists {expected.sha256}")
     if problems:
         raise VerificationError(f"{expected.name} from {http.redact(source)}: {'; '.join(problems)}; "
                                 "the file was discarded and nothing was written")

@@ -23,6 +23,10 @@ TEST_CATALOG = {
     "99.1.0": GOOD,
     # published facts that the served bytes do not match
     "99.2.0": Runfile("99.2.0", "999.20.01", "0" * 32, len(DATA) + 1),
+    # md5 and size match, the independent sha256 does not
+    "99.3.0": Runfile("99.3.0", "999.30.01", GOOD.md5, GOOD.size, "e" * 64),
+    # all three match
+    "99.4.0": Runfile("99.4.0", "999.40.01", GOOD.md5, GOOD.size, hashlib.sha256(DATA).hexdigest()),
 }
 INTENT = '[nvidia]\ncuda = "{cuda}"\n'
 
@@ -60,6 +64,16 @@ def test_md5_and_size_mismatch_stops_with_both_values_and_keeps_nothing(tmp_path
     assert "\n" not in message and caught.value.exit_code == EXIT_ERROR
     assert not (isolated_cache / "blobs").exists()
     assert not list((isolated_cache / "downloads").glob("*"))
+
+
+def test_the_independent_sha256_is_a_third_check(tmp_path: Path, served: FileServer, isolated_cache: Path) -> None:
+    with pytest.raises(VerificationError) as caught:
+        nvidia.resolve(make_ctx(tmp_path, INTENT.format(cuda="99.3.0")), TEST_CATALOG)
+    assert str(caught.value).endswith(f"sha256 {hashlib.sha256(DATA).hexdigest()}, the catalog's cross-check "
+                                      f"(Spack) lists {'e' * 64}; the file was discarded and nothing was written")
+    assert "md5" not in str(caught.value) and not (isolated_cache / "blobs").exists()
+    layer = nvidia.resolve(make_ctx(tmp_path, INTENT.format(cuda="99.4.0")), TEST_CATALOG)
+    assert layer.sha256 == hashlib.sha256(DATA).hexdigest()
 
 
 @pytest.mark.parametrize("drop_at", [1, 65_536, 150_000, len(DATA) - 1])
@@ -188,11 +202,14 @@ def test_catalog_covers_12_1_to_12_8_and_holds_the_seed_runfile() -> None:
         assert entry.cuda == version
         assert len(entry.md5) == 32 and int(entry.md5, 16) >= 0
         assert 4_000_000_000 < entry.size < 6_000_000_000
+        assert entry.sha256 is None or (len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0)
+    assert [v for v, e in CATALOG.items() if e.sha256 is None] == ["12.8.2"]
     seed = CATALOG["12.4.1"]
     assert seed.name == "cuda_12.4.1_550.54.15_linux.run"
     assert seed.url() == ("https://developer.download.nvidia.com/compute/cuda/12.4.1/local_installers/"
                           "cuda_12.4.1_550.54.15_linux.run")
     assert (seed.md5, seed.size) == ("afc99bab1d8c6579395d851d948ca3c1", 4454730420)
+    assert seed.sha256 == "367d2299b3a4588ab487a6d27276ca5d9ead6e394904f18bccb9e12433b9c4fb"
 
 
 def test_progress_bar_draws_only_on_a_terminal() -> None:

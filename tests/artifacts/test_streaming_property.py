@@ -77,3 +77,22 @@ def test_any_interruption_points_resume_to_the_whole_file_digest(data: bytes, pl
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
     assert digest.md5 == hashlib.md5(data).hexdigest()
     assert digest.size == len(data)
+
+
+def test_a_flaky_source_that_keeps_making_progress_is_not_given_up_on(tmp_path: Path) -> None:
+    data = random.Random(7).randbytes(6 << 20)
+    step = 3 << 19  # the connection breaks every 1.5 MiB: four times, with attempts=2
+
+    def open_at(offset: int) -> tuple[int, Iterable[bytes]]:
+        def body() -> Iterable[bytes]:
+            end = min(offset + step, len(data))
+            for start in range(offset, end, 1 << 20):
+                yield data[start:min(start + (1 << 20), end)]
+            if end < len(data):
+                raise Dropped(end)
+
+        return offset, body()
+
+    digest = resumable_download(open_at, tmp_path / "blob", label="blob", total=len(data), transient=(Dropped,),
+                                attempts=2, pause=0.0)
+    assert digest.sha256 == hashlib.sha256(data).hexdigest()

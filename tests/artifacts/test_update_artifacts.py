@@ -73,8 +73,8 @@ def test_the_seed_domains_lock_together(tmp_path: Path, world: tuple[FileServer,
 
 
 BROKEN = {
-    "unknown CUDA": (INTENT.replace('cuda = "99.1.0"', 'cuda = "99.3.0"'), InputError, "nvidia.cuda",
-                     "no runfile for CUDA 99.3.0 in the catalog; nearest: 99.1.0, 99.2.0"),
+    "unknown CUDA": (INTENT.replace('cuda = "99.1.0"', 'cuda = "99.9.0"'), InputError, "nvidia.cuda",
+                     "no runfile for CUDA 99.9.0 in the catalog; nearest: 99.3.0, 99.4.0"),
     "md5 mismatch": (INTENT.replace('cuda = "99.1.0"', 'cuda = "99.2.0"'), VerificationError, None,
                      f"md5 {GOOD.md5}, NVIDIA publishes {'0' * 32}"),
     "pattern matching nothing": (INTENT.replace('"model.safetensors", "config.json"', '"*.gguf", "config.json"'),
