@@ -26,7 +26,7 @@ GIB = 1 << 30
 
 REMOTE_SCRIPT = "/tmp/imagelock-bootstrap.sh"
 REMOTE_LOCK = "/tmp/imagelock-lock.toml"
-EXECUTE = "chmod +x {{ .Path }}; sudo -E bash '{{ .Path }}'"
+EXECUTE = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"  # .Vars: environment_vars
 
 
 def artifact_bytes(lock: Lock) -> int:

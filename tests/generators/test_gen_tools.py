@@ -93,6 +93,9 @@ def test_full_template_pins_amis_reboots_for_the_kernel_and_tags_every_layer(tmp
     assert shells[0]["inline"] == ["bash /tmp/imagelock-bootstrap.sh --lock /tmp/imagelock-lock.toml --system-only"]
     assert shells[1]["expect_disconnect"] is True and shells[1]["inline"] == ["shutdown -r now"]
     assert shells[2]["pause_before"] == "30s" and shells[2]["inline"] == ["${local.bootstrap}"]
+    # The mirror reaches the script: {{ .Vars }} carries environment_vars, sudo -E keeps them.
+    assert shells[2]["environment_vars"] == ["IMAGELOCK_MIRROR=${var.mirror}"]
+    assert shells[2]["execute_command"] == "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"
 
 
 def _packer_version() -> str:
