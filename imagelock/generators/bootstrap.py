@@ -60,6 +60,8 @@ done
 
 readonly STATE=/var/lib/imagelock STAGE=/var/cache/imagelock FINGERPRINT=/etc/imagelock
 CHANGED=()
+SECRETS=()  # temp files holding credentials: removed however the script ends
+trap 'rm -f -- "${SECRETS[@]}"' EXIT
 
 sha256_of() { local out; out=$(sha256sum -- "$1"); printf '%s' "${out%% *}"; }
 md5_of() { local out; out=$(md5sum -- "$1"); printf '%s' "${out%% *}"; }
@@ -193,9 +195,12 @@ step_apt() {
     apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --download-only install "${missing[@]}"
     local deb
     for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
-      deb="/var/cache/apt/archives/${APT_PACKAGES[i]}_${APT_PACKAGES[i + 1]//:/%3a}_${APT_PACKAGES[i + 2]}.deb"
-      [[ ! -f $deb ]] || verify "apt package ${APT_PACKAGES[i]} ${APT_PACKAGES[i + 1]}" "$deb" \
-        "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "${APT_PACKAGES[i + 3]}"
+      name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
+      [[ " ${missing[*]} " == *" $(deb_spec "$name" "$version" "$arch") "* ]] || continue
+      deb="/var/cache/apt/archives/${name}_${version//:/%3a}_${arch}.deb"
+      [[ -f $deb ]] || die "apt: $name $version was not downloaded to $deb"
+      verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
+        "${APT_PACKAGES[i + 3]}"
     done
     apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --no-download install "${missing[@]}"
     apt-get clean
@@ -298,6 +303,7 @@ step_models() {
   local i repo commit dest path target header="" fetched=0
   if [[ -n ${HUGGINGFACE_HUB_TOKEN:-} ]]; then
     header=$(mktemp)
+    SECRETS+=("$header")
     chmod 600 -- "$header"
     printf 'Authorization: Bearer %s\n' "$HUGGINGFACE_HUB_TOKEN" >"$header"
   fi
