@@ -140,9 +140,9 @@ check_lock_file() {
   [[ $actual == "$LOCK_SHA256" ]] || \
     die "lock file $LOCK_FILE is not the lock this script was generated from (sha256 $actual, expected $LOCK_SHA256)"
   # A fingerprint of another lock must not outlive the changes this run makes.
-  if [[ -f $FINGERPRINT/digest && $(<"$FINGERPRINT/digest") != "$LOCK_DIGEST" ]]; then
-    log "fingerprint: removing the fingerprint of lock $(<"$FINGERPRINT/digest")"
-    rm -f -- "$FINGERPRINT/digest" "$FINGERPRINT/lock.toml" "$FINGERPRINT/image"
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") != "$LOCK_DIGEST" ]]; then
+    log "fingerprint: removing the fingerprint of lock $(<"$FINGERPRINT/lock.digest")"
+    rm -f -- "$FINGERPRINT/lock.digest" "$FINGERPRINT/lock.toml" "$FINGERPRINT/image"
   fi
 }
 
@@ -349,7 +349,7 @@ PY
 }
 
 step_fingerprint() {
-  if [[ -f $FINGERPRINT/digest && $(<"$FINGERPRINT/digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
     log "fingerprint: $FINGERPRINT already records lock $LOCK_DIGEST"
     return 0
   fi
@@ -358,8 +358,8 @@ step_fingerprint() {
   mv -f -- "$FINGERPRINT/lock.toml.new" "$FINGERPRINT/lock.toml"
   printf '%s\n' "$IMAGE_NAME" >"$FINGERPRINT/image.new"
   mv -f -- "$FINGERPRINT/image.new" "$FINGERPRINT/image"
-  printf '%s\n' "$LOCK_DIGEST" >"$FINGERPRINT/digest.new"
-  mv -f -- "$FINGERPRINT/digest.new" "$FINGERPRINT/digest"
+  printf '%s\n' "$LOCK_DIGEST" >"$FINGERPRINT/lock.digest.new"
+  mv -f -- "$FINGERPRINT/lock.digest.new" "$FINGERPRINT/lock.digest"
   CHANGED+=(fingerprint)
 }
 

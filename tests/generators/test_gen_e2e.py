@@ -207,7 +207,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     # The fingerprint: the lock itself and its digest.
     assert (root / "etc/imagelock/lock.toml").read_bytes() == lock_path.read_bytes()
-    assert (root / "etc/imagelock/digest").read_text() == lock.digest() + "\n"
+    assert (root / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
     assert (root / "etc/imagelock/image").read_text() == lock.image_name() + "\n"
 
     # A second run is a no-op: nothing it could touch changes, not even a modification time.
@@ -251,5 +251,5 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert last.startswith("imagelock: FAILED: python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ")
     assert f"the lock says {next(p.wheel.sha256 for p in lock.python.packages if p.name == 'beta')}" in last
     assert f"from {base_url}/python/beta-1.0-py3-none-any.whl" in last
-    assert not (fresh / "etc/imagelock/digest").exists()
+    assert not (fresh / "etc/imagelock/lock.digest").exists()
     assert not (fresh / "opt/venvs/ai").exists()
