@@ -192,7 +192,7 @@ step_apt() {
     log "apt: installing ${#missing[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages"
     write_apt_sources
     apt-get "${APT_OPTS[@]}" -q update
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --download-only install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --download-only install "${missing[@]}"
     local deb
     for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
       name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
@@ -202,7 +202,7 @@ step_apt() {
       verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
         "${APT_PACKAGES[i + 3]}"
     done
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --no-download install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --no-download install "${missing[@]}"
     apt-get clean
     CHANGED+=(apt)
   else

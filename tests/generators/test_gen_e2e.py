@@ -231,6 +231,26 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
 
+    # The lock moves on (a newer imagelock-hello): the same machine follows it, held package and all,
+    # and its fingerprint names the new lock.
+    newer = serve / "apt" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
+    moved = lockfile.read(lock_path)[0]
+    hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
+    hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
+    hello.sha256, hello.size = hashlib.sha256(newer.read_bytes()).hexdigest(), newer.stat().st_size
+    moved_path = tmp_path / "moved" / "tiny.lock"
+    moved_path.parent.mkdir()
+    moved_path.write_text(lockfile.dumps(moved))
+    assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
+    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh",
+                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
+    assert third.returncode == 0, third.stderr
+    assert f"removing the fingerprint of lock {lock.digest()}" in third.stderr
+    assert "now matches its lock (changed: apt apt-holds fingerprint)" in third.stderr  # installing unholds
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Version} ${db:Status-Abbrev}", "imagelock-hello")
+    assert query.stdout == "1.1-1 hi "
+    assert (root / "etc/imagelock/lock.digest").read_text() == moved.digest() + "\n"
+
     # One byte of one served wheel changes (same size): a fresh machine stops at it, says so, and
     # records no fingerprint.
     wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
