@@ -27,6 +27,7 @@ HEADER = """\
 #   IMAGELOCK_MIRROR      fetch wheels, the runfile and model files from here first:
 #                         $IMAGELOCK_MIRROR/python/<wheel>, /nvidia/<runfile>, /models/<repo>/<commit>/<path>
 #   IMAGELOCK_APT_MIRROR  use this URI instead of every locked apt source URI (signatures still checked)
+#   HF_ENDPOINT           the model host (default https://huggingface.co), as huggingface_hub reads it
 #   HUGGINGFACE_HUB_TOKEN sent to the model host only, never written to disk outside a 0600 temp file
 # Every download is checked against the lock (size, md5 where locked, sha256) before it is used;
 # a mirror can make a download fail, never make it pass.
@@ -42,7 +43,7 @@ die() { printf 'imagelock: FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'die "line $LINENO: command failed: $BASH_COMMAND"' ERR
 
 if [[ $(id -u) -ne 0 ]]; then
-  exec sudo --preserve-env=IMAGELOCK_MIRROR,IMAGELOCK_APT_MIRROR,HUGGINGFACE_HUB_TOKEN -- bash "$0" "$@"
+  exec sudo --preserve-env=IMAGELOCK_MIRROR,IMAGELOCK_APT_MIRROR,HF_ENDPOINT,HUGGINGFACE_HUB_TOKEN -- bash "$0" "$@"
 fi
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
@@ -312,7 +313,7 @@ step_models() {
     target="$dest/$path"
     matches "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" && continue
     fetch "model file $repo/$path@$commit" "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" "$header" \
-      "$(mirror "models/$repo/$commit/$path")" "$MODEL_HOST/$repo/resolve/$commit/$path"
+      "$(mirror "models/$repo/$commit/$path")" "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
     fetched=$((fetched + 1))
   done
   [[ -z $header ]] || rm -f -- "$header"

@@ -157,9 +157,13 @@ def _state(root: Path) -> dict[str, tuple[object, ...]]:
     return seen
 
 
+# Upstreams that never resolve: a run that gets past the mirror cannot reach any real host.
+OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
+
+
 def _bootstrap(root: Path, base_url: str):
     return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -222,11 +226,13 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     smi = root / "usr" / "local" / "bin" / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 535.183.01\n")
     smi.chmod(0o755)
-    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
+                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert wrong.returncode == 1
     assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
     smi.write_text("#!/bin/sh\necho 550.54.15\n")
-    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
+                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert smoke.returncode == 0, smoke.stderr
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
@@ -243,7 +249,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     moved_path.write_text(lockfile.dumps(moved))
     assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
     third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh",
-                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
+                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
     assert third.returncode == 0, third.stderr
     assert f"removing the fingerprint of lock {lock.digest()}" in third.stderr
     assert "now matches its lock (changed: apt apt-holds fingerprint)" in third.stderr  # installing unholds
@@ -251,12 +257,8 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert query.stdout == "1.1-1 hi "
     assert (root / "etc/imagelock/lock.digest").read_text() == moved.digest() + "\n"
 
-    # One byte of one served wheel changes (same size): a fresh machine stops at it, says so, and
-    # records no fingerprint.
-    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
-    data = bytearray(wheel.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    wheel.write_bytes(bytes(data))
+    # A fresh machine against a mirror that serves wrong bytes: each run stops at the first artifact that
+    # does not match, says what, where and how, records no fingerprint; once the mirror is right, it completes.
     fresh = _install(rootfs.unpack(tmp_path / "fresh"), generated)
     other = fresh / "tmp" / "other.toml"
     other.write_text(lock_path.read_text() + "# edited\n")
@@ -265,11 +267,42 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert refused.stderr == ("imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
                               f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
                               f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
-    failed = _bootstrap(fresh, base_url)
-    assert failed.returncode == 1
-    last = failed.stderr.strip().splitlines()[-1]
-    assert last.startswith("imagelock: FAILED: python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ")
-    assert f"the lock says {next(p.wheel.sha256 for p in lock.python.packages if p.name == 'beta')}" in last
-    assert f"from {base_url}/python/beta-1.0-py3-none-any.whl" in last
-    assert not (fresh / "etc/imagelock/lock.digest").exists()
-    assert not (fresh / "opt/venvs/ai").exists()
+
+    runfile = serve / "nvidia" / lock.nvidia.runfile
+    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
+    model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
+    beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
+    cases = [
+        (runfile, _flip, f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
+         f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
+        (wheel, _flip, "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
+         f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
+        (model, lambda b: b[:-1], f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size mismatch: got "
+         f"{len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says {len(MODEL_FILES['tokenizer.json'])}", ""),
+        (model, None, f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be downloaded", ""),
+    ]
+    for served, change, starts, contains in cases:
+        original = served.read_bytes()
+        if change is None:
+            served.unlink()  # the mirror lacks it, and the upstream the lock names is unreachable
+        else:
+            served.write_bytes(change(original))
+        failed = _bootstrap(fresh, base_url)
+        served.write_bytes(original)
+        assert failed.returncode == 1, failed.stderr
+        last = failed.stderr.strip().splitlines()[-1]
+        assert last.startswith("imagelock: FAILED: " + starts), last
+        assert contains in last
+        assert not (fresh / "etc/imagelock/lock.digest").exists()
+    assert not (fresh / "workspace/models/tiny/tokenizer.json").exists()
+    done = _bootstrap(fresh, base_url)
+    assert done.returncode == 0, done.stderr
+    assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
+    assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
+
+
+def _flip(data: bytes) -> bytes:
+    """The same size, one bit different."""
+    changed = bytearray(data)
+    changed[len(changed) // 2] ^= 0x01
+    return bytes(changed)
