@@ -275,6 +275,8 @@ step_python() {
   if venv_matches 2>/dev/null; then log "python: $VENV already holds exactly the $count locked packages"; return 0; fi
   local interpreter="python$PYTHON_VERSION" i name version file
   command -v "$interpreter" >/dev/null || die "python: $interpreter not found (the lock's interpreter)"
+  "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
+    die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
   rm -rf -- "$STAGE/wheels" "$STAGE/installer"
   mkdir -p -- "$STAGE/wheels"
   : >"$STAGE/requirements.txt"
