@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gen_support  # noqa: F401  (puts tests/python on sys.path, for indexbuilder)
 
+import contextlib
 import functools
 import hashlib
 import http.server
@@ -18,7 +19,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -272,23 +273,23 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
     model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
     beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
+    ensurepip = fresh / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"
     cases = [
-        (runfile, _flip, f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
+        (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
          f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
-        (wheel, _flip, "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
+        (_moved_aside(ensurepip), f"python: python{lock.python.version} has no ensurepip to bootstrap the installer "
+         f"(Debian and Ubuntu: python{lock.python.version}-venv)", ""),
+        (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
          f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
-        (model, lambda b: b[:-1], f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size mismatch: got "
-         f"{len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says {len(MODEL_FILES['tokenizer.json'])}", ""),
-        (model, None, f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be downloaded", ""),
+        (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
+         f"mismatch: got {len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says "
+         f"{len(MODEL_FILES['tokenizer.json'])}", ""),
+        (_moved_aside(model), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be "
+         "downloaded", ""),  # the mirror lacks it, and the upstream the lock names is unreachable
     ]
-    for served, change, starts, contains in cases:
-        original = served.read_bytes()
-        if change is None:
-            served.unlink()  # the mirror lacks it, and the upstream the lock names is unreachable
-        else:
-            served.write_bytes(change(original))
-        failed = _bootstrap(fresh, base_url)
-        served.write_bytes(original)
+    for broken, starts, contains in cases:
+        with broken:
+            failed = _bootstrap(fresh, base_url)
         assert failed.returncode == 1, failed.stderr
         last = failed.stderr.strip().splitlines()[-1]
         assert last.startswith("imagelock: FAILED: " + starts), last
@@ -299,6 +300,26 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert done.returncode == 0, done.stderr
     assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
     assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
+
+
+@contextlib.contextmanager
+def _serve_changed(path: Path, change: Callable[[bytes], bytes]) -> Iterator[None]:
+    original = path.read_bytes()
+    path.write_bytes(change(original))
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+@contextlib.contextmanager
+def _moved_aside(path: Path) -> Iterator[None]:
+    aside = path.with_name(path.name + ".aside")
+    path.rename(aside)
+    try:
+        yield
+    finally:
+        aside.rename(path)
 
 
 def _flip(data: bytes) -> bytes:
