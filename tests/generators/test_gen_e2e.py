@@ -18,6 +18,7 @@ import http.server
 import os
 import shutil
 import stat
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,11 +41,13 @@ printf '%s\\n' "$@" > /var/lib/fake-nvidia/flags
 MODEL_FILES = {"config.json": b'{"model_type": "bert"}\n', "tokenizer.json": b'{"version": "1.0"}\n' * 40}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FLAGS = ["--silent", "--driver", "--dkms"]
+ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 # The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
 DEBS = [Deb("imagelock-hello", "1.0-1", fields={"Depends": "imagelock-dep (>= 2)"}),
         Deb("imagelock-hello", "1.1-1", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1")]
-LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1"}
+        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1"), Deb("imagelock-native", "3.0-1", ARCH)]
+LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1",
+               "imagelock-native": "3.0-1"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -120,7 +123,7 @@ def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
     """A signed repository served under the mirror, and the apt layer locking three of its packages."""
     key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
     try:
-        build_repo(repo, {"stable": DEBS}, key)
+        build_repo(repo, {"stable": DEBS}, key, arches=(ARCH,))
     finally:
         stop_agent(key)
     shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
@@ -135,7 +138,7 @@ def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
                                    hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
     assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
-    source = AptSource("stable", APT_UPSTREAM, ["main"], ["amd64"], hashlib.sha256(inrelease).hexdigest())
+    source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
     return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
                     sources=[source], packages=packages)
 
