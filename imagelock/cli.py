@@ -94,7 +94,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
     stale: list[str] = []
-    if args.generated is not None:
+    tampered = any(p.startswith(f"{lock_path}: tampered:") for p in problems)
+    if args.generated is not None and tampered:
+        problems.append(f"{args.generated}: not checked: nothing is generated from a lock edited by hand")
+    elif args.generated is not None:
         from imagelock.generators.generate import load, stale_files
 
         stale = stale_files(lock_path, args.generated)

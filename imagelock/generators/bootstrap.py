@@ -27,6 +27,7 @@ HEADER = """\
 #   IMAGELOCK_MIRROR      fetch wheels, the runfile and model files from here first:
 #                         $IMAGELOCK_MIRROR/python/<wheel>, /nvidia/<runfile>, /models/<repo>/<commit>/<path>
 #   IMAGELOCK_APT_MIRROR  use this URI instead of every locked apt source URI (signatures still checked)
+#   HF_ENDPOINT           the model host (default https://huggingface.co), as huggingface_hub reads it
 #   HUGGINGFACE_HUB_TOKEN sent to the model host only, never written to disk outside a 0600 temp file
 # Every download is checked against the lock (size, md5 where locked, sha256) before it is used;
 # a mirror can make a download fail, never make it pass.
@@ -42,7 +43,7 @@ die() { printf 'imagelock: FAILED: %s\n' "$*" >&2; exit 1; }
 trap 'die "line $LINENO: command failed: $BASH_COMMAND"' ERR
 
 if [[ $(id -u) -ne 0 ]]; then
-  exec sudo --preserve-env=IMAGELOCK_MIRROR,IMAGELOCK_APT_MIRROR,HUGGINGFACE_HUB_TOKEN -- bash "$0" "$@"
+  exec sudo --preserve-env=IMAGELOCK_MIRROR,IMAGELOCK_APT_MIRROR,HF_ENDPOINT,HUGGINGFACE_HUB_TOKEN -- bash "$0" "$@"
 fi
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
@@ -60,6 +61,8 @@ done
 
 readonly STATE=/var/lib/imagelock STAGE=/var/cache/imagelock FINGERPRINT=/etc/imagelock
 CHANGED=()
+SECRETS=()  # temp files holding credentials: removed however the script ends
+trap 'rm -f -- "${SECRETS[@]}"' EXIT
 
 sha256_of() { local out; out=$(sha256sum -- "$1"); printf '%s' "${out%% *}"; }
 md5_of() { local out; out=$(md5sum -- "$1"); printf '%s' "${out%% *}"; }
@@ -138,9 +141,9 @@ check_lock_file() {
   [[ $actual == "$LOCK_SHA256" ]] || \
     die "lock file $LOCK_FILE is not the lock this script was generated from (sha256 $actual, expected $LOCK_SHA256)"
   # A fingerprint of another lock must not outlive the changes this run makes.
-  if [[ -f $FINGERPRINT/digest && $(<"$FINGERPRINT/digest") != "$LOCK_DIGEST" ]]; then
-    log "fingerprint: removing the fingerprint of lock $(<"$FINGERPRINT/digest")"
-    rm -f -- "$FINGERPRINT/digest" "$FINGERPRINT/lock.toml" "$FINGERPRINT/image"
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") != "$LOCK_DIGEST" ]]; then
+    log "fingerprint: removing the fingerprint of lock $(<"$FINGERPRINT/lock.digest")"
+    rm -f -- "$FINGERPRINT/lock.digest" "$FINGERPRINT/lock.toml" "$FINGERPRINT/image"
   fi
 }
 
@@ -190,14 +193,17 @@ step_apt() {
     log "apt: installing ${#missing[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages"
     write_apt_sources
     apt-get "${APT_OPTS[@]}" -q update
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --download-only install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --download-only install "${missing[@]}"
     local deb
     for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
-      deb="/var/cache/apt/archives/${APT_PACKAGES[i]}_${APT_PACKAGES[i + 1]//:/%3a}_${APT_PACKAGES[i + 2]}.deb"
-      [[ ! -f $deb ]] || verify "apt package ${APT_PACKAGES[i]} ${APT_PACKAGES[i + 1]}" "$deb" \
-        "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "${APT_PACKAGES[i + 3]}"
+      name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
+      [[ " ${missing[*]} " == *" $(deb_spec "$name" "$version" "$arch") "* ]] || continue
+      deb="/var/cache/apt/archives/${name}_${version//:/%3a}_${arch}.deb"
+      [[ -f $deb ]] || die "apt: $name $version was not downloaded to $deb"
+      verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
+        "${APT_PACKAGES[i + 3]}"
     done
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --no-download install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --no-download install "${missing[@]}"
     apt-get clean
     CHANGED+=(apt)
   else
@@ -269,6 +275,8 @@ step_python() {
   if venv_matches 2>/dev/null; then log "python: $VENV already holds exactly the $count locked packages"; return 0; fi
   local interpreter="python$PYTHON_VERSION" i name version file
   command -v "$interpreter" >/dev/null || die "python: $interpreter not found (the lock's interpreter)"
+  "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
+    die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
   rm -rf -- "$STAGE/wheels" "$STAGE/installer"
   mkdir -p -- "$STAGE/wheels"
   : >"$STAGE/requirements.txt"
@@ -298,6 +306,7 @@ step_models() {
   local i repo commit dest path target header="" fetched=0
   if [[ -n ${HUGGINGFACE_HUB_TOKEN:-} ]]; then
     header=$(mktemp)
+    SECRETS+=("$header")
     chmod 600 -- "$header"
     printf 'Authorization: Bearer %s\n' "$HUGGINGFACE_HUB_TOKEN" >"$header"
   fi
@@ -306,7 +315,7 @@ step_models() {
     target="$dest/$path"
     matches "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" && continue
     fetch "model file $repo/$path@$commit" "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" "$header" \
-      "$(mirror "models/$repo/$commit/$path")" "$MODEL_HOST/$repo/resolve/$commit/$path"
+      "$(mirror "models/$repo/$commit/$path")" "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
     fetched=$((fetched + 1))
   done
   [[ -z $header ]] || rm -f -- "$header"
@@ -343,7 +352,7 @@ PY
 }
 
 step_fingerprint() {
-  if [[ -f $FINGERPRINT/digest && $(<"$FINGERPRINT/digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
     log "fingerprint: $FINGERPRINT already records lock $LOCK_DIGEST"
     return 0
   fi
@@ -352,8 +361,8 @@ step_fingerprint() {
   mv -f -- "$FINGERPRINT/lock.toml.new" "$FINGERPRINT/lock.toml"
   printf '%s\n' "$IMAGE_NAME" >"$FINGERPRINT/image.new"
   mv -f -- "$FINGERPRINT/image.new" "$FINGERPRINT/image"
-  printf '%s\n' "$LOCK_DIGEST" >"$FINGERPRINT/digest.new"
-  mv -f -- "$FINGERPRINT/digest.new" "$FINGERPRINT/digest"
+  printf '%s\n' "$LOCK_DIGEST" >"$FINGERPRINT/lock.digest.new"
+  mv -f -- "$FINGERPRINT/lock.digest.new" "$FINGERPRINT/lock.digest"
   CHANGED+=(fingerprint)
 }
 

@@ -26,7 +26,7 @@ GIB = 1 << 30
 
 REMOTE_SCRIPT = "/tmp/imagelock-bootstrap.sh"
 REMOTE_LOCK = "/tmp/imagelock-lock.toml"
-EXECUTE = "chmod +x {{ .Path }}; sudo -E bash '{{ .Path }}'"
+EXECUTE = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"  # .Vars: environment_vars
 
 
 def artifact_bytes(lock: Lock) -> int:
@@ -71,16 +71,16 @@ def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, s
 def render(lock: Lock, values: Values, models_manifest: str) -> str:
     values.lock_name(lock.name)
     image = lock.image_name()
-    amis: list[tuple[str, str]] = []
-    root_device = DEFAULT_ROOT_DEVICE
+    amis: list[tuple[str, str, str]] = []  # region, AMI id, root device
     if lock.base:
         for i, ami in enumerate(lock.base.amis):
             amis.append((values.match(ami.region, REGION, f"base.amis[{i}].region", "an AWS region"),
-                         values.match(ami.id, AMI, f"base.amis[{i}].id", "an AMI id")))
-        devices = sorted({a.root_device for a in lock.base.amis if a.root_device})
-        if devices:
-            root_device = values.match(devices[0], DEVICE, "base.amis.root-device", "a device like /dev/sda1")
+                         values.match(ami.id, AMI, f"base.amis[{i}].id", "an AMI id"),
+                         values.match(ami.root_device or DEFAULT_ROOT_DEVICE, DEVICE, f"base.amis[{i}].root-device",
+                                      "a device like /dev/sda1")))
     amis.sort()
+    if len({region for region, _, _ in amis}) != len(amis):
+        raise values.fail("base.amis", "locks more than one AMI for a region")
     if lock.base and not amis:
         raise values.fail("base.amis", "the base layer locks no AMI")
     tags = _tags(lock, values, models_manifest)
@@ -143,15 +143,19 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
     out.append("locals {")
     out.append(f"  image_name = {hcl(image)}")
     if amis:
+        width = max(len(hcl(r)) for r, _, _ in amis)
         out.append("  source_amis = {")
-        width = max(len(hcl(r)) for r, _ in amis)
-        for region, ami_id in amis:
-            out.append(f"    {hcl(region).ljust(width)} = {hcl(ami_id)}")
+        out += [f"    {hcl(region).ljust(width)} = {hcl(ami_id)}" for region, ami_id, _ in amis]
         out.append("  }")
-        out.append("  source_ami = local.source_amis[var.region]")
+        out.append("  root_devices = {")
+        out += [f"    {hcl(region).ljust(width)} = {hcl(device)}" for region, _, device in amis]
+        out.append("  }")
+        out.append("  source_ami  = local.source_amis[var.region]")
+        out.append("  root_device = local.root_devices[var.region]")
     else:
-        out.append("  source_ami = var.source_ami")
-    out.append('  bootstrap  = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"')
+        out.append("  source_ami  = var.source_ami")
+        out.append(f"  root_device = {hcl(DEFAULT_ROOT_DEVICE)}")
+    out.append('  bootstrap   = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"')
     out += ["}", "", 'source "amazon-ebs" "gpu" {',
             "  region          = var.region",
             "  source_ami      = local.source_ami",
@@ -168,7 +172,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
             "  }",
             "",
             "  launch_block_device_mappings {",
-            f"    device_name           = {hcl(root_device)}",
+            "    device_name           = local.root_device",
             f"    volume_size           = {volume_gib(lock)}",
             '    volume_type           = "gp3"',
             "    iops                  = 3000",

@@ -49,6 +49,8 @@ def render(lock: Lock, values: Values) -> str:
         "  - ray stop",
         f"  - {yaml_str(start)}",
     ]
+    if not lock.python or "ray" not in {p.name for p in lock.python.packages}:
+        out.append("# WARNING: the lock has no `ray` Python package: `ray start` above needs it in the image.")
     if lock.models:
         out.append("# Models, by absolute path (read-only, verified at build time):")
         for model in sorted(lock.models, key=lambda m: m.dest):

@@ -70,6 +70,8 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
      "models[0].files[0].path", "'../../root/.ssh/authorized_keys' is not a relative path inside its folder"),
     (lambda lock: setattr(lock.base.amis[0], "id", 'ami-123" }\nprovisioner "shell" {'),
      "base.amis[1].id", CONTROL),
+    (lambda lock: setattr(lock.base.amis[0], "region", "us-east-1"),
+     "base.amis", "locks more than one AMI for a region"),
     (lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
      "apt.keyring-sha256", "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt "
                            "can check"),

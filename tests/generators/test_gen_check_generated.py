@@ -97,3 +97,17 @@ def test_the_lock_copy_must_be_the_lock(tmp_path: Path, lock_cli) -> None:
     result = lock_cli("check", "--lock", str(SEED_LOCK), "--generated", str(out))
     assert result.code == 1 and result.out.startswith(f"{out / 'lock.toml'}: stale")
     assert lock.digest() == lockfile.read(SEED_LOCK)[0].digest()  # same lock; different bytes still count
+
+
+def test_a_lock_edited_by_hand_is_reported_not_regenerated(tmp_path: Path, lock_cli) -> None:
+    out = tmp_path / "out"
+    assert lock_cli("generate", str(SEED_LOCK), "-o", str(out)).code == 0
+    intent = tmp_path / "seed.toml"
+    intent.write_text(SEED_INTENT.read_text())
+    lock = tmp_path / "seed.lock"
+    lock.write_text(SEED_LOCK.read_text().replace('version = "2.5.1+cu124"', 'version = "2.6.0+cu124"', 1))
+    result = lock_cli("check", str(intent), "--generated", str(out))
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"{lock}: tampered: the lock's content does not match its digest")
+    assert lines[1] == f"{out}: not checked: nothing is generated from a lock edited by hand"

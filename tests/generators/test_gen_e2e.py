@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import gen_support  # noqa: F401
 
+import contextlib
 import functools
 import hashlib
 import http.server
 import os
 import shutil
 import stat
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,11 +41,13 @@ printf '%s\\n' "$@" > /var/lib/fake-nvidia/flags
 MODEL_FILES = {"config.json": b'{"model_type": "bert"}\n', "tokenizer.json": b'{"version": "1.0"}\n' * 40}
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FLAGS = ["--silent", "--driver", "--dkms"]
+ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 # The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
 DEBS = [Deb("imagelock-hello", "1.0-1", fields={"Depends": "imagelock-dep (>= 2)"}),
         Deb("imagelock-hello", "1.1-1", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1")]
-LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1"}
+        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1"), Deb("imagelock-native", "3.0-1", ARCH)]
+LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1",
+               "imagelock-native": "3.0-1"}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -119,7 +123,7 @@ def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
     """A signed repository served under the mirror, and the apt layer locking three of its packages."""
     key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
     try:
-        build_repo(repo, {"stable": DEBS}, key)
+        build_repo(repo, {"stable": DEBS}, key, arches=(ARCH,))
     finally:
         stop_agent(key)
     shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
@@ -134,7 +138,7 @@ def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
                                    hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
     assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
-    source = AptSource("stable", APT_UPSTREAM, ["main"], ["amd64"], hashlib.sha256(inrelease).hexdigest())
+    source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
     return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
                     sources=[source], packages=packages)
 
@@ -157,9 +161,13 @@ def _state(root: Path) -> dict[str, tuple[object, ...]]:
     return seen
 
 
+# Upstreams that never resolve: a run that gets past the mirror cannot reach any real host.
+OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
+
+
 def _bootstrap(root: Path, base_url: str):
     return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt"})
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -207,7 +215,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     # The fingerprint: the lock itself and its digest.
     assert (root / "etc/imagelock/lock.toml").read_bytes() == lock_path.read_bytes()
-    assert (root / "etc/imagelock/digest").read_text() == lock.digest() + "\n"
+    assert (root / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
     assert (root / "etc/imagelock/image").read_text() == lock.image_name() + "\n"
 
     # A second run is a no-op: nothing it could touch changes, not even a modification time.
@@ -222,21 +230,39 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     smi = root / "usr" / "local" / "bin" / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 535.183.01\n")
     smi.chmod(0o755)
-    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
+                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert wrong.returncode == 1
     assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
     smi.write_text("#!/bin/sh\necho 550.54.15\n")
-    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url})
+    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
+                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert smoke.returncode == 0, smoke.stderr
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
 
-    # One byte of one served wheel changes (same size): a fresh machine stops at it, says so, and
-    # records no fingerprint.
-    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
-    data = bytearray(wheel.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    wheel.write_bytes(bytes(data))
+    # The lock moves on (a newer imagelock-hello): the same machine follows it, held package and all,
+    # and its fingerprint names the new lock.
+    newer = serve / "apt" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
+    moved = lockfile.read(lock_path)[0]
+    hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
+    hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
+    hello.sha256, hello.size = hashlib.sha256(newer.read_bytes()).hexdigest(), newer.stat().st_size
+    moved_path = tmp_path / "moved" / "tiny.lock"
+    moved_path.parent.mkdir()
+    moved_path.write_text(lockfile.dumps(moved))
+    assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
+    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh",
+                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+    assert third.returncode == 0, third.stderr
+    assert f"removing the fingerprint of lock {lock.digest()}" in third.stderr
+    assert "now matches its lock (changed: apt apt-holds fingerprint)" in third.stderr  # installing unholds
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Version} ${db:Status-Abbrev}", "imagelock-hello")
+    assert query.stdout == "1.1-1 hi "
+    assert (root / "etc/imagelock/lock.digest").read_text() == moved.digest() + "\n"
+
+    # A fresh machine against a mirror that serves wrong bytes: each run stops at the first artifact that
+    # does not match, says what, where and how, records no fingerprint; once the mirror is right, it completes.
     fresh = _install(rootfs.unpack(tmp_path / "fresh"), generated)
     other = fresh / "tmp" / "other.toml"
     other.write_text(lock_path.read_text() + "# edited\n")
@@ -245,11 +271,62 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert refused.stderr == ("imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
                               f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
                               f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
-    failed = _bootstrap(fresh, base_url)
-    assert failed.returncode == 1
-    last = failed.stderr.strip().splitlines()[-1]
-    assert last.startswith("imagelock: FAILED: python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ")
-    assert f"the lock says {next(p.wheel.sha256 for p in lock.python.packages if p.name == 'beta')}" in last
-    assert f"from {base_url}/python/beta-1.0-py3-none-any.whl" in last
-    assert not (fresh / "etc/imagelock/digest").exists()
-    assert not (fresh / "opt/venvs/ai").exists()
+
+    runfile = serve / "nvidia" / lock.nvidia.runfile
+    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
+    model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
+    beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
+    ensurepip = fresh / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"
+    cases = [
+        (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
+         f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
+        (_moved_aside(ensurepip), f"python: python{lock.python.version} has no ensurepip to bootstrap the installer "
+         f"(Debian and Ubuntu: python{lock.python.version}-venv)", ""),
+        (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
+         f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
+        (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
+         f"mismatch: got {len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says "
+         f"{len(MODEL_FILES['tokenizer.json'])}", ""),
+        (_moved_aside(model), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be "
+         "downloaded", ""),  # the mirror lacks it, and the upstream the lock names is unreachable
+    ]
+    for broken, starts, contains in cases:
+        with broken:
+            failed = _bootstrap(fresh, base_url)
+        assert failed.returncode == 1, failed.stderr
+        last = failed.stderr.strip().splitlines()[-1]
+        assert last.startswith("imagelock: FAILED: " + starts), last
+        assert contains in last
+        assert not (fresh / "etc/imagelock/lock.digest").exists()
+    assert not (fresh / "workspace/models/tiny/tokenizer.json").exists()
+    done = _bootstrap(fresh, base_url)
+    assert done.returncode == 0, done.stderr
+    assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
+    assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
+
+
+@contextlib.contextmanager
+def _serve_changed(path: Path, change: Callable[[bytes], bytes]) -> Iterator[None]:
+    original = path.read_bytes()
+    path.write_bytes(change(original))
+    try:
+        yield
+    finally:
+        path.write_bytes(original)
+
+
+@contextlib.contextmanager
+def _moved_aside(path: Path) -> Iterator[None]:
+    aside = path.with_name(path.name + ".aside")
+    path.rename(aside)
+    try:
+        yield
+    finally:
+        aside.rename(path)
+
+
+def _flip(data: bytes) -> bytes:
+    """The same size, one bit different."""
+    changed = bytearray(data)
+    changed[len(changed) // 2] ^= 0x01
+    return bytes(changed)

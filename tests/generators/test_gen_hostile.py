@@ -14,7 +14,9 @@ import shlex
 import subprocess
 from collections.abc import Callable
 
+import hcl2
 import yaml
+from hcl2.utils import SerializationOptions
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,7 +45,7 @@ Setter = Callable[[Lock, str], None]
 
 
 # Fields whose accepted values reach bootstrap.sh only through other files (or not at all).
-GRAMMAR_ONLY = {"lock.name"}
+GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda"}
 
 FIELDS: dict[str, Setter] = {
     "wheel.url": lambda lock, v: setattr(lock.python.packages[0].wheel, "url", "https://x.invalid/" + v),
@@ -66,7 +68,15 @@ FIELDS: dict[str, Setter] = {
     "model.dest": lambda lock, v: setattr(lock.models[0], "dest", "/workspace/" + v),
     "model.path": lambda lock, v: setattr(lock.models[0].files[0], "path", v),
     "lock.name": lambda lock, v: setattr(lock, "name", v),
+    "base.region": lambda lock, v: setattr(lock.base.amis[0], "region", v),
+    "base.ami": lambda lock, v: setattr(lock.base.amis[0], "id", "ami-" + v),
+    "base.device": lambda lock, v: setattr(lock.base.amis[0], "root_device", "/dev/" + v),
+    "nvidia.cuda": lambda lock, v: setattr(lock.nvidia, "cuda_version", v),
+    "model.commit": lambda lock, v: setattr(lock.models[1], "commit", v),
 }
+# The fields that reach the Packer template.
+HCL_FIELDS = ["lock.name", "base.region", "base.ami", "base.device", "nvidia.driver", "nvidia.cuda", "kernel.version",
+              "model.repo", "model.commit", "python.version"]
 
 
 def _bash_reads(block: str, data: bootstrap.Data) -> bootstrap.Data:
@@ -157,3 +167,25 @@ def test_the_property_can_fail_without_quoting(monkeypatch) -> None:
 @given(value=st.text(max_size=60))
 def test_yaml_quoting_round_trips_through_pyyaml(value: str) -> None:
     assert yaml.safe_load("key: " + yaml_str(value))["key"] == value
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(HCL_FIELDS), value=text)
+def test_a_value_accepted_into_the_packer_template_parses_back_as_itself(field: str, value: str) -> None:
+    lock = full_lock()
+    FIELDS[field](lock, value)
+    try:
+        files = render(lock, lockfile.dumps(lock), "hostile.lock")
+    except InputError:
+        return
+    template = hcl2.loads(files["image.pkr.hcl"], serialization_options=SerializationOptions(
+        strip_string_quotes=True, with_comments=False))
+    source = template["source"][0]["amazon-ebs"]["gpu"]
+    tags = source["tags"]
+    assert tags["LockDigest"] == lock.digest() and tags["Image"] == lock.image_name()
+    assert template["locals"][0]["source_amis"] == {a.region: a.id for a in lock.base.amis}
+    assert template["locals"][0]["root_devices"] == {a.region: a.root_device for a in lock.base.amis}
+    assert tags["Driver"] == lock.nvidia.driver_version and tags["Cuda"] == lock.nvidia.cuda_version
+    assert tags["Kernel"] == lock.kernel.version
+    assert {k: v for k, v in tags.items() if k.startswith("Model:")} == \
+        {f"Model:{m.repo}": m.commit for m in lock.models}

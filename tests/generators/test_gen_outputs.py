@@ -100,6 +100,9 @@ def test_ray_worker_snippet_is_yaml_for_the_image_venv(tmp_path: Path, lock_cli,
     lock, _ = lockfile.read(full_lock_path)
     assert {"Key": "LockDigest", "Value": lock.digest()} in worker["node_config"]["TagSpecifications"][0]["Tags"]
     assert snippet["worker_start_ray_commands"][-1].startswith("source /opt/venvs/ai/bin/activate && ray start")
+    assert "# WARNING: the lock has no `ray` Python package" in files["ray-worker.yaml"].decode()
+    seed = _generate(lock_cli, SEED_LOCK, tmp_path / "seed")["ray-worker.yaml"].decode()
+    assert "WARNING" not in seed  # the seed locks ray (through vllm)
 
 
 def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
