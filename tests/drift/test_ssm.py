@@ -176,3 +176,34 @@ def test_targets_and_script_quoting(index: LockIndex) -> None:
     script = command_script(LockIndex(hostile), deep=True, timeout=60)
     assert script.splitlines()[0] == ("python3 - --timeout 45 --venv '/opt/v; rm -rf / #' --models "
                                       "/workspace/models/qwen --deep <<'IMAGELOCK_COLLECTOR_EOF'")
+
+
+def test_polling_waits_with_backoff_until_terminal_or_timeout() -> None:
+    """The polling loop on a scripted sequence of GetCommandInvocation answers (moto answers Success at once)."""
+    from imagelock.drift.compare import Audit
+    from imagelock.drift.fleet_ssm import poll
+
+    now = [0.0]
+    answers = {"i-a": iter([{"Status": "Pending"}, {"Status": "InProgress"}, {"Status": "InProgress"},
+                            {"Status": "Success"}]),
+               "i-b": iter([None] * 100),  # never delivered
+               "i-c": iter([{"Status": "Failed"}])}
+    asked: list[str] = []
+    slept: list[float] = []
+
+    def fetch(instance):
+        asked.append(instance)
+        return next(answers[instance])
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    results = poll(["i-a", "i-b", "i-c"], fetch, lambda i, inv: Audit(i, error=None if inv["Status"] == "Success"
+                                                                      else inv["Status"]),
+                   wait_s=60, instance_timeout=30, delays=backoff_delays(1.0, 8.0, random.Random(3)),
+                   sleep=sleep, clock=lambda: now[0])
+    assert results["i-a"].status == "clean" and results["i-c"].error == "Failed"
+    assert results["i-b"].error == "no answer within 30s (per-instance timeout)"
+    assert asked.count("i-c") == 1 and asked.count("i-a") == 4  # terminal instances are not asked again
+    assert now[0] > 60 and all(0.2 <= s <= 8.0 for s in slept)
