@@ -20,6 +20,8 @@ from imagelock.lockfile import (AptLayer, AptPackage, KernelLayer, Lock, Model, 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from indexbuilder import Dist, _wheel  # noqa: E402 - the project's real tiny wheels
 
+from conftest import tree_digest  # noqa: E402,F401 - tests/conftest.py (tests/ is on sys.path)
+
 VENV = "/opt/venvs/ai"
 MODELS = "/workspace/models/tiny"
 SUITE = "bookworm"
@@ -44,7 +46,6 @@ def apt_mirror() -> str:
                 if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
                     return parts[1]
     pytest.fail(f"no {SUITE} mirror in /etc/apt/sources.list.d: the e2e tests need one for mmdebstrap")
-
 
 
 def build_deb(folder: Path, name: str, version: str) -> Path:
@@ -134,21 +135,6 @@ MODEL_FILES = {"config.json": b'{"architectures": ["TinyModel"]}\n', "weights/mo
 
 NVIDIA = NvidiaLayer(runfile="cuda_12.4.1_550.54.15_linux.run", url="https://download.example.invalid/cuda.run",
                      sha256="0" * 64, md5="0" * 32, size=1, driver_version="550.54.15", cuda_version="12.4.1")
-
-
-def _top_conftest():
-    """tests/conftest.py under its own module name (both conftests are called `conftest`)."""
-    import importlib.util
-
-    path = Path(__file__).parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("imagelock_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tree_digest = _top_conftest().tree_digest
 
 
 def seed_like_lock() -> Lock:

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from drifthelpers import seed_like_lock
+from .drifthelpers import seed_like_lock
 from imagelock import lockfile
 from imagelock.drift.compare import Audit, Finding, LockIndex, audit, compare
 from imagelock.drift.report import junit_report, text_report

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drifthelpers import (MODELS, NVIDIA, VENV, Rootfs, build_deb, dpkg_install, make_lock, pip_install, tree_digest,
+from .drifthelpers import (MODELS, NVIDIA, VENV, Rootfs, build_deb, dpkg_install, make_lock, pip_install, tree_digest,
                           wheel_file)
 from imagelock.drift import collector
 
