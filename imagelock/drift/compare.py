@@ -172,8 +172,7 @@ def _fingerprint(index: LockIndex, facts: dict[str, Any], out: list[Finding]) ->
     digest = str(fp["digest"])
     name = str(fp.get("lock_name") or index.lock.name)
     if digest != index.digest:
-        out.append(Finding("image", "other-lock", "fingerprint", index.image, f"{name}-{digest[:12]}",
-                           "built from another lock"))
+        out.append(Finding("image", "other-lock", "fingerprint", index.image, f"{name}-{digest[:12]}"))
     elif fp.get("lock_digest") not in (None, digest):
         out.append(Finding("image", "other-lock", "fingerprint", index.image,
                            f"{name}-{str(fp['lock_digest'])[:12]}",
@@ -335,8 +334,8 @@ def audit(index: LockIndex, facts: Any, target: str, source: str | None = None) 
     try:
         validate(facts, source or target)
         return Audit(target, compare(index, facts, source or target))
-    except InputError as exc:
-        return Audit(target, error=str(exc))
+    except InputError as exc:  # the audit names the machine; the error names the key and the expectation
+        return Audit(target, error=": ".join(p for p in (exc.key, exc.message) if p))
 
 
 def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:

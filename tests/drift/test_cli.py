@@ -106,8 +106,8 @@ def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> No
     status = {Path(m["target"]).name: (m["status"], m["error"]) for m in data["machines"]}
     assert status["clean.json"] == ("clean", None)
     assert status["drifted.json"] == ("drifted", None)
-    assert status["garbled.json"] == ("unreachable", f"{work / 'garbled.json'}: python: expected an object, found list")
-    assert status["slow.json"][1].startswith(f"{work / 'slow.json'}: complete: the collector did not finish (")
+    assert status["garbled.json"] == ("unreachable", "python: expected an object, found list")
+    assert status["slow.json"][1].startswith("complete: the collector did not finish (")
     assert "deadline of 1e-09s reached" in status["slow.json"][1]
     assert data["commonest"] == [{"finding": "apt: dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3", "machines": 1}]
 
