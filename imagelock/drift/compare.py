@@ -78,11 +78,13 @@ class LockIndex:
         self.apt: dict[tuple[str, str], str] | None = None
         self.apt_rows: frozenset[tuple[str, str, str]] = frozenset()
         self.apt_names: frozenset[str] = frozenset()
+        self.apt_arch: dict[str, str] = {}
         self.apt_other_arches: frozenset[tuple[str, str]] = frozenset()
         if lock.apt is not None:
             self.apt = {(p.name, p.arch): p.version for p in lock.apt.packages}
             self.apt_rows = frozenset((n, v, a) for (n, a), v in self.apt.items())
             self.apt_names = frozenset(n for n, _ in self.apt)
+            self.apt_arch = {n: a for n, a in self.apt}
             # the other architectures a locked package could also be installed for (multiarch extras)
             self.apt_other_arches = frozenset((n, a) for n, _ in self.apt for a in DPKG_ARCHES) - self.apt.keys()
         arches = [a for _, a in self.apt or {} if a != "all"]
@@ -243,7 +245,11 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
 
 def _apt_subject(index: LockIndex, name: str, arch: str) -> str:
     # name:arch only where a name has several arches in play; plain names read like apt's.
-    return f"{name}:{arch}" if arch not in ("all", index.main_arch) else name
+    # apt's own spelling: the plain name for the locked arch (unlocked: the main arch or all), else name:arch.
+    # dpkg never holds one name as both `all` and an arch, so the plain name is never ambiguous.
+    locked = index.apt_arch.get(name)
+    plain = arch == locked if locked else arch in ("all", index.main_arch)
+    return name if plain else f"{name}:{arch}"
 
 
 def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]) -> None:
