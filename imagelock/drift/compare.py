@@ -30,6 +30,7 @@ LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
 DPKG_ARCHES = ("all", "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
 _NAME, _ARCH = operator.itemgetter(0), operator.itemgetter(2)
+_DIST_NAME, _DIST_VERSION = operator.itemgetter("name"), operator.itemgetter("version")
 _NORMALIZE = re.compile(r"[-_.]+")
 
 
@@ -258,7 +259,7 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
         return
     assert index.python is not None
     dists = py.get("distributions") or []
-    have = {normalize(d["name"]): d["version"] for d in dists}
+    have = dict(zip(map(normalize, map(_DIST_NAME, dists)), map(_DIST_VERSION, dists)))  # C-level loops
     if len(have) < len(dists):  # the same distribution installed twice (two dist-info folders)
         first: dict[str, str] = {}
         for dist in dists:
