@@ -129,7 +129,8 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
         raise UpstreamError(f"ssm send-command: {_client_error(exc)}") from None
     command_id = command["CommandId"]
     # Asked by id: exactly those (an id SSM cannot reach is reported, not dropped). By tag: whoever SSM reached.
-    instances = list(target.get("InstanceIds") or []) or _discover(ssm, command_id)
+    instances = list(target.get("InstanceIds") or []) or _discover(
+        ssm, command_id, sleep, backoff_delays(options.poll_base, options.poll_max, rng))
     if on_sent:
         on_sent(command_id, instances)
     if not instances:
@@ -182,18 +183,21 @@ def poll(instances: list[str], fetch: Callable[[str], dict[str, Any] | None],
     return results
 
 
-def _discover(ssm: Any, command_id: str) -> list[str]:
-    """Instances a tag-targeted command reached: ListCommandInvocations, else ListCommands."""
+def _discover(ssm: Any, command_id: str, sleep: Callable[[float], None], delays: Any, attempts: int = 6) -> list[str]:
+    """Instances a tag-targeted command reached: ListCommandInvocations (polled, as invocations appear while
+    SSM dispatches), else the InstanceIds of ListCommands."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        found: list[str] = []
-        for page in ssm.get_paginator("list_command_invocations").paginate(CommandId=command_id):
-            found += [inv["InstanceId"] for inv in page.get("CommandInvocations", [])]
+    for _ in range(attempts):
+        try:
+            found: list[str] = []
+            for page in ssm.get_paginator("list_command_invocations").paginate(CommandId=command_id):
+                found += [inv["InstanceId"] for inv in page.get("CommandInvocations", [])]
+        except (ClientError, BotoCoreError):
+            break  # moto implements no ListCommandInvocations; ListCommands carries the ids there
         if found:
-            return found
-    except (ClientError, BotoCoreError):
-        pass  # moto implements no ListCommandInvocations; ListCommands carries the ids there
+            return sorted(set(found))
+        sleep(next(delays))
     try:
         commands = ssm.list_commands(CommandId=command_id).get("Commands") or []
     except (ClientError, BotoCoreError) as exc:

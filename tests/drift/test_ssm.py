@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
 
 import boto3
 import pytest
@@ -48,6 +49,8 @@ def aws(moto_url, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # moto answers ListCommandInvocations with a 500 (not implemented); one retry instead of botocore's four
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     session = boto3.session.Session()
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -116,6 +119,26 @@ def test_tag_targeted_fleet_through_s3(aws, index: LockIndex) -> None:
     assert command["Parameters"]["executionTimeout"] == ["120"]
     assert command["Parameters"]["commands"][0].startswith("python3 - --timeout 105 --venv /opt/venvs/ai --models "
                                                            "/workspace/models/qwen <<'IMAGELOCK_COLLECTOR_EOF'\n")
+
+
+def test_the_command_script_runs_the_collector_as_the_agent_would(aws, index: LockIndex) -> None:
+    """The agent's part played for real: the script SSM received, run by bash here, its stdout put to S3."""
+    session, s3, launch = aws
+    (worker,) = launch(1, "script")
+    ssm = session.client("ssm")
+
+    def agent(command_id: str, instances: list[str]) -> None:
+        params = ssm.list_commands(CommandId=command_id)["Commands"][0]["Parameters"]
+        done = subprocess.run(["bash", "-c", params["commands"][0]], capture_output=True, timeout=120, check=True)
+        s3.put_object(Bucket=BUCKET, Key=output_key("imagelock-drift", command_id, instances[0]), Body=done.stdout)
+
+    (result,) = audit_fleet(index, SsmOptions(target="tag:Role=script", s3_bucket=BUCKET, instance_timeout=120),
+                            session=session, on_sent=agent, sleep=lambda s: None)
+    # This machine is not a seed worker: its real facts drift from the seed lock, layer by layer.
+    assert result.status == "drifted", result.error
+    found = {(f.layer, f.kind, f.subject) for f in result.findings}
+    assert {("image", "missing", "fingerprint"), ("apt", "missing", "dkms"),
+            ("python", "missing", "venv")} <= found
 
 
 def test_instance_ids_and_inline_output(aws, index: LockIndex) -> None:
