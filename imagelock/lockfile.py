@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from imagelock.errors import InputError
+from imagelock.errors import InputError, read_user_text
 
 SCHEMA_VERSION = 1
 
@@ -387,13 +387,7 @@ def loads(text: str, path: str | Path) -> tuple[Lock, str]:
 
 
 def read(path: str | Path) -> tuple[Lock, str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, "no such lock file (run `lock update` to create it)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot be read ({exc.__class__.__name__})") from None
-    return loads(text, path)
+    return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path)
 
 
 def write_atomic(path: str | Path, text: str) -> bool:

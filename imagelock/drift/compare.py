@@ -30,6 +30,7 @@ LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
 DPKG_ARCHES = ("all", "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
 _NAME, _ARCH = operator.itemgetter(0), operator.itemgetter(2)
+_DIST_NAME, _DIST_VERSION = operator.itemgetter("name"), operator.itemgetter("version")
 _NORMALIZE = re.compile(r"[-_.]+")
 
 
@@ -78,11 +79,13 @@ class LockIndex:
         self.apt: dict[tuple[str, str], str] | None = None
         self.apt_rows: frozenset[tuple[str, str, str]] = frozenset()
         self.apt_names: frozenset[str] = frozenset()
+        self.apt_arch: dict[str, str] = {}
         self.apt_other_arches: frozenset[tuple[str, str]] = frozenset()
         if lock.apt is not None:
             self.apt = {(p.name, p.arch): p.version for p in lock.apt.packages}
             self.apt_rows = frozenset((n, v, a) for (n, a), v in self.apt.items())
             self.apt_names = frozenset(n for n, _ in self.apt)
+            self.apt_arch = {n: a for n, a in self.apt}
             # the other architectures a locked package could also be installed for (multiarch extras)
             self.apt_other_arches = frozenset((n, a) for n, _ in self.apt for a in DPKG_ARCHES) - self.apt.keys()
         arches = [a for _, a in self.apt or {} if a != "all"]
@@ -172,8 +175,7 @@ def _fingerprint(index: LockIndex, facts: dict[str, Any], out: list[Finding]) ->
     digest = str(fp["digest"])
     name = str(fp.get("lock_name") or index.lock.name)
     if digest != index.digest:
-        out.append(Finding("image", "other-lock", "fingerprint", index.image, f"{name}-{digest[:12]}",
-                           "built from another lock"))
+        out.append(Finding("image", "other-lock", "fingerprint", index.image, f"{name}-{digest[:12]}"))
     elif fp.get("lock_digest") not in (None, digest):
         out.append(Finding("image", "other-lock", "fingerprint", index.image,
                            f"{name}-{str(fp['lock_digest'])[:12]}",
@@ -244,7 +246,11 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
 
 def _apt_subject(index: LockIndex, name: str, arch: str) -> str:
     # name:arch only where a name has several arches in play; plain names read like apt's.
-    return f"{name}:{arch}" if arch not in ("all", index.main_arch) else name
+    # apt's own spelling: the plain name for the locked arch (unlocked: the main arch or all), else name:arch.
+    # dpkg never holds one name as both `all` and an arch, so the plain name is never ambiguous.
+    locked = index.apt_arch.get(name)
+    plain = arch == locked if locked else arch in ("all", index.main_arch)
+    return name if plain else f"{name}:{arch}"
 
 
 def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]) -> None:
@@ -253,7 +259,7 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
         return
     assert index.python is not None
     dists = py.get("distributions") or []
-    have = {normalize(d["name"]): d["version"] for d in dists}
+    have = dict(zip(map(normalize, map(_DIST_NAME, dists)), map(_DIST_VERSION, dists)))  # C-level loops
     if len(have) < len(dists):  # the same distribution installed twice (two dist-info folders)
         first: dict[str, str] = {}
         for dist in dists:
@@ -335,8 +341,8 @@ def audit(index: LockIndex, facts: Any, target: str, source: str | None = None) 
     try:
         validate(facts, source or target)
         return Audit(target, compare(index, facts, source or target))
-    except InputError as exc:
-        return Audit(target, error=str(exc))
+    except InputError as exc:  # the audit names the machine; the error names the key and the expectation
+        return Audit(target, error=": ".join(p for p in (exc.key, exc.message) if p))
 
 
 def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:

@@ -129,58 +129,75 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
         raise UpstreamError(f"ssm send-command: {_client_error(exc)}") from None
     command_id = command["CommandId"]
     # Asked by id: exactly those (an id SSM cannot reach is reported, not dropped). By tag: whoever SSM reached.
-    instances = list(target.get("InstanceIds") or []) or _discover(ssm, command_id)
+    instances = list(target.get("InstanceIds") or []) or _discover(
+        ssm, command_id, sleep, backoff_delays(options.poll_base, options.poll_max, rng))
     if on_sent:
         on_sent(command_id, instances)
     if not instances:
         raise UpstreamError(f"ssm: command {command_id} reached no instance for {options.target}")
 
-    pending = set(instances)
-    results: dict[str, Audit] = {}
-    deadline = time.monotonic() + options.instance_timeout + 60  # delivery + execution
-    delays = backoff_delays(options.poll_base, options.poll_max, rng)
-    while pending:
-        for instance in sorted(pending):
-            try:
-                inv = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
-            except ClientError as exc:
-                code = (exc.response.get("Error") or {}).get("Code")
-                if code == "InvocationDoesNotExist":
-                    continue  # not delivered yet
-                results[instance] = Audit(instance, error=f"ssm: {_client_error(exc)}")
-                pending.discard(instance)
-                continue
-            except BotoCoreError as exc:
-                results[instance] = Audit(instance, error=f"ssm: {exc.__class__.__name__}")
-                pending.discard(instance)
-                continue
-            status = inv.get("Status", "")
-            if status in TERMINAL:
-                results[instance] = _finish(index, options, s3, command_id, instance, inv)
-                pending.discard(instance)
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            for instance in pending:
-                results[instance] = Audit(instance, error=f"no answer within {options.instance_timeout}s "
-                                                          "(per-instance timeout)")
-            break
-        sleep(next(delays))
+    def fetch(instance: str) -> dict[str, Any] | None:
+        try:
+            return ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
+        except ClientError as exc:
+            if (exc.response.get("Error") or {}).get("Code") == "InvocationDoesNotExist":
+                return None  # not delivered yet
+            return {"Status": "Error", "imagelock_error": f"ssm: {_client_error(exc)}"}
+        except BotoCoreError as exc:
+            return {"Status": "Error", "imagelock_error": f"ssm: {exc.__class__.__name__}"}
+
+    def finish(instance: str, inv: dict[str, Any]) -> Audit:
+        if "imagelock_error" in inv:
+            return Audit(instance, error=inv["imagelock_error"])
+        return _finish(index, options, s3, command_id, instance, inv)
+
+    results = poll(instances, fetch, finish, options.instance_timeout + 60, options.instance_timeout,
+                   backoff_delays(options.poll_base, options.poll_max, rng), sleep)
     return [results[i] for i in instances]
 
 
-def _discover(ssm: Any, command_id: str) -> list[str]:
-    """Instances a tag-targeted command reached: ListCommandInvocations, else ListCommands."""
+def poll(instances: list[str], fetch: Callable[[str], dict[str, Any] | None],
+         finish: Callable[[str, dict[str, Any]], Audit], wait_s: float, instance_timeout: int, delays: Any,
+         sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic) -> dict[str, Audit]:
+    """Ask about every pending instance, sleep a jittered backoff, again, until all are terminal or time is up."""
+    pending = list(instances)
+    results: dict[str, Audit] = {}
+    deadline = clock() + wait_s  # delivery + execution
+    while pending:
+        still = []
+        for instance in pending:
+            inv = fetch(instance)
+            if inv is not None and (inv.get("Status") in TERMINAL or "imagelock_error" in inv):
+                results[instance] = finish(instance, inv)
+            else:
+                still.append(instance)
+        pending = still
+        if not pending:
+            break
+        if clock() > deadline:
+            for instance in pending:
+                results[instance] = Audit(instance, error=f"no answer within {instance_timeout}s "
+                                                          "(per-instance timeout)")
+            break
+        sleep(next(delays))
+    return results
+
+
+def _discover(ssm: Any, command_id: str, sleep: Callable[[float], None], delays: Any, attempts: int = 6) -> list[str]:
+    """Instances a tag-targeted command reached: ListCommandInvocations (polled, as invocations appear while
+    SSM dispatches), else the InstanceIds of ListCommands."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        found: list[str] = []
-        for page in ssm.get_paginator("list_command_invocations").paginate(CommandId=command_id):
-            found += [inv["InstanceId"] for inv in page.get("CommandInvocations", [])]
+    for _ in range(attempts):
+        try:
+            found: list[str] = []
+            for page in ssm.get_paginator("list_command_invocations").paginate(CommandId=command_id):
+                found += [inv["InstanceId"] for inv in page.get("CommandInvocations", [])]
+        except (ClientError, BotoCoreError):
+            break  # moto implements no ListCommandInvocations; ListCommands carries the ids there
         if found:
-            return found
-    except (ClientError, BotoCoreError):
-        pass  # moto implements no ListCommandInvocations; ListCommands carries the ids there
+            return sorted(set(found))
+        sleep(next(delays))
     try:
         commands = ssm.list_commands(CommandId=command_id).get("Commands") or []
     except (ClientError, BotoCoreError) as exc:

@@ -32,7 +32,7 @@ def finding_line(f: Finding) -> str:
         return f"{f.subject}: {f.detail}"
     line = f"{f.subject}: {f.expected or ABSENT} → {f.actual or ABSENT}"
     notes = []
-    if f.kind in ("extra", "other-lock", "not-installed", "changed-hash"):
+    if f.kind in ("extra", "other-lock", "not-installed") or (f.kind == "changed-hash" and not f.detail):
         notes.append(f.kind.replace("-", " "))
     if f.detail:
         notes.append(f.detail)

@@ -17,7 +17,7 @@ from imagelock import lockfile
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render
-from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError
+from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError, read_user_text
 
 
 @dataclass
@@ -42,12 +42,7 @@ class DriftRequest:
 
 
 def read_facts(path: str) -> object:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, "no such facts file (write one with `lock collect > FILE`)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot be read ({exc.__class__.__name__})") from None
+    text = read_user_text(path, "no such facts file (write one with `lock collect > FILE`)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

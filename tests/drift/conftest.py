@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from drifthelpers import (CACHE, MODEL_FILES, MODELS, SUITE, VENV, Rootfs, apt_mirror, build_deb, dpkg_install,
+from .drifthelpers import (CACHE, MODEL_FILES, MODELS, SUITE, VENV, Rootfs, apt_mirror, build_deb, dpkg_install,
                           make_lock, pip_install, wheel_file)
 from imagelock.lockfile import KernelLayer
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ def apt_mirror() -> str:
                 if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
                     return parts[1]
     pytest.fail(f"no {SUITE} mirror in /etc/apt/sources.list.d: the e2e tests need one for mmdebstrap")
-
 
 
 def build_deb(folder: Path, name: str, version: str) -> Path:

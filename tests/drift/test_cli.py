@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drifthelpers import seed_like_lock, tree_digest
+from .drifthelpers import seed_like_lock, tree_digest
 from imagelock import lockfile
 from imagelock.drift import collector
 from imagelock.drift.synthetic import facts_for
@@ -92,6 +92,20 @@ def test_bad_input_is_one_line_and_exit_2(lock_cli, work: Path, argv: list[str],
     assert tree_digest(work) == before
 
 
+def test_invalid_lock_and_facts_missing_a_layer(lock_cli, work: Path) -> None:
+    (work / "broken.lock").write_text("schema = 1\nname = [\n")
+    (work / "nopython.json").write_text('{"facts_version": 1, "dpkg": []}')
+    before = tree_digest(work)
+    run = lock_cli("drift", str(work / "broken.lock"), "--facts", str(work / "clean.json"))
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith(f"lock: error: {work / 'broken.lock'}: not valid TOML (")
+    run = lock_cli("drift", str(work / "seed.lock"), "--facts", str(work / "nopython.json"), "-o", str(work / "r.txt"))
+    assert run.code == 2 and run.out == ""
+    assert run.err == (f"lock: error: {work / 'nopython.json'}: could not audit: "
+                       "python: the lock has a venv (/opt/venvs/ai) but the facts list none\n")
+    assert tree_digest(work) == before
+
+
 def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> None:
     (work / "garbled.json").write_text('{"facts_version": 1, "python": []}')
     timed_out = collector.collect("/", True, sys.prefix, [], False, timeout=1e-9)  # the real collector, out of time
@@ -106,8 +120,8 @@ def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> No
     status = {Path(m["target"]).name: (m["status"], m["error"]) for m in data["machines"]}
     assert status["clean.json"] == ("clean", None)
     assert status["drifted.json"] == ("drifted", None)
-    assert status["garbled.json"] == ("unreachable", f"{work / 'garbled.json'}: python: expected an object, found list")
-    assert status["slow.json"][1].startswith(f"{work / 'slow.json'}: complete: the collector did not finish (")
+    assert status["garbled.json"] == ("unreachable", "python: expected an object, found list")
+    assert status["slow.json"][1].startswith("complete: the collector did not finish (")
     assert "deadline of 1e-09s reached" in status["slow.json"][1]
     assert data["commonest"] == [{"finding": "apt: dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3", "machines": 1}]
 

@@ -12,7 +12,7 @@ import ray  # a test dependency (pyproject [test]); never skipped
 from imagelock import lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.fleet_ray import audit_cluster
-from test_local import local_lock
+from .test_local import local_lock
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drifthelpers import (MODELS, NVIDIA, VENV, Rootfs, build_deb, dpkg_install, make_lock, pip_install, tree_digest,
+from .drifthelpers import (MODELS, NVIDIA, VENV, Rootfs, build_deb, dpkg_install, make_lock, pip_install, tree_digest,
                           wheel_file)
 from imagelock.drift import collector
 
@@ -130,10 +130,9 @@ def test_fingerprint_of_another_lock(lock_cli, rootfs: Rootfs) -> None:
     code, findings, _ = drift_json(lock_cli, rootfs)
     assert code == 1
     assert findings == [{"layer": "image", "kind": "other-lock", "subject": "fingerprint",
-                         "expected": rootfs.lock.image_name(), "actual": other.image_name(),
-                         "detail": "built from another lock"}]
+                         "expected": rootfs.lock.image_name(), "actual": other.image_name()}]
     text = lock_cli("drift", str(rootfs.lock_path), "--root", str(rootfs.root)).out
-    assert f"image:\n  fingerprint: {rootfs.lock.image_name()} → {other.image_name()} (other lock;" in text
+    assert f"image:\n  fingerprint: {rootfs.lock.image_name()} → {other.image_name()} (other lock)\n" in text
 
 
 def test_missing_fingerprint(lock_cli, rootfs: Rootfs) -> None:
@@ -180,3 +179,35 @@ def test_collector_and_drift_write_nothing(lock_cli, rootfs: Rootfs) -> None:
     run = lock_cli("drift", str(rootfs.lock_path), "--root", str(rootfs.root), "--deep", "--strict")
     assert run.code == 0
     assert tree_digest(rootfs.root) == before
+
+
+def test_collector_out_of_time_is_exit_2_with_the_reason(lock_cli, rootfs: Rootfs) -> None:
+    run = lock_cli("drift", str(rootfs.lock_path), "--root", str(rootfs.root), "--deep", "--timeout", "0.0001")
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith(f"lock: error: {rootfs.root}: could not audit: complete: the collector did not finish (")
+    assert "deadline of 0.0001s reached" in run.err
+
+
+def test_kernel_from_lib_modules(lock_cli, rootfs: Rootfs) -> None:
+    """Without a running kernel, --root looks for the locked kernel's modules, as a kernel package installs them."""
+    from imagelock.lockfile import KernelLayer
+
+    rootfs.lock.kernel = KernelLayer(version="6.1.0-28-amd64", flavour="amd64", abi="6.1.0-28")
+    rootfs.write_lock()
+    rootfs.write_fingerprint(rootfs.lock)
+    code, findings, _ = drift_json(lock_cli, rootfs)
+    assert (code, findings) == (1, [{"layer": "kernel", "kind": "wrong-kernel", "subject": "installed kernel",
+                                     "expected": "6.1.0-28-amd64", "detail": "no /lib/modules for the locked kernel"}])
+    tree = rootfs.work / "modules"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text("Package: linux-modules-test\nVersion: 6.1.0-28\nArchitecture: all\n"
+                                           "Maintainer: t <t@example.invalid>\nDescription: modules\n")
+    (tree / "lib" / "modules" / "6.1.0-27-amd64").mkdir(parents=True)
+    (tree / "lib" / "modules" / "6.1.0-27-amd64" / "modules.order").write_text("")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(rootfs.work / "m.deb")], check=True,
+                   capture_output=True)
+    dpkg_install(rootfs.root, rootfs.work / "m.deb")
+    code, findings, _ = drift_json(lock_cli, rootfs)
+    assert (code, findings) == (1, [{"layer": "kernel", "kind": "wrong-kernel", "subject": "installed kernel",
+                                     "expected": "6.1.0-28-amd64", "actual": "6.1.0-27-amd64",
+                                     "detail": "no /lib/modules for the locked kernel"}])

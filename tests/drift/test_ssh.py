@@ -14,7 +14,7 @@ import pytest
 from imagelock import lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.ssh import audit_host, ssh_argv
-from test_local import local_lock
+from .test_local import local_lock
 
 
 def free_port() -> int:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 import random
 import socket
+import subprocess
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from drifthelpers import seed_like_lock
+from .drifthelpers import seed_like_lock
 from imagelock import lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.fleet_ssm import (INLINE_LIMIT, SsmOptions, audit_fleet, backoff_delays, command_script,
@@ -48,6 +49,8 @@ def aws(moto_url, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # moto answers ListCommandInvocations with a 500 (not implemented); one retry instead of botocore's four
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
     session = boto3.session.Session()
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -118,6 +121,26 @@ def test_tag_targeted_fleet_through_s3(aws, index: LockIndex) -> None:
                                                            "/workspace/models/qwen <<'IMAGELOCK_COLLECTOR_EOF'\n")
 
 
+def test_the_command_script_runs_the_collector_as_the_agent_would(aws, index: LockIndex) -> None:
+    """The agent's part played for real: the script SSM received, run by bash here, its stdout put to S3."""
+    session, s3, launch = aws
+    (worker,) = launch(1, "script")
+    ssm = session.client("ssm")
+
+    def agent(command_id: str, instances: list[str]) -> None:
+        params = ssm.list_commands(CommandId=command_id)["Commands"][0]["Parameters"]
+        done = subprocess.run(["bash", "-c", params["commands"][0]], capture_output=True, timeout=120, check=True)
+        s3.put_object(Bucket=BUCKET, Key=output_key("imagelock-drift", command_id, instances[0]), Body=done.stdout)
+
+    (result,) = audit_fleet(index, SsmOptions(target="tag:Role=script", s3_bucket=BUCKET, instance_timeout=120),
+                            session=session, on_sent=agent, sleep=lambda s: None)
+    # This machine is not a seed worker: its real facts drift from the seed lock, layer by layer.
+    assert result.status == "drifted", result.error
+    found = {(f.layer, f.kind, f.subject) for f in result.findings}
+    assert {("image", "missing", "fingerprint"), ("apt", "missing", "dkms"),
+            ("python", "missing", "venv")} <= found
+
+
 def test_instance_ids_and_inline_output(aws, index: LockIndex) -> None:
     session, s3, launch = aws
     ids = launch(2, "solo")
@@ -176,3 +199,34 @@ def test_targets_and_script_quoting(index: LockIndex) -> None:
     script = command_script(LockIndex(hostile), deep=True, timeout=60)
     assert script.splitlines()[0] == ("python3 - --timeout 45 --venv '/opt/v; rm -rf / #' --models "
                                       "/workspace/models/qwen --deep <<'IMAGELOCK_COLLECTOR_EOF'")
+
+
+def test_polling_waits_with_backoff_until_terminal_or_timeout() -> None:
+    """The polling loop on a scripted sequence of GetCommandInvocation answers (moto answers Success at once)."""
+    from imagelock.drift.compare import Audit
+    from imagelock.drift.fleet_ssm import poll
+
+    now = [0.0]
+    answers = {"i-a": iter([{"Status": "Pending"}, {"Status": "InProgress"}, {"Status": "InProgress"},
+                            {"Status": "Success"}]),
+               "i-b": iter([None] * 100),  # never delivered
+               "i-c": iter([{"Status": "Failed"}])}
+    asked: list[str] = []
+    slept: list[float] = []
+
+    def fetch(instance):
+        asked.append(instance)
+        return next(answers[instance])
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    results = poll(["i-a", "i-b", "i-c"], fetch, lambda i, inv: Audit(i, error=None if inv["Status"] == "Success"
+                                                                      else inv["Status"]),
+                   wait_s=60, instance_timeout=30, delays=backoff_delays(1.0, 8.0, random.Random(3)),
+                   sleep=sleep, clock=lambda: now[0])
+    assert results["i-a"].status == "clean" and results["i-c"].error == "Failed"
+    assert results["i-b"].error == "no answer within 30s (per-instance timeout)"
+    assert asked.count("i-c") == 1 and asked.count("i-a") == 4  # terminal instances are not asked again
+    assert now[0] > 60 and all(0.2 <= s <= 8.0 for s in slept)
