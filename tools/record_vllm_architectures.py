@@ -53,7 +53,11 @@ def main(versions: list[str]) -> None:
         if hashlib.sha256(blob).hexdigest() != entry["hashes"]["sha256"]:
             raise SystemExit(f"vllm-{version}.tar.gz: sha256 mismatch")
         with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-            member = archive.extractfile(f"vllm-{version}/vllm/model_executor/models/registry.py")
+            try:
+                member = archive.extractfile(f"vllm-{version}/vllm/model_executor/models/registry.py")
+            except KeyError:  # older releases keep the table elsewhere; not recorded rather than guessed
+                print(f"vllm {version}: no vllm/model_executor/models/registry.py, skipped")
+                continue
             assert member is not None
             keys = registry_keys(member.read().decode())
         data["releases"][version] = {"sdist": entry["url"], "sha256": entry["hashes"]["sha256"],
