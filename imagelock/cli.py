@@ -40,9 +40,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from imagelock.resolver.update import update
-
     from imagelock.diff import diff, render_summary
+    from imagelock.resolver.update import update
 
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
@@ -137,11 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("update", help="resolve the intent and write the lock")
     p.add_argument("intent")
     p.add_argument("--lock", help="lock path (default: the intent path with .lock)")
-    p.add_argument("--only", action="append", metavar="DOMAIN", help="re-resolve only this domain")
+    p.add_argument("--only", action="extend", nargs="+", metavar="DOMAIN",
+                   help="re-resolve only these domains; the others keep what the lock has")
     p.add_argument("--upgrade", action="store_true", help="re-resolve everything, ignoring locked versions")
-    p.add_argument("--upgrade-package", action="append", default=[], metavar="NAME",
-                   help="move only this package; everything else keeps its locked version")
-    p.add_argument("--refresh", action="append", default=[], metavar="DOMAIN",
+    p.add_argument("--upgrade-package", action="extend", nargs="+", default=[], metavar="NAME",
+                   help="move only these packages; everything else keeps its locked version")
+    p.add_argument("--refresh", action="extend", nargs="+", default=[], metavar="DOMAIN",
                    help="recompute recorded hashes of this domain (e.g. nvidia)")
     p.add_argument("--engine", choices=("uv", "pip-tools"), default="uv")
     p.add_argument("--replay", metavar="DIR", help="serve recorded upstream answers from DIR on loopback "

@@ -9,7 +9,6 @@ so key order and line endings never change it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -314,7 +313,3 @@ def read(path: str | Path) -> Intent:
 def default_lock_path(intent_path: str | Path) -> Path:
     """`locks/seed.toml` -> `locks/seed.lock`."""
     return Path(intent_path).with_suffix(".lock")
-
-
-def canonical_json(table: dict[str, Any]) -> str:
-    return json.dumps(_jsonable(table), sort_keys=True)

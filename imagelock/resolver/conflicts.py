@@ -167,7 +167,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
     assert intent is not None
     pinned = intent.index_of()
     urls = {index.name: index.url for index in request.indexes}
-    default_url = request.default_index or _engine_default_index()
+    default_url = request.default_index or engine_default_index()
     keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
     keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
     for key, requirement in zip(keys, requirements):
@@ -189,7 +189,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
                              f"before the cutoff {ctx.cutoff}; nearest: {near}")
 
 
-def _engine_default_index() -> str | None:
+def engine_default_index() -> str | None:
     """The default index of the Python tooling itself (PyPI), for the existence checks."""
     try:
         from pip._internal.models.index import PyPI

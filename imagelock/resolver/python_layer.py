@@ -76,12 +76,13 @@ def engine_indexes(intent: PythonIntent, ctx: UpdateContext) -> tuple[str | None
 
 
 def lock_indexes(intent: PythonIntent) -> list[PythonIndex]:
-    out = [PythonIndex(name=DEFAULT_INDEX_NAME, url=intent.index_url or "", default=True)]
+    """The indexes as the lock records them: credentials in their URLs are never written."""
+    out = [PythonIndex(name=DEFAULT_INDEX_NAME, url=http.redact(intent.index_url or ""), default=True)]
     if intent.torch:
-        out.append(PythonIndex(name=f"pytorch-{intent.torch.cuda}", url=intent.torch.index_url,
+        out.append(PythonIndex(name=f"pytorch-{intent.torch.cuda}", url=http.redact(intent.torch.index_url),
                                packages=sorted(canonicalize_name(p) for p in intent.torch.packages)))
-    out += [PythonIndex(name=i.name, url=i.url, packages=sorted(canonicalize_name(p) for p in i.packages))
-            for i in intent.indexes]
+    out += [PythonIndex(name=i.name, url=http.redact(i.url),
+                        packages=sorted(canonicalize_name(p) for p in i.packages)) for i in intent.indexes]
     return out
 
 
@@ -139,7 +140,7 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
             name=name, version=package.version, index=pinned.get(name, DEFAULT_INDEX_NAME),
             requested=name in asked, original=asked.get(name),
             dependencies=sorted(children[name]),
-            wheel=Wheel(filename=filename, url=url, sha256=chosen.sha256, size=chosen.size,
+            wheel=Wheel(filename=filename, url=http.redact(url), sha256=chosen.sha256, size=chosen.size,
                         upload_time=chosen.upload_time),
         ))
     return PythonLayer(version=intent.version, platform=intent.platform, venv=intent.venv, engine=ctx.engine,

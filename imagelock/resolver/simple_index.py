@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from html import unescape
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin
 
 from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name,
                              parse_sdist_filename, parse_wheel_filename)
@@ -20,7 +21,7 @@ ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 _ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]+)\"[^>]*>([^<]+)</a>", re.IGNORECASE)
 
 
-def _version_of(filename: str) -> Version | None:
+def version_of(filename: str) -> Version | None:
     try:
         if filename.endswith(".whl"):
             return parse_wheel_filename(filename)[1]
@@ -29,8 +30,17 @@ def _version_of(filename: str) -> Version | None:
         return None
 
 
-def project_versions(index_url: str, project: str, cutoff: str | None = None) -> dict[Version, int] | None:
-    """Version -> number of files, for files uploaded before the cutoff; None if the project is absent."""
+@dataclass(frozen=True)
+class IndexFile:
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None
+    upload_time: str | None
+
+
+def project_files(index_url: str, project: str) -> list[IndexFile] | None:
+    """The project's non-yanked files as its index lists them; None if the project is absent."""
     url = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
     try:
         response = http.get(url, headers={"Accept": ACCEPT}, what="index")
@@ -38,20 +48,33 @@ def project_versions(index_url: str, project: str, cutoff: str | None = None) ->
         if "HTTP 404" in str(exc):
             return None
         raise
-    files: list[tuple[str, str | None]] = []
+    files: list[IndexFile] = []
     if "json" in response.headers.get("Content-Type", ""):
         for entry in json.loads(response.content).get("files", []):
             if entry.get("yanked"):
                 continue
-            files.append((entry["filename"], entry.get("upload-time")))
+            files.append(IndexFile(filename=entry["filename"], url=urljoin(url, entry["url"]),
+                                   sha256=entry.get("hashes", {}).get("sha256"), size=entry.get("size"),
+                                   upload_time=entry.get("upload-time")))
     else:
         for href, text in _ANCHOR.findall(response.text):
-            files.append((unquote(unescape(text)).strip(), None))
+            link, _, fragment = unescape(href).partition("#")
+            sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
+            files.append(IndexFile(filename=unquote(unescape(text)).strip(), url=urljoin(url, link),
+                                   sha256=sha256, size=None, upload_time=None))
+    return files
+
+
+def project_versions(index_url: str, project: str, cutoff: str | None = None) -> dict[Version, int] | None:
+    """Version -> number of files, for files uploaded before the cutoff; None if the project is absent."""
+    files = project_files(index_url, project)
+    if files is None:
+        return None
     versions: dict[Version, int] = {}
-    for filename, uploaded in files:
-        if cutoff and uploaded and uploaded[:19] > cutoff[:19]:
+    for item in files:
+        if cutoff and item.upload_time and item.upload_time[:19] > cutoff[:19]:
             continue
-        version = _version_of(filename)
+        version = version_of(item.filename)
         if version is not None:
             versions[version] = versions.get(version, 0) + 1
     return versions

@@ -9,6 +9,7 @@ is written) and gets its image version: the previous one, bumped by what moved.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Callable
@@ -102,27 +103,24 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
 
     server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
-    with tempfile.TemporaryDirectory(prefix="imagelock-") as workdir:
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="imagelock-"))
         if server:
-            server.__enter__()
-        try:
-            ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
-                                upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
-                                engine=engine, replay=server, workdir=Path(workdir))
-            refused: list[AnswerIsNo] = []
-            for name, resolve in RESOLVERS.items():
-                if intent.section(name) is None:
-                    continue
-                if only and name not in only:
-                    setattr(lock, name, getattr(previous, name) if previous else None)
-                    continue
-                try:
-                    setattr(lock, name, resolve(ctx))
-                except AnswerIsNo as answer:  # keep going: every layer's "no" goes into one report
-                    refused.append(answer)
-        finally:
-            if server:
-                server.__exit__(None, None, None)
+            stack.enter_context(server)
+        ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
+                            upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
+                            engine=engine, replay=server, workdir=Path(workdir))
+        refused: list[AnswerIsNo] = []
+        for name, resolve in RESOLVERS.items():
+            if intent.section(name) is None:
+                continue
+            if only and name not in only:
+                setattr(lock, name, getattr(previous, name) if previous else None)
+                continue
+            try:
+                setattr(lock, name, resolve(ctx))
+            except AnswerIsNo as answer:  # keep going: every layer's "no" goes into one report
+                refused.append(answer)
 
     if refused:
         raise _combined(intent, lock, targets, refused)

@@ -148,7 +148,8 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 _VIA = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)(?:\s+#\s+via\s+(?P<via>.*))?$")
 
 
-def _parse_requirements(text: str) -> dict[str, ResolvedPackage]:
+def parse_requirements(text: str, root: str = ROOT_PROJECT) -> dict[str, ResolvedPackage]:
+    """`name==version  # via a, b` lines (uv's and pip-compile's) -> packages with their dependents."""
     packages: dict[str, ResolvedPackage] = {}
     for line in text.splitlines():
         match = _VIA.match(line.strip())
@@ -158,7 +159,7 @@ def _parse_requirements(text: str) -> dict[str, ResolvedPackage]:
         dependents = []
         for item in via:
             head = item.split(" ", 1)[0]
-            dependents.append("" if head == ROOT_PROJECT else canonicalize_name(head))
+            dependents.append("" if head in (root, ROOT_PROJECT) else canonicalize_name(head))
         name = canonicalize_name(match["name"])
         packages[name] = ResolvedPackage(name=name, version=match["version"], dependents=dependents)
     return packages
@@ -210,7 +211,7 @@ def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
     result = _run(args, env)
     if result.returncode != 0:
         raise _failure(result, request)
-    return _parse_requirements(output.read_text())
+    return parse_requirements(output.read_text())
 
 
 def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,

@@ -95,3 +95,9 @@ def test_unknown_option_is_one_line_exit_2(lock_cli) -> None:
 def test_missing_intent(tmp_path: Path, lock_cli) -> None:
     line = _fails(lock_cli, tmp_path, tmp_path / "absent.toml")
     assert line == f"lock: error: {tmp_path / 'absent.toml'}: no such intent file (create one with `lock init`)"
+
+
+def test_only_names_an_unknown_domain(tmp_path: Path, lock_cli) -> None:
+    intent = _write(tmp_path, BASE.format(requirements="[]"))
+    line = _fails(lock_cli, tmp_path, intent, "--only", "pyhton")
+    assert line.startswith("lock: error: --only: unknown domain 'pyhton' (did you mean 'python'?)")

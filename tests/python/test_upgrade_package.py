@@ -58,3 +58,24 @@ def test_absent_cutoff_records_the_update_time_and_keeps_it(tmp_path: Path, lock
     assert universe["source"] == "update-time"
     assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
     assert (tmp_path / "small.lock").read_bytes() == first
+
+
+def test_index_credentials_never_reach_the_lock_or_the_output(tmp_path: Path, capfd) -> None:
+    from imagelock.cli import main
+    from imagelock.replay import ReplayServer, Snapshot
+
+    snapshot = build_snapshot(tmp_path / "snap", [Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+                                                   Dist("beta", "1.0", "2024-01-01T00:00:00Z")])
+    with ReplayServer(Snapshot.open(snapshot), port=0) as server:
+        secret_url = server.index_url("pypi").replace("http://", "http://deploy:s3cr3t-t0ken@")
+        intent = tmp_path / "small.toml"
+        intent.write_text(INTENT.format(cutoff="2024-06-01T00:00:00Z").replace(
+            'bootstrap = []', f'bootstrap = []\nindex-url = "{secret_url}"'))
+        assert main(["update", str(intent)]) == 0
+        # and an error naming the index does not show the token either
+        intent.write_text(intent.read_text().replace('"alpha", "beta"', '"alpha==9"'))
+        assert main(["update", str(intent)]) in (1, 2)
+    out, err = capfd.readouterr()
+    lock_text = (tmp_path / "small.lock").read_text()
+    assert "s3cr3t" not in lock_text and "s3cr3t" not in out and "s3cr3t" not in err
+    assert "alpha-1.0-py3-none-any.whl" in lock_text
