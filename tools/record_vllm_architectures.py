@@ -15,6 +15,7 @@ import json
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import requests
 from packaging.version import Version
@@ -46,7 +47,7 @@ def main(versions: list[str]) -> None:
     page = session.get("https://pypi.org/simple/vllm/",
                        headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60).json()
     files = {f["filename"]: f for f in page["files"]}
-    data = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
+    data: dict[str, Any] = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
     for version in versions:
         entry = files[f"vllm-{version}.tar.gz"]
         blob = session.get(entry["url"], timeout=300).content
