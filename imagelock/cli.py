@@ -40,9 +40,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from imagelock.resolver.update import update
-
     from imagelock.diff import diff, render_summary
+    from imagelock.resolver.update import update
 
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,

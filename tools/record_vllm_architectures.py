@@ -15,6 +15,7 @@ import json
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import requests
 from packaging.version import Version
@@ -46,14 +47,18 @@ def main(versions: list[str]) -> None:
     page = session.get("https://pypi.org/simple/vllm/",
                        headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60).json()
     files = {f["filename"]: f for f in page["files"]}
-    data = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
+    data: dict[str, Any] = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
     for version in versions:
         entry = files[f"vllm-{version}.tar.gz"]
         blob = session.get(entry["url"], timeout=300).content
         if hashlib.sha256(blob).hexdigest() != entry["hashes"]["sha256"]:
             raise SystemExit(f"vllm-{version}.tar.gz: sha256 mismatch")
         with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-            member = archive.extractfile(f"vllm-{version}/vllm/model_executor/models/registry.py")
+            try:
+                member = archive.extractfile(f"vllm-{version}/vllm/model_executor/models/registry.py")
+            except KeyError:  # older releases keep the table elsewhere; not recorded rather than guessed
+                print(f"vllm {version}: no vllm/model_executor/models/registry.py, skipped")
+                continue
             assert member is not None
             keys = registry_keys(member.read().decode())
         data["releases"][version] = {"sdist": entry["url"], "sha256": entry["hashes"]["sha256"],

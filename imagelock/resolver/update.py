@@ -73,18 +73,22 @@ def _violations(report: compat.Report) -> str:
 
 def _combined(intent: intent_mod.Intent, lock: Lock, targets: compat.Targets,
               refused: list[AnswerIsNo]) -> AnswerIsNo:
-    """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins."""
+    """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins.
+
+    A lone refusal with no cross-layer violation is returned as the layer said it
+    (plus any notes), so each domain keeps its own wording.
+    """
     if lock.python is None and intent.python is not None:
         lock.python = compat.pins.pinned_layer(intent.python)
     report = compat.evaluate(lock, targets)
-    summary = "; ".join(answer.summary.removesuffix("; nothing was written") for answer in refused)
     details = [line for answer in refused for line in answer.details]
-    if report.violations:
-        summary += f"; {_violations(report)}"
-        details += ["cross-layer (judged on what did resolve and on the intent's exact pins):", *report.lines()]
-    elif report.unchecked:
-        details += report.lines()
-    return AnswerIsNo(summary + "; nothing was written", details)
+    if not report.violations:
+        if len(refused) == 1:
+            return AnswerIsNo(refused[0].summary, details + report.lines())
+        return AnswerIsNo("; ".join(answer.summary for answer in refused), details + report.lines())
+    summary = "; ".join(answer.summary.removesuffix("; nothing was written") for answer in refused)
+    details += ["cross-layer (judged on what did resolve and on the intent's exact pins):", *report.lines()]
+    return AnswerIsNo(f"{summary}; {_violations(report)}; nothing was written", details)
 
 
 def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,

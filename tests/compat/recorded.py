@@ -8,11 +8,14 @@ Sources of every fact here:
   - Debian packages: real stanzas of Debian bookworm's signed main/binary-amd64
     index (the apt domain's fixture tests/fixtures/apt/bookworm, recorded and
     gpgv-verified by its record.py): name, version, pool path, size, SHA256.
-  - Qwen/Qwen3-4B-AWQ: the seed's model (shared/seeds/000, section 4); its
-    config.json architecture is Qwen3ForCausalLM (the Qwen3 model class in
-    transformers and in vLLM's registry). The Hub cannot be reached from the
-    build machines, so the commit and file hashes are not recorded and the
-    model carries no files here.
+  - Qwen/Qwen3-4B-AWQ: the seed's model (shared/seeds/000, section 4). Its
+    architecture, Qwen3ForCausalLM, is the one a public copy of Qwen3-4B's
+    config.json lists (akougkas/warpio-cli, warpio-docs/ai-docs/model_cards/
+    qwen3:4b.md: "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3");
+    an AWQ repack adds a quantization_config and keeps the architecture, which
+    could not be confirmed on the AWQ repository itself: the Hub cannot be
+    reached from the build machines. For the same reason the commit and file
+    hashes are not recorded and the model carries no files here.
   - the Python layers are the committed, replay-resolved locks/seed.lock
     (vllm 0.6.6.post1, torch 2.5.1+cu124) and tests/fixtures/locks/seed-qwen3.lock
     (vllm 0.8.4, torch 2.6.0+cu124, resolved from snapshots/seed-qwen3).

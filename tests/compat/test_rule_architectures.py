@@ -31,10 +31,10 @@ def test_recorded_registries_place_qwen3_first_in_0_8_4() -> None:
 
 
 def test_between_recorded_releases_only_agreement_decides() -> None:
-    # 0.8.0 lies between 0.7.3 and 0.8.3, neither of which lists Qwen3: certainly unsupported.
-    assert architectures.supported(Version("0.8.0"), "Qwen3ForCausalLM") is False
+    # A 0.7.2.post1 would lie between 0.7.2 and 0.7.3, neither of which lists Qwen3: certainly unsupported.
+    assert architectures.supported(Version("0.7.2.post1"), "Qwen3ForCausalLM") is False
     # Both neighbours list Qwen2: certainly supported.
-    assert architectures.supported(Version("0.7.0"), "Qwen2ForCausalLM") is True
+    assert architectures.supported(Version("0.7.2.post1"), "Qwen2ForCausalLM") is True
     # 0.8.4.dev lies between 0.8.3 (no) and 0.8.4 (yes): undecided, reported as not checked.
     assert architectures.supported(Version("0.8.4.dev0"), "Qwen3ForCausalLM") is None
 

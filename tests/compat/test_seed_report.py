@@ -138,3 +138,16 @@ def test_update_json_reports_version_and_what_moved(tmp_path: Path, lock_cli) ->
     data = json.loads(run.out)
     assert (run.code, data["version"], data["diff"]["version"]) == (0, "1.0.0", {"old": None, "new": "1.0.0"})
     assert len(data["diff"]["layers"]["python"]) == 134  # a first lock adds the interpreter and 133 packages
+
+
+def test_a_lone_refusal_keeps_its_own_words(tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layer's "no" without cross-layer violations is printed exactly as that layer said it."""
+    from imagelock.errors import AnswerIsNo
+
+    def refuse(ctx: object) -> None:
+        raise AnswerIsNo("nvidia: no runfile for CUDA 12.7", ["CUDA went from 12.6 to 12.8"])
+
+    monkeypatch.setitem(update_mod.RESOLVERS, "nvidia", refuse)
+    intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.7"\n')
+    assert _refused_update(lock_cli, tmp_path, intent) == ["nvidia: no runfile for CUDA 12.7",
+                                                            "CUDA went from 12.6 to 12.8"]

@@ -4,7 +4,8 @@ vLLM picks the model class by the `architectures` entry of the model's
 config.json, looked up in its registry (vllm/model_executor/models/registry.py,
 the keys of `_VLLM_MODELS`); an architecture missing there fails at load time
 ("Model architectures [...] are not supported for now"). The registry's keys at
-several releases were read from each release's sdist on PyPI (URL and sha256 in
+every release from 0.6.3 (the first with registry.py) to 0.9.2 were read from
+each release's sdist on PyPI (URL and sha256 in
 data/vllm_architectures.json; recorded by tools/record_vllm_architectures.py).
 For example Qwen3ForCausalLM is absent at 0.8.3 and present at 0.8.4, the
 release that first supports Qwen3 (vllm-project/vllm#15289).
