@@ -88,7 +88,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         result = check(args.intent, args.lock)
         lock_path = result.lock_path
         problems += [f"{lock_path}: {p}" for p in result.problems]
-        notes += [f"{lock_path}: {note}" for note in result.notes]
+        notes += result.notes
         digest, image = result.digest, result.image
     else:
         lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
@@ -107,7 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
-    human = "\n".join((problems or [f"{what} (image {image})"]) + notes)
+    human = "\n".join((problems or [f"{what} (image {image})"]) + [f"{lock_path}: {n}" for n in notes])
     _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems, "notes": notes,
                         "digest": digest, "image": image, "stale_files": stale})
     return EXIT_NO if problems else EXIT_OK
