@@ -29,7 +29,7 @@ import gen_rootfs as rootfs
 from gen_aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
-from imagelock.lockfile import AptLayer, AptPackage, AptSource, Model, ModelFile, NvidiaLayer
+from imagelock.lockfile import AptLayer, AptPackage, AptSource, KernelLayer, Model, ModelFile, NvidiaLayer
 
 pytestmark = pytest.mark.e2e
 
@@ -330,3 +330,50 @@ def _flip(data: bytes) -> bytes:
     changed = bytearray(data)
     changed[len(changed) // 2] ^= 0x01
     return bytes(changed)
+
+
+KERNEL = "6.1.0-99-imagelock"
+
+
+def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_kernel(
+        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    """The Packer flow: --system-only installs the kernel and stops; the driver is built only on that kernel."""
+    serve, base_url = mirror
+    root = rootfs.unpack(tmp_path / "root")
+    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root))
+    lock, _ = lockfile.read(lock_path)
+    repo = serve / "apt"
+    kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
+    key = make_key(tmp_path / "gnupg2", "imagelock e2e kernel <e2e@example.invalid>")
+    try:
+        build_repo(repo, {"stable": [*DEBS, kernel_deb]}, key, arches=(ARCH,))
+    finally:
+        stop_agent(key)
+    shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
+    built = repo / "pool" / "stable" / f"linux-image-{KERNEL}_6.1.99-1_{ARCH}.deb"
+    lock.apt.keyring_sha256 = hashlib.sha256(key.keyring.read_bytes()).hexdigest()
+    lock.apt.sources[0].inrelease_sha256 = hashlib.sha256((repo / "dists/stable/InRelease").read_bytes()).hexdigest()
+    lock.apt.packages = [
+        AptPackage(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, f"pool/stable/{built.name}",
+                   hashlib.sha256(built.read_bytes()).hexdigest(), built.stat().st_size, "stable", requested=True)]
+    lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
+    lock_path.write_text(lockfile.dumps(lock))
+    generated = tmp_path / "generated"
+    assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
+    _install(root, generated)
+
+    system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only",
+                        env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+    assert system.returncode == 0, system.stderr
+    assert system.stderr.splitlines()[-1] == \
+        "imagelock: system layer done (--system-only): reboot, then run again without it"
+    assert (root / "boot" / f"vmlinuz-{KERNEL}").read_bytes() == b"not a kernel\n"
+    assert not (root / "var/lib/fake-nvidia").exists() and not (root / "opt/venvs/ai").exists()
+
+    # Not rebooted (a chroot runs the host's kernel): the driver step refuses to build for the wrong one.
+    full = _bootstrap(root, base_url)
+    assert full.returncode == 1
+    assert full.stderr.splitlines()[-1] == (f"imagelock: FAILED: nvidia: running kernel {os.uname().release}, the "
+                                            f"lock's kernel is {KERNEL}: reboot into it and run again")
+    assert not (root / "var/lib/fake-nvidia").exists()
+    assert not (root / "etc/imagelock/lock.digest").exists()
