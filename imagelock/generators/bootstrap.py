@@ -10,7 +10,7 @@ block and nothing else. tests/generators/test_hostile.py holds that to account.
 from __future__ import annotations
 
 from imagelock.generators.values import (
-    COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, Values, sh,
+    COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, SNAPSHOT, Values, sh,
 )
 from imagelock.lockfile import Lock
 
@@ -175,6 +175,8 @@ write_apt_sources() {
     uri=${IMAGELOCK_APT_MIRROR:-${APT_SOURCES[i]}}
     text+=$(printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nArchitectures: %s\nSigned-By: %s\n' \
       "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$keyring")
+    # A snapshot's Release files outlive their Valid-Until; their signatures are still checked.
+    [[ -z $APT_SNAPSHOT ]] || text+=$'\nCheck-Valid-Until: no'
     text+=$'\n\n'
   done
   mkdir -p -- "$STATE/apt-sources.d"
@@ -435,6 +437,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
                          v.rel_path(d.filename, f"{key}.filename"), v.sha256(d.sha256, f"{key}.sha256"),
                          str(v.size(d.size, f"{key}.size"))))
     out["APT_KEYRING_SHA256"] = keyring
+    out["APT_SNAPSHOT"] = v.match(lock.apt.snapshot, SNAPSHOT, "apt.snapshot", "a snapshot id like 20240415T000000Z") \
+        if lock.apt and lock.apt.snapshot else ""
     out["APT_SOURCES"] = sources
     out["APT_PACKAGES"] = sorted(debs)
     out["KERNEL_VERSION"] = v.match(lock.kernel.version, KERNEL, "kernel.version",

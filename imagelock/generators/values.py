@@ -39,6 +39,7 @@ RUNFILE_FLAG = re.compile(r"^--?[A-Za-z0-9][A-Za-z0-9_-]*(?:=[A-Za-z0-9_./:,+-]*
 KERNEL = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9A-Za-z.+~-]+$")
 COMPONENT = re.compile(r"^[a-z0-9][a-z0-9./_-]*$")
 DRIVER = re.compile(r"^[0-9]+(?:\.[0-9]+){1,3}$")
+SNAPSHOT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:-]*$")
 DEVICE = re.compile(r"^/dev/[a-z0-9]+$")
 LOCK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 

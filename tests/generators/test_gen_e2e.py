@@ -139,8 +139,9 @@ def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
     assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
     source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
+    # A snapshot: the sources bootstrap.sh writes say Check-Valid-Until: no, which real apt must accept.
     return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
-                    sources=[source], packages=packages)
+                    snapshot="20240415T000000Z", sources=[source], packages=packages)
 
 
 def _state(root: Path) -> dict[str, tuple[object, ...]]:
@@ -197,6 +198,9 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
                        *LOCKED_DEBS)
     assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
     assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
+    sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
+    assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
+                       "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
 
     # The venv holds exactly the locked wheels, importable, and nothing else (not even pip).
     listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c",
