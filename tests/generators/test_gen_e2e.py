@@ -78,7 +78,8 @@ def _python_version(root: Path) -> str:
     return f"3.{minors[-1]}"
 
 
-def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
+def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str, debs: list[Deb] = DEBS,
+               locked: dict[str, str] = LOCKED_DEBS) -> Path:
     """`lock update` against a tiny wheel index, then the driver and model layers added."""
     snapshot = build_snapshot(tmp_path / "snap", [
         Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
@@ -111,7 +112,7 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
         (model_dir / name).write_bytes(data)
     lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
                          [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
-    lock.apt = _apt_layer(tmp_path, serve / "apt")
+    lock.apt = _apt_layer(tmp_path, serve / "apt", debs, locked)
     lock_path.write_text(lockfile.dumps(lock))
     return lock_path
 
@@ -119,24 +120,24 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
 APT_UPSTREAM = "https://apt.example.invalid/debian"  # what the lock records; IMAGELOCK_APT_MIRROR replaces it
 
 
-def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
-    """A signed repository served under the mirror, and the apt layer locking three of its packages."""
+def _apt_layer(tmp_path: Path, repo: Path, debs: list[Deb], locked: dict[str, str]) -> AptLayer:
+    """A signed repository of `debs` served under the mirror, and the apt layer locking `locked` of them."""
     key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
     try:
-        build_repo(repo, {"stable": DEBS}, key, arches=(ARCH,))
+        build_repo(repo, {"stable": debs}, key, arches=(ARCH,))
     finally:
         stop_agent(key)
     shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
     packages = []
     for deb in (repo / "pool" / "stable").iterdir():
         name, version, arch = deb.stem.split("_")
-        full = LOCKED_DEBS.get(name)
+        full = locked.get(name)
         if full is None or full.split(":")[-1] != version:
             continue
         data = deb.read_bytes()
         packages.append(AptPackage(name, full, arch.removesuffix(".deb"), f"pool/stable/{deb.name}",
                                    hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
-    assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
+    assert sorted(p.name for p in packages) == sorted(locked)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
     source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
     # A snapshot: the sources bootstrap.sh writes say Check-Valid-Until: no, which real apt must accept.
@@ -344,22 +345,10 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     """The Packer flow: --system-only installs the kernel and stops; the driver is built only on that kernel."""
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
-    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root))
-    lock, _ = lockfile.read(lock_path)
-    repo = serve / "apt"
     kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
-    key = make_key(tmp_path / "gnupg2", "imagelock e2e kernel <e2e@example.invalid>")
-    try:
-        build_repo(repo, {"stable": [*DEBS, kernel_deb]}, key, arches=(ARCH,))
-    finally:
-        stop_agent(key)
-    shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
-    built = repo / "pool" / "stable" / f"linux-image-{KERNEL}_6.1.99-1_{ARCH}.deb"
-    lock.apt.keyring_sha256 = hashlib.sha256(key.keyring.read_bytes()).hexdigest()
-    lock.apt.sources[0].inrelease_sha256 = hashlib.sha256((repo / "dists/stable/InRelease").read_bytes()).hexdigest()
-    lock.apt.packages = [
-        AptPackage(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, f"pool/stable/{built.name}",
-                   hashlib.sha256(built.read_bytes()).hexdigest(), built.stat().st_size, "stable", requested=True)]
+    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root), [kernel_deb],
+                           {kernel_deb.name: kernel_deb.version})
+    lock, _ = lockfile.read(lock_path)
     lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
     lock_path.write_text(lockfile.dumps(lock))
     generated = tmp_path / "generated"
