@@ -275,10 +275,8 @@ step_python() {
   if ((${#PY_WHEELS[@]} == 0)); then log "python: the lock has no Python layer; skipped"; return 0; fi
   local count=$((${#PY_WHEELS[@]} / 6))
   if venv_matches 2>/dev/null; then log "python: $VENV already holds exactly the $count locked packages"; return 0; fi
-  local interpreter="python$PYTHON_VERSION" i name version file
+  local interpreter="python$PYTHON_VERSION" i name version file pip_wheel="" installer
   command -v "$interpreter" >/dev/null || die "python: $interpreter not found (the lock's interpreter)"
-  "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
-    die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
   rm -rf -- "$STAGE/wheels" "$STAGE/installer"
   mkdir -p -- "$STAGE/wheels"
   : >"$STAGE/requirements.txt"
@@ -287,15 +285,26 @@ step_python() {
     fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" "${PY_WHEELS[i + 5]}" "" "" \
       "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
     printf '%s==%s --hash=sha256:%s\n' "$name" "$version" "${PY_WHEELS[i + 4]}" >>"$STAGE/requirements.txt"
+    [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
   done
-  log "python: creating $VENV with $interpreter and installing $count verified wheels"
   rm -rf -- "$VENV"
   "$interpreter" -m venv --without-pip -- "$VENV"
-  # pip runs from a throwaway installer venv, so the image's venv holds only what the lock holds.
-  "$interpreter" -m venv -- "$STAGE/installer"
-  "$STAGE/installer/bin/python" -m pip --python "$VENV/bin/python" --disable-pip-version-check --no-input \
-    install --no-index --find-links "$STAGE/wheels" --require-hashes --no-deps --only-binary :all: \
-    --no-cache-dir -r "$STAGE/requirements.txt"
+  if [[ -n $pip_wheel ]]; then
+    # The locked pip installs everything (itself included), run straight from its verified wheel.
+    log "python: creating $VENV with $interpreter; the locked ${pip_wheel##*/} installs $count verified wheels"
+    installer=("$VENV/bin/python" "$pip_wheel/pip")
+  else
+    # No pip in the lock: the interpreter's own pip runs from a throwaway venv, so the image's venv
+    # still holds only what the lock holds.
+    "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
+      die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
+    log "python: creating $VENV with $interpreter; its bundled pip installs $count verified wheels"
+    "$interpreter" -m venv -- "$STAGE/installer"
+    installer=("$STAGE/installer/bin/python" -m pip --python "$VENV/bin/python")
+  fi
+  "${installer[@]}" --disable-pip-version-check --no-input install --no-index --find-links "$STAGE/wheels" \
+    --require-hashes --no-deps --only-binary :all: --no-cache-dir -r "$STAGE/requirements.txt" \
+    || die "python: pip could not install the locked wheels into $VENV"
   rm -rf -- "$STAGE/installer" "$STAGE/wheels" "$STAGE/requirements.txt"
   venv_matches || die "python: $VENV does not hold exactly the locked packages after installing them"
   CHANGED+=(python)

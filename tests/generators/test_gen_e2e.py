@@ -1,8 +1,9 @@
 """End to end: a generated bootstrap.sh builds a real Debian root filesystem into what its lock says.
 
 The lock comes from `lock update` against a real index of tiny wheels (indexbuilder),
-plus an NVIDIA layer whose runfile is a small script that records its flags, and a
-model whose files are served like the rest. Everything is served on 127.0.0.1 from a
+plus the real pip wheel Debian ships, an apt layer from a signed repository made with
+the real tools, an NVIDIA layer whose runfile is a small script that records its flags,
+and a model whose files are served like the rest. Everything is served on 127.0.0.1 from a
 mirror laid out as bootstrap.sh expects under IMAGELOCK_MIRROR; the lock itself records
 upstream URLs that do not resolve, so a passing run proves the mirror path and the checks.
 """
@@ -29,7 +30,9 @@ import gen_rootfs as rootfs
 from gen_aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
-from imagelock.lockfile import AptLayer, AptPackage, AptSource, KernelLayer, Model, ModelFile, NvidiaLayer
+from imagelock.lockfile import (
+    AptLayer, AptPackage, AptSource, KernelLayer, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -78,9 +81,10 @@ def _python_version(root: Path) -> str:
     return f"3.{minors[-1]}"
 
 
-def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str, debs: list[Deb] = DEBS,
+def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb] = DEBS,
                locked: dict[str, str] = LOCKED_DEBS) -> Path:
-    """`lock update` against a tiny wheel index, then the driver and model layers added."""
+    """`lock update` against a tiny wheel index, then pip (a real wheel), the apt, driver and model layers added."""
+    python = _python_version(root)
     snapshot = build_snapshot(tmp_path / "snap", [
         Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
         Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
@@ -98,6 +102,12 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str, debs: list[De
     (serve / "python").mkdir()
     for wheel in (snapshot / "pypi" / "files").iterdir():
         shutil.copy(wheel, serve / "python" / wheel.name)
+    # The real pip wheel the root filesystem's Debian ships: locked like the seed locks pip, it installs the rest.
+    (pip,) = (root / "usr" / "share" / "python-wheels").glob("pip-*-py3-none-any.whl")
+    shutil.copy(pip, serve / "python" / pip.name)
+    data = pip.read_bytes()
+    lock.python.packages.append(PythonPackage("pip", pip.name.split("-")[1], "pypi", True, Wheel(
+        pip.name, f"https://files.example.invalid/{pip.name}", hashlib.sha256(data).hexdigest(), len(data))))
     (serve / "nvidia").mkdir()
     runfile = "cuda_12.4.1_550.54.15_linux.run"
     (serve / "nvidia" / runfile).write_bytes(FAKE_RUNFILE)
@@ -145,6 +155,14 @@ def _apt_layer(tmp_path: Path, repo: Path, debs: list[Deb], locked: dict[str, st
                     snapshot="20240415T000000Z", sources=[source], packages=packages)
 
 
+def _venv(root: Path) -> list[str]:
+    """name==version of every distribution the image's venv holds."""
+    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import importlib.metadata as m; "
+                         "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
+    assert listing.returncode == 0, listing.stderr
+    return listing.stdout.split()
+
+
 def _state(root: Path) -> dict[str, tuple[object, ...]]:
     """Every file the bootstrap may touch: type, mode, mtime, and content or link target."""
     seen: dict[str, tuple[object, ...]] = {}
@@ -184,7 +202,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
         tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
-    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root))
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root)
     lock, _ = lockfile.read(lock_path)
     generated = tmp_path / "generated"
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
@@ -203,13 +221,11 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
                        "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
 
-    # The venv holds exactly the locked wheels, importable, and nothing else (not even pip).
-    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c",
-                         "import importlib.metadata as m; print(sorted(f\"{d.metadata['Name']}=={d.version}\" "
-                         "for d in m.distributions()))")
-    assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.strip() == str(sorted(f"{p.name}=={p.version}" for p in lock.python.packages))
-    assert listing.stdout.strip() == "['alpha==1.0', 'beta==1.0', 'gamma==1.0']"
+    # The venv holds exactly the locked wheels, importable, and nothing else; the locked pip installed them.
+    pip = next(p for p in lock.python.packages if p.name == "pip")
+    assert f"the locked {pip.wheel.filename} installs 4 verified wheels" in first.stderr
+    assert _venv(root) == sorted(f"{p.name}=={p.version}" for p in lock.python.packages)
+    assert _venv(root) == sorted(["alpha==1.0", "beta==1.0", "gamma==1.0", f"pip=={pip.version}"])
     imported = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import alpha, beta, gamma; print(beta.__version__)")
     assert imported.stdout.strip() == "1.0", imported.stderr
 
@@ -246,22 +262,32 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
 
-    # The lock moves on (a newer imagelock-hello): the same machine follows it, held package and all,
-    # and its fingerprint names the new lock.
+    # The lock moves on (a newer imagelock-hello, and pip no longer locked): the same machine follows it,
+    # held package and all, the venv rebuilt by the interpreter's own pip, and the fingerprint names the new lock.
     newer = serve / "apt" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
     moved = lockfile.read(lock_path)[0]
     hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
     hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
     hello.sha256, hello.size = hashlib.sha256(newer.read_bytes()).hexdigest(), newer.stat().st_size
+    moved.python.packages = [p for p in moved.python.packages if p.name != "pip"]
     moved_path = tmp_path / "moved" / "tiny.lock"
     moved_path.parent.mkdir()
     moved_path.write_text(lockfile.dumps(moved))
     assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
-    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh",
-                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
+    with _moved_aside(root / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"):
+        no_pip = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
+    assert no_pip.returncode == 1
+    assert f"removing the fingerprint of lock {lock.digest()}" in no_pip.stderr
+    assert no_pip.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
+        f"(Debian and Ubuntu: python{lock.python.version}-venv)")
+    assert not (root / "etc/imagelock/lock.digest").exists()
+    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
     assert third.returncode == 0, third.stderr
-    assert f"removing the fingerprint of lock {lock.digest()}" in third.stderr
-    assert "now matches its lock (changed: apt apt-holds fingerprint)" in third.stderr  # installing unholds
+    assert "its bundled pip installs 3 verified wheels" in third.stderr
+    assert "now matches its lock (changed: python fingerprint)" in third.stderr  # apt moved in the failed run
+    assert _venv(root) == ["alpha==1.0", "beta==1.0", "gamma==1.0"]
     query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Version} ${db:Status-Abbrev}", "imagelock-hello")
     assert query.stdout == "1.1-1 hi "
     assert (root / "etc/imagelock/lock.digest").read_text() == moved.digest() + "\n"
@@ -281,12 +307,9 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
     model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
     beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
-    ensurepip = fresh / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"
     cases = [
         (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
          f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
-        (_moved_aside(ensurepip), f"python: python{lock.python.version} has no ensurepip to bootstrap the installer "
-         f"(Debian and Ubuntu: python{lock.python.version}-venv)", ""),
         (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
          f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
         (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
@@ -346,7 +369,7 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
     kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
-    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root), [kernel_deb],
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root, [kernel_deb],
                            {kernel_deb.name: kernel_deb.version})
     lock, _ = lockfile.read(lock_path)
     lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
