@@ -147,7 +147,6 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
             "",
         ]
     out.append("locals {")
-    out.append(f"  image_name = {hcl(image)}")
     if amis:
         width = max(len(hcl(r)) for r, _, _ in amis)
         out.append("  source_amis = {")
@@ -156,12 +155,14 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         out.append("  root_devices = {")
         out += [f"    {hcl(region).ljust(width)} = {hcl(device)}" for region, _, device in amis]
         out.append("  }")
-        out.append("  source_ami  = local.source_amis[var.region]")
-        out.append("  root_device = local.root_devices[var.region]")
+        out.append("")
+        source_ami, root_device = "local.source_amis[var.region]", "local.root_devices[var.region]"
     else:
-        out.append("  source_ami  = var.source_ami")
-        out.append(f"  root_device = {hcl(DEFAULT_ROOT_DEVICE)}")
-    out.append('  bootstrap   = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"')
+        source_ami, root_device = "var.source_ami", hcl(DEFAULT_ROOT_DEVICE)
+    out += [f"  image_name  = {hcl(image)}",
+            f"  source_ami  = {source_ami}",
+            f"  root_device = {root_device}",
+            '  bootstrap   = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"']
     out += ["}", "", 'source "amazon-ebs" "gpu" {',
             "  region          = var.region",
             "  source_ami      = local.source_ami",
