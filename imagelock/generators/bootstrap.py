@@ -358,6 +358,7 @@ AutoTokenizer.from_pretrained(sys.argv[1])
 print("tokenizer ok", sys.argv[1])
 PY
         ;;
+      *) die "smoke: unknown test $test" ;;
     esac
   done
 }
