@@ -419,8 +419,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         for i, p in enumerate(py.packages):
             key = f"python.packages[{i}]"
             size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
-            wheels.append((v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version"),
-                           v.file_name(p.wheel.filename, f"{key}.wheel.filename"),
+            name, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
+            wheels.append((name, version, v.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
                            v.url(p.wheel.url, f"{key}.wheel.url"), v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
                            "" if size is None else str(size)))
     out["PY_WHEELS"] = sorted(wheels)
