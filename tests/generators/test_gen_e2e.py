@@ -53,9 +53,20 @@ LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-
                "imagelock-native": "3.0-1"}
 
 
+HF_TOKEN = "hf_e2e_test_token"
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Static files; under /hf/ (a model host look-alike) only for the bearer of HF_TOKEN."""
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         return
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.startswith("/hf/") and self.headers.get("Authorization") != f"Bearer {HF_TOKEN}":
+            self.send_error(401, "token required")
+            return
+        super().do_GET()
 
 
 @pytest.fixture
@@ -185,9 +196,9 @@ def _state(root: Path) -> dict[str, tuple[object, ...]]:
 OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
 
 
-def _bootstrap(root: Path, base_url: str):
+def _bootstrap(root: Path, base_url: str, **env: str):
     return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE, **env})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -327,9 +338,24 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
         assert contains in last
         assert not (fresh / "etc/imagelock/lock.digest").exists()
     assert not (fresh / "workspace/models/tiny/tokenizer.json").exists()
-    done = _bootstrap(fresh, base_url)
+
+    # The mirror still lacks the file; the model host has it (at /<repo>/resolve/<commit>/<path>), for a token.
+    hf = serve / "hf" / "test-org" / "tiny-model" / "resolve" / COMMIT
+    hf.mkdir(parents=True)
+    with _moved_aside(model):
+        shutil.copy(model.with_name(model.name + ".aside"), hf / model.name)
+        endpoint = {"HF_ENDPOINT": f"{base_url}/hf"}
+        denied = _bootstrap(fresh, base_url, **endpoint)
+        assert denied.returncode == 1
+        assert f"could not download {base_url}/hf/test-org/tiny-model/resolve/{COMMIT}/tokenizer.json" in denied.stderr
+        done = _bootstrap(fresh, base_url, **endpoint, HUGGINGFACE_HUB_TOKEN=HF_TOKEN)
     assert done.returncode == 0, done.stderr
     assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
+    assert (fresh / "workspace/models/tiny/tokenizer.json").read_bytes() == MODEL_FILES["tokenizer.json"]
+    # The token was sent, and is nowhere on the machine afterwards.
+    leftovers = [p for top in ("tmp", "var", "etc", "root", "workspace", "opt") for p in (fresh / top).rglob("*")
+                 if p.is_file() and not p.is_symlink() and HF_TOKEN.encode() in p.read_bytes()]
+    assert leftovers == []
     assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
 
 
