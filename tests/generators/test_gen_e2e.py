@@ -294,7 +294,10 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
         f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
         f"(Debian and Ubuntu: python{lock.python.version}-venv)")
     assert not (root / "etc/imagelock/lock.digest").exists()
-    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
+    # Run as a login user, like a cloud image's: the script re-execs itself as root through sudo, keeping
+    # the mirror settings (which it needs here: the wheels of the rebuilt venv come only from the mirror).
+    rootfs.add_sudo_user(root, "builder")
+    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env, user="builder")
     assert third.returncode == 0, third.stderr
     assert "its bundled pip installs 3 verified wheels" in third.stderr
     assert "now matches its lock (changed: python fingerprint)" in third.stderr  # apt moved in the failed run
