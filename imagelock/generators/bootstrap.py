@@ -150,6 +150,8 @@ check_lock_file() {
 # --- apt ---------------------------------------------------------------------------
 
 APT_OPTS=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$STATE/apt-sources.d")
+# Exact versions only: downgrades and held packages move when the lock says so.
+APT_INSTALL=(-q -y --no-install-recommends --allow-downgrades --allow-change-held-packages)
 
 deb_spec() { if [[ $3 == all ]]; then printf '%s=%s' "$1" "$2"; else printf '%s:%s=%s' "$1" "$3" "$2"; fi; }
 
@@ -195,7 +197,7 @@ step_apt() {
     log "apt: installing ${#missing[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages"
     write_apt_sources
     apt-get "${APT_OPTS[@]}" -q update
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --download-only install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --download-only install "${missing[@]}"
     local deb
     for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
       name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
@@ -205,7 +207,7 @@ step_apt() {
       verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
         "${APT_PACKAGES[i + 3]}"
     done
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --no-download install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --no-download install "${missing[@]}"
     apt-get clean
     CHANGED+=(apt)
   else
@@ -235,7 +237,10 @@ step_kernel() {
 step_nvidia() {
   [[ -n $NVIDIA_RUNFILE ]] || { log "nvidia: the lock has no driver layer; skipped"; return 0; }
   local marker="$STATE/nvidia-$NVIDIA_SHA256.installed" runfile="$STAGE/nvidia/$NVIDIA_RUNFILE"
-  if [[ -f $marker ]]; then log "nvidia: driver $NVIDIA_DRIVER_VERSION already installed from $NVIDIA_RUNFILE"; return 0; fi
+  if [[ -f $marker ]]; then
+    log "nvidia: driver $NVIDIA_DRIVER_VERSION already installed from $NVIDIA_RUNFILE"
+    return 0
+  fi
   if [[ -n $KERNEL_VERSION && $(uname -r) != "$KERNEL_VERSION" ]]; then
     die "nvidia: running kernel $(uname -r), the lock's kernel is $KERNEL_VERSION: reboot into it and run again"
   fi
@@ -282,8 +287,8 @@ step_python() {
   : >"$STAGE/requirements.txt"
   for ((i = 0; i < ${#PY_WHEELS[@]}; i += 6)); do
     name=${PY_WHEELS[i]} version=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 2]}
-    fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" "${PY_WHEELS[i + 5]}" "" "" \
-      "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
+    fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" \
+      "${PY_WHEELS[i + 5]}" "" "" "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
     printf '%s==%s --hash=sha256:%s\n' "$name" "$version" "${PY_WHEELS[i + 4]}" >>"$STAGE/requirements.txt"
     [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
   done
@@ -343,12 +348,18 @@ step_smoke() {
     case $test in
       nvidia)
         local driver
-        driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1) || die "smoke: nvidia-smi failed"
-        [[ $driver == "$NVIDIA_DRIVER_VERSION" ]] || die "smoke: driver $driver loaded, the lock says $NVIDIA_DRIVER_VERSION"
+        driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1) ||
+          die "smoke: nvidia-smi failed"
+        [[ $driver == "$NVIDIA_DRIVER_VERSION" ]] ||
+          die "smoke: driver $driver loaded, the lock says $NVIDIA_DRIVER_VERSION"
         nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv ;;
       torch)
-        "$VENV/bin/python" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"; print("torch", torch.__version__, "cuda", torch.version.cuda)' \
-          || die "smoke: torch cannot use CUDA" ;;
+        "$VENV/bin/python" - <<'PY' || die "smoke: torch cannot use CUDA"
+import torch
+assert torch.cuda.is_available(), "no CUDA"
+print("torch", torch.__version__, "cuda", torch.version.cuda)
+PY
+        ;;
       vllm) "$VENV/bin/python" -c 'import vllm; print("vllm import ok")' || die "smoke: vllm does not import" ;;
       tokenizer:*)
         "$VENV/bin/python" - "${test#tokenizer:}" <<'PY' || die "smoke: tokenizer ${test#tokenizer:} does not load"
@@ -364,7 +375,8 @@ PY
 }
 
 step_fingerprint() {
-  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] &&
+    cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
     log "fingerprint: $FINGERPRINT already records lock $LOCK_DIGEST"
     return 0
   fi
@@ -460,7 +472,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         out[name] = ""
     flags: list[str] = []
     if nv:
-        flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms") for f in nv.install_flags]
+        flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms")
+                 for f in nv.install_flags]
         out["NVIDIA_RUNFILE"] = v.file_name(nv.runfile, "nvidia.runfile")
         out["NVIDIA_URL"] = v.url(nv.url, "nvidia.url")
         if nv.mirror_url:

@@ -78,8 +78,8 @@ def requirements_txt(lock: Lock, values: Values) -> str:
         "#   pip install --require-hashes --no-deps --only-binary :all: -r requirements.txt",
     ]
     if lock.python:
-        lines.append(f"# for Python {values.match(lock.python.version, INTERPRETER, 'python.version', 'a Python version')}"
-                     f" on {values.text(lock.python.platform, 'python.platform')}")
+        version = values.match(lock.python.version, INTERPRETER, "python.version", "a Python version")
+        lines.append(f"# for Python {version} on {values.text(lock.python.platform, 'python.platform')}")
         for url in sorted({u for u in _index_urls(lock, values).values() if u}):
             lines.append(f"--extra-index-url {url}")
     for p in _packages(lock, values):
@@ -90,7 +90,8 @@ def requirements_txt(lock: Lock, values: Values) -> str:
 
 def _environment(platform: str, values: Values) -> str:
     """`x86_64-manylinux_2_35` -> a PEP 508 marker for that target."""
-    machine = values.match(platform.split("-", 1)[0], MACHINE, "python.platform", "a platform like x86_64-manylinux_2_35")
+    machine = values.match(platform.split("-", 1)[0], MACHINE, "python.platform",
+                           "a platform like x86_64-manylinux_2_35")
     return f"sys_platform == 'linux' and platform_machine == '{machine}'"
 
 

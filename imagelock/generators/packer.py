@@ -162,7 +162,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
     out += [f"  image_name  = {hcl(image)}",
             f"  source_ami  = {source_ami}",
             f"  root_device = {root_device}",
-            '  bootstrap   = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"']
+            f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}' + '${var.smoke_tests ? " --smoke" : ""}"']
     out += ["}", "", 'source "amazon-ebs" "gpu" {',
             "  region          = var.region",
             "  source_ami      = local.source_ami",
@@ -212,7 +212,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         out += ['  provisioner "shell" {',
                 f"    execute_command  = {hcl(EXECUTE)}",
                 env,
-                f"    inline           = [{hcl('bash ' + REMOTE_SCRIPT + ' --lock ' + REMOTE_LOCK + ' --system-only')}]",
+                f"    inline           = [{hcl(f'bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK} --system-only')}]",
                 "  }", ""]
     if lock.kernel:
         out += ["  # The locked kernel is installed: boot into it before the driver is built against it.",

@@ -81,7 +81,8 @@ def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key, *, arches: tu
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "Packages").write_bytes(_run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"],
                                                    cwd=root))
-        options = ["-o", f"APT::FTPArchive::Release::Suite={suite}", "-o", f"APT::FTPArchive::Release::Codename={suite}",
+        options = ["-o", f"APT::FTPArchive::Release::Suite={suite}",
+                   "-o", f"APT::FTPArchive::Release::Codename={suite}",
                    "-o", f"APT::FTPArchive::Release::Architectures={' '.join(arches)}",
                    "-o", "APT::FTPArchive::Release::Components=main"]
         suite_dir = root / "dists" / suite

@@ -265,7 +265,8 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
                        env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert wrong.returncode == 1
-    assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    assert wrong.stderr.splitlines()[-1] == \
+        "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
     smi.write_text("#!/bin/sh\necho 550.54.15\n")
     smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
                        env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
