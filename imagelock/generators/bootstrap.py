@@ -161,22 +161,23 @@ installed_version() {
   dpkg-query -W -f='${db:Status-Abbrev}${Version}' -- "$query" 2>/dev/null | sed -n 's/^[ih]i *//p' || true
 }
 
+# find_keyring: KEYRING is the keyring file whose sha256 the lock records (apt's Signed-By).
 find_keyring() {
   local candidate
   for candidate in /etc/apt/keyrings/* /usr/share/keyrings/*; do
     [[ -f $candidate ]] || continue
-    if [[ $(sha256_of "$candidate") == "$APT_KEYRING_SHA256" ]]; then printf '%s' "$candidate"; return 0; fi
+    if [[ $(sha256_of "$candidate") == "$APT_KEYRING_SHA256" ]]; then KEYRING=$candidate; return 0; fi
   done
   die "apt: no keyring with sha256 $APT_KEYRING_SHA256 in /etc/apt/keyrings or /usr/share/keyrings"
 }
 
 write_apt_sources() {
-  local keyring i uri text=""
-  keyring=$(find_keyring)
+  local i uri text=""
+  find_keyring
   for ((i = 0; i < ${#APT_SOURCES[@]}; i += 4)); do
     uri=${IMAGELOCK_APT_MIRROR:-${APT_SOURCES[i]}}
     text+=$(printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nArchitectures: %s\nSigned-By: %s\n' \
-      "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$keyring")
+      "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$KEYRING")
     # A snapshot's Release files outlive their Valid-Until; their signatures are still checked.
     [[ -z $APT_SNAPSHOT ]] || text+=$'\nCheck-Valid-Until: no'
     text+=$'\n\n'

@@ -374,8 +374,8 @@ def _serve_changed(path: Path, change: Callable[[bytes], bytes]) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def _moved_aside(path: Path) -> Iterator[None]:
-    aside = path.with_name(path.name + ".aside")
+def _moved_aside(path: Path, aside: Path | None = None) -> Iterator[None]:
+    aside = aside or path.with_name(path.name + ".aside")
     path.rename(aside)
     try:
         yield
@@ -408,8 +408,14 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
     _install(root, generated)
 
-    system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only",
-                        env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
+    # Without the archive key the lock names (by sha256), apt is not even asked.
+    with _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"):
+        keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
+    assert keyless.returncode == 1
+    assert keyless.stderr.splitlines()[-1] == (f"imagelock: FAILED: apt: no keyring with sha256 "
+                                               f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings")
+    system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
     assert system.returncode == 0, system.stderr
     assert system.stderr.splitlines()[-1] == \
         "imagelock: system layer done (--system-only): reboot, then run again without it"
