@@ -114,15 +114,18 @@ download() {
 
 # fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: DEST holds the locked bytes afterwards.
 # The first URL that downloads is verified; a mismatch stops the run (no fallback past bad bytes).
+# HEADER_FILE (credentials) goes to the model host only, never to a mirror.
 fetch() {
-  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url
+  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url sent
   shift 6
   if matches "$dest" "$sha" "$size" "$md5"; then return 0; fi
   mkdir -p -- "$(dirname -- "$dest")"
   for url in "$@"; do
     [[ -n $url ]] || continue
     rm -f -- "$dest.part"
-    if download "$url" "$dest.part" "$header"; then
+    sent=""
+    [[ -z $header || $url != "${HF_ENDPOINT:-$MODEL_HOST}/"* ]] || sent=$header
+    if download "$url" "$dest.part" "$sent"; then
       verify "$what" "$dest.part" "$sha" "$size" "$md5" "$url"
       mv -f -- "$dest.part" "$dest"
       return 0

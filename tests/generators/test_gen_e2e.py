@@ -54,6 +54,7 @@ LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-
 
 
 HF_TOKEN = "hf_e2e_test_token"
+LEAKED: list[str] = []
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -66,6 +67,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         if self.path.startswith("/hf/") and self.headers.get("Authorization") != f"Bearer {HF_TOKEN}":
             self.send_error(401, "token required")
             return
+        if not self.path.startswith("/hf/") and "Authorization" in self.headers:
+            LEAKED.append(self.path)  # credentials for the model host must not reach the mirror
         super().do_GET()
 
 
@@ -74,6 +77,7 @@ def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A directory served on 127.0.0.1: the layout IMAGELOCK_MIRROR points at."""
     folder = tmp_path / "mirror"
     folder.mkdir()
+    LEAKED.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -360,6 +364,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     leftovers = [p for top in ("tmp", "var", "etc", "root", "workspace", "opt") for p in (fresh / top).rglob("*")
                  if p.is_file() and not p.is_symlink() and HF_TOKEN.encode() in p.read_bytes()]
     assert leftovers == []
+    assert LEAKED == []  # the mirror was asked for the model file too (and lacked it), without the token
     assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
 
 
