@@ -111,6 +111,10 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert "\nset -euo pipefail\n" in script
     assert "readonly KERNEL_VERSION=5.15.0-105-generic\n" in script
     assert "readonly APT_SNAPSHOT=20240415T000000Z\n" in script
+    # pip's own check backs the script's: hashes required, no dependency resolution, wheels only, no index.
+    assert "install --no-index --find-links \"$STAGE/wheels\" \\\n    --require-hashes --no-deps --only-binary :all:" \
+        in script
+    assert "curl" in script and "| sh" not in script and "| bash" not in script
     assert "  --silent --driver --dkms\n" in script
     assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
     # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it.
