@@ -10,7 +10,7 @@ block and nothing else. tests/generators/test_hostile.py holds that to account.
 from __future__ import annotations
 
 from imagelock.generators.values import (
-    COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, Values, sh,
+    COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, SNAPSHOT, Values, sh,
 )
 from imagelock.lockfile import Lock
 
@@ -114,15 +114,18 @@ download() {
 
 # fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: DEST holds the locked bytes afterwards.
 # The first URL that downloads is verified; a mismatch stops the run (no fallback past bad bytes).
+# HEADER_FILE (credentials) goes to the model host only, never to a mirror.
 fetch() {
-  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url
+  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url sent
   shift 6
   if matches "$dest" "$sha" "$size" "$md5"; then return 0; fi
   mkdir -p -- "$(dirname -- "$dest")"
   for url in "$@"; do
     [[ -n $url ]] || continue
     rm -f -- "$dest.part"
-    if download "$url" "$dest.part" "$header"; then
+    sent=""
+    [[ -z $header || $url != "${HF_ENDPOINT:-$MODEL_HOST}/"* ]] || sent=$header
+    if download "$url" "$dest.part" "$sent"; then
       verify "$what" "$dest.part" "$sha" "$size" "$md5" "$url"
       mv -f -- "$dest.part" "$dest"
       return 0
@@ -150,6 +153,8 @@ check_lock_file() {
 # --- apt ---------------------------------------------------------------------------
 
 APT_OPTS=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$STATE/apt-sources.d")
+# Exact versions only: downgrades and held packages move when the lock says so.
+APT_INSTALL=(-q -y --no-install-recommends --allow-downgrades --allow-change-held-packages)
 
 deb_spec() { if [[ $3 == all ]]; then printf '%s=%s' "$1" "$2"; else printf '%s:%s=%s' "$1" "$3" "$2"; fi; }
 
@@ -159,22 +164,25 @@ installed_version() {
   dpkg-query -W -f='${db:Status-Abbrev}${Version}' -- "$query" 2>/dev/null | sed -n 's/^[ih]i *//p' || true
 }
 
+# find_keyring: KEYRING is the keyring file whose sha256 the lock records (apt's Signed-By).
 find_keyring() {
   local candidate
   for candidate in /etc/apt/keyrings/* /usr/share/keyrings/*; do
     [[ -f $candidate ]] || continue
-    if [[ $(sha256_of "$candidate") == "$APT_KEYRING_SHA256" ]]; then printf '%s' "$candidate"; return 0; fi
+    if [[ $(sha256_of "$candidate") == "$APT_KEYRING_SHA256" ]]; then KEYRING=$candidate; return 0; fi
   done
   die "apt: no keyring with sha256 $APT_KEYRING_SHA256 in /etc/apt/keyrings or /usr/share/keyrings"
 }
 
 write_apt_sources() {
-  local keyring i uri text=""
-  keyring=$(find_keyring)
+  local i uri text=""
+  find_keyring
   for ((i = 0; i < ${#APT_SOURCES[@]}; i += 4)); do
     uri=${IMAGELOCK_APT_MIRROR:-${APT_SOURCES[i]}}
     text+=$(printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nArchitectures: %s\nSigned-By: %s\n' \
-      "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$keyring")
+      "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$KEYRING")
+    # A snapshot's Release files outlive their Valid-Until; their signatures are still checked.
+    [[ -z $APT_SNAPSHOT ]] || text+=$'\nCheck-Valid-Until: no'
     text+=$'\n\n'
   done
   mkdir -p -- "$STATE/apt-sources.d"
@@ -193,7 +201,7 @@ step_apt() {
     log "apt: installing ${#missing[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages"
     write_apt_sources
     apt-get "${APT_OPTS[@]}" -q update
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --download-only install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --download-only install "${missing[@]}"
     local deb
     for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
       name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
@@ -203,7 +211,7 @@ step_apt() {
       verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
         "${APT_PACKAGES[i + 3]}"
     done
-    apt-get "${APT_OPTS[@]}" -q -y --no-install-recommends --allow-downgrades --allow-change-held-packages --no-download install "${missing[@]}"
+    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --no-download install "${missing[@]}"
     apt-get clean
     CHANGED+=(apt)
   else
@@ -233,7 +241,10 @@ step_kernel() {
 step_nvidia() {
   [[ -n $NVIDIA_RUNFILE ]] || { log "nvidia: the lock has no driver layer; skipped"; return 0; }
   local marker="$STATE/nvidia-$NVIDIA_SHA256.installed" runfile="$STAGE/nvidia/$NVIDIA_RUNFILE"
-  if [[ -f $marker ]]; then log "nvidia: driver $NVIDIA_DRIVER_VERSION already installed from $NVIDIA_RUNFILE"; return 0; fi
+  if [[ -f $marker ]]; then
+    log "nvidia: driver $NVIDIA_DRIVER_VERSION already installed from $NVIDIA_RUNFILE"
+    return 0
+  fi
   if [[ -n $KERNEL_VERSION && $(uname -r) != "$KERNEL_VERSION" ]]; then
     die "nvidia: running kernel $(uname -r), the lock's kernel is $KERNEL_VERSION: reboot into it and run again"
   fi
@@ -273,27 +284,36 @@ step_python() {
   if ((${#PY_WHEELS[@]} == 0)); then log "python: the lock has no Python layer; skipped"; return 0; fi
   local count=$((${#PY_WHEELS[@]} / 6))
   if venv_matches 2>/dev/null; then log "python: $VENV already holds exactly the $count locked packages"; return 0; fi
-  local interpreter="python$PYTHON_VERSION" i name version file
+  local interpreter="python$PYTHON_VERSION" i name version file pip_wheel="" installer
   command -v "$interpreter" >/dev/null || die "python: $interpreter not found (the lock's interpreter)"
-  "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
-    die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
   rm -rf -- "$STAGE/wheels" "$STAGE/installer"
   mkdir -p -- "$STAGE/wheels"
   : >"$STAGE/requirements.txt"
   for ((i = 0; i < ${#PY_WHEELS[@]}; i += 6)); do
     name=${PY_WHEELS[i]} version=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 2]}
-    fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" "${PY_WHEELS[i + 5]}" "" "" \
-      "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
+    fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" \
+      "${PY_WHEELS[i + 5]}" "" "" "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
     printf '%s==%s --hash=sha256:%s\n' "$name" "$version" "${PY_WHEELS[i + 4]}" >>"$STAGE/requirements.txt"
+    [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
   done
-  log "python: creating $VENV with $interpreter and installing $count verified wheels"
   rm -rf -- "$VENV"
   "$interpreter" -m venv --without-pip -- "$VENV"
-  # pip runs from a throwaway installer venv, so the image's venv holds only what the lock holds.
-  "$interpreter" -m venv -- "$STAGE/installer"
-  "$STAGE/installer/bin/python" -m pip --python "$VENV/bin/python" --disable-pip-version-check --no-input \
-    install --no-index --find-links "$STAGE/wheels" --require-hashes --no-deps --only-binary :all: \
-    --no-cache-dir -r "$STAGE/requirements.txt"
+  if [[ -n $pip_wheel ]]; then
+    # The locked pip installs everything (itself included), run straight from its verified wheel.
+    log "python: creating $VENV with $interpreter; the locked ${pip_wheel##*/} installs $count verified wheels"
+    installer=("$VENV/bin/python" "$pip_wheel/pip")
+  else
+    # No pip in the lock: the interpreter's own pip runs from a throwaway venv, so the image's venv
+    # still holds only what the lock holds.
+    "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
+      die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
+    log "python: creating $VENV with $interpreter; its bundled pip installs $count verified wheels"
+    "$interpreter" -m venv -- "$STAGE/installer"
+    installer=("$STAGE/installer/bin/python" -m pip --python "$VENV/bin/python")
+  fi
+  "${installer[@]}" --disable-pip-version-check --no-input install --no-index --find-links "$STAGE/wheels" \
+    --require-hashes --no-deps --only-binary :all: --no-cache-dir -r "$STAGE/requirements.txt" \
+    || die "python: pip could not install the locked wheels into $VENV"
   rm -rf -- "$STAGE/installer" "$STAGE/wheels" "$STAGE/requirements.txt"
   venv_matches || die "python: $VENV does not hold exactly the locked packages after installing them"
   CHANGED+=(python)
@@ -332,12 +352,18 @@ step_smoke() {
     case $test in
       nvidia)
         local driver
-        driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1) || die "smoke: nvidia-smi failed"
-        [[ $driver == "$NVIDIA_DRIVER_VERSION" ]] || die "smoke: driver $driver loaded, the lock says $NVIDIA_DRIVER_VERSION"
+        driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1) ||
+          die "smoke: nvidia-smi failed"
+        [[ $driver == "$NVIDIA_DRIVER_VERSION" ]] ||
+          die "smoke: driver $driver loaded, the lock says $NVIDIA_DRIVER_VERSION"
         nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv ;;
       torch)
-        "$VENV/bin/python" -c 'import torch; assert torch.cuda.is_available(), "no CUDA"; print("torch", torch.__version__, "cuda", torch.version.cuda)' \
-          || die "smoke: torch cannot use CUDA" ;;
+        "$VENV/bin/python" - <<'PY' || die "smoke: torch cannot use CUDA"
+import torch
+assert torch.cuda.is_available(), "no CUDA"
+print("torch", torch.__version__, "cuda", torch.version.cuda)
+PY
+        ;;
       vllm) "$VENV/bin/python" -c 'import vllm; print("vllm import ok")' || die "smoke: vllm does not import" ;;
       tokenizer:*)
         "$VENV/bin/python" - "${test#tokenizer:}" <<'PY' || die "smoke: tokenizer ${test#tokenizer:} does not load"
@@ -347,12 +373,14 @@ AutoTokenizer.from_pretrained(sys.argv[1])
 print("tokenizer ok", sys.argv[1])
 PY
         ;;
+      *) die "smoke: unknown test $test" ;;
     esac
   done
 }
 
 step_fingerprint() {
-  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] && cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
+  if [[ -f $FINGERPRINT/lock.digest && $(<"$FINGERPRINT/lock.digest") == "$LOCK_DIGEST" ]] &&
+    cmp -s -- "$LOCK_FILE" "$FINGERPRINT/lock.toml"; then
     log "fingerprint: $FINGERPRINT already records lock $LOCK_DIGEST"
     return 0
   fi
@@ -407,8 +435,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         for i, p in enumerate(py.packages):
             key = f"python.packages[{i}]"
             size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
-            wheels.append((v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version"),
-                           v.file_name(p.wheel.filename, f"{key}.wheel.filename"),
+            name, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
+            wheels.append((name, version, v.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
                            v.url(p.wheel.url, f"{key}.wheel.url"), v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
                            "" if size is None else str(size)))
     out["PY_WHEELS"] = sorted(wheels)
@@ -435,6 +463,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
                          v.rel_path(d.filename, f"{key}.filename"), v.sha256(d.sha256, f"{key}.sha256"),
                          str(v.size(d.size, f"{key}.size"))))
     out["APT_KEYRING_SHA256"] = keyring
+    out["APT_SNAPSHOT"] = v.match(lock.apt.snapshot, SNAPSHOT, "apt.snapshot", "a snapshot id like 20240415T000000Z") \
+        if lock.apt and lock.apt.snapshot else ""
     out["APT_SOURCES"] = sources
     out["APT_PACKAGES"] = sorted(debs)
     out["KERNEL_VERSION"] = v.match(lock.kernel.version, KERNEL, "kernel.version",
@@ -446,7 +476,8 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         out[name] = ""
     flags: list[str] = []
     if nv:
-        flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms") for f in nv.install_flags]
+        flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms")
+                 for f in nv.install_flags]
         out["NVIDIA_RUNFILE"] = v.file_name(nv.runfile, "nvidia.runfile")
         out["NVIDIA_URL"] = v.url(nv.url, "nvidia.url")
         if nv.mirror_url:

@@ -8,7 +8,7 @@ from typing import Any
 
 import tomli_w
 
-from imagelock.generators.values import COMMIT, INTERPRETER, MODEL_REPO, Values
+from imagelock.generators.values import COMMIT, INTERPRETER, MACHINE, MODEL_REPO, Values
 from imagelock.lockfile import Lock
 
 
@@ -35,11 +35,12 @@ def _packages(lock: Lock, values: Values) -> list[dict[str, Any]]:
     out = []
     for i, p in enumerate(lock.python.packages):
         key = f"python.packages[{i}]"
+        name, version = values.python_name(p.name, f"{key}.name"), values.python_version(p.version, f"{key}.version")
         out.append({
-            "name": values.python_name(p.name, f"{key}.name"),
-            "version": values.python_version(p.version, f"{key}.version"),
+            "name": name,
+            "version": version,
             "index": values.text(p.index, f"{key}.index"),
-            "filename": values.file_name(p.wheel.filename, f"{key}.wheel.filename"),
+            "filename": values.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
             "url": values.url(p.wheel.url, f"{key}.wheel.url"),
             "sha256": values.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
             "size": values.size(p.wheel.size, f"{key}.wheel.size", optional=True),
@@ -77,8 +78,8 @@ def requirements_txt(lock: Lock, values: Values) -> str:
         "#   pip install --require-hashes --no-deps --only-binary :all: -r requirements.txt",
     ]
     if lock.python:
-        lines.append(f"# for Python {values.match(lock.python.version, INTERPRETER, 'python.version', 'a Python version')}"
-                     f" on {values.text(lock.python.platform, 'python.platform')}")
+        version = values.match(lock.python.version, INTERPRETER, "python.version", "a Python version")
+        lines.append(f"# for Python {version} on {values.text(lock.python.platform, 'python.platform')}")
         for url in sorted({u for u in _index_urls(lock, values).values() if u}):
             lines.append(f"--extra-index-url {url}")
     for p in _packages(lock, values):
@@ -87,9 +88,10 @@ def requirements_txt(lock: Lock, values: Values) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _environment(platform: str) -> str:
+def _environment(platform: str, values: Values) -> str:
     """`x86_64-manylinux_2_35` -> a PEP 508 marker for that target."""
-    machine = platform.split("-", 1)[0]
+    machine = values.match(platform.split("-", 1)[0], MACHINE, "python.platform",
+                           "a platform like x86_64-manylinux_2_35")
     return f"sys_platform == 'linux' and platform_machine == '{machine}'"
 
 
@@ -100,7 +102,7 @@ def pylock_toml(lock: Lock, values: Values) -> str:
     if lock.python:
         py = lock.python
         version = values.match(py.version, INTERPRETER, "python.version", "a Python version like 3.11")
-        table["environments"] = [_environment(values.text(py.platform, "python.platform"))]
+        table["environments"] = [_environment(py.platform, values)]
         table["requires-python"] = f"=={version}.*"
         indexes = _index_urls(lock, values)
         for p in _packages(lock, values):

@@ -18,7 +18,7 @@ AMAZON_PLUGIN_VERSION = "1.3.3"
 AMAZON_PLUGIN_SOURCE = "github.com/hashicorp/amazon"
 PACKER_REQUIRED = ">= 1.7.0"  # first release with `required_plugins`
 BUILDER_INSTANCE_TYPE = "g5.xlarge"  # a GPU builder, so the smoke tests can query the driver
-SSH_USERNAME = "ubuntu"
+SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu"}  # the login of the official cloud images
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
 BASE_VOLUME_GIB = 20  # the OS, apt caches during the build, headroom
 UNKNOWN_WHEEL_BYTES = 1 << 30  # wheels without a recorded size (the PyTorch index publishes none)
@@ -27,6 +27,12 @@ GIB = 1 << 30
 REMOTE_SCRIPT = "/tmp/imagelock-bootstrap.sh"
 REMOTE_LOCK = "/tmp/imagelock-lock.toml"
 EXECUTE = "chmod +x {{ .Path }}; {{ .Vars }} sudo -E bash '{{ .Path }}'"  # .Vars: environment_vars
+
+
+def ssh_username(lock: Lock) -> str:
+    """The base image's default login: Debian's cloud images use admin, Ubuntu's (and the default) ubuntu."""
+    family = lock.base.image.split()[0].lower() if lock.base and lock.base.image.split() else "ubuntu"
+    return SSH_USERNAME.get(family, SSH_USERNAME["ubuntu"])
 
 
 def artifact_bytes(lock: Lock) -> int:
@@ -128,7 +134,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         "",
         'variable "ssh_username" {',
         "  type    = string",
-        f"  default = {hcl(SSH_USERNAME)}",
+        f"  default = {hcl(ssh_username(lock))}",
         "}",
         "",
     ]
@@ -141,7 +147,6 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
             "",
         ]
     out.append("locals {")
-    out.append(f"  image_name = {hcl(image)}")
     if amis:
         width = max(len(hcl(r)) for r, _, _ in amis)
         out.append("  source_amis = {")
@@ -150,12 +155,14 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         out.append("  root_devices = {")
         out += [f"    {hcl(region).ljust(width)} = {hcl(device)}" for region, _, device in amis]
         out.append("  }")
-        out.append("  source_ami  = local.source_amis[var.region]")
-        out.append("  root_device = local.root_devices[var.region]")
+        out.append("")
+        source_ami, root_device = "local.source_amis[var.region]", "local.root_devices[var.region]"
     else:
-        out.append("  source_ami  = var.source_ami")
-        out.append(f"  root_device = {hcl(DEFAULT_ROOT_DEVICE)}")
-    out.append('  bootstrap   = "bash ' + REMOTE_SCRIPT + " --lock " + REMOTE_LOCK + '${var.smoke_tests ? " --smoke" : ""}"')
+        source_ami, root_device = "var.source_ami", hcl(DEFAULT_ROOT_DEVICE)
+    out += [f"  image_name  = {hcl(image)}",
+            f"  source_ami  = {source_ami}",
+            f"  root_device = {root_device}",
+            f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}' + '${var.smoke_tests ? " --smoke" : ""}"']
     out += ["}", "", 'source "amazon-ebs" "gpu" {',
             "  region          = var.region",
             "  source_ami      = local.source_ami",
@@ -205,7 +212,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         out += ['  provisioner "shell" {',
                 f"    execute_command  = {hcl(EXECUTE)}",
                 env,
-                f"    inline           = [{hcl('bash ' + REMOTE_SCRIPT + ' --lock ' + REMOTE_LOCK + ' --system-only')}]",
+                f"    inline           = [{hcl(f'bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK} --system-only')}]",
                 "  }", ""]
     if lock.kernel:
         out += ["  # The locked kernel is installed: boot into it before the driver is built against it.",

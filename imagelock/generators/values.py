@@ -18,6 +18,9 @@ import re
 import shlex
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
 from imagelock.errors import InputError
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
@@ -39,6 +42,8 @@ RUNFILE_FLAG = re.compile(r"^--?[A-Za-z0-9][A-Za-z0-9_-]*(?:=[A-Za-z0-9_./:,+-]*
 KERNEL = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9A-Za-z.+~-]+$")
 COMPONENT = re.compile(r"^[a-z0-9][a-z0-9./_-]*$")
 DRIVER = re.compile(r"^[0-9]+(?:\.[0-9]+){1,3}$")
+MACHINE = re.compile(r"^[a-z0-9_]+$")
+SNAPSHOT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:-]*$")
 DEVICE = re.compile(r"^/dev/[a-z0-9]+$")
 LOCK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
@@ -75,7 +80,23 @@ class Values:
         return self.match(value, PYTHON_NAME, key, "a normalized Python package name")
 
     def python_version(self, value: str, key: str) -> str:
-        return self.match(value, PYTHON_VERSION, key, "a Python package version")
+        self.match(value, PYTHON_VERSION, key, "a Python package version")
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise self.fail(key, f"{value!r} is not a Python package version (PEP 440)") from None
+        return value
+
+    def wheel_file(self, filename: str, name: str, version: str, key: str) -> str:
+        """A wheel file name that is one, and names this package at this version."""
+        self.file_name(filename, key)
+        try:
+            wheel_name, wheel_version, _, _ = parse_wheel_filename(filename)
+        except (InvalidWheelFilename, InvalidVersion):
+            raise self.fail(key, f"{filename!r} is not a wheel file name") from None
+        if wheel_name != canonicalize_name(name) or wheel_version != Version(version):
+            raise self.fail(key, f"{filename!r} is not a wheel of {name} {version}")
+        return filename
 
     def deb_name(self, value: str, key: str) -> str:
         return self.match(value, DEB_NAME, key, "a Debian package name")

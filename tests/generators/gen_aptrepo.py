@@ -19,6 +19,7 @@ class Deb:
     version: str
     arch: str = "all"
     fields: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # path inside the package -> content
 
 
 @dataclass
@@ -60,6 +61,9 @@ def build_deb(deb: Deb, out: Path, work: Path) -> Path:
     doc = root / "usr" / "share" / "doc" / deb.name
     doc.mkdir(parents=True, exist_ok=True)
     (doc / "README").write_text(f"{deb.name} {deb.version}\n")
+    for path, content in deb.files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{deb.name}_{deb.version.split(':')[-1]}_{deb.arch}.deb"
     _run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)])
@@ -77,7 +81,8 @@ def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key, *, arches: tu
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "Packages").write_bytes(_run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"],
                                                    cwd=root))
-        options = ["-o", f"APT::FTPArchive::Release::Suite={suite}", "-o", f"APT::FTPArchive::Release::Codename={suite}",
+        options = ["-o", f"APT::FTPArchive::Release::Suite={suite}",
+                   "-o", f"APT::FTPArchive::Release::Codename={suite}",
                    "-o", f"APT::FTPArchive::Release::Architectures={' '.join(arches)}",
                    "-o", "APT::FTPArchive::Release::Components=main"]
         suite_dir = root / "dists" / suite

@@ -14,8 +14,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-# What the generated bootstrap.sh needs on a machine before its apt layer runs.
-INCLUDE = ("python3-venv", "curl", "ca-certificates")
+# What the generated bootstrap.sh needs on a machine before its apt layer runs (and sudo, to test
+# its re-exec as root from a login user, as on cloud images).
+INCLUDE = ("python3-venv", "curl", "ca-certificates", "sudo")
 
 
 def host_sources() -> list[Path]:
@@ -60,6 +61,9 @@ def tarball() -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"mmdebstrap failed ({result.returncode}):\n{result.stderr[-3000:]}")
     partial.rename(target)
+    for stale in cache_dir().glob(f"{suite}-minbase-*.tar"):
+        if stale != target:
+            stale.unlink()  # built from other sources or packages: never used again
     return target
 
 
@@ -70,9 +74,18 @@ def unpack(into: Path) -> Path:
     return into
 
 
-def run(root: Path, *argv: str, env: dict[str, str] | None = None,
+def add_sudo_user(root: Path, name: str) -> None:
+    """A login user who may sudo without a password, like a cloud image's default user."""
+    subprocess.run(["chroot", str(root), "useradd", "--create-home", name], check=True, capture_output=True)
+    rule = root / "etc" / "sudoers.d" / name
+    rule.write_text(f"{name} ALL=(ALL) NOPASSWD:ALL\n")
+    rule.chmod(0o440)
+
+
+def run(root: Path, *argv: str, env: dict[str, str] | None = None, user: str | None = None,
         timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    """Run a command inside the root filesystem, with a clean environment."""
-    clean = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
-             "LANG": "C.UTF-8", **(env or {})}
-    return subprocess.run(["chroot", str(root), *argv], env=clean, capture_output=True, text=True, timeout=timeout)
+    """Run a command inside the root filesystem, with a clean environment (as root, or as `user`)."""
+    clean = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOME": f"/home/{user}" if user else "/root", "LANG": "C.UTF-8", **(env or {})}
+    chroot = ["chroot", f"--userspec={user}:{user}"] if user else ["chroot"]
+    return subprocess.run([*chroot, str(root), *argv], env=clean, capture_output=True, text=True, timeout=timeout)

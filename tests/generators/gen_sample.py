@@ -22,7 +22,8 @@ def full_lock() -> Lock:
         packages=[
             PythonPackage("torch", "2.5.1+cu124", "pytorch-cu124", True,
                           Wheel("torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl",
-                                "https://download.pytorch.org/whl/cu124/torch-2.5.1%2Bcu124-cp311-cp311-linux_x86_64.whl",
+                                "https://download.pytorch.org/whl/cu124/"
+                                "torch-2.5.1%2Bcu124-cp311-cp311-linux_x86_64.whl",
                                 _sha(1)), dependencies=["filelock"]),
             PythonPackage("filelock", "3.18.0", "pypi", False,
                           Wheel("filelock-3.18.0-py3-none-any.whl",

@@ -58,6 +58,9 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
 @pytest.mark.parametrize(("mutate", "key", "message"), [
     (lambda lock: setattr(lock.python.packages[0].wheel, "filename", "x.whl\nrm -rf /"),
      "python.packages[1].wheel.filename", CONTROL),
+    (lambda lock: setattr(lock.python.packages[0].wheel, "filename", "torch-2.6.0-cp311-cp311-linux_x86_64.whl"),
+     "python.packages[1].wheel.filename",
+     "'torch-2.6.0-cp311-cp311-linux_x86_64.whl' is not a wheel of torch 2.5.1+cu124"),
     (lambda lock: setattr(lock.python.packages[0], "name", "torch$(reboot)"),
      "python.packages[1].name", "'torch$(reboot)' is not a normalized Python package name"),
     (lambda lock: setattr(lock.apt.packages[0], "version", "1.0`id`"),

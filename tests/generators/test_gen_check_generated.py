@@ -19,10 +19,12 @@ def test_fresh_generated_files_pass_with_the_intent_or_the_lock_alone(tmp_path: 
     assert lock_cli("generate", str(SEED_LOCK), "-o", str(out)).code == 0
     with_intent = lock_cli("check", str(SEED_INTENT), "--generated", str(out))
     assert with_intent.code == 0, with_intent.out + with_intent.err
-    assert with_intent.out.strip() == f"{SEED_LOCK}: fresh; generated files in {out} current (image seed-a8b53a6f3e94)"
+    image = lockfile.read(SEED_LOCK)[0].image_name()
+    assert with_intent.out.strip() == f"{SEED_LOCK}: fresh; generated files in {out} current (image {image})"
     alone = lock_cli("check", "--generated", str(out))
     assert alone.code == 0
-    assert alone.out.strip() == f"{out / 'lock.toml'}: intact; generated files in {out} current (image seed-a8b53a6f3e94)"
+    assert alone.out.strip() == \
+        f"{out / 'lock.toml'}: intact; generated files in {out} current (image {image})"
 
 
 def test_each_stale_or_missing_file_is_named(tmp_path: Path, lock_cli) -> None:
@@ -60,7 +62,8 @@ def test_files_generated_from_another_lock_are_stale(tmp_path: Path, lock_cli, w
 
 def test_a_stale_lock_and_stale_files_are_both_reported(tmp_path: Path, lock_cli) -> None:
     intent = tmp_path / "seed.toml"
-    intent.write_text(SEED_INTENT.read_text().replace('cutoff = "2025-05-01T00:00:00Z"', 'cutoff = "2025-06-01T00:00:00Z"'))
+    intent.write_text(SEED_INTENT.read_text().replace('cutoff = "2025-05-01T00:00:00Z"',
+                                                      'cutoff = "2025-06-01T00:00:00Z"'))
     assert intent.read_text() != SEED_INTENT.read_text()
     lock = tmp_path / "seed.lock"
     lock.write_bytes(SEED_LOCK.read_bytes())

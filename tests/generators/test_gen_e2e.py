@@ -1,8 +1,9 @@
 """End to end: a generated bootstrap.sh builds a real Debian root filesystem into what its lock says.
 
 The lock comes from `lock update` against a real index of tiny wheels (indexbuilder),
-plus an NVIDIA layer whose runfile is a small script that records its flags, and a
-model whose files are served like the rest. Everything is served on 127.0.0.1 from a
+plus the real pip wheel Debian ships, an apt layer from a signed repository made with
+the real tools, an NVIDIA layer whose runfile is a small script that records its flags,
+and a model whose files are served like the rest. Everything is served on 127.0.0.1 from a
 mirror laid out as bootstrap.sh expects under IMAGELOCK_MIRROR; the lock itself records
 upstream URLs that do not resolve, so a passing run proves the mirror path and the checks.
 """
@@ -29,7 +30,9 @@ import gen_rootfs as rootfs
 from gen_aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
-from imagelock.lockfile import AptLayer, AptPackage, AptSource, Model, ModelFile, NvidiaLayer
+from imagelock.lockfile import (
+    AptLayer, AptPackage, AptSource, KernelLayer, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +53,23 @@ LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-
                "imagelock-native": "3.0-1"}
 
 
+HF_TOKEN = "hf_e2e_test_token"
+LEAKED: list[str] = []
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """Static files; under /hf/ (a model host look-alike) only for the bearer of HF_TOKEN."""
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         return
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.startswith("/hf/") and self.headers.get("Authorization") != f"Bearer {HF_TOKEN}":
+            self.send_error(401, "token required")
+            return
+        if not self.path.startswith("/hf/") and "Authorization" in self.headers:
+            LEAKED.append(self.path)  # credentials for the model host must not reach the mirror
+        super().do_GET()
 
 
 @pytest.fixture
@@ -60,6 +77,7 @@ def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A directory served on 127.0.0.1: the layout IMAGELOCK_MIRROR points at."""
     folder = tmp_path / "mirror"
     folder.mkdir()
+    LEAKED.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -78,8 +96,10 @@ def _python_version(root: Path) -> str:
     return f"3.{minors[-1]}"
 
 
-def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
-    """`lock update` against a tiny wheel index, then the driver and model layers added."""
+def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb] = DEBS,
+               locked: dict[str, str] = LOCKED_DEBS) -> Path:
+    """`lock update` against a tiny wheel index, then pip (a real wheel), the apt, driver and model layers added."""
+    python = _python_version(root)
     snapshot = build_snapshot(tmp_path / "snap", [
         Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
         Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
@@ -97,6 +117,12 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
     (serve / "python").mkdir()
     for wheel in (snapshot / "pypi" / "files").iterdir():
         shutil.copy(wheel, serve / "python" / wheel.name)
+    # The real pip wheel the root filesystem's Debian ships: locked like the seed locks pip, it installs the rest.
+    (pip,) = (root / "usr" / "share" / "python-wheels").glob("pip-*-py3-none-any.whl")
+    shutil.copy(pip, serve / "python" / pip.name)
+    data = pip.read_bytes()
+    lock.python.packages.append(PythonPackage("pip", pip.name.split("-")[1], "pypi", True, Wheel(
+        pip.name, f"https://files.example.invalid/{pip.name}", hashlib.sha256(data).hexdigest(), len(data))))
     (serve / "nvidia").mkdir()
     runfile = "cuda_12.4.1_550.54.15_linux.run"
     (serve / "nvidia" / runfile).write_bytes(FAKE_RUNFILE)
@@ -111,7 +137,7 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
         (model_dir / name).write_bytes(data)
     lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
                          [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
-    lock.apt = _apt_layer(tmp_path, serve / "apt")
+    lock.apt = _apt_layer(tmp_path, serve / "apt", debs, locked)
     lock_path.write_text(lockfile.dumps(lock))
     return lock_path
 
@@ -119,28 +145,37 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, python: str) -> Path:
 APT_UPSTREAM = "https://apt.example.invalid/debian"  # what the lock records; IMAGELOCK_APT_MIRROR replaces it
 
 
-def _apt_layer(tmp_path: Path, repo: Path) -> AptLayer:
-    """A signed repository served under the mirror, and the apt layer locking three of its packages."""
+def _apt_layer(tmp_path: Path, repo: Path, debs: list[Deb], locked: dict[str, str]) -> AptLayer:
+    """A signed repository of `debs` served under the mirror, and the apt layer locking `locked` of them."""
     key = make_key(tmp_path / "gnupg", "imagelock e2e <e2e@example.invalid>")
     try:
-        build_repo(repo, {"stable": DEBS}, key, arches=(ARCH,))
+        build_repo(repo, {"stable": debs}, key, arches=(ARCH,))
     finally:
         stop_agent(key)
     shutil.copy(key.keyring, tmp_path / "archive-keyring.gpg")
     packages = []
     for deb in (repo / "pool" / "stable").iterdir():
         name, version, arch = deb.stem.split("_")
-        full = LOCKED_DEBS.get(name)
+        full = locked.get(name)
         if full is None or full.split(":")[-1] != version:
             continue
         data = deb.read_bytes()
         packages.append(AptPackage(name, full, arch.removesuffix(".deb"), f"pool/stable/{deb.name}",
                                    hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
-    assert sorted(p.name for p in packages) == sorted(LOCKED_DEBS)
+    assert sorted(p.name for p in packages) == sorted(locked)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
     source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
+    # A snapshot: the sources bootstrap.sh writes say Check-Valid-Until: no, which real apt must accept.
     return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
-                    sources=[source], packages=packages)
+                    snapshot="20240415T000000Z", sources=[source], packages=packages)
+
+
+def _venv(root: Path) -> list[str]:
+    """name==version of every distribution the image's venv holds."""
+    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import importlib.metadata as m; "
+                         "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
+    assert listing.returncode == 0, listing.stderr
+    return listing.stdout.split()
 
 
 def _state(root: Path) -> dict[str, tuple[object, ...]]:
@@ -165,9 +200,9 @@ def _state(root: Path) -> dict[str, tuple[object, ...]]:
 OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
 
 
-def _bootstrap(root: Path, base_url: str):
+def _bootstrap(root: Path, base_url: str, **env: str):
     return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE, **env})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -182,7 +217,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
         tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
-    lock_path = _make_lock(tmp_path, lock_cli, serve, _python_version(root))
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root)
     lock, _ = lockfile.read(lock_path)
     generated = tmp_path / "generated"
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
@@ -197,14 +232,15 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
                        *LOCKED_DEBS)
     assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
     assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
+    sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
+    assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
+                       "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
 
-    # The venv holds exactly the locked wheels, importable, and nothing else (not even pip).
-    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c",
-                         "import importlib.metadata as m; print(sorted(f\"{d.metadata['Name']}=={d.version}\" "
-                         "for d in m.distributions()))")
-    assert listing.returncode == 0, listing.stderr
-    assert listing.stdout.strip() == str(sorted(f"{p.name}=={p.version}" for p in lock.python.packages))
-    assert listing.stdout.strip() == "['alpha==1.0', 'beta==1.0', 'gamma==1.0']"
+    # The venv holds exactly the locked wheels, importable, and nothing else; the locked pip installed them.
+    pip = next(p for p in lock.python.packages if p.name == "pip")
+    assert f"the locked {pip.wheel.filename} installs 4 verified wheels" in first.stderr
+    assert _venv(root) == sorted(f"{p.name}=={p.version}" for p in lock.python.packages)
+    assert _venv(root) == sorted(["alpha==1.0", "beta==1.0", "gamma==1.0", f"pip=={pip.version}"])
     imported = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import alpha, beta, gamma; print(beta.__version__)")
     assert imported.stdout.strip() == "1.0", imported.stderr
 
@@ -233,7 +269,8 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
                        env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
     assert wrong.returncode == 1
-    assert wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    assert wrong.stderr.splitlines()[-1] == \
+        "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
     smi.write_text("#!/bin/sh\necho 550.54.15\n")
     smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
                        env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
@@ -241,22 +278,35 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
 
-    # The lock moves on (a newer imagelock-hello): the same machine follows it, held package and all,
-    # and its fingerprint names the new lock.
+    # The lock moves on (a newer imagelock-hello, and pip no longer locked): the same machine follows it,
+    # held package and all, the venv rebuilt by the interpreter's own pip, and the fingerprint names the new lock.
     newer = serve / "apt" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
     moved = lockfile.read(lock_path)[0]
     hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
     hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
     hello.sha256, hello.size = hashlib.sha256(newer.read_bytes()).hexdigest(), newer.stat().st_size
+    moved.python.packages = [p for p in moved.python.packages if p.name != "pip"]
     moved_path = tmp_path / "moved" / "tiny.lock"
     moved_path.parent.mkdir()
     moved_path.write_text(lockfile.dumps(moved))
     assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
-    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh",
-                       env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE})
+    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
+    with _moved_aside(root / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"):
+        no_pip = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
+    assert no_pip.returncode == 1
+    assert f"removing the fingerprint of lock {lock.digest()}" in no_pip.stderr
+    assert no_pip.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
+        f"(Debian and Ubuntu: python{lock.python.version}-venv)")
+    assert not (root / "etc/imagelock/lock.digest").exists()
+    # Run as a login user, like a cloud image's: the script re-execs itself as root through sudo, keeping
+    # the mirror settings (which it needs here: the wheels of the rebuilt venv come only from the mirror).
+    rootfs.add_sudo_user(root, "builder")
+    third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env, user="builder")
     assert third.returncode == 0, third.stderr
-    assert f"removing the fingerprint of lock {lock.digest()}" in third.stderr
-    assert "now matches its lock (changed: apt apt-holds fingerprint)" in third.stderr  # installing unholds
+    assert "its bundled pip installs 3 verified wheels" in third.stderr
+    assert "now matches its lock (changed: python fingerprint)" in third.stderr  # apt moved in the failed run
+    assert _venv(root) == ["alpha==1.0", "beta==1.0", "gamma==1.0"]
     query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Version} ${db:Status-Abbrev}", "imagelock-hello")
     assert query.stdout == "1.1-1 hi "
     assert (root / "etc/imagelock/lock.digest").read_text() == moved.digest() + "\n"
@@ -276,12 +326,9 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
     model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
     beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
-    ensurepip = fresh / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"
     cases = [
         (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
          f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
-        (_moved_aside(ensurepip), f"python: python{lock.python.version} has no ensurepip to bootstrap the installer "
-         f"(Debian and Ubuntu: python{lock.python.version}-venv)", ""),
         (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
          f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
         (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
@@ -299,9 +346,25 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
         assert contains in last
         assert not (fresh / "etc/imagelock/lock.digest").exists()
     assert not (fresh / "workspace/models/tiny/tokenizer.json").exists()
-    done = _bootstrap(fresh, base_url)
+
+    # The mirror still lacks the file; the model host has it (at /<repo>/resolve/<commit>/<path>), for a token.
+    hf = serve / "hf" / "test-org" / "tiny-model" / "resolve" / COMMIT
+    hf.mkdir(parents=True)
+    with _moved_aside(model):
+        shutil.copy(model.with_name(model.name + ".aside"), hf / model.name)
+        endpoint = {"HF_ENDPOINT": f"{base_url}/hf"}
+        denied = _bootstrap(fresh, base_url, **endpoint)
+        assert denied.returncode == 1
+        assert f"could not download {base_url}/hf/test-org/tiny-model/resolve/{COMMIT}/tokenizer.json" in denied.stderr
+        done = _bootstrap(fresh, base_url, **endpoint, HUGGINGFACE_HUB_TOKEN=HF_TOKEN)
     assert done.returncode == 0, done.stderr
     assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
+    assert (fresh / "workspace/models/tiny/tokenizer.json").read_bytes() == MODEL_FILES["tokenizer.json"]
+    # The token was sent, and is nowhere on the machine afterwards.
+    leftovers = [p for top in ("tmp", "var", "etc", "root", "workspace", "opt") for p in (fresh / top).rglob("*")
+                 if p.is_file() and not p.is_symlink() and HF_TOKEN.encode() in p.read_bytes()]
+    assert leftovers == []
+    assert LEAKED == []  # the mirror was asked for the model file too (and lacked it), without the token
     assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
 
 
@@ -316,8 +379,8 @@ def _serve_changed(path: Path, change: Callable[[bytes], bytes]) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def _moved_aside(path: Path) -> Iterator[None]:
-    aside = path.with_name(path.name + ".aside")
+def _moved_aside(path: Path, aside: Path | None = None) -> Iterator[None]:
+    aside = aside or path.with_name(path.name + ".aside")
     path.rename(aside)
     try:
         yield
@@ -330,3 +393,44 @@ def _flip(data: bytes) -> bytes:
     changed = bytearray(data)
     changed[len(changed) // 2] ^= 0x01
     return bytes(changed)
+
+
+KERNEL = "6.1.0-99-imagelock"
+
+
+def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_kernel(
+        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    """The Packer flow: --system-only installs the kernel and stops; the driver is built only on that kernel."""
+    serve, base_url = mirror
+    root = rootfs.unpack(tmp_path / "root")
+    kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root, [kernel_deb],
+                           {kernel_deb.name: kernel_deb.version})
+    lock, _ = lockfile.read(lock_path)
+    lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
+    lock_path.write_text(lockfile.dumps(lock))
+    generated = tmp_path / "generated"
+    assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
+    _install(root, generated)
+
+    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
+    # Without the archive key the lock names (by sha256), apt is not even asked.
+    with _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"):
+        keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
+    assert keyless.returncode == 1
+    assert keyless.stderr.splitlines()[-1] == (f"imagelock: FAILED: apt: no keyring with sha256 "
+                                               f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings")
+    system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
+    assert system.returncode == 0, system.stderr
+    assert system.stderr.splitlines()[-1] == \
+        "imagelock: system layer done (--system-only): reboot, then run again without it"
+    assert (root / "boot" / f"vmlinuz-{KERNEL}").read_bytes() == b"not a kernel\n"
+    assert not (root / "var/lib/fake-nvidia").exists() and not (root / "opt/venvs/ai").exists()
+
+    # Not rebooted (a chroot runs the host's kernel): the driver step refuses to build for the wrong one.
+    full = _bootstrap(root, base_url)
+    assert full.returncode == 1
+    assert full.stderr.splitlines()[-1] == (f"imagelock: FAILED: nvidia: running kernel {os.uname().release}, the "
+                                            f"lock's kernel is {KERNEL}: reboot into it and run again")
+    assert not (root / "var/lib/fake-nvidia").exists()
+    assert not (root / "etc/imagelock/lock.digest").exists()

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import gen_support  # noqa: F401
 
+import json
 import shlex
 import subprocess
+import tomllib
 from collections.abc import Callable
 
 import hcl2
 import yaml
 from hcl2.utils import SerializationOptions
+from packaging.pylock import Pylock
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,7 +48,7 @@ Setter = Callable[[Lock, str], None]
 
 
 # Fields whose accepted values reach bootstrap.sh only through other files (or not at all).
-GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda"}
+GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda", "python.platform"}
 
 FIELDS: dict[str, Setter] = {
     "wheel.url": lambda lock, v: setattr(lock.python.packages[0].wheel, "url", "https://x.invalid/" + v),
@@ -73,6 +76,7 @@ FIELDS: dict[str, Setter] = {
     "base.device": lambda lock, v: setattr(lock.base.amis[0], "root_device", "/dev/" + v),
     "nvidia.cuda": lambda lock, v: setattr(lock.nvidia, "cuda_version", v),
     "model.commit": lambda lock, v: setattr(lock.models[1], "commit", v),
+    "python.platform": lambda lock, v: setattr(lock.python, "platform", v),
 }
 # The fields that reach the Packer template.
 HCL_FIELDS = ["lock.name", "base.region", "base.ami", "base.device", "nvidia.driver", "nvidia.cuda", "kernel.version",
@@ -146,6 +150,14 @@ def _refused_or_data(field: str, value: str) -> str:
     snippet = yaml.safe_load(files["ray-worker.yaml"])
     command = snippet["worker_start_ray_commands"][-1]
     assert shlex.split(command)[:2] == ["source", lock.python.venv + "/bin/activate"]
+    # The other files stay well-formed for their readers and carry the values unchanged.
+    pylock = Pylock.from_dict(tomllib.loads(files["pylock.toml"]))
+    assert {str(p.name): p.wheels[0].url for p in pylock.packages} == \
+        {p.name: p.wheel.url for p in lock.python.packages}
+    assert [(r["repo"], r["path"]) for r in json.loads(files["models-manifest.json"])] == \
+        sorted((m.repo, f.path) for m in lock.models for f in m.files)
+    pins = [line for line in files["requirements.txt"].splitlines() if line and not line.startswith(("#", "--"))]
+    assert len(pins) == len(lock.python.packages)
     return "data"
 
 

@@ -88,7 +88,10 @@ def test_models_manifest_has_the_seed_format(tmp_path: Path, lock_cli, full_lock
     assert manifest[0] == {"repo": "Qwen/Qwen3-4B-AWQ", "path": "config.json", "sha256": f"{30:064x}", "size": 937,
                            "hf_revision": "a" * 40}
     assert [(r["repo"], r["path"]) for r in manifest] == sorted((r["repo"], r["path"]) for r in manifest)
-    assert _generate(lock_cli, SEED_LOCK, tmp_path / "seed")["models-manifest.json"] == b"[]\n"
+    seed, _ = lockfile.read(SEED_LOCK)
+    rows = json.loads(_generate(lock_cli, SEED_LOCK, tmp_path / "seed")["models-manifest.json"])
+    assert rows == sorted(({"repo": m.repo, "path": f.path, "sha256": f.sha256, "size": f.size, "hf_revision": m.commit}
+                           for m in seed.models for f in m.files), key=lambda r: (r["repo"], r["path"]))
 
 
 def test_ray_worker_snippet_is_yaml_for_the_image_venv(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
@@ -110,6 +113,11 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert script.startswith("#!/usr/bin/env bash\n")
     assert "\nset -euo pipefail\n" in script
     assert "readonly KERNEL_VERSION=5.15.0-105-generic\n" in script
+    assert "readonly APT_SNAPSHOT=20240415T000000Z\n" in script
+    # pip's own check backs the script's: hashes required, no dependency resolution, wheels only, no index.
+    assert "install --no-index --find-links \"$STAGE/wheels\" \\\n    --require-hashes --no-deps --only-binary :all:" \
+        in script
+    assert "curl" in script and "| sh" not in script and "| bash" not in script
     assert "  --silent --driver --dkms\n" in script
     assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
     # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it.

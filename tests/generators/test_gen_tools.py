@@ -75,6 +75,12 @@ def test_template_parses_with_python_hcl2(generated: Path) -> None:
     assert files == ["${path.root}/bootstrap.sh", "${path.root}/lock.toml"]
 
 
+def test_template_is_packer_fmt_canonical(generated: Path) -> None:
+    run = subprocess.run([_tool("packer"), "fmt", "-check", "-diff", "image.pkr.hcl"], cwd=generated,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def test_full_template_pins_amis_reboots_for_the_kernel_and_tags_every_layer(tmp_path: Path, lock_cli,
                                                                            full_lock_path: Path) -> None:
     out = tmp_path / "out"
