@@ -261,6 +261,24 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "already matched its lock: nothing changed" in second.stderr
     assert _state(root) == before
 
+    # The drift audit on the machine bootstrap.sh built: everything matches but the driver, which the
+    # stand-in runfile does not install (and the audit rightly says so); a planted change is found and named.
+    audit = lock_cli("drift", str(lock_path), "--root", str(root), "--deep")
+    assert audit.code == 1, audit.out
+    assert audit.out.splitlines()[:2] == [
+        "nvidia:", "  driver: 550.54.15 → ∅ (no /proc/driver/nvidia, nvidia-smi, module or driver libraries found)"]
+    assert audit.out.splitlines()[-1].endswith(f"drifted: 1 finding (nvidia 1) against {lock.image_name()}")
+    model_file = root / "workspace/models/tiny/config.json"
+    original, stat_before = model_file.read_bytes(), model_file.stat()
+    model_file.write_bytes(original.replace(b"bert", b"BERT"))
+    drifted = lock_cli("drift", str(lock_path), "--root", str(root), "--deep")
+    model_file.write_bytes(original)
+    os.utime(model_file, ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))
+    assert drifted.code == 1
+    assert "drifted: 2 findings (nvidia 1, models 1)" in drifted.out
+    assert "config.json" in drifted.out
+    assert _state(root) == before
+
     # --smoke runs the smoke tests that apply (here: the driver query) and changes nothing either.
     # nvidia-smi stands in for the driver the fake runfile did not install.
     smi = root / "usr" / "local" / "bin" / "nvidia-smi"
