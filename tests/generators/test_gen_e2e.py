@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import gen_rootfs as rootfs
-from gen_aptrepo import Deb, build_repo, make_key, stop_agent
+from tests.apt.aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
 from imagelock.lockfile import (
@@ -46,9 +46,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FLAGS = ["--silent", "--driver", "--dkms"]
 ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 # The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
-DEBS = [Deb("imagelock-hello", "1.0-1", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-hello", "1.1-1", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-dep", "2.0-1"), Deb("imagelock-epoch", "1:0.5-1"), Deb("imagelock-native", "3.0-1", ARCH)]
+DEBS = [Deb("imagelock-hello", "1.0-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-hello", "1.1-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
+        Deb("imagelock-dep", "2.0-1", "all"), Deb("imagelock-epoch", "1:0.5-1", "all"),
+        Deb("imagelock-native", "3.0-1", ARCH)]
 LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1",
                "imagelock-native": "3.0-1"}
 
