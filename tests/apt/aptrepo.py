@@ -90,7 +90,8 @@ def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key | None, *, arc
     return root
 
 
-def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | None, *, by_hash: bool = True) -> None:
+def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | None, *, by_hash: bool = True,
+                valid_seconds: int | None = None) -> None:
     """Write one suite's Packages indexes (plain, .gz, .xz), its Release by apt-ftparchive, and sign it."""
     for arch, text in indexes.items():
         folder = root / "dists" / suite / "main" / f"binary-{arch}"
@@ -104,6 +105,8 @@ def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | No
         "-o", "APT::FTPArchive::Release::Components=main",
         "-o", f"APT::FTPArchive::DoByHash={'true' if by_hash else 'false'}",
     ]
+    if valid_seconds is not None:
+        options += ["-o", f"APT::FTPArchive::Release::ValidTime={valid_seconds}"]
     release = run(["apt-ftparchive", *options, "release", "."], cwd=root / "dists" / suite).stdout
     (root / "dists" / suite / "Release").write_bytes(release)
     if key is not None:

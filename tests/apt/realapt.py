@@ -46,9 +46,12 @@ ORDERING_FAILURES = ("Could not configure", "Couldn't configure", "Conf Broken",
 
 
 def planned(output: str) -> set[str]:
-    """The names apt lists under "The following NEW packages will be installed:"."""
-    match = re.search(r"The following NEW packages will be installed:\n((?:  .*\n)+)", output)
-    return set(match.group(1).split()) if match else set()
+    """The names apt lists as NEW, upgraded or downgraded (what it would unpack)."""
+    names: set[str] = set()
+    for match in re.finditer(r"The following (?:NEW )?packages will be (?:installed|upgraded|DOWNGRADED):\n"
+                             r"((?:  .*\n)+)", output):
+        names.update(match.group(1).split())
+    return names
 
 
 def simulate(env: dict[str, str], packages: list[str]) -> tuple[int, set[tuple[str, str, str]], str]:

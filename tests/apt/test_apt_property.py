@@ -2,7 +2,8 @@
 
 Random dependency graphs (versions in two suites, Pre-Depends, or-groups,
 version relations, virtual names with plain and versioned Provides, missing
-names, Priorities) are written as signed indexes — apt needs no .deb to
+names, Priorities, and a base image with older versions installed) are
+written as signed indexes — apt needs no .deb to
 simulate — and resolved by `apt-get install --simulate` and by imagelock.
 """
 
@@ -27,7 +28,7 @@ OPS = ["", " (>= 1.0)", " (>= 2.0)", " (<< 2.0)", " (= 1.0)", " (>> 1.0)", " (<=
 
 
 @st.composite
-def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str]]:
+def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str], list[str]]:
     suites: dict[str, list[str]] = {"stable": [], "updates": []}
     for name in NAMES:
         versions = draw(st.sampled_from([["1.0"], ["2.0"], ["1.0", "2.0"]]))
@@ -56,23 +57,32 @@ def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str]]:
                       f"Description: {name}"]
             suites[suite].append("\n".join(lines) + "\n")
     request = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True))
-    return suites, request
+    # The base image: some names installed at 0.5, a version the archive does not carry (so apt keeps the
+    # installed record as dpkg's status gives it, with no dependencies of its own).
+    installed = draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True))
+    return suites, request, installed
 
 
 @settings(max_examples=int(os.environ.get("APT_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(archives())
-def test_random_archives_agree_with_apt(archive_key: Key, example: tuple[dict[str, list[str]], list[str]]) -> None:
-    suites, request = example
+def test_random_archives_agree_with_apt(archive_key: Key,
+                                       example: tuple[dict[str, list[str]], list[str], list[str]]) -> None:
+    suites, request, installed = example
     folder = Path(tempfile.mkdtemp(prefix="apt-prop-"))
     try:
         root = folder / "repo"
         for suite, stanzas in suites.items():
             write_suite(root, suite, {"amd64": "\n".join(stanzas).encode()}, archive_key, by_hash=False)
         with RepoServer(root) as server:
-            env = realapt.setup(folder / "apt", server.url, archive_key.keyring, list(suites), ["main"])
+            status = "".join(realapt.status_stanza(name, "0.5", "amd64") for name in installed)
+            env = realapt.setup(folder / "apt", server.url, archive_key.keyring, list(suites), ["main"],
+                                status=status)
             code, theirs, output = realapt.simulate(env, request)
-            intent = write_intent(folder, server.url, archive_key.keyring, request, suites=tuple(suites))
+            manifest = folder / "base.txt"
+            manifest.write_text("".join(f"{name}\t0.5\n" for name in installed))
+            intent = write_intent(folder, server.url, archive_key.keyring, request, suites=tuple(suites),
+                                  base_manifest=str(manifest))
             ours_code = cli.main(["update", str(intent)])
         if code != 0 and any(m in output for m in realapt.ORDERING_FAILURES):
             # apt resolved, then its installer could not order the result: compare what it planned

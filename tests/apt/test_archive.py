@@ -11,7 +11,7 @@ import pytest
 from imagelock.errors import UpstreamError, VerificationError
 from imagelock.resolver.apt import archive
 from tests.apt.aptrepo import Key, RepoServer, build_repo, sign
-from tests.apt.conftest import SUITES
+from tests.apt.scenario import SUITES
 from tests.apt.helpers import lock_update, write_intent
 
 INDEX = "dists/stable/main/binary-amd64/Packages.xz"
@@ -201,3 +201,28 @@ def test_snapshot_from_the_universe_cutoff(tmp_path: Path, pristine_repo: Path, 
     assert apt["snapshot"] == "20991231T000000Z"
     assert apt["sources"][0]["uri"] == f"{server.url}/20991231T000000Z"
     assert apt["sources"][0]["date"].endswith("Z")
+
+
+def test_expired_release_is_refused(tmp_path: Path, archive_key: Key, capsys) -> None:
+    """A validly signed but stale Release (a freeze attack) is refused unless a snapshot is pinned."""
+    import time
+    from tests.apt.aptrepo import write_suite
+    root = tmp_path / "stale"
+    write_suite(root, "stable", {"amd64": b""}, archive_key, valid_seconds=1)
+    assert "Valid-Until:" in (root / "dists/stable/InRelease").read_text()
+    time.sleep(2.1)
+    with RepoServer(root) as server:
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], suites=("stable",))
+        code, out, err = lock_update(intent, capsys)
+    assert code == 2
+    assert "InRelease: expired: valid until" in err and "stale or replayed Release" in err
+    assert not intent.with_suffix(".lock").exists()
+
+
+def test_release_still_valid_is_accepted(repo: RepoServer, archive_key: Key) -> None:
+    import datetime as dt
+    signed = _release(repo, archive_key)
+    signed.release.valid_until = "Sun, 01 Jan 2090 00:00:00 UTC"
+    archive.check_fresh(signed.release, "x")
+    with pytest.raises(VerificationError, match="expired"):
+        archive.check_fresh(signed.release, "x", now=dt.datetime(2091, 1, 1, tzinfo=dt.timezone.utc))

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from tests.apt.aptrepo import Key, RepoServer
-from tests.apt.conftest import KERNEL
+from tests.apt.scenario import KERNEL
 from tests.apt.helpers import lock_update, locked, write_intent
 
 

@@ -39,6 +39,7 @@ class Release:
     components: list[str]
     by_hash: bool
     sha256: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (hex, size)
+    valid_until: str = ""
 
 
 @dataclass
@@ -144,6 +145,7 @@ def parse_release(text: str, where: str) -> Release:
         suite=fields.get("Suite", ""), codename=fields.get("Codename", ""), date=fields.get("Date", ""),
         architectures=fields.get("Architectures", "").split(), components=fields.get("Components", "").split(),
         by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", sha256=sha256,
+        valid_until=fields.get("Valid-Until", ""),
     )
 
 
@@ -168,17 +170,35 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
     return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
 
 
-def release_time(release: Release, where: str) -> dt.datetime | None:
-    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
-    if not release.date:
+def _instant(value: str, field_name: str, where: str) -> dt.datetime | None:
+    """A Release date field (RFC 2822) as a UTC instant; None when the field is absent."""
+    if not value:
         return None
     try:
-        moment = email.utils.parsedate_to_datetime(release.date)
+        moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
-        raise UpstreamError(f"{where}: unreadable Date {release.date!r}") from None
+        raise UpstreamError(f"{where}: unreadable {field_name} {value!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc)
+
+
+def release_time(release: Release, where: str) -> dt.datetime | None:
+    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
+    return _instant(release.date, "Date", where)
+
+
+def check_fresh(release: Release, where: str, now: dt.datetime | None = None) -> None:
+    """A live archive's Release past its Valid-Until is refused, as apt refuses it.
+
+    An old Release stays validly signed forever; Valid-Until is what stops a
+    mirror (or anyone in between) from serving a stale one to hide updates.
+    Snapshots are old by design and are checked by check_snapshot instead.
+    """
+    until = _instant(release.valid_until, "Valid-Until", where)
+    if until is not None and until < (now or dt.datetime.now(dt.timezone.utc)):
+        raise VerificationError(f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
+                                "(a stale or replayed Release; pin an apt.snapshot to lock an archive as it was)")
 
 
 def check_snapshot(release: Release, snapshot: str, where: str) -> None:

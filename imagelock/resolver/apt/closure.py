@@ -12,6 +12,8 @@ one in Ubuntu 22.04 and Debian 12):
   against apt: `bee: Depends: bx, bq` with `bx: Depends: bp | bq` installs bp);
 * a choice whose own dependencies cannot be met is undone and the next one
   tried (the next provider, then the next alternative), as MarkInstall does;
+* an unsatisfied group with an alternative installed in the base image whose
+  candidate would satisfy it is solved by upgrading that package first;
 * only the candidate version of a package is ever considered (the newest, or
   the one the intent pins), so there is one version per (name, arch);
 * among a real package and the packages that Provide its name, apt's
@@ -230,26 +232,23 @@ class Resolution:
                 continue
             failure: AnswerIsNo | None = None
             done = False
-            for rel in group:
-                for target in self._targets(rel, from_arch):
-                    target_key = self._key(target)
-                    existing = self.chosen.get(target_key)
-                    if existing is not None and existing.stanza is not target:
-                        continue
-                    # apt (MarkInstall) skips a choice whose own dependencies cannot be met and
-                    # takes the next one; what the failed attempt marked is undone.
-                    saved = self._save()
-                    try:
-                        self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
-                        self._expand(target_key)
-                    except AnswerIsNo as error:
-                        self._restore(saved)
-                        failure = failure or error
-                        continue
-                    done = True
-                    break
-                if done:
-                    break
+            for target in self._choices(group, from_arch):
+                target_key = self._key(target)
+                existing = self.chosen.get(target_key)
+                if existing is not None and existing.stanza is not target:
+                    continue
+                # apt (MarkInstall) skips a choice whose own dependencies cannot be met and
+                # takes the next one; what the failed attempt marked is undone.
+                saved = self._save()
+                try:
+                    self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
+                    self._expand(target_key)
+                except AnswerIsNo as error:
+                    self._restore(saved)
+                    failure = failure or error
+                    continue
+                done = True
+                break
             if not done:
                 if failure is not None:
                     raise failure
@@ -257,6 +256,25 @@ class Resolution:
                 raise AnswerIsNo(
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
                     [self._why_not(group, from_arch)])
+
+    def _choices(self, group: Group, from_arch: str) -> list[Stanza]:
+        """What may satisfy an unsatisfied group, in apt's order of preference.
+
+        First an alternative that is installed in the base image and whose
+        candidate satisfies the relation: apt upgrades it rather than install
+        something new (found with the property test: `pk2 | pk0 (>= 1.0)` with
+        pk0 0.5 installed upgrades pk0, it does not install pk2). Then every
+        alternative's targets in order.
+        """
+        upgrades = []
+        for rel in group:
+            for arch in self._arches(rel, from_arch):
+                if (rel.name, arch) in self.installed and (rel.name, arch) not in self.chosen:
+                    cand = self.u.candidate(rel.name, arch)
+                    if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
+                            rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
+                        upgrades.append(cand)
+        return upgrades + [t for rel in group for t in self._targets(rel, from_arch)]
 
     def _save(self) -> tuple[dict[Key, Chosen], dict[str, list[tuple[Stanza, str | None]]], set[Key]]:
         return dict(self.chosen), {k: list(v) for k, v in self.provided.items()}, set(self._expanded)
