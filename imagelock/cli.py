@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,12 +41,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
+    from imagelock.diff import diff, render_summary
     from imagelock.resolver.update import update
 
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
-                    engine=args.engine, replay=args.replay)
+                    engine=args.engine, replay=args.replay, cutoff=args.cutoff)
     lock = result.lock
+    moved = diff(result.previous, lock)
     counts = []
     if lock.python:
         counts.append(f"{len(lock.python.packages)} python packages")
@@ -62,21 +65,135 @@ def cmd_update(args: argparse.Namespace) -> int:
         verb = "would change" if result.changed else "would leave unchanged"
     else:
         verb = "wrote" if result.written else "unchanged"
-    _emit(args, f"{verb} {result.path}: {what} (image {lock.image_name()})",
-          {"lock": str(result.path), "digest": lock.digest(), "image": lock.image_name(),
-           "changed": result.changed, "written": result.written, "dry_run": args.dry_run})
+    human = [f"{verb} {result.path}: {what} (image {lock.image_name()}, version {lock.version})"]
+    if result.previous is not None and moved.differ:
+        human.append(render_summary(moved))
+    if result.report:
+        human += result.report.lines()
+    _emit(args, "\n".join(human),
+          {"lock": str(result.path), "digest": lock.digest(), "image": lock.image_name(), "version": lock.version,
+           "changed": result.changed, "written": result.written, "dry_run": args.dry_run,
+           "diff": moved.to_json()})
     return EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from imagelock.resolver.check import check
 
-    result = check(args.intent, args.lock)
-    human = "\n".join([f"{result.lock_path}: {p}" for p in result.problems] or
-                      [f"{result.lock_path}: fresh (image {result.image})"])
-    _emit(args, human, {"lock": str(result.lock_path), "ok": result.ok, "problems": result.problems,
-                        "digest": result.digest, "image": result.image})
-    return EXIT_OK if result.ok else EXIT_NO
+    if args.intent is None and args.generated is None:
+        raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
+    problems: list[str] = []
+    notes: list[str] = []
+    digest = image = None
+    if args.intent is not None:
+        result = check(args.intent, args.lock)
+        lock_path = result.lock_path
+        problems += [f"{lock_path}: {p}" for p in result.problems]
+        notes += result.notes
+        digest, image = result.digest, result.image
+    else:
+        lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
+    stale: list[str] = []
+    tampered = any(p.startswith(f"{lock_path}: tampered:") for p in problems)
+    if args.generated is not None and tampered:
+        problems.append(f"{args.generated}: not checked: nothing is generated from a lock edited by hand")
+    elif args.generated is not None:
+        from imagelock.generators.generate import load, stale_files
+
+        stale = stale_files(lock_path, args.generated)
+        problems += stale
+        if digest is None:
+            lock, _ = load(lock_path)
+            digest, image = lock.digest(), lock.image_name()
+    what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
+    if args.generated is not None:
+        what += f"; generated files in {args.generated} current"
+    human = "\n".join((problems or [f"{what} (image {image})"]) + [f"{lock_path}: {n}" for n in notes])
+    _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems, "notes": notes,
+                        "digest": digest, "image": image, "stale_files": stale})
+    return EXIT_NO if problems else EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from imagelock.generators.generate import generate
+
+    out = Path(args.output)
+    written = generate(args.lock, out)
+    changed = [w.path.name for w in written if w.changed]
+    human = (f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current")
+    _emit(args, human, {"output": str(out), "files": [w.path.name for w in written], "changed": changed})
+    return EXIT_OK
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from imagelock.drift import collector
+
+    argv = ["--root", args.root, "--timeout", str(args.timeout)]
+    if args.venv:
+        argv += ["--venv", args.venv]
+    for folder in args.models:
+        argv += ["--models", folder]
+    if args.deep:
+        argv.append("--deep")
+    if not Path(args.root).is_dir():
+        raise InputError(args.root, None, "--root: not a directory (expected a root filesystem)")
+    return collector.main(argv)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from imagelock.drift.run import DriftRequest, drift
+
+    if args.timeout <= 0:
+        raise InputError(None, "--timeout", f"expected a positive number of seconds, found {args.timeout:g}")
+    req = DriftRequest(lock=args.lock, local=args.local, root=args.root, facts=args.facts or [], ssh=args.ssh,
+                       ssm=args.ssm, ray=args.ray, deep=args.deep, strict=args.strict, fmt=args.format,
+                       output=args.output, timeout=args.timeout, s3_bucket=args.s3_bucket,
+                       s3_prefix=args.s3_prefix, max_concurrency=args.max_concurrency,
+                       max_errors=args.max_errors, region=args.region)
+    code, text = drift(req)
+    if not args.output:
+        print(text)
+    return code
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from imagelock import lockfile
+    from imagelock.diff import diff, render
+
+    old = lockfile.read(args.old)[0]
+    new = lockfile.read(args.new)[0]
+    result = diff(old, new)
+    print(render(result, "json" if args.json else args.format))
+    return EXIT_NO if result.differ else EXIT_OK
+
+
+def _default_lock() -> Path:
+    """The one lock under ./locks, when there is exactly one."""
+    found = sorted(Path("locks").glob("*.lock"))
+    if len(found) != 1:
+        raise InputError(None, "--lock", f"name the lock to ask (found {len(found)} locks under ./locks)")
+    return found[0]
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from imagelock import lockfile
+    from imagelock.why import why
+
+    path = Path(args.lock) if args.lock else _default_lock()
+    answers = why(lockfile.read(path)[0], args.name, path)
+    human = "\n".join(line for answer in answers for line in answer.lines())
+    _emit(args, human, {"lock": str(path), "answers": [
+        {"layer": a.layer, "name": a.name, "version": a.version, "requested": a.requested,
+         "original": a.original, "paths": a.paths, "requested_packages_leading_to_it": a.total} for a in answers]})
+    return EXIT_OK
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from imagelock.mirror import run_mirror
+
+    summary = run_mirror(args.lock, args.to, args.jobs)
+    _emit(args, "\n".join(summary.lines()), summary.to_json())
+    return summary.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,15 +222,78 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("uv", "pip-tools"), default="uv")
     p.add_argument("--replay", metavar="DIR", help="serve recorded upstream answers from DIR on loopback "
                    "instead of reaching the network (the lock still records upstream URLs)")
+    p.add_argument("--cutoff", metavar="DATE", help="move the universe to this RFC 3339 time (when the intent "
+                   "pins none); locked versions stay unless --upgrade or --upgrade-package moves them")
     p.add_argument("--dry-run", action="store_true", help="resolve and report, write nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_update)
 
     p = sub.add_parser("check", help="is the lock fresh for its intent and intact? (offline)")
-    p.add_argument("intent")
-    p.add_argument("--lock", help="lock path (default: the intent path with .lock)")
+    p.add_argument("intent", nargs="?", help="the intent (optional with --generated)")
+    p.add_argument("--lock", help="lock path (default: the intent path with .lock, or DIR/lock.toml)")
+    p.add_argument("--generated", metavar="DIR", help="also check that DIR holds exactly what "
+                   "`lock generate` writes for this lock (exit 1 naming each stale file)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("generate", help="write bootstrap.sh, the Packer template and manifests for a lock")
+    p.add_argument("lock", help="the lock file")
+    p.add_argument("-o", "--output", default="generated", help="output directory (default: generated)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("collect", help="print this machine's (or a root filesystem's) facts as JSON")
+    p.add_argument("--root", default="/", help="root filesystem to read (default: /, the live machine)")
+    p.add_argument("--venv", help="the venv to list (default: the one in /etc/imagelock/lock.toml)")
+    p.add_argument("--models", action="append", default=[], metavar="DIR", help="a model folder (repeatable)")
+    p.add_argument("--deep", action="store_true", help="hash model files and check the venv's RECORD hashes")
+    p.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds (default 120)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("drift", help="compare a machine or a fleet with the lock (0 same, 1 drift, 2 not audited)")
+    p.add_argument("lock")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="this machine (the default)")
+    where.add_argument("--root", metavar="DIR", help="a root filesystem")
+    where.add_argument("--facts", metavar="FILE", action="append",
+                       help="a facts document from `lock collect` (repeat for a fleet of files)")
+    where.add_argument("--ssh", metavar="HOST", help="one machine over ssh: [user@]host[:port]")
+    where.add_argument("--ssm", metavar="TARGET", help="AWS SSM Run Command: i-...,i-... or tag:KEY=VALUE")
+    where.add_argument("--ray", metavar="ADDRESS", help="every alive node of a Ray cluster (e.g. auto)")
+    p.add_argument("--deep", action="store_true", help="also hash model files and installed Python files")
+    p.add_argument("--strict", action="store_true",
+                   help="the lock's apt layer is the whole dpkg database: report every other package as extra")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--timeout", type=float, default=300.0, help="per-machine timeout in seconds (default 300)")
+    p.add_argument("--s3-bucket", help="SSM: have SSM write outputs to this bucket (needed past 24,000 chars)")
+    p.add_argument("--s3-prefix", default="imagelock-drift", help="SSM: key prefix for outputs")
+    p.add_argument("--max-concurrency", default="50", help="SSM MaxConcurrency (count or percent)")
+    p.add_argument("--max-errors", default="100%%", help="SSM MaxErrors (count or percent; default 100%%)")
+    p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
+    p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser("mirror", help="upload every locked artifact to S3, keyed by sha256, and record it")
+    p.add_argument("lock")
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    p.add_argument("--jobs", type=int, default=4, help="parallel uploads (default 4)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_mirror)
+
+    p = sub.add_parser("diff", help="what changed between two locks (exit 1 when they differ)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
+                   help="markdown renders a pull-request body")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("why", help="why a Python or apt package is in the lock: paths from what was asked for")
+    p.add_argument("name")
+    p.add_argument("--lock", help="lock path (default: the only lock under ./locks)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_why)
     return parser
 
 
@@ -139,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print("lock: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # `lock why torch | head`: the reader left; say nothing more, as other Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return EXIT_ERROR
 
 

@@ -1,4 +1,5 @@
-"""The one HTTP layer every source uses: one Session, retries, timeouts, a cache.
+"""The one HTTP layer every source uses: one Session, retries, timeouts, a cache,
+and resumable streaming downloads hashed as they arrive.
 
 Errors name the URL with any credentials removed, never a token or a header.
 """
@@ -8,17 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from imagelock import __version__
 from imagelock.errors import UpstreamError
+from imagelock.hashing import CHUNK, Digest, StreamHasher
+from imagelock.hashing import PARALLEL_MIN
+from imagelock.hashing import pool as hashing_pool
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -133,3 +141,169 @@ def get_cached(url: str, *, headers: dict[str, str] | None = None, what: str = "
     os.replace(tmp, body_path)
     meta_path.write_text(json.dumps(new_meta))
     return body
+
+
+# --- streaming, resumable, verified-by-the-caller downloads ------------------------
+
+DOWNLOAD_ATTEMPTS = 5
+
+
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, label: str, total: int | None, *, stream: Any = None) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self._stream = stream if stream is not None else sys.stderr
+        self._enabled = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._start = time.monotonic()
+        self._drawn = 0.0
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if not self._enabled:
+            return
+        now = time.monotonic()
+        if now - self._drawn < 0.2:
+            return
+        self._drawn = now
+        rate = self.done / max(now - self._start, 1e-6) / 1e6
+        if self.total:
+            share = min(self.done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            text = (f"\r{self.label} [{bar:<30}] {share * 100:5.1f}% "
+                    f"{self.done / 1e6:,.0f}/{self.total / 1e6:,.0f} MB {rate:,.0f} MB/s")
+        else:
+            text = f"\r{self.label} {self.done / 1e6:,.0f} MB {rate:,.0f} MB/s"
+        self._stream.write(text)
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._enabled:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+# open_at(offset) -> (offset the source actually starts at, the chunks from there on).
+# A source that cannot seek answers 0, and the download restarts from the beginning.
+Opener = Callable[[int], tuple[int, Iterable[bytes]]]
+
+
+def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: int | None = None,
+                       transient: tuple[type[BaseException], ...] = (), attempts: int = DOWNLOAD_ATTEMPTS,
+                       progress: Progress | None = None, pause: float = 0.2) -> Digest:
+    """Stream a source into `dest` once, hashing as bytes arrive, in constant memory.
+
+    Bytes land in `dest.part` first; an interrupted transfer (a `transient` error)
+    resumes from the end of that file, whose bytes are hashed from disk rather
+    than fetched again. The returned digest is of exactly the bytes in `dest`;
+    checking it against what was expected is the caller's job, before any use.
+    """
+    target = Path(dest)
+    part = target.with_name(target.name + ".part")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    have = part.stat().st_size if part.exists() else 0
+    if total is not None and have > total:
+        have = 0
+    hasher = StreamHasher()
+    if have:
+        hasher.update_from_file(part, have)
+    bar = progress or Progress(label, total)
+    bar.advance(have)
+    failures = 0
+    retryable: tuple[type[BaseException], ...] = (*transient, _ShortRead)
+    try:
+        while True:
+            arrived = 0
+            try:
+                start, chunks = open_at(have)
+                if start != have:  # the source ignored the range: start over
+                    have, hasher = 0, StreamHasher()
+                with open(part, "r+b" if have else "wb") as out:
+                    out.seek(have)
+                    out.truncate()
+                    for chunk in chunks:
+                        if len(chunk) >= PARALLEL_MIN:  # the disk works while we hash
+                            writing = hashing_pool().submit(out.write, chunk)
+                            hasher.update(chunk)
+                            writing.result()
+                        else:
+                            out.write(chunk)
+                            hasher.update(chunk)
+                        have += len(chunk)
+                        arrived += len(chunk)
+                        bar.advance(len(chunk))
+                # Short of the expected size: resume while the source still gives bytes;
+                # once it has none left, the caller's size check reports the difference.
+                if total is not None and have < total and arrived:
+                    raise _ShortRead(f"{have} of {total} bytes")
+                break
+            except retryable as exc:
+                # `attempts` bounds the failures in a row that moved (nearly) nothing: a long
+                # download over a flaky link keeps going while it keeps making progress.
+                failures = 1 if arrived >= CHUNK else failures + 1
+                if failures >= attempts:
+                    raise UpstreamError(f"{label}: interrupted {failures} times, last at byte {have} "
+                                        f"({type(exc).__name__}); run again to resume") from None
+                time.sleep(min(pause * 2 ** failures, 5.0))
+    finally:
+        bar.close()
+    os.replace(part, target)
+    return hasher.digest()
+
+
+class _ShortRead(Exception):
+    """The source ended before the expected size: resume like a dropped connection."""
+
+
+_TRANSIENT_HTTP = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                   requests.Timeout, urllib3.exceptions.ProtocolError)
+
+
+def _arrived(response: requests.Response) -> Iterable[bytes]:
+    """The body as it arrives (up to CHUNK at a time), so a drop loses none of what came."""
+    raw = response.raw
+    with response:
+        while chunk := raw.read1(CHUNK):
+            yield chunk
+
+
+def download(url: str, dest: str | Path, *, headers: dict[str, str] | None = None, what: str = "",
+             total: int | None = None, attempts: int = DOWNLOAD_ATTEMPTS) -> Digest:
+    """GET `url` into `dest` with Range resume; returns the digest of what arrived."""
+    label = what or redact(url).rsplit("/", 1)[-1]
+
+    def open_at(offset: int) -> tuple[int, Iterable[bytes]]:
+        # identity: byte ranges then count bytes of the file itself, never of a compressed form
+        request_headers = {**(headers or {}), "Accept-Encoding": "identity"}
+        if offset:
+            request_headers["Range"] = f"bytes={offset}-"
+        response = session().get(url, headers=request_headers, stream=True,
+                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        if response.status_code == 416 and offset:  # nothing after `offset`: the source ends there
+            response.close()
+            return offset, ()
+        if response.status_code >= 400:
+            response.close()
+            raise UpstreamError(f"{label} {redact(url)}: HTTP {response.status_code}")
+        start = 0
+        if response.status_code == 206:
+            served = response.headers.get("Content-Range", "")
+            try:
+                start = int(served.split()[1].split("-")[0])
+            except (IndexError, ValueError):
+                start = -1
+            if start != offset:  # an answer for another range than asked: refuse it
+                response.close()
+                raise UpstreamError(f"{label} {redact(url)}: asked for bytes from {offset}, "
+                                    f"got {served or 'no Content-Range'}")
+        return start, _arrived(response)
+
+    return resumable_download(open_at, dest, label=label, total=total, transient=_TRANSIENT_HTTP,
+                              attempts=attempts)
+
+
+def blob_path(sha256: str) -> Path:
+    """Where a verified artifact is kept, by content: `<cache>/blobs/sha256/<hex>`."""
+    return cache_dir() / "blobs" / "sha256" / sha256

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from imagelock.errors import InputError
+from imagelock.errors import InputError, read_user_text
 
 SCHEMA_VERSION = 1
 
@@ -170,6 +170,9 @@ class Model:
     dest: str
     files: list[ModelFile] = field(default_factory=list)
     original_files: list[str] = field(default_factory=list)
+    # config.json `architectures` at `commit` (e.g. ["Qwen3ForCausalLM"]): what the
+    # compatibility rules match against the pinned vLLM's model registry.
+    architectures: list[str] = field(default_factory=list)
 
 
 # --- base image -------------------------------------------------------------------
@@ -189,6 +192,7 @@ class BaseAmi:
 class BaseLayer:
     image: str
     amis: list[BaseAmi] = field(default_factory=list)
+    arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
 
 
 # --- mirror -----------------------------------------------------------------------
@@ -218,6 +222,10 @@ class Lock:
     intent_sha256: str
     universe: Universe
     schema: int = SCHEMA_VERSION
+    # The image's semantic version, bumped by `lock update` (imagelock.imageversion).
+    # A label, not content: it is left out of the digest, so the same content
+    # keeps the same image name whatever its version history.
+    version: str | None = None
     python: PythonLayer | None = None
     apt: AptLayer | None = None
     kernel: KernelLayer | None = None
@@ -231,7 +239,7 @@ class Lock:
         return _sorted_lock_table(to_table(self))
 
     def digest(self) -> str:
-        return digest_table(self.to_table())
+        return digest_table(content_table(self.to_table()))
 
     def image_name(self) -> str:
         """`<name>-<digest12>`: the name of the image this lock builds."""
@@ -262,6 +270,11 @@ def _sorted_lock_table(value: Any) -> Any:
     if isinstance(value, list):
         return [_sorted_lock_table(x) for x in value]
     return value
+
+
+def content_table(table: dict[str, Any]) -> dict[str, Any]:
+    """The part of a lock table its digest covers: everything but the version label."""
+    return {key: value for key, value in table.items() if key != "version"}
 
 
 def digest_table(table: dict[str, Any]) -> str:
@@ -349,8 +362,11 @@ def _convert(tp: Any, value: Any, path: str | Path, where: str) -> Any:
 def dumps(lock: Lock) -> str:
     """The lock's TOML text, byte-for-byte deterministic."""
     table = lock.to_table()
-    digest = digest_table(table)
-    ordered = {"schema": table.pop("schema"), "name": table.pop("name"), "digest": digest, **table}
+    digest = digest_table(content_table(table))
+    head = {"schema": table.pop("schema"), "name": table.pop("name")}
+    if "version" in table:
+        head["version"] = table.pop("version")
+    ordered = {**head, "digest": digest, **table}
     header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
     return header + tomli_w.dumps(ordered, multiline_strings=False)
 
@@ -371,13 +387,7 @@ def loads(text: str, path: str | Path) -> tuple[Lock, str]:
 
 
 def read(path: str | Path) -> tuple[Lock, str]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, "no such lock file (run `lock update` to create it)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot be read ({exc.__class__.__name__})") from None
-    return loads(text, path)
+    return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path)
 
 
 def write_atomic(path: str | Path, text: str) -> bool:

@@ -1,7 +1,8 @@
 """`lock check`: offline verdict on a lock, no resolution.
 
 Fresh means: the lock parses, was made from this very intent (same hash), its
-content matches its digest, and every artifact it locks carries a sha256.
+content matches its digest, every artifact it locks carries a sha256, and its
+layers pass the cross-layer compatibility rules (imagelock.resolver.compat).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from imagelock import intent as intent_mod
 from imagelock import lockfile
 from imagelock.lockfile import Lock
+from imagelock.resolver import compat
 from imagelock.resolver.apt import consistency as apt_consistency
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -25,6 +27,7 @@ class CheckResult:
     digest: str
     image: str
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,4 +77,7 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
         if not _SHA256.match(sha256 or ""):
             result.problems.append(f"unhashed: {what} has no valid sha256")
     result.problems.extend(apt_consistency.problems(lock, intent))
+    report = compat.evaluate(lock, compat.targets.from_intent(intent))
+    result.problems += [f"incompatible: {finding.one_line()}" for finding in report.violations]
+    result.notes += [f"not checked: {finding.one_line()}" for finding in report.unchecked]
     return result

@@ -7,6 +7,7 @@ clearsigns InRelease with a throwaway key made in a temporary GNUPGHOME.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import lzma
 import os
@@ -23,6 +24,7 @@ class Deb:
     version: str
     arch: str = "amd64"
     fields: dict[str, str] = field(default_factory=dict)  # Depends, Pre-Depends, Provides, Multi-Arch, ...
+    files: dict[str, bytes] = field(default_factory=dict)  # path inside the package -> content
 
 
 @dataclass
@@ -49,6 +51,12 @@ def make_key(home: Path, uid: str) -> Key:
     return Key(home=home, fingerprint=fingerprint, keyring=keyring)
 
 
+def stop_agent(key: Key) -> None:
+    """The gpg-agent a signing started outlives the test otherwise."""
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(key.home)},
+                   capture_output=True, check=False)
+
+
 def build_deb(deb: Deb, out: Path, work: Path) -> Path:
     root = work / f"{deb.name}_{deb.version}_{deb.arch}".replace(":", "%3a")
     (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
@@ -60,6 +68,9 @@ def build_deb(deb: Deb, out: Path, work: Path) -> Path:
     doc = root / "usr" / "share" / "doc" / deb.name
     doc.mkdir(parents=True, exist_ok=True)
     (doc / "README").write_text(f"{deb.name} {deb.version}\n")
+    for path, content in deb.files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
     target = out / f"{deb.name}_{deb.version.split(':')[-1]}_{deb.arch}.deb"
     out.mkdir(parents=True, exist_ok=True)
     run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(target)])
@@ -72,7 +83,7 @@ def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key | None, *, arc
     work = root.parent / f"{root.name}-build"
     for suite, debs in suites.items():
         for deb in debs:
-            build_deb(Deb(deb.name, deb.version, deb.arch, dict(deb.fields)), root / "pool" / suite, work)
+            build_deb(dataclasses.replace(deb, fields=dict(deb.fields)), root / "pool" / suite, work)
         indexes = {arch: run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"], cwd=root).stdout
                    for arch in arches}
         write_suite(root, suite, indexes, key, by_hash=by_hash)

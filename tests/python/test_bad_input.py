@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED_SNAPSHOT, tree_digest
+from imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 BASE = """\
 name = "t"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from imagelock_testing import ROOT
 
 SEED_INTENT = ROOT / "locks" / "seed.toml"
 SEED_LOCK = ROOT / "locks" / "seed.lock"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from conftest import tree_digest
+from imagelock_testing import tree_digest
 from indexbuilder import Dist, build_snapshot
 
 INTENT = """\

@@ -6,7 +6,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from conftest import ROOT, SEED_SNAPSHOT, tree_digest
+from imagelock_testing import ROOT, SEED_SNAPSHOT, tree_digest
 
 SEED_INTENT = ROOT / "locks" / "seed.toml"
 SEED_LOCK = ROOT / "locks" / "seed.lock"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -18,6 +19,11 @@ class Dist:
     requires: list[str] = field(default_factory=list)
 
 
+def _record_hash(text: str) -> str:
+    """A RECORD hash as the wheel spec writes it: urlsafe base64 of the sha256, unpadded."""
+    return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+
+
 def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
     """A real, installable pure-Python wheel and its METADATA."""
     module = dist.name.replace("-", "_")
@@ -31,7 +37,8 @@ def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
         f"{info}/METADATA": metadata,
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: imagelock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = "".join(f"{path},,\n" for path in files) + f"{info}/RECORD,,\n"
+    record = "".join(f"{path},sha256={_record_hash(text)},{len(text.encode())}\n" for path, text in files.items())
+    record += f"{info}/RECORD,,\n"
     files[f"{info}/RECORD"] = record
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -1,0 +1,121 @@
+"""The base image domain against moto's EC2 server: one AMI per region, newest before the cutoff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagelock import aws
+from imagelock.errors import EXIT_ERROR, InputError, UpstreamError
+from imagelock.lockfile import Lock, Universe
+from imagelock.resolver import base_image
+
+from .conftest import assert_input_error, MotoServer, make_ctx
+
+SEED = '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-west-2"]\n'
+
+
+def test_one_ami_per_region_newest_before_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
+    layer = base_image.resolve(make_ctx(tmp_path, SEED, cutoff="2025-01-15T00:00:00Z"))
+    assert layer.image == "ubuntu 22.04" and layer.arch == "amd64"
+    east, west = layer.amis
+    assert (east.region, east.id, east.creation_date) == ("us-east-1", "ami-0a1b2c3d4e5f60002", "2024-12-06T10:00:00Z")
+    assert east.name == "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20241206"
+    assert (east.owner, east.root_device) == ("099720109477", "/dev/sda1")
+    assert (west.region, west.id) == ("us-west-2", "ami-0f9e8d7c6b5a40001")
+
+
+def test_a_later_cutoff_admits_the_newer_images(tmp_path: Path, moto_server: MotoServer) -> None:
+    layer = base_image.resolve(make_ctx(tmp_path, SEED, cutoff="2025-02-01T00:00:00Z"))
+    assert [a.id for a in layer.amis] == ["ami-0a1b2c3d4e5f60003", "ami-0f9e8d7c6b5a40002"]
+
+
+def test_an_image_by_another_owner_is_never_chosen(tmp_path: Path, moto_server: MotoServer) -> None:
+    # the decoy (owner 111122223333, 2025-01-10) is newer than Canonical's 2024-12-06 and before the cutoff
+    layer = base_image.resolve(make_ctx(tmp_path, SEED, cutoff="2025-01-15T00:00:00Z"))
+    assert "ami-0a1b2c3d4e5f60005" not in [a.id for a in layer.amis]
+
+
+def test_arm64_and_eks_images(tmp_path: Path, moto_server: MotoServer) -> None:
+    arm = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ubuntu 22.04"\narch = "arm64"\n'
+                                      'regions = ["us-east-1"]\n'))
+    assert [a.id for a in arm.amis] == ["ami-0a1b2c3d4e5f60004"]
+    eks = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ubuntu-eks 22.04 1.29"\n'
+                                      'regions = ["us-east-1", "us-west-2"]\n'))
+    assert [a.id for a in eks.amis] == ["ami-0a1b2c3d4e5f60006", "ami-0f9e8d7c6b5a40003"]
+
+
+def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(tmp_path: Path,
+                                                                               moto_server: MotoServer) -> None:
+    text = SEED + 'source = "ssm"\n'
+    layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-02-01T00:00:00Z"))
+    assert [a.id for a in layer.amis] == ["ami-0a1b2c3d4e5f60002", "ami-0f9e8d7c6b5a40002"]
+
+
+def test_ssm_source_refuses_an_image_newer_than_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
+    text = SEED + 'source = "ssm"\n'
+    assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"), "base.source",
+                       "the SSM parameter names ami-0f9e8d7c6b5a40002 in us-west-2, created 2025-01-24T10:30:00Z, "
+                       "not before the cutoff 2025-01-15T00:00:00Z")
+
+
+def test_ssm_parameter_naming_another_owners_image_is_refused(tmp_path: Path, moto_server: MotoServer) -> None:
+    text = '[base]\nimage = "ubuntu 22.04"\nregions = ["eu-west-1"]\nsource = "ssm"\n'
+    with pytest.raises(UpstreamError, match="names ami-0d0d0d0d0d0d00001, which is not a ubuntu 22.04 amd64 image "
+                                            "owned by Canonical"):
+        base_image.resolve(make_ctx(tmp_path, text))
+
+
+def test_a_raw_ami_id_is_recorded_as_it_is(tmp_path: Path, moto_server: MotoServer) -> None:
+    layer = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ami-0f9e8d7c6b5a40002"\nregions = ["us-west-2"]\n'))
+    assert layer.arch is None
+    assert [(a.id, a.creation_date) for a in layer.amis] == [("ami-0f9e8d7c6b5a40002", "2025-01-24T10:30:00Z")]
+
+
+def test_previous_amis_are_kept_for_the_same_universe(tmp_path: Path, moto_server: MotoServer,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    first = base_image.resolve(make_ctx(tmp_path, SEED))
+    lock = Lock(name="seed", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-15T00:00:00Z", source="intent"))
+    lock.base = first
+    # with AWS unreachable, the recorded answer still stands
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws.reset()
+    again = base_image.resolve(make_ctx(tmp_path, SEED, previous=lock))
+    assert again == first
+    with pytest.raises(UpstreamError, match="EC2 us-east-1: DescribeImages"):
+        base_image.resolve(make_ctx(tmp_path, SEED, previous=lock, refresh=["base"]))
+
+
+@pytest.mark.parametrize(("text", "key", "expected"), [
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\n', "base.image",
+     "no ubuntu 22.04 amd64 image by Canonical (099720109477) created before 2024-01-01T00:00:00Z in us-east-1 "
+     "(3 newer)"),
+    ('[base]\nimage = "ubuntu 23.04"\nregions = ["us-east-1"]\n', "base.image",
+     "unknown Ubuntu release '23.04'; expected one of: 20.04, 22.04, 24.04"),
+    ('[base]\nimage = "ubunto 22.04"\nregions = ["us-east-1"]\n', "base.image",
+     "unknown image 'ubunto' (did you mean 'ubuntu'?)"),
+    ('[base]\nimage = "ubuntu-eks 22.04"\nregions = ["us-east-1"]\n', "base.image",
+     "expected a Kubernetes version after the release"),
+    ('[base]\nimage = "ami-12345"\nregions = ["us-east-1"]\n', "base.image", "expected an AMI id such as"),
+    ('[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1", "us-west-2"]\n', "base.regions",
+     "ami-0123456789abcdef0 exists in one region only"),
+    ('[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1"]\n', "base.image",
+     "ami-0123456789abcdef0 not found in us-east-1"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-9x"]\n', "base.regions[0]",
+     "expected an AWS commercial region"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-east-1"]\n', "base.regions[1]", "listed twice"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = []\n', "base.regions", "expected a non-empty array"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\narch = "x86"\n', "base.arch",
+     "expected one of: amd64, arm64"),
+    ('[base]\nimages = "ubuntu 22.04"\n', "base.images", "unknown key (did you mean 'image'?)"),
+    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\nsource = "ssn"\n', "base.source",
+     "expected one of: describe-images, ssm"),
+    ('[base]\nimage = "ubuntu 24.04"\nregions = ["us-east-1"]\nsource = "ssm"\n', "base.image",
+     "Canonical publishes no SSM parameter /aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/"
+     "ebs-gp3/ami-id in us-east-1"),
+])
+def test_bad_input_is_one_clear_line(tmp_path: Path, moto_server: MotoServer, text: str, key: str,
+                                     expected: str) -> None:
+    assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2024-01-01T00:00:00Z"), key, expected)

@@ -1,0 +1,1 @@
+"""Cross-layer compatibility, lock diff, lock why and image version tests (a package, so its conftest stays its own)."""
