@@ -1,6 +1,6 @@
 """Record which model architectures each vLLM release can load, from its sdist on PyPI.
 
-Usage: python tools/record_vllm_architectures.py 0.6.6.post1 0.8.3 0.8.4 ...
+Usage: python tools/record_vllm_architectures.py SIMPLE_INDEX_URL 0.6.6.post1 0.8.3 0.8.4 ...
 Downloads each release's sdist (checked against PyPI's sha256), reads
 vllm/model_executor/models/registry.py with `ast` (no code is run) and writes the
 keys of `_VLLM_MODELS` to imagelock/resolver/compat/data/vllm_architectures.json.
@@ -42,9 +42,10 @@ def registry_keys(source: str) -> list[str]:
     return sorted(set(tables["_VLLM_MODELS"]))
 
 
-def main(versions: list[str]) -> None:
+def main(index: str, versions: list[str]) -> None:
+    """index: the simple index to read vllm's sdists from (PyPI's), given on the command line."""
     session = requests.Session()
-    page = session.get("https://pypi.org/simple/vllm/",
+    page = session.get(f"{index.rstrip('/')}/vllm/",
                        headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60).json()
     files = {f["filename"]: f for f in page["files"]}
     data: dict[str, Any] = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
@@ -69,4 +70,6 @@ def main(versions: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if len(sys.argv) < 3:
+        raise SystemExit("usage: record_vllm_architectures.py SIMPLE_INDEX_URL VERSION...")
+    main(sys.argv[1], sys.argv[2:])

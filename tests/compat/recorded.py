@@ -84,7 +84,7 @@ def bookworm_kernel_debs() -> list[AptPackage]:
 
 
 def apt_layer(packages: list[AptPackage]) -> AptLayer:
-    return AptLayer(archive="https://deb.debian.org/debian", keyring_sha256="", packages=packages)
+    return AptLayer(archive="https://archive.example.invalid/debian", keyring_sha256="", packages=packages)
 
 
 def bookworm_kernel(abi: str = "6.1.0-50") -> KernelLayer:
