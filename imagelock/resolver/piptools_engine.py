@@ -23,7 +23,8 @@ from imagelock.errors import InputError, UpstreamError
 from imagelock.lockfile import PythonLayer
 from imagelock.resolver import simple_index
 from imagelock.resolver.context import UpdateContext
-from imagelock.resolver.uv_engine import (ResolutionFailed, ResolvedPackage, ResolvedWheel, clean_uv_message,
+from imagelock.lockfile import Wheel
+from imagelock.resolver.uv_engine import (ResolutionFailed, ResolvedPackage, clean_uv_message,
                                           parse_requirements)
 
 PIP_TIMEOUT = 900
@@ -104,8 +105,8 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
         for item in files:
             if item.filename.endswith(".whl") and item.sha256 and \
                     str(simple_index.version_of(item.filename)) == package.version:
-                package.wheels.append(ResolvedWheel(url=item.url, sha256=item.sha256, size=item.size,
-                                                    upload_time=item.upload_time))
+                package.wheels.append(Wheel(filename=item.filename, url=item.url, sha256=item.sha256,
+                                            size=item.size, upload_time=item.upload_time))
         if not package.wheels:
             raise UpstreamError(f"{name} {package.version}: the index lists no hashed wheel")
     return to_layer(intent, {canonicalize_name(k): v for k, v in resolved.items()}, ctx)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -35,13 +35,12 @@ def target_tags(python_version: str, platform: str) -> list[Tag]:
     return tags
 
 
-def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> tuple[str, int]:
-    """Index of the wheel the target would install, and its rank (lower is better)."""
+def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> Wheel:
+    """The wheel the target would install: the one whose best tag ranks highest for the target."""
     best: tuple[int, int] | None = None
     for i, wheel in enumerate(package.wheels):
-        filename = unquote(urlsplit(wheel.url).path.rsplit("/", 1)[-1])
         try:
-            _, _, _, tags = parse_wheel_filename(filename)
+            _, _, _, tags = parse_wheel_filename(wheel.filename)
         except ValueError:
             continue
         rank = min((ranking[t] for t in tags if t in ranking), default=None)
@@ -49,7 +48,7 @@ def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> tuple[str
             best = (rank, i)
     if best is None:
         raise UpstreamError(f"{package.name} {package.version}: no wheel for the target platform")
-    return package.wheels[best[1]].url, best[1]
+    return package.wheels[best[1]]
 
 
 def engine_indexes(intent: PythonIntent, ctx: UpdateContext) -> tuple[str | None, list[EngineIndex]]:
@@ -129,19 +128,17 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
                 children[parent].add(package.name)
     packages = []
     for name, package in sorted(resolved.items()):
-        url, i = choose_wheel(package, ranking)
-        chosen = package.wheels[i]
-        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        chosen = choose_wheel(package, ranking)
+        url = chosen.url
         if ctx.replay:
-            if filename not in upstream:
-                raise UpstreamError(f"replay snapshot: no upstream URL recorded for {filename}")
-            url = upstream[filename]
+            if chosen.filename not in upstream:
+                raise UpstreamError(f"replay snapshot: no upstream URL recorded for {chosen.filename}")
+            url = upstream[chosen.filename]
         packages.append(PythonPackage(
             name=name, version=package.version, index=pinned.get(name, DEFAULT_INDEX_NAME),
             requested=name in asked, original=asked.get(name),
             dependencies=sorted(children[name]),
-            wheel=Wheel(filename=filename, url=http.redact(url), sha256=chosen.sha256, size=chosen.size,
-                        upload_time=chosen.upload_time),
+            wheel=dataclasses.replace(chosen, url=http.redact(url)),
         ))
     return PythonLayer(version=intent.version, platform=intent.platform, venv=intent.venv, engine=ctx.engine,
                        indexes=lock_indexes(intent), packages=packages)

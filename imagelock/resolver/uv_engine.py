@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import tomllib
+from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.http import redact
+from imagelock.lockfile import Wheel
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
@@ -51,19 +53,11 @@ class EngineRequest:
 
 
 @dataclass
-class ResolvedWheel:
-    url: str
-    sha256: str
-    size: int | None
-    upload_time: str | None
-
-
-@dataclass
 class ResolvedPackage:
     name: str
     version: str
     dependents: list[str]
-    wheels: list[ResolvedWheel] = field(default_factory=list)
+    wheels: list[Wheel] = field(default_factory=list)  # as the index lists them; the lock keeps one
 
 
 class ResolutionFailed(ImagelockError):
@@ -74,6 +68,11 @@ class ResolutionFailed(ImagelockError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+def filename_of(url: str) -> str:
+    """The file name at the end of a wheel URL, unquoted (`torch-2.5.1%2Bcu124-...` -> `torch-2.5.1+cu124-...`)."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def uv_binary() -> str:
@@ -247,8 +246,9 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
             continue
         for wheel in entry.get("wheels", []):
             upload = wheel.get("upload-time")
-            packages[name].wheels.append(ResolvedWheel(
-                url=wheel["url"], sha256=wheel["hashes"]["sha256"], size=wheel.get("size"),
+            packages[name].wheels.append(Wheel(
+                filename=filename_of(wheel["url"]), url=wheel["url"], sha256=wheel["hashes"]["sha256"],
+                size=wheel.get("size"),
                 upload_time=upload.strftime("%Y-%m-%dT%H:%M:%SZ") if upload is not None else None,
             ))
     return packages
