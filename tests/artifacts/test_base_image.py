@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imagelock import aws
-from imagelock.errors import EXIT_ERROR, InputError, UpstreamError
+from imagelock.errors import UpstreamError
 from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import base_image
 

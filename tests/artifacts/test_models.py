@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from imagelock import lockfile
-from imagelock.errors import EXIT_ERROR, InputError, VerificationError
+from imagelock.errors import InputError, VerificationError
 from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import models
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from imagelock import http
-from imagelock.errors import EXIT_ERROR, InputError, UpstreamError, VerificationError
+from imagelock.errors import EXIT_ERROR, UpstreamError, VerificationError
 from imagelock.lockfile import Lock, Universe
 from imagelock.resolver import nvidia
 from imagelock.resolver.nvidia_catalog import CATALOG, DOWNLOAD_BASE, Runfile

@@ -75,7 +75,7 @@ def test_unreachable_host_is_exit_2_with_the_reason(lock_cli, tmp_path: Path) ->
     path.write_text(lockfile.dumps(lock))
     run = lock_cli("drift", str(path), "--ssh", f"root@127.0.0.1:{free_port()}", "--timeout", "30")
     assert run.code == 2
-    assert run.err.startswith(f"lock: error: root@127.0.0.1:")
+    assert run.err.startswith("lock: error: root@127.0.0.1:")
     assert "could not audit: ssh: unreachable: " in run.err and "Connection refused" in run.err
     assert run.out == ""
 
