@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--s3-bucket", help="SSM: have SSM write outputs to this bucket (needed past 24,000 chars)")
     p.add_argument("--s3-prefix", default="imagelock-drift", help="SSM: key prefix for outputs")
     p.add_argument("--max-concurrency", default="50", help="SSM MaxConcurrency (count or percent)")
-    p.add_argument("--max-errors", default="100%%", help="SSM MaxErrors (count or percent; default 100%%)")
+    p.add_argument("--max-errors", default="100%", help="SSM MaxErrors (count or percent; default 100%%)")
     p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     p.set_defaults(func=cmd_drift)
 

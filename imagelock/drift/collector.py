@@ -239,9 +239,9 @@ class Collector:
             try:
                 with open("/proc/driver/nvidia/version", encoding="utf-8") as handle:
                     text = handle.read()
-                match = re.search(r"Kernel Module\s+(?:for \S+\s+)?(\d+(?:\.\d+)+)", text)
-                if match:
-                    out["sources"]["proc"] = match.group(1)
+                version = proc_driver_version(text)
+                if version:
+                    out["sources"]["proc"] = version
             except OSError:
                 pass
             smi = self.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])
@@ -320,6 +320,12 @@ class Collector:
         except OSError:
             pass
         return out or None
+
+
+def proc_driver_version(text):
+    """The driver version in /proc/driver/nvidia/version (proprietary and open kernel module wordings)."""
+    match = re.search(r"Kernel Module\s+(?:for \S+\s+)?(\d+(?:\.\d+)+)", text)
+    return match.group(1) if match else None
 
 
 def planned_from_fingerprint(root):

@@ -66,6 +66,18 @@ def parse_target(spec: str) -> dict[str, Any]:
     return {"InstanceIds": ids}
 
 
+_CONCURRENCY = re.compile(r"^([1-9][0-9]*|[1-9][0-9]?%|100%)$")  # SSM's own patterns for the two rates
+_ERRORS = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
+
+
+def check_rates(max_concurrency: str, max_errors: str) -> None:
+    if not _CONCURRENCY.match(max_concurrency):
+        raise InputError(None, "--max-concurrency", f"expected a count (10) or a percentage (10%), "
+                         f"found {max_concurrency!r}")
+    if not _ERRORS.match(max_errors):
+        raise InputError(None, "--max-errors", f"expected a count (0, 5) or a percentage (100%), found {max_errors!r}")
+
+
 def command_script(index: LockIndex, deep: bool, timeout: int) -> str:
     """The shell script SSM runs: the collector fed to python3 on stdin, options quoted."""
     source = collector_source()
@@ -103,6 +115,7 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
     from botocore.exceptions import BotoCoreError, ClientError
 
     target = parse_target(options.target)
+    check_rates(options.max_concurrency, options.max_errors)
     session = session or boto3.session.Session(region_name=options.region)
     try:
         ssm = session.client("ssm")

@@ -154,3 +154,17 @@ def test_lock_round_trip_keeps_the_digest_the_fingerprint_names(tmp_path) -> Non
     again, claimed = lockfile.read(path)
     assert claimed == lock.digest() == again.digest() == LockIndex(again).digest
     assert json.loads(json.dumps(facts_for(again)))["fingerprint"]["digest"] == claimed
+
+
+@pytest.mark.parametrize("text, version", [
+    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
+     "GCC version:  gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)\n", "550.54.15"),
+    ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.15  Release Build  (dvs-builder@U16-I3-B03-4-3)"
+     "  Tue Mar  5 22:16:19 UTC 2024\n", "550.54.15"),
+    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n", "535.183.01"),
+    ("something else\n", None),
+])
+def test_driver_version_from_proc(text: str, version: str | None) -> None:
+    from imagelock.drift.collector import proc_driver_version
+
+    assert proc_driver_version(text) == version

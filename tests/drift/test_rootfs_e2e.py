@@ -211,3 +211,22 @@ def test_kernel_from_lib_modules(lock_cli, rootfs: Rootfs) -> None:
     assert (code, findings) == (1, [{"layer": "kernel", "kind": "wrong-kernel", "subject": "installed kernel",
                                      "expected": "6.1.0-28-amd64", "actual": "6.1.0-27-amd64",
                                      "detail": "no /lib/modules for the locked kernel"}])
+
+
+def test_dpkg_facts_equal_what_dpkg_query_lists(lock_cli, rootfs: Rootfs) -> None:
+    """The collector's dpkg parser against dpkg itself, on the same database."""
+    subprocess.run(["dpkg", f"--root={rootfs.root}", "--force-not-root", "--unpack",
+                    str(build_deb(rootfs.work, "imagelock-unpacked", "0.1"))], check=True, capture_output=True)
+    out = subprocess.run(["dpkg-query", f"--admindir={rootfs.root}/var/lib/dpkg", "-W", "-f",
+                          "${db:Status-Status}\\t${Package}\\t${Version}\\t${Architecture}\\n"],
+                         capture_output=True, text=True, check=True).stdout
+    expected = []
+    for line in out.splitlines():
+        state, name, version, arch = line.split("\t")
+        if state not in ("not-installed", "config-files"):
+            expected.append([name, version, arch] + ([] if state == "installed" else [state]))
+    run = lock_cli("collect", "--root", str(rootfs.root))
+    facts = json.loads(run.out)
+    assert run.code == 0 and facts["live"] is False
+    assert facts["dpkg"] == sorted(expected)
+    assert ["imagelock-unpacked", "0.1", "all", "unpacked"] in facts["dpkg"]

@@ -163,6 +163,9 @@ def test_cli_ssm_reports_every_instance_and_exits_2(aws, index: LockIndex, lock_
     assert all(m["error"].startswith(f"no collector output at s3://{BUCKET}/imagelock-drift/")
                for m in data["machines"])
     assert SECRET not in run.out + run.err
+    sent = session.client("ssm").list_commands()["Commands"][-1]
+    assert (sent["MaxConcurrency"], sent["MaxErrors"], sent["Targets"]) == (
+        "5", "100%", [{"Key": "tag:Role", "Values": ["cli"]}])
 
 
 def test_unreachable_endpoint_is_exit_2_with_the_reason(lock_cli, tmp_path, monkeypatch, index) -> None:
