@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,13 +75,6 @@ class StreamHasher:
 
     def digest(self) -> Digest:
         return Digest(self._sha256.hexdigest(), self._md5.hexdigest(), self.size)
-
-
-def digest_chunks(chunks: Iterable[bytes]) -> Digest:
-    hasher = StreamHasher()
-    for chunk in chunks:
-        hasher.update(chunk)
-    return hasher.digest()
 
 
 def digest_file(path: str | Path) -> Digest:

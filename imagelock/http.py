@@ -6,8 +6,6 @@ Errors name the URL with any credentials removed, never a token or a header.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
 import threading
@@ -95,55 +93,6 @@ def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False
 def get_bytes(url: str, *, headers: dict[str, str] | None = None, what: str = "") -> bytes:
     return get(url, headers=headers, what=what).content
 
-
-def get_json(url: str, *, headers: dict[str, str] | None = None, what: str = "") -> Any:
-    body = get_bytes(url, headers=headers, what=what)
-    try:
-        return json.loads(body)
-    except ValueError:
-        label = f"{what} " if what else ""
-        raise UpstreamError(f"{label}{redact(url)}: answer is not JSON") from None
-
-
-def get_cached(url: str, *, headers: dict[str, str] | None = None, what: str = "") -> bytes:
-    """GET through a validating on-disk cache (ETag / Last-Modified revalidation)."""
-    key = hashlib.sha256(json.dumps([url, headers or {}], sort_keys=True).encode()).hexdigest()
-    folder = cache_dir() / "http"
-    body_path = folder / f"{key}.body"
-    meta_path = folder / f"{key}.json"
-    request_headers = dict(headers or {})
-    meta: dict[str, str] = {}
-    if body_path.exists() and meta_path.exists():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except ValueError:
-            meta = {}
-        if "etag" in meta:
-            request_headers["If-None-Match"] = meta["etag"]
-        if "last-modified" in meta:
-            request_headers["If-Modified-Since"] = meta["last-modified"]
-    label = f"{what} " if what else ""
-    try:
-        response = session().get(url, headers=request_headers,
-                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-    except requests.RequestException as exc:
-        raise UpstreamError(f"{label}{redact(url)}: unreachable ({type(exc).__name__})") from None
-    if response.status_code == 304 and body_path.exists():
-        return body_path.read_bytes()
-    if response.status_code >= 400:
-        raise UpstreamError(f"{label}{redact(url)}: HTTP {response.status_code}")
-    folder.mkdir(parents=True, exist_ok=True)
-    body = response.content
-    new_meta = {k: response.headers[h] for k, h in (("etag", "ETag"), ("last-modified", "Last-Modified"))
-                if h in response.headers}
-    tmp = body_path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(body)
-    os.replace(tmp, body_path)
-    meta_path.write_text(json.dumps(new_meta))
-    return body
-
-
-# --- streaming, resumable, verified-by-the-caller downloads ------------------------
 
 DOWNLOAD_ATTEMPTS = 5
 

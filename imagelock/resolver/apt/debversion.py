@@ -99,11 +99,6 @@ def compare(a: str, b: str) -> int:
 
 key = functools.cmp_to_key(compare)
 
-# Relation operators as they appear in control fields; '<' and '>' are the
-# obsolete forms dpkg still reads as '<=' and '>='.
-OPERATORS = ("<<", "<=", "=", ">=", ">>")
-
-
 def satisfies(version: str, op: str, wanted: str) -> bool:
     """Does `version` satisfy `(op wanted)`?"""
     c = compare(version, wanted)
