@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,6 +82,14 @@ def digest_file(path: str | Path) -> Digest:
     hasher = StreamHasher()
     hasher.update_from_file(path)
     return hasher.digest()
+
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_sha256(text: object) -> bool:
+    """A sha256 as locks record it: 64 lowercase hex digits."""
+    return isinstance(text, str) and SHA256_HEX.match(text) is not None
 
 
 def sha256_bytes(data: bytes) -> str:

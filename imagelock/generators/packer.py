@@ -7,10 +7,10 @@ only by bootstrap.sh, which checks every byte against the lock.
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 from imagelock.generators.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
+from imagelock.hashing import sha256_bytes
 from imagelock.lockfile import Lock
 
 # The amazon plugin, pinned exactly (`packer init` fetches this version and no other).
@@ -55,7 +55,7 @@ def volume_gib(lock: Lock) -> int:
 
 def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, str]]:
     tags = [("Name", lock.image_name()), ("Image", lock.image_name()), ("LockDigest", lock.digest()),
-            ("ModelsManifestSha256", hashlib.sha256(models_manifest.encode()).hexdigest())]
+            ("ModelsManifestSha256", sha256_bytes(models_manifest.encode()))]
     if lock.nvidia:
         tags.append(("Driver", values.match(lock.nvidia.driver_version, DRIVER, "nvidia.driver-version",
                                             "a driver version")))

@@ -22,6 +22,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from packaging.version import InvalidVersion, Version
 
 from imagelock.errors import InputError
+from imagelock.hashing import SHA256_HEX
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -32,7 +33,7 @@ DEB_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 DEB_VERSION = re.compile(r"^(?:[0-9]+:)?[0-9A-Za-z][0-9A-Za-z.+~-]*$")
 DEB_ARCH = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 INTERPRETER = re.compile(r"^3\.[0-9]{1,2}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = SHA256_HEX
 MD5 = re.compile(r"^[0-9a-f]{32}$")
 AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-[0-9]$")

@@ -7,18 +7,16 @@ layers pass the cross-layer compatibility rules (imagelock.resolver.compat).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagelock import intent as intent_mod
 from imagelock import lockfile
+from imagelock.hashing import is_sha256
 from imagelock.lockfile import Lock
 from imagelock.resolver import compat
 from imagelock.resolver.apt import consistency as apt_consistency
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -74,7 +72,7 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
         if present and not wanted:
             result.problems.append(f"stale: the lock has a {domain} layer the intent no longer asks for")
     for what, sha256 in artifacts(lock):
-        if not _SHA256.match(sha256 or ""):
+        if not is_sha256(sha256):
             result.problems.append(f"unhashed: {what} has no valid sha256")
     result.problems.extend(apt_consistency.problems(lock, intent))
     report = compat.evaluate(lock, compat.targets.from_intent(intent))

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from imagelock import http
 from imagelock.errors import InputError, UpstreamError, VerificationError
+from imagelock.hashing import is_sha256, sha256_bytes
 from imagelock.intent import check_keys
 from imagelock.lockfile import Lock, Model, ModelFile
 from imagelock.resolver.context import UpdateContext
@@ -37,7 +38,6 @@ KEYS = ("repo", "revision", "files", "dest")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _DEST = re.compile(r"^/[A-Za-z0-9._/+-]+$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -158,7 +158,7 @@ def _fetch_small(repo: str, commit: str, sibling: Any) -> ModelFile:
     if sibling.blob_id and git_blob_id(data) != sibling.blob_id:
         raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: git blob id "
                                 f"{git_blob_id(data)}, the Hub lists {sibling.blob_id}")
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = sha256_bytes(data)
     _keep(sha256, data)
     return ModelFile(path=sibling.rfilename, sha256=sha256, size=len(data), lfs=False)
 
@@ -198,7 +198,7 @@ def resolve_one(model: ModelIntent, path: Path) -> Model:
         sibling = siblings[name]
         if sibling.lfs is not None:
             sha256, size = sibling.lfs.sha256, sibling.lfs.size
-            if not _SHA256.match(str(sha256)) or not isinstance(size, int):
+            if not is_sha256(sha256) or not isinstance(size, int):
                 raise UpstreamError(f"Hugging Face Hub {endpoint()}: {model.repo}/{name}: malformed LFS entry")
             files.append(ModelFile(path=name, sha256=sha256, size=size, lfs=True))
         else:
