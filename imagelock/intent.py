@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from imagelock.errors import InputError, did_you_mean
-from imagelock.lockfile import digest_table
+from imagelock.lockfile import digest_table, instant
 
 # PyTorch's CUDA (and CPU/ROCm) wheel indexes, one per flavour. The flavours it
 # publishes are listed at the root of the index; these are the ones with x86_64
@@ -154,7 +154,7 @@ def parse_cutoff(value: Any, path: Path | str, key: str) -> str:
         raise InputError(path, key, "expected an RFC 3339 time such as \"2024-12-28T00:00:00Z\"")
     if moment.tzinfo is None:
         raise InputError(path, key, "expected a time zone (end the time with Z for UTC)")
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant(moment)
 
 
 def _requirements(values: list[str], path: Path, key: str) -> list[Requirement]:

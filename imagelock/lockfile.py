@@ -11,6 +11,7 @@ itself, so reformatting the TOML never changes the name of the image.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import os
@@ -206,6 +207,16 @@ class Mirror:
 
 
 # --- the lock ---------------------------------------------------------------------
+
+INSTANT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def instant(moment: dt.datetime) -> str:
+    """A moment as every lock records it: UTC, to the second, `2025-05-01T00:00:00Z`."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.timezone.utc)
+    return moment.strftime(INSTANT)
+
 
 
 @dataclass

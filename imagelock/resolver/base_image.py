@@ -30,7 +30,7 @@ from typing import Any
 from imagelock import aws
 from imagelock.errors import InputError, UpstreamError, did_you_mean
 from imagelock.intent import check_keys
-from imagelock.lockfile import BaseAmi, BaseLayer
+from imagelock.lockfile import BaseAmi, BaseLayer, instant
 from imagelock.resolver.context import UpdateContext
 
 KEYS = ("image", "regions", "arch", "source")
@@ -134,7 +134,7 @@ def _created(image: dict[str, Any]) -> dt.datetime:
 
 
 def _record(region: str, image: dict[str, Any]) -> BaseAmi:
-    created = _created(image).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = instant(_created(image))
     return BaseAmi(region=region, id=image["ImageId"], name=image.get("Name", ""), creation_date=created,
                    owner=image.get("OwnerId", ""), root_device=image.get("RootDeviceName"))
 

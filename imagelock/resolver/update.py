@@ -21,7 +21,7 @@ from imagelock import intent as intent_mod
 from imagelock import lockfile
 from imagelock.errors import AnswerIsNo, InputError, did_you_mean
 from imagelock.imageversion import next_version
-from imagelock.lockfile import Lock, Universe
+from imagelock.lockfile import Lock, Universe, instant
 from imagelock.replay import ReplayServer, Snapshot
 from imagelock.resolver import base_image, compat, models, nvidia, python_layer
 from imagelock.resolver.apt import layer as apt_layer
@@ -49,7 +49,7 @@ class UpdateResult:
 
 
 def now_cutoff() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant(dt.datetime.now(dt.timezone.utc))
 
 
 def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, asked: str | None = None) -> Universe:

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.http import redact
-from imagelock.lockfile import Wheel
+from imagelock.lockfile import Wheel, instant
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
@@ -249,6 +249,6 @@ def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
             packages[name].wheels.append(Wheel(
                 filename=filename_of(wheel["url"]), url=wheel["url"], sha256=wheel["hashes"]["sha256"],
                 size=wheel.get("size"),
-                upload_time=upload.strftime("%Y-%m-%dT%H:%M:%SZ") if upload is not None else None,
+                upload_time=instant(upload) if upload is not None else None,
             ))
     return packages

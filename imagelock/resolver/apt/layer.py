@@ -15,7 +15,7 @@ from pathlib import Path
 
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_file
-from imagelock.lockfile import AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer
+from imagelock.lockfile import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
 from imagelock.resolver.apt import archive, suggest
 from imagelock.resolver.apt.closure import Installed, Resolution, Root
 from imagelock.resolver.apt.intent import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
@@ -46,7 +46,7 @@ class Loaded:
 
 def snapshot_of(cutoff: str) -> str:
     """`2024-04-15T00:00:00Z` -> `20240415T000000Z`, the snapshot service's form."""
-    moment = dt.datetime.strptime(cutoff, "%Y-%m-%dT%H:%M:%SZ")
+    moment = dt.datetime.strptime(cutoff, INSTANT)
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -87,7 +87,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
                 texts.append(index.text)
         sources.append(AptSource(suite=suite, uri=base, components=intent.components,
                                  architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
-                                 indexes=indexes, date=f"{moment:%Y-%m-%dT%H:%M:%SZ}" if moment else None))
+                                 indexes=indexes, date=instant(moment) if moment else None))
     return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
                    universe=Universe(stanzas, intent.architectures, texts))
 
