@@ -1,12 +1,15 @@
 """Benchmark the apt layer against apt itself, on the same archive and request.
 
-Ubuntu's archive is not reachable from the build machines, so this uses the
-Debian archive the machine's own apt sources name (bookworm + bookworm-updates,
-main: ~63k package versions, about the size of jammy main + its updates
-pocket), with the system's Debian keyring, and the Debian equivalent of the
-seed's request (build-essential, dkms, git, curl, wget, ca-certificates,
-gnupg, lsb-release, python3.11, python3.11-venv, python3.11-dev, and the
-newest amd64 kernel's image and headers).
+By default this uses the Debian archive the machine's own apt sources name
+(bookworm + bookworm-updates, main: ~63k package versions), with the system's
+Debian keyring, and the Debian equivalent of the seed's request
+(build-essential, dkms, git, curl, wget, ca-certificates, gnupg, lsb-release,
+python3.11, python3.11-venv, python3.11-dev, and the newest amd64 kernel's
+image and headers). Where Ubuntu's archive is reachable, the seed's own case
+is measured with `--archive <ubuntu archive URL> --keyring <ubuntu keyring>
+--suites jammy jammy-updates --components main universe --kernel
+5.15.0-105-generic --request build-essential=12.9ubuntu3 dkms=2.8.7-2ubuntu2.2 ...`
+(the figures are in docs/apt.md).
 
 Timed, for imagelock: verifying InRelease, reading the (already stored by hash)
 indexes, parsing them, and resolving. For apt: `apt-get install --simulate`
@@ -14,7 +17,7 @@ with a private state directory after `apt-get update`, first with no binary
 cache (apt parses the lists and builds pkgcache.bin, the work that matches
 ours), then with its cache built. Both closures are compared.
 
-Run: python bench/apt_bench.py [--runs 3]
+Run: python bench/apt_bench.py [--runs 3] [--archive URL --keyring PATH --suites ... --components ...]
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imagelock.resolver.apt.closure import Resolution, Root  # noqa: E402
-from imagelock.resolver.apt.intent import KernelIntent, parse_apt  # noqa: E402
+from imagelock.resolver.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt  # noqa: E402
 from imagelock.resolver.apt.kernel import plan  # noqa: E402
 from imagelock.resolver.apt.layer import load_archive  # noqa: E402
 from tests.apt import realapt  # noqa: E402
@@ -58,25 +61,32 @@ def mirror_from_system() -> str:
     raise SystemExit("no Debian archive in the machine's apt sources")
 
 
-def ours(url: str, suites: list[str], workdir: Path) -> tuple[float, float, set[tuple[str, str, str]], list[str]]:
-    intent = parse_apt({"archive": url, "suites": suites, "components": ["main"], "keyring": str(KEYRING),
-                        "packages": REQUEST}, workdir / "bench.toml")
+def ours(args: argparse.Namespace, url: str, workdir: Path) -> tuple[float, float, set[tuple[str, str, str]], list[str]]:
+    intent = parse_apt({"archive": url, "suites": args.suites, "components": args.components,
+                        "keyring": str(args.keyring), "packages": args.request}, workdir / "bench.toml")
     start = time.perf_counter()
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     loaded = time.perf_counter()
     universe = archive.universe
-    kernel = plan(universe, KernelIntent(path=workdir / "bench.toml", flavour="amd64", abi=None,
-                                         parts=["image", "headers"]))
-    names = REQUEST + kernel.packages
-    roots = [Root(universe.candidate(n, universe.native), n) for n in names]  # type: ignore[arg-type]
+    release = KERNEL_VERSION.match(args.kernel)
+    kernel = plan(universe, KernelIntent(path=workdir / "bench.toml",
+                                         flavour=release["flavour"] if release else args.kernel,
+                                         abi=release["abi"] if release else None, parts=["image", "headers"]))
+    roots = []
+    for request in intent.packages:
+        if request.version:
+            universe.pins[(request.name, universe.native)] = request.version
+        roots.append(Root(universe.candidate(request.name, universe.native), request.original))  # type: ignore[arg-type]
+    roots += [Root(universe.candidate(n, universe.native), n) for n in kernel.packages]  # type: ignore[arg-type]
+    names = [r.original for r in intent.packages] + kernel.packages
     chosen = Resolution(universe).resolve(roots)
     done = time.perf_counter()
     closure = {(c.stanza.name, c.stanza.version, c.stanza.arch) for c in chosen.values()}
     return loaded - start, done - loaded, closure, names
 
 
-def apt(url: str, suites: list[str], names: list[str], root: Path) -> tuple[float, float, set[tuple[str, str, str]]]:
-    env = realapt.setup(root, url, KEYRING, suites, ["main"])
+def apt(args: argparse.Namespace, url: str, names: list[str], root: Path) -> tuple[float, float, set[tuple[str, str, str]]]:
+    env = realapt.setup(root, url, args.keyring, args.suites, args.components)
     cache = root / "var/cache/apt"
     for binary in cache.glob("*.bin"):
         binary.unlink()
@@ -94,26 +104,32 @@ def apt(url: str, suites: list[str], names: list[str], root: Path) -> tuple[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--archive", help="archive URL (default: the machine's Debian mirror)")
+    parser.add_argument("--keyring", type=Path, default=KEYRING)
     parser.add_argument("--suites", nargs="+", default=["bookworm", "bookworm-updates"])
+    parser.add_argument("--components", nargs="+", default=["main"])
+    parser.add_argument("--kernel", default="amd64", help="a kernel release (5.15.0-105-generic) or a flavour")
+    parser.add_argument("--request", nargs="+", default=REQUEST)
     args = parser.parse_args()
-    url = mirror_from_system()
+    url = args.archive or mirror_from_system()
     with tempfile.TemporaryDirectory(prefix="apt-bench-") as tmp:
         work = Path(tmp)
         os.environ.setdefault("IMAGELOCK_CACHE", str(work / "cache"))
-        ours(url, args.suites, work)  # fill the by-hash store, so network time is not measured
+        ours(args, url, work)  # fill the by-hash store, so network time is not measured
         load_times, resolve_times = [], []
         for _ in range(args.runs):
-            load_s, resolve_s, closure, names = ours(url, args.suites, work)
+            load_s, resolve_s, closure, names = ours(args, url, work)
             load_times.append(load_s)
             resolve_times.append(resolve_s)
         cold_times, warm_times = [], []
         for run in range(args.runs):
-            cold, warm, apt_closure = apt(url, args.suites, names, work / f"apt{run}")
+            cold, warm, apt_closure = apt(args, url, names, work / f"apt{run}")
             cold_times.append(cold)
             warm_times.append(warm)
     our_total = statistics.median(load_times) + statistics.median(resolve_times)
     packages = sum(1 for _ in closure)
-    print(f"archive: Debian {' + '.join(args.suites)} main amd64 (from the machine's apt sources)")
+    where = "the machine's apt sources" if not args.archive else args.archive
+    print(f"archive: {' + '.join(args.suites)} {' + '.join(args.components)} amd64 (from {where})")
     print(f"request: {len(names)} packages -> closure of {packages}")
     print(f"imagelock: verify+parse {statistics.median(load_times):.2f}s + resolve "
           f"{statistics.median(resolve_times):.3f}s = {our_total:.2f}s (median of {args.runs})")

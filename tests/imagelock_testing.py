@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_SNAPSHOT = ROOT / "snapshots" / "seed"
+SEED_KEYS = ROOT / "locks" / "keys"
+
+
+def with_seed_keys(folder: Path) -> Path:
+    """locks/seed.toml names its apt keyring relative to itself: a copy needs the keys beside it."""
+    shutil.copytree(SEED_KEYS, folder / "keys", dirs_exist_ok=True)
+    return folder
 
 
 def tree_digest(folder: Path) -> str:

@@ -7,7 +7,7 @@ Sources of every fact here:
     NVIDIA and is not needed by the rules, so these layers carry none.
   - Debian packages: real stanzas of Debian bookworm's signed main/binary-amd64
     index (the apt domain's fixture tests/fixtures/apt/bookworm, recorded and
-    gpgv-verified by its record.py): name, version, pool path, size, SHA256.
+    gpgv-verified by tools/record_apt_snapshot.py): name, version, pool path, size, SHA256.
   - Qwen/Qwen3-4B-AWQ: the seed's model (shared/seeds/000, section 4). Its
     architecture, Qwen3ForCausalLM, is the one a public copy of Qwen3-4B's
     config.json lists (akougkas/warpio-cli, warpio-docs/ai-docs/model_cards/
@@ -28,6 +28,8 @@ from pathlib import Path
 
 from imagelock import lockfile
 from imagelock.lockfile import AptLayer, AptPackage, KernelLayer, Lock, Model, NvidiaLayer
+
+from imagelock_testing import with_seed_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -106,7 +108,7 @@ def write_lock(path: Path, lock: Lock) -> Path:
 
 def seed_intent_with(tmp: Path, extra: str, name: str = "seed.toml") -> Path:
     """locks/seed.toml with more tables appended (a models or base section)."""
-    path = tmp / name
+    path = with_seed_keys(tmp) / name
     path.write_text(SEED_INTENT.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
     return path
 

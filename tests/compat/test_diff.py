@@ -115,8 +115,9 @@ def test_json_and_markdown_formats(tmp_path: Path, seed_lock: Lock, qwen3_lock: 
 def test_the_pr_body_in_the_docs_is_what_lock_diff_renders(tmp_path: Path, lock_cli) -> None:
     """docs/diff-why.md shows a real `lock diff --format markdown`: re-run its recipe and compare."""
     from compat.recorded import QWEN3_INTENT, ROOT, SEED_INTENT
+    from imagelock_testing import with_seed_keys
 
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     intent.write_text(SEED_INTENT.read_text())
     assert lock_cli("update", str(intent), "--replay", str(ROOT / "snapshots" / "seed")).code == 0
     before = tmp_path / "before.lock"

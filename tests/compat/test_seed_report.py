@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from compat.recorded import (QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2_2, load, qwen3_model, runfile,
                              seed_intent_with, write_lock)
-from imagelock_testing import SEED_SNAPSHOT, tree_digest
+from imagelock_testing import SEED_SNAPSHOT, tree_digest, with_seed_keys
 
 from imagelock import intent as intent_mod
 from imagelock.resolver import update as update_mod
@@ -29,7 +29,7 @@ def test_seed_lock_with_qwen3_fails_lock_check(tmp_path: Path, seed_lock, lock_c
 
 
 def test_corrected_qwen3_lock_passes_lock_check(tmp_path: Path, qwen3_lock, lock_cli) -> None:
-    intent = tmp_path / "seed-qwen3.toml"
+    intent = with_seed_keys(tmp_path) / "seed-qwen3.toml"
     intent.write_text((QWEN3_LOCK.parents[1] / "intents" / "seed-qwen3.toml").read_text() + "\n" + QWEN3_MODELS)
     qwen3_lock.models = [qwen3_model()]
     qwen3_lock.intent_sha256 = intent_mod.read(intent).sha256
@@ -103,7 +103,7 @@ def test_corrected_qwen3_lock_is_what_its_snapshot_resolves_to(tmp_path: Path, l
     """The committed fixture is reproducible: vllm 0.8.4 with the torch 2.6.0 line, from the recorded answers."""
     from compat.recorded import QWEN3_INTENT, ROOT
 
-    intent = tmp_path / "seed-qwen3.toml"
+    intent = with_seed_keys(tmp_path) / "seed-qwen3.toml"
     intent.write_text(QWEN3_INTENT.read_text())
     run = lock_cli("update", str(intent), "--replay", str(ROOT / "snapshots" / "seed-qwen3"))
     assert run.code == 0, run.err

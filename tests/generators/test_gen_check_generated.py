@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from gen_support import write_lock  # noqa: F401  (fixtures)
+from imagelock_testing import with_seed_keys
+
 from imagelock import lockfile
 from gen_sample import full_lock
 
@@ -61,7 +63,7 @@ def test_files_generated_from_another_lock_are_stale(tmp_path: Path, lock_cli, w
 
 
 def test_a_stale_lock_and_stale_files_are_both_reported(tmp_path: Path, lock_cli) -> None:
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     intent.write_text(SEED_INTENT.read_text().replace('cutoff = "2025-05-01T00:00:00Z"',
                                                       'cutoff = "2025-06-01T00:00:00Z"'))
     assert intent.read_text() != SEED_INTENT.read_text()
@@ -105,7 +107,7 @@ def test_the_lock_copy_must_be_the_lock(tmp_path: Path, lock_cli) -> None:
 def test_a_lock_edited_by_hand_is_reported_not_regenerated(tmp_path: Path, lock_cli) -> None:
     out = tmp_path / "out"
     assert lock_cli("generate", str(SEED_LOCK), "-o", str(out)).code == 0
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     intent.write_text(SEED_INTENT.read_text())
     lock = tmp_path / "seed.lock"
     lock.write_text(SEED_LOCK.read_text().replace("size = 15265", "size = 15266", 1))

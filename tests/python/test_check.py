@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelock_testing import ROOT
+from imagelock_testing import ROOT, with_seed_keys
 
 SEED_INTENT = ROOT / "locks" / "seed.toml"
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -15,7 +15,7 @@ SEED_LOCK = ROOT / "locks" / "seed.lock"
 
 @pytest.fixture
 def seed(tmp_path: Path) -> tuple[Path, Path]:
-    shutil.copy(SEED_INTENT, tmp_path / "seed.toml")
+    shutil.copy(SEED_INTENT, with_seed_keys(tmp_path) / "seed.toml")
     shutil.copy(SEED_LOCK, tmp_path / "seed.lock")
     return tmp_path / "seed.toml", tmp_path / "seed.lock"
 
@@ -66,7 +66,7 @@ def test_unhashed_artifact_is_reported(seed, lock_cli) -> None:
 
 
 def test_missing_lock_is_exit_2(tmp_path: Path, lock_cli) -> None:
-    shutil.copy(SEED_INTENT, tmp_path / "seed.toml")
+    shutil.copy(SEED_INTENT, with_seed_keys(tmp_path) / "seed.toml")
     run = lock_cli("check", str(tmp_path / "seed.toml"))
     assert run.code == 2
     assert f"{tmp_path / 'seed.lock'}: no such lock file" in run.err

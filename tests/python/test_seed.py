@@ -6,7 +6,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from imagelock_testing import ROOT, SEED_SNAPSHOT, tree_digest
+from imagelock_testing import ROOT, SEED_SNAPSHOT, tree_digest, with_seed_keys
 
 SEED_INTENT = ROOT / "locks" / "seed.toml"
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -14,7 +14,7 @@ ORIGINAL = ROOT / "tests" / "fixtures" / "intents" / "seed-original.toml"
 
 
 def test_seed_locks_torch_251_with_vllm_0661(tmp_path: Path, lock_cli) -> None:
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     shutil.copy(SEED_INTENT, intent)
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == 0, run.err
@@ -38,7 +38,7 @@ def test_seed_locks_torch_251_with_vllm_0661(tmp_path: Path, lock_cli) -> None:
 
 
 def test_unchanged_answers_rewrite_the_lock_byte_identically(tmp_path: Path, lock_cli) -> None:
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     shutil.copy(SEED_INTENT, intent)
     shutil.copy(SEED_LOCK, tmp_path / "seed.lock")
     before = (tmp_path / "seed.lock").stat().st_mtime_ns
@@ -68,7 +68,7 @@ def test_original_seed_pins_report_every_conflict_with_fixes(tmp_path: Path, loc
 
 
 def test_dry_run_writes_nothing(tmp_path: Path, lock_cli) -> None:
-    intent = tmp_path / "seed.toml"
+    intent = with_seed_keys(tmp_path) / "seed.toml"
     shutil.copy(SEED_INTENT, intent)
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT), "--dry-run", "--json")
     assert run.code == 0
