@@ -35,6 +35,7 @@ class Snapshot:
     root: Path
     indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
     apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
+    nvidia: str | None = None  # directory holding runfiles.json: recorded digests of NVIDIA runfiles
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -52,8 +53,30 @@ class Snapshot:
         apt = data.get("apt", {})
         if not isinstance(apt, dict):
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
+        nvidia = data.get("nvidia")
+        if nvidia is not None and not isinstance(nvidia, str):
+            raise InputError(manifest, "nvidia", "expected the directory that holds runfiles.json")
         return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
-                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()})
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia)
+
+    def recorded_runfiles(self) -> dict[str, dict[str, object]]:
+        """Runfile name -> its recorded digests ({} when the snapshot records none).
+
+        A runfile is gigabytes, so a recording keeps what it is (sha256, md5,
+        size, and where each value comes from) rather than its bytes.
+        """
+        if self.nvidia is None:
+            return {}
+        path = self.root / self.nvidia / "runfiles.json"
+        try:
+            runfiles = json.loads(path.read_text()).get("runfiles", {})
+        except FileNotFoundError:
+            raise InputError(path, None, "no such file (snapshot.json names it under \"nvidia\")") from None
+        except (ValueError, AttributeError) as exc:
+            raise InputError(path, None, f"expected a JSON object with a \"runfiles\" table ({exc})") from None
+        if not isinstance(runfiles, dict):
+            raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
+        return runfiles
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""

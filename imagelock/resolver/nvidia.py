@@ -12,7 +12,10 @@ its sha256, computed on the way, is recorded. A lock that already records the
 same runfile keeps its sha256 unless `--refresh nvidia` asks for it again.
 
 `IMAGELOCK_NVIDIA_BASE_URL` replaces NVIDIA's download base for fetching only
-(a replay or a look-alike); the lock still records NVIDIA's URL.
+(a look-alike); the lock still records NVIDIA's URL. Under `--replay`, the
+snapshot's `runfiles.json` stands in for the download: the runfile's recorded
+sha256, md5 and size, which must agree with the catalog (see
+`recorded_sha256`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from imagelock import aws, http
 from imagelock.errors import InputError, VerificationError
+from imagelock.hashing import is_sha256
 from imagelock.hashing import Digest
 from imagelock.intent import check_keys
 from imagelock.lockfile import NvidiaLayer
@@ -164,6 +168,37 @@ def download_verified(entry: Runfile, source: str) -> Digest:
     return digest
 
 
+def recorded_sha256(ctx: UpdateContext, entry: Runfile, url: str) -> str:
+    """The sha256 a replayed snapshot recorded for the runfile, checked like a download.
+
+    The recording must name the same URL, and its md5 and size must be NVIDIA's
+    published ones (and its sha256 the catalog's cross-check, where there is
+    one): a recording is trusted exactly as far as a download would be.
+    """
+    assert ctx.replay is not None
+    snapshot = ctx.replay.snapshot
+    where = snapshot.root / (snapshot.nvidia or "") / "runfiles.json"
+    record = snapshot.recorded_runfiles().get(entry.name)
+    if not isinstance(record, dict):
+        raise InputError(ctx.intent.path, "nvidia", f"the replayed snapshot has no recording of {entry.name} "
+                         "(its snapshot.json names the runfile recording under \"nvidia\")")
+    sha256, md5, size = record.get("sha256"), record.get("md5"), record.get("size")
+    if not isinstance(sha256, str) or not is_sha256(sha256) or not isinstance(size, int) or not isinstance(md5, str):
+        raise InputError(where, f"runfiles.{entry.name}", "expected sha256 (64 hex digits), md5 and size (bytes)")
+    problems = []
+    if record.get("url") != url:
+        problems.append(f"url {record.get('url')!r}, the catalog's is {url}")
+    if size != entry.size:
+        problems.append(f"size {size} bytes, NVIDIA publishes {entry.size}")
+    if md5 != entry.md5:
+        problems.append(f"md5 {md5}, NVIDIA publishes {entry.md5}")
+    if entry.sha256 is not None and sha256 != entry.sha256:
+        problems.append(f"sha256 {sha256}, the catalog's cross-check (Spack) lists {entry.sha256}")
+    if problems:
+        raise VerificationError(f"{where}: {entry.name}: {'; '.join(problems)}; nothing was written")
+    return sha256
+
+
 def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> NvidiaLayer:
     path = ctx.intent.path
     intent = parse(ctx.intent.section("nvidia"), path)
@@ -177,6 +212,8 @@ def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> Nv
     if same and "nvidia" not in ctx.refresh:
         assert previous is not None
         sha256 = previous.sha256
+    elif ctx.replay is not None:
+        sha256 = recorded_sha256(ctx, entry, url)
     else:
         override = os.environ.get(BASE_URL_ENV)
         source = mirror or (entry.url(override) if override else url)
