@@ -32,10 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imagelock.resolver.apt.closure import Resolution, Root  # noqa: E402
-from imagelock.resolver.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt  # noqa: E402
-from imagelock.resolver.apt.kernel import plan  # noqa: E402
-from imagelock.resolver.apt.layer import load_archive  # noqa: E402
+from imagelock.resolver.apt.closure import Resolution  # noqa: E402
+from imagelock.resolver.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
+from imagelock.resolver.apt.layer import Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
 REQUEST = ["build-essential", "dkms", "git", "curl", "wget", "ca-certificates", "gnupg", "lsb-release",
@@ -61,28 +60,27 @@ def mirror_from_system() -> str:
     raise SystemExit("no Debian archive in the machine's apt sources")
 
 
+def kernel_intent(kernel: str, where: Path) -> KernelIntent:
+    """`5.15.0-105-generic` (one ABI) or a flavour (its newest ABI); image and headers, as a driver build needs."""
+    table = {"version": kernel} if KERNEL_VERSION.match(kernel) else {"flavour": kernel}
+    return parse_kernel({**table, "packages": ["image", "headers"]}, where)
+
+
 def ours(args: argparse.Namespace, url: str, workdir: Path) -> tuple[float, float, set[tuple[str, str, str]], list[str]]:
     intent = parse_apt({"archive": url, "suites": args.suites, "components": args.components,
                         "keyring": str(args.keyring), "packages": args.request}, workdir / "bench.toml")
     start = time.perf_counter()
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
-    loaded = time.perf_counter()
+    parsed = time.perf_counter()
     universe = archive.universe
-    release = KERNEL_VERSION.match(args.kernel)
-    kernel = plan(universe, KernelIntent(path=workdir / "bench.toml",
-                                         flavour=release["flavour"] if release else args.kernel,
-                                         abi=release["abi"] if release else None, parts=["image", "headers"]))
-    roots = []
-    for request in intent.packages:
-        if request.version:
-            universe.pins[(request.name, universe.native)] = request.version
-        roots.append(Root(universe.candidate(request.name, universe.native), request.original))  # type: ignore[arg-type]
-    roots += [Root(universe.candidate(n, universe.native), n) for n in kernel.packages]  # type: ignore[arg-type]
-    names = [r.original for r in intent.packages] + kernel.packages
+    loaded = Loaded(intent=intent, kernel=kernel_intent(args.kernel, workdir / "bench.toml"), archive=archive)
+    roots = request_roots(loaded)
+    plan = kernel_plan(loaded)
+    names = [r.original for r in intent.packages] + (plan.packages if plan else [])
     chosen = Resolution(universe).resolve(roots)
     done = time.perf_counter()
     closure = {(c.stanza.name, c.stanza.version, c.stanza.arch) for c in chosen.values()}
-    return loaded - start, done - loaded, closure, names
+    return parsed - start, done - parsed, closure, names
 
 
 def apt(args: argparse.Namespace, url: str, names: list[str], root: Path) -> tuple[float, float, set[tuple[str, str, str]]]:
@@ -111,6 +109,7 @@ def main() -> int:
     parser.add_argument("--kernel", default="amd64", help="a kernel release (5.15.0-105-generic) or a flavour")
     parser.add_argument("--request", nargs="+", default=REQUEST)
     args = parser.parse_args()
+    args.keyring = args.keyring.resolve()
     url = args.archive or mirror_from_system()
     with tempfile.TemporaryDirectory(prefix="apt-bench-") as tmp:
         work = Path(tmp)

@@ -47,13 +47,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.apt_bench import KEYRING, REQUEST, mirror_from_system  # noqa: E402
+from bench.apt_bench import KEYRING, REQUEST, kernel_intent, mirror_from_system  # noqa: E402
 from imagelock import http  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
-from imagelock.resolver.apt.closure import Resolution, Root  # noqa: E402
-from imagelock.resolver.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt  # noqa: E402
-from imagelock.resolver.apt.kernel import plan  # noqa: E402
-from imagelock.resolver.apt.layer import Archive, load_archive  # noqa: E402
+from imagelock.resolver.apt.closure import Resolution  # noqa: E402
+from imagelock.resolver.apt.intent import parse_apt  # noqa: E402
+from imagelock.resolver.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from imagelock.resolver.apt.relations import parse_relations  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
@@ -82,17 +81,11 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
                        where)
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     universe = archive.universe
-    release = KERNEL_VERSION.match(args.kernel)
-    kernel = plan(universe, KernelIntent(path=where, flavour=release["flavour"] if release else args.kernel,
-                                         abi=release["abi"] if release else None, parts=["image", "headers"]))
-    roots = []
-    for request in intent.packages:
-        if request.version:
-            universe.pins[(request.name, universe.native)] = request.version
-        roots.append(Root(universe.candidate(request.name, universe.native), request.original))  # type: ignore[arg-type]
-    roots += [Root(universe.candidate(n, universe.native), n) for n in kernel.packages]  # type: ignore[arg-type]
+    loaded = Loaded(intent=intent, kernel=kernel_intent(args.kernel, where), archive=archive)
+    roots = request_roots(loaded)
+    plan = kernel_plan(loaded)
     chosen = Resolution(universe).resolve(roots)
-    asked = [r.original for r in intent.packages] + kernel.packages
+    asked = [r.original for r in intent.packages] + (plan.packages if plan else [])
     closure = sorted(f"{c.stanza.name}={c.stanza.version}" for c in chosen.values())
 
     env = realapt.setup(workdir / "apt", url, args.keyring, args.suites, args.components, args.arch)

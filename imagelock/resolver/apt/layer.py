@@ -187,8 +187,9 @@ def kernel_plan(loaded: Loaded) -> KernelPlan | None:
     return plan(loaded.archive.universe, loaded.kernel) if loaded.kernel else None
 
 
-def resolve(ctx: UpdateContext) -> AptLayer:
-    loaded = load(ctx)
+def request_roots(loaded: Loaded) -> list[Root]:
+    """What the closure starts from: each asked-for package at its pinned or newest version, then
+    the kernel's image, modules and headers (unless asked for by name already)."""
     kplan = kernel_plan(loaded)
     flavours = [loaded.kernel.flavour] if loaded.kernel else []
     flavours.append("generic")
@@ -202,6 +203,13 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         stanza = universe.candidate(name, universe.native)
         if stanza is not None and (name, universe.native) not in asked:
             roots.append(Root(stanza=stanza, original=f"kernel {kplan.release}" if kplan else name))
+    return roots
+
+
+def resolve(ctx: UpdateContext) -> AptLayer:
+    loaded = load(ctx)
+    roots = request_roots(loaded)
+    universe = loaded.archive.universe
     installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
     resolution = Resolution(universe, installed)
     chosen = resolution.resolve(roots)
