@@ -18,7 +18,6 @@ nothing else; it is never written to the lock, a log or an error message.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from urllib.parse import quote
 
 from imagelock import http
 from imagelock.errors import InputError, UpstreamError, VerificationError
-from imagelock.hashing import is_sha256, sha256_bytes
+from imagelock.hashing import git_blob_id, is_sha256, sha256_bytes
 from imagelock.intent import check_keys
 from imagelock.lockfile import Lock, Model, ModelFile
 from imagelock.resolver.context import UpdateContext
@@ -137,11 +136,6 @@ def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: st
                              f"{commit[:12]}; files there: {listing}")
         chosen.update(hits)
     return sorted(chosen)
-
-
-def git_blob_id(data: bytes) -> str:
-    """The id git gives a file's bytes (`git hash-object`): what the API calls blobId."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def file_url(repo: str, commit: str, name: str, base: str | None = None) -> str:
