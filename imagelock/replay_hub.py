@@ -95,8 +95,6 @@ class HubRecording:
     @classmethod
     def load(cls, root: Path) -> HubRecording:
         recording = cls()
-        if not root.is_dir():
-            raise InputError(root, None, "no such directory: expected a Hub recording (<org>--<name>.json files)")
         for path in sorted(root.glob("*.json")):
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
