@@ -60,6 +60,14 @@ def _files(lock_text: str) -> dict[str, tuple[str, list[tuple[str, str, int, boo
             for m in tomllib.loads(lock_text)["models"]}
 
 
+def _refused(lock_cli, intent: Path, snapshot: Path, key: str, message: str) -> None:
+    """The update fails with exactly one line naming intent and key, exit 2, and no file changes."""
+    before = tree_digest(intent.parent)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert (run.code, run.err) == (EXIT_ERROR, f"lock: error: {intent}: {key}: {message}\n")
+    assert tree_digest(intent.parent) == before
+
+
 def test_the_seed_models_lock_offline_to_the_recorded_facts(tmp_path: Path, lock_cli,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: asking it would fail
@@ -108,23 +116,17 @@ def test_a_replay_sends_no_token_and_serves_lfs_pointer_blob_ids(tmp_path: Path,
 
 def test_a_branch_the_recording_lacks_is_the_resolvers_revision_not_found(tmp_path: Path, lock_cli) -> None:
     intent = _intent(tmp_path, QWEN_MODEL.replace(QWEN, "main"))
-    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
-    assert run.code == EXIT_ERROR
-    assert run.err == (f"lock: error: {intent}: models[0].revision: revision 'main' not found in Qwen/Qwen3-4B-AWQ: "
-                       "expected a branch, tag or commit of that repo\n")
-    assert not intent.with_suffix(".lock").exists()
+    _refused(lock_cli, intent, SEED_SNAPSHOT, "models[0].revision",
+             "revision 'main' not found in Qwen/Qwen3-4B-AWQ: expected a branch, tag or commit of that repo")
 
 
 def test_an_unrecorded_repo_is_one_line_and_nothing_is_written(tmp_path: Path, lock_cli) -> None:
     intent = _intent(tmp_path, GTE_MODEL)
     assert lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT)).code == 0
     intent.write_text(intent.read_text() + UNRECORDED)
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
-    assert run.code == EXIT_ERROR
-    assert run.err == (f"lock: error: {intent}: models[1].repo: the replayed snapshot has no recording of "
-                       "Qwen/Qwen3-8B-AWQ (its snapshot.json lists the Hub recording under \"hf\")\n")
-    assert tree_digest(tmp_path) == before
+    assert intent.with_suffix(".lock").exists()  # and it stays as it was
+    _refused(lock_cli, intent, SEED_SNAPSHOT, "models[1].repo", "the replayed snapshot has no recording of "
+             "Qwen/Qwen3-8B-AWQ (its snapshot.json lists the Hub recording under \"hf\")")
 
 
 def test_tinybert_is_recorded_without_files(tmp_path: Path, lock_cli) -> None:
@@ -147,12 +149,8 @@ def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_
     snapshot.mkdir()
     (snapshot / "snapshot.json").write_text(json.dumps({"indexes": {}}))
     intent = _intent(tmp_path / "work", GTE_MODEL)
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(snapshot))
-    assert run.code == EXIT_ERROR
-    assert run.err == (f"lock: error: {intent}: models: the replayed snapshot has no recording of the Hugging Face "
-                       "Hub (its snapshot.json has no \"hf\" entry naming one)\n")
-    assert tree_digest(tmp_path) == before
+    _refused(lock_cli, intent, snapshot, "models", "the replayed snapshot has no recording of the Hugging Face "
+             "Hub (its snapshot.json has no \"hf\" entry naming one)")
 
 
 @pytest.mark.parametrize(("change", "key", "expected"), [
