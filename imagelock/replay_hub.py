@@ -15,8 +15,9 @@ sha256 and size, and its `blobId` is the git id of its LFS pointer, as on the
 Hub. Errors carry the Hub's status and `X-Error-Code`, so `huggingface_hub`
 raises its real exceptions (RepositoryNotFoundError, RevisionNotFoundError, ...).
 
-A recording never accepts a token: replays send none. Tests build their
-gated-repo and request-log behaviour on top of this (tests/artifacts/hf_lookalike.py).
+A replay sends no token, so it refuses a gated repo's files. The tests'
+look-alike (tests/artifacts/hf_lookalike.py) builds accepted tokens, planted
+bytes and a request log on top of this, so both serve with one copy of the logic.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class HubRecording:
     # --- answers ------------------------------------------------------------------
 
     def body(self, repo: str, name: str) -> bytes | None:
+        """A file's served bytes; a separate step so tests can serve other bytes than those listed."""
         return self.files.get(repo, {}).get(name)
 
     def reply(self, path: str, *, reads_gated: bool = False) -> Reply:
