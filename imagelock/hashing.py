@@ -96,6 +96,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file's bytes (`git hash-object`): what the Hub API calls blobId."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 def sha256_file(path: str | Path) -> str:
     """sha256 alone, at full speed (no md5 alongside)."""
     with open(path, "rb") as handle:

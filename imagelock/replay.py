@@ -6,8 +6,13 @@ files, and `upstream.json`, which maps each file name to the URL the real
 upstream serves it from. `snapshot.json` at the top maps the index URLs an
 intent names to the upstream directories that recorded them.
 
-The server is a real HTTP server: uv talks to it exactly as it talks to PyPI.
-The lock written from a replay records the upstream URLs, not loopback ones.
+`"apt"` maps apt archive URLs to recorded archives, and `"hf"` names the
+directory of a Hugging Face Hub recording (imagelock/replay_hub.py), served
+under `/hf`.
+
+The server is a real HTTP server: uv talks to it exactly as it talks to PyPI,
+huggingface_hub as to the Hub. The lock written from a replay records the
+upstream URLs, not loopback ones.
 """
 
 from __future__ import annotations
@@ -23,9 +28,16 @@ from urllib.parse import unquote
 from packaging.utils import canonicalize_name
 
 from imagelock.errors import InputError
+from imagelock.replay_hub import HubRecording, send
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX_KEY = "default"
+HUB_PREFIX = "hf"
+
+
+def _relative_dir(value: object) -> bool:
+    """A recording's directory: a plain relative path inside the snapshot."""
+    return isinstance(value, str) and bool(value) and not value.startswith("/") and ".." not in value.split("/")
 
 
 @dataclass
@@ -36,6 +48,7 @@ class Snapshot:
     indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
     apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
     nvidia: str | None = None  # directory holding runfiles.json: recorded digests of NVIDIA runfiles
+    hf: str | None = None  # directory of the Hugging Face Hub recording
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -54,10 +67,15 @@ class Snapshot:
         if not isinstance(apt, dict):
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
         nvidia = data.get("nvidia")
-        if nvidia is not None and not isinstance(nvidia, str):
-            raise InputError(manifest, "nvidia", "expected the directory that holds runfiles.json")
+        if nvidia is not None and not _relative_dir(nvidia):
+            raise InputError(manifest, "nvidia", "expected the directory that holds runfiles.json, relative to "
+                             "the snapshot (such as \"nvidia\")")
+        hf = data.get("hf")
+        if hf is not None and not _relative_dir(hf):
+            raise InputError(manifest, "hf", "expected the directory of the Hub recording, relative to the "
+                             "snapshot (such as \"hf\")")
         return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
-                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia)
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia, hf=hf)
 
     def recorded_runfiles(self) -> dict[str, dict[str, object]]:
         """Runfile name -> its recorded digests ({} when the snapshot records none).
@@ -77,6 +95,16 @@ class Snapshot:
         if not isinstance(runfiles, dict):
             raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
         return runfiles
+
+    def hub(self) -> HubRecording | None:
+        """The Hub recording `hf` names, read and checked whole; None when there is none."""
+        if self.hf is None:
+            return None
+        folder = self.root / self.hf
+        if not folder.is_dir():
+            raise InputError(self.root / "snapshot.json", "hf", f"{folder} is not a directory: expected the Hub "
+                             "recording (<org>--<name>.json files)")
+        return HubRecording.load(folder)
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""
@@ -98,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
         root = self.server.root
+        if self.path.startswith(f"/{HUB_PREFIX}/") and self.server.hub is not None:
+            return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1:]))
         if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
             upstream = parts[0]
             if len(parts) == 2:
@@ -159,6 +189,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) drops uv's parallel connects and stalls it for seconds
     root: Path
     apt_dirs: set[str]
+    hub: HubRecording | None
 
 
 class ReplayServer:
@@ -167,9 +198,11 @@ class ReplayServer:
     def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler,
                  port: int | None = None) -> None:
         self.snapshot = snapshot
+        hub = snapshot.hub()  # a broken recording is refused before a port is taken
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
+        self._server.hub = hub
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
@@ -201,6 +234,10 @@ class ReplayServer:
         """The loopback URL standing in for an apt archive URL (snapshot included), if recorded."""
         folder = self.snapshot.apt.get(archive_url.rstrip("/"))
         return f"{self.base_url}/apt/{folder}" if folder else None
+
+    def hub_endpoint(self) -> str | None:
+        """The loopback URL standing in for the Hugging Face Hub, if the snapshot recorded it."""
+        return f"{self.base_url}/{HUB_PREFIX}" if self._server.hub is not None else None
 
     def apt_keyring(self, archive_url: str) -> Path | None:
         """The keyring a trimmed recording was re-signed with (`keyring.gpg` in its directory).

@@ -13,12 +13,15 @@ the commit, checked against the git blob id and size the API gives, and hashed.
 
 A token from `HF_TOKEN` or `HUGGINGFACE_HUB_TOKEN` is sent to the Hub and to
 nothing else; it is never written to the lock, a log or an error message.
+
+With `--replay`, the Hub is the snapshot's recording (`"hf"` in snapshot.json)
+served on loopback; no token is sent, and a repo the recording lacks is an
+input error. The lock records commits and hashes only, never the endpoint.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -28,7 +31,7 @@ from urllib.parse import quote
 
 from imagelock import http
 from imagelock.errors import InputError, UpstreamError, VerificationError
-from imagelock.hashing import is_sha256, sha256_bytes
+from imagelock.hashing import git_blob_id, is_sha256, sha256_bytes
 from imagelock.intent import check_keys
 from imagelock.lockfile import Lock, Model, ModelFile
 from imagelock.resolver.context import UpdateContext
@@ -38,6 +41,20 @@ KEYS = ("repo", "revision", "files", "dest")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _DEST = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+
+
+@dataclass(frozen=True)
+class Hub:
+    """Where this run asks: the Hub (or HF_ENDPOINT) with the environment's token, or a replay with none."""
+
+    endpoint: str
+    token: str | None
+    replayed: bool = False
+
+    @property
+    def name(self) -> str:
+        """How errors name it: a loopback port means nothing to the reader."""
+        return "the replayed snapshot" if self.replayed else self.endpoint
 
 
 @dataclass
@@ -93,13 +110,27 @@ def parse(value: Any, path: Path) -> list[ModelIntent]:
     return models
 
 
-def _api() -> Any:
+REPLAY_HINT = 'its snapshot.json lists the Hub recording under "hf"'
+
+
+def hub_for(ctx: UpdateContext) -> Hub:
+    """The live Hub, or in a replay the snapshot's recording (an input error when it has none)."""
+    if ctx.replay is None:
+        return Hub(endpoint=endpoint(), token=token())
+    local = ctx.replay.hub_endpoint()
+    if local is None:
+        raise InputError(ctx.intent.path, "models", "the replayed snapshot has no recording of the Hugging Face "
+                         "Hub (its snapshot.json has no \"hf\" entry naming one)")
+    return Hub(endpoint=local, token=None, replayed=True)
+
+
+def _api(hub: Hub) -> Any:
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=endpoint(), token=token() or False)
+    return HfApi(endpoint=hub.endpoint, token=hub.token or False)  # False: never a token from ~/.cache
 
 
-def _hub_error(exc: Exception, model: ModelIntent, path: Path) -> Exception:
+def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exception:
     """The Hub's answer as one line naming the intent key; built from facts, never from the request."""
     from huggingface_hub.utils import (  # where every release since 0.2x exports them
         GatedRepoError,
@@ -110,7 +141,9 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path) -> Exception:
 
     where, repo = model.where, model.repo
     if isinstance(exc, GatedRepoError):
-        if token() is None:
+        if hub.replayed:
+            return _gated_in_replay(model, path)
+        if hub.token is None:
             return InputError(path, f"{where}.repo", f"{repo} is gated: accept its terms on the Hub, then set "
                               "HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
         return InputError(path, f"{where}.repo", f"{repo} is gated and the token in the environment has no "
@@ -118,13 +151,20 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path) -> Exception:
     if isinstance(exc, RevisionNotFoundError):
         return InputError(path, f"{where}.revision", f"revision {model.revision!r} not found in {repo}: "
                           "expected a branch, tag or commit of that repo")
+    if isinstance(exc, RepositoryNotFoundError) and hub.replayed:
+        return InputError(path, f"{where}.repo", f"the replayed snapshot has no recording of {repo} ({REPLAY_HINT})")
     if isinstance(exc, RepositoryNotFoundError):
-        hint = "" if token() else " (if it is private, set HF_TOKEN)"
-        return InputError(path, f"{where}.repo", f"{repo} not found on {endpoint()}{hint}")
+        hint = "" if hub.token else " (if it is private, set HF_TOKEN)"
+        return InputError(path, f"{where}.repo", f"{repo} not found on {hub.endpoint}{hint}")
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else "no answer"
-        return UpstreamError(f"Hugging Face Hub {endpoint()}: {repo}: HTTP {status}")
-    return UpstreamError(f"Hugging Face Hub {endpoint()}: {repo}: unreachable ({type(exc).__name__})")
+        return UpstreamError(f"Hugging Face Hub {hub.name}: {repo}: HTTP {status}")
+    return UpstreamError(f"Hugging Face Hub {hub.name}: {repo}: unreachable ({type(exc).__name__})")
+
+
+def _gated_in_replay(model: ModelIntent, path: Path) -> InputError:
+    return InputError(path, f"{model.where}.repo", f"{model.repo} is gated, and a replay sends no token: "
+                      "lock it against the Hub")
 
 
 def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: str, path: Path) -> list[str]:
@@ -139,19 +179,14 @@ def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: st
     return sorted(chosen)
 
 
-def git_blob_id(data: bytes) -> str:
-    """The id git gives a file's bytes (`git hash-object`): what the API calls blobId."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 def file_url(repo: str, commit: str, name: str, base: str | None = None) -> str:
     return f"{(base or endpoint()).rstrip('/')}/{repo}/resolve/{commit}/{quote(name)}"
 
 
-def _fetch_small(repo: str, commit: str, sibling: Any) -> ModelFile:
+def _fetch_small(hub: Hub, repo: str, commit: str, sibling: Any) -> ModelFile:
     """A file outside LFS: fetch it at the commit, check blob id and size, hash it."""
-    headers = {"Authorization": f"Bearer {token()}"} if token() else None
-    data = http.get_bytes(file_url(repo, commit, sibling.rfilename), headers=headers, what=f"{repo}:")
+    headers = {"Authorization": f"Bearer {hub.token}"} if hub.token else None
+    data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
     if sibling.size is not None and len(data) != sibling.size:
         raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: {len(data)} bytes arrived, "
                                 f"the Hub lists {sibling.size}")
@@ -174,23 +209,25 @@ def _keep(sha256: str, data: bytes) -> None:
     os.replace(tmp, blob)
 
 
-def resolve_one(model: ModelIntent, path: Path) -> Model:
-    api = _api()
+def resolve_one(model: ModelIntent, path: Path, hub: Hub) -> Model:
+    api = _api(hub)
     try:
         info = api.model_info(model.repo, revision=model.revision, files_metadata=True)
         gated = bool(getattr(info, "gated", False))
-        if gated and token() is not None:
+        if gated and hub.token is not None:
             api.auth_check(model.repo)  # the metadata is public; the files need an accepted token
     except Exception as exc:  # noqa: BLE001 - every Hub failure becomes one line
-        raise _hub_error(exc, model, path) from None
-    if gated and token() is None:
+        raise _hub_error(exc, model, path, hub) from None
+    if gated and hub.replayed:
+        raise _gated_in_replay(model, path)
+    if gated and hub.token is None:
         raise InputError(path, f"{model.where}.repo", f"{model.repo} is gated: accept its terms on the Hub, "
                          "then set HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
     commit = info.sha
     if not commit or not _COMMIT.match(commit):
-        raise UpstreamError(f"Hugging Face Hub {endpoint()}: {model.repo}: no commit sha for {model.revision!r}")
+        raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: no commit sha for {model.revision!r}")
     if _COMMIT.match(model.revision) and commit != model.revision:
-        raise UpstreamError(f"Hugging Face Hub {endpoint()}: {model.repo}: asked for commit {model.revision}, "
+        raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: asked for commit {model.revision}, "
                             f"answered {commit}")
     siblings = {s.rfilename: s for s in info.siblings or []}
     files = []
@@ -199,10 +236,10 @@ def resolve_one(model: ModelIntent, path: Path) -> Model:
         if sibling.lfs is not None:
             sha256, size = sibling.lfs.sha256, sibling.lfs.size
             if not is_sha256(sha256) or not isinstance(size, int):
-                raise UpstreamError(f"Hugging Face Hub {endpoint()}: {model.repo}/{name}: malformed LFS entry")
+                raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}/{name}: malformed LFS entry")
             files.append(ModelFile(path=name, sha256=sha256, size=size, lfs=True))
         else:
-            files.append(_fetch_small(model.repo, commit, sibling))
+            files.append(_fetch_small(hub, model.repo, commit, sibling))
     return Model(repo=model.repo, revision=model.revision, commit=commit, dest=model.dest, files=files,
                  original_files=list(model.files))
 
@@ -219,10 +256,11 @@ def resolve(ctx: UpdateContext) -> list[Model]:
     path = ctx.intent.path
     intents = parse(ctx.intent.section("models"), path)
     moving = ctx.upgrade or "models" in ctx.refresh
+    hub = hub_for(ctx)  # a replay without a Hub recording is refused even when every model is kept
     out = []
     for model in intents:
         kept = None if moving else _reusable(model, ctx.previous)
-        out.append(kept if kept is not None else resolve_one(model, path))
+        out.append(kept if kept is not None else resolve_one(model, path, hub))
     return out
 
 

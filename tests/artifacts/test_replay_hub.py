@@ -1,0 +1,175 @@
+"""`lock update --replay`: the seed snapshot's recorded Hub answers the real huggingface_hub client.
+
+The recording (snapshots/seed/hf) holds public facts only, so these tests pin
+the exact values its README cites: a lock made from it must carry them
+unchanged, and nothing loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+from imagelock_testing import SEED_SNAPSHOT, tree_digest
+
+from imagelock.errors import EXIT_ERROR, InputError
+from imagelock.replay import ReplayServer, Snapshot, _Handler
+from imagelock.resolver import update
+
+GTE = "e7f32e3c00f91d699e8c43b53106206bcc72bb22"
+TINYBERT = "81d1926f67cb8eee2c2be17ca9f793c7c3bd20cc"
+QWEN = "74d4bd2bd4bff9cafc9345221320bffb08b406a3"
+SECRET = "hf_imagelockREPLAYtoken0123456789abcdefXYZ"
+
+HEAD = 'name = "models"\n\n[universe]\ncutoff = "2025-05-01T00:00:00Z"\n'
+GTE_MODEL = f"""
+[[models]]
+repo = "Alibaba-NLP/gte-modernbert-base"
+revision = "{GTE}"
+files = ["special_tokens_map.json"]
+dest = "/workspace/models/gte-modernbert-base"
+"""
+QWEN_MODEL = f"""
+[[models]]
+repo = "Qwen/Qwen3-4B-AWQ"
+revision = "{QWEN}"
+files = ["model.safetensors", "tokenizer.json"]
+dest = "/workspace/models/qwen/Qwen3-4B-AWQ"
+"""
+UNRECORDED = """
+[[models]]
+repo = "Qwen/Qwen3-8B-AWQ"
+revision = "main"
+files = ["model.safetensors"]
+dest = "/workspace/models/qwen/Qwen3-8B-AWQ"
+"""
+
+
+def _intent(folder: Path, *models: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "models.toml"
+    path.write_text(HEAD + "".join(models))
+    return path
+
+
+def _files(lock_text: str) -> dict[str, tuple[str, list[tuple[str, str, int, bool]]]]:
+    return {m["repo"]: (m["commit"], [(f["path"], f["sha256"], f["size"], f["lfs"]) for f in m["files"]])
+            for m in tomllib.loads(lock_text)["models"]}
+
+
+def _refused(lock_cli, intent: Path, snapshot: Path, key: str, message: str) -> None:
+    """The update fails with exactly one line naming intent and key, exit 2, and no file changes."""
+    before = tree_digest(intent.parent)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert (run.code, run.err) == (EXIT_ERROR, f"lock: error: {intent}: {key}: {message}\n")
+    assert tree_digest(intent.parent) == before
+
+
+def test_the_seed_models_lock_offline_to_the_recorded_facts(tmp_path: Path, lock_cli,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: asking it would fail
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    intent = _intent(tmp_path, GTE_MODEL, QWEN_MODEL)
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == 0, run.err
+    text = intent.with_suffix(".lock").read_text()
+    assert _files(text) == {
+        "Alibaba-NLP/gte-modernbert-base": (GTE, [
+            ("special_tokens_map.json", "ea97ecdbcc73713039d8d64dbb05e3689495c96657fbd9a18f5bed381be81049", 694,
+             False)]),
+        "Qwen/Qwen3-4B-AWQ": (QWEN, [
+            ("model.safetensors", "a7043493ebd993f5fea18794ad7b5b3e064a52023f392a7fcce7ce0984c341f0", 2666027672,
+             True),
+            ("tokenizer.json", "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4", 11422654,
+             True)]),
+    }
+    assert "127.0.0.1" not in text and "/hf" not in text and SECRET not in text + run.out + run.err
+
+
+def test_a_replay_sends_no_token_and_serves_lfs_pointer_blob_ids(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import HfApi
+
+    seen: list[dict[str, str]] = []
+
+    class Watching(_Handler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(dict(self.headers))
+            super().do_GET()
+
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+    intent = _intent(tmp_path, GTE_MODEL, QWEN_MODEL)
+    update.update(intent, replay=ReplayServer(Snapshot.open(SEED_SNAPSHOT), handler=Watching, port=0))
+    assert seen and not any("Authorization" in headers for headers in seen)
+    with ReplayServer(Snapshot.open(SEED_SNAPSHOT), port=0) as server:
+        endpoint = server.hub_endpoint()
+        assert endpoint is not None
+        info = HfApi(endpoint=endpoint, token=False).model_info("Qwen/Qwen3-4B-AWQ", revision=QWEN,
+                                                                 files_metadata=True)
+    tokenizer = {s.rfilename: s for s in info.siblings or []}["tokenizer.json"]
+    # the git id of the file's LFS pointer, as the Hub lists it (recorded publicly for Qwen3-8B's copy)
+    assert tokenizer.blob_id == "cd71f61a15a522601badb3dc960d800d9cb3766c"
+
+
+def test_a_branch_the_recording_lacks_is_the_resolvers_revision_not_found(tmp_path: Path, lock_cli) -> None:
+    intent = _intent(tmp_path, QWEN_MODEL.replace(QWEN, "main"))
+    _refused(lock_cli, intent, SEED_SNAPSHOT, "models[0].revision",
+             "revision 'main' not found in Qwen/Qwen3-4B-AWQ: expected a branch, tag or commit of that repo")
+
+
+def test_an_unrecorded_repo_is_one_line_and_nothing_is_written(tmp_path: Path, lock_cli) -> None:
+    intent = _intent(tmp_path, GTE_MODEL)
+    assert lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT)).code == 0
+    intent.write_text(intent.read_text() + UNRECORDED)
+    assert intent.with_suffix(".lock").exists()  # and it stays as it was
+    _refused(lock_cli, intent, SEED_SNAPSHOT, "models[1].repo", "the replayed snapshot has no recording of "
+             "Qwen/Qwen3-8B-AWQ (its snapshot.json lists the Hub recording under \"hf\")")
+
+
+def test_tinybert_is_recorded_without_files(tmp_path: Path, lock_cli) -> None:
+    """No TinyBERT file can be served without a guessed value (see snapshots/seed/hf/README.md)."""
+    intent = _intent(tmp_path, f"""
+[[models]]
+repo = "cross-encoder/ms-marco-TinyBERT-L2-v2"
+revision = "{TINYBERT}"
+files = ["tokenizer.json"]
+dest = "/workspace/models/ms-marco-TinyBERT-L2-v2"
+""")
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == EXIT_ERROR
+    assert f"models[0].files[0]: 'tokenizer.json' matches no file in cross-encoder/ms-marco-TinyBERT-L2-v2 at " \
+           f"{TINYBERT[:12]}" in run.err
+
+
+def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_cli) -> None:
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    (snapshot / "snapshot.json").write_text(json.dumps({"indexes": {}}))
+    intent = _intent(tmp_path / "work", GTE_MODEL)
+    _refused(lock_cli, intent, snapshot, "models", "the replayed snapshot has no recording of the Hugging Face "
+             "Hub (its snapshot.json has no \"hf\" entry naming one)")
+
+
+@pytest.mark.parametrize(("change", "key", "expected"), [
+    (lambda doc: doc["answer"]["siblings"].append({"rfilename": "config.json"}), "answer.siblings[1]",
+     "config.json is not in LFS, so its bytes are expected under files/Alibaba-NLP--gte-modernbert-base/"),
+    (lambda doc: doc["answer"]["siblings"].append({"rfilename": "model.safetensors", "lfs": {"sha256": "ab"}}),
+     "answer.siblings[1].lfs", "expected `sha256` (64 lowercase hex) and `size` (an integer)"),
+    (lambda doc: doc["refs"].update(main="e7f32e3c"), "refs", "expected a table of branch, tag or commit"),
+    (lambda doc: doc["answer"].update(id="Alibaba-NLP/other"), "answer.id", "expected 'Alibaba-NLP/gte-modernbert-base'"),
+])
+def test_a_broken_recording_is_one_line_naming_file_and_key(tmp_path: Path, change, key: str, expected: str) -> None:
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(SEED_SNAPSHOT / "hf", snapshot / "hf")
+    (snapshot / "snapshot.json").write_text(json.dumps({"hf": "hf"}))
+    recorded = snapshot / "hf" / "Alibaba-NLP--gte-modernbert-base.json"
+    doc = json.loads(recorded.read_text())
+    change(doc)
+    recorded.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as caught:
+        ReplayServer(Snapshot.open(snapshot), port=0)
+    assert (caught.value.path, caught.value.key) == (str(recorded), key)
+    assert expected in caught.value.message and "\n" not in str(caught.value)
