@@ -4,7 +4,8 @@ A snapshot directory holds, per upstream index, the PEP 691 project pages (file
 entries without their `url`), the PEP 658 metadata files, optionally real wheel
 files, and `upstream.json`, which maps each file name to the URL the real
 upstream serves it from. `snapshot.json` at the top maps the index URLs an
-intent names to the upstream directories that recorded them.
+intent names to the upstream directories that recorded them; its `"aws"` names
+the directory of recorded AWS answers (imagelock/replay_aws.py serves them).
 
 The server is a real HTTP server: uv talks to it exactly as it talks to PyPI.
 The lock written from a replay records the upstream URLs, not loopback ones.
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
+from imagelock import replay_aws
 from imagelock.errors import InputError
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -35,6 +37,7 @@ class Snapshot:
     root: Path
     indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
     apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
+    aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -52,8 +55,11 @@ class Snapshot:
         apt = data.get("apt", {})
         if not isinstance(apt, dict):
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
+        aws = data.get("aws")
+        if aws is not None and (not isinstance(aws, str) or not aws or aws.startswith(("/", ".")) or ".." in aws):
+            raise InputError(manifest, "aws", "expected the name of the directory holding the AWS recording")
         return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
-                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()})
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, aws=aws)
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""
@@ -86,6 +92,14 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) >= 3 and parts[0] == "apt":
             return self._apt_file(parts[1:])
         self._send(404, b"not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        """AWS's EC2 and SSM APIs are POSTs; nothing else here is."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.aws is None:
+            return self._send(404, b"not found", "text/plain")
+        answer = replay_aws.respond(self.server.aws, self.path, self.headers.get("X-Amz-Target", ""), body)
+        self._send(answer.status, answer.body, answer.content_type)
 
     def _project_list(self, upstream: str) -> None:
         names = sorted(p.stem for p in (self.server.root / upstream / "pages").glob("*.json"))
@@ -136,6 +150,7 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default (5) drops uv's parallel connects and stalls it for seconds
     root: Path
     apt_dirs: set[str]
+    aws: replay_aws.Recording | None
 
 
 class ReplayServer:
@@ -144,9 +159,11 @@ class ReplayServer:
     def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler,
                  port: int | None = None) -> None:
         self.snapshot = snapshot
+        aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None  # before binding
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
+        self._server.aws = aws
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
@@ -191,6 +208,13 @@ class ReplayServer:
             return None
         path = self.snapshot.root / folder / "keyring.gpg"
         return path if path.is_file() else None
+
+    def local_aws(self, region: str, service: str) -> str | None:
+        """The loopback endpoint standing in for an AWS service in a region, if it was recorded."""
+        recording = self._server.aws
+        if recording is None or region not in recording.regions:
+            return None
+        return replay_aws.endpoint(self.base_url, region, service)
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()
