@@ -111,7 +111,7 @@ def _region(path: Path, name: str, table: Any) -> Region:
     where = f"regions.{name}"
     if not _REGION.match(name):
         raise InputError(path, where, f"expected an AWS region such as \"us-east-1\", found {name!r}")
-    if not isinstance(table, dict) or set(k for k in table if not k.startswith("_")) - {"images", "ssm"}:
+    if not isinstance(table, dict) or {k for k in table if not k.startswith("_")} - {"images", "ssm"}:
         raise InputError(path, where, "expected a table with \"images\" (a list) and \"ssm\" (a table)")
     images = table.get("images", [])
     if not isinstance(images, list):
@@ -232,7 +232,9 @@ def describe_images(region: Region, params: dict[str, str]) -> list[dict[str, An
     by_id = {image["ImageId"]: image for image in region.images}
     missing = [i for i in ids if i not in by_id]
     if missing:
-        raise _Ec2Error("InvalidAMIID.NotFound", f"The image id '[{', '.join(missing)}]' does not exist")
+        listed = ", ".join(missing)
+        said = f"image id '[{listed}]' does not" if len(missing) == 1 else f"image ids '[{listed}]' do not"
+        raise _Ec2Error("InvalidAMIID.NotFound", f"The {said} exist")
     for name, _ in filters:
         if name not in FILTERS:
             if name.startswith(_UNANSWERED_FILTERS):
