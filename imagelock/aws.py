@@ -22,9 +22,15 @@ _lock = threading.Lock()
 _session: Any = None
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client; boto3 clients are thread-safe, the Session that makes them is not."""
+def client(service: str, region: str | None = None, *, endpoint_url: str | None = None,
+           unsigned: bool = False) -> Any:
+    """A boto3 client; boto3 clients are thread-safe, the Session that makes them is not.
+
+    `unsigned` (for a replay on loopback) sends no signature, so no credential
+    is looked up, read or sent; `endpoint_url` then names the replay's endpoint.
+    """
     import boto3
+    from botocore import UNSIGNED
     from botocore.config import Config
 
     global _session
@@ -33,8 +39,10 @@ def client(service: str, region: str | None = None) -> Any:
             _session = boto3.session.Session()
         attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)
         config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60)
+        if unsigned:
+            config = config.merge(Config(signature_version=UNSIGNED))
         return _session.client(service, region_name=region or _session.region_name or "us-east-1",
-                               config=config)
+                               config=config, endpoint_url=endpoint_url)
 
 
 def reset() -> None:

@@ -4,7 +4,8 @@ A snapshot directory holds, per upstream index, the PEP 691 project pages (file
 entries without their `url`), the PEP 658 metadata files, optionally real wheel
 files, and `upstream.json`, which maps each file name to the URL the real
 upstream serves it from. `snapshot.json` at the top maps the index URLs an
-intent names to the upstream directories that recorded them.
+intent names to the upstream directories that recorded them; its `"aws"` names
+the directory of recorded AWS answers (imagelock/replay_aws.py serves them).
 
 `"apt"` maps apt archive URLs to recorded archives, and `"hf"` names the
 directory of a Hugging Face Hub recording (imagelock/replay_hub.py), served
@@ -27,6 +28,7 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
+from imagelock import replay_aws
 from imagelock.errors import InputError
 from imagelock.replay_hub import HubRecording, send
 
@@ -49,6 +51,7 @@ class Snapshot:
     apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
     nvidia: str | None = None  # directory holding runfiles.json: recorded digests of NVIDIA runfiles
     hf: str | None = None  # directory of the Hugging Face Hub recording
+    aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -74,8 +77,12 @@ class Snapshot:
         if hf is not None and not _relative_dir(hf):
             raise InputError(manifest, "hf", "expected the directory of the Hub recording, relative to the "
                              "snapshot (such as \"hf\")")
+        aws = data.get("aws")
+        if aws is not None and not _relative_dir(aws):
+            raise InputError(manifest, "aws", "expected the directory of the AWS recording, relative to the "
+                             "snapshot (such as \"aws\")")
         return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
-                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia, hf=hf)
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia, hf=hf, aws=aws)
 
     def recorded_runfiles(self) -> dict[str, dict[str, object]]:
         """Runfile name -> its recorded digests ({} when the snapshot records none).
@@ -140,6 +147,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._apt_file(parts[1:])
         self._send(404, b"not found", "text/plain")
 
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        """AWS's EC2 and SSM APIs are POSTs; nothing else here is."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.aws is None:
+            return self._send(404, b"not found", "text/plain")
+        answer = replay_aws.respond(self.server.aws, self.path, self.headers.get("X-Amz-Target", ""), body)
+        self._send(answer.status, answer.body, answer.content_type)
+
     def _project_list(self, upstream: str) -> None:
         names = sorted(p.stem for p in (self.server.root / upstream / "pages").glob("*.json"))
         body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]})
@@ -190,6 +205,7 @@ class _Server(ThreadingHTTPServer):
     root: Path
     apt_dirs: set[str]
     hub: HubRecording | None
+    aws: replay_aws.Recording | None
 
 
 class ReplayServer:
@@ -199,10 +215,12 @@ class ReplayServer:
                  port: int | None = None) -> None:
         self.snapshot = snapshot
         hub = snapshot.hub()  # a broken recording is refused before a port is taken
+        aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
         self._server.hub = hub
+        self._server.aws = aws
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
@@ -251,6 +269,13 @@ class ReplayServer:
             return None
         path = self.snapshot.root / folder / "keyring.gpg"
         return path if path.is_file() else None
+
+    def local_aws(self, region: str, service: str) -> str | None:
+        """The loopback endpoint standing in for an AWS service in a region, if it was recorded."""
+        recording = self._server.aws
+        if recording is None or region not in recording.regions:
+            return None
+        return replay_aws.endpoint(self.base_url, region, service)
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()

@@ -16,7 +16,9 @@ past usually refuses it, and the default source is the one that pins in time.
 A raw AMI id is taken as it is, in its one region.
 
 Credentials come from boto3's standard chain; `AWS_ENDPOINT_URL` points boto3 at
-a look-alike. Nothing here prints or stores a credential.
+a look-alike. Nothing here prints or stores a credential. Under `--replay`, boto3
+asks the recording's loopback endpoints (imagelock/replay_aws.py) unsigned, so no
+credential is looked up at all.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from imagelock import aws
 from imagelock.errors import InputError, UpstreamError, did_you_mean
 from imagelock.intent import check_keys
 from imagelock.lockfile import BaseAmi, BaseLayer, instant
+from imagelock.replay import ReplayServer
 from imagelock.resolver.context import UpdateContext
 
 KEYS = ("image", "regions", "arch", "source")
@@ -139,11 +142,18 @@ def _record(region: str, image: dict[str, Any]) -> BaseAmi:
                    owner=image.get("OwnerId", ""), root_device=image.get("RootDeviceName"))
 
 
-def _describe(region: str, **query: Any) -> list[dict[str, Any]]:
+def _client(service: str, region: str, replay: ReplayServer | None) -> Any:
+    """boto3's client for a region; in a replay, the recording's loopback endpoint, unsigned."""
+    if replay is None:
+        return aws.client(service, region)
+    return aws.client(service, region, endpoint_url=replay.local_aws(region, service), unsigned=True)
+
+
+def _describe(region: str, replay: ReplayServer | None, **query: Any) -> list[dict[str, Any]]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        return list(aws.client("ec2", region).describe_images(**query).get("Images", []))
+        return list(_client("ec2", region, replay).describe_images(**query).get("Images", []))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code.startswith("InvalidAMIID"):
@@ -153,14 +163,14 @@ def _describe(region: str, **query: Any) -> list[dict[str, Any]]:
         raise UpstreamError(f"EC2 {region}: DescribeImages: {aws.describe_error(exc)}") from None
 
 
-def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path) -> BaseAmi:
+def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, replay: ReplayServer | None) -> BaseAmi:
     import fnmatch
 
     from botocore.exceptions import BotoCoreError, ClientError
 
     assert intent.ssm_parameter is not None and intent.name_pattern is not None
     try:
-        answer = aws.client("ssm", region).get_parameter(Name=intent.ssm_parameter)
+        answer = _client("ssm", region, replay).get_parameter(Name=intent.ssm_parameter)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
             raise InputError(path, "base.image", f"Canonical publishes no SSM parameter {intent.ssm_parameter} "
@@ -169,7 +179,7 @@ def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path) -> Base
     except BotoCoreError as exc:
         raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
     ami = str(answer["Parameter"]["Value"])
-    images = _describe(region, ImageIds=[ami], Owners=[CANONICAL_OWNER])
+    images = _describe(region, replay, ImageIds=[ami], Owners=[CANONICAL_OWNER])
     image = images[0] if images else None
     if image is None or image.get("OwnerId") != CANONICAL_OWNER \
             or not fnmatch.fnmatchcase(image.get("Name", ""), intent.name_pattern):
@@ -183,11 +193,12 @@ def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path) -> Base
     return record
 
 
-def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path) -> BaseAmi:
+def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path,
+                   replay: ReplayServer | None = None) -> BaseAmi:
     if intent.source == "ssm":
-        return _ssm_image(intent, region, cutoff, path)
+        return _ssm_image(intent, region, cutoff, path, replay)
     if intent.ami is not None:
-        images = _describe(region, ImageIds=[intent.ami])
+        images = _describe(region, replay, ImageIds=[intent.ami])
         if not images:
             raise InputError(path, "base.image", f"{intent.ami} not found in {region}")
         return _record(region, images[0])
@@ -198,7 +209,7 @@ def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path) -> 
         {"Name": "root-device-type", "Values": ["ebs"]},
         {"Name": "virtualization-type", "Values": ["hvm"]},
     ]
-    images = _describe(region, Owners=[CANONICAL_OWNER], Filters=filters)
+    images = _describe(region, replay, Owners=[CANONICAL_OWNER], Filters=filters)
     limit = dt.datetime.fromisoformat(cutoff.replace("Z", "+00:00"))
     # The owner filter is the pin; checking it again costs nothing and survives a lax endpoint.
     eligible = [i for i in images if i.get("OwnerId") == CANONICAL_OWNER and _created(i) < limit]
@@ -221,5 +232,10 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
             and intent.source == "describe-images" \
             and not ctx.upgrade and "base" not in ctx.refresh:
         kept = {ami.region: ami for ami in previous.amis}
-    amis = [kept.get(region) or resolve_region(intent, region, ctx.cutoff, path) for region in intent.regions]
+    amis = []
+    for i, region in enumerate(intent.regions):
+        if region not in kept and ctx.replay is not None and ctx.replay.local_aws(region, "ec2") is None:
+            raise InputError(path, f"base.regions[{i}]", f"the replayed snapshot has no recording of {region} "
+                             "(its snapshot.json lists the AWS recording under \"aws\")")
+        amis.append(kept.get(region) or resolve_region(intent, region, ctx.cutoff, path, ctx.replay))
     return BaseLayer(image=intent.image, amis=amis, arch=arch)
