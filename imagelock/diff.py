@@ -105,7 +105,8 @@ def _items(lock: Lock | None, layer: str) -> Iterator[Item]:
             yield Item(p.name, p.version, p.wheel.sha256, p.wheel.size, p.requested)
     elif layer == "models":
         for model in lock.models:
-            yield Item(model.repo, f"{model.revision}@{model.commit[:12]}")
+            pinned = model.commit[:12] if model.revision == model.commit else f"{model.revision}@{model.commit[:12]}"
+            yield Item(model.repo, pinned)
             for f in model.files:
                 yield Item(f"{model.repo}/{f.path}", f.sha256[:12], f.sha256, f.size)
 

@@ -22,6 +22,7 @@ input error. The lock records commits and hashes only, never the endpoint.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -241,7 +242,22 @@ def resolve_one(model: ModelIntent, path: Path, hub: Hub) -> Model:
         else:
             files.append(_fetch_small(hub, model.repo, commit, sibling))
     return Model(repo=model.repo, revision=model.revision, commit=commit, dest=model.dest, files=files,
-                 original_files=list(model.files))
+                 original_files=list(model.files), architectures=_architectures(files))
+
+
+def _architectures(files: list[ModelFile]) -> list[str]:
+    """config.json's `architectures` when config.json is among the locked files: what the
+    compatibility rules match against the pinned vLLM's registry. Its verified bytes are in
+    the content store (`_keep`); an LFS config.json is not fetched just for this."""
+    config = next((f for f in files if f.path == "config.json" and not f.lfs), None)
+    if config is None:
+        return []
+    try:
+        data = json.loads(http.blob_path(config.sha256).read_bytes())
+    except (OSError, ValueError):
+        return []
+    names = data.get("architectures") if isinstance(data, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 def _reusable(model: ModelIntent, previous: Lock | None) -> Model | None:

@@ -29,7 +29,6 @@ from pathlib import Path
 from imagelock import lockfile
 from imagelock.lockfile import AptLayer, AptPackage, KernelLayer, Lock, Model, NvidiaLayer
 
-from imagelock_testing import with_seed_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -106,10 +105,15 @@ def write_lock(path: Path, lock: Lock) -> Path:
     return path
 
 
+def python_intent(path: Path = SEED_INTENT) -> str:
+    """An intent's universe and Python layer (up to its apt layer): what the compatibility tests build on."""
+    return path.read_text(encoding="utf-8").split("\n# The seed's apt layer", 1)[0]
+
+
 def seed_intent_with(tmp: Path, extra: str, name: str = "seed.toml") -> Path:
-    """locks/seed.toml with more tables appended (a models or base section)."""
-    path = with_seed_keys(tmp) / name
-    path.write_text(SEED_INTENT.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    """The seed's Python layer with other tables appended (a models, nvidia or base section)."""
+    path = tmp / name
+    path.write_text(python_intent() + "\n" + extra, encoding="utf-8")
     return path
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from compat.recorded import (QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2_2, load, qwen3_model, runfile,
-                             seed_intent_with, write_lock)
+from compat.recorded import (QWEN3_INTENT, QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2_2, load, python_intent,
+                             qwen3_model, runfile, seed_intent_with, write_lock)
 from imagelock_testing import SEED_SNAPSHOT, tree_digest, with_seed_keys
 
 from imagelock import intent as intent_mod
@@ -29,8 +29,8 @@ def test_seed_lock_with_qwen3_fails_lock_check(tmp_path: Path, seed_lock, lock_c
 
 
 def test_corrected_qwen3_lock_passes_lock_check(tmp_path: Path, qwen3_lock, lock_cli) -> None:
-    intent = with_seed_keys(tmp_path) / "seed-qwen3.toml"
-    intent.write_text((QWEN3_LOCK.parents[1] / "intents" / "seed-qwen3.toml").read_text() + "\n" + QWEN3_MODELS)
+    intent = tmp_path / "seed-qwen3.toml"
+    intent.write_text(python_intent(QWEN3_INTENT) + "\n" + QWEN3_MODELS)
     qwen3_lock.models = [qwen3_model()]
     qwen3_lock.intent_sha256 = intent_mod.read(intent).sha256
     lock = write_lock(tmp_path / "seed-qwen3.lock", qwen3_lock)
@@ -114,10 +114,11 @@ def test_corrected_qwen3_lock_is_what_its_snapshot_resolves_to(tmp_path: Path, l
         ("0.8.4", "2.6.0+cu124", "0.21.0+cu124", "2.6.0+cu124")
 
 
-def test_check_prints_notes_without_failing(tmp_path: Path, seed_lock, lock_cli) -> None:
+def test_check_prints_notes_without_failing(tmp_path: Path, lock_cli) -> None:
     """What a rule cannot decide is said, and does not fail the lock."""
-    from compat.recorded import SEED_INTENT
+    from compat.recorded import SEED_INTENT, SEED_LOCK
 
+    seed_lock = load(SEED_LOCK)
     audio = next(p for p in seed_lock.python.packages if p.name == "torchaudio")
     audio.version, audio.index = "2.5.1", "pypi"
     lock = write_lock(tmp_path / "seed.lock", seed_lock)
@@ -126,8 +127,9 @@ def test_check_prints_notes_without_failing(tmp_path: Path, seed_lock, lock_cli)
 
     data = json.loads(run.out)
     assert run.code == 0 and data["ok"] is True and data["problems"] == []
-    [note] = data["notes"]
-    assert note.startswith("not checked: [torch-flavour] torchaudio 2.5.1 with torch 2.5.1+cu124: ")
+    assert [n.split(":", 2)[1].strip() for n in data["notes"]] == [
+        "[torch-flavour] torchaudio 2.5.1 with torch 2.5.1+cu124",
+        "[model-architecture] Alibaba-NLP/gte-modernbert-base on vllm 0.6.6.post1"]
 
 
 def test_update_json_reports_version_and_what_moved(tmp_path: Path, lock_cli) -> None:

@@ -68,6 +68,11 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     if version is None:
         return
     for model in lock.models:
+        if not model.architectures:
+            yield Finding("model-architecture", f"{model.repo} on vllm {vllm.version}",
+                          [f"{model.repo}@{model.commit[:12] or model.revision}: no config.json locked, so its "
+                           "architecture is unknown (lock config.json to have it checked)"],
+                          source=SOURCE, unchecked=True)
         for architecture in model.architectures:
             verdict = supported(version, architecture)
             if verdict is None:
