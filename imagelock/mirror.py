@@ -69,6 +69,18 @@ def artifacts(lock: Lock) -> list[Artifact]:
     return sorted(unique.values(), key=lambda a: (a.kind, a.name, a.sha256))
 
 
+def object_url(mirror_url: str, sha256: str) -> str:
+    """Where a mirror keeps the artifact with this sha256; bootstrap.sh reads the same `<mirror>/sha256/<hex>`."""
+    return f"{mirror_url.rstrip('/')}/sha256/{sha256}"
+
+
+def record(lock: Lock, mirror_url: str) -> None:
+    """The lock names its mirror, and the runfile's object in it (the runfile's `mirror-url`)."""
+    lock.mirror = Mirror(url=mirror_url)
+    if lock.nvidia:
+        lock.nvidia.mirror_url = object_url(mirror_url, lock.nvidia.sha256)
+
+
 @dataclass
 class MirrorSummary:
     target: str
@@ -253,9 +265,7 @@ def run_mirror(lock_path: str | Path, to: str, jobs: int = 4, *, write: bool = T
     summary = mirror_artifacts(artifacts(lock), str(target), jobs, on_done)
     if summary.failed or not write:
         return summary
-    lock.mirror = Mirror(url=str(target))
-    if lock.nvidia:
-        lock.nvidia.mirror_url = str(target.child("sha256", lock.nvidia.sha256))
+    record(lock, str(target))
     lockfile.write_atomic(lock_path, lockfile.dumps(lock))
     summary.lock_written = True
     return summary

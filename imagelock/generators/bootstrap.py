@@ -24,8 +24,11 @@ HEADER = """\
 #   --system-only   apt packages and kernel only, then stop (the Packer template reboots here)
 #   --smoke         run the smoke tests at the end (on a GPU instance)
 # environment:
-#   IMAGELOCK_MIRROR      fetch wheels, the runfile and model files from here first:
-#                         $IMAGELOCK_MIRROR/python/<wheel>, /nvidia/<runfile>, /models/<repo>/<commit>/<path>
+#   IMAGELOCK_MIRROR      the mirror `lock mirror` filled (s3:// needs the aws CLI, or http(s)://); default:
+#                         the lock's [mirror] url. Every artifact is read first from <mirror>/sha256/<sha256>;
+#                         when the mirror has every missing .deb, apt installs them as local files, with no
+#                         archive access at all (their sha256s come from the lock, which read them from
+#                         signed indexes); else apt uses the locked, signed archive
 #   IMAGELOCK_APT_MIRROR  use this URI instead of every locked apt source URI (signatures still checked)
 #   HF_ENDPOINT           the model host (default https://huggingface.co), as huggingface_hub reads it
 #   HUGGINGFACE_HUB_TOKEN sent to the model host only, never written to disk outside a 0600 temp file
@@ -112,16 +115,21 @@ download() {
   esac
 }
 
-# fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: DEST holds the locked bytes afterwards.
-# The first URL that downloads is verified; a mismatch stops the run (no fallback past bad bytes).
-# HEADER_FILE (credentials) goes to the model host only, never to a mirror.
-fetch() {
-  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url sent
+# try_fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: FETCHED=1 and DEST holds the locked bytes,
+# or FETCHED=0 when no URL could be downloaded. The first URL that downloads is verified; a mismatch
+# stops the run (no fallback past bad bytes). HEADER_FILE (credentials) goes to the model host only,
+# never to a mirror. (A flag, not a status: set -e stays in force inside.)
+FETCHED=0
+try_fetch() {
+  local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url sent seen tried=()
   shift 6
+  FETCHED=1
   if matches "$dest" "$sha" "$size" "$md5"; then return 0; fi
   mkdir -p -- "$(dirname -- "$dest")"
   for url in "$@"; do
     [[ -n $url ]] || continue
+    for seen in "${tried[@]}"; do [[ $seen != "$url" ]] || continue 2; done
+    tried+=("$url")
     rm -f -- "$dest.part"
     sent=""
     [[ -z $header || $url != "${HF_ENDPOINT:-$MODEL_HOST}/"* ]] || sent=$header
@@ -130,12 +138,23 @@ fetch() {
       mv -f -- "$dest.part" "$dest"
       return 0
     fi
-    log "$what: could not download $url; trying the next source"
+    log "$what: could not download $url"
   done
-  die "$what: no source could be downloaded"
+  FETCHED=0
 }
 
-mirror() { [[ -z ${IMAGELOCK_MIRROR:-} ]] || printf '%s/%s' "${IMAGELOCK_MIRROR%/}" "$1"; }
+# fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: DEST holds the locked bytes afterwards, or the run stops.
+fetch() {
+  try_fetch "$@"
+  ((FETCHED)) || die "$1: no source could be downloaded"
+}
+
+# The mirror `lock mirror` filled: the operator's, else the one the lock records (none: upstreams only).
+MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}
+readonly MIRROR=${MIRROR%/}
+
+# from_mirror SHA256: the artifact's URL in the mirror, <mirror>/sha256/<sha256> (nothing without a mirror).
+from_mirror() { [[ -z $MIRROR ]] || printf '%s/sha256/%s' "$MIRROR" "$1"; }
 
 check_lock_file() {
   [[ -f $LOCK_FILE ]] || die "lock file $LOCK_FILE not found (pass --lock PATH)"
@@ -189,30 +208,75 @@ write_apt_sources() {
   printf '%s' "$text" >"$STATE/apt-sources.d/imagelock.sources"
 }
 
+# stage_debs ROW...: each of these locked .debs fetched from the mirror into $STAGE/debs and verified.
+# DEBS lists them, or is empty when there is no mirror or it lacks any of them (bad bytes stop the run).
+DEBS=()
+stage_debs() {
+  local i name version arch file
+  DEBS=()
+  [[ -n $MIRROR ]] || return 0
+  rm -rf -- "$STAGE/debs"
+  for i in "$@"; do
+    name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
+    file="$STAGE/debs/${name}_${version//:/%3a}_${arch}.deb"
+    try_fetch "apt package $name $version" "$file" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "" \
+      "$(from_mirror "${APT_PACKAGES[i + 4]}")"
+    if ((FETCHED == 0)); then
+      log "apt: could not get $name $version from the mirror; installing from the locked archive instead"
+      rm -rf -- "$STAGE/debs"
+      DEBS=()
+      return 0
+    fi
+    DEBS+=("$file")
+  done
+}
+
+# apt_from_mirror: install the staged .debs as local files. No source is configured, so apt reads no
+# index and reaches no archive; it still checks dependencies against what is installed. Trust: each
+# file's sha256 is the lock's, which `lock update` read from the archive's signed indexes.
+apt_from_mirror() {
+  log "apt: installing ${#DEBS[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages from the mirror's verified .debs"
+  rm -rf -- "$STATE/apt-no-sources.d"
+  mkdir -p -- "$STATE/apt-no-sources.d"
+  apt-get -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$STATE/apt-no-sources.d" \
+    "${APT_INSTALL[@]}" install "${DEBS[@]}" ||
+    die "apt: the locked .debs from the mirror do not install on this machine (apt says why above)"
+  rm -rf -- "$STAGE/debs" "$STATE/apt-no-sources.d"
+}
+
+# apt_from_archive SPEC...: download from the locked, signed sources, verify against the lock, install.
+apt_from_archive() {
+  local i name version arch deb
+  log "apt: installing $# of $((${#APT_PACKAGES[@]} / 6)) locked packages from the locked archive"
+  write_apt_sources
+  apt-get "${APT_OPTS[@]}" -q update
+  apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --download-only install "$@"
+  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
+    name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
+    [[ " $* " == *" $(deb_spec "$name" "$version" "$arch") "* ]] || continue
+    deb="/var/cache/apt/archives/${name}_${version//:/%3a}_${arch}.deb"
+    [[ -f $deb ]] || die "apt: $name $version was not downloaded to $deb"
+    verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
+      "${APT_PACKAGES[i + 3]}"
+  done
+  apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --no-download install "$@"
+  apt-get clean
+}
+
 step_apt() {
   if ((${#APT_PACKAGES[@]} == 0)); then log "apt: the lock has no apt layer; skipped"; return 0; fi
-  local i name version arch missing=() names=()
+  local i name version arch missing=() rows=() names=()
   for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
     name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
     names+=("$name")
-    [[ $(installed_version "$name" "$arch") == "$version" ]] || missing+=("$(deb_spec "$name" "$version" "$arch")")
+    if [[ $(installed_version "$name" "$arch") != "$version" ]]; then
+      missing+=("$(deb_spec "$name" "$version" "$arch")")
+      rows+=("$i")
+    fi
   done
   if ((${#missing[@]})); then
-    log "apt: installing ${#missing[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages"
-    write_apt_sources
-    apt-get "${APT_OPTS[@]}" -q update
-    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --download-only install "${missing[@]}"
-    local deb
-    for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
-      name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
-      [[ " ${missing[*]} " == *" $(deb_spec "$name" "$version" "$arch") "* ]] || continue
-      deb="/var/cache/apt/archives/${name}_${version//:/%3a}_${arch}.deb"
-      [[ -f $deb ]] || die "apt: $name $version was not downloaded to $deb"
-      verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
-        "${APT_PACKAGES[i + 3]}"
-    done
-    apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --no-download install "${missing[@]}"
-    apt-get clean
+    stage_debs "${rows[@]}"
+    if ((${#DEBS[@]})); then apt_from_mirror; else apt_from_archive "${missing[@]}"; fi
     CHANGED+=(apt)
   else
     log "apt: all $((${#APT_PACKAGES[@]} / 6)) locked packages already installed at their locked versions"
@@ -249,7 +313,7 @@ step_nvidia() {
     die "nvidia: running kernel $(uname -r), the lock's kernel is $KERNEL_VERSION: reboot into it and run again"
   fi
   fetch "nvidia runfile $NVIDIA_RUNFILE" "$runfile" "$NVIDIA_SHA256" "$NVIDIA_SIZE" "$NVIDIA_MD5" "" \
-    "$(mirror "nvidia/$NVIDIA_RUNFILE")" "$NVIDIA_MIRROR_URL" "$NVIDIA_URL"
+    "$(from_mirror "$NVIDIA_SHA256")" "$NVIDIA_MIRROR_URL" "$NVIDIA_URL"
   log "nvidia: installing driver $NVIDIA_DRIVER_VERSION: sh $NVIDIA_RUNFILE ${NVIDIA_FLAGS[*]}"
   sh -- "$runfile" "${NVIDIA_FLAGS[@]}" || die "nvidia: $NVIDIA_RUNFILE exited $? (see /var/log/nvidia-installer.log)"
   mkdir -p -- "$STATE"
@@ -292,7 +356,7 @@ step_python() {
   for ((i = 0; i < ${#PY_WHEELS[@]}; i += 6)); do
     name=${PY_WHEELS[i]} version=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 2]}
     fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" \
-      "${PY_WHEELS[i + 5]}" "" "" "$(mirror "python/$file")" "${PY_WHEELS[i + 3]}"
+      "${PY_WHEELS[i + 5]}" "" "" "$(from_mirror "${PY_WHEELS[i + 4]}")" "${PY_WHEELS[i + 3]}"
     printf '%s==%s --hash=sha256:%s\n' "$name" "$version" "${PY_WHEELS[i + 4]}" >>"$STAGE/requirements.txt"
     [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
   done
@@ -335,7 +399,7 @@ step_models() {
     target="$dest/$path"
     matches "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" && continue
     fetch "model file $repo/$path@$commit" "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" "$header" \
-      "$(mirror "models/$repo/$commit/$path")" "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
+      "$(from_mirror "${MODEL_FILES[i + 4]}")" "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
     fetched=$((fetched + 1))
   done
   [[ -z $header ]] || rm -f -- "$header"
@@ -411,6 +475,7 @@ fi
 """
 
 MODEL_HOST = "https://huggingface.co"
+MIRROR_SCHEMES = ("https://", "http://", "s3://")  # what download() in the script can read
 
 
 Data = dict[str, "str | list[tuple[str, ...]]"]
@@ -424,6 +489,7 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         "LOCK_DIGEST": v.sha256(lock.digest(), "digest"),
         "LOCK_SHA256": v.sha256(lock_sha256, "lock file"),
         "MODEL_HOST": MODEL_HOST,
+        "MIRROR_URL": v.url(lock.mirror.url, "mirror.url", MIRROR_SCHEMES) if lock.mirror else "",
         "PYTHON_VERSION": "",
         "VENV": "",
     }
@@ -481,7 +547,7 @@ def data(lock: Lock, lock_sha256: str, values: Values) -> Data:
         out["NVIDIA_RUNFILE"] = v.file_name(nv.runfile, "nvidia.runfile")
         out["NVIDIA_URL"] = v.url(nv.url, "nvidia.url")
         if nv.mirror_url:
-            out["NVIDIA_MIRROR_URL"] = v.url(nv.mirror_url, "nvidia.mirror-url", ("https://", "http://", "s3://"))
+            out["NVIDIA_MIRROR_URL"] = v.url(nv.mirror_url, "nvidia.mirror-url", MIRROR_SCHEMES)
         out["NVIDIA_SHA256"] = v.sha256(nv.sha256, "nvidia.sha256")
         out["NVIDIA_MD5"] = v.md5(nv.md5, "nvidia.md5")
         out["NVIDIA_SIZE"] = str(v.size(nv.size, "nvidia.size"))

@@ -129,7 +129,8 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         'variable "mirror" {',
         "  type        = string",
         '  default     = ""',
-        '  description = "IMAGELOCK_MIRROR for bootstrap.sh: fetch artifacts from here first (still checked)."',
+        ('  description = "IMAGELOCK_MIRROR for bootstrap.sh (empty: the [mirror] url of the lock): '
+         'every artifact is read from <mirror>/sha256/<sha256> first, and still checked."'),
         "}",
         "",
         'variable "ssh_username" {',

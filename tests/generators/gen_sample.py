@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imagelock.lockfile import (
-    AptLayer, AptPackage, AptSource, BaseAmi, BaseLayer, KernelLayer, Lock, Model, ModelFile, NvidiaLayer,
+    AptLayer, AptPackage, AptSource, BaseAmi, BaseLayer, KernelLayer, Lock, Mirror, Model, ModelFile, NvidiaLayer,
     PythonIndex, PythonLayer, PythonPackage, Universe, Wheel,
 )
 
@@ -61,7 +61,7 @@ def full_lock() -> Lock:
         url="https://developer.example.invalid/compute/cuda/12.4.1/local_installers/cuda_12.4.1_550.54.15_linux.run",
         sha256=_sha(20), md5="0123456789abcdef0123456789abcdef", size=4317942116, driver_version="550.54.15",
         cuda_version="12.4.1", install_flags=["--silent", "--driver", "--dkms"],
-        mirror_url="s3://internal-artifacts/nvidia/cuda_12.4.1_550.54.15_linux.run")
+        mirror_url=f"s3://internal-artifacts/imagelock/sha256/{_sha(20)}")  # as `lock mirror` records it
     models = [
         Model("Qwen/Qwen3-4B-AWQ", "main", "a" * 40, "/workspace/models/qwen/Qwen3-4B-AWQ",
               [ModelFile("config.json", _sha(30), 937), ModelFile("model.safetensors", _sha(31), 2672236712, True),
@@ -76,4 +76,5 @@ def full_lock() -> Lock:
                 "2024-04-11T00:00:00.000Z", "099720109477", "/dev/sda1"),
     ])
     return Lock(name="gpu-worker", intent_sha256=H, universe=Universe("2025-05-01T00:00:00Z", "intent"),
-                python=python, apt=apt, kernel=kernel, nvidia=nvidia, models=models, base=base)
+                python=python, apt=apt, kernel=kernel, nvidia=nvidia, models=models, base=base,
+                mirror=Mirror("s3://internal-artifacts/imagelock"))

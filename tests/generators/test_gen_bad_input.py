@@ -78,6 +78,8 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
     (lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
      "apt.keyring-sha256", "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt "
                            "can check"),
+    (lambda lock: setattr(lock.mirror, "url", "ftp://internal-artifacts/imagelock"),
+     "mirror.url", "'ftp://internal-artifacts/imagelock' is not a URL starting with https:// or http:// or s3://"),
     (lambda lock: setattr(lock, "name", "gpu worker"),
      "name", "'gpu worker' is not an image name (letters, digits, '.', '_', '-')"),
 ])

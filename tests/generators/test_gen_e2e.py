@@ -4,8 +4,9 @@ The lock comes from `lock update` against a real index of tiny wheels (indexbuil
 plus the real pip wheel Debian ships, an apt layer from a signed repository made with
 the real tools, an NVIDIA layer whose runfile is a small script that records its flags,
 and a model whose files are served like the rest. Everything is served on 127.0.0.1 from a
-mirror laid out as bootstrap.sh expects under IMAGELOCK_MIRROR; the lock itself records
-upstream URLs that do not resolve, so a passing run proves the mirror path and the checks.
+mirror laid out exactly as `lock mirror` lays out its bucket (`sha256/<hex>` for each artifact
+imagelock.mirror.artifacts names, .debs included); the lock itself records upstream URLs (the
+apt archive's too) that do not resolve, so a passing run proves the build needs the mirror alone.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import shutil
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,9 @@ from tests.apt.aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
 from imagelock import lockfile
 from imagelock.lockfile import (
-    AptLayer, AptPackage, AptSource, KernelLayer, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
+    AptLayer, AptPackage, AptSource, KernelLayer, Lock, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
 )
+from imagelock.mirror import artifacts, object_url, record
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +60,7 @@ LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-
 
 HF_TOKEN = "hf_e2e_test_token"
 LEAKED: list[str] = []
+REQUESTS: list[str] = []  # every path asked of the loopback server, in order
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -67,6 +70,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        REQUESTS.append(self.path)
         if self.path.startswith("/hf/") and self.headers.get("Authorization") != f"Bearer {HF_TOKEN}":
             self.send_error(401, "token required")
             return
@@ -77,10 +81,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A directory served on 127.0.0.1: the layout IMAGELOCK_MIRROR points at."""
+    """A directory served on 127.0.0.1: the bucket `lock mirror` fills, as IMAGELOCK_MIRROR reads it."""
     folder = tmp_path / "mirror"
     folder.mkdir()
     LEAKED.clear()
+    REQUESTS.clear()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -99,9 +104,24 @@ def _python_version(root: Path) -> str:
     return f"3.{minors[-1]}"
 
 
+def _fill_mirror(lock: Lock, serve: Path, files: Iterable[Path]) -> None:
+    """`serve` laid out as `lock mirror` lays out its bucket: every artifact of the lock at sha256/<hex>.
+
+    `files` are the bytes the lock's upstream URLs stand for; `artifacts(lock)` says which of them the
+    build downloads, and object_url where each goes, as `lock mirror` uses them."""
+    by_sha256 = {hashlib.sha256(f.read_bytes()).hexdigest(): f for f in files}
+    (serve / "sha256").mkdir(exist_ok=True)
+    for artifact in artifacts(lock):
+        assert artifact.sha256 in by_sha256, f"no upstream bytes for {artifact.kind} {artifact.name}"
+        shutil.copy(by_sha256[artifact.sha256], object_url(str(serve), artifact.sha256))
+
+
 def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb] = DEBS,
-               locked: dict[str, str] = LOCKED_DEBS) -> Path:
-    """`lock update` against a tiny wheel index, then pip (a real wheel), the apt, driver and model layers added."""
+               locked: dict[str, str] = LOCKED_DEBS, mirror_url: str | None = None) -> Path:
+    """`lock update` against a tiny wheel index, then pip (a real wheel), the apt, driver and model layers added;
+    then the mirror filled from the lock, and (given `mirror_url`) recorded in it as `lock mirror` records it.
+
+    The signed apt archive is built in tmp_path/archive, which nothing serves until a test links it in."""
     python = _python_version(root)
     snapshot = build_snapshot(tmp_path / "snap", [
         Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
@@ -117,32 +137,46 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb
     lock_path = tmp_path / "tiny.lock"
     lock, _ = lockfile.read(lock_path)
 
-    (serve / "python").mkdir()
-    for wheel in (snapshot / "pypi" / "files").iterdir():
-        shutil.copy(wheel, serve / "python" / wheel.name)
+    upstream = tmp_path / "upstream"  # the bytes behind the lock's upstream URLs (none of which resolves)
+    upstream.mkdir()
+    files = list((snapshot / "pypi" / "files").iterdir())
     # The real pip wheel the root filesystem's Debian ships: locked like the seed locks pip, it installs the rest.
     (pip,) = (root / "usr" / "share" / "python-wheels").glob("pip-*-py3-none-any.whl")
-    shutil.copy(pip, serve / "python" / pip.name)
+    files.append(pip)
     data = pip.read_bytes()
     lock.python.packages.append(PythonPackage("pip", pip.name.split("-")[1], "pypi", True, Wheel(
         pip.name, f"https://files.example.invalid/{pip.name}", hashlib.sha256(data).hexdigest(), len(data))))
-    (serve / "nvidia").mkdir()
     runfile = "cuda_12.4.1_550.54.15_linux.run"
-    (serve / "nvidia" / runfile).write_bytes(FAKE_RUNFILE)
+    (upstream / runfile).write_bytes(FAKE_RUNFILE)
+    files.append(upstream / runfile)
     lock.nvidia = NvidiaLayer(runfile=runfile, url=f"https://nvidia.example.invalid/{runfile}",
                               sha256=hashlib.sha256(FAKE_RUNFILE).hexdigest(),
                               md5=hashlib.md5(FAKE_RUNFILE, usedforsecurity=False).hexdigest(),
                               size=len(FAKE_RUNFILE), driver_version="550.54.15", cuda_version="12.4.1",
                               install_flags=FLAGS)
-    model_dir = serve / "models" / "test-org" / "tiny-model" / COMMIT
-    model_dir.mkdir(parents=True)
     for name, data in MODEL_FILES.items():
-        (model_dir / name).write_bytes(data)
+        (upstream / name).write_bytes(data)
+        files.append(upstream / name)
     lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
                          [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
-    lock.apt = _apt_layer(tmp_path, serve / "apt", debs, locked)
+    lock.apt = _apt_layer(tmp_path, tmp_path / "archive", debs, locked)
+    files += (tmp_path / "archive" / "pool" / "stable").iterdir()
+    if mirror_url:
+        record(lock, mirror_url)
     lock_path.write_text(lockfile.dumps(lock))
+    _fill_mirror(lock, serve, files)
     return lock_path
+
+
+def _serve_archive(serve: Path, base_url: str) -> str:
+    """The signed archive (built beside the mirror) on the loopback server too, for runs that fall back to it."""
+    (serve / "apt").symlink_to(serve.parent / "archive", target_is_directory=True)
+    return f"{base_url}/apt"
+
+
+def _mirrored(sha256: str, serve: Path) -> Path:
+    """The mirror's object for an artifact."""
+    return Path(object_url(str(serve), sha256))
 
 
 APT_UPSTREAM = "https://apt.example.invalid/debian"  # what the lock records; IMAGELOCK_APT_MIRROR replaces it
@@ -204,8 +238,9 @@ OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
 
 
 def _bootstrap(root: Path, base_url: str, **env: str):
+    """The mirror only: no IMAGELOCK_APT_MIRROR, and the archive the lock names does not resolve."""
     return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE, **env})
+                      env={"IMAGELOCK_MIRROR": base_url, **OFFLINE, **env})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -226,18 +261,22 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
     _install(root, generated)
 
+    # The mirror alone: every request is for an object `lock mirror` would have put there, .debs included,
+    # and apt installs them as local files (no archive reachable, no apt-get update, no sources written).
+    assert sorted(p.name for p in (serve / "sha256").iterdir()) == sorted(a.sha256 for a in artifacts(lock))
     first = _bootstrap(root, base_url)
     assert first.returncode == 0, first.stderr
     assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in first.stderr
+    assert "installing 4 of 4 locked packages from the mirror's verified .debs" in first.stderr
+    assert REQUESTS and all(path.startswith("/sha256/") for path in REQUESTS), REQUESTS
+    assert not (root / "var/lib/imagelock/apt-sources.d").exists()
+    assert not (root / "var/cache/imagelock/debs").exists()
 
     # Exactly the locked package versions are installed (not the newer one on offer), and held.
     query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n",
                        *LOCKED_DEBS)
     assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
     assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
-    sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
-    assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
-                       "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
 
     # The venv holds exactly the locked wheels, importable, and nothing else; the locked pip installed them.
     pip = next(p for p in lock.python.packages if p.name == "pip")
@@ -298,7 +337,8 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     # The lock moves on (a newer imagelock-hello, and pip no longer locked): the same machine follows it,
     # held package and all, the venv rebuilt by the interpreter's own pip, and the fingerprint names the new lock.
-    newer = serve / "apt" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
+    # The mirror was filled for the old lock and lacks the newer .deb: apt falls back to the signed archive.
+    newer = tmp_path / "archive" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
     moved = lockfile.read(lock_path)[0]
     hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
     hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
@@ -308,10 +348,15 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     moved_path.parent.mkdir()
     moved_path.write_text(lockfile.dumps(moved))
     assert lock_cli("generate", str(moved_path), "-o", str(root / "tmp" / "moved")).code == 0
-    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
+    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": _serve_archive(serve, base_url), **OFFLINE}
     with _moved_aside(root / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"):
         no_pip = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
     assert no_pip.returncode == 1
+    assert ("could not get imagelock-hello 1.1-1 from the mirror; installing from the locked archive instead\n"
+            "imagelock: apt: installing 1 of 4 locked packages from the locked archive\n") in no_pip.stderr
+    sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
+    assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
+                       "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
     assert f"removing the fingerprint of lock {lock.digest()}" in no_pip.stderr
     assert no_pip.stderr.splitlines()[-1] == (
         f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
@@ -340,15 +385,20 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
                               f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
                               f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
 
-    runfile = serve / "nvidia" / lock.nvidia.runfile
-    wheel = serve / "python" / "beta-1.0-py3-none-any.whl"
-    model = serve / "models" / "test-org" / "tiny-model" / COMMIT / "tokenizer.json"
+    (serve / "apt").unlink()  # the archive is out of reach again: the fresh machine has the mirror alone
+    epoch = next(p.sha256 for p in lock.apt.packages if p.name == "imagelock-epoch")
+    runfile = _mirrored(lock.nvidia.sha256, serve)
     beta = next(p.wheel.sha256 for p in lock.python.packages if p.name == "beta")
+    wheel = _mirrored(beta, serve)
+    model = _mirrored(lock.models[0].files[1].sha256, serve)
+    assert lock.models[0].files[1].path == "tokenizer.json"
     cases = [
+        (_serve_changed(_mirrored(epoch, serve), _flip), "apt package imagelock-epoch 1:0.5-1: sha256 mismatch: got ",
+         f"the lock says {epoch} (from {base_url}/sha256/{epoch}"),
         (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
-         f"the lock says {lock.nvidia.md5} (from {base_url}/nvidia/{lock.nvidia.runfile}"),
+         f"the lock says {lock.nvidia.md5} (from {base_url}/sha256/{lock.nvidia.sha256}"),
         (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
-         f"the lock says {beta} (from {base_url}/python/beta-1.0-py3-none-any.whl"),
+         f"the lock says {beta} (from {base_url}/sha256/{beta}"),
         (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
          f"mismatch: got {len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says "
          f"{len(MODEL_FILES['tokenizer.json'])}", ""),
@@ -369,7 +419,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     hf = serve / "hf" / "test-org" / "tiny-model" / "resolve" / COMMIT
     hf.mkdir(parents=True)
     with _moved_aside(model):
-        shutil.copy(model.with_name(model.name + ".aside"), hf / model.name)
+        shutil.copy(model.with_name(model.name + ".aside"), hf / "tokenizer.json")
         endpoint = {"HF_ENDPOINT": f"{base_url}/hf"}
         denied = _bootstrap(fresh, base_url, **endpoint)
         assert denied.returncode == 1
@@ -431,15 +481,23 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
     _install(root, generated)
 
-    env = {"IMAGELOCK_MIRROR": base_url, "IMAGELOCK_APT_MIRROR": f"{base_url}/apt", **OFFLINE}
-    # Without the archive key the lock names (by sha256), apt is not even asked.
-    with _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"):
-        keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
+    env = {"IMAGELOCK_MIRROR": base_url, **OFFLINE}
+    # A mirror without the kernel's .deb sends apt to the archive; without the archive key the lock names
+    # (by sha256), apt is not even asked.
+    archive = {"IMAGELOCK_APT_MIRROR": _serve_archive(serve, base_url)}
+    with _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"), \
+            _moved_aside(_mirrored(lock.apt.packages[0].sha256, serve)):
+        keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env={**env, **archive})
     assert keyless.returncode == 1
+    assert f"could not get linux-image-{KERNEL} 6.1.99-1 from the mirror; installing from the locked archive" \
+        in keyless.stderr
     assert keyless.stderr.splitlines()[-1] == (f"imagelock: FAILED: apt: no keyring with sha256 "
                                                f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings")
+    # With the .deb in the mirror, the kernel comes from it alone (the mirror path needs no archive key).
+    (serve / "apt").unlink()
     system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
     assert system.returncode == 0, system.stderr
+    assert "installing 1 of 1 locked packages from the mirror's verified .debs" in system.stderr
     assert system.stderr.splitlines()[-1] == \
         "imagelock: system layer done (--system-only): reboot, then run again without it"
     assert (root / "boot" / f"vmlinuz-{KERNEL}").read_bytes() == b"not a kernel\n"
@@ -452,3 +510,30 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
                                             f"lock's kernel is {KERNEL}: reboot into it and run again")
     assert not (root / "var/lib/fake-nvidia").exists()
     assert not (root / "etc/imagelock/lock.digest").exists()
+
+
+def test_without_imagelock_mirror_the_bootstrap_reads_the_mirror_the_lock_records(
+        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    """The lock's [mirror] url (as `lock mirror` records it; here http on loopback, not s3) is the default mirror."""
+    serve, base_url = mirror
+    root = rootfs.unpack(tmp_path / "root")
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root, mirror_url=base_url)
+    lock, _ = lockfile.read(lock_path)
+    assert lock.mirror.url == base_url
+    assert lock.nvidia.mirror_url == f"{base_url}/sha256/{lock.nvidia.sha256}"
+    generated = tmp_path / "generated"
+    assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
+    assert f"readonly MIRROR_URL={base_url}\n" in (generated / "bootstrap.sh").read_text()
+    _install(root, generated)
+
+    built = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", env=OFFLINE)  # no IMAGELOCK_MIRROR
+    assert built.returncode == 0, built.stderr
+    assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in built.stderr
+    assert "installing 4 of 4 locked packages from the mirror's verified .debs" in built.stderr
+    # Each artifact asked for once, at its sha256 (the runfile's mirror-url is the same object, not asked twice).
+    assert sorted(REQUESTS) == sorted(f"/sha256/{a.sha256}" for a in artifacts(lock))
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *LOCKED_DEBS)
+    assert sorted(query.stdout.splitlines()) == sorted(f"{n} {v}" for n, v in LOCKED_DEBS.items())
+    assert _venv(root) == sorted(f"{p.name}=={p.version}" for p in lock.python.packages)
+    assert (root / "var/lib/fake-nvidia/flags").read_text().split() == FLAGS
+    assert (root / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"

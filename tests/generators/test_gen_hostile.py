@@ -65,6 +65,7 @@ FIELDS: dict[str, Setter] = {
     "nvidia.runfile": lambda lock, v: setattr(lock.nvidia, "runfile", v),
     "nvidia.url": lambda lock, v: setattr(lock.nvidia, "url", "https://" + v),
     "nvidia.mirror": lambda lock, v: setattr(lock.nvidia, "mirror_url", "s3://" + v),
+    "mirror.url": lambda lock, v: setattr(lock.mirror, "url", "s3://" + v),
     "nvidia.flag": lambda lock, v: setattr(lock.nvidia, "install_flags", ["--" + v]),
     "nvidia.driver": lambda lock, v: setattr(lock.nvidia, "driver_version", v),
     "model.repo": lambda lock, v: setattr(lock.models[0], "repo", "org/" + v),

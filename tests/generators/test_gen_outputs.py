@@ -122,3 +122,9 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
     # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it.
     assert "readonly -a SMOKE_TESTS=(\n  nvidia torch vllm tokenizer:/workspace/models/qwen/Qwen3-4B-AWQ\n)" in script
+    # One mirror layout, the one `lock mirror` writes: the lock's mirror is the default, every artifact at its sha256.
+    assert "readonly MIRROR_URL=s3://internal-artifacts/imagelock\n" in script
+    assert "MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}\n" in script
+    assert "printf '%s/sha256/%s' \"$MIRROR\" \"$1\"" in script
+    for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}", "${APT_PACKAGES[i + 4]}"):
+        assert f'"$(from_mirror "{sha256}")"' in script
