@@ -14,6 +14,8 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
+from imagelock import lockfile
+
 from indexbuilder import Dist, build_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,8 +124,10 @@ def _for_packer_1_6(template: str) -> str:
 
 
 def _vars(generated: Path) -> list[str]:
-    """A region, and a source AMI where the lock has no base layer to pin one."""
-    args = ["-var", "region=us-east-1"]
+    """A region of the lock's base layer (any region without one), and a source AMI where the lock has no
+    base layer to pin one."""
+    lock, _ = lockfile.read(generated / "lock.toml")
+    args = ["-var", f"region={lock.base.amis[-1].region if lock.base else 'us-east-1'}"]
     if 'variable "source_ami"' in (generated / "image.pkr.hcl").read_text():
         args += ["-var", "source_ami=ami-0123456789abcdef0"]
     return args
