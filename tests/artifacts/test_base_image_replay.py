@@ -88,39 +88,33 @@ def test_agreement_covers_the_decoy_and_the_cutoff(tmp_path: Path) -> None:
                                                       ("us-west-2", "ami-0f9e8d7c6b5a40001")]
 
 
-def test_a_region_the_recording_lacks_is_one_line(tmp_path: Path, lock_cli) -> None:
-    snapshot = write_snapshot(tmp_path / "snapshot", SEED)
-    intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z",
-                          'image = "ubuntu 22.04"\nregions = ["us-east-1", "eu-central-1"]\n')
+def _no_aws_recording(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "snapshot.json").write_text(json.dumps({"indexes": {}}))
+    return folder
+
+
+@pytest.mark.parametrize(("make_snapshot", "base", "expected"), [
+    # a region the recording lacks
+    (lambda folder: write_snapshot(folder, SEED), 'image = "ubuntu 22.04"\nregions = ["us-east-1", "eu-central-1"]\n',
+     "base.regions[1]: the replayed snapshot has no recording of eu-central-1 "
+     "(its snapshot.json lists the AWS recording under \"aws\")"),
+    # a snapshot with no AWS recording at all
+    (_no_aws_recording, SERVER,
+     "base.regions[0]: the replayed snapshot has no recording of us-east-1 "
+     "(its snapshot.json lists the AWS recording under \"aws\")"),
+    # a raw AMI the recording lacks (ami-0a1b2c3d4e5f60002 is us-east-1's)
+    (lambda folder: write_snapshot(folder, SEED), 'image = "ami-0a1b2c3d4e5f60002"\nregions = ["us-west-2"]\n',
+     "base.image: ami-0a1b2c3d4e5f60002 not found in us-west-2"),
+])
+def test_what_the_recording_cannot_answer_is_one_line(tmp_path: Path, lock_cli, make_snapshot, base: str,
+                                                      expected: str) -> None:
+    snapshot = make_snapshot(tmp_path / "snapshot")
+    intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z", base)
     before = tree_digest(tmp_path)
     run = lock_cli("update", str(intent), "--replay", str(snapshot))
     assert run.code == 2
-    assert run.err.strip() == (f"lock: error: {intent}: base.regions[1]: the replayed snapshot has no recording of "
-                               "eu-central-1 (its snapshot.json lists the AWS recording under \"aws\")")
-    assert tree_digest(tmp_path) == before
-
-
-def test_a_snapshot_without_an_aws_recording_says_so(tmp_path: Path, lock_cli) -> None:
-    snapshot = tmp_path / "snapshot"
-    snapshot.mkdir()
-    (snapshot / "snapshot.json").write_text(json.dumps({"indexes": {}}))
-    intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z", SERVER)
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(snapshot))
-    assert run.code == 2
-    assert run.err.strip() == (f"lock: error: {intent}: base.regions[0]: the replayed snapshot has no recording of "
-                               "us-east-1 (its snapshot.json lists the AWS recording under \"aws\")")
-    assert tree_digest(tmp_path) == before
-
-
-def test_a_raw_ami_the_recording_lacks_is_not_found(tmp_path: Path, lock_cli) -> None:
-    snapshot = write_snapshot(tmp_path / "snapshot", SEED)
-    intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z",
-                          'image = "ami-0a1b2c3d4e5f60002"\nregions = ["us-west-2"]\n')  # it is us-east-1's
-    before = tree_digest(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(snapshot))
-    assert run.code == 2
-    assert run.err.strip() == f"lock: error: {intent}: base.image: ami-0a1b2c3d4e5f60002 not found in us-west-2"
+    assert run.err.strip() == f"lock: error: {intent}: {expected}"
     assert tree_digest(tmp_path) == before
 
 
