@@ -27,7 +27,7 @@ import copy
 from pathlib import Path
 
 from imagelock import lockfile
-from imagelock.lockfile import AptLayer, AptPackage, KernelLayer, Lock, Model, NvidiaLayer
+from imagelock.lockfile import AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,8 +95,11 @@ def bookworm_kernel(abi: str = "6.1.0-50") -> KernelLayer:
 
 
 def qwen3_model() -> Model:
+    """Qwen3-4B-AWQ with its weights (the LFS sha256 and size of snapshots/seed/hf) and config.json's architecture."""
+    weights = ModelFile("model.safetensors", "a7043493ebd993f5fea18794ad7b5b3e064a52023f392a7fcce7ce0984c341f0",
+                        2666027672, lfs=True)
     return Model(repo="Qwen/Qwen3-4B-AWQ", revision="main", commit="", dest="/workspace/models/qwen/Qwen3-4B-AWQ",
-                 architectures=["Qwen3ForCausalLM"])
+                 files=[weights], architectures=["Qwen3ForCausalLM"])
 
 
 def write_lock(path: Path, lock: Lock) -> Path:

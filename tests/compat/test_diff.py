@@ -75,7 +75,8 @@ def test_each_layer_is_compared(seed_lock: Lock) -> None:
                                    "560.28.03 (CUDA 12.6.0, cuda_12.6.0_560.28.03_linux.run)")]
     assert by_layer["python"] == []
     assert by_layer["models"] == [("changed", "Qwen/Qwen3-4B-AWQ", "main@", "main@cccccccccccc"),
-                                  ("added", "Qwen/Qwen3-4B-AWQ/config.json", None, "dddddddddddd")]
+                                  ("added", "Qwen/Qwen3-4B-AWQ/config.json", None, "dddddddddddd"),
+                                  ("removed", "Qwen/Qwen3-4B-AWQ/model.safetensors", "a7043493ebd9", None)]
     text = render_text(d)
     assert "nvidia: 1 changed" in text and "(4.1 GiB -> 4.0 GiB) [large]" in text and "[large]" in text
     body = render_markdown(d)

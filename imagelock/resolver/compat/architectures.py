@@ -60,6 +60,9 @@ def first_supporting(architecture: str) -> Version | None:
     return min(found) if found else None
 
 
+WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
 def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     vllm = lockfacts.package(lock, "vllm")
     if vllm is None:
@@ -68,6 +71,8 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     if version is None:
         return
     for model in lock.models:
+        if not any(f.path.endswith(WEIGHTS) for f in model.files):
+            continue  # tokenizer or config files alone: nothing vLLM could load
         if not model.architectures:
             yield Finding("model-architecture", f"{model.repo} on vllm {vllm.version}",
                           [f"{model.repo}@{model.commit[:12] or model.revision}: no config.json locked, so its "
