@@ -173,3 +173,35 @@ def test_a_broken_recording_is_one_line_naming_file_and_key(tmp_path: Path, chan
         ReplayServer(Snapshot.open(snapshot), port=0)
     assert (caught.value.path, caught.value.key) == (str(recorded), key)
     assert expected in caught.value.message and "\n" not in str(caught.value)
+
+
+def test_a_locked_config_json_gives_the_lock_its_architectures(tmp_path: Path, lock_cli) -> None:
+    """What the vLLM-architecture rule matches: config.json's `architectures`, read from its verified bytes."""
+    repo, commit = "example-org/tiny-causal-lm", "a" * 40
+    config = b'{\n  "architectures": ["Qwen3ForCausalLM"],\n  "model_type": "qwen3"\n}\n'
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "hf" / "files" / "example-org--tiny-causal-lm").mkdir(parents=True)
+    (snapshot / "hf" / "files" / "example-org--tiny-causal-lm" / "config.json").write_bytes(config)
+    (snapshot / "hf" / "example-org--tiny-causal-lm.json").write_text(json.dumps({
+        "refs": {commit: commit},
+        "answer": {"id": repo, "sha": commit, "siblings": [
+            {"rfilename": "config.json"},
+            {"rfilename": "model.safetensors", "lfs": {"sha256": "b" * 64, "size": 1234, "pointerSize": 132}},
+        ]},
+    }))
+    (snapshot / "snapshot.json").write_text(json.dumps({"hf": "hf"}))
+    intent = tmp_path / "work" / "models.toml"
+    intent.parent.mkdir()
+    intent.write_text(HEAD + f'\n[[models]]\nrepo = "{repo}"\nrevision = "{commit}"\n'
+                      'files = ["config.json", "model.safetensors"]\ndest = "/workspace/models/tiny"\n')
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    [model] = tomllib.loads(intent.with_suffix(".lock").read_text())["models"]
+    assert model["architectures"] == ["Qwen3ForCausalLM"]
+    # without config.json among the locked files, the architecture is not known (and not fetched for it)
+    intent.write_text(intent.read_text().replace('files = ["config.json", "model.safetensors"]',
+                                                 'files = ["model.safetensors"]'))
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    [model] = tomllib.loads(intent.with_suffix(".lock").read_text())["models"]
+    assert "architectures" not in model
