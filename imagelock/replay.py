@@ -257,18 +257,23 @@ class ReplayServer:
         """The loopback URL standing in for the Hugging Face Hub, if the snapshot recorded it."""
         return f"{self.base_url}/{HUB_PREFIX}" if self._server.hub is not None else None
 
+    def apt_recording(self, archive_url: str) -> Path | None:
+        """The directory recording an apt archive URL (snapshot included), if any."""
+        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
+        return self.snapshot.root / folder if folder else None
+
     def apt_keyring(self, archive_url: str) -> Path | None:
         """The keyring a trimmed recording was re-signed with (`keyring.gpg` in its directory).
 
         Trimming an index breaks the archive's own signature chain, so a recording
-        carries the throwaway key that signed its trimmed Release; the lock made
-        from it records that keyring's digest, not the distribution's.
+        carries the key that signed its trimmed Release. When it also keeps the
+        distribution's signed InRelease files (`upstream/`), those are verified
+        with the intent's keyring and the lock records the distribution's
+        sources; otherwise it records this keyring's digest.
         """
-        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
-        if folder is None:
-            return None
-        path = self.snapshot.root / folder / "keyring.gpg"
-        return path if path.is_file() else None
+        folder = self.apt_recording(archive_url)
+        path = folder / "keyring.gpg" if folder else None
+        return path if path is not None and path.is_file() else None
 
     def local_aws(self, region: str, service: str) -> str | None:
         """The loopback endpoint standing in for an AWS service in a region, if it was recorded."""

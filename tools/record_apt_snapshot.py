@@ -25,7 +25,7 @@ The archive URL is given on the command line (default: the Debian archive of
 the machine's own apt sources). The seed's jammy recording was made with:
 
     python tools/record_apt_snapshot.py --replay snapshots/seed/ubuntu-jammy \\
-        --archive <Ubuntu archive URL> --keyring locks/keys/ubuntu-archive-keyring.gpg \\
+        --archive <Ubuntu archive URL> --keyring <a keyring holding Ubuntu's archive key> \\
         --suites jammy jammy-updates jammy-security --components main universe \\
         --kernel 5.15.0-105-generic --request build-essential=12.9ubuntu3 dkms=2.8.7-2ubuntu2.2 git curl \\
         wget ca-certificates gnupg lsb-release python3.11 python3.11-venv python3.11-dev

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -129,4 +130,61 @@ def test_the_handbooks_header_name_gets_the_real_package(tmp_path: Path, capsys)
     assert "linux-headers-5.15.0-105.115" in err
     assert "linux-headers-5.15.0-105-generic=5.15.0-105.115" in err
     assert len(err.strip().splitlines()) == 1
+    assert not intent.with_suffix(".lock").exists()
+
+
+def test_the_lock_records_the_sources_ubuntu_signed_not_the_recording(tmp_path: Path, capsys) -> None:
+    """A build verifies the archive with Ubuntu's key: the lock names that keyring and the real digests."""
+    intent = _apt_intent(tmp_path)
+    code, out, err = lock_update(intent, capsys, "--replay", str(SEED_SNAPSHOT))
+    assert code == 0, out + err
+    apt = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
+    assert apt["keyring-sha256"] == hashlib.sha256(UBUNTU_KEYRING.read_bytes()).hexdigest()
+    for source in apt["sources"]:
+        recorded = PROVENANCE["suites"][source["suite"]]
+        assert source["inrelease-sha256"] == recorded["inrelease-sha256"]
+        assert source["indexes"] == recorded["indexes"]
+        assert source["date"] == recorded["date"]
+
+
+def _broken_recording(folder: Path, breaks: str) -> Path:
+    snapshot = folder / "snapshot"
+    shutil.copytree(RECORDING, snapshot / "jammy")
+    (snapshot / "snapshot.json").write_text(json.dumps({"apt": {SEED_INTENT["apt"]["archive"]: "jammy"}}))
+    upstream = snapshot / "jammy" / "upstream" / "jammy-updates.InRelease"
+    if breaks == "signature":
+        upstream.write_bytes(upstream.read_bytes().replace(b"Suite: jammy-updates", b"Suite: jammy-updatez", 1))
+    elif breaks == "provenance":
+        provenance = json.loads((snapshot / "jammy" / "provenance.json").read_text())
+        provenance["suites"]["jammy-updates"]["indexes"][0]["sha256"] = "0" * 64
+        (snapshot / "jammy" / "provenance.json").write_text(json.dumps(provenance))
+    elif breaks == "missing":
+        upstream.unlink()
+    return snapshot
+
+
+@pytest.mark.parametrize(("breaks", "expected"), [
+    ("signature", "upstream/jammy-updates.InRelease: BAD signature (the signed text was altered)"),
+    ("provenance", "upstream/jammy-updates.InRelease: does not list main/binary-amd64/Packages.xz with sha256 "
+                   + "0" * 64),
+    ("missing", "keeps no upstream InRelease and digests for suite jammy-updates"),
+])
+def test_a_recording_that_does_not_tie_back_to_ubuntus_signature_is_refused(tmp_path: Path, capsys, breaks: str,
+                                                                           expected: str) -> None:
+    snapshot = _broken_recording(tmp_path, breaks)
+    intent = _apt_intent(tmp_path)
+    code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and expected in err
+    assert not intent.with_suffix(".lock").exists()
+
+
+def test_an_intent_keyring_that_did_not_sign_the_archive_is_refused(tmp_path: Path, capsys) -> None:
+    intent = _apt_intent(tmp_path)
+    table = tomllib.loads(intent.read_text())
+    table["apt"]["keyring"] = str(RECORDING / "keyring.gpg")  # the recorder's key, not Ubuntu's
+    intent.write_text(tomli_w.dumps(table))
+    code, out, err = lock_update(intent, capsys, "--replay", str(SEED_SNAPSHOT))
+    assert code == 2
+    assert "upstream/jammy.InRelease: signed by a key that is not in the keyring" in err
     assert not intent.with_suffix(".lock").exists()

@@ -29,14 +29,14 @@ GTE_MODEL = f"""
 [[models]]
 repo = "Alibaba-NLP/gte-modernbert-base"
 revision = "{GTE}"
-files = ["special_tokens_map.json"]
+files = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
 dest = "/workspace/models/gte-modernbert-base"
 """
 QWEN_MODEL = f"""
 [[models]]
 repo = "Qwen/Qwen3-4B-AWQ"
 revision = "{QWEN}"
-files = ["model.safetensors", "tokenizer.json"]
+files = ["model.safetensors", "config.json", "tokenizer.json"]
 dest = "/workspace/models/qwen/Qwen3-4B-AWQ"
 """
 UNRECORDED = """
@@ -78,9 +78,14 @@ def test_the_seed_models_lock_offline_to_the_recorded_facts(tmp_path: Path, lock
     text = intent.with_suffix(".lock").read_text()
     assert _files(text) == {
         "Alibaba-NLP/gte-modernbert-base": (GTE, [
+            ("config.json", "8ba54dc3d35d7194f5178a4194b649f146753e02dabd22bdca5c5cbac15069ed", 1184, False),
             ("special_tokens_map.json", "ea97ecdbcc73713039d8d64dbb05e3689495c96657fbd9a18f5bed381be81049", 694,
+             False),
+            ("tokenizer.json", "6c8aaa9a542084f2457eab775d4eeb51f92a70c0fd9de28d5edb0ddec3c08d30", 3583228, False),
+            ("tokenizer_config.json", "9654072f7c873161814043cf08cb5ed72f71d0b935abcd4e267935cb34352c21", 20867,
              False)]),
         "Qwen/Qwen3-4B-AWQ": (QWEN, [
+            ("config.json", "cf74d40352c502483cca3a94fd8037dce0d7b31c21831f1721ff6ee360b50075", 904, False),
             ("model.safetensors", "a7043493ebd993f5fea18794ad7b5b3e064a52023f392a7fcce7ce0984c341f0", 2666027672,
              True),
             ("tokenizer.json", "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4", 11422654,
@@ -129,18 +134,24 @@ def test_an_unrecorded_repo_is_one_line_and_nothing_is_written(tmp_path: Path, l
              "Qwen/Qwen3-8B-AWQ (its snapshot.json lists the Hub recording under \"hf\")")
 
 
-def test_tinybert_is_recorded_without_files(tmp_path: Path, lock_cli) -> None:
-    """No TinyBERT file can be served without a guessed value (see snapshots/seed/hf/README.md)."""
-    intent = _intent(tmp_path, f"""
+def test_tinybert_locks_its_tokenizer_and_nothing_unrecorded(tmp_path: Path, lock_cli) -> None:
+    """TinyBERT's tokenizer.json is recorded by its exact bytes; its config.json is not (see hf/README.md)."""
+    model = f"""
 [[models]]
 repo = "cross-encoder/ms-marco-TinyBERT-L2-v2"
 revision = "{TINYBERT}"
 files = ["tokenizer.json"]
 dest = "/workspace/models/ms-marco-TinyBERT-L2-v2"
-""")
+"""
+    intent = _intent(tmp_path, model)
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == 0, run.err
+    assert _files(intent.with_suffix(".lock").read_text()) == {"cross-encoder/ms-marco-TinyBERT-L2-v2": (TINYBERT, [
+        ("tokenizer.json", "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66", 711396, False)])}
+    intent.write_text(intent.read_text().replace('files = ["tokenizer.json"]', 'files = ["config.json"]'))
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == EXIT_ERROR
-    assert f"models[0].files[0]: 'tokenizer.json' matches no file in cross-encoder/ms-marco-TinyBERT-L2-v2 at " \
+    assert f"models[0].files[0]: 'config.json' matches no file in cross-encoder/ms-marco-TinyBERT-L2-v2 at " \
            f"{TINYBERT[:12]}" in run.err
 
 
@@ -154,10 +165,10 @@ def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_
 
 
 @pytest.mark.parametrize(("change", "key", "expected"), [
-    (lambda doc: doc["answer"]["siblings"].append({"rfilename": "config.json"}), "answer.siblings[1]",
-     "config.json is not in LFS, so its bytes are expected under files/Alibaba-NLP--gte-modernbert-base/"),
+    (lambda doc: doc["answer"]["siblings"].append({"rfilename": "README.md"}), "answer.siblings[4]",
+     "README.md is not in LFS, so its bytes are expected under files/Alibaba-NLP--gte-modernbert-base/"),
     (lambda doc: doc["answer"]["siblings"].append({"rfilename": "model.safetensors", "lfs": {"sha256": "ab"}}),
-     "answer.siblings[1].lfs", "expected `sha256` (64 lowercase hex) and `size` (an integer)"),
+     "answer.siblings[4].lfs", "expected `sha256` (64 lowercase hex) and `size` (an integer)"),
     (lambda doc: doc["refs"].update(main="e7f32e3c"), "refs", "expected a table of branch, tag or commit"),
     (lambda doc: doc["answer"].update(id="Alibaba-NLP/other"), "answer.id", "expected 'Alibaba-NLP/gte-modernbert-base'"),
 ])

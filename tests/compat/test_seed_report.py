@@ -152,3 +152,29 @@ def test_a_lone_refusal_keeps_its_own_words(tmp_path: Path, lock_cli, monkeypatc
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.7"\n')
     assert _refused_update(lock_cli, tmp_path, intent) == ["nvidia: no runfile for CUDA 12.7",
                                                             "CUDA went from 12.6 to 12.8"]
+
+
+def test_qwen3_from_the_recorded_hub_is_refused_beside_vllm_0661(tmp_path: Path, lock_cli) -> None:
+    """End to end: the recorded config.json says Qwen3ForCausalLM, and vllm 0.6.6.post1 cannot load it."""
+    from compat.recorded import SEED_INTENT
+
+    intent = with_seed_keys(tmp_path) / "seed.toml"
+    intent.write_text(SEED_INTENT.read_text() + '\n[[models]]\nrepo = "Qwen/Qwen3-4B-AWQ"\n'
+                      'revision = "74d4bd2bd4bff9cafc9345221320bffb08b406a3"\n'
+                      'files = ["model.safetensors", "config.json"]\ndest = "/workspace/models/qwen/Qwen3-4B-AWQ"\n')
+    lines = _refused_update(lock_cli, tmp_path, intent)
+    assert lines[:4] == [
+        f"{intent}: 1 cross-layer violation; nothing was written",
+        "1. [model-architecture] Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1",
+        "     Qwen/Qwen3-4B-AWQ@74d4bd2bd4bf config.json architectures: Qwen3ForCausalLM",
+        "     vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM"]
+
+
+def test_the_corrected_qwen3_image_has_its_architecture_checked(qwen3_lock) -> None:
+    from compat.recorded import QWEN3_LOCK
+
+    lock = load(QWEN3_LOCK)
+    qwen = next(m for m in lock.models if m.repo == "Qwen/Qwen3-4B-AWQ")
+    assert qwen.architectures == ["Qwen3ForCausalLM"]
+    report = evaluate(lock, Targets())
+    assert [f for f in report.findings if f.rule == "model-architecture"] == []

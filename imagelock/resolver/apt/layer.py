@@ -22,6 +22,7 @@ from imagelock.resolver.apt.intent import (NAME, AptIntent, KernelIntent, Packag
                                            parse_kernel)
 from imagelock.resolver.apt.kernel import KernelPlan, plan
 from imagelock.resolver.apt.packages_index import Stanza, parse
+from imagelock.resolver.apt.recording import upstream_sources
 from imagelock.resolver.apt.universe import Universe
 from imagelock.resolver.context import UpdateContext
 
@@ -57,11 +58,13 @@ def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
 
 
 def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: str | None = None,
-                 keyring: Path | None = None) -> Archive:
+                 keyring: Path | None = None, recording: Path | None = None) -> Archive:
     """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed.
 
     `fetch_base` and `keyring` stand in for the intent's when a recorded
-    archive is replayed on loopback; the lock still records the real URL.
+    archive is replayed on loopback; the lock still records the real URL, and
+    for a trimmed `recording` the distribution's own signed sources
+    (imagelock/resolver/apt/recording.py).
     """
     snapshot, base = archive_base(intent, cutoff)
     keyring = keyring or intent.keyring
@@ -88,6 +91,10 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
         sources.append(AptSource(suite=suite, uri=base, components=intent.components,
                                  architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
                                  indexes=indexes, date=instant(moment) if moment else None))
+    if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
+        upstream = upstream_sources(recording, sources, archive.dearmor_keyring(intent.keyring, workdir))
+        if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
+            sources, keyring_sha256 = upstream, sha256_file(intent.keyring)
     return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
                    universe=Universe(stanzas, intent.architectures, texts))
 
@@ -104,7 +111,7 @@ def load(ctx: UpdateContext) -> Loaded:
     intent = parse_apt(section, path)
     kernel_section = ctx.intent.section("kernel")
     kernel = parse_kernel(kernel_section, path) if kernel_section is not None else None
-    fetch_base = keyring = None
+    fetch_base = keyring = recording = None
     if ctx.replay is not None:
         upstream = archive_base(intent, ctx.cutoff)[1]
         fetch_base = ctx.replay.local_apt(upstream)
@@ -112,8 +119,9 @@ def load(ctx: UpdateContext) -> Loaded:
             raise InputError(path, "apt.archive", f"the replayed snapshot has no recording of {upstream} "
                              "(its snapshot.json lists the apt archives it recorded under \"apt\")")
         keyring = ctx.replay.apt_keyring(upstream)
+        recording = ctx.replay.apt_recording(upstream)
     loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
-        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring))
+        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring, recording=recording))
     ctx.cache["apt"] = loaded
     return loaded
 
