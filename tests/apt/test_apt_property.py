@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -63,12 +64,8 @@ def archives(draw: st.DrawFn) -> tuple[dict[str, list[str]], list[str], list[str
     return suites, request, installed
 
 
-@settings(max_examples=int(os.environ.get("APT_PROPERTY_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
-@given(archives())
-def test_random_archives_agree_with_apt(archive_key: Key,
-                                       example: tuple[dict[str, list[str]], list[str], list[str]]) -> None:
-    suites, request, installed = example
+def _agree_with_apt(archive_key: Key, suites: dict[str, list[str]], request: list[str], installed: list[str]) -> None:
+    """Real apt and `lock update` on one archive, base image and request: the same answer."""
     folder = Path(tempfile.mkdtemp(prefix="apt-prop-"))
     try:
         root = folder / "repo"
@@ -99,3 +96,41 @@ def test_random_archives_agree_with_apt(archive_key: Key,
         assert ours == theirs, output
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@settings(max_examples=int(os.environ.get("APT_PROPERTY_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(archives())
+def test_random_archives_agree_with_apt(archive_key: Key,
+                                       example: tuple[dict[str, list[str]], list[str], list[str]]) -> None:
+    _agree_with_apt(archive_key, *example)
+
+
+def _stanza(name: str, version: str, **fields: str) -> str:
+    lines = [f"Package: {name}", f"Version: {version}", "Architecture: amd64",
+             f"Priority: {fields.pop('Priority', 'optional')}"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in fields.items()]
+    lines += [f"Filename: pool/{name}_{version}_amd64.deb", "Size: 1000", "SHA256: " + "ab" * 32,
+              f"Description: {name}"]
+    return "\n".join(lines) + "\n"
+
+
+# Falsifying examples the property test found, kept so a regression fails every run. Both: the base image
+# has pk2 0.5, pk2's candidate Provides vir0, and `pk0 | pk0 | vir0` is solved by upgrading pk2.
+FOUND = {
+    "installed-provider-upgraded": [
+        _stanza("pk0", "1.0"), _stanza("pk0", "2.0", Provides="vir0"),
+        _stanza("pk1", "1.0", Provides="vir0 (= 1.0)"), _stanza("pk2", "1.0", Provides="vir0"),
+        _stanza("pk4", "1.0", Provides="vir0"),
+        _stanza("pk7", "2.0", Priority="extra", Depends="pk0 | pk0 | vir0, pk0")],
+    "installed-provider-upgraded-under-pre-depends": [
+        _stanza("pk0", "1.0"), _stanza("pk0", "2.0", Depends="pk1", Provides="vir0"),
+        _stanza("pk1", "1.0", Pre_Depends="pk0"), _stanza("pk2", "1.0", Provides="vir0"),
+        _stanza("pk4", "1.0", Provides="vir0"), _stanza("pk5", "1.0", Provides="vir0"),
+        _stanza("pk7", "2.0", Priority="extra", Depends="pk0 | pk0 | vir0, pk0")],
+}
+
+
+@pytest.mark.parametrize("stanzas", list(FOUND.values()), ids=list(FOUND))
+def test_found_by_the_property_test(archive_key: Key, stanzas: list[str]) -> None:
+    _agree_with_apt(archive_key, {"stable": stanzas, "updates": []}, ["pk7"], ["pk2"])

@@ -13,7 +13,8 @@ one in Ubuntu 22.04 and Debian 12):
 * a choice whose own dependencies cannot be met is undone and the next one
   tried (the next provider, then the next alternative), as MarkInstall does;
 * an unsatisfied group with an alternative installed in the base image whose
-  candidate would satisfy it is solved by upgrading that package first;
+  candidate would satisfy it (by name, or by what the candidate Provides) is
+  solved by upgrading that package first;
 * only the candidate version of a package is ever considered (the newest, or
   the one the intent pins), so there is one version per (name, arch);
 * among a real package and the packages that Provide its name, apt's
@@ -261,10 +262,12 @@ class Resolution:
     def _choices(self, group: Group, from_arch: str) -> Iterator[Stanza]:
         """What may satisfy an unsatisfied group, in apt's order of preference.
 
-        First an alternative that is installed in the base image and whose
-        candidate satisfies the relation: apt upgrades it rather than install
-        something new (found with the property test: `pk2 | pk0 (>= 1.0)` with
-        pk0 0.5 installed upgrades pk0, it does not install pk2). Then every
+        First a package installed in the base image whose candidate would
+        satisfy an alternative, by name or by what it Provides: apt upgrades it
+        rather than install something new, even for a later alternative (found
+        with the property test: `pk2 | pk0 (>= 1.0)` with pk0 0.5 installed
+        upgrades pk0 and does not install pk2; `pk0 | vir0` with pk2 0.5
+        installed, whose candidate provides vir0, upgrades pk2). Then every
         alternative's targets in order.
         """
         for rel in group:
@@ -274,6 +277,13 @@ class Resolution:
                     if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
                             rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
                         yield cand
+            for stanza, pv in self.u.providers(rel.name):
+                key = self._key(stanza)
+                if stanza.name == rel.name or key not in self.installed or key in self.chosen:
+                    continue
+                if self.u.candidate(stanza.name, key[1]) is stanza and self._provide_ok(rel, pv) and \
+                        self._arch_ok(stanza.multi_arch, key[1], rel, from_arch):
+                    yield stanza
         for rel in group:  # lazily: ranking ties can need apt's cache order, which is costly to recover
             yield from self._targets(rel, from_arch)
 
