@@ -23,9 +23,11 @@ one in Ubuntu 22.04 and Debian 12):
   met last (its highest cache ID; checked against apt with two tied providers).
 
 Recommends are not followed (the seed installs with --no-install-recommends).
-Conflicts and Breaks are checked on the result, not solved: where apt's
-problem resolver would start removing or holding packages, the closure is
-refused with the clash named, rather than differ from apt without a word.
+Conflicts and Breaks are checked on the result, not solved, and so is every
+dependency (a later upgrade can break a group the base image once met):
+where apt's problem resolver would start removing, holding or re-choosing
+packages, the closure is refused with the problem named, rather than differ
+from apt without a word.
 Closures apt resolves but its installer may be unable to order (a Pre-Depends
 cycle, or a self-dependency under a Pre-Depends) are locked with a warning:
 apt's ordering heuristics accept some such cycles and refuse others (found
@@ -308,8 +310,27 @@ class Resolution:
         for key, chosen in self.chosen.items():
             chosen.depends_on = self._edges(chosen.stanza, key[1])
         self._check_clashes()
+        self._check_still_satisfied()
         self._check_pre_depends_cycles()
         return self.chosen
+
+    def _check_still_satisfied(self) -> None:
+        """Refuse a closure in which a later choice undid an earlier one (apt's resolver would have to step in).
+
+        A group skipped because the base image's version satisfied it can be broken
+        when a later dependency upgrades that package (found with the property test:
+        `pk5 (<< 2.0)` met by pk5 0.5, then `pk5 (>= 2.0)` elsewhere; apt refuses).
+        """
+        broken = []
+        for key, chosen in self.chosen.items():
+            for group in self._groups(chosen.stanza):
+                if self._satisfier(group, key[1]) is None:
+                    broken.append(f"{self._label(key)}={chosen.stanza.version} needs {format_group(group)}, which "
+                                  "the rest of the closure no longer satisfies")
+        if broken:
+            raise AnswerIsNo("apt: the closure undoes its own dependencies (a package the base image had is "
+                             "upgraded past what another needs); apt would have to choose another solution or "
+                             "refuse, which imagelock does not emulate", broken)
 
     def _check_clashes(self) -> None:
         """Refuse a closure in which a Conflicts or Breaks relation holds (apt would not install it as is)."""
