@@ -135,6 +135,15 @@ FOUND = {
         _stanza("pk3", "1.0", Depends="pk0 | pk0, pk5 (>= 2.0) | nomissing", Provides="vir1"),
         _stanza("pk5", "2.0", Depends="pk0, pk0 | pk0", Provides="vir0"),
         _stanza("pk6", "1.0", Depends="pk5 (= 1.0) | pk5 (<< 2.0), pk0")], ["pk6"], ["pk5"]),
+    # the same clash one step earlier: upgrading pk5 for pk3 would break pk6, so apt takes vir1 from pk1
+    "provider-whose-upgrade-breaks-is-skipped": ([
+        _stanza("pk0", "1.0", Pre_Depends="vir1", Depends="pk1, pk1 | pk1 | pk1", Provides="vir0"),
+        _stanza("pk1", "1.0", Depends="pk0", Provides="vir0 (= 1.0)"),
+        _stanza("pk1", "2.0", Pre_Depends="pk0 | pk0", Provides="vir1 (= 1.0)"),
+        _stanza("pk3", "2.0", Pre_Depends="pk0", Depends="pk0 | pk0, pk5 (>= 2.0) | nomissing", Provides="vir1"),
+        _stanza("pk5", "2.0", Depends="pk0, pk0 | pk0", Provides="vir0"),
+        _stanza("pk6", "1.0", Depends="pk5 (= 1.0) | pk5 (<< 2.0), pk0", Provides="vir0 (= 1.0)")],
+        ["pk6", "pk0"], ["pk6", "pk5"]),
 }
 
 

@@ -244,8 +244,11 @@ class Resolution:
                 # apt (MarkInstall) skips a choice whose own dependencies cannot be met and
                 # takes the next one; what the failed attempt marked is undone.
                 saved = self._save()
+                kept = self._met_groups() if target_key in self.installed and existing is None else None
                 try:
                     self._mark(Chosen(stanza=target, parent=key, via=format_group(group)))
+                    if kept is not None:
+                        self._check_upgrade_keeps(kept, target)
                     self._expand(target_key)
                 except AnswerIsNo as error:
                     self._restore(saved)
@@ -260,6 +263,23 @@ class Resolution:
                 raise AnswerIsNo(
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
                     [self._why_not(group, from_arch)])
+
+    def _met_groups(self) -> list[tuple[Key, Group]]:
+        """Every dependency group of the marked packages that is met right now."""
+        return [(key, group) for key, chosen in self.chosen.items() for group in self._groups(chosen.stanza)
+                if self._satisfier(group, key[1]) is not None]
+
+    def _check_upgrade_keeps(self, met: list[tuple[Key, Group]], target: Stanza) -> None:
+        """Upgrading a base-image package must not break what its installed version met.
+
+        apt does not mark such an upgrade; the choice fails and the next one is
+        tried (found with the property test: pk3 needs `pk5 (>= 2.0)`, pk6 needs
+        `pk5 (<< 2.0)` met by pk5 0.5, so apt takes vir1 from pk1, not pk3).
+        """
+        for key, group in met:
+            if self._satisfier(group, key[1]) is None:
+                raise AnswerIsNo(f"apt: upgrading {target.name} to {target.version} would break "
+                                 f"{self._label(key)}'s {format_group(group)}", [])
 
     def _choices(self, group: Group, from_arch: str) -> Iterator[Stanza]:
         """What may satisfy an unsatisfied group, in apt's order of preference.
