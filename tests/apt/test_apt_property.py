@@ -144,6 +144,15 @@ FOUND = {
         _stanza("pk5", "2.0", Depends="pk0, pk0 | pk0", Provides="vir0"),
         _stanza("pk6", "1.0", Depends="pk5 (= 1.0) | pk5 (<< 2.0), pk0", Provides="vir0 (= 1.0)")],
         ["pk6", "pk0"], ["pk6", "pk5"]),
+    # pk1 and pk7 are both installed and both candidates provide vir0: apt's provider order breaks the tie
+    # (the package its cache met last), so pk7 is upgraded, not pk1
+    "installed-providers-in-apt-order": ([
+        _stanza("pk0", "1.0", Depends="pk1 (>= 1.0)", Provides="vir1"), _stanza("pk0", "2.0"),
+        _stanza("pk1", "1.0", Provides="vir0 (= 2.0)"),
+        _stanza("pk6", "1.0", Pre_Depends="pk0", Depends="pk0, pk0", Provides="vir0"),
+        _stanza("pk7", "1.0", Pre_Depends="pk0", Provides="vir0 (= 1.0)"),
+        _stanza("pk3", "2.0", Depends="pk0, vir0 (>= 1.0) | pk6", Provides="vir0")],
+        ["pk3"], ["pk1", "pk7"]),
 }
 
 

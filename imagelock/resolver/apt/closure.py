@@ -174,6 +174,10 @@ class Resolution:
                 continue  # only a provider's candidate version can be installed
             if self._provide_ok(rel, pv) and self._arch_ok(stanza.multi_arch, arch, rel, from_arch):
                 found.append((self._rank(stanza, same_group=False), stanza))
+        yield from self._in_apt_order(found)
+
+    def _in_apt_order(self, found: list[tuple[tuple[int, ...], Stanza]]) -> Iterator[Stanza]:
+        """Ranked candidates, best first; ties go to the package apt's cache met last."""
         found.sort(key=lambda item: item[0])
         for rank in dict.fromkeys(r for r, _ in found):  # each rank in order, ties broken within it
             tied = [stanza for r, stanza in found if r == rank]
@@ -293,19 +297,21 @@ class Resolution:
         alternative's targets in order.
         """
         for rel in group:
+            upgrades: list[tuple[tuple[int, ...], Stanza]] = []
             for arch in self._arches(rel, from_arch):
                 if (rel.name, arch) in self.installed and (rel.name, arch) not in self.chosen:
                     cand = self.u.candidate(rel.name, arch)
                     if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
                             rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
-                        yield cand
+                        upgrades.append((self._rank(cand, same_group=True), cand))
             for stanza, pv in self.u.providers(rel.name):
                 key = self._key(stanza)
                 if stanza.name == rel.name or key not in self.installed or key in self.chosen:
                     continue
                 if self.u.candidate(stanza.name, key[1]) is stanza and self._provide_ok(rel, pv) and \
                         self._arch_ok(stanza.multi_arch, key[1], rel, from_arch):
-                    yield stanza
+                    upgrades.append((self._rank(stanza, same_group=False), stanza))
+            yield from self._in_apt_order(upgrades)
         for rel in group:  # lazily: ranking ties can need apt's cache order, which is costly to recover
             yield from self._targets(rel, from_arch)
 
