@@ -140,7 +140,8 @@ def fetch(source: str, dest: Path, expected: Runfile) -> Digest:
     return http.download(source, dest, total=expected.size, what=expected.name)
 
 
-def verify(digest: Digest, expected: Runfile, source: str) -> None:
+def mismatches(digest: Digest, expected: Runfile) -> list[str]:
+    """How bytes (streamed or recorded) differ from what NVIDIA and the catalog's cross-check publish."""
     problems = []
     if digest.size != expected.size:
         problems.append(f"size {digest.size} bytes, NVIDIA publishes {expected.size}")
@@ -148,6 +149,11 @@ def verify(digest: Digest, expected: Runfile, source: str) -> None:
         problems.append(f"md5 {digest.md5}, NVIDIA publishes {expected.md5}")
     if expected.sha256 is not None and digest.sha256 != expected.sha256:
         problems.append(f"sha256 {digest.sha256}, the catalog's cross-check (Spack) lists {expected.sha256}")
+    return problems
+
+
+def verify(digest: Digest, expected: Runfile, source: str) -> None:
+    problems = mismatches(digest, expected)
     if problems:
         raise VerificationError(f"{expected.name} from {http.redact(source)}: {'; '.join(problems)}; "
                                 "the file was discarded and nothing was written")
@@ -185,15 +191,8 @@ def recorded_sha256(ctx: UpdateContext, entry: Runfile, url: str) -> str:
     sha256, md5, size = record.get("sha256"), record.get("md5"), record.get("size")
     if not isinstance(sha256, str) or not is_sha256(sha256) or not isinstance(size, int) or not isinstance(md5, str):
         raise InputError(where, f"runfiles.{entry.name}", "expected sha256 (64 hex digits), md5 and size (bytes)")
-    problems = []
-    if record.get("url") != url:
-        problems.append(f"url {record.get('url')!r}, the catalog's is {url}")
-    if size != entry.size:
-        problems.append(f"size {size} bytes, NVIDIA publishes {entry.size}")
-    if md5 != entry.md5:
-        problems.append(f"md5 {md5}, NVIDIA publishes {entry.md5}")
-    if entry.sha256 is not None and sha256 != entry.sha256:
-        problems.append(f"sha256 {sha256}, the catalog's cross-check (Spack) lists {entry.sha256}")
+    problems = [] if record.get("url") == url else [f"url {record.get('url')!r}, the catalog's is {url}"]
+    problems += mismatches(Digest(sha256=sha256, md5=md5, size=size), entry)
     if problems:
         raise VerificationError(f"{where}: {entry.name}: {'; '.join(problems)}; nothing was written")
     return sha256
