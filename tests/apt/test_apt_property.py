@@ -160,3 +160,21 @@ FOUND = {
 def test_found_by_the_property_test(archive_key: Key, stanzas: list[str], request_: list[str],
                                     installed: list[str]) -> None:
     _agree_with_apt(archive_key, {"stable": stanzas, "updates": []}, request_, installed)
+
+
+def test_an_upgrade_that_breaks_the_base_image_is_refused_in_one_report(archive_key: Key, tmp_path: Path,
+                                                                       capsys) -> None:
+    """What the user reads when apt, too, would refuse: the upgrade and the group it breaks; exit 1, no lock."""
+    stanzas, request, installed = FOUND["later-upgrade-breaks-an-earlier-group"]
+    root = tmp_path / "repo"
+    write_suite(root, "stable", {"amd64": "\n".join(stanzas).encode()}, archive_key, by_hash=False)
+    write_suite(root, "updates", {"amd64": b""}, archive_key, by_hash=False)
+    manifest = tmp_path / "base.txt"
+    manifest.write_text("".join(f"{name}\t0.5\n" for name in installed))
+    with RepoServer(root) as server:
+        intent = write_intent(tmp_path, server.url, archive_key.keyring, request, base_manifest=str(manifest))
+        code = cli.main(["update", str(intent)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "apt: upgrading pk5 to 2.0 would break pk6's pk5 (= 1.0) | pk5 (<< 2.0)" in out + err
+    assert not intent.with_suffix(".lock").exists()

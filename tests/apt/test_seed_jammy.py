@@ -160,6 +160,15 @@ def _broken_recording(folder: Path, breaks: str) -> Path:
         (snapshot / "jammy" / "provenance.json").write_text(json.dumps(provenance))
     elif breaks == "missing":
         upstream.unlink()
+    elif breaks in ("inrelease", "no-index"):
+        provenance = json.loads((snapshot / "jammy" / "provenance.json").read_text())
+        if breaks == "inrelease":
+            provenance["suites"]["jammy-updates"]["inrelease-sha256"] = "1" * 64
+        else:
+            provenance["suites"]["jammy-updates"]["indexes"] = []
+        (snapshot / "jammy" / "provenance.json").write_text(json.dumps(provenance))
+    elif breaks == "malformed":
+        (snapshot / "jammy" / "provenance.json").write_text("{}")
     return snapshot
 
 
@@ -168,6 +177,9 @@ def _broken_recording(folder: Path, breaks: str) -> Path:
     ("provenance", "upstream/jammy-updates.InRelease: does not list main/binary-amd64/Packages.xz with sha256 "
                    + "0" * 64),
     ("missing", "keeps no upstream InRelease and digests for suite jammy-updates"),
+    ("inrelease", "upstream/jammy-updates.InRelease: not the InRelease provenance.json names for jammy-updates"),
+    ("no-index", "jammy/provenance.json: names no index of suite jammy-updates"),
+    ("malformed", "jammy/provenance.json: suites: expected the recorded suites' digests ('suites')"),
 ])
 def test_a_recording_that_does_not_tie_back_to_ubuntus_signature_is_refused(tmp_path: Path, capsys, breaks: str,
                                                                            expected: str) -> None:
