@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imagelock.resolver.apt.closure import Resolution  # noqa: E402
-from imagelock.resolver.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
-from imagelock.resolver.apt.layer import Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
+from imagelock.domains.apt.closure import Resolution  # noqa: E402
+from imagelock.domains.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
+from imagelock.domains.apt.layer import Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
 REQUEST = ["build-essential", "dkms", "git", "curl", "wget", "ca-certificates", "gnupg", "lsb-release",

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from imagelock import lockfile  # noqa: E402
 from imagelock.drift.compare import LockIndex, compare, normalize  # noqa: E402
 from imagelock.drift.synthetic import facts_for, plant  # noqa: E402
-from imagelock.lockfile import (AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer)  # noqa: E402
+from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer)  # noqa: E402
 
 
 def bench_lock(apt: int) -> lockfile.Lock:

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imagelock import intent as intent_mod  # noqa: E402
-from imagelock.replay import ReplayServer, Snapshot  # noqa: E402
-from imagelock.resolver.uv_engine import uv_binary  # noqa: E402
+from imagelock.intent import document as intent_mod  # noqa: E402
+from imagelock.replay.server import ReplayServer, Snapshot  # noqa: E402
+from imagelock.engines.python.uv import uv_binary  # noqa: E402
 
 INTENT = ROOT / "locks" / "seed.toml"
 SNAPSHOT = ROOT / "snapshots" / "seed"

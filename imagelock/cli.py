@@ -28,8 +28,8 @@ def _emit(args: argparse.Namespace, human: str, data: dict[str, object]) -> None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from imagelock.lockfile import write_atomic
-    from imagelock.resolver.init import intent_text
+    from imagelock.lock.model import write_atomic
+    from imagelock.commands.init import intent_text
 
     path = Path(args.output or f"locks/{args.name}.toml")
     if path.exists() and not args.force:
@@ -41,8 +41,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from imagelock.diff import diff, render_summary
-    from imagelock.resolver.update import update
+    from imagelock.lock.diff import diff, render_summary
+    from imagelock.commands.update import update
 
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
@@ -78,7 +78,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from imagelock.resolver.check import check
+    from imagelock.commands.check import check
 
     if args.intent is None and args.generated is None:
         raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
@@ -98,7 +98,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.generated is not None and tampered:
         problems.append(f"{args.generated}: not checked: nothing is generated from a lock edited by hand")
     elif args.generated is not None:
-        from imagelock.generators.generate import load, stale_files
+        from imagelock.build.generate import load, stale_files
 
         stale = stale_files(lock_path, args.generated)
         problems += stale
@@ -115,7 +115,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from imagelock.generators.generate import generate
+    from imagelock.build.generate import generate
 
     out = Path(args.output)
     written = generate(args.lock, out)
@@ -157,8 +157,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from imagelock import lockfile
-    from imagelock.diff import diff, render
+    from imagelock.lock import model as lockfile
+    from imagelock.lock.diff import diff, render
 
     old = lockfile.read(args.old)[0]
     new = lockfile.read(args.new)[0]
@@ -176,8 +176,8 @@ def _default_lock() -> Path:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from imagelock import lockfile
-    from imagelock.why import why
+    from imagelock.lock import model as lockfile
+    from imagelock.lock.why import why
 
     path = Path(args.lock) if args.lock else _default_lock()
     answers = why(lockfile.read(path)[0], args.name, path)
@@ -189,7 +189,7 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    from imagelock.mirror import run_mirror
+    from imagelock.commands.mirror import run_mirror
 
     summary = run_mirror(args.lock, args.to, args.jobs)
     _emit(args, "\n".join(summary.lines()), summary.to_json())

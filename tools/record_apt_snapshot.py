@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 from bench.apt_bench import KEYRING, REQUEST, kernel_intent, mirror_from_system  # noqa: E402
 from imagelock import http  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
-from imagelock.resolver.apt.closure import Resolution  # noqa: E402
-from imagelock.resolver.apt.intent import parse_apt  # noqa: E402
-from imagelock.resolver.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
-from imagelock.resolver.apt.relations import parse_relations  # noqa: E402
+from imagelock.domains.apt.closure import Resolution  # noqa: E402
+from imagelock.domains.apt.intent import parse_apt  # noqa: E402
+from imagelock.domains.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
+from imagelock.domains.apt.relations import parse_relations  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
 KEEP = ("Package", "Version", "Architecture", "Multi-Arch", "Essential", "Priority", "Pre-Depends", "Depends",

@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from imagelock import http  # noqa: E402
 from imagelock.errors import AnswerIsNo, UpstreamError  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
-from imagelock.replay import ReplayServer, Snapshot, _Handler  # noqa: E402
-from imagelock.resolver.python_layer import target_tags  # noqa: E402
-from imagelock.resolver.update import update  # noqa: E402
+from imagelock.replay.server import ReplayServer, Snapshot, _Handler  # noqa: E402
+from imagelock.domains.python.layer import target_tags  # noqa: E402
+from imagelock.commands.update import update  # noqa: E402
 
 ACCEPT = {"Accept": "application/vnd.pypi.simple.v1+json"}
 TORCH_INDEX = "https://download.pytorch.org/whl/cu124"

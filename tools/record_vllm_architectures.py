@@ -3,7 +3,7 @@
 Usage: python tools/record_vllm_architectures.py SIMPLE_INDEX_URL 0.6.6.post1 0.8.3 0.8.4 ...
 Downloads each release's sdist (checked against PyPI's sha256), reads
 vllm/model_executor/models/registry.py with `ast` (no code is run) and writes the
-keys of `_VLLM_MODELS` to imagelock/resolver/compat/data/vllm_architectures.json.
+keys of `_VLLM_MODELS` to imagelock/rules/data/vllm_architectures.json.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from packaging.version import Version
 
-OUT = Path(__file__).resolve().parents[1] / "imagelock/resolver/compat/data/vllm_architectures.json"
+OUT = Path(__file__).resolve().parents[1] / "imagelock/rules/data/vllm_architectures.json"
 SOURCE = ("vllm/model_executor/models/registry.py (keys of _VLLM_MODELS) in each release's sdist on PyPI, "
           "read with Python's ast; sdist URL and sha256 per release")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError
-from imagelock.lockfile import Lock
+from imagelock.lock.model import Lock
 
 LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 # A venv is created holding these; they are drift only when the lock pins them.

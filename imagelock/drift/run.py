@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagelock import lockfile
+from imagelock.lock import model as lockfile
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render

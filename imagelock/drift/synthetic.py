@@ -11,7 +11,7 @@ import copy
 import random
 from typing import Any
 
-from imagelock.lockfile import Lock
+from imagelock.lock.model import Lock
 
 
 def facts_for(lock: Lock, hostname: str = "worker", base_packages: int = 0, seed: int = 0) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from imagelock.errors import UpstreamError, VerificationError
-from imagelock.resolver.apt import archive
+from imagelock.domains.apt import archive
 from tests.apt.aptrepo import Key, RepoServer, build_repo, sign
 from tests.apt.scenario import SUITES
 from tests.apt.helpers import lock_update, write_intent

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagelock.errors import UpstreamError
-from imagelock.resolver.apt.packages_index import parse
-from imagelock.resolver.apt.relations import Relation, RelationError, format_group, parse_relations
+from imagelock.domains.apt.packages_index import parse
+from imagelock.domains.apt.relations import Relation, RelationError, format_group, parse_relations
 
 
 def test_relations() -> None:

@@ -38,9 +38,9 @@ def test_replayed_archive_locks_upstream_urls(tmp_path: Path, pristine_repo: Pat
 
 
 def test_replay_serves_nothing_outside_the_recording(tmp_path: Path, pristine_repo: Path) -> None:
-    from imagelock import http
+    from imagelock.net import http
     from imagelock.errors import UpstreamError
-    from imagelock.replay import ReplayServer, Snapshot
+    from imagelock.replay.server import ReplayServer, Snapshot
 
     snapshot = tmp_path / "snapshot"
     shutil.copytree(pristine_repo, snapshot / "rec")

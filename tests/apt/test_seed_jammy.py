@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from imagelock.replay import ReplayServer, Snapshot
+from imagelock.replay.server import ReplayServer, Snapshot
 from tests.apt import realapt
 from tests.apt.helpers import lock_update, locked
 from tests.imagelock_testing import ROOT, SEED_SNAPSHOT

@@ -95,7 +95,8 @@ def test_kernel_package_of_another_abi_is_refused(tmp_path: Path, repo: RepoServ
 
 
 def test_lock_check_finds_a_closure_with_a_hole(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
-    from imagelock import cli, lockfile
+    from imagelock import cli
+    from imagelock.lock import model as lockfile
     intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], kernel={"version": "5.15.0-105-generic"})
     assert lock_update(intent, capsys)[0] == 0
     path = intent.with_suffix(".lock")

@@ -1,4 +1,4 @@
-"""Write a replay recording (imagelock/replay_aws.py) from the image set moto is seeded with.
+"""Write a replay recording (imagelock/replay/aws.py) from the image set moto is seeded with.
 
 The agreement tests hand the same facts to both look-alikes: every field moto is
 given for an image (tests/artifacts/conftest.py) is written here, and no other.

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import aws
-from imagelock import intent as intent_mod
+from imagelock.net import aws
+from imagelock.intent import document as intent_mod
 from imagelock.errors import EXIT_ERROR, InputError
-from imagelock.lockfile import Lock
-from imagelock.resolver.context import UpdateContext
+from imagelock.lock.model import Lock
+from imagelock.domains.context import UpdateContext
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CUTOFF = "2025-01-15T00:00:00Z"
@@ -201,14 +201,14 @@ def moto_server(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
     aws.reset()
 
 
-# The Python domain on main imports `imagelock.resolver.conflicts`, which this branch
+# The Python domain on main imports `imagelock.domains.python.conflicts`, which this branch
 # does not have yet. `update()` never calls it for intents without [python] (the only
 # ones these tests give it), so an empty module stands in until the branches meet; once
 # the real module is present this does nothing.
 try:
-    import imagelock.resolver.conflicts  # noqa: F401
+    import imagelock.domains.python.conflicts  # noqa: F401
 except ImportError:
     import sys
     import types
 
-    sys.modules["imagelock.resolver.conflicts"] = types.ModuleType("imagelock.resolver.conflicts")
+    sys.modules["imagelock.domains.python.conflicts"] = types.ModuleType("imagelock.domains.python.conflicts")

@@ -1,6 +1,6 @@
 """A Hugging Face Hub look-alike on loopback that the real huggingface_hub client talks to.
 
-It serves tests/fixtures/hf with the product's answers (imagelock/replay_hub.py,
+It serves tests/fixtures/hf with the product's answers (imagelock/replay/hub.py,
 which `lock update --replay` uses) and adds what only tests need: tokens that may
 read gated repos, bytes planted in place of the listed ones, and a log of every
 request and answer so tests can see where a token went.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from imagelock.replay_hub import HubRecording, send
+from imagelock.replay.hub import HubRecording, send
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hf"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import aws
+from imagelock.net import aws
 from imagelock.errors import UpstreamError
-from imagelock.lockfile import Lock, Universe
-from imagelock.resolver import base_image
+from imagelock.lock.model import Lock, Universe
+from imagelock.domains.base import layer as base_image
 
 from .conftest import assert_input_error, MotoServer, make_ctx
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import aws
-from imagelock.replay import ReplayServer, Snapshot, _Handler
-from imagelock.resolver.update import update
+from imagelock.net import aws
+from imagelock.replay.server import ReplayServer, Snapshot, _Handler
+from imagelock.commands.update import update
 from tests.imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 from .aws_recording import write_snapshot

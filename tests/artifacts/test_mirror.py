@@ -9,9 +9,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from imagelock import http, lockfile
+from imagelock.net import http
+
+from imagelock.lock import model as lockfile
 from imagelock.errors import EXIT_ERROR, InputError
-from imagelock.lockfile import (
+from imagelock.lock.model import (
     AptLayer,
     AptPackage,
     AptSource,
@@ -21,8 +23,9 @@ from imagelock.lockfile import (
     Universe,
     Wheel,
 )
-from imagelock.mirror import artifacts, run_mirror
-from imagelock.resolver import models, nvidia
+from imagelock.commands.mirror import artifacts, run_mirror
+from imagelock.domains.models import layer as models
+from imagelock.domains.nvidia import layer as nvidia
 
 from .conftest import FileServer, MotoServer, make_ctx
 from .hf_lookalike import HubLookalike

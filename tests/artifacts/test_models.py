@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import lockfile
+from imagelock.lock import model as lockfile
 from imagelock.errors import InputError, VerificationError
-from imagelock.lockfile import Lock, Universe
-from imagelock.resolver import models
+from imagelock.lock.model import Lock, Universe
+from imagelock.domains.models import layer as models
 
 from .conftest import assert_input_error, make_ctx
 from .hf_lookalike import FIXTURES, HubLookalike

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import http
+from imagelock.net import http
 from imagelock.errors import EXIT_ERROR, UpstreamError, VerificationError
-from imagelock.lockfile import Lock, Universe
-from imagelock.resolver import nvidia
-from imagelock.resolver.nvidia_catalog import CATALOG, DOWNLOAD_BASE, Runfile
+from imagelock.lock.model import Lock, Universe
+from imagelock.domains.nvidia import layer as nvidia
+from imagelock.domains.nvidia.catalog import CATALOG, DOWNLOAD_BASE, Runfile
 
 from .conftest import assert_input_error, FIXTURES, FileServer, make_ctx
 

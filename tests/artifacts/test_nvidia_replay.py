@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from imagelock_testing import SEED_SNAPSHOT, tree_digest
-from imagelock.resolver.nvidia_catalog import CATALOG, DOWNLOAD_BASE
+from imagelock.domains.nvidia.catalog import CATALOG, DOWNLOAD_BASE
 
 SEED_RUNFILES = json.loads((SEED_SNAPSHOT / "nvidia" / "runfiles.json").read_text())["runfiles"]
 ENTRY = CATALOG["12.4.1"]

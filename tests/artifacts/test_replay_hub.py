@@ -16,8 +16,8 @@ import pytest
 from imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 from imagelock.errors import EXIT_ERROR, InputError
-from imagelock.replay import ReplayServer, Snapshot, _Handler
-from imagelock.resolver import update
+from imagelock.replay.server import ReplayServer, Snapshot, _Handler
+from imagelock.commands import update
 
 GTE = "e7f32e3c00f91d699e8c43b53106206bcc72bb22"
 TINYBERT = "81d1926f67cb8eee2c2be17ca9f793c7c3bd20cc"

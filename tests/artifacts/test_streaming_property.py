@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imagelock.hashing import StreamHasher
-from imagelock.http import resumable_download
+from imagelock.net.http import resumable_download
 
 
 class Dropped(Exception):

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import lockfile
+from imagelock.lock import model as lockfile
 from imagelock.errors import EXIT_ERROR, ImagelockError, InputError, VerificationError
-from imagelock.resolver import models, nvidia, nvidia_catalog
-from imagelock.resolver.update import update
+from imagelock.domains.models import layer as models
+from imagelock.domains.nvidia import layer as nvidia
+from imagelock.domains.nvidia import catalog as nvidia_catalog
+from imagelock.commands.update import update
 
 from .conftest import FileServer, MotoServer
 from .hf_lookalike import HubLookalike
@@ -120,7 +122,7 @@ def test_an_update_after_lock_mirror_keeps_the_mirror(tmp_path: Path, world: tup
                                                       moto_server: MotoServer) -> None:
     import boto3
 
-    from imagelock.mirror import artifacts, run_mirror
+    from imagelock.commands.mirror import artifacts, run_mirror
 
     intent = tmp_path / "seed.toml"
     # the Qwen weights' LFS bytes are stand-ins the look-alike cannot serve: mirror the rest

@@ -11,7 +11,7 @@ import pytest
 
 from .drifthelpers import (CACHE, MODEL_FILES, MODELS, SUITE, VENV, Rootfs, apt_mirror, build_deb, dpkg_install,
                           make_lock, pip_install, wheel_file)
-from imagelock.lockfile import KernelLayer
+from imagelock.lock.model import KernelLayer
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import lockfile
+from imagelock.lock import model as lockfile
 from imagelock.drift import collector
-from imagelock.lockfile import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer,
+from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer,
                                 PythonLayer, PythonPackage, Universe, Wheel)
 
 from imagelock_testing import tree_digest  # noqa: F401 - re-exported for the drift tests

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from imagelock.drift.compare import LockIndex, compare
 from imagelock.drift.synthetic import facts_for
-from imagelock.lockfile import AptLayer, AptPackage, Lock, Universe
+from imagelock.lock.model import AptLayer, AptPackage, Lock, Universe
 
 NAMES = st.lists(st.sampled_from([f"pkg{i}" for i in range(30)]), min_size=1, max_size=20, unique=True)
 

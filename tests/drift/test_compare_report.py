@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from .drifthelpers import seed_like_lock
-from imagelock import lockfile
+from imagelock.lock import model as lockfile
 from imagelock.drift.compare import Audit, Finding, LockIndex, audit, compare
 from imagelock.drift.report import junit_report, text_report
 from imagelock.drift.synthetic import facts_for, plant

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelock import lockfile
-from imagelock.lockfile import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, PythonLayer, PythonPackage,
+from imagelock.lock import model as lockfile
+from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, PythonLayer, PythonPackage,
                                 Universe, Wheel)
 
 

@@ -190,7 +190,7 @@ def test_collector_out_of_time_is_exit_2_with_the_reason(lock_cli, rootfs: Rootf
 
 def test_kernel_from_lib_modules(lock_cli, rootfs: Rootfs) -> None:
     """Without a running kernel, --root looks for the locked kernel's modules, as a kernel package installs them."""
-    from imagelock.lockfile import KernelLayer
+    from imagelock.lock.model import KernelLayer
 
     rootfs.lock.kernel = KernelLayer(version="6.1.0-28-amd64", flavour="amd64", abi="6.1.0-28")
     rootfs.write_lock()

@@ -55,7 +55,7 @@ def test_reordered_intent_keys_and_crlf_stay_fresh(seed, lock_cli) -> None:
 
 def test_unhashed_artifact_is_reported(seed, lock_cli) -> None:
     intent, lock = seed
-    from imagelock import lockfile
+    from imagelock.lock import model as lockfile
 
     parsed, _ = lockfile.read(lock)
     parsed.python.packages[0].wheel.sha256 = ""

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from imagelock import lockfile
-from imagelock.lockfile import Lock, PythonLayer, PythonPackage, Universe, Wheel
+from imagelock.lock import model as lockfile
+from imagelock.lock.model import Lock, PythonLayer, PythonPackage, Universe, Wheel
 
 
 def _lock(version: str) -> Lock:

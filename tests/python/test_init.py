@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagelock import intent as intent_mod
+from imagelock.intent import document as intent_mod
 
 
 def test_one_line_intent(tmp_path: Path, lock_cli) -> None:

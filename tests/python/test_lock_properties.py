@@ -8,9 +8,9 @@ import tomllib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagelock import lockfile
-from imagelock.intent import intent_hash
-from imagelock.lockfile import Lock, PythonIndex, PythonLayer, PythonPackage, Universe, Wheel
+from imagelock.lock import model as lockfile
+from imagelock.intent.document import intent_hash
+from imagelock.lock.model import Lock, PythonIndex, PythonLayer, PythonPackage, Universe, Wheel
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True)
 versions = st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}(\+cu12[0-9])?", fullmatch=True)

@@ -62,7 +62,7 @@ def test_absent_cutoff_records_the_update_time_and_keeps_it(tmp_path: Path, lock
 
 def test_index_credentials_never_reach_the_lock_or_the_output(tmp_path: Path, capfd) -> None:
     from imagelock.cli import main
-    from imagelock.replay import ReplayServer, Snapshot
+    from imagelock.replay.server import ReplayServer, Snapshot
 
     snapshot = build_snapshot(tmp_path / "snap", [Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
                                                    Dist("beta", "1.0", "2024-01-01T00:00:00Z")])

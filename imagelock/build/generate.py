@@ -1,0 +1,103 @@
+"""`lock generate` and `lock check --generated`: a lock in, the files that build its image out.
+
+Everything is rendered in memory first, so a lock with one bad value writes
+nothing at all; then each file is written atomically. The same lock always
+renders byte-identical files, which is what lets `lock check --generated`
+regenerate in memory and name every file that no longer matches.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagelock.lock import model as lockfile
+from imagelock.errors import InputError
+from imagelock.build import bootstrap, manifests, packer, ray
+from imagelock.build.values import Values
+from imagelock.hashing import sha256_bytes
+from imagelock.lock.model import Lock
+
+EXECUTABLE = {"bootstrap.sh"}
+
+
+@dataclass
+class Written:
+    path: Path
+    changed: bool
+
+
+def load(lock_path: str | Path) -> tuple[Lock, str]:
+    """The lock and its exact text; refuses a lock whose content does not match its digest."""
+    lock, claimed = lockfile.read(lock_path)
+    actual = lock.digest()
+    if claimed != actual:
+        raise InputError(lock_path, "digest", f"the lock's content does not match its digest (recorded "
+                                              f"{claimed[:12]}, content {actual[:12]}); refusing to generate "
+                                              "from a lock edited by hand")
+    return lock, Path(lock_path).read_text(encoding="utf-8")
+
+
+def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
+    """File name -> content, for every file `lock generate` writes."""
+    values = Values(lock_path)
+    models_manifest = manifests.models_manifest(lock, values)
+    return {
+        "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
+        "image.pkr.hcl": packer.render(lock, values, models_manifest),
+        "lock.toml": lock_text,
+        "models-manifest.json": models_manifest,
+        "pylock.toml": manifests.pylock_toml(lock, values),
+        "ray-worker.yaml": ray.render(lock, values),
+        "requirements.txt": manifests.requirements_txt(lock, values),
+    }
+
+
+def _writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".imagelock-probe.", dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+        raise InputError(out_dir, None, f"cannot write generated files here ({reason})") from None
+
+
+def generate(lock_path: str | Path, out_dir: str | Path) -> list[Written]:
+    lock, text = load(lock_path)
+    files = render(lock, text, lock_path)
+    out = Path(out_dir)
+    _writable(out)
+    written = []
+    for name, content in files.items():
+        target = out / name
+        try:
+            changed = lockfile.write_atomic(target, content)
+            target.chmod(0o755 if name in EXECUTABLE else 0o644)
+        except OSError as exc:
+            raise InputError(target, None, f"cannot be written ({exc.strerror})") from None
+        written.append(Written(target, changed))
+    return written
+
+
+def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:
+    """One line per generated file that is missing or differs from what this lock generates."""
+    lock, text = load(lock_path)
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise InputError(out, None, "no such directory of generated files (run `lock generate`)")
+    problems = []
+    for name, content in render(lock, text, lock_path).items():
+        target = out / name
+        if not target.is_file():
+            problems.append(f"{target}: missing (run `lock generate {lock_path} -o {out}`)")
+        elif target.read_bytes() != content.encode("utf-8"):
+            problems.append(f"{target}: stale, differs from what {lock_path} generates "
+                            f"(run `lock generate {lock_path} -o {out}`)")
+        elif name in EXECUTABLE and not os.access(target, os.X_OK):
+            problems.append(f"{target}: not executable")
+    return problems

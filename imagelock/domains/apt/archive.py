@@ -1,0 +1,311 @@
+"""Signed archive access: InRelease -> gpgv -> Release -> verified Packages indexes.
+
+Nothing from the archive is parsed before it is verified: InRelease's signed
+text is what gpgv outputs (never the raw file, so text outside the signed
+block is ignored), and every index is checked by size and SHA256 against that
+text before it is decompressed. Indexes are stored by their SHA256, so an
+index already seen is never fetched again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import gzip
+import lzma
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagelock.net import http
+from imagelock.errors import UpstreamError, VerificationError
+from imagelock.hashing import sha256_bytes
+
+# Preferred compressions, best first; each must be listed in Release to be used.
+COMPRESSIONS = (".xz", ".gz", "")
+
+
+@dataclass
+class Release:
+    """The fields of a verified Release text that resolution needs."""
+
+    suite: str
+    codename: str
+    date: str
+    architectures: list[str]
+    components: list[str]
+    by_hash: bool
+    sha256: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (hex, size)
+    valid_until: str = ""
+
+
+@dataclass
+class SignedRelease:
+    release: Release
+    inrelease_sha256: str
+    signed: bool
+
+
+@dataclass
+class FetchedIndex:
+    path: str  # as listed in Release, e.g. main/binary-amd64/Packages.xz
+    sha256: str
+    size: int
+    text: str  # decompressed
+
+
+def suite_url(base: str, suite: str) -> str:
+    return f"{base.rstrip('/')}/dists/{suite}"
+
+
+def gpgv_verify(data: bytes, keyring: Path, what: str) -> bytes:
+    """The signed text of a clearsigned document, or VerificationError naming what failed.
+
+    gpgv runs with an empty GNUPGHOME and only the given keyring, so no key
+    of the user's own keyrings can vouch for an archive.
+    """
+    with tempfile.TemporaryDirectory(prefix="imagelock-gpgv-") as home:
+        signed = Path(home) / "InRelease"
+        signed.write_bytes(data)
+        out = Path(home) / "Release"
+        try:
+            result = subprocess.run(
+                ["gpgv", "--status-fd", "1", "--keyring", str(keyring), "--output", str(out), str(signed)],
+                capture_output=True, env={**os.environ, "GNUPGHOME": home, "LC_ALL": "C"}, timeout=60,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise UpstreamError("gpgv is not installed: it is needed to verify signed apt archives "
+                                "(install the gpgv package)") from None
+        status = result.stdout.decode("utf-8", "replace")
+        if result.returncode != 0 or "\n[GNUPG:] VALIDSIG " not in "\n" + status:
+            reason = "no valid signature"
+            if "[GNUPG:] BADSIG" in status:
+                reason = "BAD signature (the signed text was altered)"
+            elif "[GNUPG:] NO_PUBKEY" in status or "[GNUPG:] ERRSIG" in status:
+                reason = "signed by a key that is not in the keyring"
+            elif "[GNUPG:] NODATA" in status:
+                reason = "not signed"
+            raise VerificationError(f"{what}: {reason} (keyring {keyring})")
+        return out.read_bytes()
+
+
+def dearmor_keyring(keyring: Path, workdir: Path) -> Path:
+    """gpgv reads binary keyrings only; an ASCII-armored `.asc` is converted first."""
+    data = keyring.read_bytes()
+    if not data.lstrip().startswith(b"-----BEGIN PGP"):
+        return keyring
+    target = workdir / f"{sha256_bytes(data)[:16]}.gpg"
+    if not target.exists():
+        result = subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(target), str(keyring)],
+                                capture_output=True, env={**os.environ, "GNUPGHOME": str(workdir)},
+                                timeout=60, check=False)
+        if result.returncode != 0:
+            raise VerificationError(f"{keyring}: cannot read the armored keyring")
+    return target
+
+
+def _strip_clearsign(data: bytes) -> bytes:
+    """The text of a clearsigned document without checking it (allow-unsigned only)."""
+    text = data.decode("utf-8", "replace")
+    if not text.startswith("-----BEGIN PGP SIGNED MESSAGE-----"):
+        return data
+    body = text.split("\n\n", 1)[1] if "\n\n" in text else ""
+    body = body.split("\n-----BEGIN PGP SIGNATURE-----", 1)[0]
+    lines = [line[2:] if line.startswith("- ") else line for line in body.split("\n")]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def parse_release(text: str, where: str) -> Release:
+    """Parse Release's fields and its SHA256 file list."""
+    fields: dict[str, str] = {}
+    sha256: dict[str, tuple[str, int]] = {}
+    current = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            if current == "SHA256":
+                parts = line.split()
+                if len(parts) == 3:
+                    try:
+                        sha256[parts[2]] = (parts[0].lower(), int(parts[1]))
+                    except ValueError:
+                        raise UpstreamError(f"{where}: bad SHA256 line {line.strip()!r}") from None
+            continue
+        key, _, value = line.partition(":")
+        current = key
+        fields[key] = value.strip()
+    if not sha256:
+        raise UpstreamError(f"{where}: lists no SHA256 index digests")
+    return Release(
+        suite=fields.get("Suite", ""), codename=fields.get("Codename", ""), date=fields.get("Date", ""),
+        architectures=fields.get("Architectures", "").split(), components=fields.get("Components", "").split(),
+        by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", sha256=sha256,
+        valid_until=fields.get("Valid-Until", ""),
+    )
+
+
+def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: bool) -> SignedRelease:
+    """Fetch and verify dists/<suite>/InRelease; keyring None only with allow_unsigned."""
+    url = f"{suite_url(base, suite)}/InRelease"
+    data = http.get_bytes(url, what=f"apt suite {suite}:")
+    where = f"{http.redact(url)}"
+    if allow_unsigned:
+        print(f"imagelock: WARNING: apt.allow-unsigned = true: {where} is used WITHOUT checking its "
+              "signature; anyone between you and the archive can choose what gets locked", file=sys.stderr)
+        text = _strip_clearsign(data)
+        signed = False
+    else:
+        assert keyring is not None
+        text = gpgv_verify(data, keyring, where)
+        signed = True
+    release = parse_release(text.decode("utf-8", "replace"), where)
+    if suite not in (release.suite, release.codename):
+        raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
+                                f"not {suite!r} (a replayed or substituted Release)")
+    return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
+
+
+def _instant(value: str, field_name: str, where: str) -> dt.datetime | None:
+    """A Release date field (RFC 2822) as a UTC instant; None when the field is absent."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise UpstreamError(f"{where}: unreadable {field_name} {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def release_time(release: Release, where: str) -> dt.datetime | None:
+    """The signed Release's Date as a UTC instant (None when the archive gives none)."""
+    return _instant(release.date, "Date", where)
+
+
+def check_fresh(release: Release, where: str, now: dt.datetime | None = None) -> None:
+    """A live archive's Release past its Valid-Until is refused, as apt refuses it.
+
+    An old Release stays validly signed forever; Valid-Until is what stops a
+    mirror (or anyone in between) from serving a stale one to hide updates.
+    Snapshots are old by design and are checked by check_snapshot instead.
+    """
+    until = _instant(release.valid_until, "Valid-Until", where)
+    if until is not None and until < (now or dt.datetime.now(dt.timezone.utc)):
+        raise VerificationError(f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
+                                "(a stale or replayed Release; pin an apt.snapshot to lock an archive as it was)")
+
+
+def check_snapshot(release: Release, snapshot: str, where: str) -> None:
+    """A snapshot must not serve a Release signed after its own timestamp."""
+    moment = release_time(release, where)
+    limit = dt.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    if moment is not None and moment > limit:
+        raise VerificationError(f"{where}: the Release is dated {moment:%Y-%m-%dT%H:%M:%SZ}, after snapshot "
+                                f"{snapshot}: this is not that snapshot")
+
+
+def store_dir() -> Path:
+    return http.cache_dir() / "apt" / "sha256"
+
+
+def _from_store(sha256: str, size: int) -> bytes | None:
+    path = store_dir() / sha256
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) == size and sha256_bytes(data) == sha256:
+        return data
+    path.unlink(missing_ok=True)  # a damaged cache entry is dropped, never trusted
+    return None
+
+
+def _to_store(sha256: str, data: bytes) -> None:
+    folder = store_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{sha256}.{os.getpid()}"
+    tmp.write_bytes(data)
+    os.replace(tmp, folder / sha256)
+
+
+def _check(data: bytes, sha256: str, size: int, where: str) -> None:
+    if len(data) != size:
+        raise VerificationError(f"{where}: {len(data)} bytes, but the signed Release says {size} "
+                                "(truncated or altered download)")
+    actual = sha256_bytes(data)
+    if actual != sha256:
+        raise VerificationError(f"{where}: sha256 {actual}, but the signed Release says {sha256} "
+                                "(altered index)")
+
+
+def _decompress(data: bytes, path: str, where: str) -> bytes:
+    try:
+        if path.endswith(".xz"):
+            return lzma.decompress(data)
+        if path.endswith(".gz"):
+            return gzip.decompress(data)
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise VerificationError(f"{where}: cannot be decompressed ({exc.__class__.__name__})") from None
+    return data
+
+
+def fetch_packages(base: str, suite: str, release: Release, component: str, arch: str) -> FetchedIndex:
+    """The verified, decompressed Packages index of one component and architecture.
+
+    The store keeps the decompressed index under its own signed digest when the
+    Release lists one (reading it back costs a hash, not a decompression), else
+    the downloaded file under its digest.
+    """
+    stem = f"{component}/binary-{arch}/Packages"
+    listed = [(stem + ext, release.sha256[stem + ext]) for ext in COMPRESSIONS if stem + ext in release.sha256]
+    if not listed:
+        raise UpstreamError(f"{suite_url(base, suite)}: the signed Release lists no {stem} index "
+                            f"(components: {', '.join(release.components) or 'none'}; "
+                            f"architectures: {', '.join(release.architectures) or 'none'})")
+    path, (sha256, size) = listed[0]
+    plain = release.sha256.get(stem)
+    text = _from_store(*plain) if plain else None
+    if text is None:
+        data = _from_store(sha256, size)
+        if data is None:
+            data = _download(base, suite, release, path, sha256, size)
+        text = _decompress(data, path, f"{suite_url(base, suite)}/{path}")
+        if plain and path != stem:
+            _check(text, plain[0], plain[1], f"{suite_url(base, suite)}/{stem} (decompressed)")
+        if plain:
+            _to_store(plain[0], text)
+        else:
+            _to_store(sha256, data)
+    return FetchedIndex(path=path, sha256=sha256, size=size, text=text.decode("utf-8", "replace"))
+
+
+def _download(base: str, suite: str, release: Release, path: str, sha256: str, size: int) -> bytes:
+    """By-hash first when the archive offers it (no race with a mirror update), then the plain path.
+
+    A by-hash file that is missing falls back to the plain path; either way the
+    bytes must match the signed digest.
+    """
+    plain_url = f"{suite_url(base, suite)}/{path}"
+    if release.by_hash:
+        folder = path.rsplit("/", 1)[0]
+        hash_url = f"{suite_url(base, suite)}/{folder}/by-hash/SHA256/{sha256}"
+        try:
+            data = http.get_bytes(hash_url, what="apt index")
+        except UpstreamError as by_hash_error:
+            try:
+                data = http.get_bytes(plain_url, what="apt index")
+            except UpstreamError as plain_error:
+                raise UpstreamError(f"{by_hash_error}; and {plain_error}") from None
+            _check(data, sha256, size, http.redact(plain_url))
+            return data
+        _check(data, sha256, size, http.redact(hash_url))
+        return data
+    data = http.get_bytes(plain_url, what="apt index")
+    _check(data, sha256, size, http.redact(plain_url))
+    return data

@@ -1,0 +1,242 @@
+"""The apt layer of `lock update`: intent -> signed indexes -> closure -> AptLayer.
+
+The kernel layer shares the loaded archive: its packages are part of the
+apt request (so the closure contains them and their dependencies), and
+`kernel.resolve` names them in the KernelLayer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagelock.errors import InputError
+from imagelock.hashing import sha256_file
+from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
+from imagelock.domains.apt import archive, suggest
+from imagelock.domains.apt.closure import Installed, Resolution, Root
+from imagelock.domains.apt.intent import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
+                                           parse_kernel)
+from imagelock.domains.apt.kernel import KernelPlan, plan
+from imagelock.domains.apt.packages_index import Stanza, parse
+from imagelock.domains.apt.recording import upstream_sources
+from imagelock.domains.apt.universe import Universe
+from imagelock.domains.context import UpdateContext
+
+
+@dataclass
+class Archive:
+    """The archive as pinned for one update: verified sources and every package they offer."""
+
+    snapshot: str | None
+    base: str  # the archive URL the lock records (snapshot included)
+    keyring_sha256: str
+    sources: list[AptSource]
+    universe: Universe
+
+
+@dataclass
+class Loaded:
+    intent: AptIntent
+    kernel: KernelIntent | None
+    archive: Archive
+
+
+def snapshot_of(cutoff: str) -> str:
+    """`2024-04-15T00:00:00Z` -> `20240415T000000Z`, the snapshot service's form."""
+    moment = dt.datetime.strptime(cutoff, INSTANT)
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
+    """(snapshot, URL of the archive at that snapshot): `<archive>/<YYYYMMDDTHHMMSSZ>` for snapshot services."""
+    snapshot = intent.snapshot or (snapshot_of(cutoff) if intent.snapshot_from_cutoff else None)
+    return snapshot, f"{intent.archive}/{snapshot}" if snapshot else intent.archive
+
+
+def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: str | None = None,
+                 keyring: Path | None = None, recording: Path | None = None) -> Archive:
+    """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed.
+
+    `fetch_base` and `keyring` stand in for the intent's when a recorded
+    archive is replayed on loopback; the lock still records the real URL, and
+    for a trimmed `recording` the distribution's own signed sources
+    (imagelock/domains/apt/recording.py).
+    """
+    snapshot, base = archive_base(intent, cutoff)
+    keyring = keyring or intent.keyring
+    gpg_keyring = archive.dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
+    keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
+    sources: list[AptSource] = []
+    stanzas: list[Stanza] = []
+    texts: list[str] = []
+    for suite in intent.suites:
+        signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, intent.allow_unsigned)
+        where = f"{base}/dists/{suite}/InRelease"
+        if snapshot:
+            archive.check_snapshot(signed.release, snapshot, where)
+        elif fetch_base is None:  # a replayed recording is old by design, like a snapshot
+            archive.check_fresh(signed.release, where)
+        moment = archive.release_time(signed.release, where)
+        indexes = []
+        for component in intent.components:
+            for arch in intent.architectures:
+                index = archive.fetch_packages(fetch_base or base, suite, signed.release, component, arch)
+                indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
+                stanzas.extend(parse(index.text, suite, f"{suite}/{index.path}", start=len(stanzas)))
+                texts.append(index.text)
+        sources.append(AptSource(suite=suite, uri=base, components=intent.components,
+                                 architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
+                                 indexes=indexes, date=instant(moment) if moment else None))
+    if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
+        upstream = upstream_sources(recording, sources, archive.dearmor_keyring(intent.keyring, workdir))
+        if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
+            sources, keyring_sha256 = upstream, sha256_file(intent.keyring)
+    return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
+                   universe=Universe(stanzas, intent.architectures, texts))
+
+
+def load(ctx: UpdateContext) -> Loaded:
+    """Parse the sections and load the archive once per update (apt and kernel share it)."""
+    memo = ctx.cache.get("apt")
+    if memo is not None:
+        return memo
+    path = ctx.intent.path
+    section = ctx.intent.section("apt")
+    if section is None:
+        raise InputError(path, "kernel", "needs an [apt] section naming the archive the kernel comes from")
+    intent = parse_apt(section, path)
+    kernel_section = ctx.intent.section("kernel")
+    kernel = parse_kernel(kernel_section, path) if kernel_section is not None else None
+    fetch_base = keyring = recording = None
+    if ctx.replay is not None:
+        upstream = archive_base(intent, ctx.cutoff)[1]
+        fetch_base = ctx.replay.local_apt(upstream)
+        if fetch_base is None:
+            raise InputError(path, "apt.archive", f"the replayed snapshot has no recording of {upstream} "
+                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
+        keyring = ctx.replay.apt_keyring(upstream)
+        recording = ctx.replay.apt_recording(upstream)
+    loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
+        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring, recording=recording))
+    ctx.cache["apt"] = loaded
+    return loaded
+
+
+def read_manifest(path: Path, universe: Universe) -> list[Installed]:
+    """A `dpkg-query -W` listing: `name[:arch]<TAB>version[<TAB>arch]` per line."""
+    installed = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) not in (2, 3):
+            raise InputError(path, f"line {number}", "expected `name<TAB>version` as `dpkg-query -W` prints it")
+        name, _, arch = parts[0].partition(":")
+        arch = parts[2] if len(parts) == 3 else (arch or universe.native)
+        if not NAME.match(name):
+            raise InputError(path, f"line {number}", f"{parts[0]!r} is not a Debian package name")
+        provides = next((s.provides for s in universe.by_name.get(name, []) if s.version == parts[1]), "")
+        installed.append(Installed(name=name, version=parts[1], arch=arch, provides=provides))
+    return installed
+
+
+def _root(loaded: Loaded, request: PackageRequest, flavours: list[str]) -> Stanza:
+    universe = loaded.archive.universe
+    path = loaded.intent.path
+    arch = request.arch if request.arch not in (None, "all") else universe.native
+    versions = universe.versions(request.name, arch)
+    if not versions:
+        others = universe.versions(request.name)
+        if others:
+            raise InputError(path, request.key, f"{request.original!r}: {request.name} exists only for "
+                             f"{', '.join(sorted({s.arch for s in others}))}, not {arch}")
+        providers = sorted({s.name for s, _ in universe.providers(request.name)
+                            if universe.candidate(s.name, universe.arch_key(s)) is s})
+        if len(providers) == 1 and request.version is None:
+            # apt-get: "Note, selecting 'X' instead of 'Y'" for a virtual name with one provider.
+            stanza = universe.candidate(providers[0], arch)
+            if stanza is not None:
+                return stanza
+        if providers:
+            raise InputError(path, request.key, f"{request.original!r} is a virtual package provided by "
+                             f"{', '.join(providers[:8])}: name the one to install")
+        where = f"suites {', '.join(loaded.intent.suites)}; components {', '.join(loaded.intent.components)}"
+        raise InputError(path, request.key, f"no package {request.name!r} in the archive ({where})"
+                         f"{suggest.for_unknown_name(universe, request.name, flavours)}")
+    if request.version is None:
+        return versions[0]
+    for stanza in versions:
+        if stanza.version == request.version:
+            universe.pins[(request.name, arch)] = request.version
+            return stanza
+    raise InputError(path, request.key, f"{request.original!r}: " + suggest.for_missing_version(
+        universe, request.name, arch, request.version, loaded.archive.snapshot))
+
+
+_KERNEL_PACKAGE = re.compile(r"^linux-(?:image|image-unsigned|modules|modules-extra|headers)-"
+                             r"([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:-[a-z0-9-]+)?)$")
+
+
+def _check_kernel_requests(loaded: Loaded, kplan: KernelPlan) -> None:
+    """A kernel package of another ABI next to [kernel] would build the driver for the wrong kernel."""
+    for request in loaded.intent.packages:
+        match = _KERNEL_PACKAGE.match(request.name)
+        if match and match.group(1) not in (kplan.release, kplan.abi):
+            raise InputError(loaded.intent.path, request.key, f"{request.original!r} is for kernel "
+                             f"{match.group(1)}, but kernel.version is {kplan.release}: the driver would be built "
+                             "against another kernel's headers (leave kernel packages to [kernel])")
+
+
+def kernel_plan(loaded: Loaded) -> KernelPlan | None:
+    return plan(loaded.archive.universe, loaded.kernel) if loaded.kernel else None
+
+
+def request_roots(loaded: Loaded) -> list[Root]:
+    """What the closure starts from: each asked-for package at its pinned or newest version, then
+    the kernel's image, modules and headers (unless asked for by name already)."""
+    kplan = kernel_plan(loaded)
+    flavours = [loaded.kernel.flavour] if loaded.kernel else []
+    flavours.append("generic")
+    if kplan is not None:
+        _check_kernel_requests(loaded, kplan)
+    roots = [Root(stanza=_root(loaded, request, flavours), original=request.original)
+             for request in loaded.intent.packages]
+    universe = loaded.archive.universe
+    asked = {(r.stanza.name, universe.arch_key(r.stanza)) for r in roots}
+    for name in kplan.packages if kplan else []:
+        stanza = universe.candidate(name, universe.native)
+        if stanza is not None and (name, universe.native) not in asked:
+            roots.append(Root(stanza=stanza, original=f"kernel {kplan.release}" if kplan else name))
+    return roots
+
+
+def resolve(ctx: UpdateContext) -> AptLayer:
+    loaded = load(ctx)
+    roots = request_roots(loaded)
+    universe = loaded.archive.universe
+    installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
+    resolution = Resolution(universe, installed)
+    chosen = resolution.resolve(roots)
+    for warning in resolution.warnings:
+        print(f"imagelock: warning: apt: {warning}", file=sys.stderr)
+    packages = [
+        AptPackage(name=c.stanza.name, version=c.stanza.version, arch=c.stanza.arch, filename=c.stanza.filename,
+                   sha256=c.stanza.sha256, size=c.stanza.size, suite=c.stanza.suite, requested=c.requested,
+                   original=c.original, depends_on=c.depends_on)
+        for c in chosen.values()
+    ]
+    manifest = loaded.intent.base_manifest
+    return AptLayer(archive=loaded.intent.archive, keyring_sha256=loaded.archive.keyring_sha256,
+                    snapshot=loaded.archive.snapshot, sources=loaded.archive.sources, packages=packages,
+                    base_manifest_sha256=sha256_file(manifest) if manifest else None)
+
+
+def resolve_kernel(ctx: UpdateContext) -> KernelLayer:
+    loaded = load(ctx)
+    kplan = kernel_plan(loaded)
+    assert kplan is not None
+    return KernelLayer(version=kplan.release, flavour=kplan.flavour, abi=kplan.abi, packages=kplan.packages)

@@ -1,0 +1,61 @@
+"""A trimmed apt recording, tied back to the archive it was cut from.
+
+tools/record_apt_snapshot.py cuts each index down to the closure's stanzas,
+which breaks the distribution's signature chain, so it re-signs the trimmed
+archive with a key of its own. It also keeps the distribution's signed
+`upstream/<suite>.InRelease` files and, in `provenance.json`, the digests of
+the full indexes it cut from. Under `--replay`, each upstream InRelease is
+verified with the intent's own keyring and must list those digests; the lock
+then records what the real archive serves (the intent's keyring, the real
+InRelease and index digests), as a live run at recording time would have, so
+a build verifies the archive with the distribution's key, not the recorder's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from imagelock.errors import InputError, VerificationError
+from imagelock.hashing import sha256_bytes
+from imagelock.lock.model import AptIndexFile, AptSource, instant
+from imagelock.domains.apt import archive
+
+
+def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -> list[AptSource] | None:
+    """The sources as the distribution signed them, or None for a recording that keeps no upstream files."""
+    provenance_path = recording / "provenance.json"
+    if not provenance_path.is_file() or not (recording / "upstream").is_dir():
+        return None
+    try:
+        suites = json.loads(provenance_path.read_text())["suites"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(provenance_path, "suites", f"expected the recorded suites' digests ({exc})") from None
+    return [_upstream(recording, source, suites.get(source.suite), keyring) for source in sources]
+
+
+def _upstream(recording: Path, source: AptSource, recorded: object, keyring: Path) -> AptSource:
+    where = recording / "upstream" / f"{source.suite}.InRelease"
+    if not isinstance(recorded, dict) or not where.is_file():
+        raise VerificationError(f"{recording}: keeps no upstream InRelease and digests for suite {source.suite}")
+    data = where.read_bytes()
+    release = archive.parse_release(archive.gpgv_verify(data, keyring, str(where)).decode("utf-8", "replace"),
+                                    str(where))
+    if source.suite not in (release.suite, release.codename):
+        raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
+                                f"not {source.suite!r}")
+    if sha256_bytes(data) != recorded.get("inrelease-sha256"):
+        raise VerificationError(f"{where}: not the InRelease provenance.json names for {source.suite}")
+    indexes = []
+    for item in recorded.get("indexes", []):
+        path, sha256, size = item.get("path"), item.get("sha256"), item.get("size")
+        if release.sha256.get(path) != (sha256, size):
+            raise VerificationError(f"{where}: does not list {path} with sha256 {sha256} and size {size}, "
+                                    "as provenance.json says the recording was cut from")
+        indexes.append(AptIndexFile(path=path, sha256=sha256, size=size))
+    if not indexes:
+        raise VerificationError(f"{recording}/provenance.json: names no index of suite {source.suite}")
+    moment = archive.release_time(release, str(where))
+    return dataclasses.replace(source, inrelease_sha256=sha256_bytes(data), indexes=indexes,
+                               date=instant(moment) if moment else None)

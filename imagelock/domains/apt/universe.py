@@ -1,0 +1,106 @@
+"""Every package version the pinned archive offers, indexed for resolution.
+
+Architecture `all` packages live with the native architecture, as in apt's
+cache, so "one version per (name, arch)" holds for them too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from imagelock.domains.apt import debversion
+from imagelock.domains.apt.packages_index import Stanza
+from imagelock.domains.apt.relations import parse_relations
+
+Key = tuple[str, str]  # (name, arch) with arch "all" folded into the native architecture
+
+# The order in which apt's cache generator reads a stanza's fields: a package
+# gets its cache ID the first time its name is met, as a Package or as the
+# target of any of these relations (debListParser::NewVersion).
+APT_FIELD_ORDER = ("Package", "Pre-Depends", "Depends", "Conflicts", "Breaks", "Recommends", "Suggests",
+                   "Replaces", "Enhances", "Provides")
+
+
+class Universe:
+    def __init__(self, stanzas: Iterable[Stanza], architectures: list[str], texts: list[str] | None = None) -> None:
+        self.texts = texts or []  # the index texts in the order apt reads them, for mention_order
+        self._mentions: dict[str, tuple[int, ...]] = {}
+        self.architectures = list(architectures)
+        self.native = self.architectures[0]
+        self.by_name: dict[str, list[Stanza]] = defaultdict(list)
+        for stanza in stanzas:
+            self.by_name[stanza.name].append(stanza)
+        self._sorted: set[str] = set()
+        self._providers: dict[str, list[tuple[Stanza, str | None]]] | None = None
+        self.pins: dict[Key, str] = {}
+
+    def arch_key(self, stanza: Stanza) -> str:
+        return self.native if stanza.arch == "all" else stanza.arch
+
+    def versions(self, name: str, arch: str | None = None) -> list[Stanza]:
+        """All versions of a name, newest first (ties: the first suite listed wins)."""
+        entries = self.by_name.get(name, [])
+        if name not in self._sorted:
+            entries.sort(key=lambda s: s.order)
+            entries.sort(key=lambda s: debversion.key(s.version), reverse=True)
+            self._sorted.add(name)
+        if arch is None:
+            return entries
+        return [s for s in entries if self.arch_key(s) == arch]
+
+    def candidate(self, name: str, arch: str) -> Stanza | None:
+        """The version apt would install: the pinned one if pinned, else the newest."""
+        pinned = self.pins.get((name, arch))
+        for stanza in self.versions(name, arch):
+            if pinned is None or stanza.version == pinned:
+                return stanza
+        return None
+
+    def providers(self, name: str) -> list[tuple[Stanza, str | None]]:
+        """(package version, provided version) for every version that Provides `name`."""
+        if self._providers is None:
+            table: dict[str, list[tuple[Stanza, str | None]]] = defaultdict(list)
+            for entries in self.by_name.values():
+                for stanza in entries:
+                    if stanza.provides:
+                        for group in parse_relations(stanza.provides):
+                            for rel in group:
+                                table[rel.name].append((stanza, rel.version if rel.op == "=" else None))
+            self._providers = table
+        return self._providers.get(name, [])
+
+    def exists(self, name: str) -> bool:
+        return name in self.by_name
+
+    def names(self) -> Iterable[str]:
+        return self.by_name.keys()
+
+    def mention_order(self, name: str) -> tuple[int, ...]:
+        """Where apt's cache first meets `name`: the order of the cache ID apt gives the package.
+
+        apt breaks a tie between equally good providers by that ID (the one met
+        last wins); nothing else in the indexes records it, so it is recovered
+        from the index texts, only for the few names that tie.
+        """
+        cached = self._mentions.get(name)
+        if cached is not None:
+            return cached
+        fields = "|".join(re.escape(f) for f in APT_FIELD_ORDER)
+        pattern = re.compile(rf"^({fields}):[^\n]*?(?<![A-Za-z0-9.+\-]){re.escape(name)}(?![A-Za-z0-9.+\-])",
+                             re.MULTILINE)
+        found: tuple[int, ...] = (len(self.texts), 0, 0, 0)
+        for number, text in enumerate(self.texts):
+            best = None
+            for match in pattern.finditer(text):
+                stanza_start = text.rfind("\n\n", 0, match.start()) + 1
+                if best is not None and stanza_start > best[1]:
+                    break
+                key = (number, stanza_start, APT_FIELD_ORDER.index(match.group(1)), match.end())
+                best = key if best is None or key < best else best
+            if best is not None:
+                found = best
+                break
+        self._mentions[name] = found
+        return found

@@ -1,0 +1,28 @@
+"""What every domain resolver is handed: the intent, the previous lock, the options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagelock.intent.document import Intent
+from imagelock.lock.model import Lock
+from imagelock.replay.server import ReplayServer
+
+
+@dataclass
+class UpdateContext:
+    """One `lock update` run, as each domain's `resolve(ctx)` sees it."""
+
+    intent: Intent
+    previous: Lock | None
+    cutoff: str
+    upgrade: bool = False
+    upgrade_packages: list[str] = field(default_factory=list)
+    refresh: list[str] = field(default_factory=list)
+    engine: str = "uv"
+    replay: ReplayServer | None = None
+    workdir: Path | None = None
+    # Shared between the domains of one run (the apt and kernel layers load one archive).
+    cache: dict[str, Any] = field(default_factory=dict)

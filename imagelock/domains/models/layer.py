@@ -1,0 +1,290 @@
+"""The models domain: intent `[[models]]` -> lock `[[models]]`, each file pinned by content at one commit.
+
+    [[models]]
+    repo = "Qwen/Qwen3-4B-AWQ"
+    revision = "main"                     # branch, tag or commit; default "main"
+    files = ["model.safetensors", "*.json"]
+    dest = "/workspace/models/qwen/Qwen3-4B-AWQ"
+
+The revision is resolved to its commit through the Hub API (`huggingface_hub`,
+`HF_ENDPOINT` honoured). Per file the lock records path, size and sha256: the
+LFS sha256 from the API for files in LFS; for the others the bytes are fetched at
+the commit, checked against the git blob id and size the API gives, and hashed.
+
+A token from `HF_TOKEN` or `HUGGINGFACE_HUB_TOKEN` is sent to the Hub and to
+nothing else; it is never written to the lock, a log or an error message.
+
+With `--replay`, the Hub is the snapshot's recording (`"hf"` in snapshot.json)
+served on loopback; no token is sent, and a repo the recording lacks is an
+input error. The lock records commits and hashes only, never the endpoint.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from imagelock.net import http
+from imagelock.errors import InputError, UpstreamError, VerificationError
+from imagelock.hashing import git_blob_id, is_sha256, sha256_bytes
+from imagelock.intent.document import check_keys
+from imagelock.lock.model import Lock, Model, ModelFile
+from imagelock.domains.context import UpdateContext
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+KEYS = ("repo", "revision", "files", "dest")
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_DEST = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+
+
+@dataclass(frozen=True)
+class Hub:
+    """Where this run asks: the Hub (or HF_ENDPOINT) with the environment's token, or a replay with none."""
+
+    endpoint: str
+    token: str | None
+    replayed: bool = False
+
+    @property
+    def name(self) -> str:
+        """How errors name it: a loopback port means nothing to the reader."""
+        return "the replayed snapshot" if self.replayed else self.endpoint
+
+
+@dataclass
+class ModelIntent:
+    repo: str
+    revision: str
+    files: list[str]
+    dest: str
+    where: str
+
+
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def token() -> str | None:
+    """The Hub token from the environment; callers pass it on and never print it."""
+    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN") or None
+
+
+def parse(value: Any, path: Path) -> list[ModelIntent]:
+    if not isinstance(value, list):
+        raise InputError(path, "models", "expected an array of tables ([[models]])")
+    models: list[ModelIntent] = []
+    seen: dict[str, str] = {}
+    for i, table in enumerate(value):
+        where = f"models[{i}]"
+        check_keys(table, KEYS, path, where)
+        for key in ("repo", "revision", "dest"):
+            if key in table and not isinstance(table[key], str):
+                raise InputError(path, f"{where}.{key}", f"expected a string, found {type(table[key]).__name__}")
+        repo = table.get("repo")
+        if not repo or not _REPO.match(repo):
+            raise InputError(path, f"{where}.repo", f"expected a Hub repo id such as \"Qwen/Qwen3-4B-AWQ\", "
+                             f"found {repo!r}")
+        revision = table.get("revision", "main")
+        if not revision or any(c in revision for c in " \t\n") or ".." in revision:
+            raise InputError(path, f"{where}.revision", f"expected a branch, tag or commit, found {revision!r}")
+        files = table.get("files")
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
+            raise InputError(path, f"{where}.files", "expected a non-empty array of file names or glob patterns")
+        for j, pattern in enumerate(files):
+            if pattern.startswith("/") or ".." in pattern.split("/"):
+                raise InputError(path, f"{where}.files[{j}]", f"expected a path inside the repo, found {pattern!r}")
+        dest = table.get("dest")
+        if not dest or not _DEST.match(dest):
+            raise InputError(path, f"{where}.dest", f"expected an absolute path of plain characters such as "
+                             f"\"/workspace/models/{repo.split('/')[-1]}\", found {dest!r}")
+        if dest in seen:
+            raise InputError(path, f"{where}.dest", f"{dest} is already the destination of {seen[dest]}")
+        seen[dest] = repo
+        models.append(ModelIntent(repo=repo, revision=revision, files=list(files), dest=dest, where=where))
+    return models
+
+
+REPLAY_HINT = 'its snapshot.json lists the Hub recording under "hf"'
+
+
+def hub_for(ctx: UpdateContext) -> Hub:
+    """The live Hub, or in a replay the snapshot's recording (an input error when it has none)."""
+    if ctx.replay is None:
+        return Hub(endpoint=endpoint(), token=token())
+    local = ctx.replay.hub_endpoint()
+    if local is None:
+        raise InputError(ctx.intent.path, "models", "the replayed snapshot has no recording of the Hugging Face "
+                         "Hub (its snapshot.json has no \"hf\" entry naming one)")
+    return Hub(endpoint=local, token=None, replayed=True)
+
+
+def _api(hub: Hub) -> Any:
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=hub.endpoint, token=hub.token or False)  # False: never a token from ~/.cache
+
+
+def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exception:
+    """The Hub's answer as one line naming the intent key; built from facts, never from the request."""
+    from huggingface_hub.utils import (  # where every release since 0.2x exports them
+        GatedRepoError,
+        HfHubHTTPError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where, repo = model.where, model.repo
+    if isinstance(exc, GatedRepoError):
+        if hub.replayed:
+            return _gated_in_replay(model, path)
+        if hub.token is None:
+            return InputError(path, f"{where}.repo", f"{repo} is gated: accept its terms on the Hub, then set "
+                              "HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
+        return InputError(path, f"{where}.repo", f"{repo} is gated and the token in the environment has no "
+                          "access to it: accept its terms on the Hub with that account")
+    if isinstance(exc, RevisionNotFoundError):
+        return InputError(path, f"{where}.revision", f"revision {model.revision!r} not found in {repo}: "
+                          "expected a branch, tag or commit of that repo")
+    if isinstance(exc, RepositoryNotFoundError) and hub.replayed:
+        return InputError(path, f"{where}.repo", f"the replayed snapshot has no recording of {repo} ({REPLAY_HINT})")
+    if isinstance(exc, RepositoryNotFoundError):
+        hint = "" if hub.token else " (if it is private, set HF_TOKEN)"
+        return InputError(path, f"{where}.repo", f"{repo} not found on {hub.endpoint}{hint}")
+    if isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else "no answer"
+        return UpstreamError(f"Hugging Face Hub {hub.name}: {repo}: HTTP {status}")
+    return UpstreamError(f"Hugging Face Hub {hub.name}: {repo}: unreachable ({type(exc).__name__})")
+
+
+def _gated_in_replay(model: ModelIntent, path: Path) -> InputError:
+    return InputError(path, f"{model.where}.repo", f"{model.repo} is gated, and a replay sends no token: "
+                      "lock it against the Hub")
+
+
+def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: str, path: Path) -> list[str]:
+    chosen: set[str] = set()
+    for j, pattern in enumerate(patterns):
+        hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not hits:
+            listing = ", ".join(sorted(names)[:12]) + (", ..." if len(names) > 12 else "")
+            raise InputError(path, f"{model.where}.files[{j}]", f"{pattern!r} matches no file in {model.repo} at "
+                             f"{commit[:12]}; files there: {listing}")
+        chosen.update(hits)
+    return sorted(chosen)
+
+
+def file_url(repo: str, commit: str, name: str, base: str | None = None) -> str:
+    return f"{(base or endpoint()).rstrip('/')}/{repo}/resolve/{commit}/{quote(name)}"
+
+
+def _fetch_small(hub: Hub, repo: str, commit: str, sibling: Any) -> ModelFile:
+    """A file outside LFS: fetch it at the commit, check blob id and size, hash it."""
+    headers = {"Authorization": f"Bearer {hub.token}"} if hub.token else None
+    data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
+    if sibling.size is not None and len(data) != sibling.size:
+        raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: {len(data)} bytes arrived, "
+                                f"the Hub lists {sibling.size}")
+    if sibling.blob_id and git_blob_id(data) != sibling.blob_id:
+        raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: git blob id "
+                                f"{git_blob_id(data)}, the Hub lists {sibling.blob_id}")
+    sha256 = sha256_bytes(data)
+    _keep(sha256, data)
+    return ModelFile(path=sibling.rfilename, sha256=sha256, size=len(data), lfs=False)
+
+
+def _keep(sha256: str, data: bytes) -> None:
+    """Keep verified bytes in the content-addressed cache, where `lock mirror` looks first."""
+    blob = http.blob_path(sha256)
+    if blob.exists():
+        return
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    tmp = blob.with_name(f".{sha256}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, blob)
+
+
+def resolve_one(model: ModelIntent, path: Path, hub: Hub) -> Model:
+    api = _api(hub)
+    try:
+        info = api.model_info(model.repo, revision=model.revision, files_metadata=True)
+        gated = bool(getattr(info, "gated", False))
+        if gated and hub.token is not None:
+            api.auth_check(model.repo)  # the metadata is public; the files need an accepted token
+    except Exception as exc:  # noqa: BLE001 - every Hub failure becomes one line
+        raise _hub_error(exc, model, path, hub) from None
+    if gated and hub.replayed:
+        raise _gated_in_replay(model, path)
+    if gated and hub.token is None:
+        raise InputError(path, f"{model.where}.repo", f"{model.repo} is gated: accept its terms on the Hub, "
+                         "then set HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
+    commit = info.sha
+    if not commit or not _COMMIT.match(commit):
+        raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: no commit sha for {model.revision!r}")
+    if _COMMIT.match(model.revision) and commit != model.revision:
+        raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: asked for commit {model.revision}, "
+                            f"answered {commit}")
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    files = []
+    for name in _match(model.files, list(siblings), model, commit, path):
+        sibling = siblings[name]
+        if sibling.lfs is not None:
+            sha256, size = sibling.lfs.sha256, sibling.lfs.size
+            if not is_sha256(sha256) or not isinstance(size, int):
+                raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}/{name}: malformed LFS entry")
+            files.append(ModelFile(path=name, sha256=sha256, size=size, lfs=True))
+        else:
+            files.append(_fetch_small(hub, model.repo, commit, sibling))
+    return Model(repo=model.repo, revision=model.revision, commit=commit, dest=model.dest, files=files,
+                 original_files=list(model.files), architectures=_architectures(files))
+
+
+def _architectures(files: list[ModelFile]) -> list[str]:
+    """config.json's `architectures` when config.json is among the locked files: what the
+    compatibility rules match against the pinned vLLM's registry. Its verified bytes are in
+    the content store (`_keep`); an LFS config.json is not fetched just for this."""
+    config = next((f for f in files if f.path == "config.json" and not f.lfs), None)
+    if config is None:
+        return []
+    try:
+        data = json.loads(http.blob_path(config.sha256).read_bytes())
+    except (OSError, ValueError):
+        return []
+    names = data.get("architectures") if isinstance(data, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _reusable(model: ModelIntent, previous: Lock | None) -> Model | None:
+    for old in previous.models if previous else []:
+        if (old.repo, old.revision, old.dest, old.original_files) == (model.repo, model.revision, model.dest,
+                                                                       model.files):
+            return old
+    return None
+
+
+def resolve(ctx: UpdateContext) -> list[Model]:
+    path = ctx.intent.path
+    intents = parse(ctx.intent.section("models"), path)
+    moving = ctx.upgrade or "models" in ctx.refresh
+    hub = hub_for(ctx)  # a replay without a Hub recording is refused even when every model is kept
+    out = []
+    for model in intents:
+        kept = None if moving else _reusable(model, ctx.previous)
+        out.append(kept if kept is not None else resolve_one(model, path, hub))
+    return out
+
+
+def manifest(lock: Lock) -> list[dict[str, Any]]:
+    """The seed's `models-manifest.json` rows, derived from the lock alone."""
+    rows = []
+    for model in sorted(lock.models, key=lambda m: (m.repo, m.dest)):
+        for item in sorted(model.files, key=lambda f: f.path):
+            rows.append({"repo": model.repo, "path": item.path, "sha256": item.sha256, "size": item.size,
+                         "hf_revision": model.commit})
+    return rows

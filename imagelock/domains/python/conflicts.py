@@ -1,0 +1,240 @@
+"""Explain an unsatisfiable Python intent: every independent conflict at once, with fixes.
+
+uv stops at the first contradiction it proves. To report all of them we ask it
+small questions: does each requirement resolve alone (a missing version, a
+cutoff that excludes it), and does each pair resolve together. Every failing
+pair is one conflict; for each we re-resolve with one side's pin relaxed to find
+the nearest version that works with the other side.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
+from imagelock.domains.python import simple_index
+from imagelock.engines.python import uv as uv_engine
+from imagelock.domains.context import UpdateContext
+from imagelock.engines.python.uv import EngineRequest, ResolutionFailed
+
+PARALLEL = 4
+
+
+@dataclass
+class Conflict:
+    members: list[str]
+    chain: list[str]
+    fixes: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def lines(self) -> list[str]:
+        head = " and ".join(self.members)
+        out = [f"{head} cannot be installed together" if len(self.members) > 1 else f"{head} cannot be installed"]
+        if self.chain:
+            out.append("  because " + "; ".join(self.chain))
+        elif self.message:
+            out += [f"  {line}" for line in self.message.splitlines()]
+        out += [f"  fix: {fix}" for fix in self.fixes]
+        return out
+
+
+class _Probe:
+    """Small uv resolutions of subsets of the intent, each in its own directory."""
+
+    def __init__(self, request: EngineRequest, workdir: Path, cache: Path) -> None:
+        self.request = request
+        self.workdir = workdir
+        self.cache = cache
+        self.count = 0
+
+    def run(self, requirements: list[str], lowest: bool = False) -> dict[str, str] | str:
+        """Pins on success, uv's explanation on failure."""
+        self.count += 1
+        request = replace(self.request, requirements=requirements, preferences={}, upgrade=False,
+                          upgrade_packages=[], lowest_direct=lowest)
+        where = self.workdir / f"probe-{self.count}"
+        try:
+            resolved = uv_engine.resolve(request, where, self.cache, lookup_wheels=False)
+        except ResolutionFailed as failure:
+            return failure.message
+        return {name: p.version for name, p in resolved.items()}
+
+
+_REQ = r"[A-Za-z0-9._\-\[\]]+(?:[<>=!~]=?[^\s,]+(?:,\s?[<>=!~]=?[^\s,]+)*)?"
+_DEPENDS = re.compile(rf"(?:all versions of )?(?P<src>{_REQ}) depends? on (?P<dst>{_REQ})")
+_NAME = re.compile(r"^[A-Za-z0-9._-]+")
+
+
+def _name(requirement: str) -> str:
+    match = _NAME.match(requirement)
+    return canonicalize_name(match.group(0)) if match else requirement
+
+
+def _edges(message: str) -> list[tuple[str, str]]:
+    """The 'X depends on Y' facts uv proved, in order, without the synthetic root project."""
+    edges = []
+    for match in _DEPENDS.finditer(message):
+        src, dst = match["src"].rstrip(".,"), match["dst"].rstrip(".,")
+        if _name(src) != uv_engine.ROOT_PROJECT and (src, dst) not in edges:
+            edges.append((src, dst))
+    return edges
+
+
+def _path(edges: list[tuple[str, str]], start: str, goal: str, limit: int = 3) -> list[tuple[str, str]] | None:
+    """The longest path (at most `limit` steps) of requirement edges from one name to another:
+    longer paths show the intermediate package that carries the requirement."""
+    best: list[tuple[str, str]] | None = None
+
+    def walk(name: str, path: list[tuple[str, str]]) -> None:
+        nonlocal best
+        if path and name == goal:
+            if best is None or len(path) > len(best):
+                best = list(path)
+            return
+        if len(path) >= limit:
+            return
+        seen = {_name(s) for s, _ in path}
+        for src, dst in edges:
+            if _name(src) == name and _name(dst) not in seen and _name(dst) != _name(src):
+                walk(_name(dst), [*path, (src, dst)])
+
+    walk(start, [])
+    return best
+
+
+def _render(path: list[tuple[str, str]]) -> str:
+    text = path[0][0]
+    for _, dst in path:
+        text += f" requires {dst}" if text == path[0][0] else f", which requires {dst}"
+    return text
+
+
+def chain_of(message: str, members: list[str]) -> list[str]:
+    """Why the members clash, as requirement chains ending at what was asked."""
+    edges = _edges(message)
+    names = [_name(m) for m in members]
+    if len(members) == 1:
+        return [_render([e]) for e in edges[:3]]
+    a, b = names
+    for first, second, asked in ((a, b, members[1]), (b, a, members[0])):
+        path = _path(edges, first, second)
+        if path:
+            return [_render(path), f"you asked for {asked}"]
+    for c in dict.fromkeys(_name(dst) for _, dst in edges):
+        left, right = _path(edges, a, c, 2), _path(edges, b, c, 2)
+        if left and right:
+            return [_render(left), _render(right)]
+    return [_render([e]) for e in edges[:4]]
+
+
+def _pinned_version(requirement: Requirement) -> Version | None:
+    specs = list(requirement.specifier)
+    if len(specs) == 1 and specs[0].operator in ("==", "==="):
+        try:
+            return Version(specs[0].version.rstrip(".*"))
+        except InvalidVersion:
+            return None
+    return None
+
+
+def _fix(probe: _Probe, relaxed: Requirement, other: str) -> str | None:
+    """The nearest version of `relaxed` that resolves together with `other`."""
+    version = _pinned_version(relaxed)
+    name = relaxed.name
+    if version is None:
+        attempt = probe.run([name, other])
+        if isinstance(attempt, dict):
+            return f"drop the constraint {relaxed}: {name} {attempt[canonicalize_name(name)]} works with {other}"
+        return None
+    public = version.public  # `>` and `<` take no local label (+cu124)
+    for spec, lowest in ((f"{name}>{public}", True), (f"{name}<{public}", False)):
+        attempt = probe.run([spec, other], lowest=lowest)
+        if isinstance(attempt, dict):
+            return f"{name} {attempt[canonicalize_name(name)]} works with {other}"
+    return None
+
+
+def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list[Requirement]) -> None:
+    """A project that is not on its index, or a pinned version it does not have, is an input error."""
+    intent = ctx.intent.python
+    assert intent is not None
+    pinned = intent.index_of()
+    urls = {index.name: index.url for index in request.indexes}
+    default_url = request.default_index or engine_default_index()
+    keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
+    keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
+    for key, requirement in zip(keys, requirements):
+        name = canonicalize_name(requirement.name)
+        index_name = pinned.get(name, "pypi")
+        url = urls.get(index_name, default_url)
+        if not url:
+            continue
+        versions = simple_index.project_versions(url, name, ctx.cutoff)
+        if versions is None:
+            raise InputError(ctx.intent.path, key, f"no project {requirement.name!r} on index {index_name!r}")
+        wanted = _pinned_version(requirement)
+        if wanted is None:
+            continue
+        matching = [v for v in versions if requirement.specifier.contains(v, prereleases=True)]
+        if not matching:
+            near = ", ".join(str(v) for v in simple_index.nearest(list(versions), wanted)) or "none"
+            raise InputError(ctx.intent.path, key, f"{requirement}: no such version on index {index_name!r} "
+                             f"before the cutoff {ctx.cutoff}; nearest: {near}")
+
+
+def engine_default_index() -> str | None:
+    """The default index of the Python tooling itself (PyPI), for the existence checks."""
+    try:
+        from pip._internal.models.index import PyPI
+
+        return PyPI.simple_url
+    except ImportError:
+        return None
+
+
+def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed,
+            workdir: Path, cache: Path) -> ImagelockError:
+    intent = ctx.intent.python
+    assert intent is not None
+    requirements = intent.requirements + intent.bootstrap
+    try:
+        _check_exists(ctx, request, requirements)
+    except UpstreamError:
+        pass  # the existence check is a courtesy; uv's own report below still stands
+    probe = _Probe(request, workdir / "conflicts", cache)
+    texts = [str(r) for r in requirements]
+    conflicts: list[Conflict] = []
+    alone_bad: set[str] = set()
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        for text, result in zip(texts, pool.map(lambda t: probe.run([t]), texts)):
+            if isinstance(result, str):
+                alone_bad.add(text)
+                conflicts.append(Conflict(members=[text], chain=chain_of(result, [text]), message=result))
+        pairs = [(a, b) for a, b in itertools.combinations(texts, 2) if a not in alone_bad and b not in alone_bad]
+        for (a, b), result in zip(pairs, pool.map(lambda p: probe.run(list(p)), pairs)):
+            if isinstance(result, str):
+                conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b]), message=result))
+        pair_conflicts = [c for c in conflicts if len(c.members) == 2]
+        jobs = [(c, Requirement(m), other) for c in pair_conflicts
+                for m, other in (c.members, c.members[::-1])]
+        for (conflict, relaxed, other), fix in zip(jobs, pool.map(lambda j: _fix(probe, j[1], j[2]), jobs)):
+            if fix:
+                conflict.fixes.append(fix)
+    if not conflicts:
+        conflicts.append(Conflict(members=texts, chain=[], message=failure.message))
+    lines = []
+    for number, conflict in enumerate(conflicts, 1):
+        body = conflict.lines()
+        lines.append(f"{number}. {body[0]}")
+        lines += [f"   {line}" for line in body[1:]]
+    summary = (f"{ctx.intent.path}: python: {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}; "
+               "nothing was written")
+    return AnswerIsNo(summary, lines)

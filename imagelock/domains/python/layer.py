@@ -1,0 +1,145 @@
+"""The Python domain: intent `[python]` -> lock `[python]` with one target wheel per package."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from imagelock.net import http
+from imagelock.errors import InputError, UpstreamError
+from imagelock.intent.document import PythonIntent
+from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
+from imagelock.domains.python import conflicts
+from imagelock.engines.python import uv as uv_engine
+from imagelock.domains.context import UpdateContext
+from imagelock.engines.python.uv import EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
+
+DEFAULT_INDEX_NAME = "pypi"
+
+
+def target_tags(python_version: str, platform: str) -> list[Tag]:
+    """The tags the target interpreter accepts, best first (as pip on that machine would rank them)."""
+    arch, _, manylinux = platform.partition("-")
+    glibc_minor = int(manylinux.rsplit("_", 1)[1])
+    platforms = [f"manylinux_2_{m}_{arch}" for m in range(glibc_minor, 4, -1)]
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    platforms += [f"{legacy[m]}_{arch}" for m in (17, 12, 5) if m <= glibc_minor]
+    platforms.append(f"linux_{arch}")
+    major, minor = (int(x) for x in python_version.split("."))
+    version = (major, minor)
+    tags = list(cpython_tags(version, platforms=platforms))
+    tags += list(compatible_tags(version, f"cp{major}{minor}", platforms=platforms))
+    return tags
+
+
+def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> Wheel:
+    """The wheel the target would install: the one whose best tag ranks highest for the target."""
+    best: tuple[int, int] | None = None
+    for i, wheel in enumerate(package.wheels):
+        try:
+            _, _, _, tags = parse_wheel_filename(wheel.filename)
+        except ValueError:
+            continue
+        rank = min((ranking[t] for t in tags if t in ranking), default=None)
+        if rank is not None and (best is None or rank < best[0]):
+            best = (rank, i)
+    if best is None:
+        raise UpstreamError(f"{package.name} {package.version}: no wheel for the target platform")
+    return package.wheels[best[1]]
+
+
+def engine_indexes(intent: PythonIntent, ctx: UpdateContext) -> tuple[str | None, list[EngineIndex]]:
+    """The default index URL and the pinned indexes, pointed at the replay server when there is one."""
+    named: list[tuple[str, str, list[str]]] = []
+    if intent.torch:
+        named.append((f"pytorch-{intent.torch.cuda}", intent.torch.index_url, intent.torch.packages))
+    named += [(i.name, i.url, i.packages) for i in intent.indexes]
+    default = intent.index_url
+    indexes = []
+    if ctx.replay:
+        local_default = ctx.replay.local_index(default)
+        if local_default is None:
+            raise InputError(ctx.intent.path, "python.index-url", "the replay snapshot has no recording of this index")
+        default = local_default
+    for name, url, packages in named:
+        if ctx.replay:
+            local = ctx.replay.local_index(url)
+            if local is None:
+                raise InputError(ctx.intent.path, f"python ({name})", f"the replay snapshot has no recording of {url}")
+            url = local
+        indexes.append(EngineIndex(name=name, url=url, packages=packages))
+    return default, indexes
+
+
+def lock_indexes(intent: PythonIntent) -> list[PythonIndex]:
+    """The indexes as the lock records them: credentials in their URLs are never written."""
+    out = [PythonIndex(name=DEFAULT_INDEX_NAME, url=http.redact(intent.index_url or ""), default=True)]
+    if intent.torch:
+        out.append(PythonIndex(name=f"pytorch-{intent.torch.cuda}", url=http.redact(intent.torch.index_url),
+                               packages=sorted(canonicalize_name(p) for p in intent.torch.packages)))
+    out += [PythonIndex(name=i.name, url=http.redact(i.url),
+                        packages=sorted(canonicalize_name(p) for p in i.packages)) for i in intent.indexes]
+    return out
+
+
+def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[Requirement]) -> EngineRequest:
+    default, indexes = engine_indexes(intent, ctx)
+    preferences: dict[str, str] = {}
+    previous = ctx.previous.python if ctx.previous else None
+    if previous and not ctx.upgrade:
+        preferences = {p.name: p.version for p in previous.packages}
+    return EngineRequest(
+        requirements=[str(r) for r in requirements], python_version=intent.version, platform=intent.platform,
+        cutoff=ctx.cutoff, default_index=default, indexes=indexes, preferences=preferences,
+        upgrade=ctx.upgrade, upgrade_packages=ctx.upgrade_packages,
+    )
+
+
+def resolve(ctx: UpdateContext) -> PythonLayer:
+    intent = ctx.intent.python
+    assert intent is not None
+    if ctx.engine == "pip-tools":
+        from imagelock.engines.python import piptools as piptools_engine
+
+        return piptools_engine.resolve(ctx)
+    requirements = intent.requirements + intent.bootstrap
+    request = build_request(intent, ctx, requirements)
+    workdir = (ctx.workdir or Path(".")) / "python"
+    cache = http.cache_dir() / "uv"
+    try:
+        resolved = uv_engine.resolve(request, workdir, cache)
+    except ResolutionFailed as failure:
+        raise conflicts.explain(ctx, request, failure, workdir, cache) from None
+    return to_layer(intent, resolved, ctx)
+
+
+def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonLayer:
+    ranking = {tag: i for i, tag in enumerate(target_tags(intent.version, intent.platform))}
+    pinned = intent.index_of()
+    asked = {canonicalize_name(r.name): str(r) for r in intent.requirements + intent.bootstrap}
+    upstream = ctx.replay.snapshot.upstream_urls() if ctx.replay else {}
+    children: dict[str, set[str]] = {name: set() for name in resolved}
+    for package in resolved.values():
+        for parent in package.dependents:
+            if parent in children:
+                children[parent].add(package.name)
+    packages = []
+    for name, package in sorted(resolved.items()):
+        chosen = choose_wheel(package, ranking)
+        url = chosen.url
+        if ctx.replay:
+            if chosen.filename not in upstream:
+                raise UpstreamError(f"replay snapshot: no upstream URL recorded for {chosen.filename}")
+            url = upstream[chosen.filename]
+        packages.append(PythonPackage(
+            name=name, version=package.version, index=pinned.get(name, DEFAULT_INDEX_NAME),
+            requested=name in asked, original=asked.get(name),
+            dependencies=sorted(children[name]),
+            wheel=dataclasses.replace(chosen, url=http.redact(url)),
+        ))
+    return PythonLayer(version=intent.version, platform=intent.platform, venv=intent.venv, engine=ctx.engine,
+                       indexes=lock_indexes(intent), packages=packages)

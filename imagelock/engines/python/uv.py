@@ -1,0 +1,254 @@
+"""Python resolution with uv, run as a subprocess.
+
+uv resolves for the *target* (`--python-version`, `--python-platform`), never the
+host; `--exclude-newer` pins the universe in time; every package pinned to an
+index is declared through `[tool.uv.sources]` with that index marked
+`explicit`, so uv takes it from there and from nowhere else (no index mixing:
+the dependency-confusion attack needs a second index to win, and there is none).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tomllib
+from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from imagelock.errors import ImagelockError, UpstreamError
+from imagelock.net.http import redact
+from imagelock.lock.model import Wheel, instant
+
+ROOT_PROJECT = "imagelock-intent"
+UV_TIMEOUT = 600
+
+
+@dataclass
+class EngineIndex:
+    """An index as the engine is told about it: the name, the URL to use now, its packages."""
+
+    name: str
+    url: str
+    packages: list[str]
+
+
+@dataclass
+class EngineRequest:
+    requirements: list[str]
+    python_version: str
+    platform: str
+    cutoff: str
+    default_index: str | None
+    indexes: list[EngineIndex] = field(default_factory=list)
+    preferences: dict[str, str] = field(default_factory=dict)
+    upgrade: bool = False
+    upgrade_packages: list[str] = field(default_factory=list)
+    lowest_direct: bool = False
+
+
+@dataclass
+class ResolvedPackage:
+    name: str
+    version: str
+    dependents: list[str]
+    wheels: list[Wheel] = field(default_factory=list)  # as the index lists them; the lock keeps one
+
+
+class ResolutionFailed(ImagelockError):
+    """uv found no solution; `message` is uv's own explanation."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+def filename_of(url: str) -> str:
+    """The file name at the end of a wheel URL, unquoted (`torch-2.5.1%2Bcu124-...` -> `torch-2.5.1+cu124-...`)."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def uv_binary() -> str:
+    """The uv that ships with the `uv` package (a pinned dependency), else the one on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return "uv"
+
+
+def _environment(cache_dir: Path) -> dict[str, str]:
+    """The user's uv settings must not change what a lock says: keep only what uv needs to run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env["UV_CACHE_DIR"] = str(cache_dir)
+    env["UV_NO_CONFIG"] = "1"
+    env["UV_NO_PROGRESS"] = "1"
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def _project(request: EngineRequest, requirements: list[str]) -> str:
+    project: dict[str, object] = {
+        "project": {"name": ROOT_PROJECT, "version": "0", "dependencies": requirements},
+    }
+    sources = {}
+    uv_indexes = []
+    for index in request.indexes:
+        uv_indexes.append({"name": index.name, "url": index.url, "explicit": True})
+        for package in index.packages:
+            sources[package] = {"index": index.name}
+    tool: dict[str, object] = {}
+    if uv_indexes:
+        tool["index"] = uv_indexes
+    if sources:
+        tool["sources"] = sources
+    if tool:
+        project["tool"] = {"uv": tool}
+    return tomli_w.dumps(project)
+
+
+def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
+    args = [
+        uv_binary(), "pip", "compile", str(workdir / "pyproject.toml"),
+        "--python-version", request.python_version,
+        "--python-platform", request.platform,
+        "--exclude-newer", request.cutoff,
+        "--only-binary", ":all:",
+        "--no-header", "--quiet", "--no-progress",
+        "--index-strategy", "first-index",
+    ]
+    if request.default_index:
+        args += ["--default-index", request.default_index]
+    # Indexes that publish no upload times (PyTorch's) would otherwise lose every file
+    # to --exclude-newer; their packages are pinned by exact version and hash instead.
+    for index in request.indexes:
+        for package in index.packages:
+            args += ["--exclude-newer-package", f"{package}=false"]
+    return args
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=UV_TIMEOUT, check=False)
+    except FileNotFoundError:
+        raise UpstreamError("uv is not installed (pip install uv)") from None
+    except subprocess.TimeoutExpired:
+        raise UpstreamError(f"uv did not finish resolving within {UV_TIMEOUT} s") from None
+
+
+_VIA = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)(?:\s+#\s+via\s+(?P<via>.*))?$")
+
+
+def parse_requirements(text: str, root: str = ROOT_PROJECT) -> dict[str, ResolvedPackage]:
+    """`name==version  # via a, b` lines (uv's and pip-compile's) -> packages with their dependents."""
+    packages: dict[str, ResolvedPackage] = {}
+    for line in text.splitlines():
+        match = _VIA.match(line.strip())
+        if not match:
+            continue
+        via = [v.strip() for v in (match["via"] or "").split(",") if v.strip()]
+        dependents = []
+        for item in via:
+            head = item.split(" ", 1)[0]
+            dependents.append("" if head in (root, ROOT_PROJECT) else canonicalize_name(head))
+        name = canonicalize_name(match["name"])
+        packages[name] = ResolvedPackage(name=name, version=match["version"], dependents=dependents)
+    return packages
+
+
+_FETCH = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)")
+
+
+def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
+    text = result.stderr.strip()
+    if "No solution found" in text or "unsatisfiable" in text:
+        return ResolutionFailed(clean_uv_message(text))
+    first = clean_uv_message(text).splitlines()[0] if text else f"uv exited {result.returncode}"
+    fetch = _FETCH.search(text)
+    if fetch:
+        url = fetch["url"]
+        known = [(i.name, i.url) for i in request.indexes] + [("default", request.default_index or "")]
+        name = next((n for n, u in known if u and url.startswith(u.rstrip("/"))), None)
+        where = f"index {name!r} ({redact(url.rsplit('/', 2)[0] if name else url)})" if name else redact(url)
+        return UpstreamError(f"{where} unreachable: {first.removeprefix('error: ')}; nothing was written")
+    return UpstreamError(f"uv: {first}")
+
+
+def clean_uv_message(text: str) -> str:
+    """uv's report without its box-drawing decoration and hints."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip().lstrip("×╰─▶│ ").strip()
+        if not stripped or stripped.startswith(("hint:", "help:")):
+            continue
+        lines.append(stripped)
+    return "\n".join(lines)
+
+
+def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
+             env: dict[str, str]) -> dict[str, ResolvedPackage]:
+    """First pass: the versions, and who depends on whom (uv's `# via` annotations)."""
+    (workdir / "pyproject.toml").write_text(_project(request, requirements))
+    output = workdir / "requirements.txt"
+    # An existing output file is uv's list of preferred versions: what is locked stays.
+    output.write_text("".join(f"{n}=={v}\n" for n, v in sorted(request.preferences.items())))
+    args = _base_args(request, workdir) + ["-o", str(output), "--annotation-style", "line"]
+    if request.upgrade:
+        args.append("--upgrade")
+    for name in request.upgrade_packages:
+        args += ["--upgrade-package", name]
+    if request.lowest_direct:
+        args += ["--resolution", "lowest-direct"]
+    result = _run(args, env)
+    if result.returncode != 0:
+        raise _failure(result, request)
+    return parse_requirements(output.read_text())
+
+
+def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
+            lookup_wheels: bool = True) -> dict[str, ResolvedPackage]:
+    """Resolve the closure and return every package with its dependents and target wheels."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = _environment(cache_dir)
+    requirements = list(request.requirements)
+    packages = _closure(request, requirements, workdir, env)
+    # uv applies [tool.uv.sources] to direct requirements only. A package pinned to an
+    # index that arrives transitively (torch under vllm) is made direct and resolved
+    # again, so it too comes from its one index and never from the default one.
+    direct = {canonicalize_name(Requirement(r).name) for r in requirements}
+    stray = sorted(n for i in request.indexes for n in map(canonicalize_name, i.packages)
+                   if n in packages and n not in direct)
+    if stray:
+        packages = _closure(request, requirements + stray, workdir, env)
+    if not lookup_wheels:
+        return packages
+
+    # Second pass, everything pinned and --no-deps: a pure lookup of each pin's files.
+    pinned = [f"{p.name}=={p.version}" for p in packages.values()]
+    (workdir / "pyproject.toml").write_text(_project(request, pinned))
+    lock_out = workdir / "pylock.toml"
+    lock_out.unlink(missing_ok=True)
+    args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
+    result = _run(args, env)
+    if result.returncode != 0:
+        raise _failure(result, request)
+    for entry in tomllib.loads(lock_out.read_text()).get("packages", []):
+        name = canonicalize_name(entry["name"])
+        if name not in packages:
+            continue
+        for wheel in entry.get("wheels", []):
+            upload = wheel.get("upload-time")
+            packages[name].wheels.append(Wheel(
+                filename=filename_of(wheel["url"]), url=wheel["url"], sha256=wheel["hashes"]["sha256"],
+                size=wheel.get("size"),
+                upload_time=instant(upload) if upload is not None else None,
+            ))
+    return packages

@@ -1,0 +1,67 @@
+"""The image's semantic version, bumped by `lock update` the way seed 004's team bumps it by hand.
+
+major: the base image changed, or the CUDA major version did (a new driver
+       generation or a torch build for another CUDA major): a different machine.
+minor: a package moved: a Python or apt package, the kernel, the driver, a
+       model revision was added, removed or changed version.
+patch: anything else that changes the image's content (a re-hashed artifact,
+       a moved cutoff that moved nothing, a URL).
+Unchanged content keeps its version. The first lock is 1.0.0.
+"""
+
+from __future__ import annotations
+
+import re
+
+from imagelock.lock.diff import LockDiff, diff
+from imagelock.lock.model import Lock
+
+FIRST = "1.0.0"
+_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+# Layers whose version moves are "package moves" (minor).
+_PACKAGE_LAYERS = ("kernel", "apt", "nvidia", "python", "models")
+
+
+def cuda_major(lock: Lock) -> set[str]:
+    """Every CUDA major the lock commits to: the runfile's and the torch build's (+cu124 -> 12)."""
+    majors = set()
+    if lock.nvidia:
+        majors.add(lock.nvidia.cuda_version.split(".")[0])
+    if lock.python:
+        for package in lock.python.packages:
+            if package.name == "torch" and "+cu" in package.version:
+                label = package.version.split("+cu", 1)[1]
+                majors.add(label[:-1] if len(label) >= 3 else label)
+    return majors
+
+
+def bump_kind(changes: LockDiff, old: Lock, new: Lock) -> str | None:
+    """"major", "minor", "patch", or None when the content did not change."""
+    if changes.old_digest == changes.new_digest:
+        return None
+    if changes.layer("base") or cuda_major(old) != cuda_major(new):
+        return "major"
+    for change in changes.changes:
+        if change.layer in _PACKAGE_LAYERS and not change.hash_only:
+            return "minor"
+    return "patch"
+
+
+def bump(version: str, kind: str) -> str:
+    match = _SEMVER.match(version)
+    if not match:
+        return FIRST
+    major, minor, patch = (int(x) for x in match.groups())
+    if kind == "major":
+        return f"{major + 1}.0.0"
+    if kind == "minor":
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def next_version(previous: Lock | None, new: Lock) -> str:
+    """The version `new` gets when it replaces `previous`."""
+    if previous is None or previous.version is None:
+        return FIRST
+    kind = bump_kind(diff(previous, new), previous, new)
+    return previous.version if kind is None else bump(previous.version, kind)

@@ -1,0 +1,291 @@
+"""Serve recorded upstream answers on loopback, so a lock can be made with no network.
+
+A snapshot directory holds, per upstream index, the PEP 691 project pages (file
+entries without their `url`), the PEP 658 metadata files, optionally real wheel
+files, and `upstream.json`, which maps each file name to the URL the real
+upstream serves it from. `snapshot.json` at the top maps the index URLs an
+intent names to the upstream directories that recorded them; its `"aws"` names
+the directory of recorded AWS answers (imagelock/replay/aws.py serves them).
+
+`"apt"` maps apt archive URLs to recorded archives, and `"hf"` names the
+directory of a Hugging Face Hub recording (imagelock/replay/hub.py), served
+under `/hf`.
+
+The server is a real HTTP server: uv talks to it exactly as it talks to PyPI,
+huggingface_hub as to the Hub. The lock written from a replay records the
+upstream URLs, not loopback ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from packaging.utils import canonicalize_name
+
+from imagelock.replay import aws as replay_aws
+from imagelock.errors import InputError
+from imagelock.replay.hub import HubRecording, send
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+DEFAULT_INDEX_KEY = "default"
+HUB_PREFIX = "hf"
+
+
+def _relative_dir(value: object) -> bool:
+    """A recording's directory: a plain relative path inside the snapshot."""
+    return isinstance(value, str) and bool(value) and not value.startswith("/") and ".." not in value.split("/")
+
+
+@dataclass
+class Snapshot:
+    """A recorded set of upstream answers on disk."""
+
+    root: Path
+    indexes: dict[str, str]  # intent index URL (or "default") -> upstream directory name
+    apt: dict[str, str] = field(default_factory=dict)  # apt archive URL (snapshot included) -> directory
+    nvidia: str | None = None  # directory holding runfiles.json: recorded digests of NVIDIA runfiles
+    hf: str | None = None  # directory of the Hugging Face Hub recording
+    aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
+
+    @classmethod
+    def open(cls, root: str | Path) -> Snapshot:
+        root = Path(root)
+        manifest = root / "snapshot.json"
+        try:
+            data = json.loads(manifest.read_text())
+        except FileNotFoundError:
+            raise InputError(manifest, None, "no such snapshot manifest") from None
+        except ValueError as exc:
+            raise InputError(manifest, None, f"not valid JSON ({exc})") from None
+        indexes = data.get("indexes", {})
+        if not isinstance(indexes, dict):
+            raise InputError(manifest, "indexes", "expected a table of index URL -> directory")
+        apt = data.get("apt", {})
+        if not isinstance(apt, dict):
+            raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
+        nvidia = data.get("nvidia")
+        if nvidia is not None and not _relative_dir(nvidia):
+            raise InputError(manifest, "nvidia", "expected the directory that holds runfiles.json, relative to "
+                             "the snapshot (such as \"nvidia\")")
+        hf = data.get("hf")
+        if hf is not None and not _relative_dir(hf):
+            raise InputError(manifest, "hf", "expected the directory of the Hub recording, relative to the "
+                             "snapshot (such as \"hf\")")
+        aws = data.get("aws")
+        if aws is not None and not _relative_dir(aws):
+            raise InputError(manifest, "aws", "expected the directory of the AWS recording, relative to the "
+                             "snapshot (such as \"aws\")")
+        return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
+                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia, hf=hf, aws=aws)
+
+    def recorded_runfiles(self) -> dict[str, dict[str, object]]:
+        """Runfile name -> its recorded digests ({} when the snapshot records none).
+
+        A runfile is gigabytes, so a recording keeps what it is (sha256, md5,
+        size, and where each value comes from) rather than its bytes.
+        """
+        if self.nvidia is None:
+            return {}
+        path = self.root / self.nvidia / "runfiles.json"
+        try:
+            runfiles = json.loads(path.read_text()).get("runfiles", {})
+        except FileNotFoundError:
+            raise InputError(path, None, "no such file (snapshot.json names it under \"nvidia\")") from None
+        except (ValueError, AttributeError) as exc:
+            raise InputError(path, None, f"expected a JSON object with a \"runfiles\" table ({exc})") from None
+        if not isinstance(runfiles, dict):
+            raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
+        return runfiles
+
+    def hub(self) -> HubRecording | None:
+        """The Hub recording `hf` names, read and checked whole; None when there is none."""
+        if self.hf is None:
+            return None
+        folder = self.root / self.hf
+        if not folder.is_dir():
+            raise InputError(self.root / "snapshot.json", "hf", f"{folder} is not a directory: expected the Hub "
+                             "recording (<org>--<name>.json files)")
+        return HubRecording.load(folder)
+
+    def upstream_urls(self) -> dict[str, str]:
+        """File name -> upstream URL, across every recorded index."""
+        urls: dict[str, str] = {}
+        for name in sorted(set(self.indexes.values())):
+            path = self.root / name / "upstream.json"
+            if path.exists():
+                urls.update(json.loads(path.read_text()))
+        return urls
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive: uv opens many requests at once
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        return
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
+        root = self.server.root
+        if self.path.startswith(f"/{HUB_PREFIX}/") and self.server.hub is not None:
+            return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1:]))
+        if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
+            upstream = parts[0]
+            if len(parts) == 2:
+                return self._project_list(upstream)
+            if len(parts) == 3:
+                return self._project_page(upstream, parts[2])
+        if len(parts) == 3 and parts[1] == "files" and (root / parts[0]).is_dir():
+            return self._file(parts[0], parts[2])
+        if len(parts) >= 3 and parts[0] == "apt":
+            return self._apt_file(parts[1:])
+        self._send(404, b"not found", "text/plain")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        """AWS's EC2 and SSM APIs are POSTs; nothing else here is."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.server.aws is None:
+            return self._send(404, b"not found", "text/plain")
+        answer = replay_aws.respond(self.server.aws, self.path, self.headers.get("X-Amz-Target", ""), body)
+        self._send(answer.status, answer.body, answer.content_type)
+
+    def _project_list(self, upstream: str) -> None:
+        names = sorted(p.stem for p in (self.server.root / upstream / "pages").glob("*.json"))
+        body = json.dumps({"meta": {"api-version": "1.1"}, "projects": [{"name": n} for n in names]})
+        self._send(200, body.encode(), SIMPLE_JSON)
+
+    def _project_page(self, upstream: str, project: str) -> None:
+        name = canonicalize_name(project)
+        page_path = self.server.root / upstream / "pages" / f"{name}.json"
+        if not page_path.exists():
+            return self._send(404, b"no such project", "text/plain")
+        page = json.loads(page_path.read_text())
+        base = f"http://{self.headers.get('Host', '127.0.0.1')}/{upstream}/files/"
+        for entry in page["files"]:
+            entry["url"] = base + entry["filename"]
+        page.setdefault("meta", {"api-version": "1.1"})
+        self._send(200, json.dumps(page).encode(), SIMPLE_JSON)
+
+    def _file(self, upstream: str, filename: str) -> None:
+        if "/" in filename or filename.startswith("."):
+            return self._send(404, b"not found", "text/plain")
+        folder = "metadata" if filename.endswith(".metadata") else "files"
+        path = self.server.root / upstream / folder / filename
+        if not path.is_file():
+            return self._send(404, b"not recorded", "text/plain")
+        self._send(200, path.read_bytes(), "application/octet-stream")
+
+    def _apt_file(self, parts: list[str]) -> None:
+        """A recorded apt archive is served as static files (dists/..., by-hash/...)."""
+        if any(p in (".", "..") or p.startswith(".") for p in parts) or parts[0] not in self.server.apt_dirs:
+            return self._send(404, b"not found", "text/plain")
+        path = self.server.root.joinpath(*parts)
+        if not path.is_file():
+            return self._send(404, b"not recorded", "text/plain")
+        self._send(200, path.read_bytes(), "application/octet-stream")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=600")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the default (5) drops uv's parallel connects and stalls it for seconds
+    root: Path
+    apt_dirs: set[str]
+    hub: HubRecording | None
+    aws: replay_aws.Recording | None
+
+
+class ReplayServer:
+    """A snapshot served on 127.0.0.1 for as long as the `with` block lasts."""
+
+    def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler,
+                 port: int | None = None) -> None:
+        self.snapshot = snapshot
+        hub = snapshot.hub()  # a broken recording is refused before a port is taken
+        aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None
+        self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
+        self._server.root = snapshot.root
+        self._server.apt_dirs = set(snapshot.apt.values())
+        self._server.hub = hub
+        self._server.aws = aws
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
+        """A port derived from the snapshot's path, so URLs (and uv's cache keys) repeat
+        from run to run; any free port when that one is taken."""
+        stable = 20000 + int(hashlib.sha256(str(self.snapshot.root.resolve()).encode()).hexdigest(), 16) % 20000
+        try:
+            return _Server(("127.0.0.1", stable), handler)
+        except OSError:
+            return _Server(("127.0.0.1", 0), handler)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def index_url(self, upstream: str) -> str:
+        return f"{self.base_url}/{upstream}/simple"
+
+    def local_index(self, intent_url: str | None) -> str | None:
+        """The loopback URL that stands in for an intent's index URL (None: the default index)."""
+        key = DEFAULT_INDEX_KEY if intent_url is None else intent_url.rstrip("/")
+        for recorded, upstream in self.snapshot.indexes.items():
+            if recorded.rstrip("/") == key:
+                return self.index_url(upstream)
+        return None
+
+    def local_apt(self, archive_url: str) -> str | None:
+        """The loopback URL standing in for an apt archive URL (snapshot included), if recorded."""
+        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
+        return f"{self.base_url}/apt/{folder}" if folder else None
+
+    def hub_endpoint(self) -> str | None:
+        """The loopback URL standing in for the Hugging Face Hub, if the snapshot recorded it."""
+        return f"{self.base_url}/{HUB_PREFIX}" if self._server.hub is not None else None
+
+    def apt_recording(self, archive_url: str) -> Path | None:
+        """The directory recording an apt archive URL (snapshot included), if any."""
+        folder = self.snapshot.apt.get(archive_url.rstrip("/"))
+        return self.snapshot.root / folder if folder else None
+
+    def apt_keyring(self, archive_url: str) -> Path | None:
+        """The keyring a trimmed recording was re-signed with (`keyring.gpg` in its directory).
+
+        Trimming an index breaks the archive's own signature chain, so a recording
+        carries the key that signed its trimmed Release. When it also keeps the
+        distribution's signed InRelease files (`upstream/`), those are verified
+        with the intent's keyring and the lock records the distribution's
+        sources; otherwise it records this keyring's digest.
+        """
+        folder = self.apt_recording(archive_url)
+        path = folder / "keyring.gpg" if folder else None
+        return path if path is not None and path.is_file() else None
+
+    def local_aws(self, region: str, service: str) -> str | None:
+        """The loopback endpoint standing in for an AWS service in a region, if it was recorded."""
+        recording = self._server.aws
+        if recording is None or region not in recording.regions:
+            return None
+        return replay_aws.endpoint(self.base_url, region, service)
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,44 @@
+"""Cross-layer compatibility: rules over the whole lock, all violations reported together.
+
+Each module is one rule family with its fact table and the source of those
+facts; each exposes `check(lock, targets) -> Iterator[Finding]` and skips the
+layers a lock does not have. `lock update` refuses to write a lock with
+violations and `lock check` reports them, both through `evaluate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from imagelock.lock.model import Lock
+from imagelock.rules import architectures, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
+from imagelock.rules.report import Finding, Report
+from imagelock.rules.targets import Targets
+
+Rule = Callable[[Lock, Targets], Iterator[Finding]]
+
+RULES: tuple[Rule, ...] = (
+    driver.check,
+    torch_family.check,
+    gpu.check,
+    architectures.check,
+    kernel.check,
+    wheel_tags.check,
+)
+
+
+def check_targets(targets: Targets) -> None:
+    """Refuse (InputError) instance types whose GPU is not recorded, before any rule runs."""
+    for instance_type in targets.instance_types:
+        gpu.gpu_of(instance_type, targets)
+
+
+def evaluate(lock: Lock, targets: Targets) -> Report:
+    """Every rule over the lock; nothing stops at the first violation."""
+    report = Report()
+    for rule in RULES:
+        report.findings.extend(rule(lock, targets))
+    return report
+
+
+__all__ = ["Finding", "Report", "Targets", "RULES", "check_targets", "evaluate", "pins", "targets"]

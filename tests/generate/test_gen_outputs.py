@@ -1,0 +1,130 @@
+"""What `lock generate` writes: every file, deterministic, in the formats its readers expect."""
+
+from __future__ import annotations
+
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
+
+import json
+import stat
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.pylock import Pylock
+
+from imagelock.lock import model as lockfile
+from imagelock.build.generate import render
+from gen_sample import full_lock
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED_LOCK = ROOT / "locks" / "seed.lock"
+FILES = ["bootstrap.sh", "image.pkr.hcl", "lock.toml", "models-manifest.json", "pylock.toml", "ray-worker.yaml",
+         "requirements.txt"]
+
+
+def _generate(lock_cli, lock: Path, out: Path) -> dict[str, bytes]:
+    result = lock_cli("generate", str(lock), "-o", str(out))
+    assert result.code == 0, result.err
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_seed_generates_every_file_byte_identical_on_every_run(tmp_path: Path, lock_cli) -> None:
+    first = _generate(lock_cli, SEED_LOCK, tmp_path / "a")
+    assert sorted(first) == FILES
+    assert _generate(lock_cli, SEED_LOCK, tmp_path / "b") == first
+    assert first["lock.toml"] == SEED_LOCK.read_bytes()
+    assert stat.S_IMODE((tmp_path / "a" / "bootstrap.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "a" / "pylock.toml").stat().st_mode) == 0o644
+    again = lock_cli("generate", str(SEED_LOCK), "-o", str(tmp_path / "a"))
+    assert again.out.strip() == f"{tmp_path / 'a'}: all 7 files already current"
+
+
+def test_the_order_of_packages_in_a_lock_does_not_change_the_output() -> None:
+    """Rendering sorts on its own; it does not lean on the lock writer having sorted."""
+    lock = full_lock()
+    text = lockfile.dumps(lock)
+    forward = render(lock, text, "image.lock")
+    lock.python.packages.reverse()
+    lock.models.reverse()
+    lock.apt.packages.reverse()
+    for model in lock.models:
+        model.files.reverse()
+    assert render(lock, text, "image.lock") == forward
+
+
+def test_requirements_pin_every_package_to_its_target_wheel_hash(tmp_path: Path, lock_cli) -> None:
+    files = _generate(lock_cli, SEED_LOCK, tmp_path / "out")
+    lock, _ = lockfile.read(SEED_LOCK)
+    lines = [line for line in files["requirements.txt"].decode().splitlines() if line and not line.startswith("#")]
+    assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cu124"
+    pins = lines[1:]
+    assert pins == [f"{p.name}=={p.version} --hash=sha256:{p.wheel.sha256}"
+                    for p in sorted(lock.python.packages, key=lambda p: p.name)]
+    assert "torch==2.5.1+cu124 --hash=sha256:" in files["requirements.txt"].decode()
+
+
+def test_pylock_is_valid_pep_751_with_one_hashed_wheel_per_package(tmp_path: Path, lock_cli) -> None:
+    files = _generate(lock_cli, SEED_LOCK, tmp_path / "out")
+    table = tomllib.loads(files["pylock.toml"].decode())
+    pylock = Pylock.from_dict(table)  # packaging's PEP 751 validator
+    lock, _ = lockfile.read(SEED_LOCK)
+    assert str(pylock.requires_python) == "==3.11.*"
+    by_name = {str(p.name): p for p in pylock.packages}
+    assert len(by_name) == len(lock.python.packages)
+    for package in lock.python.packages:
+        entry = by_name[package.name]
+        assert str(entry.version) == package.version
+        (wheel,) = entry.wheels
+        assert wheel.url == package.wheel.url and wheel.hashes == {"sha256": package.wheel.sha256}
+        assert wheel.size == package.wheel.size
+    assert by_name["torch"].index == "https://download.pytorch.org/whl/cu124"
+    assert table["tool"]["imagelock"]["lock-digest"] == lock.digest()
+
+
+def test_models_manifest_has_the_seed_format(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
+    files = _generate(lock_cli, full_lock_path, tmp_path / "out")
+    manifest = json.loads(files["models-manifest.json"])
+    assert [tuple(row) for row in manifest] == [("repo", "path", "sha256", "size", "hf_revision")] * 4
+    assert manifest[0] == {"repo": "Qwen/Qwen3-4B-AWQ", "path": "config.json", "sha256": f"{30:064x}", "size": 937,
+                           "hf_revision": "a" * 40}
+    assert [(r["repo"], r["path"]) for r in manifest] == sorted((r["repo"], r["path"]) for r in manifest)
+    seed, _ = lockfile.read(SEED_LOCK)
+    rows = json.loads(_generate(lock_cli, SEED_LOCK, tmp_path / "seed")["models-manifest.json"])
+    assert rows == sorted(({"repo": m.repo, "path": f.path, "sha256": f.sha256, "size": f.size, "hf_revision": m.commit}
+                           for m in seed.models for f in m.files), key=lambda r: (r["repo"], r["path"]))
+
+
+def test_ray_worker_snippet_is_yaml_for_the_image_venv(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
+    files = _generate(lock_cli, full_lock_path, tmp_path / "out")
+    snippet = yaml.safe_load(files["ray-worker.yaml"])
+    worker = snippet["available_node_types"]["gpu_worker"]
+    assert worker["resources"] == {"GPU": 1}
+    assert worker["node_config"]["ImageId"] == "AMI_ID_FROM_PACKER_MANIFEST"
+    lock, _ = lockfile.read(full_lock_path)
+    assert {"Key": "LockDigest", "Value": lock.digest()} in worker["node_config"]["TagSpecifications"][0]["Tags"]
+    assert snippet["worker_start_ray_commands"][-1].startswith("source /opt/venvs/ai/bin/activate && ray start")
+    assert "# WARNING: the lock has no `ray` Python package" in files["ray-worker.yaml"].decode()
+    seed = _generate(lock_cli, SEED_LOCK, tmp_path / "seed")["ray-worker.yaml"].decode()
+    assert "WARNING" not in seed  # the seed locks ray (through vllm)
+
+
+def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
+    script = _generate(lock_cli, full_lock_path, tmp_path / "out")["bootstrap.sh"].decode()
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert "\nset -euo pipefail\n" in script
+    assert "readonly KERNEL_VERSION=5.15.0-105-generic\n" in script
+    assert "readonly APT_SNAPSHOT=20240415T000000Z\n" in script
+    # pip's own check backs the script's: hashes required, no dependency resolution, wheels only, no index.
+    assert "install --no-index --find-links \"$STAGE/wheels\" \\\n    --require-hashes --no-deps --only-binary :all:" \
+        in script
+    assert "curl" in script and "| sh" not in script and "| bash" not in script
+    assert "  --silent --driver --dkms\n" in script
+    assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
+    # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it.
+    assert "readonly -a SMOKE_TESTS=(\n  nvidia torch vllm tokenizer:/workspace/models/qwen/Qwen3-4B-AWQ\n)" in script
+    # One mirror layout, the one `lock mirror` writes: the lock's mirror is the default, every artifact at its sha256.
+    assert "readonly MIRROR_URL=s3://internal-artifacts/imagelock\n" in script
+    assert "MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}\n" in script
+    assert "printf '%s/sha256/%s' \"$MIRROR\" \"$1\"" in script
+    for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}", "${APT_PACKAGES[i + 4]}"):
+        assert f'"$(from_mirror "{sha256}")"' in script

@@ -1,0 +1,118 @@
+"""The image version: major for a new base image or CUDA major, minor for package moves, patch otherwise."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from rules.recorded import DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
+from hypothesis import given
+from hypothesis import strategies as st
+from indexbuilder import Dist, build_snapshot
+
+from imagelock.lock import model as lockfile
+from imagelock.lock.version import bump, next_version
+from imagelock.lock.model import BaseAmi, BaseLayer, Lock
+
+
+def _versioned(lock: Lock, version: str = "1.4.2") -> Lock:
+    lock.version = version
+    return lock
+
+
+def test_first_lock_is_1_0_0(seed_lock: Lock) -> None:
+    assert next_version(None, seed_lock) == "1.0.0"
+
+
+def test_unchanged_content_keeps_its_version(seed_lock: Lock) -> None:
+    old = _versioned(seed_lock)
+    assert next_version(old, copy.deepcopy(old)) == "1.4.2"
+
+
+def test_package_move_is_minor(seed_lock: Lock, qwen3_lock: Lock) -> None:
+    assert next_version(_versioned(seed_lock), qwen3_lock) == "1.5.0"
+
+
+def test_driver_move_within_cuda_12_is_minor(seed_lock: Lock) -> None:
+    seed_lock.nvidia = runfile(*RUNFILE_12_4_1)
+    new = copy.deepcopy(seed_lock)
+    new.nvidia = runfile(*RUNFILE_12_6_0)
+    assert next_version(_versioned(seed_lock), new) == "1.5.0"
+
+
+def test_cuda_major_change_is_major(seed_lock: Lock) -> None:
+    new = copy.deepcopy(seed_lock)
+    torch = next(p for p in new.python.packages if p.name == "torch")  # type: ignore[union-attr]
+    torch.version = "2.5.1+cu118"
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+
+
+def test_new_base_image_is_major(seed_lock: Lock) -> None:
+    def base(ami: tuple[str, str, str]) -> BaseLayer:
+        return BaseLayer(image=ami[1].rsplit(" ", 1)[0], amis=[BaseAmi("us-east-1", ami[0], ami[1], ami[2], "amazon")])
+
+    seed_lock.base = base(DLAMI_20251216)
+    new = copy.deepcopy(seed_lock)
+    new.base = base(DLAMI_20251219)
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+
+
+def test_rebuilt_wheel_or_moved_cutoff_is_patch(seed_lock: Lock) -> None:
+    new = copy.deepcopy(seed_lock)
+    new.universe.cutoff = "2025-06-01T00:00:00Z"
+    assert next_version(_versioned(seed_lock), new) == "1.4.3"
+    new.python.packages[0].wheel.sha256 = "0" * 64  # type: ignore[union-attr]
+    assert next_version(_versioned(seed_lock), new) == "1.4.3"
+
+
+def test_version_is_a_label_outside_the_digest(seed_lock: Lock) -> None:
+    before = seed_lock.digest()
+    seed_lock.version = "7.0.0"
+    assert seed_lock.digest() == before
+    text = lockfile.dumps(seed_lock)
+    assert text.splitlines()[1:4] == ['schema = 1', 'name = "seed"', 'version = "7.0.0"']
+    assert lockfile.loads(text, "x")[0].version == "7.0.0"
+
+
+INTENT = 'name = "small"\n[python]\nrequirements = ["alpha"]\nbootstrap = []\n'
+
+
+def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_cli) -> None:
+    snapshot = build_snapshot(tmp_path / "snap", [
+        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"), Dist("alpha", "2.0", "2025-01-01T00:00:00Z", ["beta"]),
+        Dist("beta", "1.0", "2024-06-01T00:00:00Z")])
+    intent = tmp_path / "small.toml"
+    intent.write_text(INTENT)
+    lock = tmp_path / "small.lock"
+    run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2024-06-01T00:00:00Z")
+    assert run.code == 0 and "version 1.0.0" in run.out
+    first = lockfile.read(lock)[0]
+    assert (first.universe.cutoff, first.universe.source, first.version) == \
+        ("2024-06-01T00:00:00Z", "update-time", "1.0.0")
+    # The universe moves forward; the locked alpha 1.0 stays until asked to move.
+    run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2025-06-01T00:00:00Z")
+    assert run.code == 0
+    assert run.out.splitlines()[1:] == [f"image {first.image_name()} -> {lockfile.read(lock)[0].image_name()} "
+                                        "(version 1.0.0 -> 1.0.1)", "  universe: 1 changed; cutoff "
+                                        "2024-06-01T00:00:00Z -> 2025-06-01T00:00:00Z"]
+    run = lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade-package", "alpha",
+                   "--cutoff", "2025-06-01T00:00:00Z")
+    assert run.code == 0
+    moved = run.out.splitlines()
+    assert moved[1].endswith("(version 1.0.1 -> 1.1.0)")
+    assert moved[2] == "  python: 1 changed, 1 added; alpha 1.0 -> 2.0"
+    assert len(moved) == 3
+
+
+@given(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)),
+       st.sampled_from(["major", "minor", "patch"]))
+def test_every_bump_moves_the_version_forward(parts: tuple[int, int, int], kind: str) -> None:
+    from packaging.version import Version
+
+    version = ".".join(str(p) for p in parts)
+    bumped = bump(version, kind)
+    assert Version(bumped) > Version(version)
+    # a bump never skips: major resets minor and patch, minor resets patch
+    expected = {"major": f"{parts[0] + 1}.0.0", "minor": f"{parts[0]}.{parts[1] + 1}.0",
+                "patch": f"{parts[0]}.{parts[1]}.{parts[2] + 1}"}
+    assert bumped == expected[kind]
