@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
-from imagelock.domains.apt.intent import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
+from imagelock.intent.apt import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
 from imagelock.domains.apt.layer import Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 

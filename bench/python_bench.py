@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imagelock.intent import document as intent_mod  # noqa: E402
+from imagelock import domains  # noqa: E402
 from imagelock.replay.server import ReplayServer, Snapshot  # noqa: E402
 from imagelock.engines.python.uv import uv_binary  # noqa: E402
 
@@ -39,7 +39,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
-    intent = intent_mod.read(INTENT)
+    intent = domains.read_intent(INTENT)
     assert intent.python and intent.python.torch
     requirements = [str(r) for r in intent.python.requirements + intent.python.bootstrap]
     results: dict[str, list[float]] = {}

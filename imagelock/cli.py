@@ -9,8 +9,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imagelock import __version__
+from imagelock import __version__, domains
+from imagelock.build.generate import generate, load, stale_files
+from imagelock.commands.check import check
+from imagelock.commands.init import intent_text
+from imagelock.commands.mirror import run_mirror
+from imagelock.commands.update import update
+from imagelock.drift import collector
+from imagelock.drift.run import DriftRequest, drift
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError
+from imagelock.lock.codec import write_atomic
+from imagelock.lock.diff import render, render_summary
+from imagelock.lock.why import why
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,9 +38,6 @@ def _emit(args: argparse.Namespace, human: str, data: dict[str, object]) -> None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from imagelock.lock.model import write_atomic
-    from imagelock.commands.init import intent_text
-
     path = Path(args.output or f"locks/{args.name}.toml")
     if path.exists() and not args.force:
         raise InputError(path, None, "already exists (use --force to overwrite)")
@@ -41,25 +48,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    from imagelock.lock.diff import diff, render_summary
-    from imagelock.commands.update import update
-
     result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
                     upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
                     engine=args.engine, replay=args.replay, cutoff=args.cutoff)
     lock = result.lock
-    moved = diff(result.previous, lock)
-    counts = []
-    if lock.python:
-        counts.append(f"{len(lock.python.packages)} python packages")
-    if lock.apt:
-        counts.append(f"{len(lock.apt.packages)} apt packages")
-    if lock.nvidia:
-        counts.append(f"nvidia {lock.nvidia.runfile}")
-    if lock.models:
-        counts.append(f"{sum(len(m.files) for m in lock.models)} model files")
-    if lock.base:
-        counts.append(f"{len(lock.base.amis)} base AMIs")
+    moved = domains.diff_locks(result.previous, lock)
+    counts = [line for domain, layer in domains.present(lock) if (line := domain.summary(layer))]
     what = ", ".join(counts) or "nothing"
     if args.dry_run:
         verb = "would change" if result.changed else "would leave unchanged"
@@ -78,8 +72,6 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from imagelock.commands.check import check
-
     if args.intent is None and args.generated is None:
         raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
     problems: list[str] = []
@@ -98,7 +90,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.generated is not None and tampered:
         problems.append(f"{args.generated}: not checked: nothing is generated from a lock edited by hand")
     elif args.generated is not None:
-        from imagelock.build.generate import load, stale_files
 
         stale = stale_files(lock_path, args.generated)
         problems += stale
@@ -115,8 +106,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from imagelock.build.generate import generate
-
     out = Path(args.output)
     written = generate(args.lock, out)
     changed = [w.path.name for w in written if w.changed]
@@ -126,8 +115,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from imagelock.drift import collector
-
     argv = ["--root", args.root, "--timeout", str(args.timeout)]
     if args.venv:
         argv += ["--venv", args.venv]
@@ -141,8 +128,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from imagelock.drift.run import DriftRequest, drift
-
     if args.timeout <= 0:
         raise InputError(None, "--timeout", f"expected a positive number of seconds, found {args.timeout:g}")
     req = DriftRequest(lock=args.lock, local=args.local, root=args.root, facts=args.facts or [], ssh=args.ssh,
@@ -157,12 +142,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from imagelock.lock import model as lockfile
-    from imagelock.lock.diff import diff, render
-
-    old = lockfile.read(args.old)[0]
-    new = lockfile.read(args.new)[0]
-    result = diff(old, new)
+    old = domains.read_lock(args.old)[0]
+    new = domains.read_lock(args.new)[0]
+    result = domains.diff_locks(old, new)
     print(render(result, "json" if args.json else args.format))
     return EXIT_NO if result.differ else EXIT_OK
 
@@ -176,11 +158,9 @@ def _default_lock() -> Path:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from imagelock.lock import model as lockfile
-    from imagelock.lock.why import why
 
     path = Path(args.lock) if args.lock else _default_lock()
-    answers = why(lockfile.read(path)[0], args.name, path)
+    answers = why(domains.read_lock(path)[0], args.name, path)
     human = "\n".join(line for answer in answers for line in answer.lines())
     _emit(args, human, {"lock": str(path), "answers": [
         {"layer": a.layer, "name": a.name, "version": a.version, "requested": a.requested,
@@ -189,8 +169,6 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    from imagelock.commands.mirror import run_mirror
-
     summary = run_mirror(args.lock, args.to, args.jobs)
     _emit(args, "\n".join(summary.lines()), summary.to_json())
     return summary.exit_code

@@ -51,7 +51,7 @@ from bench.apt_bench import KEYRING, REQUEST, kernel_intent, mirror_from_system 
 from imagelock import http  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
-from imagelock.domains.apt.intent import parse_apt  # noqa: E402
+from imagelock.intent.apt import parse_apt  # noqa: E402
 from imagelock.domains.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from imagelock.domains.apt.relations import parse_relations  # noqa: E402
 from tests.apt import realapt  # noqa: E402

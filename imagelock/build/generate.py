@@ -14,7 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.errors import InputError
 from imagelock.build import bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
@@ -32,7 +33,7 @@ class Written:
 
 def load(lock_path: str | Path) -> tuple[Lock, str]:
     """The lock and its exact text; refuses a lock whose content does not match its digest."""
-    lock, claimed = lockfile.read(lock_path)
+    lock, claimed = domains.read_lock(lock_path)
     actual = lock.digest()
     if claimed != actual:
         raise InputError(lock_path, "digest", f"the lock's content does not match its digest (recorded "

@@ -16,8 +16,9 @@ import re
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from imagelock import domains
 from imagelock.errors import InputError
-from imagelock.intent.document import DEFAULT_BOOTSTRAP, DEFAULT_PYTHON, DEFAULT_VENV, TORCH_FLAVOURS, loads
+from imagelock.intent.python import DEFAULT_BOOTSTRAP, DEFAULT_PYTHON, DEFAULT_VENV, TORCH_FLAVOURS
 
 UBUNTU_GLIBC = {"20.04": 31, "22.04": 35, "24.04": 39}
 _VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?(\.dev\d+)?$")
@@ -109,5 +110,5 @@ def intent_text(spec: str, name: str) -> str:
         lines += ["", "# torch, torchvision, torchaudio and triton come from this flavour's PyTorch index,",
                   "# and nothing else does.", "[python.torch]", f"cuda = {json.dumps(flavour)}"]
     text = "\n".join(lines) + "\n"
-    loads(text, f"{name}.toml")  # what init writes must read back
+    domains.loads_intent(text, f"{name}.toml")  # what init writes must read back
     return text

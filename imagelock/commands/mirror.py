@@ -26,49 +26,21 @@ from imagelock.net import aws
 
 from imagelock.net import http
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
+from imagelock.lock.artifact import Artifact
+from imagelock.net.upstreams import hub_token
 from imagelock.lock.model import Lock, Mirror
 
 MAX_JOBS = 64
 
 
-@dataclass(frozen=True)
-class Artifact:
-    kind: str  # nvidia, wheel, model, deb
-    name: str
-    url: str
-    sha256: str
-    size: int | None
-    hub: bool = False  # served by the Hugging Face Hub: send the Hub token, and only there
-
-
 def artifacts(lock: Lock) -> list[Artifact]:
     """Every file the build downloads, once per sha256, in a stable order."""
-    found: list[Artifact] = []
-    if lock.nvidia:
-        n = lock.nvidia
-        found.append(Artifact("nvidia", n.runfile, n.url, n.sha256, n.size))
-    if lock.python:
-        for package in lock.python.packages:
-            wheel = package.wheel
-            found.append(Artifact("wheel", wheel.filename, wheel.url, wheel.sha256, wheel.size))
-    if lock.apt:
-        base = lock.apt.archive.rstrip("/") + (f"/{lock.apt.snapshot}" if lock.apt.snapshot else "")
-        uris = {source.suite: source.uri.rstrip("/") for source in lock.apt.sources}
-        for deb in lock.apt.packages:
-            found.append(Artifact("deb", deb.filename.rsplit("/", 1)[-1],
-                                  f"{uris.get(deb.suite, base)}/{deb.filename}", deb.sha256, deb.size))
-    if lock.models:
-        from imagelock.domains.models.layer import DEFAULT_ENDPOINT, file_url
-
-        for model in lock.models:
-            for item in model.files:
-                url = file_url(model.repo, model.commit, item.path, DEFAULT_ENDPOINT)
-                found.append(Artifact("model", f"{model.repo}/{item.path}", url, item.sha256, item.size, hub=True))
     unique: dict[str, Artifact] = {}
-    for artifact in found:
+    for artifact in domains.artifacts(lock):
         unique.setdefault(artifact.sha256, artifact)
     return sorted(unique.values(), key=lambda a: (a.kind, a.name, a.sha256))
 
@@ -193,19 +165,15 @@ def _verified_local(artifact: Artifact) -> Path:
 
 
 def _source(artifact: Artifact) -> tuple[str, dict[str, str] | None]:
-    """Where to fetch an artifact from: its upstream URL, or the look-alike an override names."""
-    from imagelock.domains.models import layer as models
-    from imagelock.domains.nvidia import layer as nvidia
-    from imagelock.domains.nvidia.catalog import DOWNLOAD_BASE
-
-    if artifact.hub:
-        url = artifact.url.replace(models.DEFAULT_ENDPOINT, models.endpoint(), 1)
-        hub_token = models.token()
-        return url, ({"Authorization": f"Bearer {hub_token}"} if hub_token else None)
-    override = os.environ.get(nvidia.BASE_URL_ENV)
-    if artifact.kind == "nvidia" and override:
-        return artifact.url.replace(DOWNLOAD_BASE, override.rstrip("/"), 1), None
-    return artifact.url, None
+    """Where to fetch an artifact from: its upstream URL, or the look-alike the environment names."""
+    url = artifact.url
+    if artifact.moved_by is not None:
+        variable, base = artifact.moved_by
+        moved = os.environ.get(variable)
+        if moved:
+            url = url.replace(base, moved.rstrip("/"), 1)
+    token = hub_token() if artifact.hub else None
+    return url, ({"Authorization": f"Bearer {token}"} if token else None)
 
 
 def _reason(exc: Exception) -> str:
@@ -266,7 +234,7 @@ def run_mirror(lock_path: str | Path, to: str, jobs: int = 4, *, write: bool = T
     if not 1 <= jobs <= MAX_JOBS:
         raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")
     target = aws.parse_s3_url(to, None, "--to")
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
     summary = mirror_artifacts(artifacts(lock), str(target), jobs, on_done)
     if summary.failed or not write:
         return summary

@@ -1,8 +1,9 @@
 """`lock update`: resolve every domain the intent names and write the lock atomically.
 
-Each domain is a module with `resolve(ctx) -> section`, registered in RESOLVERS
-under the name of its intent section, which is also the name of its lock field.
-A domain left out by `--only` keeps what the previous lock recorded for it.
+Each domain in imagelock.domains.DOMAINS resolves its own section (`resolve(ctx)`).
+A domain left out by `--only` keeps what the previous lock recorded for it. A
+lock that is intact and was made from this very intent, cutoff and engine is
+kept as it is, with nothing resolved again, unless a flag asks for movement.
 The resolved lock then passes the cross-layer compatibility rules (or nothing
 is written) and gets its image version: the previous one, bumped by what moved.
 """
@@ -12,33 +13,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from imagelock.intent import document as intent_mod
-from imagelock.lock import model as lockfile
-from imagelock.errors import AnswerIsNo, InputError, did_you_mean
-from imagelock.lock.version import next_version
-from imagelock.lock.model import Lock, Universe, instant
-from imagelock.replay.server import ReplayServer, Snapshot
-from imagelock.domains.base import layer as base_image
+from imagelock import domains
 from imagelock import rules as compat
-from imagelock.domains.models import layer as models
-from imagelock.domains.nvidia import layer as nvidia
-from imagelock.domains.python import layer as python_layer
-from imagelock.domains.apt import layer as apt_layer
 from imagelock.domains.context import UpdateContext
-
-RESOLVERS: dict[str, Callable[[UpdateContext], Any]] = {
-    "python": python_layer.resolve,
-    "apt": apt_layer.resolve,
-    "kernel": apt_layer.resolve_kernel,
-    "nvidia": nvidia.resolve,
-    "models": models.resolve,
-    "base": base_image.resolve,
-}
+from imagelock.errors import AnswerIsNo, InputError, did_you_mean
+from imagelock.intent.document import Intent, default_lock_path
+from imagelock.intent.fields import parse_cutoff
+from imagelock.lock import codec as lockfile
+from imagelock.lock.diff import diff
+from imagelock.lock.model import Lock, Universe, instant
+from imagelock.lock.version import next_version
+from imagelock.net.upstreams import LIVE, Upstreams
+from imagelock.replay.server import ReplayServer, Snapshot
 
 
 @dataclass
@@ -56,7 +45,7 @@ def now_cutoff() -> str:
     return instant(dt.datetime.now(dt.timezone.utc))
 
 
-def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, asked: str | None = None) -> Universe:
+def _cutoff(intent: Intent, previous: Lock | None, moving: bool, asked: str | None = None) -> Universe:
     """The intent's cutoff; else `--cutoff`; else the one the lock recorded at its first update; else now."""
     if intent.cutoff:
         if asked is not None:
@@ -64,7 +53,7 @@ def _cutoff(intent: intent_mod.Intent, previous: Lock | None, moving: bool, aske
                              "move it there instead of with --cutoff")
         return Universe(cutoff=intent.cutoff, source="intent")
     if asked is not None:
-        return Universe(cutoff=intent_mod.parse_cutoff(asked, "lock update", "--cutoff"), source="update-time")
+        return Universe(cutoff=parse_cutoff(asked, "lock update", "--cutoff"), source="update-time")
     if previous is not None and previous.universe.source == "update-time" and not moving:
         return previous.universe
     return Universe(cutoff=now_cutoff(), source="update-time")
@@ -75,7 +64,7 @@ def _violations(report: compat.Report) -> str:
     return f"{count} cross-layer violation{'s' if count != 1 else ''}"
 
 
-def _combined(intent: intent_mod.Intent, lock: Lock, targets: compat.Targets,
+def _combined(intent: Intent, lock: Lock, targets: compat.Targets,
               refused: list[AnswerIsNo]) -> AnswerIsNo:
     """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins.
 
@@ -99,21 +88,25 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
            upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
            dry_run: bool = False, engine: str = "uv",
            replay: str | Path | ReplayServer | None = None, cutoff: str | None = None) -> UpdateResult:
-    intent = intent_mod.read(intent_path)
-    path = Path(lock_path) if lock_path else intent_mod.default_lock_path(intent_path)
-    previous = lockfile.read(path)[0] if path.exists() else None
+    intent = domains.read_intent(intent_path)
+    path = Path(lock_path) if lock_path else default_lock_path(intent_path)
+    previous, claimed = domains.read_lock(path) if path.exists() else (None, None)
+    known = domains.by_name()
     for name in only or []:
-        if name not in RESOLVERS:
-            raise InputError(None, "--only", f"unknown domain {name!r}{did_you_mean(name, RESOLVERS)}; "
-                             f"expected one of: {', '.join(RESOLVERS)}")
-    for name in intent.raw:
-        if name in ("name", "universe"):
-            continue
-        if name not in RESOLVERS:
-            raise InputError(intent.path, name, "this domain is not supported by this version of imagelock")
-    universe = _cutoff(intent, previous, moving=upgrade or bool(upgrade_packages), asked=cutoff)
+        if name not in known:
+            raise InputError(None, "--only", f"unknown domain {name!r}{did_you_mean(name, known)}; "
+                             f"expected one of: {', '.join(known)}")
+    moving = upgrade or bool(upgrade_packages)
+    universe = _cutoff(intent, previous, moving=moving, asked=cutoff)
     targets = compat.targets.from_intent(intent)
     compat.check_targets(targets)  # a mistyped instance type fails before minutes of resolution
+    if previous is not None and claimed is not None and not (moving or refresh or only) \
+            and _unchanged(intent, previous, claimed, universe, engine):
+        report = compat.evaluate(previous, targets)
+        if not report.violations:
+            text = path.read_text(encoding="utf-8")
+            return UpdateResult(lock=previous, text=text, path=path, changed=False, written=False,
+                                previous=previous, report=report)
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
     # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
     # are not there until `lock mirror` runs again (it uploads only what is missing).
@@ -122,20 +115,20 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     server = replay if isinstance(replay, ReplayServer) or replay is None else ReplayServer(Snapshot.open(replay))
     with contextlib.ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="imagelock-"))
-        if server:
-            stack.enter_context(server)
+        upstreams: Upstreams = stack.enter_context(server) if server else LIVE
         ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
                             upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
-                            engine=engine, replay=server, workdir=Path(workdir))
+                            engine=engine, upstreams=upstreams, workdir=Path(workdir))
         refused: list[AnswerIsNo] = []
-        for name, resolve in RESOLVERS.items():
-            if intent.section(name) is None:
+        for domain in domains.DOMAINS:
+            if domain.name not in intent.sections:
                 continue
-            if only and name not in only:
-                setattr(lock, name, getattr(previous, name) if previous else None)
+            if only and domain.name not in only:
+                if previous is not None and domain.name in previous.layers:
+                    lock.layers[domain.name] = previous.layers[domain.name]
                 continue
             try:
-                setattr(lock, name, resolve(ctx))
+                lock.layers[domain.name] = domain.resolve(ctx)
             except AnswerIsNo as answer:  # keep going: every layer's "no" goes into one report
                 refused.append(answer)
 
@@ -144,7 +137,7 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     report = compat.evaluate(lock, targets)
     if report.violations:
         raise AnswerIsNo(f"{intent.path}: {_violations(report)}; nothing was written", report.lines())
-    lock.version = next_version(previous, lock)
+    lock.version = next_version(previous, lock, diff(previous, lock, domains.DOMAINS) if previous else None)
     text = lockfile.dumps(lock)
     old = path.read_text(encoding="utf-8") if path.exists() else None
     changed = old != text
@@ -153,3 +146,14 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
         written = lockfile.write_atomic(path, text)
     return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written, previous=previous,
                         report=report)
+
+
+def _unchanged(intent: Intent, previous: Lock, claimed: str, universe: Universe, engine: str) -> bool:
+    """The previous lock is what resolving again would give: same intent, cutoff and engine, intact, consistent."""
+    if previous.intent_sha256 != intent.sha256 or previous.name != intent.name or previous.universe != universe:
+        return False
+    if previous.python is not None and previous.python.engine != engine:
+        return False
+    if set(previous.layers) != set(intent.sections) or claimed != previous.digest():
+        return False
+    return not any(domain.problems(previous, intent) for domain in domains.DOMAINS)

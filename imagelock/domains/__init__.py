@@ -1,0 +1,72 @@
+"""The domains an image is made of, listed once; every command iterates over this list.
+
+A domain is a subpackage that defines `DOMAIN` (imagelock.domains.contract).
+The order is the order of resolution (the kernel after apt, whose archive it
+shares) and the order of the lock file's sections. CONTRIBUTING.md says how to
+add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from imagelock.domains import apt, base, models, nvidia, python
+from imagelock.domains.contract import Domain
+from imagelock.intent import document as intent_document
+from imagelock.intent.document import Intent
+from imagelock.lock import codec
+from imagelock.lock.artifact import Artifact
+from imagelock.lock.diff import LockDiff, diff
+from imagelock.lock.model import Lock
+
+DOMAINS: tuple[Domain, ...] = (
+    python.DOMAIN,
+    apt.DOMAIN,
+    apt.KERNEL,
+    nvidia.DOMAIN,
+    models.DOMAIN,
+    base.DOMAIN,
+)
+
+# Everything below reads DOMAINS when called, so the list above is the only place a domain is named.
+
+
+def by_name() -> dict[str, Domain]:
+    return {domain.name: domain for domain in DOMAINS}
+
+
+def read_intent(path: str | Path) -> Intent:
+    return intent_document.read(path, {domain.name: domain.parse for domain in DOMAINS})
+
+
+def loads_intent(text: str, path: str | Path) -> Intent:
+    return intent_document.loads(text, path, {domain.name: domain.parse for domain in DOMAINS})
+
+
+def read_lock(path: str | Path) -> tuple[Lock, str]:
+    """A lock and the digest it claims."""
+    return codec.read(path, {domain.name: domain.layer for domain in DOMAINS})
+
+
+def loads_lock(text: str, path: str | Path) -> tuple[Lock, str]:
+    return codec.loads(text, path, {domain.name: domain.layer for domain in DOMAINS})
+
+
+def present(lock: Lock) -> Iterator[tuple[Domain, object]]:
+    """Each domain the lock holds a layer of, with that layer, in domain order."""
+    for domain in DOMAINS:
+        layer = lock.layers.get(domain.name)
+        if layer:
+            yield domain, layer
+
+
+def artifacts(lock: Lock) -> Iterator[Artifact]:
+    """Every file the lock pins by content, domain by domain."""
+    for domain, layer in present(lock):
+        yield from domain.artifacts(layer)
+
+
+def diff_locks(old: Lock | None, new: Lock) -> LockDiff:
+    """Every difference between two locks, layer by layer in image order."""
+    return diff(old, new, DOMAINS)

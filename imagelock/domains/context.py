@@ -1,4 +1,4 @@
-"""What every domain resolver is handed: the intent, the previous lock, the options."""
+"""What every domain resolver is handed: the intent, the previous lock, the options, the upstreams."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from imagelock.intent.document import Intent
 from imagelock.lock.model import Lock
-from imagelock.replay.server import ReplayServer
+from imagelock.net.upstreams import LIVE, Upstreams
 
 
 @dataclass
@@ -22,7 +22,8 @@ class UpdateContext:
     upgrade_packages: list[str] = field(default_factory=list)
     refresh: list[str] = field(default_factory=list)
     engine: str = "uv"
-    replay: ReplayServer | None = None
+    # Where every request goes: the real upstreams, or recorded stand-ins for them.
+    upstreams: Upstreams = LIVE
     workdir: Path | None = None
     # Shared between the domains of one run (the apt and kernel layers load one archive).
     cache: dict[str, Any] = field(default_factory=dict)

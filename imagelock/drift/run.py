@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render
@@ -87,7 +88,7 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
 
 def drift(req: DriftRequest) -> tuple[int, str]:
     """Returns the exit code and the report text (already written to req.output when given)."""
-    lock, _claimed = lockfile.read(req.lock)
+    lock, _claimed = domains.read_lock(req.lock)
     if req.output and Path(req.output).is_dir():
         raise InputError(req.output, None, "--output: is a directory (expected a report file path)")
     index = LockIndex(lock, strict_apt=req.strict)

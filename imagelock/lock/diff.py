@@ -11,14 +11,13 @@ differs is "changed".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from imagelock.lock.model import Lock
 
-# Order in which layers are reported: from the bottom of the image to the top.
-LAYERS = ("universe", "base", "kernel", "apt", "nvidia", "python", "models")
+UNIVERSE = "universe"
 
 # An artifact at least this big is called out in the summary: it dominates build time.
 LARGE = 100 * 1024 * 1024
@@ -33,6 +32,18 @@ class Item:
     sha256: str | None = None
     size: int | None = None
     requested: bool = False
+
+
+class Layered(Protocol):
+    """What diff needs of a domain (imagelock.domains.contract.Domain is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def image_order(self) -> int: ...
+    @property
+    def moves_major(self) -> bool: ...
+    def items(self, layer: Any) -> Iterable[Item]: ...
 
 
 @dataclass
@@ -61,6 +72,10 @@ class LockDiff:
     old_version: str | None
     new_version: str | None
     changes: list[Change] = field(default_factory=list)
+    # The layers in report order, from the bottom of the image to the top (the universe first).
+    layers: list[str] = field(default_factory=list)
+    # Layers whose change makes a new image generation (the version's major).
+    major: frozenset[str] = frozenset()
 
     @property
     def differ(self) -> bool:
@@ -75,45 +90,26 @@ class LockDiff:
             "image": {"old": self.old_image, "new": self.new_image},
             "digest": {"old": self.old_digest, "new": self.new_digest},
             "version": {"old": self.old_version, "new": self.new_version},
-            "layers": {name: [asdict(c) for c in self.layer(name)] for name in LAYERS if self.layer(name)},
+            "layers": {name: [asdict(c) for c in self.layer(name)] for name in self.layers if self.layer(name)},
         }
 
 
 # --- flattening each layer to items ------------------------------------------------
 
 
-def _items(lock: Lock | None, layer: str) -> Iterator[Item]:
+def _items(lock: Lock | None, domain: Layered | None) -> Iterator[Item]:
     if lock is None:
         return
-    if layer == "universe":
+    if domain is None:
         yield Item("cutoff", lock.universe.cutoff)
-    elif layer == "base" and lock.base:
-        yield Item("image", lock.base.image)
-        for ami in lock.base.amis:
-            yield Item(f"ami {ami.region}", ami.id)
-    elif layer == "kernel" and lock.kernel:
-        yield Item("kernel", lock.kernel.version)
-    elif layer == "apt" and lock.apt:
-        for deb in lock.apt.packages:
-            yield Item(f"{deb.name}:{deb.arch}", deb.version, deb.sha256, deb.size, deb.requested)
-    elif layer == "nvidia" and lock.nvidia:
-        n = lock.nvidia
-        yield Item("driver", f"{n.driver_version} (CUDA {n.cuda_version}, {n.runfile})", n.sha256, n.size)
-    elif layer == "python" and lock.python:
-        yield Item("interpreter", f"python {lock.python.version} {lock.python.platform}")
-        for p in lock.python.packages:
-            yield Item(p.name, p.version, p.wheel.sha256, p.wheel.size, p.requested)
-    elif layer == "models":
-        for model in lock.models:
-            pinned = model.commit[:12] if model.revision == model.commit else f"{model.revision}@{model.commit[:12]}"
-            yield Item(model.repo, pinned)
-            for f in model.files:
-                yield Item(f"{model.repo}/{f.path}", f.sha256[:12], f.sha256, f.size)
+    elif lock.layers.get(domain.name):
+        yield from domain.items(lock.layers[domain.name])
 
 
-def _compare(layer: str, old: Lock | None, new: Lock) -> list[Change]:
-    before = {item.key: item for item in _items(old, layer)}
-    after = {item.key: item for item in _items(new, layer)}
+def _compare(domain: Layered | None, old: Lock | None, new: Lock) -> list[Change]:
+    layer = domain.name if domain else UNIVERSE
+    before = {item.key: item for item in _items(old, domain)}
+    after = {item.key: item for item in _items(new, domain)}
     changes = []
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
@@ -129,14 +125,16 @@ def _compare(layer: str, old: Lock | None, new: Lock) -> list[Change]:
     return sorted(changes, key=lambda c: (not c.requested, order[c.kind], c.key))
 
 
-def diff(old: Lock | None, new: Lock) -> LockDiff:
+def diff(old: Lock | None, new: Lock, domains: Sequence[Layered]) -> LockDiff:
     """Every difference between two locks; `old` None means everything in `new` is added."""
+    ordered = sorted(domains, key=lambda d: d.image_order)
     result = LockDiff(
         old_image=old.image_name() if old else "(none)", new_image=new.image_name(),
         old_digest=old.digest() if old else "", new_digest=new.digest(),
-        old_version=old.version if old else None, new_version=new.version)
-    for layer in LAYERS:
-        result.changes += _compare(layer, old, new)
+        old_version=old.version if old else None, new_version=new.version,
+        layers=[UNIVERSE, *(d.name for d in ordered)], major=frozenset(d.name for d in ordered if d.moves_major))
+    for domain in [None, *ordered]:
+        result.changes += _compare(domain, old, new)
     return result
 
 
@@ -203,7 +201,7 @@ def render_text(d: LockDiff) -> str:
         return f"no differences (image {d.new_image})"
     lines = [_header(d)]
     marks = {"added": "+", "removed": "-", "changed": "~"}
-    for layer in LAYERS:
+    for layer in d.layers:
         changes = d.layer(layer)
         if not changes:
             continue
@@ -220,7 +218,7 @@ def render_summary(d: LockDiff) -> str:
     if not d.differ:
         return "no changes"
     parts = [_header(d)]
-    for layer in LAYERS:
+    for layer in d.layers:
         changes = d.layer(layer)
         if changes:
             moved = ", ".join(f"{c.key} {_what(c)}" for c in changes[:3] if c.kind == "changed")
@@ -252,10 +250,10 @@ def render_markdown(d: LockDiff) -> str:
     out.append("")
     out.append("| layer | changes |")
     out.append("| --- | --- |")
-    for layer in LAYERS:
+    for layer in d.layers:
         if d.layer(layer):
             out.append(f"| {layer} | {_counts(d.layer(layer))} |")
-    for layer in LAYERS:
+    for layer in d.layers:
         changes = d.layer(layer)
         if not changes:
             continue

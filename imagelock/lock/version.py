@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import re
 
-from imagelock.lock.diff import LockDiff, diff
+from imagelock.lock.diff import UNIVERSE, LockDiff
 from imagelock.lock.model import Lock
 
 FIRST = "1.0.0"
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-# Layers whose version moves are "package moves" (minor).
-_PACKAGE_LAYERS = ("kernel", "apt", "nvidia", "python", "models")
 
 
 def cuda_major(lock: Lock) -> set[str]:
@@ -39,10 +37,10 @@ def bump_kind(changes: LockDiff, old: Lock, new: Lock) -> str | None:
     """"major", "minor", "patch", or None when the content did not change."""
     if changes.old_digest == changes.new_digest:
         return None
-    if changes.layer("base") or cuda_major(old) != cuda_major(new):
+    if any(changes.layer(name) for name in changes.major) or cuda_major(old) != cuda_major(new):
         return "major"
-    for change in changes.changes:
-        if change.layer in _PACKAGE_LAYERS and not change.hash_only:
+    for change in changes.changes:  # a package moved (not the cutoff alone, not a rebuilt file): minor
+        if change.layer != UNIVERSE and not change.hash_only:
             return "minor"
     return "patch"
 
@@ -59,9 +57,9 @@ def bump(version: str, kind: str) -> str:
     return f"{major}.{minor}.{patch + 1}"
 
 
-def next_version(previous: Lock | None, new: Lock) -> str:
-    """The version `new` gets when it replaces `previous`."""
-    if previous is None or previous.version is None:
+def next_version(previous: Lock | None, new: Lock, changes: LockDiff | None) -> str:
+    """The version `new` gets when it replaces `previous`; `changes` is the diff between them."""
+    if previous is None or previous.version is None or changes is None:
         return FIRST
-    kind = bump_kind(diff(previous, new), previous, new)
+    kind = bump_kind(changes, previous, new)
     return previous.version if kind is None else bump(previous.version, kind)

@@ -12,19 +12,20 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from imagelock import __version__
 from imagelock.errors import UpstreamError
 from imagelock.hashing import CHUNK, Digest, StreamHasher
 from imagelock.hashing import PARALLEL_MIN
 from imagelock.hashing import pool as hashing_pool
+
+if TYPE_CHECKING:
+    import requests
+
+# requests (with urllib3 and charset_normalizer) is imported on first use, not with this module: most of
+# a lock's life is `lock check`, which never talks to the network and should not pay ~100 ms to load it.
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -46,6 +47,10 @@ def redact(url: str) -> str:
 
 def session() -> requests.Session:
     """The calling thread's Session (Sessions are not thread-safe to share)."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     current = getattr(_local, "session", None)
     if current is None:
         retry = Retry(
@@ -81,7 +86,7 @@ def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False
     try:
         response = session().get(url, headers=headers or {}, stream=stream,
                                  timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
-    except requests.RequestException as exc:
+    except _requests().RequestException as exc:
         reason = type(exc).__name__
         raise UpstreamError(f"{label}{redact(url)}: unreachable ({reason})") from None
     if response.status_code >= 400:
@@ -206,8 +211,19 @@ class _ShortRead(Exception):
     """The source ended before the expected size: resume like a dropped connection."""
 
 
-_TRANSIENT_HTTP = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                   requests.Timeout, urllib3.exceptions.ProtocolError)
+def _requests() -> Any:
+    import requests
+
+    return requests
+
+
+def _transient_http() -> tuple[type[BaseException], ...]:
+    """The failures a download resumes after: a dropped connection, a cut stream, a time-out."""
+    import requests
+    import urllib3
+
+    return (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout,
+            urllib3.exceptions.ProtocolError)
 
 
 def _arrived(response: requests.Response) -> Iterable[bytes]:
@@ -249,7 +265,7 @@ def download(url: str, dest: str | Path, *, headers: dict[str, str] | None = Non
                                     f"got {served or 'no Content-Range'}")
         return start, _arrived(response)
 
-    return resumable_download(open_at, dest, label=label, total=total, transient=_TRANSIENT_HTTP,
+    return resumable_download(open_at, dest, label=label, total=total, transient=_transient_http(),
                               attempts=attempts)
 
 

@@ -24,17 +24,21 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
 from imagelock.replay import aws as replay_aws
-from imagelock.errors import InputError
+from imagelock.errors import InputError, UpstreamError
+from imagelock.net import aws
+from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
 from imagelock.replay.hub import HubRecording, send
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX_KEY = "default"
 HUB_PREFIX = "hf"
+STAND_IN = "the replayed snapshot"  # how messages name a replay: a loopback port means nothing to the reader
 
 
 def _relative_dir(value: object) -> bool:
@@ -222,6 +226,7 @@ class ReplayServer:
         self._server.hub = hub
         self._server.aws = aws
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._urls: dict[str, str] | None = None
 
     def _bind(self, handler: type[BaseHTTPRequestHandler]) -> _Server:
         """A port derived from the snapshot's path, so URLs (and uv's cache keys) repeat
@@ -281,6 +286,56 @@ class ReplayServer:
         if recording is None or region not in recording.regions:
             return None
         return replay_aws.endpoint(self.base_url, region, service)
+
+    # --- imagelock.net.upstreams.Upstreams: what the sources ask ----------------------
+
+    def python_index(self, url: str | None, where: Where) -> str | None:
+        local = self.local_index(url)
+        if local is None:
+            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {url or 'the default index'} "
+                             "(its snapshot.json lists the indexes it recorded under \"indexes\")")
+        return local
+
+    def apt_archive(self, url: str, where: Where) -> AptAccess:
+        fetch_base = self.local_apt(url)
+        if fetch_base is None:
+            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {url} "
+                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
+        return AptAccess(fetch_base=fetch_base, keyring=self.apt_keyring(url), recording=self.apt_recording(url))
+
+    def hub(self, where: Where) -> HubAccess:
+        local = self.hub_endpoint()
+        if local is None:
+            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of the Hugging Face Hub "
+                             "(its snapshot.json has no \"hf\" entry naming one)")
+        return HubAccess(endpoint=local, token=None, stand_in=STAND_IN,
+                         gated_note="a replay sends no token: lock it against the Hub",
+                         missing_note='its snapshot.json lists the Hub recording under "hf"')
+
+    def aws_client(self, service: str, region: str, where: Where) -> Any:
+        endpoint = self.local_aws(region, service)
+        if endpoint is None:
+            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {region} "
+                             "(its snapshot.json lists the AWS recording under \"aws\")")
+        return aws.client(service, region, endpoint_url=endpoint, unsigned=True)  # no credential is looked up
+
+    def runfile(self, name: str, where: Where) -> RunfileRecord:
+        record = self.snapshot.recorded_runfiles().get(name)
+        if not isinstance(record, dict):
+            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {name} "
+                             "(its snapshot.json names the runfile recording under \"nvidia\")")
+        return RunfileRecord(record=record, where=self.snapshot.root / (self.snapshot.nvidia or "") / "runfiles.json")
+
+    def upstream_url(self, served: str, filename: str) -> str:
+        urls = self._upstream_urls()
+        if filename not in urls:
+            raise UpstreamError(f"replay snapshot: no upstream URL recorded for {filename}")
+        return urls[filename]
+
+    def _upstream_urls(self) -> dict[str, str]:
+        if self._urls is None:
+            self._urls = self.snapshot.upstream_urls()
+        return self._urls
 
     def __enter__(self) -> ReplayServer:
         self._thread.start()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from packaging.version import Version
 
-from imagelock.intent.document import TORCH_FLAVOURS
+from imagelock.intent.python import TORCH_FLAVOURS
 from imagelock.lock.model import Lock
 from imagelock.rules import lockfacts
 from imagelock.rules.report import Finding

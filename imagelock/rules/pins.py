@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from packaging.utils import canonicalize_name
 
-from imagelock.intent.document import PythonIntent
+from imagelock.intent.python import PythonIntent
 from imagelock.lock.model import PythonLayer, PythonPackage, Wheel
 
 UNRESOLVED = Wheel(filename="(not resolved)", url="", sha256="")

@@ -7,14 +7,12 @@ other keys belong to the base-image domain. Only this key is read here, strictly
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagelock.errors import InputError
+from imagelock.intent.base import parse_instance_types
 from imagelock.intent.document import Intent
 
-_INSTANCE = re.compile(r"^([a-z][a-z0-9-]*)\.([a-z0-9]+)$")
 
 
 @dataclass
@@ -34,12 +32,4 @@ def from_intent(intent: Intent | None) -> Targets:
     base = intent.section("base")
     if not isinstance(base, dict) or "instance-types" not in base:
         return Targets()
-    value = base["instance-types"]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(intent.path, "base.instance-types", "expected an array of EC2 instance types "
-                         "such as [\"g5.xlarge\"]")
-    for i, name in enumerate(value):
-        if not _INSTANCE.match(name):
-            raise InputError(intent.path, f"base.instance-types[{i}]", f"expected an EC2 instance type such as "
-                             f"\"g5.xlarge\", found {name!r}")
-    return Targets(instance_types=list(value), path=intent.path)
+    return Targets(instance_types=parse_instance_types(base["instance-types"], intent.path), path=intent.path)

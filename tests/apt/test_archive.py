@@ -215,7 +215,7 @@ def test_expired_release_is_refused(tmp_path: Path, archive_key: Key, capsys) ->
         intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], suites=("stable",))
         code, out, err = lock_update(intent, capsys)
     assert code == 2
-    assert "InRelease: expired: valid until" in err and "stale or replayed Release" in err
+    assert "InRelease: expired: valid until" in err and "stale or re-served Release" in err
     assert not intent.with_suffix(".lock").exists()
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagelock.domains.apt.debversion import compare, is_valid, parse, satisfies
+from imagelock.formats.debversion import compare, is_valid, parse, satisfies
 
 UPSTREAM_CHARS = "0123456789abcXYZ.+~"
 REVISION_CHARS = "0123456789abuntu.+~"

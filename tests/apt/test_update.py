@@ -96,11 +96,12 @@ def test_kernel_package_of_another_abi_is_refused(tmp_path: Path, repo: RepoServ
 
 def test_lock_check_finds_a_closure_with_a_hole(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
     from imagelock import cli
-    from imagelock.lock import model as lockfile
+    from imagelock import domains
+    from imagelock.lock import codec as lockfile
     intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], kernel={"version": "5.15.0-105-generic"})
     assert lock_update(intent, capsys)[0] == 0
     path = intent.with_suffix(".lock")
-    lock, _ = lockfile.read(path)
+    lock, _ = domains.read_lock(path)
     assert lock.apt is not None
     lock.apt.packages = [p for p in lock.apt.packages if p.name not in ("pre", "linux-modules-5.15.0-105-generic")]
     path.write_text(lockfile.dumps(lock))  # re-digested: only the apt consistency check can notice

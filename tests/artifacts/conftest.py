@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from imagelock.net import aws
-from imagelock.intent import document as intent_mod
+from imagelock import domains
+from imagelock.intent import document as intent_document
 from imagelock.errors import EXIT_ERROR, InputError
 from imagelock.lock.model import Lock
 from imagelock.domains.context import UpdateContext
@@ -32,11 +33,17 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
+def _raw(section: object, path: Path) -> object:
+    return section
+
+
 def make_ctx(tmp_path: Path, text: str, *, previous: Lock | None = None, refresh: list[str] | None = None,
              cutoff: str = CUTOFF) -> UpdateContext:
     path = tmp_path / "seed.toml"
     path.write_text(text)
-    intent = intent_mod.loads(text, path)
+    # Sections stay raw here: each test hands the context to one domain's resolve(), which parses its
+    # own section, so a bad section is refused by the resolver under test.
+    intent = intent_document.loads(text, path, {domain.name: _raw for domain in domains.DOMAINS})
     return UpdateContext(intent=intent, previous=previous, cutoff=cutoff, refresh=list(refresh or []),
                          workdir=tmp_path)
 

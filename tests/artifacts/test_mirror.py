@@ -11,7 +11,8 @@ import pytest
 
 from imagelock.net import http
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.errors import EXIT_ERROR, InputError
 from imagelock.lock.model import (
     AptLayer,
@@ -100,13 +101,13 @@ def test_mirror_fills_a_partly_filled_bucket_and_records_itself(lock_path: Path,
     assert sorted(a.kind for a in summary.uploaded) == ["deb", "model", "model", "nvidia"]
     assert summary.skipped_bytes == len(WHEEL)
     assert summary.uploaded_bytes == len(DEB) + len(RUNFILE_DATA) + sum(
-        f.size for m in lockfile.read(lock_path)[0].models for f in m.files)
+        f.size for m in domains.read_lock(lock_path)[0].models for f in m.files)
     assert summary.lines()[0].startswith(f"mirror s3://{BUCKET}/prefix: 4 uploaded (")
     assert ", 1 already there (" in summary.lines()[0]
 
     # every artifact the build downloads is in the bucket, under its sha256, with the right bytes
     contents = _bucket_contents()
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
     assert sorted(contents) == sorted(f"prefix/sha256/{a.sha256}" for a in artifacts(lock))
     assert all(_sha(body) == key.rsplit("/", 1)[-1] for key, body in contents.items())
     # and the lock says where
@@ -187,6 +188,6 @@ def test_the_mirror_command_fills_the_bucket_and_prints_the_summary(lock_path: P
     run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--jobs", "2")
     assert run.code == 0, run.err
     assert run.out.startswith(f"mirror s3://{BUCKET}/cli: 5 uploaded (")
-    assert lockfile.read(lock_path)[0].mirror.url == f"s3://{BUCKET}/cli"
+    assert domains.read_lock(lock_path)[0].mirror.url == f"s3://{BUCKET}/cli"
     run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--json")
     assert run.code == 0 and '"uploaded": 0' in run.out and '"skipped": 5' in run.out

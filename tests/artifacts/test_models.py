@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.errors import InputError, VerificationError
 from imagelock.lock.model import Lock, Universe
 from imagelock.domains.models import layer as models
@@ -83,7 +84,7 @@ def test_seed_models_lock_at_their_commits_with_per_file_hashes(tmp_path: Path, 
 
 def test_manifest_is_derived_from_the_lock_alone(tmp_path: Path, hub: HubLookalike) -> None:
     lock = _lock_with(models.resolve(make_ctx(tmp_path, SEED)))
-    reread, _ = lockfile.loads(lockfile.dumps(lock), "seed.lock")
+    reread, _ = domains.loads_lock(lockfile.dumps(lock), "seed.lock")
     rows = models.manifest(reread)
     assert len(rows) == 12
     assert set(rows[0]) == {"repo", "path", "sha256", "size", "hf_revision"}

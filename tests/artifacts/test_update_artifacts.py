@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
 from imagelock.errors import EXIT_ERROR, ImagelockError, InputError, VerificationError
 from imagelock.domains.models import layer as models
 from imagelock.domains.nvidia import layer as nvidia
@@ -58,7 +58,7 @@ def test_the_seed_domains_lock_together(tmp_path: Path, world: tuple[FileServer,
     assert result.written
     text = result.path.read_text()
     assert SECRET not in text
-    lock, digest = lockfile.read(result.path)
+    lock, digest = domains.read_lock(result.path)
     assert digest == lock.digest()
     assert lock.nvidia is not None and lock.nvidia.sha256 == hashlib.sha256(DATA).hexdigest()
     assert {m.repo: m.commit for m in lock.models}["Qwen/Qwen3-4B-AWQ"] == QWEN
@@ -133,7 +133,7 @@ def test_an_update_after_lock_mirror_keeps_the_mirror(tmp_path: Path, world: tup
     summary = run_mirror(result.path, "s3://mirror-bucket/img", jobs=4)
     assert summary.exit_code == 0, summary.lines()
     mirrored = result.path.read_bytes()
-    lock, _ = lockfile.read(result.path)
+    lock, _ = domains.read_lock(result.path)
     assert lock.mirror is not None and len(summary.uploaded) == len(artifacts(lock))
     again = update(intent)
     assert not again.changed and result.path.read_bytes() == mirrored

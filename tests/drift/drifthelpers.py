@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.drift import collector
 from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer,
                                 PythonLayer, PythonPackage, Universe, Wheel)
@@ -139,7 +140,7 @@ NVIDIA = NvidiaLayer(runfile="cuda_12.4.1_550.54.15_linux.run", url="https://dow
 
 def seed_like_lock() -> Lock:
     """locks/seed.lock (the real seed Python layer) with the seed's apt, kernel, driver and a model added."""
-    lock, _ = lockfile.read(Path(__file__).parents[2] / "locks" / "seed.lock")
+    lock, _ = domains.read_lock(Path(__file__).parents[2] / "locks" / "seed.lock")
     lock.apt = AptLayer(archive="ubuntu", keyring_sha256="0" * 64, packages=[
         AptPackage(name=n, version=v, arch=a, filename=f"pool/{n}.deb", sha256="0" * 64, size=1, suite="jammy")
         for n, v, a in (("build-essential", "12.9ubuntu3", "amd64"), ("dkms", "2.8.7-2ubuntu2.2", "all"),

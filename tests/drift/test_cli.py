@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .drifthelpers import seed_like_lock, tree_digest
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.drift import collector
 from imagelock.drift.synthetic import facts_for
 

@@ -9,7 +9,8 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from .drifthelpers import seed_like_lock
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import Audit, Finding, LockIndex, audit, compare
 from imagelock.drift.report import junit_report, text_report
 from imagelock.drift.synthetic import facts_for, plant
@@ -151,7 +152,7 @@ def test_lock_round_trip_keeps_the_digest_the_fingerprint_names(tmp_path) -> Non
     lock = seed_like_lock()
     path = tmp_path / "x.lock"
     path.write_text(lockfile.dumps(lock))
-    again, claimed = lockfile.read(path)
+    again, claimed = domains.read_lock(path)
     assert claimed == lock.digest() == again.digest() == LockIndex(again).digest
     assert json.loads(json.dumps(facts_for(again)))["fingerprint"]["digest"] == claimed
 

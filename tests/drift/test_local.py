@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, PythonLayer, PythonPackage,
                                 Universe, Wheel)
 
@@ -33,15 +33,16 @@ def local_lock(models: Path) -> Lock:
     release = os.uname().release
     return Lock(
         name="this-machine", intent_sha256="0" * 64, universe=Universe(cutoff="2026-01-01T00:00:00Z", source="intent"),
-        apt=AptLayer(archive="debian", keyring_sha256="0" * 64, packages=[
-            AptPackage(name=n, version=v, arch=a, filename="f.deb", sha256="0" * 64, size=1, suite="bookworm")
-            for n, v, a in dpkg_query()]),
-        kernel=KernelLayer(version=release, flavour=release.rsplit("-", 1)[-1], abi=release),
-        python=PythonLayer(version=sys.version.split()[0], platform="x86_64", venv=sys.prefix, engine="uv",
-                           packages=[PythonPackage(name=n, version=v, index="pypi", requested=False, wheel=wheel)
-                                     for n, v in sorted(dists.items())]),
-        models=[Model(repo="local/tiny", revision="main", commit="3" * 40, dest=str(models),
-                      files=[ModelFile(path="w.bin", size=5, sha256="0" * 64)])])
+        layers={
+            "python": PythonLayer(version=sys.version.split()[0], platform="x86_64", venv=sys.prefix, engine="uv",
+                                  packages=[PythonPackage(name=n, version=v, index="pypi", requested=False,
+                                                          wheel=wheel) for n, v in sorted(dists.items())]),
+            "apt": AptLayer(archive="debian", keyring_sha256="0" * 64, packages=[
+                AptPackage(name=n, version=v, arch=a, filename="f.deb", sha256="0" * 64, size=1, suite="bookworm")
+                for n, v, a in dpkg_query()]),
+            "kernel": KernelLayer(version=release, flavour=release.rsplit("-", 1)[-1], abi=release),
+            "models": [Model(repo="local/tiny", revision="main", commit="3" * 40, dest=str(models),
+                             files=[ModelFile(path="w.bin", size=5, sha256="0" * 64)])]})
 
 
 @pytest.fixture

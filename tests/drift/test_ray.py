@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import ray  # a test dependency (pyproject [test]); never skipped
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.fleet_ray import audit_cluster
 from .test_local import local_lock

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.ssh import audit_host, ssh_argv
 from .test_local import local_lock

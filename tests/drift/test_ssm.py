@@ -20,7 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from .drifthelpers import seed_like_lock
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.fleet_ssm import (INLINE_LIMIT, SsmOptions, audit_fleet, backoff_delays, command_script,
                                        output_key, parse_target)

@@ -76,5 +76,5 @@ def full_lock() -> Lock:
                 "2024-04-11T00:00:00.000Z", "099720109477", "/dev/sda1"),
     ])
     return Lock(name="gpu-worker", intent_sha256=H, universe=Universe("2025-05-01T00:00:00Z", "intent"),
-                python=python, apt=apt, kernel=kernel, nvidia=nvidia, models=models, base=base,
+                layers={"python": python, "apt": apt, "kernel": kernel, "nvidia": nvidia, "models": models, "base": base},
                 mirror=Mirror("s3://internal-artifacts/imagelock"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock
 
 from gen_sample import full_lock

@@ -8,7 +8,7 @@ from pathlib import Path
 from gen_support import write_lock  # noqa: F401  (fixtures)
 from imagelock_testing import with_seed_keys
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
 from gen_sample import full_lock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +21,7 @@ def test_fresh_generated_files_pass_with_the_intent_or_the_lock_alone(tmp_path: 
     assert lock_cli("generate", str(SEED_LOCK), "-o", str(out)).code == 0
     with_intent = lock_cli("check", str(SEED_INTENT), "--generated", str(out))
     assert with_intent.code == 0, with_intent.out + with_intent.err
-    image = lockfile.read(SEED_LOCK)[0].image_name()
+    image = domains.read_lock(SEED_LOCK)[0].image_name()
     first, *notes = with_intent.out.splitlines()
     assert first == f"{SEED_LOCK}: fresh; generated files in {out} current (image {image})"
     assert all(line.startswith(f"{SEED_LOCK}: not checked: ") for line in notes)
@@ -99,11 +99,11 @@ def test_the_lock_copy_must_be_the_lock(tmp_path: Path, lock_cli) -> None:
     out = tmp_path / "out"
     assert lock_cli("generate", str(SEED_LOCK), "-o", str(out)).code == 0
     text = (out / "lock.toml").read_text()
-    lock, _ = lockfile.loads(text, "x")
+    lock, _ = domains.loads_lock(text, "x")
     (out / "lock.toml").write_text(text + "\n")
     result = lock_cli("check", "--lock", str(SEED_LOCK), "--generated", str(out))
     assert result.code == 1 and result.out.startswith(f"{out / 'lock.toml'}: stale")
-    assert lock.digest() == lockfile.read(SEED_LOCK)[0].digest()  # same lock; different bytes still count
+    assert lock.digest() == domains.read_lock(SEED_LOCK)[0].digest()  # same lock; different bytes still count
 
 
 def test_a_lock_edited_by_hand_is_reported_not_regenerated(tmp_path: Path, lock_cli) -> None:

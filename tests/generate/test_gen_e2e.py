@@ -30,7 +30,8 @@ import pytest
 import gen_rootfs as rootfs
 from tests.apt.aptrepo import Deb, build_repo, make_key, stop_agent
 from indexbuilder import Dist, build_snapshot
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import (
     AptLayer, AptPackage, AptSource, KernelLayer, Lock, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
 )
@@ -135,7 +136,7 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb
     result = lock_cli("update", str(intent), "--replay", str(snapshot))
     assert result.code == 0, result.err
     lock_path = tmp_path / "tiny.lock"
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
 
     upstream = tmp_path / "upstream"  # the bytes behind the lock's upstream URLs (none of which resolves)
     upstream.mkdir()
@@ -256,7 +257,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
     lock_path = _make_lock(tmp_path, lock_cli, serve, root)
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
     generated = tmp_path / "generated"
     assert lock_cli("generate", str(lock_path), "-o", str(generated)).code == 0
     _install(root, generated)
@@ -339,7 +340,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     # held package and all, the venv rebuilt by the interpreter's own pip, and the fingerprint names the new lock.
     # The mirror was filled for the old lock and lacks the newer .deb: apt falls back to the signed archive.
     newer = tmp_path / "archive" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
-    moved = lockfile.read(lock_path)[0]
+    moved = domains.read_lock(lock_path)[0]
     hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
     hello.version, hello.filename = "1.1-1", f"pool/stable/{newer.name}"
     hello.sha256, hello.size = hashlib.sha256(newer.read_bytes()).hexdigest(), newer.stat().st_size
@@ -474,7 +475,7 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
     lock_path = _make_lock(tmp_path, lock_cli, serve, root, [kernel_deb],
                            {kernel_deb.name: kernel_deb.version})
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
     lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
     lock_path.write_text(lockfile.dumps(lock))
     generated = tmp_path / "generated"
@@ -518,7 +519,7 @@ def test_without_imagelock_mirror_the_bootstrap_reads_the_mirror_the_lock_record
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
     lock_path = _make_lock(tmp_path, lock_cli, serve, root, mirror_url=base_url)
-    lock, _ = lockfile.read(lock_path)
+    lock, _ = domains.read_lock(lock_path)
     assert lock.mirror.url == base_url
     assert lock.nvidia.mirror_url == f"{base_url}/sha256/{lock.nvidia.sha256}"
     generated = tmp_path / "generated"

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.errors import InputError
 from imagelock.build import bootstrap
 from imagelock.build.generate import render

@@ -12,7 +12,8 @@ from pathlib import Path
 import yaml
 from packaging.pylock import Pylock
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.build.generate import render
 from gen_sample import full_lock
 
@@ -54,7 +55,7 @@ def test_the_order_of_packages_in_a_lock_does_not_change_the_output() -> None:
 
 def test_requirements_pin_every_package_to_its_target_wheel_hash(tmp_path: Path, lock_cli) -> None:
     files = _generate(lock_cli, SEED_LOCK, tmp_path / "out")
-    lock, _ = lockfile.read(SEED_LOCK)
+    lock, _ = domains.read_lock(SEED_LOCK)
     lines = [line for line in files["requirements.txt"].decode().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cu124"
     pins = lines[1:]
@@ -67,7 +68,7 @@ def test_pylock_is_valid_pep_751_with_one_hashed_wheel_per_package(tmp_path: Pat
     files = _generate(lock_cli, SEED_LOCK, tmp_path / "out")
     table = tomllib.loads(files["pylock.toml"].decode())
     pylock = Pylock.from_dict(table)  # packaging's PEP 751 validator
-    lock, _ = lockfile.read(SEED_LOCK)
+    lock, _ = domains.read_lock(SEED_LOCK)
     assert str(pylock.requires_python) == "==3.11.*"
     by_name = {str(p.name): p for p in pylock.packages}
     assert len(by_name) == len(lock.python.packages)
@@ -88,7 +89,7 @@ def test_models_manifest_has_the_seed_format(tmp_path: Path, lock_cli, full_lock
     assert manifest[0] == {"repo": "Qwen/Qwen3-4B-AWQ", "path": "config.json", "sha256": f"{30:064x}", "size": 937,
                            "hf_revision": "a" * 40}
     assert [(r["repo"], r["path"]) for r in manifest] == sorted((r["repo"], r["path"]) for r in manifest)
-    seed, _ = lockfile.read(SEED_LOCK)
+    seed, _ = domains.read_lock(SEED_LOCK)
     rows = json.loads(_generate(lock_cli, SEED_LOCK, tmp_path / "seed")["models-manifest.json"])
     assert rows == sorted(({"repo": m.repo, "path": f.path, "sha256": f.sha256, "size": f.size, "hf_revision": m.commit}
                            for m in seed.models for f in m.files), key=lambda r: (r["repo"], r["path"]))
@@ -100,7 +101,7 @@ def test_ray_worker_snippet_is_yaml_for_the_image_venv(tmp_path: Path, lock_cli,
     worker = snippet["available_node_types"]["gpu_worker"]
     assert worker["resources"] == {"GPU": 1}
     assert worker["node_config"]["ImageId"] == "AMI_ID_FROM_PACKER_MANIFEST"
-    lock, _ = lockfile.read(full_lock_path)
+    lock, _ = domains.read_lock(full_lock_path)
     assert {"Key": "LockDigest", "Value": lock.digest()} in worker["node_config"]["TagSpecifications"][0]["Tags"]
     assert snippet["worker_start_ray_commands"][-1].startswith("source /opt/venvs/ai/bin/activate && ray start")
     assert "# WARNING: the lock has no `ray` Python package" in files["ray-worker.yaml"].decode()

@@ -14,7 +14,7 @@ import hcl2
 import pytest
 from hcl2.utils import SerializationOptions
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
 
 from indexbuilder import Dist, build_snapshot
 
@@ -126,7 +126,7 @@ def _for_packer_1_6(template: str) -> str:
 def _vars(generated: Path) -> list[str]:
     """A region of the lock's base layer (any region without one), and a source AMI where the lock has no
     base layer to pin one."""
-    lock, _ = lockfile.read(generated / "lock.toml")
+    lock, _ = domains.read_lock(generated / "lock.toml")
     args = ["-var", f"region={lock.base.amis[-1].region if lock.base else 'us-east-1'}"]
     if 'variable "source_ami"' in (generated / "image.pkr.hcl").read_text():
         args += ["-var", "source_ami=ami-0123456789abcdef0"]

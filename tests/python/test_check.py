@@ -55,9 +55,10 @@ def test_reordered_intent_keys_and_crlf_stay_fresh(seed, lock_cli) -> None:
 
 def test_unhashed_artifact_is_reported(seed, lock_cli) -> None:
     intent, lock = seed
-    from imagelock.lock import model as lockfile
+    from imagelock import domains
+    from imagelock.lock import codec as lockfile
 
-    parsed, _ = lockfile.read(lock)
+    parsed, _ = domains.read_lock(lock)
     parsed.python.packages[0].wheel.sha256 = ""
     lock.write_text(lockfile.dumps(parsed))
     run = lock_cli("check", str(intent))

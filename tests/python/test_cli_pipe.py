@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from imagelock.lock import model as lockfile
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock, PythonLayer, PythonPackage, Universe, Wheel
 
 
@@ -16,8 +16,8 @@ def _lock(version: str) -> Lock:
                                           url=f"https://files.example.invalid/pkg_{i:04d}-{version}.whl",
                                           sha256=f"{i:064x}", size=1000 + i)) for i in range(3000)]
     return Lock(name="big", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"),
-                python=PythonLayer(version="3.11", platform="x86_64-manylinux_2_35", venv="/opt/venvs/ai",
-                                   engine="uv", packages=packages))
+                layers={"python": PythonLayer(version="3.11", platform="x86_64-manylinux_2_35", venv="/opt/venvs/ai",
+                                              engine="uv", packages=packages)})
 
 
 def test_closed_stdout_is_quiet(tmp_path: Path) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagelock.intent import document as intent_mod
+from imagelock import domains
 
 
 def test_one_line_intent(tmp_path: Path, lock_cli) -> None:
     out = tmp_path / "gpu.toml"
     run = lock_cli("init", "cu124 torch 2.6 + vllm 0.6.6.post1", "--name", "gpu", "-o", str(out))
     assert run.code == 0, run.err
-    parsed = intent_mod.read(out)
+    parsed = domains.read_intent(out)
     assert parsed.name == "gpu"
     assert parsed.python is not None
     assert [str(r) for r in parsed.python.requirements] == ["torch==2.6.*", "vllm==0.6.6.post1"]
@@ -24,7 +24,7 @@ def test_one_line_intent(tmp_path: Path, lock_cli) -> None:
 def test_python_and_ubuntu_words(tmp_path: Path, lock_cli) -> None:
     out = tmp_path / "x.toml"
     assert lock_cli("init", "python 3.12 + ubuntu 24.04 + transformers>=4.45", "-o", str(out)).code == 0
-    parsed = intent_mod.read(out)
+    parsed = domains.read_intent(out)
     assert parsed.python.version == "3.12"
     assert parsed.python.platform == "x86_64-manylinux_2_39"
     assert [str(r) for r in parsed.python.requirements] == ["transformers>=4.45"]

@@ -26,7 +26,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from imagelock.lock import model as lockfile
+from imagelock import domains
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer
 
 
@@ -42,7 +43,7 @@ _CACHE: dict[Path, Lock] = {}
 def load(path: Path) -> Lock:
     """A fresh copy of a committed lock (tests may change it freely)."""
     if path not in _CACHE:
-        _CACHE[path] = lockfile.read(path)[0]
+        _CACHE[path] = domains.read_lock(path)[0]
     return copy.deepcopy(_CACHE[path])
 
 
@@ -125,6 +126,7 @@ QWEN3_MODELS = """\
 repo = "Qwen/Qwen3-4B-AWQ"
 revision = "main"
 files = ["model.safetensors", "config.json", "tokenizer.json", "README.md"]
+dest = "/workspace/models/qwen/Qwen3-4B-AWQ"
 """
 
 # The two newest "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023)" images

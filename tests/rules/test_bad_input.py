@@ -97,11 +97,10 @@ def test_bad_instance_types_in_check(tmp_path: Path, seed_lock: Lock, lock_cli, 
 
 def test_bad_instance_type_fails_update_before_resolving(tmp_path: Path, lock_cli,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from imagelock.commands import update as update_mod
 
     called: list[str] = []
     # The base-image domain lives on its own branch; this stand-in only records that it ran.
-    monkeypatch.setitem(update_mod.RESOLVERS, "base", lambda ctx: called.append("base"))
+    monkeypatch.setattr("imagelock.domains.base.layer.resolve", lambda ctx: called.append("base"))
     intent = seed_intent_with(tmp_path, '[base]\ninstance-types = ["g5x.xlarge"]\n')
     line = _fails(lock_cli, tmp_path, "update", str(intent))
     assert "no NVIDIA GPU recorded for instance family 'g5x'" in line

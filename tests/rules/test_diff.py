@@ -8,7 +8,8 @@ from pathlib import Path
 from rules.recorded import (DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, apt_layer,
                              bookworm_kernel, bookworm_kernel_debs, qwen3_model, runfile, write_lock)
 
-from imagelock.lock.diff import diff, render_markdown, render_text
+from imagelock.domains import diff_locks
+from imagelock.lock.diff import render_markdown, render_text
 from imagelock.lock.model import BaseAmi, BaseLayer, Lock, ModelFile
 
 
@@ -64,7 +65,7 @@ def test_each_layer_is_compared(seed_lock: Lock) -> None:
     new.nvidia = runfile(*RUNFILE_12_6_0)
     new.models[0].commit = "c" * 40
     new.models[0].files = [ModelFile(path="config.json", sha256="d" * 64, size=937)]
-    d = diff(old, new)
+    d = diff_locks(old, new)
     by_layer = {layer: [(c.kind, c.key, c.old, c.new) for c in d.layer(layer)] for layer in
                 ("universe", "base", "kernel", "apt", "nvidia", "python", "models")}
     assert by_layer["universe"] == [("changed", "cutoff", "2025-05-01T00:00:00Z", "2025-06-01T00:00:00Z")]
@@ -93,9 +94,9 @@ def test_same_version_new_bytes_is_a_rebuild(seed_lock: Lock) -> None:
     new = copy.deepcopy(seed_lock)
     assert new.python is not None
     new.python.packages[0].wheel.sha256 = "0" * 64
-    [change] = diff(seed_lock, new).changes
-    assert change.hash_only and "same version, new sha256" in render_text(diff(seed_lock, new))
-    assert "| rebuilt |" in render_markdown(diff(seed_lock, new))
+    [change] = diff_locks(seed_lock, new).changes
+    assert change.hash_only and "same version, new sha256" in render_text(diff_locks(seed_lock, new))
+    assert "| rebuilt |" in render_markdown(diff_locks(seed_lock, new))
 
 
 def test_json_and_markdown_formats(tmp_path: Path, seed_lock: Lock, qwen3_lock: Lock, lock_cli) -> None:
@@ -134,8 +135,8 @@ def test_the_pr_body_in_the_docs_is_what_lock_diff_renders(tmp_path: Path, lock_
 
 def test_diff_is_antisymmetric(seed_lock: Lock, qwen3_lock: Lock) -> None:
     """What one direction adds the other removes; moves swap old and new."""
-    forward, backward = diff(seed_lock, qwen3_lock), diff(qwen3_lock, seed_lock)
+    forward, backward = diff_locks(seed_lock, qwen3_lock), diff_locks(qwen3_lock, seed_lock)
     swap = {"added": "removed", "removed": "added", "changed": "changed"}
     flipped = {(c.layer, swap[c.kind], c.key, c.new, c.old) for c in forward.changes}
     assert flipped == {(c.layer, c.kind, c.key, c.old, c.new) for c in backward.changes}
-    assert not diff(seed_lock, seed_lock).changes
+    assert not diff_locks(seed_lock, seed_lock).changes

@@ -9,15 +9,14 @@ from rules.recorded import (QWEN3_INTENT, QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2
                              qwen3_model, runfile, seed_intent_with, write_lock)
 from imagelock_testing import SEED_SNAPSHOT, tree_digest, with_seed_keys
 
-from imagelock.intent import document as intent_mod
-from imagelock.commands import update as update_mod
+from imagelock import domains
 from imagelock.rules import Targets, evaluate
 
 
 def test_seed_lock_with_qwen3_fails_lock_check(tmp_path: Path, seed_lock, lock_cli) -> None:
     intent = seed_intent_with(tmp_path, QWEN3_MODELS)
     seed_lock.models = [qwen3_model()]
-    seed_lock.intent_sha256 = intent_mod.read(intent).sha256
+    seed_lock.intent_sha256 = domains.read_intent(intent).sha256
     lock = write_lock(tmp_path / "seed.lock", seed_lock)
     run = lock_cli("check", str(intent), "--lock", str(lock))
     assert run.code == 1, run.out
@@ -32,7 +31,7 @@ def test_corrected_qwen3_lock_passes_lock_check(tmp_path: Path, qwen3_lock, lock
     intent = tmp_path / "seed-qwen3.toml"
     intent.write_text(python_intent(QWEN3_INTENT) + "\n" + QWEN3_MODELS)
     qwen3_lock.models = [qwen3_model()]
-    qwen3_lock.intent_sha256 = intent_mod.read(intent).sha256
+    qwen3_lock.intent_sha256 = domains.read_intent(intent).sha256
     lock = write_lock(tmp_path / "seed-qwen3.lock", qwen3_lock)
     run = lock_cli("check", str(intent), "--lock", str(lock))
     assert (run.code, run.out.strip()) == (0, f"{lock}: fresh (image {qwen3_lock.image_name()})")
@@ -63,7 +62,7 @@ def test_update_refuses_to_write_an_incompatible_lock(tmp_path: Path, lock_cli,
     """A lock whose driver is too old for its torch build is not written; the report says why."""
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.2.2"\n')
     # The NVIDIA domain lives on its own branch; here it answers from its recorded catalog row.
-    monkeypatch.setitem(update_mod.RESOLVERS, "nvidia", lambda ctx: runfile(*RUNFILE_12_2_2))
+    monkeypatch.setattr("imagelock.domains.nvidia.layer.resolve", lambda ctx: runfile(*RUNFILE_12_2_2))
     lines = _refused_update(lock_cli, tmp_path, intent)
     assert lines[0] == f"{intent}: 1 cross-layer violation; nothing was written"
     assert lines[1] == "1. [driver] torch 2.5.1+cu124"
@@ -73,7 +72,7 @@ def test_update_refuses_to_write_an_incompatible_lock(tmp_path: Path, lock_cli,
 def test_update_writes_a_compatible_lock_with_its_version(tmp_path: Path, lock_cli,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.4.1"\n')
-    monkeypatch.setitem(update_mod.RESOLVERS, "nvidia", lambda ctx: runfile("12.4.1", "550.54.15", 4454730420))
+    monkeypatch.setattr("imagelock.domains.nvidia.layer.resolve", lambda ctx: runfile("12.4.1", "550.54.15", 4454730420))
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == 0, (run.out, run.err)
     written = load(tmp_path / "seed.lock")
@@ -90,7 +89,7 @@ def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(tmp_pa
     intent = tmp_path / "seed-original.toml"
     intent.write_text(SEED_ORIGINAL.read_text() + "\n" + QWEN3_MODELS)
     # The models domain lives on its own branch; here it answers with the model's recorded architecture.
-    monkeypatch.setitem(update_mod.RESOLVERS, "models", lambda ctx: [qwen3_model()])
+    monkeypatch.setattr("imagelock.domains.models.layer.resolve", lambda ctx: [qwen3_model()])
     lines = _refused_update(lock_cli, tmp_path, intent)
     assert lines[0] == f"{intent}: python: 4 conflicts; 1 cross-layer violation; nothing was written"
     assert "1. torch==2.6.0+cu124 and vllm==0.6.6.post1 cannot be installed together" in lines
@@ -148,7 +147,7 @@ def test_a_lone_refusal_keeps_its_own_words(tmp_path: Path, lock_cli, monkeypatc
     def refuse(ctx: object) -> None:
         raise AnswerIsNo("nvidia: no runfile for CUDA 12.7", ["CUDA went from 12.6 to 12.8"])
 
-    monkeypatch.setitem(update_mod.RESOLVERS, "nvidia", refuse)
+    monkeypatch.setattr("imagelock.domains.nvidia.layer.resolve", refuse)
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.7"\n')
     assert _refused_update(lock_cli, tmp_path, intent) == ["nvidia: no runfile for CUDA 12.7",
                                                             "CUDA went from 12.6 to 12.8"]

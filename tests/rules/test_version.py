@@ -10,9 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from indexbuilder import Dist, build_snapshot
 
-from imagelock.lock import model as lockfile
-from imagelock.lock.version import bump, next_version
+from imagelock import domains
+from imagelock.lock import codec as lockfile
+from imagelock.lock import version
 from imagelock.lock.model import BaseAmi, BaseLayer, Lock
+
+
+def next_version(previous: Lock | None, new: Lock) -> str:
+    """The version `lock update` gives `new` when it replaces `previous`."""
+    return version.next_version(previous, new, domains.diff_locks(previous, new) if previous else None)
 
 
 def _versioned(lock: Lock, version: str = "1.4.2") -> Lock:
@@ -71,7 +77,7 @@ def test_version_is_a_label_outside_the_digest(seed_lock: Lock) -> None:
     assert seed_lock.digest() == before
     text = lockfile.dumps(seed_lock)
     assert text.splitlines()[1:4] == ['schema = 1', 'name = "seed"', 'version = "7.0.0"']
-    assert lockfile.loads(text, "x")[0].version == "7.0.0"
+    assert domains.loads_lock(text, "x")[0].version == "7.0.0"
 
 
 INTENT = 'name = "small"\n[python]\nrequirements = ["alpha"]\nbootstrap = []\n'
@@ -86,13 +92,13 @@ def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_c
     lock = tmp_path / "small.lock"
     run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2024-06-01T00:00:00Z")
     assert run.code == 0 and "version 1.0.0" in run.out
-    first = lockfile.read(lock)[0]
+    first = domains.read_lock(lock)[0]
     assert (first.universe.cutoff, first.universe.source, first.version) == \
         ("2024-06-01T00:00:00Z", "update-time", "1.0.0")
     # The universe moves forward; the locked alpha 1.0 stays until asked to move.
     run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2025-06-01T00:00:00Z")
     assert run.code == 0
-    assert run.out.splitlines()[1:] == [f"image {first.image_name()} -> {lockfile.read(lock)[0].image_name()} "
+    assert run.out.splitlines()[1:] == [f"image {first.image_name()} -> {domains.read_lock(lock)[0].image_name()} "
                                         "(version 1.0.0 -> 1.0.1)", "  universe: 1 changed; cutoff "
                                         "2024-06-01T00:00:00Z -> 2025-06-01T00:00:00Z"]
     run = lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade-package", "alpha",
@@ -109,9 +115,9 @@ def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_c
 def test_every_bump_moves_the_version_forward(parts: tuple[int, int, int], kind: str) -> None:
     from packaging.version import Version
 
-    version = ".".join(str(p) for p in parts)
-    bumped = bump(version, kind)
-    assert Version(bumped) > Version(version)
+    current = ".".join(str(p) for p in parts)
+    bumped = version.bump(current, kind)
+    assert Version(bumped) > Version(current)
     # a bump never skips: major resets minor and patch, minor resets patch
     expected = {"major": f"{parts[0] + 1}.0.0", "minor": f"{parts[0]}.{parts[1] + 1}.0",
                 "patch": f"{parts[0]}.{parts[1]}.{parts[2] + 1}"}

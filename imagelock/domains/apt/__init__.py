@@ -1,0 +1,40 @@
+"""The apt and kernel domains: `[apt]` -> the closure apt-get would install, from signed indexes;
+`[kernel]` -> the image, modules and headers of one kernel ABI, from the same archive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from imagelock.domains.apt import consistency
+from imagelock.domains.contract import Domain
+from imagelock.intent import apt as intent
+from imagelock.lock.artifact import Artifact
+from imagelock.lock.diff import Item
+from imagelock.lock.model import AptLayer, KernelLayer
+
+
+def artifacts(layer: AptLayer) -> Iterator[Artifact]:
+    """Each .deb at its pool path under the suite's URI that served it."""
+    base = layer.archive.rstrip("/") + (f"/{layer.snapshot}" if layer.snapshot else "")
+    uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
+    for deb in layer.packages:
+        yield Artifact("deb", deb.filename.rsplit("/", 1)[-1], (f"{uris.get(deb.suite, base)}/{deb.filename}",),
+                       deb.sha256, deb.size, label=f"apt package {deb.name} {deb.version} ({deb.arch})")
+
+
+def items(layer: AptLayer) -> Iterator[Item]:
+    for deb in layer.packages:
+        yield Item(f"{deb.name}:{deb.arch}", deb.version, deb.sha256, deb.size, deb.requested)
+
+
+DOMAIN = Domain(
+    name="apt", layer=AptLayer, parse=intent.parse_apt, resolver="imagelock.domains.apt.layer:resolve",
+    summary=lambda layer: f"{len(layer.packages)} apt packages", items=items, artifacts=artifacts,
+    problems=consistency.problems, image_order=2,
+)
+
+KERNEL = Domain(
+    name="kernel", layer=KernelLayer, parse=intent.parse_kernel,
+    resolver="imagelock.domains.apt.layer:resolve_kernel", summary=lambda layer: "",
+    items=lambda layer: iter([Item("kernel", layer.version)]), image_order=1,
+)

@@ -166,7 +166,7 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
     release = parse_release(text.decode("utf-8", "replace"), where)
     if suite not in (release.suite, release.codename):
         raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
-                                f"not {suite!r} (a replayed or substituted Release)")
+                                f"not {suite!r} (an old or substituted Release)")
     return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
 
 
@@ -198,7 +198,7 @@ def check_fresh(release: Release, where: str, now: dt.datetime | None = None) ->
     until = _instant(release.valid_until, "Valid-Until", where)
     if until is not None and until < (now or dt.datetime.now(dt.timezone.utc)):
         raise VerificationError(f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
-                                "(a stale or replayed Release; pin an apt.snapshot to lock an archive as it was)")
+                                "(a stale or re-served Release; pin an apt.snapshot to lock an archive as it was)")
 
 
 def check_snapshot(release: Release, snapshot: str, where: str) -> None:

@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imagelock.errors import AnswerIsNo
-from imagelock.domains.apt import debversion
+from imagelock.formats import debversion
 from imagelock.domains.apt.packages_index import Stanza
 from imagelock.domains.apt.relations import Group, Relation, format_group, parse_relations
 from imagelock.domains.apt.universe import Key, Universe

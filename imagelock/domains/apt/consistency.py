@@ -9,7 +9,7 @@ from __future__ import annotations
 from imagelock.hashing import sha256_file
 from imagelock.intent.document import Intent
 from imagelock.lock.model import Lock
-from imagelock.domains.apt.intent import parse_apt
+from imagelock.intent.apt import parse_apt
 
 
 def problems(lock: Lock, intent: Intent) -> list[str]:

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 from imagelock.errors import InputError
-from imagelock.domains.apt import debversion
-from imagelock.domains.apt.intent import KernelIntent
+from imagelock.formats import debversion
+from imagelock.intent.apt import KernelIntent
 from imagelock.domains.apt.universe import Universe
 
 

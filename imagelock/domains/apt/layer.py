@@ -18,7 +18,7 @@ from imagelock.hashing import sha256_file
 from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
 from imagelock.domains.apt import archive, suggest
 from imagelock.domains.apt.closure import Installed, Resolution, Root
-from imagelock.domains.apt.intent import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
+from imagelock.intent.apt import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
                                            parse_kernel)
 from imagelock.domains.apt.kernel import KernelPlan, plan
 from imagelock.domains.apt.packages_index import Stanza, parse
@@ -62,7 +62,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
     """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed.
 
     `fetch_base` and `keyring` stand in for the intent's when a recorded
-    archive is replayed on loopback; the lock still records the real URL, and
+    archive is served on loopback from a recording; the lock still records the real URL, and
     for a trimmed `recording` the distribution's own signed sources
     (imagelock/domains/apt/recording.py).
     """
@@ -78,7 +78,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
         where = f"{base}/dists/{suite}/InRelease"
         if snapshot:
             archive.check_snapshot(signed.release, snapshot, where)
-        elif fetch_base is None:  # a replayed recording is old by design, like a snapshot
+        elif fetch_base is None:  # a recording is old by design, like a snapshot
             archive.check_fresh(signed.release, where)
         moment = archive.release_time(signed.release, where)
         indexes = []
@@ -111,17 +111,10 @@ def load(ctx: UpdateContext) -> Loaded:
     intent = parse_apt(section, path)
     kernel_section = ctx.intent.section("kernel")
     kernel = parse_kernel(kernel_section, path) if kernel_section is not None else None
-    fetch_base = keyring = recording = None
-    if ctx.replay is not None:
-        upstream = archive_base(intent, ctx.cutoff)[1]
-        fetch_base = ctx.replay.local_apt(upstream)
-        if fetch_base is None:
-            raise InputError(path, "apt.archive", f"the replayed snapshot has no recording of {upstream} "
-                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
-        keyring = ctx.replay.apt_keyring(upstream)
-        recording = ctx.replay.apt_recording(upstream)
+    access = ctx.upstreams.apt_archive(archive_base(intent, ctx.cutoff)[1], (path, "apt.archive"))
     loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
-        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=fetch_base, keyring=keyring, recording=recording))
+        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=access.fetch_base, keyring=access.keyring,
+        recording=access.recording))
     ctx.cache["apt"] = loaded
     return loaded
 

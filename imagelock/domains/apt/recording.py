@@ -4,7 +4,7 @@ tools/record_apt_snapshot.py cuts each index down to the closure's stanzas,
 which breaks the distribution's signature chain, so it re-signs the trimmed
 archive with a key of its own. It also keeps the distribution's signed
 `upstream/<suite>.InRelease` files and, in `provenance.json`, the digests of
-the full indexes it cut from. Under `--replay`, each upstream InRelease is
+the full indexes it cut from. When the recording serves the archive, each upstream InRelease is
 verified with the intent's own keyring and must list those digests; the lock
 then records what the real archive serves (the intent's keyring, the real
 InRelease and index digests), as a live run at recording time would have, so

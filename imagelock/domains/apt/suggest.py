@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 
-from imagelock.domains.apt import debversion
+from imagelock.formats import debversion
 from imagelock.domains.apt.universe import Universe
 
 

@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from imagelock.domains.apt import debversion
+from imagelock.formats import debversion
 from imagelock.domains.apt.packages_index import Stanza
 from imagelock.domains.apt.relations import parse_relations
 

@@ -14,9 +14,10 @@ the commit, checked against the git blob id and size the API gives, and hashed.
 A token from `HF_TOKEN` or `HUGGINGFACE_HUB_TOKEN` is sent to the Hub and to
 nothing else; it is never written to the lock, a log or an error message.
 
-With `--replay`, the Hub is the snapshot's recording (`"hf"` in snapshot.json)
-served on loopback; no token is sent, and a repo the recording lacks is an
-input error. The lock records commits and hashes only, never the endpoint.
+The run's upstreams say which Hub to ask: the Hub itself, or a stand-in that
+serves a recording on loopback, to which no token is sent and where a repo the
+recording lacks is an input error. The lock records commits and hashes only,
+never the endpoint.
 """
 
 from __future__ import annotations
@@ -25,113 +26,29 @@ import fnmatch
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from imagelock.net import http
+from imagelock.domains.models import file_url
+from imagelock.net.upstreams import HubAccess
 from imagelock.errors import InputError, UpstreamError, VerificationError
 from imagelock.hashing import git_blob_id, is_sha256, sha256_bytes
-from imagelock.intent.document import check_keys
+from imagelock.intent.models import ModelIntent, parse
 from imagelock.lock.model import Lock, Model, ModelFile
 from imagelock.domains.context import UpdateContext
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-KEYS = ("repo", "revision", "files", "dest")
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
-_DEST = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 
 
-@dataclass(frozen=True)
-class Hub:
-    """Where this run asks: the Hub (or HF_ENDPOINT) with the environment's token, or a replay with none."""
-
-    endpoint: str
-    token: str | None
-    replayed: bool = False
-
-    @property
-    def name(self) -> str:
-        """How errors name it: a loopback port means nothing to the reader."""
-        return "the replayed snapshot" if self.replayed else self.endpoint
-
-
-@dataclass
-class ModelIntent:
-    repo: str
-    revision: str
-    files: list[str]
-    dest: str
-    where: str
-
-
-def endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
-
-def token() -> str | None:
-    """The Hub token from the environment; callers pass it on and never print it."""
-    return os.environ.get("HF_TOKEN") or os.environ.get("HUGGINGFACE_HUB_TOKEN") or None
-
-
-def parse(value: Any, path: Path) -> list[ModelIntent]:
-    if not isinstance(value, list):
-        raise InputError(path, "models", "expected an array of tables ([[models]])")
-    models: list[ModelIntent] = []
-    seen: dict[str, str] = {}
-    for i, table in enumerate(value):
-        where = f"models[{i}]"
-        check_keys(table, KEYS, path, where)
-        for key in ("repo", "revision", "dest"):
-            if key in table and not isinstance(table[key], str):
-                raise InputError(path, f"{where}.{key}", f"expected a string, found {type(table[key]).__name__}")
-        repo = table.get("repo")
-        if not repo or not _REPO.match(repo):
-            raise InputError(path, f"{where}.repo", f"expected a Hub repo id such as \"Qwen/Qwen3-4B-AWQ\", "
-                             f"found {repo!r}")
-        revision = table.get("revision", "main")
-        if not revision or any(c in revision for c in " \t\n") or ".." in revision:
-            raise InputError(path, f"{where}.revision", f"expected a branch, tag or commit, found {revision!r}")
-        files = table.get("files")
-        if not isinstance(files, list) or not files or not all(isinstance(f, str) and f for f in files):
-            raise InputError(path, f"{where}.files", "expected a non-empty array of file names or glob patterns")
-        for j, pattern in enumerate(files):
-            if pattern.startswith("/") or ".." in pattern.split("/"):
-                raise InputError(path, f"{where}.files[{j}]", f"expected a path inside the repo, found {pattern!r}")
-        dest = table.get("dest")
-        if not dest or not _DEST.match(dest):
-            raise InputError(path, f"{where}.dest", f"expected an absolute path of plain characters such as "
-                             f"\"/workspace/models/{repo.split('/')[-1]}\", found {dest!r}")
-        if dest in seen:
-            raise InputError(path, f"{where}.dest", f"{dest} is already the destination of {seen[dest]}")
-        seen[dest] = repo
-        models.append(ModelIntent(repo=repo, revision=revision, files=list(files), dest=dest, where=where))
-    return models
-
-
-REPLAY_HINT = 'its snapshot.json lists the Hub recording under "hf"'
-
-
-def hub_for(ctx: UpdateContext) -> Hub:
-    """The live Hub, or in a replay the snapshot's recording (an input error when it has none)."""
-    if ctx.replay is None:
-        return Hub(endpoint=endpoint(), token=token())
-    local = ctx.replay.hub_endpoint()
-    if local is None:
-        raise InputError(ctx.intent.path, "models", "the replayed snapshot has no recording of the Hugging Face "
-                         "Hub (its snapshot.json has no \"hf\" entry naming one)")
-    return Hub(endpoint=local, token=None, replayed=True)
-
-
-def _api(hub: Hub) -> Any:
+def _api(hub: HubAccess) -> Any:
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=hub.endpoint, token=hub.token or False)  # False: never a token from ~/.cache
 
 
-def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exception:
+def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: HubAccess) -> Exception:
     """The Hub's answer as one line naming the intent key; built from facts, never from the request."""
     from huggingface_hub.utils import (  # where every release since 0.2x exports them
         GatedRepoError,
@@ -142,8 +59,8 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exce
 
     where, repo = model.where, model.repo
     if isinstance(exc, GatedRepoError):
-        if hub.replayed:
-            return _gated_in_replay(model, path)
+        if hub.stand_in:
+            return _gated_at_stand_in(model, path, hub)
         if hub.token is None:
             return InputError(path, f"{where}.repo", f"{repo} is gated: accept its terms on the Hub, then set "
                               "HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
@@ -152,8 +69,8 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exce
     if isinstance(exc, RevisionNotFoundError):
         return InputError(path, f"{where}.revision", f"revision {model.revision!r} not found in {repo}: "
                           "expected a branch, tag or commit of that repo")
-    if isinstance(exc, RepositoryNotFoundError) and hub.replayed:
-        return InputError(path, f"{where}.repo", f"the replayed snapshot has no recording of {repo} ({REPLAY_HINT})")
+    if isinstance(exc, RepositoryNotFoundError) and hub.stand_in:
+        return InputError(path, f"{where}.repo", f"{hub.stand_in} has no recording of {repo} ({hub.missing_note})")
     if isinstance(exc, RepositoryNotFoundError):
         hint = "" if hub.token else " (if it is private, set HF_TOKEN)"
         return InputError(path, f"{where}.repo", f"{repo} not found on {hub.endpoint}{hint}")
@@ -163,9 +80,8 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: Hub) -> Exce
     return UpstreamError(f"Hugging Face Hub {hub.name}: {repo}: unreachable ({type(exc).__name__})")
 
 
-def _gated_in_replay(model: ModelIntent, path: Path) -> InputError:
-    return InputError(path, f"{model.where}.repo", f"{model.repo} is gated, and a replay sends no token: "
-                      "lock it against the Hub")
+def _gated_at_stand_in(model: ModelIntent, path: Path, hub: HubAccess) -> InputError:
+    return InputError(path, f"{model.where}.repo", f"{model.repo} is gated, and {hub.gated_note}")
 
 
 def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: str, path: Path) -> list[str]:
@@ -180,11 +96,7 @@ def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: st
     return sorted(chosen)
 
 
-def file_url(repo: str, commit: str, name: str, base: str | None = None) -> str:
-    return f"{(base or endpoint()).rstrip('/')}/{repo}/resolve/{commit}/{quote(name)}"
-
-
-def _fetch_small(hub: Hub, repo: str, commit: str, sibling: Any) -> ModelFile:
+def _fetch_small(hub: HubAccess, repo: str, commit: str, sibling: Any) -> ModelFile:
     """A file outside LFS: fetch it at the commit, check blob id and size, hash it."""
     headers = {"Authorization": f"Bearer {hub.token}"} if hub.token else None
     data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
@@ -210,7 +122,7 @@ def _keep(sha256: str, data: bytes) -> None:
     os.replace(tmp, blob)
 
 
-def resolve_one(model: ModelIntent, path: Path, hub: Hub) -> Model:
+def resolve_one(model: ModelIntent, path: Path, hub: HubAccess) -> Model:
     api = _api(hub)
     try:
         info = api.model_info(model.repo, revision=model.revision, files_metadata=True)
@@ -219,8 +131,8 @@ def resolve_one(model: ModelIntent, path: Path, hub: Hub) -> Model:
             api.auth_check(model.repo)  # the metadata is public; the files need an accepted token
     except Exception as exc:  # noqa: BLE001 - every Hub failure becomes one line
         raise _hub_error(exc, model, path, hub) from None
-    if gated and hub.replayed:
-        raise _gated_in_replay(model, path)
+    if gated and hub.stand_in:
+        raise _gated_at_stand_in(model, path, hub)
     if gated and hub.token is None:
         raise InputError(path, f"{model.where}.repo", f"{model.repo} is gated: accept its terms on the Hub, "
                          "then set HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
@@ -272,7 +184,7 @@ def resolve(ctx: UpdateContext) -> list[Model]:
     path = ctx.intent.path
     intents = parse(ctx.intent.section("models"), path)
     moving = ctx.upgrade or "models" in ctx.refresh
-    hub = hub_for(ctx)  # a replay without a Hub recording is refused even when every model is kept
+    hub = ctx.upstreams.hub((ctx.intent.path, "models"))  # asked even when every model is kept
     out = []
     for model in intents:
         kept = None if moving else _reusable(model, ctx.previous)

@@ -34,9 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DOWNLOAD_BASE = "https://developer.download.nvidia.com/compute/cuda"
+# Names a look-alike of DOWNLOAD_BASE (tests, a site mirror); the lock still records NVIDIA's URL.
+BASE_URL_ENV = "IMAGELOCK_NVIDIA_BASE_URL"
 
 # The flags the seed installs the driver with: no toolkit, kernel module built by DKMS.
-DEFAULT_INSTALL_FLAGS = ("--silent", "--driver", "--dkms")
 
 
 @dataclass(frozen=True)

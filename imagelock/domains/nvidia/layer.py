@@ -12,78 +12,31 @@ its sha256, computed on the way, is recorded. A lock that already records the
 same runfile keeps its sha256 unless `--refresh nvidia` asks for it again.
 
 `IMAGELOCK_NVIDIA_BASE_URL` replaces NVIDIA's download base for fetching only
-(a look-alike); the lock still records NVIDIA's URL. Under `--replay`, the
-snapshot's `runfiles.json` stands in for the download: the runfile's recorded
-sha256, md5 and size, which must agree with the catalog (see
+(a look-alike); the lock still records NVIDIA's URL. Where the run's upstreams
+hold a recording of the runfile, that stands in for the download: the runfile's
+recorded sha256, md5 and size, which must agree with the catalog (see
 `recorded_sha256`).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
 from imagelock.net import aws
 
 from imagelock.net import http
+from imagelock.net.upstreams import RunfileRecord
 from imagelock.errors import InputError, VerificationError
 from imagelock.hashing import is_sha256
 from imagelock.hashing import Digest
-from imagelock.intent.document import check_keys
+from imagelock.intent.nvidia import NvidiaIntent, parse
 from imagelock.lock.model import NvidiaLayer
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.nvidia import catalog as nvidia_catalog
-from imagelock.domains.nvidia.catalog import DEFAULT_INSTALL_FLAGS, DOWNLOAD_BASE, Runfile
-
-BASE_URL_ENV = "IMAGELOCK_NVIDIA_BASE_URL"
-KEYS = ("cuda", "driver", "mirror", "install-flags")
-_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
-_DRIVER = re.compile(r"^\d{3}\.\d+(\.\d+)?$")
-_FLAG = re.compile(r"^--[a-z][a-z0-9-]*(=[A-Za-z0-9._/:-]+)?$")
-
-
-@dataclass
-class NvidiaIntent:
-    cuda: str | None
-    driver: str | None
-    mirror: str | None
-    install_flags: list[str]
-
-
-def parse(table: Any, path: Path) -> NvidiaIntent:
-    where = "nvidia"
-    check_keys(table, KEYS, path, where)
-    values: dict[str, Any] = {}
-    for key in ("cuda", "driver", "mirror"):
-        value = table.get(key)
-        if value is not None and not isinstance(value, str):
-            raise InputError(path, f"{where}.{key}", f"expected a string, found {type(value).__name__}")
-        values[key] = value
-    cuda, driver, mirror = values["cuda"], values["driver"], values["mirror"]
-    if cuda is None and driver is None:
-        raise InputError(path, where, "expected `cuda = \"12.4.1\"` or `driver = \"550.54.15\"`")
-    if cuda is not None and not _VERSION.match(cuda):
-        raise InputError(path, f"{where}.cuda", f"expected a CUDA version such as \"12.4.1\", found {cuda!r}")
-    if driver is not None and not _DRIVER.match(driver):
-        raise InputError(path, f"{where}.driver", f"expected a driver version such as \"550.54.15\", found {driver!r}")
-    if mirror is not None and not mirror.startswith(("s3://", "https://", "http://")):
-        raise InputError(path, f"{where}.mirror", f"expected an s3:// or https:// URL, found {mirror!r}")
-    if mirror is not None and mirror.startswith("s3://"):
-        aws.parse_s3_url(mirror, path, f"{where}.mirror")
-    flags = table.get("install-flags", list(DEFAULT_INSTALL_FLAGS))
-    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        raise InputError(path, f"{where}.install-flags", "expected an array of strings")
-    for i, flag in enumerate(flags):
-        if not _FLAG.match(flag):
-            raise InputError(path, f"{where}.install-flags[{i}]", f"expected a runfile option such as "
-                             f"\"--dkms\", found {flag!r}")
-    return NvidiaIntent(cuda=cuda, driver=driver, mirror=mirror, install_flags=list(flags))
-
+from imagelock.domains.nvidia.catalog import BASE_URL_ENV, DOWNLOAD_BASE, Runfile
 
 def _key(version: str) -> Version:
     try:
@@ -176,20 +129,14 @@ def download_verified(entry: Runfile, source: str) -> Digest:
     return digest
 
 
-def recorded_sha256(ctx: UpdateContext, entry: Runfile, url: str) -> str:
-    """The sha256 a replayed snapshot recorded for the runfile, checked like a download.
+def recorded_sha256(recorded: RunfileRecord, entry: Runfile, url: str) -> str:
+    """The sha256 a recording holds for the runfile, checked like a download.
 
     The recording must name the same URL, and its md5 and size must be NVIDIA's
     published ones (and its sha256 the catalog's cross-check, where there is
     one): a recording is trusted exactly as far as a download would be.
     """
-    assert ctx.replay is not None
-    snapshot = ctx.replay.snapshot
-    where = snapshot.root / (snapshot.nvidia or "") / "runfiles.json"
-    record = snapshot.recorded_runfiles().get(entry.name)
-    if not isinstance(record, dict):
-        raise InputError(ctx.intent.path, "nvidia", f"the replayed snapshot has no recording of {entry.name} "
-                         "(its snapshot.json names the runfile recording under \"nvidia\")")
+    record, where = recorded.record, recorded.where
     sha256, md5, size = record.get("sha256"), record.get("md5"), record.get("size")
     if not isinstance(sha256, str) or not is_sha256(sha256) or not isinstance(size, int) or not isinstance(md5, str):
         raise InputError(where, f"runfiles.{entry.name}", "expected sha256 (64 hex digits), md5 and size (bytes)")
@@ -210,11 +157,12 @@ def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> Nv
     previous = ctx.previous.nvidia if ctx.previous else None
     same = (previous is not None and previous.runfile == entry.name and previous.md5 == entry.md5
             and previous.size == entry.size and previous.url == url)
+    recorded = None if same and "nvidia" not in ctx.refresh else ctx.upstreams.runfile(entry.name, (path, "nvidia"))
     if same and "nvidia" not in ctx.refresh:
         assert previous is not None
         sha256 = previous.sha256
-    elif ctx.replay is not None:
-        sha256 = recorded_sha256(ctx, entry, url)
+    elif recorded is not None:
+        sha256 = recorded_sha256(recorded, entry, url)
     else:
         override = os.environ.get(BASE_URL_ENV)
         source = mirror or (entry.url(override) if override else url)

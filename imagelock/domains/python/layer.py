@@ -10,8 +10,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from imagelock.net import http
-from imagelock.errors import InputError, UpstreamError
-from imagelock.intent.document import PythonIntent
+from imagelock.errors import UpstreamError
+from imagelock.intent.python import PythonIntent
 from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
 from imagelock.domains.python import conflicts
 from imagelock.engines.python import uv as uv_engine
@@ -53,25 +53,16 @@ def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> Wheel:
 
 
 def engine_indexes(intent: PythonIntent, ctx: UpdateContext) -> tuple[str | None, list[EngineIndex]]:
-    """The default index URL and the pinned indexes, pointed at the replay server when there is one."""
+    """The default index URL and the pinned indexes, as the run's upstreams serve them."""
     named: list[tuple[str, str, list[str]]] = []
     if intent.torch:
         named.append((f"pytorch-{intent.torch.cuda}", intent.torch.index_url, intent.torch.packages))
     named += [(i.name, i.url, i.packages) for i in intent.indexes]
-    default = intent.index_url
+    default = ctx.upstreams.python_index(intent.index_url, (ctx.intent.path, "python.index-url"))
     indexes = []
-    if ctx.replay:
-        local_default = ctx.replay.local_index(default)
-        if local_default is None:
-            raise InputError(ctx.intent.path, "python.index-url", "the replay snapshot has no recording of this index")
-        default = local_default
     for name, url, packages in named:
-        if ctx.replay:
-            local = ctx.replay.local_index(url)
-            if local is None:
-                raise InputError(ctx.intent.path, f"python ({name})", f"the replay snapshot has no recording of {url}")
-            url = local
-        indexes.append(EngineIndex(name=name, url=url, packages=packages))
+        served = ctx.upstreams.python_index(url, (ctx.intent.path, f"python ({name})"))
+        indexes.append(EngineIndex(name=name, url=served or url, packages=packages))
     return default, indexes
 
 
@@ -121,7 +112,6 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
     ranking = {tag: i for i, tag in enumerate(target_tags(intent.version, intent.platform))}
     pinned = intent.index_of()
     asked = {canonicalize_name(r.name): str(r) for r in intent.requirements + intent.bootstrap}
-    upstream = ctx.replay.snapshot.upstream_urls() if ctx.replay else {}
     children: dict[str, set[str]] = {name: set() for name in resolved}
     for package in resolved.values():
         for parent in package.dependents:
@@ -130,11 +120,7 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
     packages = []
     for name, package in sorted(resolved.items()):
         chosen = choose_wheel(package, ranking)
-        url = chosen.url
-        if ctx.replay:
-            if chosen.filename not in upstream:
-                raise UpstreamError(f"replay snapshot: no upstream URL recorded for {chosen.filename}")
-            url = upstream[chosen.filename]
+        url = ctx.upstreams.upstream_url(chosen.url, chosen.filename)
         packages.append(PythonPackage(
             name=name, version=package.version, index=pinned.get(name, DEFAULT_INDEX_NAME),
             requested=name in asked, original=asked.get(name),

@@ -62,9 +62,7 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
         print(f"lock: warning: pip-tools resolves for this machine, not the target ({mismatch}); "
               "the lock may not fit the target", file=sys.stderr)
     print("lock: warning: pip-tools cannot honour the upload-time cutoff; versions are as of now", file=sys.stderr)
-    index = intent.index_url
-    if ctx.replay:
-        index = ctx.replay.local_index(intent.index_url)
+    index = ctx.upstreams.python_index(intent.index_url, (ctx.intent.path, "python.index-url"))
     if index is None:
         from imagelock.domains.python.conflicts import engine_default_index
 

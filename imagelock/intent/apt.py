@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError, did_you_mean
-from imagelock.intent.document import check_keys
-from imagelock.domains.apt import debversion
+from imagelock.intent.fields import check_keys
+from imagelock.formats import debversion
 
 APT_KEYS = ("archive", "snapshot", "suites", "components", "architectures", "keyring", "allow-unsigned",
             "packages", "base-manifest")

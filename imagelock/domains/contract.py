@@ -1,0 +1,63 @@
+"""The domain contract: what every kind of thing an image holds tells the rest of imagelock.
+
+A domain is one subpackage of imagelock.domains that defines `DOMAIN`, and one
+line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
+`generate`, `diff` and `drift` iterate over that list and never name a domain:
+
+- `name`: its intent section, its lock section and its `--only` / `--refresh` name;
+- `layer`: the type of its lock section (a dataclass, or `list[...]` of one);
+- `parse`: the typed, strict reader of its intent section;
+- `resolver`: "module:function", sources -> locked entries. Imported only by
+  `lock update`, so commands that only read a lock never load a network client;
+- `artifacts`: every file its entries pin by content (imagelock.lock.artifact);
+  an artifact with a `dest` is placed by the build's generic file step and
+  compared by drift's generic file audit;
+- `summary` and `items`: its line in `lock update`'s answer and its rows in `lock diff`;
+- `problems`: its own offline consistency findings for `lock check`;
+- `image_order`: where its layer sits in the image, bottom first (reports list layers so);
+- `moves_major`: a change in it is a new image generation (the image version's major).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagelock.domains.context import UpdateContext
+from imagelock.intent.document import Intent
+from imagelock.lock.artifact import Artifact
+from imagelock.lock.diff import Item
+from imagelock.lock.model import Lock
+
+
+def no_artifacts(layer: Any) -> Iterable[Artifact]:
+    return ()
+
+
+def no_problems(lock: Lock, intent: Intent) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One kind of thing an image holds, from its intent section to drift."""
+
+    name: str
+    layer: Any
+    parse: Callable[[Any, Path], Any]
+    resolver: str
+    summary: Callable[[Any], str]
+    items: Callable[[Any], Iterable[Item]]
+    artifacts: Callable[[Any], Iterable[Artifact]] = no_artifacts
+    problems: Callable[[Lock, Intent], list[str]] = no_problems
+    image_order: int = 100
+    moves_major: bool = False
+
+    def resolve(self, ctx: UpdateContext) -> Any:
+        """Sources -> this domain's lock section; the resolver module is imported here, on first use."""
+        module, _, function = self.resolver.partition(":")
+        resolve: Callable[[UpdateContext], Any] = getattr(importlib.import_module(module), function)
+        return resolve(ctx)

@@ -1,0 +1,193 @@
+"""The `[python]` intent section: interpreter, target, venv, requirements and the one index each package comes from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from imagelock.errors import InputError, did_you_mean
+from imagelock.intent.fields import check_keys, string, string_list
+
+# PyTorch's CUDA (and CPU/ROCm) wheel indexes, one per flavour. The flavours it
+# publishes are listed at the root of the index; these are the ones with x86_64
+# Linux wheels for torch >= 2.0.
+TORCH_FLAVOURS = (
+    "cpu", "cu117", "cu118", "cu121", "cu124", "cu126", "cu128", "cu129", "cu130",
+    "rocm6.1", "rocm6.2", "rocm6.3", "rocm6.4",
+)
+TORCH_INDEX_BASE = "https://download.pytorch.org/whl"
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "triton")
+
+# Target platforms as uv's --python-platform names them; manylinux_2_35 is the
+# glibc of Ubuntu 22.04, manylinux_2_39 that of Ubuntu 24.04.
+DEFAULT_PLATFORM = "x86_64-manylinux_2_35"
+DEFAULT_PYTHON = "3.11"
+DEFAULT_VENV = "/opt/venvs/ai"
+DEFAULT_BOOTSTRAP = ("pip", "setuptools", "wheel")
+_PLATFORM = re.compile(r"^(x86_64|aarch64)-manylinux_2_(1[7-9]|[2-4][0-9])$")
+_PYTHON = re.compile(r"^3\.(9|1[0-4])$")
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@dataclass
+class TorchIntent:
+    cuda: str
+    index_url: str
+    packages: list[str]
+
+
+@dataclass
+class IndexIntent:
+    name: str
+    url: str
+    packages: list[str]
+
+
+@dataclass
+class PythonIntent:
+    version: str
+    platform: str
+    venv: str
+    requirements: list[Requirement]
+    bootstrap: list[Requirement]
+    index_url: str | None = None
+    torch: TorchIntent | None = None
+    indexes: list[IndexIntent] = field(default_factory=list)
+
+    def index_of(self) -> dict[str, str]:
+        """Canonical package name -> the name of the one index it may come from."""
+        pinned: dict[str, str] = {}
+        if self.torch:
+            for name in self.torch.packages:
+                pinned[canonicalize_name(name)] = f"pytorch-{self.torch.cuda}"
+        for index in self.indexes:
+            for name in index.packages:
+                pinned[canonicalize_name(name)] = index.name
+        return pinned
+
+
+def _requirements(values: list[str], path: Path, key: str) -> list[Requirement]:
+    parsed = []
+    seen: dict[str, str] = {}
+    for i, text in enumerate(values):
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as exc:
+            first = str(exc).splitlines()[0]
+            raise InputError(path, f"{key}[{i}]", f"{text!r} is not a PEP 508 requirement ({first})") from None
+        if requirement.url:
+            raise InputError(path, f"{key}[{i}]", f"{text!r}: direct URL requirements cannot be locked "
+                             "by hash from an index; name a version instead")
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            raise InputError(path, f"{key}[{i}]", f"{requirement.name} is already required as {seen[name]!r}")
+        seen[name] = text
+        parsed.append(requirement)
+    return parsed
+
+
+def _parse_torch(table: Any, path: Path) -> TorchIntent:
+    where = "python.torch"
+    check_keys(table, ("cuda", "index-url", "packages"), path, where)
+    cuda = string(table, "cuda", path, where)
+    if cuda is None:
+        raise InputError(path, f"{where}.cuda", "missing: expected a CUDA flavour such as \"cu124\"")
+    if cuda not in TORCH_FLAVOURS:
+        raise InputError(path, f"{where}.cuda", f"unknown CUDA flavour {cuda!r}{did_you_mean(cuda, TORCH_FLAVOURS)}; "
+                         f"expected one of: {', '.join(TORCH_FLAVOURS)}")
+    index_url = string(table, "index-url", path, where, f"{TORCH_INDEX_BASE}/{cuda}")
+    packages = string_list(table, "packages", path, where) or list(TORCH_FAMILY)
+    return TorchIntent(cuda=cuda, index_url=index_url or "", packages=packages)
+
+
+def _parse_indexes(value: Any, path: Path) -> list[IndexIntent]:
+    if not isinstance(value, list):
+        raise InputError(path, "python.index", "expected an array of tables ([[python.index]])")
+    indexes = []
+    for i, table in enumerate(value):
+        where = f"python.index[{i}]"
+        check_keys(table, ("name", "url", "packages"), path, where)
+        name = string(table, "name", path, where)
+        url = string(table, "url", path, where)
+        packages = string_list(table, "packages", path, where)
+        if not name or not _INDEX_NAME.match(name):
+            raise InputError(path, f"{where}.name", "expected a short lower-case name such as \"internal\"")
+        if not url or not url.startswith(("http://", "https://", "file://")):
+            raise InputError(path, f"{where}.url", "expected the http(s) URL of a PEP 503 simple index")
+        if not packages:
+            raise InputError(path, f"{where}.packages", "expected the packages that may come from this index: "
+                             "an extra index serves only the packages named here")
+        indexes.append(IndexIntent(name=name, url=url, packages=packages))
+    return indexes
+
+
+def parse(table: Any, path: Path) -> PythonIntent:
+    where = "python"
+    check_keys(table, ("version", "platform", "venv", "requirements", "bootstrap", "index-url", "torch", "index"),
+               path, where)
+    version = string(table, "version", path, where, DEFAULT_PYTHON) or DEFAULT_PYTHON
+    if not _PYTHON.match(version):
+        raise InputError(path, f"{where}.version", f"expected a Python minor version such as \"3.11\", found {version!r}")
+    platform = string(table, "platform", path, where, DEFAULT_PLATFORM) or DEFAULT_PLATFORM
+    if not _PLATFORM.match(platform):
+        raise InputError(path, f"{where}.platform", f"expected a target such as {DEFAULT_PLATFORM!r} "
+                         f"(arch-manylinux_2_NN, NN = the target's glibc minor), found {platform!r}")
+    venv = string(table, "venv", path, where, DEFAULT_VENV) or DEFAULT_VENV
+    if not venv.startswith("/") or not re.fullmatch(r"[A-Za-z0-9._/+-]+", venv):
+        raise InputError(path, f"{where}.venv", f"expected an absolute path of plain characters, found {venv!r}")
+    requirements = _requirements(string_list(table, "requirements", path, where) or [], path, f"{where}.requirements")
+    bootstrap_texts = string_list(table, "bootstrap", path, where)
+    bootstrap = _requirements(list(DEFAULT_BOOTSTRAP) if bootstrap_texts is None else bootstrap_texts,
+                              path, f"{where}.bootstrap")
+    asked = {canonicalize_name(r.name) for r in requirements}
+    for i, requirement in enumerate(bootstrap):
+        if canonicalize_name(requirement.name) in asked:
+            raise InputError(path, f"{where}.bootstrap[{i}]", f"{requirement.name} is also in python.requirements; "
+                             "name it in one place")
+    index_url = string(table, "index-url", path, where)
+    torch = _parse_torch(table["torch"], path) if "torch" in table else None
+    indexes = _parse_indexes(table.get("index", []), path)
+    intent = PythonIntent(version=version, platform=platform, venv=venv, requirements=requirements,
+                          bootstrap=bootstrap, index_url=index_url, torch=torch, indexes=indexes)
+    _check_index_pinning(intent, path)
+    _check_torch_locals(intent, path)
+    return intent
+
+
+def _check_index_pinning(intent: PythonIntent, path: Path) -> None:
+    """One package, one index: a name pinned to two indexes is refused."""
+    owner: dict[str, str] = {}
+    if intent.torch:
+        for name in intent.torch.packages:
+            owner[canonicalize_name(name)] = f"pytorch-{intent.torch.cuda}"
+    names = {f"pytorch-{intent.torch.cuda}"} if intent.torch else set()
+    for i, index in enumerate(intent.indexes):
+        if index.name in names or index.name == "pypi":
+            raise InputError(path, f"python.index[{i}].name", f"{index.name!r} is already the name of an index")
+        names.add(index.name)
+        for name in index.packages:
+            key = canonicalize_name(name)
+            if key in owner:
+                raise InputError(path, f"python.index[{i}].packages", f"{name} is already pinned to index "
+                                 f"{owner[key]!r}: a package comes from exactly one index")
+            owner[key] = index.name
+
+
+def _check_torch_locals(intent: PythonIntent, path: Path) -> None:
+    """`torch==2.6.0+cu121` under `cuda = "cu124"` can never be satisfied: say so now."""
+    for i, requirement in enumerate(intent.requirements):
+        for spec in requirement.specifier:
+            if "+" not in spec.version:
+                continue
+            local = spec.version.split("+", 1)[1]
+            if intent.torch is None:
+                raise InputError(path, f"python.requirements[{i}]", f"{requirement} names the local build "
+                                 f"+{local} but no [python.torch] cuda flavour is set")
+            if local != intent.torch.cuda:
+                raise InputError(path, f"python.requirements[{i}]", f"{requirement} names the +{local} build "
+                                 f"but python.torch.cuda is {intent.torch.cuda!r}")

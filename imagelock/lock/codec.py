@@ -1,0 +1,80 @@
+"""Reading and writing lock files: TOML text <-> Lock, byte-for-byte deterministic.
+
+A lock names its layers by domain; the codec is handed the type of each layer
+(imagelock.domains.LAYER_TYPES), so a new domain needs no change here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from imagelock.errors import InputError, read_user_text
+from imagelock.lock.model import SCHEMA_VERSION, Lock
+from imagelock.lock.tables import content_table, convert, digest_table, from_table
+
+# The type of each layer a lock may hold, by domain name, in the order a lock writes them.
+LayerTypes = Mapping[str, Any]
+_HEAD_KEYS = frozenset({"schema", "name", "version", "intent-sha256", "universe", "mirror"})
+
+
+def dumps(lock: Lock) -> str:
+    """The lock's TOML text, byte-for-byte deterministic."""
+    table = lock.to_table()
+    digest = digest_table(content_table(table))
+    head = {"schema": table.pop("schema"), "name": table.pop("name")}
+    if "version" in table:
+        head["version"] = table.pop("version")
+    ordered = {**head, "digest": digest, **table}
+    header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
+    return header + tomli_w.dumps(ordered, multiline_strings=False)
+
+
+def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
+    """Parse a lock; returns it with the digest it claims (checked by `lock check`)."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, None, f"not valid TOML ({exc})") from None
+    claimed = table.pop("digest", None)
+    if not isinstance(claimed, str):
+        raise InputError(path, "digest", "missing: expected the lock's sha256 digest")
+    schema = table.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise InputError(path, "schema", f"expected {SCHEMA_VERSION}, found {schema!r}")
+    for key in table:
+        if key == "layers" or (key not in _HEAD_KEYS and key not in layers):
+            raise InputError(path, key, "unknown key in lock")
+    lock = from_table(Lock, {k: v for k, v in table.items() if k in _HEAD_KEYS}, path, "")
+    lock.layers = {name: convert(kind, table[name], path, name) for name, kind in layers.items() if name in table}
+    return lock, claimed
+
+
+def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
+    return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path, layers)
+
+
+def write_atomic(path: str | Path, text: str) -> bool:
+    """Write via a temp file and rename; returns False when the content was already identical."""
+    target = Path(path)
+    data = text.encode("utf-8")
+    if target.exists() and target.read_bytes() == data:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
