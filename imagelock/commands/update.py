@@ -92,10 +92,11 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     previous, claimed = domains.read_lock(path) if path.exists() else (None, None)
     known = domains.by_name()
-    for name in only or []:
-        if name not in known:
-            raise InputError(None, "--only", f"unknown domain {name!r}{did_you_mean(name, known)}; "
-                             f"expected one of: {', '.join(known)}")
+    for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
+        for name in names:
+            if name not in known:
+                raise InputError(None, flag, f"unknown domain {name!r}{did_you_mean(name, known)}; "
+                                 f"expected one of: {', '.join(known)}")
     moving = upgrade or bool(upgrade_packages)
     universe = _cutoff(intent, previous, moving=moving, asked=cutoff)
     targets = compat.targets.from_intent(intent)

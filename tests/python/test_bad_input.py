@@ -97,7 +97,26 @@ def test_missing_intent(tmp_path: Path, lock_cli) -> None:
     assert line == f"lock: error: {tmp_path / 'absent.toml'}: no such intent file (create one with `lock init`)"
 
 
-def test_only_names_an_unknown_domain(tmp_path: Path, lock_cli) -> None:
+@pytest.mark.parametrize("flag", ["--only", "--refresh"])
+def test_only_or_refresh_names_an_unknown_domain(tmp_path: Path, lock_cli, flag: str) -> None:
     intent = _write(tmp_path, BASE.format(requirements="[]"))
-    line = _fails(lock_cli, tmp_path, intent, "--only", "pyhton")
-    assert line.startswith("lock: error: --only: unknown domain 'pyhton' (did you mean 'python'?)")
+    line = _fails(lock_cli, tmp_path, intent, flag, "pyhton")
+    assert line.startswith(f"lock: error: {flag}: unknown domain 'pyhton' (did you mean 'python'?)")
+
+
+def test_mirror_is_not_an_intent_key(tmp_path: Path, lock_cli) -> None:
+    """The mirror is where `lock mirror` put the artifacts, recorded in the lock; an intent naming one is refused."""
+    intent = _write(tmp_path, BASE.format(requirements="[]") + '\n[mirror]\nurl = "s3://bucket/prefix"\n')
+    line = _fails(lock_cli, tmp_path, intent, "--dry-run")
+    assert line == (f"lock: error: {intent}: mirror: unknown key; expected one of: name, universe, python, apt, "
+                    "kernel, nvidia, models, base")
+
+
+def test_check_refuses_a_bad_section_as_update_does(tmp_path: Path, lock_cli) -> None:
+    intent = _write(tmp_path, BASE.format(requirements="[]") + '\n[nvidia]\ncuda = "twelve"\n')
+    before = tree_digest(tmp_path)
+    run = lock_cli("check", str(intent))
+    assert (run.code, run.out) == (2, "")
+    assert run.err.strip() == f"lock: error: {intent}: nvidia.cuda: expected a CUDA version such as \"12.4.1\", " \
+                              "found 'twelve'"
+    assert tree_digest(tmp_path) == before
