@@ -23,7 +23,7 @@ from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamErr
 from imagelock.domains.python import simple_index
 from imagelock.engines.python import uv as uv_engine
 from imagelock.domains.context import UpdateContext
-from imagelock.engines.python.uv import EngineRequest, ResolutionFailed
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, default_index_url
 
 PARALLEL = 4
 
@@ -168,7 +168,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
     assert intent is not None
     pinned = intent.index_of()
     urls = {index.name: index.url for index in request.indexes}
-    default_url = request.default_index or engine_default_index()
+    default_url = request.default_index or default_index_url()
     keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
     keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
     for key, requirement in zip(keys, requirements):
@@ -188,16 +188,6 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
             near = ", ".join(str(v) for v in simple_index.nearest(list(versions), wanted)) or "none"
             raise InputError(ctx.intent.path, key, f"{requirement}: no such version on index {index_name!r} "
                              f"before the cutoff {ctx.cutoff}; nearest: {near}")
-
-
-def engine_default_index() -> str | None:
-    """The default index of the Python tooling itself (PyPI), for the existence checks."""
-    try:
-        from pip._internal.models.index import PyPI
-
-        return PyPI.simple_url
-    except ImportError:
-        return None
 
 
 def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed,

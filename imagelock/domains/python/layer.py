@@ -16,7 +16,7 @@ from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
 from imagelock.domains.python import conflicts
 from imagelock.engines.python import uv as uv_engine
 from imagelock.domains.context import UpdateContext
-from imagelock.engines.python.uv import EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.engines.python.contract import EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
 
 DEFAULT_INDEX_NAME = "pypi"
 

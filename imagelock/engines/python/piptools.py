@@ -24,8 +24,8 @@ from imagelock.lock.model import PythonLayer
 from imagelock.domains.python import simple_index
 from imagelock.domains.context import UpdateContext
 from imagelock.lock.model import Wheel
-from imagelock.engines.python.uv import (ResolutionFailed, ResolvedPackage, clean_uv_message,
-                                          parse_requirements)
+from imagelock.engines.python.compiled import clean_report, parse_requirements
+from imagelock.engines.python.contract import ResolutionFailed, ResolvedPackage, default_index_url
 
 PIP_TIMEOUT = 900
 
@@ -66,9 +66,7 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
     if ctx.replay:
         index = ctx.replay.local_index(intent.index_url)
     if index is None:
-        from imagelock.domains.python.conflicts import engine_default_index
-
-        index = engine_default_index()
+        index = default_index_url()
     if index is None:
         raise UpstreamError("pip-tools: no default index is known; set python.index-url")
 
@@ -95,7 +93,7 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
     except subprocess.TimeoutExpired:
         raise UpstreamError(f"pip-compile did not finish within {PIP_TIMEOUT} s") from None
     if result.returncode != 0:
-        message = clean_uv_message(result.stderr)
+        message = clean_report(result.stderr)
         if "ResolutionImpossible" in message or "conflict" in message.lower():
             raise ResolutionFailed(message)
         raise UpstreamError(f"pip-compile: {message.splitlines()[-1] if message else result.returncode}")

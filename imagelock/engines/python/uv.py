@@ -13,61 +13,21 @@ import os
 import re
 import subprocess
 import tomllib
-from urllib.parse import unquote, urlsplit
-from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import tomli_w
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from imagelock.engines.python.compiled import clean_report, parse_requirements
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.net.http import redact
 from imagelock.lock.model import Wheel, instant
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
-
-
-@dataclass
-class EngineIndex:
-    """An index as the engine is told about it: the name, the URL to use now, its packages."""
-
-    name: str
-    url: str
-    packages: list[str]
-
-
-@dataclass
-class EngineRequest:
-    requirements: list[str]
-    python_version: str
-    platform: str
-    cutoff: str
-    default_index: str | None
-    indexes: list[EngineIndex] = field(default_factory=list)
-    preferences: dict[str, str] = field(default_factory=dict)
-    upgrade: bool = False
-    upgrade_packages: list[str] = field(default_factory=list)
-    lowest_direct: bool = False
-
-
-@dataclass
-class ResolvedPackage:
-    name: str
-    version: str
-    dependents: list[str]
-    wheels: list[Wheel] = field(default_factory=list)  # as the index lists them; the lock keeps one
-
-
-class ResolutionFailed(ImagelockError):
-    """uv found no solution; `message` is uv's own explanation."""
-
-    exit_code = 1
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
 
 
 def filename_of(url: str) -> str:
@@ -144,34 +104,14 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
         raise UpstreamError(f"uv did not finish resolving within {UV_TIMEOUT} s") from None
 
 
-_VIA = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>\S+)(?:\s+#\s+via\s+(?P<via>.*))?$")
-
-
-def parse_requirements(text: str, root: str = ROOT_PROJECT) -> dict[str, ResolvedPackage]:
-    """`name==version  # via a, b` lines (uv's and pip-compile's) -> packages with their dependents."""
-    packages: dict[str, ResolvedPackage] = {}
-    for line in text.splitlines():
-        match = _VIA.match(line.strip())
-        if not match:
-            continue
-        via = [v.strip() for v in (match["via"] or "").split(",") if v.strip()]
-        dependents = []
-        for item in via:
-            head = item.split(" ", 1)[0]
-            dependents.append("" if head in (root, ROOT_PROJECT) else canonicalize_name(head))
-        name = canonicalize_name(match["name"])
-        packages[name] = ResolvedPackage(name=name, version=match["version"], dependents=dependents)
-    return packages
-
-
 _FETCH = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)")
 
 
 def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
     text = result.stderr.strip()
     if "No solution found" in text or "unsatisfiable" in text:
-        return ResolutionFailed(clean_uv_message(text))
-    first = clean_uv_message(text).splitlines()[0] if text else f"uv exited {result.returncode}"
+        return ResolutionFailed(clean_report(text))
+    first = clean_report(text).splitlines()[0] if text else f"uv exited {result.returncode}"
     fetch = _FETCH.search(text)
     if fetch:
         url = fetch["url"]
@@ -180,17 +120,6 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -
         where = f"index {name!r} ({redact(url.rsplit('/', 2)[0] if name else url)})" if name else redact(url)
         return UpstreamError(f"{where} unreachable: {first.removeprefix('error: ')}; nothing was written")
     return UpstreamError(f"uv: {first}")
-
-
-def clean_uv_message(text: str) -> str:
-    """uv's report without its box-drawing decoration and hints."""
-    lines = []
-    for line in text.splitlines():
-        stripped = line.strip().lstrip("×╰─▶│ ").strip()
-        if not stripped or stripped.startswith(("hint:", "help:")):
-            continue
-        lines.append(stripped)
-    return "\n".join(lines)
 
 
 def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
@@ -210,7 +139,7 @@ def _closure(request: EngineRequest, requirements: list[str], workdir: Path,
     result = _run(args, env)
     if result.returncode != 0:
         raise _failure(result, request)
-    return parse_requirements(output.read_text())
+    return parse_requirements(output.read_text(), root=ROOT_PROJECT)
 
 
 def resolve(request: EngineRequest, workdir: Path, cache_dir: Path,
