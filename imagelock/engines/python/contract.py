@@ -12,6 +12,8 @@ each other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from imagelock.errors import ImagelockError
 from imagelock.lock.model import Wheel
@@ -60,6 +62,25 @@ class ResolutionFailed(ImagelockError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class Engine(Protocol):
+    """What the Python domain asks of an engine."""
+
+    # None when a request may pin packages to their own index (EngineRequest.indexes); else why not.
+    cannot_pin_indexes: str | None
+
+    def caveats(self, python_version: str, target: str) -> list[str]:
+        """Why this engine's answer for that target may not be what the intent asked for (warnings)."""
+        ...
+
+    def resolve(self, request: EngineRequest, workdir: Path) -> dict[str, ResolvedPackage]:
+        """Every package of the closure by canonical name, each with its wheels for the pinned version.
+
+        Raises ResolutionFailed when the requirements cannot be satisfied, and
+        UpstreamError when an index cannot be read. `workdir` is the engine's to use.
+        """
+        ...
 
 
 def default_index_url() -> str | None:
