@@ -22,12 +22,8 @@ from typing import Protocol
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from imagelock.engines.python.compiled import clean_report, parse_requirements
-from imagelock.engines.python.contract import (
-    EngineRequest,
-    ResolutionFailed,
-    ResolvedPackage,
-    default_index_url,
-)
+from imagelock.engines.python.contract import (EngineRequest, ResolutionFailed, ResolvedPackage,
+                                               default_index_url)
 from imagelock.errors import UpstreamError
 from imagelock.lock.model import Wheel
 

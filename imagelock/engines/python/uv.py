@@ -6,13 +6,14 @@ index is declared through `[tool.uv.sources]` with that index marked
 `explicit`, so uv takes it from there and from nowhere else (no index mixing:
 the dependency-confusion attack needs a second index to win, and there is none).
 
-A lock needs two things uv prints in two formats: the graph (who requires
-whom: the `# via` annotations of requirements.txt) and each pin's files (URL,
-sha256, size, upload time: pylock.toml, whose `packages.dependencies` uv
-leaves empty). So the closure is resolved once to requirements.txt and its
-pins are then looked up, `--no-deps`, as pylock.toml. The lookup is answered
-from the cache the resolution just filled: for the seed, about 40 ms beside a
-1 s cold resolution.
+A lock needs two things `uv pip compile` prints in two formats: the graph (who
+requires whom: the `# via` annotations of requirements.txt) and each pin's
+files (URL, sha256, size, upload time: pylock.toml, whose
+`packages.dependencies` uv leaves empty). So the closure is resolved once to
+requirements.txt and its pins are then looked up, `--no-deps`, as pylock.toml.
+The lookup is answered from the cache the resolution just filled: for the seed,
+about 40 ms beside a 1 s cold resolution. (`uv lock` writes both at once, but
+resolves for every platform, not the target: 4.6 s for the seed.)
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class UvEngine:
 
     @staticmethod
     def caveats(python_version: str, target: str) -> list[str]:
-        """None: uv resolves for the target itself, as of the cutoff."""
+        """None to give: uv resolves for the target itself, as of the cutoff."""
         return []
 
     def resolve(self, request: EngineRequest, workdir: Path) -> dict[str, ResolvedPackage]:
@@ -179,7 +180,7 @@ class UvEngine:
         # again, so it too comes from its one index and never from the default one.
         direct = {canonicalize_name(Requirement(r).name) for r in requirements}
         stray: list[str] = sorted(n for i in request.indexes for n in map(canonicalize_name, i.packages)
-                       if n in packages and n not in direct)
+                                  if n in packages and n not in direct)
         if stray:
             packages = self._compile(request, requirements + stray, workdir)
         return packages
