@@ -21,9 +21,9 @@ from packaging.version import InvalidVersion, Version
 
 from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
 from imagelock.domains.python import simple_index
-from imagelock.engines.python import uv as uv_engine
 from imagelock.domains.context import UpdateContext
-from imagelock.engines.python.uv import EngineRequest, ResolutionFailed
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, default_index_url
+from imagelock.engines.python.uv import ROOT_PROJECT, UvEngine
 
 PARALLEL = 4
 
@@ -49,10 +49,10 @@ class Conflict:
 class _Probe:
     """Small uv resolutions of subsets of the intent, each in its own directory."""
 
-    def __init__(self, request: EngineRequest, workdir: Path, cache: Path) -> None:
+    def __init__(self, request: EngineRequest, engine: UvEngine, workdir: Path) -> None:
         self.request = request
+        self.engine = engine
         self.workdir = workdir
-        self.cache = cache
         self.count = 0
 
     def run(self, requirements: list[str], lowest: bool = False) -> dict[str, str] | str:
@@ -62,7 +62,7 @@ class _Probe:
                           upgrade_packages=[], lowest_direct=lowest)
         where = self.workdir / f"probe-{self.count}"
         try:
-            resolved = uv_engine.resolve(request, where, self.cache, lookup_wheels=False)
+            resolved = self.engine.closure(request, where)
         except ResolutionFailed as failure:
             return failure.message
         return {name: p.version for name, p in resolved.items()}
@@ -83,7 +83,7 @@ def _edges(message: str) -> list[tuple[str, str]]:
     edges = []
     for match in _DEPENDS.finditer(message):
         src, dst = match["src"].rstrip(".,"), match["dst"].rstrip(".,")
-        if _name(src) != uv_engine.ROOT_PROJECT and (src, dst) not in edges:
+        if _name(src) != ROOT_PROJECT and (src, dst) not in edges:
             edges.append((src, dst))
     return edges
 
@@ -168,7 +168,7 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
     assert intent is not None
     pinned = intent.index_of()
     urls = {index.name: index.url for index in request.indexes}
-    default_url = request.default_index or engine_default_index()
+    default_url = request.default_index or default_index_url()
     keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
     keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
     for key, requirement in zip(keys, requirements):
@@ -190,18 +190,9 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
                              f"before the cutoff {ctx.cutoff}; nearest: {near}")
 
 
-def engine_default_index() -> str | None:
-    """The default index of the Python tooling itself (PyPI), for the existence checks."""
-    try:
-        from pip._internal.models.index import PyPI
-
-        return PyPI.simple_url
-    except ImportError:
-        return None
-
-
 def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed,
-            workdir: Path, cache: Path) -> ImagelockError:
+            engine: UvEngine, workdir: Path) -> ImagelockError:
+    """Every conflict of the intent, each with its requirement chain and nearest fixes (exit 1)."""
     intent = ctx.intent.python
     assert intent is not None
     requirements = intent.requirements + intent.bootstrap
@@ -209,7 +200,7 @@ def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFaile
         _check_exists(ctx, request, requirements)
     except UpstreamError:
         pass  # the existence check is a courtesy; uv's own report below still stands
-    probe = _Probe(request, workdir / "conflicts", cache)
+    probe = _Probe(request, engine, workdir / "conflicts")
     texts = [str(r) for r in requirements]
     conflicts: list[Conflict] = []
     alone_bad: set[str] = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -10,13 +11,15 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from imagelock.net import http
-from imagelock.errors import UpstreamError
+from imagelock.errors import InputError, UpstreamError
 from imagelock.intent.python import PythonIntent
 from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
-from imagelock.domains.python import conflicts
-from imagelock.engines.python import uv as uv_engine
+from imagelock.domains.python import conflicts, simple_index
 from imagelock.domains.context import UpdateContext
-from imagelock.engines.python.uv import EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.engines.python.contract import (Engine, EngineIndex, EngineRequest, ResolutionFailed,
+                                               ResolvedPackage)
+from imagelock.engines.python.piptools import PipToolsEngine
+from imagelock.engines.python.uv import UvEngine
 
 DEFAULT_INDEX_NAME = "pypi"
 
@@ -90,21 +93,33 @@ def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[R
     )
 
 
+def engine_for(name: str) -> Engine:
+    """The engine `lock update --engine` names, with its own cache under imagelock's."""
+    if name == "pip-tools":
+        return PipToolsEngine(http.cache_dir() / "pip-tools", simple_index.project_files)
+    return UvEngine(http.cache_dir() / "uv")
+
+
 def resolve(ctx: UpdateContext) -> PythonLayer:
     intent = ctx.intent.python
     assert intent is not None
-    if ctx.engine == "pip-tools":
-        from imagelock.engines.python import piptools as piptools_engine
-
-        return piptools_engine.resolve(ctx)
+    engine = engine_for(ctx.engine)
+    if engine.cannot_pin_indexes:
+        for pinned, key in ((intent.torch, "python.torch"), (intent.indexes, "python.index")):
+            if pinned:
+                raise InputError(ctx.intent.path, key, f"the {ctx.engine} engine cannot pin packages to one index "
+                                 f"({engine.cannot_pin_indexes}); use the default engine, uv")
+    for caveat in engine.caveats(intent.version, intent.platform):
+        print(f"lock: warning: {caveat}", file=sys.stderr)
     requirements = intent.requirements + intent.bootstrap
     request = build_request(intent, ctx, requirements)
     workdir = (ctx.workdir or Path(".")) / "python"
-    cache = http.cache_dir() / "uv"
     try:
-        resolved = uv_engine.resolve(request, workdir, cache)
+        resolved = engine.resolve(request, workdir)
     except ResolutionFailed as failure:
-        raise conflicts.explain(ctx, request, failure, workdir, cache) from None
+        if not isinstance(engine, UvEngine):
+            raise  # the probes that explain a failure are uv's, with a cutoff pip-tools does not keep
+        raise conflicts.explain(ctx, request, failure, engine, workdir) from None
     return to_layer(intent, resolved, ctx)
 
 
