@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from imagelock import domains
 from imagelock import rules as compat
 from imagelock.domains.context import UpdateContext
+from imagelock.domains.contract import Domain
 from imagelock.errors import AnswerIsNo, InputError, did_you_mean
 from imagelock.intent.document import Intent, default_lock_path
 from imagelock.intent.fields import parse_cutoff
@@ -120,7 +123,7 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
         ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
                             upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
                             engine=engine, upstreams=upstreams, workdir=Path(workdir))
-        refused: list[AnswerIsNo] = []
+        wanted = []
         for domain in domains.DOMAINS:
             if domain.name not in intent.sections:
                 continue
@@ -128,10 +131,15 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
                 if previous is not None and domain.name in previous.layers:
                     lock.layers[domain.name] = previous.layers[domain.name]
                 continue
-            try:
-                lock.layers[domain.name] = domain.resolve(ctx)
-            except AnswerIsNo as answer:  # keep going: every layer's "no" goes into one report
-                refused.append(answer)
+            wanted.append(domain)
+        refused: list[AnswerIsNo] = []
+        for domain, outcome in _resolve_all(wanted, ctx):
+            if isinstance(outcome, AnswerIsNo):  # keep going: every layer's "no" goes into one report
+                refused.append(outcome)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                lock.layers[domain.name] = outcome
 
     if refused:
         raise _combined(intent, lock, targets, refused)
@@ -147,6 +155,32 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
         written = lockfile.write_atomic(path, text)
     return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written, previous=previous,
                         report=report)
+
+
+def _resolve_all(wanted: list[Domain], ctx: UpdateContext) -> list[tuple[Domain, Any]]:
+    """Each domain's layer, or the exception it raised, in domain order.
+
+    A domain that mostly waits on a subprocess (`runs_apart`: uv) resolves on a
+    thread of its own while the others resolve here, so its wait overlaps their
+    work; the outcomes are still taken in the list's order, so messages and the
+    lock are the same as one after another.
+    """
+    outcomes: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagelock-apart") as pool:
+        apart = {domain.name: pool.submit(domain.resolve, ctx) for domain in wanted if domain.runs_apart}
+        for domain in wanted:
+            if domain.runs_apart:
+                continue
+            try:
+                outcomes[domain.name] = domain.resolve(ctx)
+            except Exception as exc:  # noqa: BLE001 - taken in domain order below
+                outcomes[domain.name] = exc
+        for name, future in apart.items():
+            try:
+                outcomes[name] = future.result()
+            except Exception as exc:  # noqa: BLE001 - taken in domain order below
+                outcomes[name] = exc
+    return [(domain, outcomes[domain.name]) for domain in wanted]
 
 
 def _unchanged(intent: Intent, previous: Lock, claimed: str, universe: Universe, engine: str) -> bool:

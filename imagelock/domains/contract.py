@@ -15,7 +15,9 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
 - `summary` and `items`: its line in `lock update`'s answer and its rows in `lock diff`;
 - `problems`: its own offline consistency findings for `lock check`;
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
-- `moves_major`: a change in it is a new image generation (the image version's major).
+- `moves_major`: a change in it is a new image generation (the image version's major);
+- `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
+  on a thread of its own while the other domains resolve.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Domain:
     problems: Callable[[Lock, Intent], list[str]] = no_problems
     image_order: int = 100
     moves_major: bool = False
+    runs_apart: bool = False
 
     def resolve(self, ctx: UpdateContext) -> Any:
         """Sources -> this domain's lock section; the resolver module is imported here, on first use."""

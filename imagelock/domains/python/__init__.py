@@ -27,5 +27,5 @@ def items(layer: PythonLayer) -> Iterator[Item]:
 DOMAIN = Domain(
     name="python", layer=PythonLayer, parse=intent.parse, resolver="imagelock.domains.python.layer:resolve",
     summary=lambda layer: f"{len(layer.packages)} python packages", items=items, artifacts=artifacts,
-    image_order=4,
+    image_order=4, runs_apart=True,
 )
