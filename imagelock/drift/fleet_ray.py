@@ -11,6 +11,7 @@ within the per-node timeout is reported unreachable; the others are still compar
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from typing import Any
@@ -41,7 +42,7 @@ def audit_cluster(index: LockIndex, address: str, deep: bool = False, timeout: f
     owns_connection = not ray.is_initialized()
     if owns_connection:
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         except Exception as exc:  # noqa: BLE001 - ray raises ConnectionError, RuntimeError, ...
             raise UpstreamError(f"ray: cannot connect to {address}: {exc}") from None
     try:

@@ -46,10 +46,8 @@ def parse_cutoff(value: Any, path: Path | str, key: str) -> str:
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            moment = None
-        if moment is None:
             raise InputError(path, key, f"expected an RFC 3339 time such as "
-                             f"\"2024-12-28T00:00:00Z\", found {value!r}")
+                             f"\"2024-12-28T00:00:00Z\", found {value!r}") from None
     else:
         raise InputError(path, key, "expected an RFC 3339 time such as \"2024-12-28T00:00:00Z\"")
     if moment.tzinfo is None:

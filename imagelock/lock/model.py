@@ -239,7 +239,8 @@ class _ListLayer(Generic[T]):
         self.name = name
 
     def __get__(self, lock: Lock, owner: type | None = None) -> list[T]:
-        return lock.layers.get(self.name, [])
+        entries: list[T] = lock.layers.get(self.name, [])
+        return entries
 
     def __set__(self, lock: Lock, value: list[T]) -> None:
         if value:
@@ -284,7 +285,8 @@ class Lock:
                 table[name] = converted
         if self.mirror is not None:
             table["mirror"] = tables.to_table(self.mirror)
-        return tables.sorted_lock_table(table)
+        ordered: dict[str, Any] = tables.sorted_lock_table(table)
+        return ordered
 
     def digest(self) -> str:
         return tables.digest_table(tables.content_table(self.to_table()))

@@ -106,7 +106,7 @@ def from_table(cls: type[T], table: Any, path: str | Path, where: str) -> T:
     """Table -> dataclass, strictly: unknown keys, missing keys and wrong types are InputErrors."""
     if not isinstance(table, dict):
         raise InputError(path, where, "expected a table")
-    hints, fields = _schema(cls)
+    hints, fields = _schema(cls)  # type: ignore[arg-type]  # every dataclass is hashable as a class
     for key in table:
         if key not in fields:
             raise InputError(path, f"{where}.{key}" if where else key, "unknown key in lock")
@@ -133,7 +133,7 @@ def convert(tp: Any, value: Any, path: str | Path, where: str) -> Any:
         if not isinstance(value, list):
             raise InputError(path, where, f"expected {_type_name(tp)}")
         return [convert(item_type, v, path, f"{where}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_table(tp, value, path, where)
     if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InputError(path, where, "expected an integer")

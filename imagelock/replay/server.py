@@ -240,7 +240,7 @@ class ReplayServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def index_url(self, upstream: str) -> str:
         return f"{self.base_url}/{upstream}/simple"

@@ -137,8 +137,8 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
         chosen = choose_wheel(package, ranking)
         url = ctx.upstreams.upstream_url(chosen.url, chosen.filename)
         packages.append(PythonPackage(
-            name=name, version=package.version, index=pinned.get(name, DEFAULT_INDEX_NAME),
-            requested=name in asked, original=asked.get(name),
+            name=name, version=package.version, index=pinned.get(canonicalize_name(name), DEFAULT_INDEX_NAME),
+            requested=canonicalize_name(name) in asked, original=asked.get(canonicalize_name(name)),
             dependencies=sorted(children[name]),
             wheel=dataclasses.replace(chosen, url=http.redact(url)),
         ))
