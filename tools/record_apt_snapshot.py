@@ -107,9 +107,9 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
                         keep.add((stanza.name, stanza.version))
     trimmed: dict[tuple[str, str], str] = {}
     index_keys = [(s, c) for s in args.suites for c in args.components]
-    for text, key in zip(universe.texts, index_keys):
+    for index_text, key in zip(universe.texts, index_keys):
         kept = []
-        for block in text.split("\n\n"):
+        for block in index_text.read("".join).split("\n\n"):
             name = re.search(r"^Package: (\S+)", block, re.M)
             version = re.search(r"^Version: (\S+)", block, re.M)
             if not name or not version or (name[1], version[1]) not in keep:
