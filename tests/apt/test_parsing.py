@@ -7,6 +7,7 @@ import pytest
 from imagelock.errors import UpstreamError
 from imagelock.domains.apt.packages_index import parse
 from imagelock.domains.apt.relations import Relation, RelationError, format_group, parse_relations
+from imagelock.domains.apt.universe import Universe
 
 
 def test_relations() -> None:
@@ -87,3 +88,18 @@ def test_bad_size_is_refused() -> None:
     text = "Package: x\nVersion: 1\nArchitecture: all\nFilename: pool/x.deb\nSize: big\nSHA256: aa\n"
     with pytest.raises(UpstreamError, match="bad Size"):
         parse([text], "s", "test index")
+
+
+def _entry(name: str, version: str, provides: str) -> str:
+    return (f"Package: {name}\nVersion: {version}\nArchitecture: amd64\nProvides: {provides}\n"
+            f"Filename: pool/{name}_{version}.deb\nSize: 1\nSHA256: aa\n\n")
+
+
+def test_providers_give_each_provided_version_grouped_by_package() -> None:
+    """Every (version, provided version) pair, a package's versions together, as apt's cache lists them."""
+    text = _entry("a", "1", "x (= 1), y") + _entry("b", "1", "x") + _entry("a", "2", "x (= 2), x (= 2.1)")
+    universe = Universe(parse([text], "s", "test index"), ["amd64"])
+    found = [(s.name, s.version, provided) for s, provided in universe.providers("x")]
+    assert found == [("a", "1", "1"), ("a", "2", "2"), ("a", "2", "2.1"), ("b", "1", None)]
+    assert [(s.name, pv) for s, pv in universe.providers("y")] == [("a", None)]
+    assert universe.providers("z") == []

@@ -22,14 +22,17 @@ from imagelock.errors import UpstreamError
 
 @dataclass(slots=True)
 class Stanza:
-    """One binary package version as an index lists it."""
+    """One binary package version as an index lists it.
+
+    What only the lock needs (Filename, Size, SHA256) is one string, split when
+    asked for: every version of the archive is read, a few hundred are locked,
+    and one string costs a third of three objects.
+    """
 
     name: str
     version: str
     arch: str
-    filename: str
-    size: int
-    sha256: str
+    artifact: str  # "<Filename>\n<Size>\n<SHA256>": no field value holds a newline
     suite: str
     multi_arch: str = "no"
     depends: str = ""
@@ -39,6 +42,18 @@ class Stanza:
     breaks: str = ""
     essential: bool = False
     priority: str = "optional"
+
+    @property
+    def filename(self) -> str:
+        return self.artifact.split("\n", 1)[0]
+
+    @property
+    def size(self) -> int:
+        return int(self.artifact.split("\n", 2)[1])
+
+    @property
+    def sha256(self) -> str:
+        return self.artifact.rsplit("\n", 1)[1]
 
 
 _FIELDS = ("Package", "Version", "Architecture", "Multi-Arch", "Depends", "Pre-Depends", "Provides",
@@ -57,10 +72,12 @@ def _stanza(fields: dict[str, str], suite: str, where: str) -> Stanza:
     relation fields are mostly distinct: interning them costs more than it saves."""
     get = fields.get
     intern = sys.intern
-    try:
+    try:  # the fields are looked up in the order errors name them
+        name, version, arch, filename, size = (fields["Package"], fields["Version"], fields["Architecture"],
+                                               fields["Filename"], fields["Size"])
+        int(size)  # checked now, read again only if the version is locked
         return Stanza(
-            fields["Package"], intern(fields["Version"]), intern(fields["Architecture"]),
-            fields["Filename"], int(fields["Size"]), fields["SHA256"], suite,
+            name, intern(version), intern(arch), f"{filename}\n{size}\n{fields['SHA256']}", suite,
             intern(get("Multi-Arch", "no")), get("Depends", ""), get("Pre-Depends", ""),
             get("Provides", ""), get("Conflicts", ""), get("Breaks", ""),
             get("Essential") == "yes", intern(get("Priority", "optional")),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from imagelock.domains.apt import debversion
@@ -39,7 +38,7 @@ class Universe:
             listed = self.by_name.get(stanza.name)
             self.by_name[stanza.name] = (stanza,) if listed is None else (*listed, stanza)
         self._sorted: set[str] = set()
-        self._providers: dict[str, list[tuple[Stanza, str | None]]] | None = None
+        self._providers: dict[str, list[Stanza]] | None = None
         self.pins: dict[Key, str] = {}
 
     def arch_key(self, stanza: Stanza) -> str:
@@ -69,17 +68,37 @@ class Universe:
         return None
 
     def providers(self, name: str) -> list[tuple[Stanza, str | None]]:
-        """(package version, provided version) for every version that Provides `name`."""
+        """(package version, provided version) for every version that Provides `name`.
+
+        The table keeps only which versions provide a name; the provided versions
+        come from parsing again the Provides of the few names resolution asks about.
+        """
         if self._providers is None:
-            table: dict[str, list[tuple[Stanza, str | None]]] = defaultdict(list)
-            for entries in self.by_name.values():
-                for stanza in entries:
-                    if stanza.provides:
-                        for group in parse_relations(stanza.provides):
-                            for rel in group:
-                                table[rel.name].append((stanza, rel.version if rel.op == "=" else None))
-            self._providers = table
-        return self._providers.get(name, [])
+            self._providers = self._provider_table()
+        return [(stanza, rel.version if rel.op == "=" else None)
+                for stanza in self._providers.get(name, ())
+                for group in parse_relations(stanza.provides) for rel in group if rel.name == name]
+
+    def _provider_table(self) -> dict[str, list[Stanza]]:
+        """Name -> the versions whose Provides list it, in the order of `by_name`.
+
+        Each distinct Provides text is parsed once, without filling
+        parse_relations' cache with the whole archive's Provides.
+        """
+        table: dict[str, list[Stanza]] = {}
+        provided: dict[str, tuple[str, ...]] = {}  # Provides text -> the names it lists, each once
+        for entries in self.by_name.values():
+            for stanza in entries:
+                text = stanza.provides
+                if not text:
+                    continue
+                names = provided.get(text)
+                if names is None:
+                    groups = parse_relations.__wrapped__(text)
+                    names = provided[text] = tuple(dict.fromkeys(rel.name for group in groups for rel in group))
+                for provided_name in names:
+                    table.setdefault(provided_name, []).append(stanza)
+        return table
 
     def exists(self, name: str) -> bool:
         return name in self.by_name
