@@ -47,8 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.apt_bench import KEYRING, REQUEST, kernel_intent, mirror_from_system  # noqa: E402
-from imagelock import http  # noqa: E402
+from bench.apt_bench import KEYRING, REQUEST, kernel_intent, system_source  # noqa: E402
+from imagelock.net import http  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
 from imagelock.domains.apt.intent import parse_apt  # noqa: E402
@@ -74,7 +74,7 @@ class Recording:
 
 def record(args: argparse.Namespace, workdir: Path) -> Recording:
     """Resolve on the full verified indexes, compare with apt, keep the closure's stanzas."""
-    url = args.archive or mirror_from_system()
+    url = args.archive or system_source(args.keyring).url
     where = workdir / "record.toml"
     intent = parse_apt({"archive": url, "suites": args.suites, "components": args.components,
                         "architectures": [args.arch], "keyring": str(args.keyring), "packages": args.request},
