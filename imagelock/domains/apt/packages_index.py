@@ -3,9 +3,9 @@
 Indexes are large (Ubuntu main+universe is ~90k stanzas, ~100 MB of text), so
 the parser reads them a chunk at a time, pulls only the fields it needs with
 one regular expression, and keeps per version one small object whose repeated
-strings (names, architectures, versions, relation fields) are shared.
-Relationship fields stay unparsed text until a package is reached by
-resolution (relations.parse_relations).
+strings (versions, architectures) are shared. Relationship fields stay
+unparsed text until a package is reached by resolution
+(relations.parse_relations).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Stanza:
 
     What only the lock needs (Filename, Size, SHA256) is one string, split when
     asked for: every version of the archive is read, a few hundred are locked,
-    and one string costs a third of three objects.
+    and one string takes ~70 bytes less than three objects (~6 MiB on jammy).
     """
 
     name: str
