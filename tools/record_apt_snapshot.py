@@ -47,8 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.apt_bench import KEYRING, REQUEST, kernel_intent, mirror_from_system  # noqa: E402
-from imagelock import http  # noqa: E402
+from bench.apt_bench import KEYRING, REQUEST, kernel_intent, system_source  # noqa: E402
+from imagelock.net import http  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
 from imagelock.intent.apt import parse_apt  # noqa: E402
@@ -74,7 +74,7 @@ class Recording:
 
 def record(args: argparse.Namespace, workdir: Path) -> Recording:
     """Resolve on the full verified indexes, compare with apt, keep the closure's stanzas."""
-    url = args.archive or mirror_from_system()
+    url = args.archive or system_source(args.keyring).url
     where = workdir / "record.toml"
     intent = parse_apt({"archive": url, "suites": args.suites, "components": args.components,
                         "architectures": [args.arch], "keyring": str(args.keyring), "packages": args.request},
@@ -107,9 +107,9 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
                         keep.add((stanza.name, stanza.version))
     trimmed: dict[tuple[str, str], str] = {}
     index_keys = [(s, c) for s in args.suites for c in args.components]
-    for text, key in zip(universe.texts, index_keys):
+    for index_text, key in zip(universe.texts, index_keys):
         kept = []
-        for block in text.split("\n\n"):
+        for block in index_text.read("".join).split("\n\n"):
             name = re.search(r"^Package: (\S+)", block, re.M)
             version = re.search(r"^Version: (\S+)", block, re.M)
             if not name or not version or (name[1], version[1]) not in keep:

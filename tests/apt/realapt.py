@@ -54,12 +54,21 @@ def planned(output: str) -> set[str]:
     return names
 
 
+def simulate_command(packages: list[str]) -> list[str]:
+    """The apt-get command line that computes a closure (shared with bench/apt_bench.py, which measures it)."""
+    return ["apt-get", "install", "--simulate", "-q", "--no-install-recommends", *packages]
+
+
+def installs(stdout: str) -> set[tuple[str, str, str]]:
+    """{(name, version, arch)} of the `Inst` lines of a simulated install."""
+    return {(m[1], m[2], m[3]) for m in _INST.finditer(stdout)}
+
+
 def simulate(env: dict[str, str], packages: list[str]) -> tuple[int, set[tuple[str, str, str]], str]:
     """`apt-get install --simulate`: (exit code, {(name, version, arch)} it would install, output)."""
-    result = subprocess.run(["apt-get", "install", "--simulate", "-q", "--no-install-recommends", *packages],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(simulate_command(packages), env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
-    return result.returncode, {(m[1], m[2], m[3]) for m in _INST.finditer(result.stdout)}, output
+    return result.returncode, installs(result.stdout), output
 
 
 def status_stanza(name: str, version: str, arch: str, provides: str = "") -> str:

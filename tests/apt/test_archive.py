@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_verified_release_lists_indexes(repo: RepoServer, archive_key: Key) -> N
     assert signed.signed and signed.release.by_hash
     assert "main/binary-amd64/Packages.xz" in signed.release.sha256
     index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
-    assert index.path == "main/binary-amd64/Packages.xz" and "Package: app\n" in index.text
+    assert index.path == "main/binary-amd64/Packages.xz" and "Package: app\n" in index.text.read("".join)
     # by-hash is preferred, so a mirror updating mid-run cannot mix two index generations
     assert any("/by-hash/SHA256/" in p for p in repo.requests)
 
@@ -134,7 +135,8 @@ def test_damaged_cache_entry_is_dropped_not_trusted(repo: RepoServer, archive_ke
         path.write_bytes(b"Package: evil\nVersion: 6.6\n")
     count = len(repo.requests)
     index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
-    assert "Package: app\n" in index.text and "evil" not in index.text
+    text = index.text.read("".join)
+    assert "Package: app\n" in text and "evil" not in text
     assert len(repo.requests) > count  # fetched again, not trusted
     assert sha256 in {p.name for p in stored} or len(stored) == 1
 
@@ -151,7 +153,69 @@ def test_gzip_only_archive(tmp_path: Path, archive_key: Key) -> None:
         signed = archive.fetch_release(server.url, "stable", archive_key.keyring, allow_unsigned=False)
         index = archive.fetch_packages(server.url, "stable", signed.release, "main", "amd64")
     assert index.path.endswith("Packages.gz")
-    assert index.text == gzip.decompress((folder / "Packages.gz").read_bytes()).decode()
+    assert index.text.read("".join) == gzip.decompress((folder / "Packages.gz").read_bytes()).decode()
+
+
+def _stored_text(signed: archive.SignedRelease) -> Path:
+    return archive.store_dir() / signed.release.sha256["main/binary-amd64/Packages"][0]
+
+
+def test_store_copy_changed_after_verification_is_refused_when_read(repo: RepoServer, archive_key: Key) -> None:
+    """The text is hashed again as it is read: a copy swapped after fetch_packages verified it is never used."""
+    signed = _release(repo, archive_key)
+    index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
+    stored = _stored_text(signed)
+    stored.write_bytes(stored.read_bytes().replace(b"Version: 1.0\n", b"Version: 6.6\n", 1))
+    with pytest.raises(VerificationError, match="stored copy.*altered index"):
+        index.text.read("".join)
+
+
+def test_read_that_stops_early_or_fails_is_still_verified(repo: RepoServer, archive_key: Key) -> None:
+    """What a reader saw counts only once the whole text is verified, even if it stopped or failed early."""
+    signed = _release(repo, archive_key)
+    index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
+
+    def fails(chunks: Iterator[str]) -> str:
+        next(iter(chunks))
+        raise ValueError("the parser gave up")
+
+    assert index.text.read(lambda chunks: next(iter(chunks))).startswith("Package: ")
+    with pytest.raises(ValueError, match="gave up"):
+        index.text.read(fails)
+    stored = _stored_text(signed)
+    data = stored.read_bytes()
+    stored.write_bytes(data[:-2] + b"X\n")  # the last bytes, which neither reader reaches
+    with pytest.raises(VerificationError, match="stored copy"):
+        index.text.read(lambda chunks: next(iter(chunks)))
+    with pytest.raises(VerificationError, match="stored copy"):
+        index.text.read(fails)
+
+
+def test_chunks_end_between_stanzas_whatever_the_block_size(repo: RepoServer, archive_key: Key,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    signed = _release(repo, archive_key)
+    index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
+    whole = index.text.read("".join)
+    monkeypatch.setattr(archive, "BLOCK", 7)  # far smaller than a stanza
+    chunks = index.text.read(list)
+    assert len(chunks) == whole.count("\n\nPackage: ") + 1
+    assert "".join(chunks) == whole
+    assert all(chunk.endswith("\n\n") and chunk.startswith("Package: ") for chunk in chunks[:-1])
+
+
+def test_archive_without_a_plain_digest_is_decompressed_on_each_read(tmp_path: Path, archive_key: Key) -> None:
+    """With no digest of the decompressed text to check it by, the verified download is what the store keeps."""
+    root = build_repo(tmp_path / "xz", {"stable": SUITES["stable"][:3]}, archive_key, by_hash=False)
+    folder = root / "dists/stable/main/binary-amd64"
+    release = root / "dists/stable/Release"
+    release.write_text("".join(line + "\n" for line in release.read_text().splitlines()
+                               if not line.endswith("/Packages")))
+    sign(root / "dists/stable", archive_key)
+    with RepoServer(root) as server:
+        signed = archive.fetch_release(server.url, "stable", archive_key.keyring, allow_unsigned=False)
+        index = archive.fetch_packages(server.url, "stable", signed.release, "main", "amd64")
+    assert index.text.compression == ".xz" and index.text.stored == index.sha256
+    assert index.text.read("".join) == lzma.decompress((folder / "Packages.xz").read_bytes()).decode()
 
 
 @pytest.mark.parametrize("damage", ["wrong-key", "tampered-index", "truncated"])

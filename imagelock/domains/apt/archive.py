@@ -5,6 +5,11 @@ text is what gpgv outputs (never the raw file, so text outside the signed
 block is ignored), and every index is checked by size and SHA256 against that
 text before it is decompressed. Indexes are stored by their SHA256, so an
 index already seen is never fetched again.
+
+An index is never held in memory whole (Ubuntu's main + universe are ~100 MB
+of text): it is decompressed into the store a block at a time, and read from
+there in chunks that end between stanzas, hashed as they are read, so a copy
+that changed in the store after it was verified is refused rather than used.
 """
 
 from __future__ import annotations
@@ -12,13 +17,17 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import gzip
+import hashlib
+import io
 import lzma
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 from imagelock.net import http
 from imagelock.errors import UpstreamError, VerificationError
@@ -49,12 +58,104 @@ class SignedRelease:
     signed: bool
 
 
+T = TypeVar("T")
+
+# Bytes read, decompressed or hashed at a time. Small on purpose: the parser's
+# short-lived strings for one chunk then fit in the holes the previous chunk
+# left, where 1 MiB chunks cost ~15 MiB more peak memory on jammy (and time).
+BLOCK = 1 << 16
+
+
+@dataclass(frozen=True)
+class IndexText:
+    """The decompressed text of one verified index, kept in the by-hash store and read on demand.
+
+    `stored` names the store entry: the decompressed text under its signed
+    digest when the Release lists one, else the verified download (`compression`
+    says how to decompress it on each read).
+    """
+
+    stored: str
+    size: int
+    compression: str  # ".xz", ".gz", or "" when the entry is the text itself
+    where: str  # names the index in errors
+
+    def read(self, use: Callable[[Iterator[str]], T]) -> T:
+        """`use` applied to the text's chunks (each ends between two stanzas, so no field is cut).
+
+        A decompressed entry is hashed as it is read; whatever `use` returns or
+        raises counts only if the bytes it saw are the ones verified, else the
+        read fails with VerificationError. A compressed entry is verified whole
+        before it is decompressed, as when it was fetched.
+        """
+        try:
+            handle = (store_dir() / self.stored).open("rb")
+        except OSError:
+            raise UpstreamError(f"{self.where}: its verified copy left the store {store_dir()} while in use; "
+                                "run again") from None
+        with handle:
+            if self.compression:
+                data = handle.read()
+                _check(data, self.stored, self.size, f"{self.where} (stored copy)")
+                return use(_stanza_chunks(_inflate(data, self.compression, self.where)))
+            hashed = _HashedBlocks(handle)
+            try:
+                return use(_stanza_chunks(iter(hashed)))
+            finally:  # a changed copy explains a failure of `use` better than its own error would
+                hashed.verify(self.stored, self.size, f"{self.where} (stored copy)")
+
+
 @dataclass
 class FetchedIndex:
     path: str  # as listed in Release, e.g. main/binary-amd64/Packages.xz
     sha256: str
     size: int
-    text: str  # decompressed
+    text: IndexText  # decompressed, read on demand
+
+
+class _HashedBlocks:
+    """A file's blocks, hashed as they are read, so the read can be verified when it ends."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._hash = hashlib.sha256()
+        self._size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self._handle.read(BLOCK):
+            self._hash.update(block)
+            self._size += len(block)
+            yield block
+
+    def verify(self, sha256: str, size: int, where: str) -> None:
+        """Hash what the reader left unread, then compare the whole with the signed digest."""
+        while block := self._handle.read(BLOCK):
+            self._hash.update(block)
+            self._size += len(block)
+        _compare(self._size, self._hash.hexdigest(), sha256, size, where)
+
+
+def _stanza_chunks(blocks: Iterator[bytes]) -> Iterator[str]:
+    """Decoded text in chunks that end at a blank line (between stanzas), never inside a field.
+
+    Only each new block is searched, so a stanza longer than a block costs
+    no more than its own length (UTF-8 never has a newline inside a character,
+    so a cut after one is a cut between characters).
+    """
+    pending: list[bytes] = []
+    previous = b""
+    for block in blocks:
+        cut = block.rfind(b"\n\n")
+        end = cut + 2 if cut >= 0 else 1 if previous.endswith(b"\n") and block.startswith(b"\n") else 0
+        if end:
+            pending.append(block[:end])
+            yield b"".join(pending).decode("utf-8", "replace")
+            pending = [block[end:]]
+        else:
+            pending.append(block)
+        previous = block
+    if any(pending):
+        yield b"".join(pending).decode("utf-8", "replace")
 
 
 def suite_url(base: str, suite: str) -> str:
@@ -226,6 +327,21 @@ def _from_store(sha256: str, size: int) -> bytes | None:
     return None
 
 
+def _in_store(sha256: str, size: int) -> bool:
+    """Whether the store holds these bytes, checked a block at a time (a decompressed index is large)."""
+    path = store_dir() / sha256
+    try:
+        with path.open("rb") as handle:
+            hashed = _HashedBlocks(handle)
+            hashed.verify(sha256, size, str(path))
+            return True
+    except OSError:
+        return False
+    except VerificationError:
+        path.unlink(missing_ok=True)  # a damaged cache entry is dropped, never trusted
+        return False
+
+
 def _to_store(sha256: str, data: bytes) -> None:
     folder = store_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -234,29 +350,53 @@ def _to_store(sha256: str, data: bytes) -> None:
     os.replace(tmp, folder / sha256)
 
 
-def _check(data: bytes, sha256: str, size: int, where: str) -> None:
-    if len(data) != size:
-        raise VerificationError(f"{where}: {len(data)} bytes, but the signed Release says {size} "
+def _compare(size: int, actual: str, sha256: str, expected_size: int, where: str) -> None:
+    if size != expected_size:
+        raise VerificationError(f"{where}: {size} bytes, but the signed Release says {expected_size} "
                                 "(truncated or altered download)")
-    actual = sha256_bytes(data)
     if actual != sha256:
         raise VerificationError(f"{where}: sha256 {actual}, but the signed Release says {sha256} "
                                 "(altered index)")
 
 
-def _decompress(data: bytes, path: str, where: str) -> bytes:
+def _check(data: bytes, sha256: str, size: int, where: str) -> None:
+    _compare(len(data), sha256_bytes(data), sha256, size, where)
+
+
+def _inflate(data: bytes, compression: str, where: str) -> Iterator[bytes]:
+    """The decompressed bytes of a verified download, a block at a time (never all at once)."""
+    if not compression:
+        yield from (data[start:start + BLOCK] for start in range(0, len(data), BLOCK))
+        return
     try:
-        if path.endswith(".xz"):
-            return lzma.decompress(data)
-        if path.endswith(".gz"):
-            return gzip.decompress(data)
+        with (lzma.LZMAFile(io.BytesIO(data)) if compression == ".xz"
+              else gzip.GzipFile(fileobj=io.BytesIO(data))) as stream:
+            while block := stream.read(BLOCK):
+                yield block
     except (lzma.LZMAError, OSError, EOFError) as exc:
         raise VerificationError(f"{where}: cannot be decompressed ({exc.__class__.__name__})") from None
-    return data
+
+
+def _store_decompressed(data: bytes, compression: str, plain: tuple[str, int], where: str, text_where: str) -> None:
+    """Decompress a verified download into the store under the text's own signed digest, a block at a time."""
+    folder = store_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{plain[0]}.{os.getpid()}"
+    digest, size = hashlib.sha256(), 0
+    try:
+        with tmp.open("wb") as out:
+            for block in _inflate(data, compression, where):
+                digest.update(block)
+                size += len(block)
+                out.write(block)
+        _compare(size, digest.hexdigest(), plain[0], plain[1], text_where)
+        os.replace(tmp, folder / plain[0])
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def fetch_packages(base: str, suite: str, release: Release, component: str, arch: str) -> FetchedIndex:
-    """The verified, decompressed Packages index of one component and architecture.
+    """The verified Packages index of one component and architecture, its text ready to be read.
 
     The store keeps the decompressed index under its own signed digest when the
     Release lists one (reading it back costs a hash, not a decompression), else
@@ -269,20 +409,22 @@ def fetch_packages(base: str, suite: str, release: Release, component: str, arch
                             f"(components: {', '.join(release.components) or 'none'}; "
                             f"architectures: {', '.join(release.architectures) or 'none'})")
     path, (sha256, size) = listed[0]
+    compression = path[len(stem):]
     plain = release.sha256.get(stem)
-    text = _from_store(*plain) if plain else None
-    if text is None:
-        data = _from_store(sha256, size)
-        if data is None:
-            data = _download(base, suite, release, path, sha256, size)
-        text = _decompress(data, path, f"{suite_url(base, suite)}/{path}")
-        if plain and path != stem:
-            _check(text, plain[0], plain[1], f"{suite_url(base, suite)}/{stem} (decompressed)")
-        if plain:
-            _to_store(plain[0], text)
-        else:
-            _to_store(sha256, data)
-    return FetchedIndex(path=path, sha256=sha256, size=size, text=text.decode("utf-8", "replace"))
+    where = f"{suite_url(base, suite)}/{path}"
+    if plain and _in_store(*plain):
+        text = IndexText(stored=plain[0], size=plain[1], compression="", where=where)
+        return FetchedIndex(path=path, sha256=sha256, size=size, text=text)
+    data = _from_store(sha256, size)
+    if data is None:
+        data = _download(base, suite, release, path, sha256, size)
+    if plain:
+        _store_decompressed(data, compression, plain, where, f"{suite_url(base, suite)}/{stem} (decompressed)")
+        text = IndexText(stored=plain[0], size=plain[1], compression="", where=where)
+    else:
+        _to_store(sha256, data)
+        text = IndexText(stored=sha256, size=size, compression=compression, where=where)
+    return FetchedIndex(path=path, sha256=sha256, size=size, text=text)
 
 
 def _download(base: str, suite: str, release: Release, path: str, sha256: str, size: int) -> bytes:

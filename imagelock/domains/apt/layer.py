@@ -21,7 +21,7 @@ from imagelock.domains.apt.closure import Installed, Resolution, Root
 from imagelock.intent.apt import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
                                            parse_kernel)
 from imagelock.domains.apt.kernel import KernelPlan, plan
-from imagelock.domains.apt.packages_index import Stanza, parse
+from imagelock.domains.apt.packages_index import Stanza, read
 from imagelock.domains.apt.recording import upstream_sources
 from imagelock.domains.apt.universe import Universe
 from imagelock.domains.context import UpdateContext
@@ -72,7 +72,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
     keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
     sources: list[AptSource] = []
     stanzas: list[Stanza] = []
-    texts: list[str] = []
+    texts: list[archive.IndexText] = []
     for suite in intent.suites:
         signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, intent.allow_unsigned)
         where = f"{base}/dists/{suite}/InRelease"
@@ -86,7 +86,7 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
             for arch in intent.architectures:
                 index = archive.fetch_packages(fetch_base or base, suite, signed.release, component, arch)
                 indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
-                stanzas.extend(parse(index.text, suite, f"{suite}/{index.path}", start=len(stanzas)))
+                stanzas.extend(read(index.text, suite, f"{suite}/{index.path}"))
                 texts.append(index.text)
         sources.append(AptSource(suite=suite, uri=base, components=intent.components,
                                  architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
