@@ -50,6 +50,11 @@ from imagelock.domains.apt.universe import Key, Universe
 PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "extra": 5}
 
 
+
+def meets(version: str, rel: Relation) -> bool:
+    """`version` satisfies the relation's version constraint (none: any version does)."""
+    return rel.op is None or rel.version is None or debversion.satisfies(version, rel.op, rel.version)
+
 @dataclass
 class Installed:
     """A package of the base image (from its `dpkg-query -W` manifest)."""
@@ -134,11 +139,11 @@ class Resolution:
                 chosen = self.chosen.get(key)
                 if chosen is not None:
                     if self._arch_ok(chosen.stanza.multi_arch, arch, rel, from_arch) and (
-                            rel.op is None or debversion.satisfies(chosen.stanza.version, rel.op, rel.version)):
+                            meets(chosen.stanza.version, rel)):
                         return key
                     continue  # a marked version hides the installed one: it replaces it
                 item = self.installed.get(key)
-                if item is not None and (rel.op is None or debversion.satisfies(item.version, rel.op, rel.version)):
+                if item is not None and (meets(item.version, rel)):
                     return key
             for stanza, pv in self.provided.get(rel.name, []):
                 if self.chosen.get(self._key(stanza), None) is not None and self._provide_ok(rel, pv) \
@@ -156,7 +161,7 @@ class Resolution:
     def _provide_ok(rel: Relation, provided_version: str | None) -> bool:
         if rel.op is None:
             return True
-        return provided_version is not None and debversion.satisfies(provided_version, rel.op, rel.version)
+        return provided_version is not None and meets(provided_version, rel)
 
     # --- choosing ------------------------------------------------------------------
 
@@ -166,7 +171,7 @@ class Resolution:
         for arch in self._arches(rel, from_arch):
             cand = self.u.candidate(rel.name, arch)
             if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
-                    rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
+                    meets(cand.version, rel)):
                 found.append((self._rank(cand, same_group=True), cand))
         for stanza, pv in self.u.providers(rel.name):
             arch = self.u.arch_key(stanza)
@@ -302,7 +307,7 @@ class Resolution:
                 if (rel.name, arch) in self.installed and (rel.name, arch) not in self.chosen:
                     cand = self.u.candidate(rel.name, arch)
                     if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
-                            rel.op is None or debversion.satisfies(cand.version, rel.op, rel.version)):
+                            meets(cand.version, rel)):
                         upgrades.append((self._rank(cand, same_group=True), cand))
             for stanza, pv in self.u.providers(rel.name):
                 key = self._key(stanza)
@@ -378,11 +383,11 @@ class Resolution:
         for arch in self.u.architectures:
             other = self.chosen.get((rel.name, arch))
             if other is not None and other.stanza is not stanza and (
-                    rel.op is None or debversion.satisfies(other.stanza.version, rel.op, rel.version)):
+                    meets(other.stanza.version, rel)):
                 found.append(f"{other.stanza.name}={other.stanza.version}")
             item = self.installed.get((rel.name, arch))
             if item is not None and (rel.name, arch) not in self.chosen and (
-                    rel.op is None or debversion.satisfies(item.version, rel.op, rel.version)):
+                    meets(item.version, rel)):
                 found.append(f"{item.name}={item.version} (base image)")
         if rel.op is None:  # a versionless Conflicts on a virtual name hits every other provider
             for provider, _ in self.provided.get(rel.name, []):
