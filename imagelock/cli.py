@@ -20,6 +20,7 @@ from imagelock.drift.run import DriftRequest, drift
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError
 from imagelock.lock.codec import write_atomic
 from imagelock.lock.diff import render, render_summary
+from imagelock.lock.finding import Finding
 from imagelock.lock.why import why
 
 
@@ -74,14 +75,18 @@ def cmd_update(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     if args.intent is None and args.generated is None:
         raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
+    if args.strict and args.intent is None:
+        raise InputError(None, "lock check", "--strict needs the INTENT: findings compare the lock with its intent")
     problems: list[str] = []
     notes: list[str] = []
+    findings: list[Finding] = []
     digest = image = None
     if args.intent is not None:
         result = check(args.intent, args.lock)
         lock_path = result.lock_path
         problems += [f"{lock_path}: {p}" for p in result.problems]
         notes += result.notes
+        findings = result.findings
         digest, image = result.digest, result.image
     else:
         lock_path = Path(args.lock) if args.lock else Path(args.generated) / "lock.toml"
@@ -99,10 +104,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
-    human = "\n".join((problems or [f"{what} (image {image})"]) + [f"{lock_path}: {n}" for n in notes])
-    _emit(args, human, {"lock": str(lock_path), "ok": not problems, "problems": problems, "notes": notes,
+    failed = bool(problems) or (args.strict and bool(findings))
+    human = "\n".join((problems or [f"{what} (image {image})"]) + [f"{lock_path}: {f.one_line()}" for f in findings]
+                      + [f"{lock_path}: {n}" for n in notes])
+    _emit(args, human, {"lock": str(lock_path), "ok": not failed, "problems": problems, "notes": notes,
+                        "findings": [f.to_json() for f in findings], "strict": args.strict,
                         "digest": digest, "image": image, "stale_files": stale})
-    return EXIT_NO if problems else EXIT_OK
+    return EXIT_NO if failed else EXIT_OK
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -211,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock", help="lock path (default: the intent path with .lock, or DIR/lock.toml)")
     p.add_argument("--generated", metavar="DIR", help="also check that DIR holds exactly what "
                    "`lock generate` writes for this lock (exit 1 naming each stale file)")
+    p.add_argument("--strict", action="store_true", help="also exit 1 when there is any finding: something the "
+                   "lock does not pin or prove (docs/reproducibility.md)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 

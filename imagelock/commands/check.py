@@ -3,6 +3,11 @@
 Fresh means: the lock parses, was made from this very intent (same hash), its
 content matches its digest, every artifact it locks carries a sha256, and its
 layers pass the cross-layer compatibility rules (imagelock.rules).
+
+Beside that verdict it lists findings (imagelock.lock.finding): what the lock
+does not pin or prove, each with its fix. Every domain offers its own through
+the contract, and the generated build offers its Packer plugins. Findings never
+make a lock stale; `lock check --strict` fails on them.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ from pathlib import Path
 
 from imagelock import domains
 from imagelock import rules as compat
+from imagelock.build import findings as build_findings
+from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
 from imagelock.intent.document import default_lock_path
+from imagelock.lock.finding import Finding
 
 
 @dataclass
@@ -23,6 +31,7 @@ class CheckResult:
     image: str
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,4 +68,10 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
     report = compat.evaluate(lock, compat.targets.from_intent(intent))
     result.problems += [f"incompatible: {finding.one_line()}" for finding in report.violations]
     result.notes += [f"not checked: {finding.one_line()}" for finding in report.unchecked]
+    for domain in domains.DOMAINS:
+        result.findings.extend(domain.findings(lock, intent))
+    try:
+        result.findings.extend(build_findings.findings(lock, path))
+    except InputError:
+        pass  # no template to judge: `lock generate` and `lock check --generated` refuse this lock and say why
     return result

@@ -14,6 +14,8 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   compared by drift's generic file audit;
 - `summary` and `items`: its line in `lock update`'s answer and its rows in `lock diff`;
 - `problems`: its own offline consistency findings for `lock check`;
+- `findings`: what its layer does not pin or prove (imagelock.lock.finding): `lock check`
+  prints them next to its verdict and `--strict` fails on them;
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
@@ -32,6 +34,7 @@ from imagelock.domains.context import UpdateContext
 from imagelock.intent.document import Intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
+from imagelock.lock.finding import Finding
 from imagelock.lock.model import Lock
 
 
@@ -40,6 +43,10 @@ def no_artifacts(layer: Any) -> Iterable[Artifact]:
 
 
 def no_problems(lock: Lock, intent: Intent) -> list[str]:
+    return []
+
+
+def no_findings(lock: Lock, intent: Intent) -> list[Finding]:
     return []
 
 
@@ -55,6 +62,7 @@ class Domain:
     items: Callable[[Any], Iterable[Item]]
     artifacts: Callable[[Any], Iterable[Artifact]] = no_artifacts
     problems: Callable[[Lock, Intent], list[str]] = no_problems
+    findings: Callable[[Lock, Intent], list[Finding]] = no_findings
     image_order: int = 100
     moves_major: bool = False
     runs_apart: bool = False
