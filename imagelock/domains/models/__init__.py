@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 from imagelock.domains.contract import Domain
+from imagelock.domains.models import findings
 from imagelock.intent import models as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -37,5 +38,5 @@ def items(layer: list[Model]) -> Iterator[Item]:
 DOMAIN = Domain(
     name="models", layer=list[Model], parse=intent.parse, resolver="imagelock.domains.models.layer:resolve",
     summary=lambda layer: f"{sum(len(m.files) for m in layer)} model files", items=items, artifacts=artifacts,
-    image_order=5,
+    findings=findings.findings, image_order=5,
 )
