@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from imagelock.domains.apt import consistency
+from imagelock.domains.apt import consistency, findings
 from imagelock.domains.contract import Domain
 from imagelock.intent import apt as intent
 from imagelock.lock.artifact import Artifact
@@ -30,7 +30,7 @@ def items(layer: AptLayer) -> Iterator[Item]:
 DOMAIN = Domain(
     name="apt", layer=AptLayer, parse=intent.parse_apt, resolver="imagelock.domains.apt.layer:resolve",
     summary=lambda layer: f"{len(layer.packages)} apt packages", items=items, artifacts=artifacts,
-    problems=consistency.problems, image_order=2,
+    problems=consistency.problems, findings=findings.findings, image_order=2,
 )
 
 KERNEL = Domain(
