@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from imagelock.domains.base import findings
 from imagelock.domains.contract import Domain
 from imagelock.intent import base as intent
 from imagelock.lock.diff import Item
@@ -18,5 +19,6 @@ def items(layer: BaseLayer) -> Iterator[Item]:
 
 DOMAIN = Domain(
     name="base", layer=BaseLayer, parse=intent.parse, resolver="imagelock.domains.base.layer:resolve",
-    summary=lambda layer: f"{len(layer.amis)} base AMIs", items=items, image_order=0, moves_major=True,
+    summary=lambda layer: f"{len(layer.amis)} base AMIs", items=items, findings=findings.findings,
+    image_order=0, moves_major=True,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
+from imagelock.domains.python import findings
 from imagelock.intent import python as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -27,5 +28,5 @@ def items(layer: PythonLayer) -> Iterator[Item]:
 DOMAIN = Domain(
     name="python", layer=PythonLayer, parse=intent.parse, resolver="imagelock.domains.python.layer:resolve",
     summary=lambda layer: f"{len(layer.packages)} python packages", items=items, artifacts=artifacts,
-    image_order=4, runs_apart=True,
+    findings=findings.findings, image_order=4, runs_apart=True,
 )
