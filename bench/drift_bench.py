@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imagelock import lockfile  # noqa: E402
+from imagelock.lock import model as lockfile  # noqa: E402
 from imagelock.drift.compare import LockIndex, compare, normalize  # noqa: E402
 from imagelock.drift.synthetic import facts_for, plant  # noqa: E402
 from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer)  # noqa: E402
