@@ -1,10 +1,12 @@
 """Facts (what a machine holds) against a lock (what it should hold): one finding per difference.
 
-The lock is indexed once (`LockIndex`); each facts document is then compared with
-set operations on tuples, so a clean machine costs one pass over its package lists
-and a fleet of 10,000 documents is compared in seconds on one core
-(bench/drift_bench.py). Only what the lock holds is compared: a lock without an
-apt layer ignores dpkg, one without models ignores model folders.
+The lock is indexed once (`LockIndex`), partly in the shape a clean machine reports,
+so that each layer of a facts document is first checked for "nothing to report" by
+one equality in C (the _clean functions: most of a fleet is clean); only a layer
+that fails it is compared in full, with set operations on tuples. A fleet of
+10,000 documents is compared in seconds on one core (bench/drift_bench.py).
+Only what the lock holds is compared: a lock without an apt layer ignores dpkg,
+one without models ignores model folders.
 
 Finding kinds: missing, extra (only where the lock owns the whole set: the venv,
 each model folder, and dpkg with `strict`), changed-version, changed-hash,
@@ -19,6 +21,7 @@ import operator
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,9 @@ VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
 DPKG_ARCHES = ("all", "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
 _NAME, _ARCH = operator.itemgetter(0), operator.itemgetter(2)
 _DIST_NAME, _DIST_VERSION = operator.itemgetter("name"), operator.itemgetter("version")
+_GET_PATH, _GET_SIZE = operator.methodcaller("get", "path"), operator.methodcaller("get", "size")
+_GET_NAME, _GET_VERSION = operator.methodcaller("get", "name"), operator.methodcaller("get", "version")
+_HAS_SHA256 = operator.methodcaller("__contains__", "sha256")
 _NORMALIZE = re.compile(r"[-_.]+")
 
 
@@ -88,6 +94,9 @@ class LockIndex:
             self.apt_arch = {n: a for n, a in self.apt}
             # the other architectures a locked package could also be installed for (multiarch extras)
             self.apt_other_arches = frozenset((n, a) for n, _ in self.apt for a in DPKG_ARCHES) - self.apt.keys()
+        # The dpkg rows a machine built from the lock holds for the lock's names, as the collector prints
+        # them ([name, version, arch] lists, sorted), so that _apt_clean is one list equality.
+        self.apt_row_lists = sorted([n, v, a] for (n, a), v in (self.apt or {}).items())
         arches = [a for _, a in self.apt or {} if a != "all"]
         self.main_arch = max(sorted(set(arches)), key=arches.count) if arches else "amd64"
         self.python: dict[str, str] | None = None
@@ -97,9 +106,13 @@ class LockIndex:
             self.python = {normalize(p.name): p.version for p in lock.python.packages}
             self.python_items = frozenset(self.python.items())
             self.python_names = {normalize(p.name): p.name for p in lock.python.packages}
-        self.models = [
-            (m.dest, m.repo, {f.path: (f.size, f.sha256) for f in m.files}) for m in lock.models
-        ]
+        # A clean venv, for _python_clean: these versions under these names, and no name but these.
+        self.python_keys = list(self.python or {})
+        self.python_versions = list((self.python or {}).values())
+        self.python_allowed = frozenset(self.python or {}) | VENV_SEED
+        # per folder: dest, repo, path -> (size, sha256), and path -> size (what a clean folder lists)
+        self.models = [(m.dest, m.repo, {f.path: (f.size, f.sha256) for f in m.files},
+                        {f.path: f.size for f in m.files}) for m in lock.models]
         self.venv = lock.python.venv if lock.python else None
         self.model_dests = [m.dest for m in lock.models]
 
@@ -109,6 +122,20 @@ def _expect(facts: Any, key: str, kind: type | tuple[type, ...], what: str, sour
     if not isinstance(value, kind):
         raise InputError(source, key, f"expected {what}, found {type(value).__name__}")
     return value
+
+
+def _only(kind: type, items: Iterable[Any]) -> bool:
+    """Every item is exactly a `kind`, checked in C; a subclass answers no, and the caller checks one by one."""
+    return set(map(type, items)) <= {kind}
+
+
+def _strings(items: Iterable[Any]) -> bool:
+    """Every item is a str: str.join checks that in C, and refuses anything else with a TypeError."""
+    try:
+        "".join(items)
+    except TypeError:
+        return False
+    return True
 
 
 def validate(facts: Any, source: str) -> None:
@@ -123,13 +150,16 @@ def validate(facts: Any, source: str) -> None:
         raise InputError(source, "complete", f"the collector did not finish ({why or 'no reason given'})")
     if facts.get("dpkg") is not None:
         rows = _expect(facts, "dpkg", list, "a list of [name, version, arch] rows", source)
-        for i, row in enumerate(rows):
-            if not (isinstance(row, list) and 3 <= len(row) <= 4 and all(isinstance(x, str) for x in row)):
-                raise InputError(source, f"dpkg[{i}]", "expected [name, version, arch] strings")
+        if not (_only(list, rows) and set(map(len, rows)) <= {3, 4} and _strings(chain.from_iterable(rows))):
+            for i, row in enumerate(rows):  # something is off (or a subclass): find the row, one at a time
+                if not (isinstance(row, list) and 3 <= len(row) <= 4 and all(isinstance(x, str) for x in row)):
+                    raise InputError(source, f"dpkg[{i}]", "expected [name, version, arch] strings")
     if facts.get("python") is not None:
         py = _expect(facts, "python", dict, "an object", source)
         dists = py.get("distributions")
-        if not isinstance(dists, list) or not all(
+        if not isinstance(dists, list) or not (
+                _only(dict, dists) and _only(str, map(_GET_NAME, dists)) and _only(str, map(_GET_VERSION, dists))
+        ) and not all(
                 isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("version"), str)
                 for d in dists):
             raise InputError(source, "python.distributions", "expected a list of {name, version} objects")
@@ -211,14 +241,20 @@ def _nvidia(driver: str, cuda: str, nv: dict[str, Any], out: list[Finding]) -> N
 
 
 def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
-    # Set operations in C over (name, version, arch) rows: a clean machine costs a few passes that never
-    # enter Python bytecode per package; a dict of installed versions is built only when something differs.
+    # Without --strict only the rows that name a locked package can make a finding: they are picked out
+    # in C, a clean machine is recognised by one list equality (_apt_clean), and the rest works on them
+    # alone, with set operations over (name, version, arch) tuples; a dict of installed versions is
+    # built only when something differs.
     assert index.apt is not None
+    if not index.strict_apt:
+        rows = list(compress(rows, map(index.apt_names.__contains__, map(_NAME, rows))))
+        if _apt_clean(index, rows):
+            return
     rowset = set(map(tuple, rows))
     differs = index.apt_rows - rowset
     if index.strict_apt:
         extra_keys = {(r[0], r[2]) for r in rowset - index.apt_rows} - index.apt.keys()
-    elif sum(map(index.apt_names.__contains__, map(_NAME, rows))) > len(index.apt) - len(differs):
+    elif len(rows) > len(index.apt) - len(differs):
         # a locked name on more rows than the lock has left matching: another arch of it (multiarch)
         extra_keys = set(zip(map(_NAME, rows), map(_ARCH, rows))) & index.apt_other_arches
     else:
@@ -244,6 +280,12 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
                                index.apt.get((name, arch)), version, f"dpkg state {state}"))
 
 
+def _apt_clean(index: LockIndex, owned: list[list[str]]) -> bool:
+    """No finding: the rows that name a locked package are exactly the locked rows, in the collector's
+    (sorted) order. Rows in another order, or anything that differs, answer no: the full comparison decides."""
+    return owned == index.apt_row_lists
+
+
 def _apt_subject(index: LockIndex, name: str, arch: str) -> str:
     # name:arch only where a name has several arches in play; plain names read like apt's.
     # apt's own spelling: the plain name for the locked arch (unlocked: the main arch or all), else name:arch.
@@ -260,6 +302,8 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
     assert index.python is not None
     dists = py.get("distributions") or []
     have = dict(zip(map(normalize, map(_DIST_NAME, dists)), map(_DIST_VERSION, dists)))  # C-level loops
+    if not deep and len(have) == len(dists) and _python_clean(index, have):
+        return
     if len(have) < len(dists):  # the same distribution installed twice (two dist-info folders)
         first: dict[str, str] = {}
         for dist in dists:
@@ -296,6 +340,13 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
                                files + (f" and {more} more" if more > 0 else "")))
 
 
+def _python_clean(index: LockIndex, have: dict[str, str]) -> bool:
+    """No finding for this venv (normalized name -> version, no name twice): every locked version exactly,
+    nothing else but pip, setuptools and wheel. A list equality and a subset test, both in C; when it
+    says no, the full comparison decides (it also accepts 1.0 for 1.0.0, which this does not)."""
+    return list(map(have.get, index.python_keys)) == index.python_versions and have.keys() <= index.python_allowed
+
+
 def _same_version(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -311,12 +362,14 @@ def _same_version(a: str, b: str) -> bool:
 
 def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: list[Finding]) -> None:
     by_dest = {m["dest"]: m for m in models}
-    for dest, repo, files in index.models:
+    for dest, repo, files, sizes in index.models:
         folder = by_dest.get(dest)
         if folder is None:
             raise InputError(source, "models", f"the lock has model folder {dest} but the facts do not list it")
         if not folder.get("exists", True):
             out.append(Finding("models", "missing", dest, repo, None, f"{len(files)} files"))
+            continue
+        if _folder_clean(sizes, folder["files"]):
             continue
         seen = {}
         for item in folder["files"]:
@@ -334,6 +387,12 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
         for path in sorted(set(seen) - set(files)):
             out.append(Finding("models", "extra", f"{dest.rstrip('/')}/{path}", None,
                                f"{seen[path].get('size')} bytes"))
+
+
+def _folder_clean(sizes: dict[str, int], listed: list[dict[str, Any]]) -> bool:
+    """No finding for this folder: exactly the locked paths at their sizes, and no hash listed to check
+    (a --deep collection lists them). One dict equality in C; when it says no, the full comparison decides."""
+    return not any(map(_HAS_SHA256, listed)) and dict(zip(map(_GET_PATH, listed), map(_GET_SIZE, listed))) == sizes
 
 
 def audit(index: LockIndex, facts: Any, target: str, source: str | None = None) -> Audit:

@@ -1,7 +1,7 @@
 """Names, versions, URLs and paths that reach a generated file never change what it does.
 
 Every lock value either fails validation at generation time (an InputError naming
-the key) or arrives as inert data: bootstrap.sh is a data block followed by a body
+the key) or arrives as inert data: bootstrap.sh is a data block inside a template
 that is the same text for every lock, and real bash reads the data block back as
 exactly the values the lock holds.
 """
@@ -137,10 +137,11 @@ def _refused_or_data(field: str, value: str) -> str:
         assert error.path == "hostile.lock" and error.key  # names the file and the key
         return "refused"
     script = files["bootstrap.sh"]
-    head, rest = script.split(bootstrap.DATA_START, 1)
-    block, body = rest[:len(rest) - len(bootstrap.BODY)], rest[len(rest) - len(bootstrap.BODY):]
-    assert body == bootstrap.BODY  # the code is the same text whatever the lock holds
-    assert head == bootstrap.HEADER.format(image=lock.image_name(), digest=lock.digest())
+    template = bootstrap.template()
+    head = template.header(lock.image_name(), lock.digest())
+    assert script.startswith(head)
+    assert script.endswith(template.body)  # the code is the same text whatever the lock holds
+    block = script[len(head):len(script) - len(template.body)]
     data = bootstrap.data(lock, sha256_bytes(lock_text.encode()), Values("hostile.lock"))
     assert bootstrap.data_block(data) == block
     assert _bash_reads(block, data) == data  # bash reads back exactly the values, nothing runs

@@ -15,7 +15,11 @@ import pytest
 from hcl2.utils import SerializationOptions
 
 from imagelock import domains
+from imagelock.build import bootstrap
+from imagelock.build.values import Values
+from imagelock.lock.model import Lock, Universe
 
+from gen_sample import full_lock
 from indexbuilder import Dist, build_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,6 +65,40 @@ def test_shellcheck_does_find_problems_here() -> None:
     lint = subprocess.run([_tool("shellcheck"), "--shell=bash", "-"], input="#!/bin/bash\nrm $1\n",
                           capture_output=True, text=True)
     assert lint.returncode != 0 and "SC2086" in lint.stdout
+
+
+# The template as it is, before any lock fills its data slot. check-unassigned-uppercase makes
+# shellcheck flag an uppercase name the code uses that nothing declares (off by default: it takes
+# uppercase names for environment variables).
+TEMPLATE = ROOT / "imagelock" / "build" / bootstrap.TEMPLATE
+TEMPLATE_LINT = ["--severity=style", "--shell=bash", "--enable=check-unassigned-uppercase"]
+
+
+def test_bootstrap_template_is_bash_n_and_shellcheck_clean() -> None:
+    syntax = subprocess.run([_tool("bash"), "-n", str(TEMPLATE)], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    lint = subprocess.run([_tool("shellcheck"), *TEMPLATE_LINT, str(TEMPLATE)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_template_lint_flags_a_lock_value_the_slot_does_not_declare() -> None:
+    """The template lint can fail: without VENV's declaration, its uses are unassigned."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.count("\nreadonly VENV=''\n") == 1
+    lint = subprocess.run([_tool("shellcheck"), *TEMPLATE_LINT, "-"],
+                          input=text.replace("\nreadonly VENV=''\n", "\n"), capture_output=True, text=True)
+    assert lint.returncode != 0 and "VENV is referenced but not assigned" in lint.stdout
+
+
+def _bare_lock() -> Lock:
+    return Lock(name="bare", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"))
+
+
+@pytest.mark.parametrize("lock", [full_lock, _bare_lock], ids=["full", "bare"])
+def test_template_slot_declares_exactly_the_names_the_data_block_assigns(lock) -> None:
+    """What shellcheck was told the data block holds is what it holds, in the same order."""
+    data = bootstrap.data(lock(), "0" * 64, Values("x.lock"))
+    assert bootstrap.template().names == tuple(data)
 
 
 def test_template_parses_with_python_hcl2(generated: Path) -> None:
