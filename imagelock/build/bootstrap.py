@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+from imagelock import domains
 from imagelock.build.values import (
     COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, SNAPSHOT, Values, sh,
 )
@@ -168,6 +169,27 @@ def _models(lock: Lock, v: Values) -> Data:
     return {"MODEL_FILES": sorted(files)}
 
 
+_MODE = re.compile(r"^0[0-7]{3}$")
+
+
+def _placed(lock: Lock, v: Values) -> Data:
+    """One row per artifact a domain places at a `dest` (the generic file step): dest, sha256, size, mode, url.
+
+    Every domain's artifacts are read through the domain list, so a new domain's files are placed,
+    verified and fingerprinted without a line here.
+    """
+    rows: list[tuple[str, ...]] = []
+    for domain, layer in domains.present(lock):
+        for i, artifact in enumerate(domain.artifacts(layer)):
+            if artifact.dest is None:
+                continue
+            key = f"{domain.name}[{i}]"
+            mode = v.match(artifact.mode or "0644", _MODE, f"{key}.mode", "an octal file mode like \"0644\"")
+            rows.append((v.abs_path(artifact.dest, f"{key}.dest"), v.sha256(artifact.sha256, f"{key}.sha256"),
+                         str(v.size(artifact.size, f"{key}.size")), mode, v.url(artifact.url, f"{key}.url")))
+    return {"PLACED_FILES": sorted(rows)}
+
+
 def _smoke(lock: Lock, v: Values) -> Data:
     """The smoke tests, as one row (their names are ours, not the lock's)."""
     tests = smoke_tests(lock)
@@ -175,7 +197,7 @@ def _smoke(lock: Lock, v: Values) -> Data:
 
 
 # In the template's order; a lock with two bad values names the first of them.
-LAYERS: tuple[Layer, ...] = (_python, _apt, _kernel, _nvidia, _models, _smoke)
+LAYERS: tuple[Layer, ...] = (_python, _apt, _kernel, _nvidia, _models, _placed, _smoke)
 
 
 def data(lock: Lock, lock_sha256: str, values: Values) -> Data:

@@ -47,6 +47,7 @@ readonly NVIDIA_SIZE=''
 readonly NVIDIA_DRIVER_VERSION=''
 readonly -a NVIDIA_FLAGS=()
 readonly -a MODEL_FILES=()
+readonly -a PLACED_FILES=()
 readonly -a SMOKE_TESTS=()
 # <<< lock data
 
@@ -418,6 +419,27 @@ step_models() {
   else log "models: all $((${#MODEL_FILES[@]} / 6)) locked files already in place"; fi
 }
 
+# --- placed files (any domain's artifact with a dest) --------------------------------
+
+step_files() {
+  if ((${#PLACED_FILES[@]} == 0)); then return 0; fi
+  local i dest placed=0
+  for ((i = 0; i < ${#PLACED_FILES[@]}; i += 5)); do
+    dest=${PLACED_FILES[i]}
+    if ! matches "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" ""; then
+      fetch "file $dest" "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" "" "" \
+        "$(from_mirror "${PLACED_FILES[i + 1]}")" "${PLACED_FILES[i + 4]}"
+      placed=$((placed + 1))
+    fi
+    chmod -- "${PLACED_FILES[i + 3]}" "$dest"
+  done
+  # drift's generic file audit reads which files the lock placed from here
+  mkdir -p -- "$FINGERPRINT"
+  for ((i = 0; i < ${#PLACED_FILES[@]}; i += 5)); do printf '%s\n' "${PLACED_FILES[i]}"; done >"$FINGERPRINT/files.new"
+  mv -f -- "$FINGERPRINT/files.new" "$FINGERPRINT/files"
+  if ((placed)); then CHANGED+=("files ($placed)"); else log "files: all $((${#PLACED_FILES[@]} / 5)) in place"; fi
+}
+
 # --- smoke tests and fingerprint -----------------------------------------------------
 
 step_smoke() {
@@ -476,6 +498,7 @@ if ((SYSTEM_ONLY)); then log "system layer done (--system-only): reboot, then ru
 step_nvidia
 step_python
 step_models
+step_files
 step_smoke
 step_fingerprint
 if ((${#CHANGED[@]})); then

@@ -301,6 +301,22 @@ class Collector:
             out.append(entry)
         return out
 
+    def files(self, paths):
+        """Each placed file: there or not, its size and sha256 (always hashed: placing it is the point)."""
+        out = []
+        for path in paths:
+            self.left()
+            full = self.path(path)
+            entry = {"path": path, "exists": os.path.isfile(full)}
+            if entry["exists"]:
+                try:
+                    entry["size"] = os.lstat(full).st_size
+                    entry["sha256"] = self.sha256(full)
+                except OSError as exc:
+                    self.error("files", "%s: %s" % (path, exc.__class__.__name__))
+            out.append(entry)
+        return out
+
     def fingerprint(self):
         folder = self.path("/" + FINGERPRINT_DIR)
         out = {}
@@ -342,16 +358,28 @@ def planned_from_fingerprint(root):
     return venv, models
 
 
-def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0):
+def placed_from_fingerprint(root):
+    """The files bootstrap.sh placed (it lists them in <fingerprint>/files), when none were named."""
+    try:
+        with open(os.path.join(root, FINGERPRINT_DIR, "files"), encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip().startswith("/")]
+    except OSError:
+        return []
+
+
+def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0, files=None):
     live = (os.path.realpath(root) == "/") if live is None else live
     c = Collector(root, live, deep, timeout)
     if venv is None and not models:
         venv, models = planned_from_fingerprint(root)
+    if files is None:
+        files = placed_from_fingerprint(root)
     facts = {"facts_version": FACTS_VERSION, "root": root, "live": live, "deep": deep,
              "hostname": os.uname().nodename if live else None, "complete": True}
     steps = [("os_release", c.os_release), ("kernel", c.kernel), ("dpkg", c.dpkg),
              ("python", (lambda: c.python(venv)) if venv else (lambda: None)),
              ("nvidia", c.nvidia), ("models", lambda: c.models(list(models))),
+             ("files", lambda: c.files(list(files))),
              ("fingerprint", c.fingerprint)]
     for key, step in steps:
         try:
@@ -375,13 +403,15 @@ def main(argv=None):
     parser.add_argument("--venv", help="the venv to list (default: the fingerprint lock's)")
     parser.add_argument("--models", action="append", default=[], metavar="DIR",
                         help="a model folder to list (repeatable; default: the fingerprint lock's)")
+    parser.add_argument("--file", action="append", default=None, metavar="PATH", dest="files",
+                        help="a placed file to hash (repeatable; default: those the fingerprint lists)")
     parser.add_argument("--deep", action="store_true", help="hash model files and check RECORD hashes")
     parser.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.root):
         print("collector.py: error: --root %s: not a directory" % args.root, file=sys.stderr)
         return 2
-    facts = collect(args.root, None, args.venv, args.models, args.deep, args.timeout)
+    facts = collect(args.root, None, args.venv, args.models, args.deep, args.timeout, args.files)
     sys.stdout.write(json.dumps(facts, sort_keys=True, separators=(",", ":")) + "\n")
     return 0
 

@@ -25,6 +25,7 @@ from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
+from imagelock import domains
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
 
@@ -115,6 +116,9 @@ class LockIndex:
                         {f.path: f.size for f in m.files}) for m in lock.models]
         self.venv = lock.python.venv if lock.python else None
         self.model_dests = [m.dest for m in lock.models]
+        # every artifact a domain places at a dest: dest -> (domain, sha256, size)
+        self.placed = {a.dest: (domain.name, a.sha256, a.size) for domain, layer in domains.present(lock)
+                       for a in domain.artifacts(layer) if a.dest is not None}
 
 
 def _expect(facts: Any, key: str, kind: type | tuple[type, ...], what: str, source: str) -> Any:
@@ -168,6 +172,12 @@ def validate(facts: Any, source: str) -> None:
         for i, m in enumerate(models):
             if not (isinstance(m, dict) and isinstance(m.get("dest"), str) and isinstance(m.get("files"), list)):
                 raise InputError(source, f"models[{i}]", "expected {dest, files} with a files list")
+    if facts.get("files") is not None:
+        files = _expect(facts, "files", list, "a list of placed files", source)
+        for i, f in enumerate(files):
+            if not (isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("exists"), bool)
+                    and isinstance(f.get("sha256", ""), str)):
+                raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -193,7 +203,21 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         _python(index, py, bool(facts.get("deep")), out)
     if index.models:
         _models(index, facts.get("models") or [], source, out)
+    if index.placed:
+        _placed(index, facts.get("files") or [], out)
     return out
+
+
+def _placed(index: LockIndex, files: list[dict[str, Any]], out: list[Finding]) -> None:
+    """Each file a domain placed: missing, or other bytes than the lock's (by sha256)."""
+    seen = {f["path"]: f for f in files}
+    for dest, (layer, sha256, _size) in sorted(index.placed.items()):
+        found = seen.get(dest)
+        if found is None or not found["exists"]:
+            out.append(Finding(layer, "missing", dest, expected=sha256[:12]))
+        elif found.get("sha256") != sha256:
+            out.append(Finding(layer, "changed-hash", dest, expected=sha256[:12],
+                               actual=str(found.get("sha256") or "unreadable")[:12]))
 
 
 def _fingerprint(index: LockIndex, facts: dict[str, Any], out: list[Finding]) -> None:
@@ -411,6 +435,8 @@ def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:
         args += ["--venv", index.venv]
     for dest in index.model_dests:
         args += ["--models", dest]
+    for dest in sorted(index.placed):
+        args += ["--file", dest]
     if deep:
         args.append("--deep")
     return args
@@ -418,6 +444,11 @@ def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:
 
 def collector_source() -> str:
     return (Path(__file__).parent / "collector.py").read_text(encoding="utf-8")
+
+
+def layers_of(findings: Iterable[Finding]) -> tuple[str, ...]:
+    """The layers to report: the built-in ones, then any other domain's that has findings."""
+    return (*LAYERS, *sorted({f.layer for f in findings} - set(LAYERS)))
 
 
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:

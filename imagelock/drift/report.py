@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from imagelock.drift.compare import LAYERS, Audit, Finding, sorted_findings
+from imagelock.drift.compare import Audit, Finding, layers_of, sorted_findings
 
 ABSENT = "∅"
 
@@ -41,7 +41,7 @@ def finding_line(f: Finding) -> str:
 
 def _counts(findings: Sequence[Finding]) -> str:
     per = Counter(f.layer for f in findings)
-    return ", ".join(f"{layer} {per[layer]}" for layer in LAYERS if per[layer])
+    return ", ".join(f"{layer} {per[layer]}" for layer in layers_of(findings) if per[layer])
 
 
 def summary_line(audit: Audit, image: str) -> str:
@@ -113,7 +113,8 @@ def json_report(audits: Sequence[Audit], lock_path: str, image: str, digest: str
 def junit_report(audits: Sequence[Audit], image: str) -> str:
     """One test suite per machine, one test case per layer; errors for unreachable machines."""
     c = fleet_counts(audits)
-    suites = ET.Element("testsuites", name=f"lock drift {image}", tests=str(len(audits) * len(LAYERS)),
+    layers = layers_of(f for a in audits for f in a.findings)
+    suites = ET.Element("testsuites", name=f"lock drift {image}", tests=str(len(audits) * len(layers)),
                         failures=str(sum(len({f.layer for f in a.findings}) for a in audits)),
                         errors=str(c["unreachable"]))
     for a in sorted(audits, key=lambda a: a.target):
@@ -126,7 +127,7 @@ def junit_report(audits: Sequence[Audit], image: str) -> str:
             ET.SubElement(case, "error", message=a.error, type="could-not-audit").text = a.error
             continue
         failing = 0
-        for layer in LAYERS:
+        for layer in layers:
             case = ET.SubElement(suite, "testcase", classname=a.target, name=layer)
             found = [f for f in sorted_findings(a.findings) if f.layer == layer]
             if found:
@@ -134,7 +135,7 @@ def junit_report(audits: Sequence[Audit], image: str) -> str:
                 failure = ET.SubElement(case, "failure", type="drift",
                                         message=f"{len(found)} finding{'s' if len(found) != 1 else ''}")
                 failure.text = "\n".join(finding_line(f) for f in found)
-        suite.set("tests", str(len(LAYERS)))
+        suite.set("tests", str(len(layers)))
         suite.set("failures", str(failing))
         suite.set("errors", "0")
     ET.indent(suites)

@@ -56,7 +56,8 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
     if req.root is not None:
         if not Path(req.root).is_dir():
             raise InputError(req.root, None, "--root: not a directory (expected a root filesystem)")
-        facts = collector.collect(req.root, False, index.venv, index.model_dests, req.deep, req.timeout)
+        facts = collector.collect(req.root, False, index.venv, index.model_dests, req.deep, req.timeout,
+                                  sorted(index.placed))
         return [audit(index, facts, req.root)], False
     if req.facts:
         if len(req.facts) == 1:
@@ -82,7 +83,8 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
     if req.ray is not None:
         from imagelock.drift.fleet_ray import audit_cluster
         return audit_cluster(index, req.ray, req.deep, req.timeout), True
-    facts = collector.collect("/", True, index.venv, index.model_dests, req.deep, req.timeout)
+    facts = collector.collect("/", True, index.venv, index.model_dests, req.deep, req.timeout,
+                              sorted(index.placed))
     return [audit(index, facts, facts.get("hostname") or "localhost")], False
 
 

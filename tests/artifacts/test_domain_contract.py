@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import boto3
@@ -92,3 +93,42 @@ def test_mirror_copies_the_new_domains_files_by_sha256(intent: Path, lock_cli, m
     assert summary.exit_code == 0 and [a.kind for a in summary.uploaded] == ["file"]
     body = s3.get_object(Bucket=BUCKET, Key=f"m/sha256/{hashlib.sha256(TOOL).hexdigest()}")["Body"].read()
     assert body == TOOL
+
+
+def test_generate_places_the_new_domains_files(intent: Path, lock_cli, tmp_path: Path) -> None:
+    lock_path = _locked(lock_cli, intent)
+    out = tmp_path / "gen"
+    assert lock_cli("generate", str(lock_path), "-o", str(out)).code == 0
+    script = (out / "bootstrap.sh").read_text()
+    sha = hashlib.sha256(TOOL).hexdigest()
+    data = script.split("readonly -a PLACED_FILES=(", 1)[1].split(")", 1)[0].split()
+    assert data[:4] == ["/opt/toy/tool.sh", sha, str(len(TOOL)), "0644"] and data[4].endswith("/tools/tool.sh")
+    checked = subprocess.run(["shellcheck", str(out / "bootstrap.sh")], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    assert lock_cli("check", str(intent), "--generated", str(out)).code == 0
+
+
+def test_drift_finds_the_new_domains_files_changed_or_missing(intent: Path, lock_cli, tmp_path: Path) -> None:
+    lock_path = _locked(lock_cli, intent)
+    root = tmp_path / "root"
+    placed = root / "opt/toy/tool.sh"
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(TOOL)
+    # the fingerprint bootstrap.sh leaves: the lock, its digest, and the files it placed
+    fingerprint = root / "etc/imagelock"
+    fingerprint.mkdir(parents=True)
+    (fingerprint / "lock.toml").write_bytes(lock_path.read_bytes())
+    (fingerprint / "lock.digest").write_text(domains.read_lock(lock_path)[0].digest() + "\n")
+    (fingerprint / "files").write_text("/opt/toy/tool.sh\n")
+    run = lock_cli("drift", str(lock_path), "--root", str(root), "--format", "json")
+    assert run.code == 0, run.out
+    placed.write_bytes(TOOL[:-1] + b"!")
+    run = lock_cli("drift", str(lock_path), "--root", str(root), "--format", "json")
+    assert run.code == 1
+    [finding] = json.loads(run.out)["machines"][0]["findings"]
+    assert (finding["layer"], finding["kind"], finding["subject"]) == ("toyfiles", "changed-hash", "/opt/toy/tool.sh")
+    placed.unlink()
+    run = lock_cli("drift", str(lock_path), "--root", str(root), "--format", "json")
+    assert run.code == 1
+    [finding] = json.loads(run.out)["machines"][0]["findings"]
+    assert (finding["layer"], finding["kind"]) == ("toyfiles", "missing")
