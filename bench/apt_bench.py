@@ -41,12 +41,23 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
-from imagelock.intent.apt import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
 from imagelock.domains.apt.layer import Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
+from imagelock.intent.apt import KERNEL_VERSION, KernelIntent, parse_apt, parse_kernel  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
-REQUEST = ["build-essential", "dkms", "git", "curl", "wget", "ca-certificates", "gnupg", "lsb-release",
-           "python3.11", "python3.11-venv", "python3.11-dev"]
+REQUEST = [
+    "build-essential",
+    "dkms",
+    "git",
+    "curl",
+    "wget",
+    "ca-certificates",
+    "gnupg",
+    "lsb-release",
+    "python3.11",
+    "python3.11-venv",
+    "python3.11-dev",
+]
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 
 Closure = set[tuple[str, str, str]]
@@ -93,13 +104,20 @@ def _one_line_entries(text: str) -> list[dict[str, str]]:
         options: dict[str, str] = {}
         if words and words[0].startswith("["):
             closing = next(i for i, w in enumerate(words) if w.endswith("]"))
-            for option in " ".join(words[:closing + 1]).strip("[]").split():
+            for option in " ".join(words[: closing + 1]).strip("[]").split():
                 name, _, value = option.partition("=")
                 options[name.lower()] = value
-            words = words[closing + 1:]
+            words = words[closing + 1 :]
         if len(words) >= 2:
-            entries.append({"types": "deb", "uris": words[0], "suites": words[1],
-                            "components": " ".join(words[2:]), "signed-by": options.get("signed-by", "")})
+            entries.append(
+                {
+                    "types": "deb",
+                    "uris": words[0],
+                    "suites": words[1],
+                    "components": " ".join(words[2:]),
+                    "signed-by": options.get("signed-by", ""),
+                }
+            )
     return entries
 
 
@@ -123,8 +141,9 @@ def system_source(keyring: Path) -> SystemSource:
                 continue
             uris, suites = entry.get("uris", "").split(), entry.get("suites", "").split()
             if uris and suites:
-                return SystemSource(url=uris[0].rstrip("/"), suites=suites,
-                                    components=entry.get("components", "main").split())
+                return SystemSource(
+                    url=uris[0].rstrip("/"), suites=suites, components=entry.get("components", "main").split()
+                )
     raise SystemExit(f"no entry of the machine's apt sources is signed by {keyring}")
 
 
@@ -136,8 +155,16 @@ def kernel_intent(kernel: str, where: Path) -> KernelIntent:
 
 def ours(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     """One imagelock run, inside the child process: its timings, closure and the names apt is asked for."""
-    intent = parse_apt({"archive": args.archive, "suites": args.suites, "components": args.components,
-                        "keyring": str(args.keyring), "packages": args.request}, workdir / "bench.toml")
+    intent = parse_apt(
+        {
+            "archive": args.archive,
+            "suites": args.suites,
+            "components": args.components,
+            "keyring": str(args.keyring),
+            "packages": args.request,
+        },
+        workdir / "bench.toml",
+    )
     start = time.perf_counter()
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     parsed = time.perf_counter()
@@ -176,16 +203,37 @@ def measured(argv: list[str], env: dict[str, str]) -> Measured:
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Measured(code=process.returncode, stdout=out.read().decode("utf-8", "replace"),
-                        stderr=err.read().decode("utf-8", "replace"), seconds=seconds,
-                        peak_mib=usage.ru_maxrss / 1024)  # Linux reports KiB
+        return Measured(
+            code=process.returncode,
+            stdout=out.read().decode("utf-8", "replace"),
+            stderr=err.read().decode("utf-8", "replace"),
+            seconds=seconds,
+            peak_mib=usage.ru_maxrss / 1024,
+        )  # Linux reports KiB
 
 
 def child_argv(args: argparse.Namespace, workdir: Path) -> list[str]:
     """This script, asked to run imagelock's side once in a fresh interpreter."""
-    return [sys.executable, str(Path(__file__).resolve()), "--side", "imagelock", "--workdir", str(workdir),
-            "--archive", args.archive, "--keyring", str(args.keyring), "--kernel", args.kernel,
-            "--suites", *args.suites, "--components", *args.components, "--request", *args.request]
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--side",
+        "imagelock",
+        "--workdir",
+        str(workdir),
+        "--archive",
+        args.archive,
+        "--keyring",
+        str(args.keyring),
+        "--kernel",
+        args.kernel,
+        "--suites",
+        *args.suites,
+        "--components",
+        *args.components,
+        "--request",
+        *args.request,
+    ]
 
 
 def run_ours(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, object], Measured]:
@@ -262,14 +310,22 @@ def main() -> int:
     where = "the machine's apt sources" if args.from_system else args.archive
     print(f"archive: {' + '.join(args.suites)} {' + '.join(args.components)} amd64 (from {where})")
     print(f"request: {len(names)} packages -> closure of {len(closure)}")
-    print(f"imagelock: verify+parse {load:.2f}s + resolve {resolve:.3f}s = {total:.2f}s; whole process "
-          f"{process:.2f}s; peak {peak:.0f} MiB (median of {args.runs})")
-    print(f"apt-get --simulate: {apt_cold:.2f}s, peak {apt_cold_peak:.0f} MiB building its cache; "
-          f"{apt_warm:.2f}s, peak {apt_warm_peak:.0f} MiB with its cache built")
-    print(f"ratio imagelock / apt (cold): time {total / apt_cold:.2f} (whole process {process / apt_cold:.2f}), "
-          f"memory {peak / apt_cold_peak:.2f}")
-    print(f"ratio imagelock / apt (warm): time {total / apt_warm:.2f} (whole process {process / apt_warm:.2f}), "
-          f"memory {peak / apt_warm_peak:.2f}")
+    print(
+        f"imagelock: verify+parse {load:.2f}s + resolve {resolve:.3f}s = {total:.2f}s; whole process "
+        f"{process:.2f}s; peak {peak:.0f} MiB (median of {args.runs})"
+    )
+    print(
+        f"apt-get --simulate: {apt_cold:.2f}s, peak {apt_cold_peak:.0f} MiB building its cache; "
+        f"{apt_warm:.2f}s, peak {apt_warm_peak:.0f} MiB with its cache built"
+    )
+    print(
+        f"ratio imagelock / apt (cold): time {total / apt_cold:.2f} (whole process {process / apt_cold:.2f}), "
+        f"memory {peak / apt_cold_peak:.2f}"
+    )
+    print(
+        f"ratio imagelock / apt (warm): time {total / apt_warm:.2f} (whole process {process / apt_warm:.2f}), "
+        f"memory {peak / apt_warm_peak:.2f}"
+    )
     same = closure == apt_closure
     print(f"closures identical: {same}")
     if not same:

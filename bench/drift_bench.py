@@ -37,25 +37,51 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from imagelock.lock import model as lockfile  # noqa: E402
 from imagelock.drift.compare import LockIndex, compare, normalize, validate  # noqa: E402
 from imagelock.drift.synthetic import facts_for, plant  # noqa: E402
-from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer)  # noqa: E402
+from imagelock.lock import model as lockfile  # noqa: E402
+from imagelock.lock.model import AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer  # noqa: E402
 
 
 def bench_lock(apt: int) -> lockfile.Lock:
     lock, _ = lockfile.read(ROOT / "locks" / "seed.lock")
     rng = random.Random(1)
-    lock.apt = AptLayer(archive="ubuntu", keyring_sha256="0" * 64, packages=[
-        AptPackage(name=f"lib-locked-{i}", version=f"{rng.randrange(9)}.{rng.randrange(40)}-{rng.randrange(5)}ubuntu1",
-                   arch="amd64" if i % 4 else "all", filename=f"pool/p{i}.deb", sha256="0" * 64, size=1,
-                   suite="jammy") for i in range(apt)])
+    lock.apt = AptLayer(
+        archive="ubuntu",
+        keyring_sha256="0" * 64,
+        packages=[
+            AptPackage(
+                name=f"lib-locked-{i}",
+                version=f"{rng.randrange(9)}.{rng.randrange(40)}-{rng.randrange(5)}ubuntu1",
+                arch="amd64" if i % 4 else "all",
+                filename=f"pool/p{i}.deb",
+                sha256="0" * 64,
+                size=1,
+                suite="jammy",
+            )
+            for i in range(apt)
+        ],
+    )
     lock.kernel = KernelLayer(version="5.15.0-105-generic", flavour="generic", abi="5.15.0-105")
-    lock.nvidia = NvidiaLayer(runfile="cuda_12.4.1_550.54.15_linux.run", url="https://x.invalid/r", sha256="0" * 64,
-                              md5="0" * 32, size=1, driver_version="550.54.15", cuda_version="12.4.1")
-    lock.models = [Model(repo=f"org/m{j}", revision="main", commit="1" * 40, dest=f"/workspace/models/m{j}",
-                         files=[ModelFile(path=f"f{k}.json", sha256=f"{j}{k}" * 32, size=1000 + k)
-                                for k in range(4 + j)]) for j in range(3)]
+    lock.nvidia = NvidiaLayer(
+        runfile="cuda_12.4.1_550.54.15_linux.run",
+        url="https://x.invalid/r",
+        sha256="0" * 64,
+        md5="0" * 32,
+        size=1,
+        driver_version="550.54.15",
+        cuda_version="12.4.1",
+    )
+    lock.models = [
+        Model(
+            repo=f"org/m{j}",
+            revision="main",
+            commit="1" * 40,
+            dest=f"/workspace/models/m{j}",
+            files=[ModelFile(path=f"f{k}.json", sha256=f"{j}{k}" * 32, size=1000 + k) for k in range(4 + j)],
+        )
+        for j in range(3)
+    ]
     return lock
 
 
@@ -133,17 +159,21 @@ def main() -> int:
         print("the two comparisons disagree on which machines drifted", file=sys.stderr)
         return 1
     packages = len(clean["dpkg"]) + len(clean["python"]["distributions"])
-    print(f"{args.docs:,} facts documents, {size / 1e6:.0f} MB of JSON, {packages} packages each "
-          f"({args.apt} apt + {len(lock.python.packages)} python locked), {sum(ours):,} drifted; one core")
+    print(
+        f"{args.docs:,} facts documents, {size / 1e6:.0f} MB of JSON, {packages} packages each "
+        f"({args.apt} apt + {len(lock.python.packages)} python locked), {sum(ours):,} drifted; one core"
+    )
     total = t_parse + t_validate + t_compare
     print(f"parse    {rate(args.docs, t_parse)}")
     print(f"validate {rate(args.docs, t_validate)}")
     print(f"compare  {rate(args.docs, t_compare)}")
     print(f"naive    {rate(args.docs, t_naive)}")
     print(f"total    {rate(args.docs, total)}")
-    print(f"compare is {t_naive / t_compare:.1f}x the naive comparison's speed "
-          f"(validate + compare: {t_naive / (t_validate + t_compare):.1f}x); "
-          f"parse+validate+compare takes {total / t_parse:.2f}x the time of parsing alone")
+    print(
+        f"compare is {t_naive / t_compare:.1f}x the naive comparison's speed "
+        f"(validate + compare: {t_naive / (t_validate + t_compare):.1f}x); "
+        f"parse+validate+compare takes {total / t_parse:.2f}x the time of parsing alone"
+    )
     return 0
 
 

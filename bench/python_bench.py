@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from imagelock import domains  # noqa: E402
-from imagelock.replay.server import ReplayServer, Snapshot  # noqa: E402
 from imagelock.engines.python.uv import uv_binary  # noqa: E402
+from imagelock.replay.server import ReplayServer, Snapshot  # noqa: E402
 
 INTENT = ROOT / "locks" / "seed.toml"
 SNAPSHOT = ROOT / "snapshots" / "seed"
@@ -62,10 +62,27 @@ def main() -> int:
         (work / "pyproject.toml").write_text(
             "[project]\nname='bench'\nversion='0'\ndependencies=[" + ",".join(repr(r) for r in requirements) + "]\n"
             f"[[tool.uv.index]]\nname='torch'\nurl='{torch_index}'\nexplicit=true\n"
-            "[tool.uv.sources]\n" + "".join(f"{p}={{index='torch'}}\n" for p in intent.python.torch.packages))
-        uv_args = [uv_binary(), "pip", "compile", "pyproject.toml", "--python-version", "3.11",
-                   "--python-platform", "x86_64-manylinux_2_35", "--exclude-newer", intent.cutoff or "",
-                   "--only-binary", ":all:", "--default-index", server.index_url("pypi"), "-q", "-o", "out.txt"]
+            "[tool.uv.sources]\n" + "".join(f"{p}={{index='torch'}}\n" for p in intent.python.torch.packages)
+        )
+        uv_args = [
+            uv_binary(),
+            "pip",
+            "compile",
+            "pyproject.toml",
+            "--python-version",
+            "3.11",
+            "--python-platform",
+            "x86_64-manylinux_2_35",
+            "--exclude-newer",
+            intent.cutoff or "",
+            "--only-binary",
+            ":all:",
+            "--default-index",
+            server.index_url("pypi"),
+            "-q",
+            "-o",
+            "out.txt",
+        ]
         uv_args += [a for p in intent.python.torch.packages for a in ("--exclude-newer-package", f"{p}=false")]
         lock_cmd = [sys.executable, "-m", "imagelock.cli"]
         python_intent = python_only(INTENT, work / "seed-python.toml")
@@ -73,19 +90,32 @@ def main() -> int:
         pythonpath = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
         for round_ in range(rounds):
             cache = work / f"cache-{round_}"
-            env = {**os.environ, "IMAGELOCK_CACHE": str(cache / "imagelock"), "UV_CACHE_DIR": str(cache / "uv"),
-                   "UV_NO_CONFIG": "1", "PYTHONPATH": pythonpath}
+            env = {
+                **os.environ,
+                "IMAGELOCK_CACHE": str(cache / "imagelock"),
+                "UV_CACHE_DIR": str(cache / "uv"),
+                "UV_NO_CONFIG": "1",
+                "PYTHONPATH": pythonpath,
+            }
             lock_path = work / f"seed-{round_}.lock"
             update = [*lock_cmd, "update", str(INTENT), "--lock", str(lock_path), "--replay", str(SNAPSHOT)]
             results.setdefault("lock update (cold cache)", []).append(timed(update, env, work))
             lock_path.unlink()
             results.setdefault("lock update (warm cache)", []).append(timed(update, env, work))
             results.setdefault("lock check", []).append(
-                timed([*lock_cmd, "check", str(INTENT), "--lock", str(lock_path)], env, work))
+                timed([*lock_cmd, "check", str(INTENT), "--lock", str(lock_path)], env, work)
+            )
             python_env = {**env, "IMAGELOCK_CACHE": str(cache / "imagelock-python")}
             python_lock = work / f"seed-python-{round_}.lock"
-            python_update = [*lock_cmd, "update", str(python_intent), "--lock", str(python_lock),
-                             "--replay", str(SNAPSHOT)]
+            python_update = [
+                *lock_cmd,
+                "update",
+                str(python_intent),
+                "--lock",
+                str(python_lock),
+                "--replay",
+                str(SNAPSHOT),
+            ]
             results.setdefault("lock update python (cold cache)", []).append(timed(python_update, python_env, work))
             python_lock.unlink()
             results.setdefault("lock update python (warm cache)", []).append(timed(python_update, python_env, work))

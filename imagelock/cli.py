@@ -49,9 +49,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    result = update(args.intent, args.lock, only=args.only, upgrade=args.upgrade,
-                    upgrade_packages=args.upgrade_package, refresh=args.refresh, dry_run=args.dry_run,
-                    engine=args.engine, replay=args.replay, cutoff=args.cutoff)
+    result = update(
+        args.intent,
+        args.lock,
+        only=args.only,
+        upgrade=args.upgrade,
+        upgrade_packages=args.upgrade_package,
+        refresh=args.refresh,
+        dry_run=args.dry_run,
+        engine=args.engine,
+        replay=args.replay,
+        cutoff=args.cutoff,
+    )
     lock = result.lock
     moved = domains.diff_locks(result.previous, lock)
     counts = [line for domain, layer in domains.present(lock) if (line := domain.summary(layer))]
@@ -65,10 +74,20 @@ def cmd_update(args: argparse.Namespace) -> int:
         human.append(render_summary(moved))
     if result.report:
         human += result.report.lines()
-    _emit(args, "\n".join(human),
-          {"lock": str(result.path), "digest": lock.digest(), "image": lock.image_name(), "version": lock.version,
-           "changed": result.changed, "written": result.written, "dry_run": args.dry_run,
-           "diff": moved.to_json()})
+    _emit(
+        args,
+        "\n".join(human),
+        {
+            "lock": str(result.path),
+            "digest": lock.digest(),
+            "image": lock.image_name(),
+            "version": lock.version,
+            "changed": result.changed,
+            "written": result.written,
+            "dry_run": args.dry_run,
+            "diff": moved.to_json(),
+        },
+    )
     return EXIT_OK
 
 
@@ -95,7 +114,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.generated is not None and tampered:
         problems.append(f"{args.generated}: not checked: nothing is generated from a lock edited by hand")
     elif args.generated is not None:
-
         stale = stale_files(lock_path, args.generated)
         problems += stale
         if digest is None:
@@ -105,11 +123,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
     failed = bool(problems) or (args.strict and bool(findings))
-    human = "\n".join((problems or [f"{what} (image {image})"]) + [f"{lock_path}: {f.one_line()}" for f in findings]
-                      + [f"{lock_path}: {n}" for n in notes])
-    _emit(args, human, {"lock": str(lock_path), "ok": not failed, "problems": problems, "notes": notes,
-                        "findings": [f.to_json() for f in findings], "strict": args.strict,
-                        "digest": digest, "image": image, "stale_files": stale})
+    human = "\n".join(
+        (problems or [f"{what} (image {image})"])
+        + [f"{lock_path}: {f.one_line()}" for f in findings]
+        + [f"{lock_path}: {n}" for n in notes]
+    )
+    _emit(
+        args,
+        human,
+        {
+            "lock": str(lock_path),
+            "ok": not failed,
+            "problems": problems,
+            "notes": notes,
+            "findings": [f.to_json() for f in findings],
+            "strict": args.strict,
+            "digest": digest,
+            "image": image,
+            "stale_files": stale,
+        },
+    )
     return EXIT_NO if failed else EXIT_OK
 
 
@@ -117,7 +150,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     written = generate(args.lock, out)
     changed = [w.path.name for w in written if w.changed]
-    human = (f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current")
+    human = f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current"
     _emit(args, human, {"output": str(out), "files": [w.path.name for w in written], "changed": changed})
     return EXIT_OK
 
@@ -138,11 +171,25 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_drift(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise InputError(None, "--timeout", f"expected a positive number of seconds, found {args.timeout:g}")
-    req = DriftRequest(lock=args.lock, local=args.local, root=args.root, facts=args.facts or [], ssh=args.ssh,
-                       ssm=args.ssm, ray=args.ray, deep=args.deep, strict=args.strict, fmt=args.format,
-                       output=args.output, timeout=args.timeout, s3_bucket=args.s3_bucket,
-                       s3_prefix=args.s3_prefix, max_concurrency=args.max_concurrency,
-                       max_errors=args.max_errors, region=args.region)
+    req = DriftRequest(
+        lock=args.lock,
+        local=args.local,
+        root=args.root,
+        facts=args.facts or [],
+        ssh=args.ssh,
+        ssm=args.ssm,
+        ray=args.ray,
+        deep=args.deep,
+        strict=args.strict,
+        fmt=args.format,
+        output=args.output,
+        timeout=args.timeout,
+        s3_bucket=args.s3_bucket,
+        s3_prefix=args.s3_prefix,
+        max_concurrency=args.max_concurrency,
+        max_errors=args.max_errors,
+        region=args.region,
+    )
     code, text = drift(req)
     if not args.output:
         print(text)
@@ -170,9 +217,25 @@ def cmd_why(args: argparse.Namespace) -> int:
     path = Path(args.lock) if args.lock else _default_lock()
     answers = why(domains.read_lock(path)[0], args.name, path)
     human = "\n".join(line for answer in answers for line in answer.lines())
-    _emit(args, human, {"lock": str(path), "answers": [
-        {"layer": a.layer, "name": a.name, "version": a.version, "requested": a.requested,
-         "original": a.original, "paths": a.paths, "requested_packages_leading_to_it": a.total} for a in answers]})
+    _emit(
+        args,
+        human,
+        {
+            "lock": str(path),
+            "answers": [
+                {
+                    "layer": a.layer,
+                    "name": a.name,
+                    "version": a.version,
+                    "requested": a.requested,
+                    "original": a.original,
+                    "paths": a.paths,
+                    "requested_packages_leading_to_it": a.total,
+                }
+                for a in answers
+            ],
+        },
+    )
     return EXIT_OK
 
 
@@ -198,18 +261,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("update", help="resolve the intent and write the lock")
     p.add_argument("intent")
     p.add_argument("--lock", help="lock path (default: the intent path with .lock)")
-    p.add_argument("--only", action="extend", nargs="+", metavar="DOMAIN",
-                   help="re-resolve only these domains; the others keep what the lock has")
+    p.add_argument(
+        "--only",
+        action="extend",
+        nargs="+",
+        metavar="DOMAIN",
+        help="re-resolve only these domains; the others keep what the lock has",
+    )
     p.add_argument("--upgrade", action="store_true", help="re-resolve everything, ignoring locked versions")
-    p.add_argument("--upgrade-package", action="extend", nargs="+", default=[], metavar="NAME",
-                   help="move only these packages; everything else keeps its locked version")
-    p.add_argument("--refresh", action="extend", nargs="+", default=[], metavar="DOMAIN",
-                   help="recompute recorded hashes of this domain (e.g. nvidia)")
+    p.add_argument(
+        "--upgrade-package",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="move only these packages; everything else keeps its locked version",
+    )
+    p.add_argument(
+        "--refresh",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="DOMAIN",
+        help="recompute recorded hashes of this domain (e.g. nvidia)",
+    )
     p.add_argument("--engine", choices=("uv", "pip-tools"), default="uv")
-    p.add_argument("--replay", metavar="DIR", help="serve recorded upstream answers from DIR on loopback "
-                   "instead of reaching the network (the lock still records upstream URLs)")
-    p.add_argument("--cutoff", metavar="DATE", help="move the universe to this RFC 3339 time (when the intent "
-                   "pins none); locked versions stay unless --upgrade or --upgrade-package moves them")
+    p.add_argument(
+        "--replay",
+        metavar="DIR",
+        help="serve recorded upstream answers from DIR on loopback "
+        "instead of reaching the network (the lock still records upstream URLs)",
+    )
+    p.add_argument(
+        "--cutoff",
+        metavar="DATE",
+        help="move the universe to this RFC 3339 time (when the intent "
+        "pins none); locked versions stay unless --upgrade or --upgrade-package moves them",
+    )
     p.add_argument("--dry-run", action="store_true", help="resolve and report, write nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_update)
@@ -217,10 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="is the lock fresh for its intent and intact? (offline)")
     p.add_argument("intent", nargs="?", help="the intent (optional with --generated)")
     p.add_argument("--lock", help="lock path (default: the intent path with .lock, or DIR/lock.toml)")
-    p.add_argument("--generated", metavar="DIR", help="also check that DIR holds exactly what "
-                   "`lock generate` writes for this lock (exit 1 naming each stale file)")
-    p.add_argument("--strict", action="store_true", help="also exit 1 when there is any finding: something the "
-                   "lock does not pin or prove (docs/reproducibility.md)")
+    p.add_argument(
+        "--generated",
+        metavar="DIR",
+        help="also check that DIR holds exactly what "
+        "`lock generate` writes for this lock (exit 1 naming each stale file)",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="also exit 1 when there is any finding: something the "
+        "lock does not pin or prove (docs/reproducibility.md)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 
@@ -243,14 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="this machine (the default)")
     where.add_argument("--root", metavar="DIR", help="a root filesystem")
-    where.add_argument("--facts", metavar="FILE", action="append",
-                       help="a facts document from `lock collect` (repeat for a fleet of files)")
+    where.add_argument(
+        "--facts",
+        metavar="FILE",
+        action="append",
+        help="a facts document from `lock collect` (repeat for a fleet of files)",
+    )
     where.add_argument("--ssh", metavar="HOST", help="one machine over ssh: [user@]host[:port]")
     where.add_argument("--ssm", metavar="TARGET", help="AWS SSM Run Command: i-...,i-... or tag:KEY=VALUE")
     where.add_argument("--ray", metavar="ADDRESS", help="every alive node of a Ray cluster (e.g. auto)")
     p.add_argument("--deep", action="store_true", help="also hash model files and installed Python files")
-    p.add_argument("--strict", action="store_true",
-                   help="the lock's apt layer is the whole dpkg database: report every other package as extra")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="the lock's apt layer is the whole dpkg database: report every other package as extra",
+    )
     p.add_argument("--format", choices=("text", "json", "junit"), default="text")
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
@@ -272,8 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="what changed between two locks (exit 1 when they differ)")
     p.add_argument("old")
     p.add_argument("new")
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                   help="markdown renders a pull-request body")
+    p.add_argument(
+        "--format", choices=("text", "markdown", "json"), default="text", help="markdown renders a pull-request body"
+    )
     p.add_argument("--json", action="store_true", help="same as --format json")
     p.set_defaults(func=cmd_diff)
 

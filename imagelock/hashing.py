@@ -28,8 +28,7 @@ def pool() -> ThreadPoolExecutor:
     global _helper
     with _helper_lock:
         if _helper is None:
-            _helper = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2),
-                                         thread_name_prefix="imagelock-hash")
+            _helper = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="imagelock-hash")
         return _helper
 
 

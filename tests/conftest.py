@@ -15,7 +15,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-from imagelock.cli import main
+from imagelock.cli import main  # noqa: E402 - after the hypothesis profile is chosen
 
 
 @dataclass

@@ -28,10 +28,17 @@ def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
     """A real, installable pure-Python wheel and its METADATA."""
     module = dist.name.replace("-", "_")
     info = f"{module}-{dist.version}.dist-info"
-    metadata = "\n".join([
-        "Metadata-Version: 2.1", f"Name: {dist.name}", f"Version: {dist.version}",
-        *[f"Requires-Dist: {r}" for r in dist.requires],
-    ]) + "\n"
+    metadata = (
+        "\n".join(
+            [
+                "Metadata-Version: 2.1",
+                f"Name: {dist.name}",
+                f"Version: {dist.version}",
+                *[f"Requires-Dist: {r}" for r in dist.requires],
+            ]
+        )
+        + "\n"
+    )
     files = {
         f"{module}/__init__.py": f'__version__ = "{dist.version}"\n',
         f"{info}/METADATA": metadata,
@@ -59,11 +66,15 @@ def build_snapshot(root: Path, dists: list[Dist], upstream: str = "https://files
         filename, wheel, metadata = _wheel(dist)
         (index / "files" / filename).write_bytes(wheel)
         (index / "metadata" / f"{filename}.metadata").write_bytes(metadata)
-        pages.setdefault(dist.name, []).append({
-            "filename": filename, "hashes": {"sha256": hashlib.sha256(wheel).hexdigest()},
-            "size": len(wheel), "upload-time": dist.uploaded,
-            "core-metadata": {"sha256": hashlib.sha256(metadata).hexdigest()},
-        })
+        pages.setdefault(dist.name, []).append(
+            {
+                "filename": filename,
+                "hashes": {"sha256": hashlib.sha256(wheel).hexdigest()},
+                "size": len(wheel),
+                "upload-time": dist.uploaded,
+                "core-metadata": {"sha256": hashlib.sha256(metadata).hexdigest()},
+            }
+        )
         upstream_urls[filename] = upstream + filename
     for name, files in pages.items():
         page = {"meta": {"api-version": "1.1"}, "name": name, "files": files}

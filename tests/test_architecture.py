@@ -27,8 +27,9 @@ MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
 
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST, package: str) -> set[str]:
@@ -45,7 +46,9 @@ def _imports(tree: ast.AST, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             for alias in node.names:
                 child = f"{base}.{alias.name}"
                 found.add(child if child in MODULES else base)
@@ -99,7 +102,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_import_graph_has_no_cycle() -> None:
     cycles = _cycles(_graph())
     assert not cycles, "import cycles (function-level imports included):\n" + "\n".join(
-        " <-> ".join(cycle) for cycle in cycles)
+        " <-> ".join(cycle) for cycle in cycles
+    )
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
@@ -118,7 +122,9 @@ def test_no_domain_or_engine_imports_replay() -> None:
         f"{name} imports {target}"
         for name, targets in _graph().items()
         if name.startswith(("imagelock.domains", "imagelock.engines"))
-        for target in targets if target.startswith("imagelock.replay"))
+        for target in targets
+        if target.startswith("imagelock.replay")
+    )
     assert not offenders, offenders
 
 
@@ -139,6 +145,9 @@ def test_the_lock_model_imports_nothing_above_it() -> None:
     allowed = ("imagelock.lock", "imagelock.errors", "imagelock.hashing")
     offenders = sorted(
         f"{name} imports {target}"
-        for name, targets in _graph().items() if name.startswith("imagelock.lock")
-        for target in targets if not target.startswith(allowed))
+        for name, targets in _graph().items()
+        if name.startswith("imagelock.lock")
+        for target in targets
+        if not target.startswith(allowed)
+    )
     assert not offenders, offenders

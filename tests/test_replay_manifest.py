@@ -11,14 +11,21 @@ from imagelock_testing import tree_digest
 INTENT = 'name = "x"\n\n[universe]\ncutoff = "2025-05-01T00:00:00Z"\n\n[nvidia]\ncuda = "12.4.1"\n'
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), [
-    ("nvidia", "../elsewhere", "expected the directory that holds runfiles.json, relative to the snapshot "
-                               "(such as \"nvidia\")"),
-    ("hf", "/etc", "expected the directory of the Hub recording, relative to the snapshot (such as \"hf\")"),
-    ("aws", 7, "expected the directory of the AWS recording, relative to the snapshot (such as \"aws\")"),
-])
-def test_a_recording_outside_the_snapshot_is_refused(tmp_path: Path, lock_cli, key: str, value: object,
-                                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "nvidia",
+            "../elsewhere",
+            'expected the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
+        ),
+        ("hf", "/etc", 'expected the directory of the Hub recording, relative to the snapshot (such as "hf")'),
+        ("aws", 7, 'expected the directory of the AWS recording, relative to the snapshot (such as "aws")'),
+    ],
+)
+def test_a_recording_outside_the_snapshot_is_refused(
+    tmp_path: Path, lock_cli, key: str, value: object, expected: str
+) -> None:
     snapshot = tmp_path / "snapshot"
     snapshot.mkdir()
     (snapshot / "snapshot.json").write_text(json.dumps({key: value}))

@@ -48,16 +48,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.apt_bench import KEYRING, REQUEST, kernel_intent, system_source  # noqa: E402
-from imagelock.net import http  # noqa: E402
-from imagelock.hashing import sha256_bytes  # noqa: E402
 from imagelock.domains.apt.closure import Resolution  # noqa: E402
-from imagelock.intent.apt import parse_apt  # noqa: E402
 from imagelock.domains.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from imagelock.domains.apt.relations import parse_relations  # noqa: E402
+from imagelock.hashing import sha256_bytes  # noqa: E402
+from imagelock.intent.apt import parse_apt  # noqa: E402
+from imagelock.net import http  # noqa: E402
 from tests.apt import realapt  # noqa: E402
 
-KEEP = ("Package", "Version", "Architecture", "Multi-Arch", "Essential", "Priority", "Pre-Depends", "Depends",
-        "Provides", "Filename", "Size", "SHA256")
+KEEP = (
+    "Package",
+    "Version",
+    "Architecture",
+    "Multi-Arch",
+    "Essential",
+    "Priority",
+    "Pre-Depends",
+    "Depends",
+    "Provides",
+    "Filename",
+    "Size",
+    "SHA256",
+)
 RELEASE_FIELDS = ("Origin", "Label", "Suite", "Version", "Codename", "Date")
 
 
@@ -76,9 +88,17 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
     """Resolve on the full verified indexes, compare with apt, keep the closure's stanzas."""
     url = args.archive or system_source(args.keyring).url
     where = workdir / "record.toml"
-    intent = parse_apt({"archive": url, "suites": args.suites, "components": args.components,
-                        "architectures": [args.arch], "keyring": str(args.keyring), "packages": args.request},
-                       where)
+    intent = parse_apt(
+        {
+            "archive": url,
+            "suites": args.suites,
+            "components": args.components,
+            "architectures": [args.arch],
+            "keyring": str(args.keyring),
+            "packages": args.request,
+        },
+        where,
+    )
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     universe = archive.universe
     loaded = Loaded(intent=intent, kernel=kernel_intent(args.kernel, where), archive=archive)
@@ -94,9 +114,11 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
         raise SystemExit(f"apt-get install --simulate failed on the full indexes:\n{output}")
     apt_closure = sorted(f"{name}={version}" for name, version, _ in installs)
     if apt_closure != closure:
-        raise SystemExit("imagelock and apt disagree on the full indexes; nothing recorded\n"
-                         f"  only imagelock: {sorted(set(closure) - set(apt_closure))}\n"
-                         f"  only apt: {sorted(set(apt_closure) - set(closure))}")
+        raise SystemExit(
+            "imagelock and apt disagree on the full indexes; nothing recorded\n"
+            f"  only imagelock: {sorted(set(closure) - set(apt_closure))}\n"
+            f"  only apt: {sorted(set(apt_closure) - set(closure))}"
+        )
 
     keep = {(c.stanza.name, c.stanza.version) for c in chosen.values()}
     for c in list(chosen.values()):
@@ -124,21 +146,35 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
         if sha256_bytes(data) != source.inrelease_sha256:
             raise SystemExit(f"{source.suite}: InRelease changed while recording; run again")
         upstream[source.suite] = data
-    return Recording(url=url, archive=archive, request=asked, closure=closure, apt_closure=apt_closure,
-                     trimmed=trimmed, upstream_inrelease=upstream)
+    return Recording(
+        url=url,
+        archive=archive,
+        request=asked,
+        closure=closure,
+        apt_closure=apt_closure,
+        trimmed=trimmed,
+        upstream_inrelease=upstream,
+    )
 
 
 def provenance(rec: Recording, args: argparse.Namespace) -> dict[str, object]:
     return {
         "archive": "the Debian archive of the recording machine's apt sources" if not args.archive else rec.url,
-        "recorded": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "recorded": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "keyring-sha256": sha256_bytes(args.keyring.read_bytes()),
-        "suites": {s.suite: {"inrelease-sha256": s.inrelease_sha256, "date": s.date,
-                             "indexes": [{"path": i.path, "sha256": i.sha256, "size": i.size} for i in s.indexes]}
-                   for s in rec.archive.sources},
+        "suites": {
+            s.suite: {
+                "inrelease-sha256": s.inrelease_sha256,
+                "date": s.date,
+                "indexes": [{"path": i.path, "sha256": i.sha256, "size": i.size} for i in s.indexes],
+            }
+            for s in rec.archive.sources
+        },
         "request": rec.request,
-        "stanzas": {f"{suite}/{component}" if len(args.components) > 1 else suite: text.count("Package: ")
-                    for (suite, component), text in rec.trimmed.items()},
+        "stanzas": {
+            f"{suite}/{component}" if len(args.components) > 1 else suite: text.count("Package: ")
+            for (suite, component), text in rec.trimmed.items()
+        },
         "closure": rec.closure,
         "apt-closure": rec.apt_closure,
     }
@@ -152,14 +188,17 @@ def write_fixture(rec: Recording, args: argparse.Namespace, out: Path) -> None:
     (out / "provenance.json").write_text(json.dumps(provenance(rec, args), indent=1) + "\n")
 
 
-def _release_text(upstream: bytes, suite: str, components: list[str], arch: str,
-                  indexes: dict[str, bytes]) -> str:
+def _release_text(upstream: bytes, suite: str, components: list[str], arch: str, indexes: dict[str, bytes]) -> str:
     """A Release for the trimmed indexes, keeping the upstream's identity and Date."""
     text = upstream.decode("utf-8", "replace").split("\n-----BEGIN PGP SIGNATURE-----", 1)[0]
     fields = dict(re.findall(r"^(Origin|Label|Suite|Version|Codename|Date): (.*)$", text, re.M))
     lines = [f"{k}: {fields[k]}" for k in RELEASE_FIELDS if k in fields]
-    lines += [f"Architectures: {arch}", f"Components: {' '.join(components)}",
-              "Description: trimmed recording of " + suite + " (re-signed; see provenance.json)", "SHA256:"]
+    lines += [
+        f"Architectures: {arch}",
+        f"Components: {' '.join(components)}",
+        "Description: trimmed recording of " + suite + " (re-signed; see provenance.json)",
+        "SHA256:",
+    ]
     lines += [f" {sha256_bytes(data)} {len(data):>16} {path}" for path, data in sorted(indexes.items())]
     return "\n".join(lines) + "\n"
 
@@ -169,11 +208,16 @@ def write_replay(rec: Recording, args: argparse.Namespace, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="record-key-") as home:
         env = {**os.environ, "GNUPGHOME": home}
         gpg = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
-        subprocess.run([*gpg, "--quick-gen-key", f"imagelock replay of {rec.url} <replay@invalid>",
-                        "ed25519", "sign", "never"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*gpg, "--quick-gen-key", f"imagelock replay of {rec.url} <replay@invalid>", "ed25519", "sign", "never"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         out.mkdir(parents=True, exist_ok=True)
-        (out / "keyring.gpg").write_bytes(subprocess.run(["gpg", "--batch", "--export"], env=env, check=True,
-                                                         capture_output=True).stdout)
+        (out / "keyring.gpg").write_bytes(
+            subprocess.run(["gpg", "--batch", "--export"], env=env, check=True, capture_output=True).stdout
+        )
         for suite in args.suites:
             folder = out / "dists" / suite
             indexes = {}
@@ -186,8 +230,20 @@ def write_replay(rec: Recording, args: argparse.Namespace, out: Path) -> None:
             release = _release_text(rec.upstream_inrelease[suite], suite, args.components, args.arch, indexes)
             (folder / "Release").write_text(release)
             (folder / "InRelease").unlink(missing_ok=True)
-            subprocess.run([*gpg, "--digest-algo", "SHA256", "--clearsign", "--output", str(folder / "InRelease"),
-                            str(folder / "Release")], env=env, check=True, capture_output=True)
+            subprocess.run(
+                [
+                    *gpg,
+                    "--digest-algo",
+                    "SHA256",
+                    "--clearsign",
+                    "--output",
+                    str(folder / "InRelease"),
+                    str(folder / "Release"),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False, capture_output=True)
     (out / "upstream").mkdir(exist_ok=True)
     for suite, data in rec.upstream_inrelease.items():

@@ -35,11 +35,11 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from imagelock import http  # noqa: E402
+from imagelock.commands.update import update  # noqa: E402
+from imagelock.domains.python.layer import target_tags  # noqa: E402
 from imagelock.errors import AnswerIsNo, UpstreamError  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
 from imagelock.replay.server import ReplayServer, Snapshot, _Handler  # noqa: E402
-from imagelock.domains.python.layer import target_tags  # noqa: E402
-from imagelock.commands.update import update  # noqa: E402
 
 ACCEPT = {"Accept": "application/vnd.pypi.simple.v1+json"}
 TORCH_INDEX = "https://download.pytorch.org/whl/cu124"
@@ -127,8 +127,11 @@ class Recorder:
                 continue
             with self.lock:
                 self.real_urls[entry["filename"]] = entry["url"]
-            kept = {k: entry[k] for k in ("filename", "hashes", "requires-python", "size", "upload-time", "yanked")
-                    if k in entry}
+            kept = {
+                k: entry[k]
+                for k in ("filename", "hashes", "requires-python", "size", "upload-time", "yanked")
+                if k in entry
+            }
             kept["core-metadata"] = True  # served on demand; the digest is stamped once recorded
             files.append(kept)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,8 +172,11 @@ class Recorder:
         for path in sorted((self.root / "pypi" / "pages").glob("*.json")):
             page = json.loads(path.read_text())
             asked = self.asked.get(path.stem, set())
-            page["files"] = [e for e in page["files"] if str(parse_wheel_filename(e["filename"])[1]) in asked
-                             and isinstance(e.get("core-metadata"), dict)]
+            page["files"] = [
+                e
+                for e in page["files"]
+                if str(parse_wheel_filename(e["filename"])[1]) in asked and isinstance(e.get("core-metadata"), dict)
+            ]
             path.write_text(json.dumps(page, indent=1, sort_keys=True) + "\n")
             for entry in page["files"]:
                 kept_urls[entry["filename"]] = self.real_urls[entry["filename"]]
@@ -193,17 +199,26 @@ def build_torch_index(root: Path, facts_path: Path, upstream: str) -> None:
         name, version, _, _ = parse_wheel_filename(filename)
         public = version.public
         page = json.loads(http.get_bytes(f"{upstream.rstrip('/')}/{name}/", headers=ACCEPT))
-        source = next(e for e in page["files"] if e["filename"].endswith(".whl")
-                      and str(parse_wheel_filename(e["filename"])[1]) == public
-                      and "cp311-cp311-manylinux" in e["filename"] and "x86_64" in e["filename"])
+        source = next(
+            e
+            for e in page["files"]
+            if e["filename"].endswith(".whl")
+            and str(parse_wheel_filename(e["filename"])[1]) == public
+            and "cp311-cp311-manylinux" in e["filename"]
+            and "x86_64" in e["filename"]
+        )
         metadata = trim_metadata(fetch_metadata(source["url"])).decode()
         metadata = metadata.replace(f"\nVersion: {public}\n", f"\nVersion: {version}\n", 1).encode()
         (out / "metadata").mkdir(parents=True, exist_ok=True)
         (out / "metadata" / f"{filename}.metadata").write_bytes(metadata)
-        pages.setdefault(str(name), []).append({
-            "filename": filename, "hashes": {"sha256": sha256}, "requires-python": ">=3.9",
-            "core-metadata": {"sha256": sha256_bytes(metadata)},
-        })
+        pages.setdefault(str(name), []).append(
+            {
+                "filename": filename,
+                "hashes": {"sha256": sha256},
+                "requires-python": ">=3.9",
+                "core-metadata": {"sha256": sha256_bytes(metadata)},
+            }
+        )
         urls[filename] = fact["url"]
     (out / "pages").mkdir(parents=True, exist_ok=True)
     for name, files in pages.items():
@@ -227,8 +242,9 @@ def main() -> int:
     if args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
-    (args.out / "snapshot.json").write_text(json.dumps(
-        {"indexes": {"default": "pypi", TORCH_INDEX: "pytorch-cu124"}}, indent=1) + "\n")
+    (args.out / "snapshot.json").write_text(
+        json.dumps({"indexes": {"default": "pypi", TORCH_INDEX: "pytorch-cu124"}}, indent=1) + "\n"
+    )
     build_torch_index(args.out, args.torch_facts, args.upstream)
     recorder = Recorder(args.out, args.upstream, set(target_tags("3.11", "x86_64-manylinux_2_35")))
 

@@ -21,8 +21,10 @@ import requests
 from packaging.version import Version
 
 OUT = Path(__file__).resolve().parents[1] / "imagelock/rules/data/vllm_architectures.json"
-SOURCE = ("vllm/model_executor/models/registry.py (keys of _VLLM_MODELS) in each release's sdist on PyPI, "
-          "read with Python's ast; sdist URL and sha256 per release")
+SOURCE = (
+    "vllm/model_executor/models/registry.py (keys of _VLLM_MODELS) in each release's sdist on PyPI, "
+    "read with Python's ast; sdist URL and sha256 per release"
+)
 
 
 def registry_keys(source: str) -> list[str]:
@@ -45,8 +47,9 @@ def registry_keys(source: str) -> list[str]:
 def main(index: str, versions: list[str]) -> None:
     """index: the simple index to read vllm's sdists from (PyPI's), given on the command line."""
     session = requests.Session()
-    page = session.get(f"{index.rstrip('/')}/vllm/",
-                       headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60).json()
+    page = session.get(
+        f"{index.rstrip('/')}/vllm/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}, timeout=60
+    ).json()
     files = {f["filename"]: f for f in page["files"]}
     data: dict[str, Any] = json.loads(OUT.read_text()) if OUT.exists() else {"source": SOURCE, "releases": {}}
     for version in versions:
@@ -62,8 +65,12 @@ def main(index: str, versions: list[str]) -> None:
                 continue
             assert member is not None
             keys = registry_keys(member.read().decode())
-        data["releases"][version] = {"sdist": entry["url"], "sha256": entry["hashes"]["sha256"],
-                                     "uploaded": entry["upload-time"][:19] + "Z", "architectures": keys}
+        data["releases"][version] = {
+            "sdist": entry["url"],
+            "sha256": entry["hashes"]["sha256"],
+            "uploaded": entry["upload-time"][:19] + "Z",
+            "architectures": keys,
+        }
         print(f"vllm {version}: {len(keys)} architectures")
     data["releases"] = dict(sorted(data["releases"].items(), key=lambda kv: Version(kv[0])))
     OUT.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

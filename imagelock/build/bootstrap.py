@@ -22,7 +22,17 @@ from importlib import resources
 
 from imagelock import domains
 from imagelock.build.values import (
-    COMMIT, COMPONENT, DEB_ARCH, DRIVER, INTERPRETER, KERNEL, MODEL_REPO, RUNFILE_FLAG, SNAPSHOT, Values, sh,
+    COMMIT,
+    COMPONENT,
+    DEB_ARCH,
+    DRIVER,
+    INTERPRETER,
+    KERNEL,
+    MODEL_REPO,
+    RUNFILE_FLAG,
+    SNAPSHOT,
+    Values,
+    sh,
 )
 from imagelock.lock.model import Lock
 
@@ -56,8 +66,9 @@ def template() -> Template:
     head, begin, rest = text.partition(SLOT_BEGIN)
     slot, end, body = rest.partition(SLOT_END)
     if not (begin and end and head.endswith(DATA_START)):
-        raise RuntimeError(f"{TEMPLATE}: no data slot ({SLOT_BEGIN!r} after {DATA_START.strip()!r}, "
-                           f"then {SLOT_END.strip()!r})")
+        raise RuntimeError(
+            f"{TEMPLATE}: no data slot ({SLOT_BEGIN!r} after {DATA_START.strip()!r}, then {SLOT_END.strip()!r})"
+        )
     return Template(head, tuple(_DECLARED.findall(slot)), body)
 
 
@@ -88,9 +99,16 @@ def _python(lock: Lock, v: Values) -> Data:
             key = f"python.packages[{i}]"
             size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
             name, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
-            wheels.append((name, version, v.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
-                           v.url(p.wheel.url, f"{key}.wheel.url"), v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
-                           "" if size is None else str(size)))
+            wheels.append(
+                (
+                    name,
+                    version,
+                    v.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
+                    v.url(p.wheel.url, f"{key}.wheel.url"),
+                    v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
+                    "" if size is None else str(size),
+                )
+            )
     out["PY_WHEELS"] = sorted(wheels)
     return out
 
@@ -103,25 +121,40 @@ def _apt(lock: Lock, v: Values) -> Data:
     if lock.apt:
         apt = lock.apt
         if apt.keyring_sha256 == "unsigned" or not apt.sources:
-            raise v.fail("apt.keyring-sha256", "the apt layer is unsigned; bootstrap.sh installs only from "
-                                               "archives whose signatures apt can check")
+            raise v.fail(
+                "apt.keyring-sha256",
+                "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt can check",
+            )
         keyring = v.sha256(apt.keyring_sha256, "apt.keyring-sha256")
         for i, s in enumerate(apt.sources):
             key = f"apt.sources[{i}]"
             comps = [v.match(c, COMPONENT, f"{key}.components", "an archive component") for c in s.components]
             archs = [v.match(a, DEB_ARCH, f"{key}.architectures", "a Debian architecture") for a in s.architectures]
-            sources.append((v.url(s.uri, f"{key}.uri"), v.match(s.suite, COMPONENT, f"{key}.suite", "a suite name"),
-                            " ".join(comps), " ".join(archs)))
+            sources.append(
+                (
+                    v.url(s.uri, f"{key}.uri"),
+                    v.match(s.suite, COMPONENT, f"{key}.suite", "a suite name"),
+                    " ".join(comps),
+                    " ".join(archs),
+                )
+            )
         for i, d in enumerate(apt.packages):
             key = f"apt.packages[{i}]"
-            debs.append((v.deb_name(d.name, f"{key}.name"), v.deb_version(d.version, f"{key}.version"),
-                         v.match(d.arch, DEB_ARCH, f"{key}.arch", "a Debian architecture"),
-                         v.rel_path(d.filename, f"{key}.filename"), v.sha256(d.sha256, f"{key}.sha256"),
-                         str(v.size(d.size, f"{key}.size"))))
+            debs.append(
+                (
+                    v.deb_name(d.name, f"{key}.name"),
+                    v.deb_version(d.version, f"{key}.version"),
+                    v.match(d.arch, DEB_ARCH, f"{key}.arch", "a Debian architecture"),
+                    v.rel_path(d.filename, f"{key}.filename"),
+                    v.sha256(d.sha256, f"{key}.sha256"),
+                    str(v.size(d.size, f"{key}.size")),
+                )
+            )
     return {
         "APT_KEYRING_SHA256": keyring,
         "APT_SNAPSHOT": v.match(lock.apt.snapshot, SNAPSHOT, "apt.snapshot", "a snapshot id like 20240415T000000Z")
-        if lock.apt and lock.apt.snapshot else "",
+        if lock.apt and lock.apt.snapshot
+        else "",
         "APT_SOURCES": sources,
         "APT_PACKAGES": sorted(debs),
     }
@@ -129,19 +162,35 @@ def _apt(lock: Lock, v: Values) -> Data:
 
 def _kernel(lock: Lock, v: Values) -> Data:
     """The kernel release the apt step must have installed (the driver is built against it)."""
-    return {"KERNEL_VERSION": v.match(lock.kernel.version, KERNEL, "kernel.version",
-                                      "a kernel release like 5.15.0-105-generic") if lock.kernel else ""}
+    return {
+        "KERNEL_VERSION": v.match(
+            lock.kernel.version, KERNEL, "kernel.version", "a kernel release like 5.15.0-105-generic"
+        )
+        if lock.kernel
+        else ""
+    }
 
 
 def _nvidia(lock: Lock, v: Values) -> Data:
     """The driver runfile, where to fetch it, its hashes, and the flags it runs with (one row)."""
     nv = lock.nvidia
-    out: Data = {name: "" for name in ("NVIDIA_RUNFILE", "NVIDIA_URL", "NVIDIA_MIRROR_URL", "NVIDIA_SHA256",
-                                       "NVIDIA_MD5", "NVIDIA_SIZE", "NVIDIA_DRIVER_VERSION")}
+    out: Data = {
+        name: ""
+        for name in (
+            "NVIDIA_RUNFILE",
+            "NVIDIA_URL",
+            "NVIDIA_MIRROR_URL",
+            "NVIDIA_SHA256",
+            "NVIDIA_MD5",
+            "NVIDIA_SIZE",
+            "NVIDIA_DRIVER_VERSION",
+        )
+    }
     flags: list[str] = []
     if nv:
-        flags = [v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms")
-                 for f in nv.install_flags]
+        flags = [
+            v.match(f, RUNFILE_FLAG, "nvidia.install-flags", "a runfile flag like --dkms") for f in nv.install_flags
+        ]
         out["NVIDIA_RUNFILE"] = v.file_name(nv.runfile, "nvidia.runfile")
         out["NVIDIA_URL"] = v.url(nv.url, "nvidia.url")
         if nv.mirror_url:
@@ -164,8 +213,16 @@ def _models(lock: Lock, v: Values) -> Data:
         dest = v.abs_path(m.dest, f"{key}.dest")
         for j, f in enumerate(m.files):
             fkey = f"{key}.files[{j}]"
-            files.append((repo, commit, dest, v.rel_path(f.path, f"{fkey}.path"), v.sha256(f.sha256, f"{fkey}.sha256"),
-                          str(v.size(f.size, f"{fkey}.size"))))
+            files.append(
+                (
+                    repo,
+                    commit,
+                    dest,
+                    v.rel_path(f.path, f"{fkey}.path"),
+                    v.sha256(f.sha256, f"{fkey}.sha256"),
+                    str(v.size(f.size, f"{fkey}.size")),
+                )
+            )
     return {"MODEL_FILES": sorted(files)}
 
 
@@ -184,9 +241,16 @@ def _placed(lock: Lock, v: Values) -> Data:
             if artifact.dest is None:
                 continue
             key = f"{domain.name}[{i}]"
-            mode = v.match(artifact.mode or "0644", _MODE, f"{key}.mode", "an octal file mode like \"0644\"")
-            rows.append((v.abs_path(artifact.dest, f"{key}.dest"), v.sha256(artifact.sha256, f"{key}.sha256"),
-                         str(v.size(artifact.size, f"{key}.size")), mode, v.url(artifact.url, f"{key}.url")))
+            mode = v.match(artifact.mode or "0644", _MODE, f"{key}.mode", 'an octal file mode like "0644"')
+            rows.append(
+                (
+                    v.abs_path(artifact.dest, f"{key}.dest"),
+                    v.sha256(artifact.sha256, f"{key}.sha256"),
+                    str(v.size(artifact.size, f"{key}.size")),
+                    mode,
+                    v.url(artifact.url, f"{key}.url"),
+                )
+            )
     return {"PLACED_FILES": sorted(rows)}
 
 

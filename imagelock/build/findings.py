@@ -52,10 +52,14 @@ def unpinned_plugins(template: str) -> list[Finding]:
                 continue
             source = _attribute(entry, "source") or name
             said = f"version {version!r}" if version is not None else "no version"
-            out.append(Finding(NOT_REPRODUCIBLE, f"packer plugin {name} ({source})",
-                               f"{TEMPLATE} declares it with {said}, so `packer init` takes whichever release "
-                               "is newest that day", "declare exactly one version (`version = \"= X.Y.Z\"`) in "
-                               "imagelock/build/packer.py"))
+            out.append(
+                Finding(
+                    NOT_REPRODUCIBLE,
+                    f"packer plugin {name} ({source})",
+                    f"{TEMPLATE} declares it with {said}, so `packer init` takes whichever release is newest that day",
+                    'declare exactly one version (`version = "= X.Y.Z"`) in imagelock/build/packer.py',
+                )
+            )
     return out
 
 

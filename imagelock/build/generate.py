@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains
-from imagelock.lock import codec as lockfile
-from imagelock.errors import InputError
 from imagelock.build import bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
+from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock
 
 EXECUTABLE = {"bootstrap.sh"}
@@ -36,9 +36,13 @@ def load(lock_path: str | Path) -> tuple[Lock, str]:
     lock, claimed = domains.read_lock(lock_path)
     actual = lock.digest()
     if claimed != actual:
-        raise InputError(lock_path, "digest", f"the lock's content does not match its digest (recorded "
-                                              f"{claimed[:12]}, content {actual[:12]}); refusing to generate "
-                                              "from a lock edited by hand")
+        raise InputError(
+            lock_path,
+            "digest",
+            f"the lock's content does not match its digest (recorded "
+            f"{claimed[:12]}, content {actual[:12]}); refusing to generate "
+            "from a lock edited by hand",
+        )
     return lock, Path(lock_path).read_text(encoding="utf-8")
 
 
@@ -97,8 +101,9 @@ def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:
         if not target.is_file():
             problems.append(f"{target}: missing (run `lock generate {lock_path} -o {out}`)")
         elif target.read_bytes() != content.encode("utf-8"):
-            problems.append(f"{target}: stale, differs from what {lock_path} generates "
-                            f"(run `lock generate {lock_path} -o {out}`)")
+            problems.append(
+                f"{target}: stale, differs from what {lock_path} generates (run `lock generate {lock_path} -o {out}`)"
+            )
         elif name in EXECUTABLE and not os.access(target, os.X_OK):
             problems.append(f"{target}: not executable")
     return problems

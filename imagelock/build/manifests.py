@@ -21,9 +21,15 @@ def models_manifest(lock: Lock, values: Values) -> str:
         commit = values.match(model.commit, COMMIT, f"{key}.commit", "a 40-hex commit")
         for j, item in enumerate(model.files):
             fkey = f"{key}.files[{j}]"
-            rows.append({"repo": repo, "path": values.rel_path(item.path, f"{fkey}.path"),
-                         "sha256": values.sha256(item.sha256, f"{fkey}.sha256"),
-                         "size": values.size(item.size, f"{fkey}.size"), "hf_revision": commit})
+            rows.append(
+                {
+                    "repo": repo,
+                    "path": values.rel_path(item.path, f"{fkey}.path"),
+                    "sha256": values.sha256(item.sha256, f"{fkey}.sha256"),
+                    "size": values.size(item.size, f"{fkey}.size"),
+                    "hf_revision": commit,
+                }
+            )
     rows.sort(key=lambda r: (r["repo"], r["path"]))
     return json.dumps(rows, indent=2) + "\n"
 
@@ -36,17 +42,19 @@ def _packages(lock: Lock, values: Values) -> list[dict[str, Any]]:
     for i, p in enumerate(lock.python.packages):
         key = f"python.packages[{i}]"
         name, version = values.python_name(p.name, f"{key}.name"), values.python_version(p.version, f"{key}.version")
-        out.append({
-            "name": name,
-            "version": version,
-            "index": values.text(p.index, f"{key}.index"),
-            "filename": values.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
-            "url": values.url(p.wheel.url, f"{key}.wheel.url"),
-            "sha256": values.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
-            "size": values.size(p.wheel.size, f"{key}.wheel.size", optional=True),
-            "upload_time": _timestamp(p.wheel.upload_time, f"{key}.wheel.upload-time", values),
-            "dependencies": sorted(values.python_name(d, f"{key}.dependencies") for d in p.dependencies),
-        })
+        out.append(
+            {
+                "name": name,
+                "version": version,
+                "index": values.text(p.index, f"{key}.index"),
+                "filename": values.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
+                "url": values.url(p.wheel.url, f"{key}.wheel.url"),
+                "sha256": values.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
+                "size": values.size(p.wheel.size, f"{key}.wheel.size", optional=True),
+                "upload_time": _timestamp(p.wheel.upload_time, f"{key}.wheel.upload-time", values),
+                "dependencies": sorted(values.python_name(d, f"{key}.dependencies") for d in p.dependencies),
+            }
+        )
     return sorted(out, key=lambda p: p["name"])
 
 
@@ -67,8 +75,9 @@ def _index_urls(lock: Lock, values: Values) -> dict[str, str]:
     """Index name -> URL ("" for the installer's default index)."""
     if not lock.python:
         return {}
-    return {ix.name: values.url(ix.url, f"python.indexes.{ix.name}.url") if ix.url else ""
-            for ix in lock.python.indexes}
+    return {
+        ix.name: values.url(ix.url, f"python.indexes.{ix.name}.url") if ix.url else "" for ix in lock.python.indexes
+    }
 
 
 def requirements_txt(lock: Lock, values: Values) -> str:
@@ -90,8 +99,9 @@ def requirements_txt(lock: Lock, values: Values) -> str:
 
 def _environment(platform: str, values: Values) -> str:
     """`x86_64-manylinux_2_35` -> a PEP 508 marker for that target."""
-    machine = values.match(platform.split("-", 1)[0], MACHINE, "python.platform",
-                           "a platform like x86_64-manylinux_2_35")
+    machine = values.match(
+        platform.split("-", 1)[0], MACHINE, "python.platform", "a platform like x86_64-manylinux_2_35"
+    )
     return f"sys_platform == 'linux' and platform_machine == '{machine}'"
 
 

@@ -64,8 +64,10 @@ class Values:
             raise self.fail(key, f"expected a string, found {value!r}")
         found = _CONTROL.search(value)
         if found:
-            raise self.fail(key, f"contains control character U+{ord(found.group()):04X}; "
-                                 "refusing to write it into a generated file")
+            raise self.fail(
+                key,
+                f"contains control character U+{ord(found.group()):04X}; refusing to write it into a generated file",
+            )
         return value
 
     def match(self, value: str, pattern: re.Pattern[str], key: str, what: str) -> str:
@@ -141,8 +143,7 @@ class Values:
     def rel_path(self, value: str, key: str) -> str:
         self.text(value, key)
         pieces = value.split("/")
-        if not value or value.startswith("/") or any(p in ("", ".", "..") for p in pieces) \
-                or value.startswith("-"):
+        if not value or value.startswith("/") or any(p in ("", ".", "..") for p in pieces) or value.startswith("-"):
             raise self.fail(key, f"{value!r} is not a relative path inside its folder")
         return value
 
@@ -159,8 +160,9 @@ def hcl(value: str) -> str:
 
 
 def _yaml_printable(code: int) -> bool:
-    return (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000) \
-        and code != 0xFEFF
+    return (
+        0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+    ) and code != 0xFEFF
 
 
 def yaml_str(value: str) -> str:

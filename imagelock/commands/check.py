@@ -45,12 +45,16 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
     actual = lock.digest()
     result = CheckResult(lock_path=path, digest=actual, image=lock.image_name())
     if lock.intent_sha256 != intent.sha256:
-        result.problems.append(f"stale: {intent.path} changed since the lock was written "
-                               f"(intent sha256 {intent.sha256[:12]}, lock made from {lock.intent_sha256[:12]}); "
-                               "run `lock update`")
+        result.problems.append(
+            f"stale: {intent.path} changed since the lock was written "
+            f"(intent sha256 {intent.sha256[:12]}, lock made from {lock.intent_sha256[:12]}); "
+            "run `lock update`"
+        )
     if claimed != actual:
-        result.problems.append(f"tampered: the lock's content does not match its digest "
-                               f"(recorded {claimed[:12]}, content {actual[:12]}); edited by hand?")
+        result.problems.append(
+            f"tampered: the lock's content does not match its digest "
+            f"(recorded {claimed[:12]}, content {actual[:12]}); edited by hand?"
+        )
     if lock.name != intent.name:
         result.problems.append(f"stale: the lock is named {lock.name!r}, the intent {intent.name!r}")
     for domain in domains.DOMAINS:

@@ -71,11 +71,15 @@ def intent_text(spec: str, name: str) -> str:
             elif re.fullmatch(r"[a-z0-9][a-z0-9._-]*", token):
                 requirements.append(_requirement(token, following, part))
             else:
-                raise InputError("lock init", part, f"cannot read {tokens[i]!r}: expected a package name, "
-                                 "a flavour such as cu124, or 'python X.Y'")
+                raise InputError(
+                    "lock init",
+                    part,
+                    f"cannot read {tokens[i]!r}: expected a package name, a flavour such as cu124, or 'python X.Y'",
+                )
             i += 2 if following else 1
-    if flavour is None and any(r.split("=")[0].split("<")[0].split(">")[0] in ("torch", "torchvision", "torchaudio")
-                               for r in requirements):
+    if flavour is None and any(
+        r.split("=")[0].split("<")[0].split(">")[0] in ("torch", "torchvision", "torchaudio") for r in requirements
+    ):
         flavour = "cpu" if not nvidia else "cu124"
     lines = [
         f"# imagelock intent, written by: lock init {json.dumps(spec)}",
@@ -107,8 +111,13 @@ def intent_text(spec: str, name: str) -> str:
         f"bootstrap = {json.dumps(list(DEFAULT_BOOTSTRAP))}",
     ]
     if flavour:
-        lines += ["", "# torch, torchvision, torchaudio and triton come from this flavour's PyTorch index,",
-                  "# and nothing else does.", "[python.torch]", f"cuda = {json.dumps(flavour)}"]
+        lines += [
+            "",
+            "# torch, torchvision, torchaudio and triton come from this flavour's PyTorch index,",
+            "# and nothing else does.",
+            "[python.torch]",
+            f"cuda = {json.dumps(flavour)}",
+        ]
     text = "\n".join(lines) + "\n"
     domains.loads_intent(text, f"{name}.toml")  # what init writes must read back
     return text

@@ -22,17 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imagelock.net import aws
-
-from imagelock.net import http
-
 from imagelock import domains
-from imagelock.lock import codec as lockfile
 from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
+from imagelock.lock import codec as lockfile
 from imagelock.lock.artifact import Artifact
-from imagelock.net.upstreams import hub_token
 from imagelock.lock.model import Lock, Mirror
+from imagelock.net import aws, http
+from imagelock.net.upstreams import hub_token
 
 MAX_JOBS = 64
 
@@ -78,18 +75,25 @@ class MirrorSummary:
         return EXIT_ERROR if self.failed else EXIT_OK
 
     def lines(self) -> list[str]:
-        out = [f"mirror {self.target}: {len(self.uploaded)} uploaded ({_size(self.uploaded_bytes)}), "
-               f"{len(self.skipped)} already there ({_size(self.skipped_bytes)}), {len(self.failed)} failed"]
+        out = [
+            f"mirror {self.target}: {len(self.uploaded)} uploaded ({_size(self.uploaded_bytes)}), "
+            f"{len(self.skipped)} already there ({_size(self.skipped_bytes)}), {len(self.failed)} failed"
+        ]
         out += [f"  failed {a.kind} {a.name}: {reason}" for a, reason in self.failed]
         if self.failed:
             out.append("  the lock was not changed; run again to upload what is missing")
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "uploaded": len(self.uploaded), "uploaded_bytes": self.uploaded_bytes,
-                "skipped": len(self.skipped), "skipped_bytes": self.skipped_bytes,
-                "failed": [{"kind": a.kind, "name": a.name, "reason": r} for a, r in self.failed],
-                "lock_written": self.lock_written}
+        return {
+            "target": self.target,
+            "uploaded": len(self.uploaded),
+            "uploaded_bytes": self.uploaded_bytes,
+            "skipped": len(self.skipped),
+            "skipped_bytes": self.skipped_bytes,
+            "failed": [{"kind": a.kind, "name": a.name, "reason": r} for a, r in self.failed],
+            "lock_written": self.lock_written,
+        }
 
 
 def _size(count: int) -> str:
@@ -137,8 +141,12 @@ class _Target:
             problems.append("sha256 metadata missing")
         stored = head.get("ChecksumSHA256")
         whole = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
-        if stored and "-" not in stored and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT" \
-                and stored != whole:
+        if (
+            stored
+            and "-" not in stored
+            and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+            and stored != whole
+        ):
             problems.append(f"S3 checksum {stored}, expected {whole}")
         if problems:
             raise VerificationError(f"s3://{self.url.bucket}/{key}: upload does not match ({'; '.join(problems)})")
@@ -157,8 +165,10 @@ def _verified_local(artifact: Artifact) -> Path:
     digest = http.download(url, dest, headers=headers, total=artifact.size, what=artifact.name)
     if digest.sha256 != artifact.sha256 or (artifact.size is not None and digest.size != artifact.size):
         dest.unlink(missing_ok=True)
-        raise VerificationError(f"{artifact.name} from {http.redact(url)}: sha256 {digest.sha256} "
-                                f"({digest.size} bytes), the lock records {artifact.sha256} ({artifact.size} bytes)")
+        raise VerificationError(
+            f"{artifact.name} from {http.redact(url)}: sha256 {digest.sha256} "
+            f"({digest.size} bytes), the lock records {artifact.sha256} ({artifact.size} bytes)"
+        )
     blob.parent.mkdir(parents=True, exist_ok=True)
     os.replace(dest, blob)
     return blob
@@ -197,8 +207,9 @@ def _check_bucket(target: _Target) -> None:
         raise UpstreamError(f"S3 {target.url}: {aws.describe_error(exc)}") from None
 
 
-def mirror_artifacts(items: list[Artifact], to: str, jobs: int = 4,
-                     on_done: Callable[[str, Artifact], None] | None = None) -> MirrorSummary:
+def mirror_artifacts(
+    items: list[Artifact], to: str, jobs: int = 4, on_done: Callable[[str, Artifact], None] | None = None
+) -> MirrorSummary:
     target = _Target(aws.parse_s3_url(to, None, "--to"))
     _check_bucket(target)
     summary = MirrorSummary(target=str(target.url))
@@ -228,8 +239,14 @@ def mirror_artifacts(items: list[Artifact], to: str, jobs: int = 4,
     return summary
 
 
-def run_mirror(lock_path: str | Path, to: str, jobs: int = 4, *, write: bool = True,
-               on_done: Callable[[str, Artifact], None] | None = None) -> MirrorSummary:
+def run_mirror(
+    lock_path: str | Path,
+    to: str,
+    jobs: int = 4,
+    *,
+    write: bool = True,
+    on_done: Callable[[str, Artifact], None] | None = None,
+) -> MirrorSummary:
     """What `lock mirror --to URL [--jobs N]` does; the CLI prints `summary.lines()` and exits `summary.exit_code`."""
     if not 1 <= jobs <= MAX_JOBS:
         raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")

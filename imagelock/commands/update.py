@@ -45,15 +45,18 @@ class UpdateResult:
 
 
 def now_cutoff() -> str:
-    return instant(dt.datetime.now(dt.timezone.utc))
+    return instant(dt.datetime.now(dt.UTC))
 
 
 def _cutoff(intent: Intent, previous: Lock | None, moving: bool, asked: str | None = None) -> Universe:
     """The intent's cutoff; else `--cutoff`; else the one the lock recorded at its first update; else now."""
     if intent.cutoff:
         if asked is not None:
-            raise InputError(intent.path, "universe.cutoff", f"the intent pins the cutoff ({intent.cutoff}); "
-                             "move it there instead of with --cutoff")
+            raise InputError(
+                intent.path,
+                "universe.cutoff",
+                f"the intent pins the cutoff ({intent.cutoff}); move it there instead of with --cutoff",
+            )
         return Universe(cutoff=intent.cutoff, source="intent")
     if asked is not None:
         return Universe(cutoff=parse_cutoff(asked, "lock update", "--cutoff"), source="update-time")
@@ -67,8 +70,7 @@ def _violations(report: compat.Report) -> str:
     return f"{count} cross-layer violation{'s' if count != 1 else ''}"
 
 
-def _combined(intent: Intent, lock: Lock, targets: compat.Targets,
-              refused: list[AnswerIsNo]) -> AnswerIsNo:
+def _combined(intent: Intent, lock: Lock, targets: compat.Targets, refused: list[AnswerIsNo]) -> AnswerIsNo:
     """Each layer's refusal, then what the cross-layer rules say about the rest and the intent's pins.
 
     A lone refusal with no cross-layer violation is returned as the layer said it
@@ -87,10 +89,19 @@ def _combined(intent: Intent, lock: Lock, targets: compat.Targets,
     return AnswerIsNo(f"{summary}; {_violations(report)}; nothing was written", details)
 
 
-def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only: list[str] | None = None,
-           upgrade: bool = False, upgrade_packages: list[str] | None = None, refresh: list[str] | None = None,
-           dry_run: bool = False, engine: str = "uv",
-           replay: str | Path | ReplayServer | None = None, cutoff: str | None = None) -> UpdateResult:
+def update(
+    intent_path: str | Path,
+    lock_path: str | Path | None = None,
+    *,
+    only: list[str] | None = None,
+    upgrade: bool = False,
+    upgrade_packages: list[str] | None = None,
+    refresh: list[str] | None = None,
+    dry_run: bool = False,
+    engine: str = "uv",
+    replay: str | Path | ReplayServer | None = None,
+    cutoff: str | None = None,
+) -> UpdateResult:
     intent = domains.read_intent(intent_path)
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     previous, claimed = domains.read_lock(path) if path.exists() else (None, None)
@@ -98,19 +109,27 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
         for name in names:
             if name not in known:
-                raise InputError(None, flag, f"unknown domain {name!r}{did_you_mean(name, known)}; "
-                                 f"expected one of: {', '.join(known)}")
+                raise InputError(
+                    None,
+                    flag,
+                    f"unknown domain {name!r}{did_you_mean(name, known)}; expected one of: {', '.join(known)}",
+                )
     moving = upgrade or bool(upgrade_packages)
     universe = _cutoff(intent, previous, moving=moving, asked=cutoff)
     targets = compat.targets.from_intent(intent)
     compat.check_targets(targets)  # a mistyped instance type fails before minutes of resolution
-    if previous is not None and claimed is not None and not (moving or refresh or only) \
-            and _unchanged(intent, previous, claimed, universe, engine):
+    if (
+        previous is not None
+        and claimed is not None
+        and not (moving or refresh or only)
+        and _unchanged(intent, previous, claimed, universe, engine)
+    ):
         report = compat.evaluate(previous, targets)
         if not report.violations:
             text = path.read_text(encoding="utf-8")
-            return UpdateResult(lock=previous, text=text, path=path, changed=False, written=False,
-                                previous=previous, report=report)
+            return UpdateResult(
+                lock=previous, text=text, path=path, changed=False, written=False, previous=previous, report=report
+            )
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
     # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
     # are not there until `lock mirror` runs again (it uploads only what is missing).
@@ -120,9 +139,17 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     with contextlib.ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="imagelock-"))
         upstreams: Upstreams = stack.enter_context(server) if server else LIVE
-        ctx = UpdateContext(intent=intent, previous=previous, cutoff=universe.cutoff, upgrade=upgrade,
-                            upgrade_packages=list(upgrade_packages or []), refresh=list(refresh or []),
-                            engine=engine, upstreams=upstreams, workdir=Path(workdir))
+        ctx = UpdateContext(
+            intent=intent,
+            previous=previous,
+            cutoff=universe.cutoff,
+            upgrade=upgrade,
+            upgrade_packages=list(upgrade_packages or []),
+            refresh=list(refresh or []),
+            engine=engine,
+            upstreams=upstreams,
+            workdir=Path(workdir),
+        )
         wanted = []
         for domain in domains.DOMAINS:
             if domain.name not in intent.sections:
@@ -153,8 +180,9 @@ def update(intent_path: str | Path, lock_path: str | Path | None = None, *, only
     written = False
     if not dry_run:
         written = lockfile.write_atomic(path, text)
-    return UpdateResult(lock=lock, text=text, path=path, changed=changed, written=written, previous=previous,
-                        report=report)
+    return UpdateResult(
+        lock=lock, text=text, path=path, changed=changed, written=written, previous=previous, report=report
+    )
 
 
 def _resolve_all(wanted: list[Domain], ctx: UpdateContext) -> list[tuple[Domain, Any]]:

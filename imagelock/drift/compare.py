@@ -112,13 +112,19 @@ class LockIndex:
         self.python_versions = list((self.python or {}).values())
         self.python_allowed = frozenset(self.python or {}) | VENV_SEED
         # per folder: dest, repo, path -> (size, sha256), and path -> size (what a clean folder lists)
-        self.models = [(m.dest, m.repo, {f.path: (f.size, f.sha256) for f in m.files},
-                        {f.path: f.size for f in m.files}) for m in lock.models]
+        self.models = [
+            (m.dest, m.repo, {f.path: (f.size, f.sha256) for f in m.files}, {f.path: f.size for f in m.files})
+            for m in lock.models
+        ]
         self.venv = lock.python.venv if lock.python else None
         self.model_dests = [m.dest for m in lock.models]
         # every artifact a domain places at a dest: dest -> (domain, sha256, size)
-        self.placed = {a.dest: (domain.name, a.sha256, a.size) for domain, layer in domains.present(lock)
-                       for a in domain.artifacts(layer) if a.dest is not None}
+        self.placed = {
+            a.dest: (domain.name, a.sha256, a.size)
+            for domain, layer in domains.present(lock)
+            for a in domain.artifacts(layer)
+            if a.dest is not None
+        }
 
 
 def _expect(facts: Any, key: str, kind: type | tuple[type, ...], what: str, source: str) -> Any:
@@ -149,8 +155,9 @@ def validate(facts: Any, source: str) -> None:
     if facts.get("facts_version") != 1:
         raise InputError(source, "facts_version", f"expected 1, found {facts.get('facts_version')!r}")
     if facts.get("complete") is False:
-        why = "; ".join(f"{e.get('where')}: {e.get('message')}" for e in facts.get("errors") or []
-                        if isinstance(e, dict))
+        why = "; ".join(
+            f"{e.get('where')}: {e.get('message')}" for e in facts.get("errors") or [] if isinstance(e, dict)
+        )
         raise InputError(source, "complete", f"the collector did not finish ({why or 'no reason given'})")
     if facts.get("dpkg") is not None:
         rows = _expect(facts, "dpkg", list, "a list of [name, version, arch] rows", source)
@@ -161,11 +168,14 @@ def validate(facts: Any, source: str) -> None:
     if facts.get("python") is not None:
         py = _expect(facts, "python", dict, "an object", source)
         dists = py.get("distributions")
-        if not isinstance(dists, list) or not (
-                _only(dict, dists) and _only(str, map(_GET_NAME, dists)) and _only(str, map(_GET_VERSION, dists))
-        ) and not all(
+        if (
+            not isinstance(dists, list)
+            or not (_only(dict, dists) and _only(str, map(_GET_NAME, dists)) and _only(str, map(_GET_VERSION, dists)))
+            and not all(
                 isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("version"), str)
-                for d in dists):
+                for d in dists
+            )
+        ):
             raise InputError(source, "python.distributions", "expected a list of {name, version} objects")
     if facts.get("models") is not None:
         models = _expect(facts, "models", list, "a list of model folders", source)
@@ -175,8 +185,12 @@ def validate(facts: Any, source: str) -> None:
     if facts.get("files") is not None:
         files = _expect(facts, "files", list, "a list of placed files", source)
         for i, f in enumerate(files):
-            if not (isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("exists"), bool)
-                    and isinstance(f.get("sha256", ""), str)):
+            if not (
+                isinstance(f, dict)
+                and isinstance(f.get("path"), str)
+                and isinstance(f.get("exists"), bool)
+                and isinstance(f.get("sha256", ""), str)
+            ):
                 raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
@@ -216,24 +230,46 @@ def _placed(index: LockIndex, files: list[dict[str, Any]], out: list[Finding]) -
         if found is None or not found["exists"]:
             out.append(Finding(layer, "missing", dest, expected=sha256[:12]))
         elif found.get("sha256") != sha256:
-            out.append(Finding(layer, "changed-hash", dest, expected=sha256[:12],
-                               actual=str(found.get("sha256") or "unreadable")[:12]))
+            out.append(
+                Finding(
+                    layer,
+                    "changed-hash",
+                    dest,
+                    expected=sha256[:12],
+                    actual=str(found.get("sha256") or "unreadable")[:12],
+                )
+            )
 
 
 def _fingerprint(index: LockIndex, facts: dict[str, Any], out: list[Finding]) -> None:
     fp = facts.get("fingerprint")
     if not fp or not fp.get("digest"):
-        out.append(Finding("image", "missing", "fingerprint", index.image, None,
-                           "no /etc/imagelock/lock.digest: not built from an imagelock lock"))
+        out.append(
+            Finding(
+                "image",
+                "missing",
+                "fingerprint",
+                index.image,
+                None,
+                "no /etc/imagelock/lock.digest: not built from an imagelock lock",
+            )
+        )
         return
     digest = str(fp["digest"])
     name = str(fp.get("lock_name") or index.lock.name)
     if digest != index.digest:
         out.append(Finding("image", "other-lock", "fingerprint", index.image, f"{name}-{digest[:12]}"))
     elif fp.get("lock_digest") not in (None, digest):
-        out.append(Finding("image", "other-lock", "fingerprint", index.image,
-                           f"{name}-{str(fp['lock_digest'])[:12]}",
-                           "/etc/imagelock/lock.toml names another digest than lock.digest"))
+        out.append(
+            Finding(
+                "image",
+                "other-lock",
+                "fingerprint",
+                index.image,
+                f"{name}-{str(fp['lock_digest'])[:12]}",
+                "/etc/imagelock/lock.toml names another digest than lock.digest",
+            )
+        )
 
 
 def _kernel(expected: str, kernel: dict[str, Any], out: list[Finding]) -> None:
@@ -244,15 +280,31 @@ def _kernel(expected: str, kernel: dict[str, Any], out: list[Finding]) -> None:
         return
     installed = kernel.get("installed") or []
     if expected not in installed:
-        out.append(Finding("kernel", "wrong-kernel", "installed kernel", expected,
-                           ", ".join(installed) or None, "no /lib/modules for the locked kernel"))
+        out.append(
+            Finding(
+                "kernel",
+                "wrong-kernel",
+                "installed kernel",
+                expected,
+                ", ".join(installed) or None,
+                "no /lib/modules for the locked kernel",
+            )
+        )
 
 
 def _nvidia(driver: str, cuda: str, nv: dict[str, Any], out: list[Finding]) -> None:
     sources = nv.get("sources") or {}
     if not sources:
-        out.append(Finding("nvidia", "missing", "driver", driver, None,
-                           "no /proc/driver/nvidia, nvidia-smi, module or driver libraries found"))
+        out.append(
+            Finding(
+                "nvidia",
+                "missing",
+                "driver",
+                driver,
+                None,
+                "no /proc/driver/nvidia, nvidia-smi, module or driver libraries found",
+            )
+        )
     seen = set()
     for where, value in sorted(sources.items()):
         for version in str(value).split(","):
@@ -300,8 +352,16 @@ def _apt(index: LockIndex, rows: list[list[str]], out: list[Finding]) -> None:
         out.append(Finding("apt", "extra", _apt_subject(index, name, arch), None, installed[(name, arch)]))
     for name, version, arch, state in broken:
         if (name, arch) in index.apt or index.strict_apt:
-            out.append(Finding("apt", "not-installed", _apt_subject(index, name, arch),
-                               index.apt.get((name, arch)), version, f"dpkg state {state}"))
+            out.append(
+                Finding(
+                    "apt",
+                    "not-installed",
+                    _apt_subject(index, name, arch),
+                    index.apt.get((name, arch)),
+                    version,
+                    f"dpkg state {state}",
+                )
+            )
 
 
 def _apt_clean(index: LockIndex, owned: list[list[str]]) -> bool:
@@ -333,8 +393,16 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
         for dist in dists:
             key = normalize(dist["name"])
             if key in first:
-                out.append(Finding("python", "extra", dist["name"], index.python.get(key), dist["version"],
-                                   f"installed twice ({first[key]} and {dist['version']})"))
+                out.append(
+                    Finding(
+                        "python",
+                        "extra",
+                        dist["name"],
+                        index.python.get(key),
+                        dist["version"],
+                        f"installed twice ({first[key]} and {dist['version']})",
+                    )
+                )
             else:
                 first[key] = dist["version"]
         have = first
@@ -352,16 +420,26 @@ def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]
         if not isinstance(record, dict) or key not in index.python:
             continue
         if record.get("error"):
-            out.append(Finding("python", "changed-hash", index.python_names[key], None, None,
-                               f"cannot verify: {record['error']}"))
+            out.append(
+                Finding(
+                    "python", "changed-hash", index.python_names[key], None, None, f"cannot verify: {record['error']}"
+                )
+            )
             continue
         changed, missing = record.get("changed") or [], record.get("missing") or []
         if changed or missing:
             files = ", ".join([*changed[:3], *missing[:3]])
             more = len(changed) + len(missing) - min(3, len(changed)) - min(3, len(missing))
-            out.append(Finding("python", "changed-hash", index.python_names[key], "RECORD",
-                               f"{len(changed)} changed, {len(missing)} missing",
-                               files + (f" and {more} more" if more > 0 else "")))
+            out.append(
+                Finding(
+                    "python",
+                    "changed-hash",
+                    index.python_names[key],
+                    "RECORD",
+                    f"{len(changed)} changed, {len(missing)} missing",
+                    files + (f" and {more} more" if more > 0 else ""),
+                )
+            )
 
 
 def _python_clean(index: LockIndex, have: dict[str, str]) -> bool:
@@ -376,6 +454,7 @@ def _same_version(a: str, b: str) -> bool:
         return True
     try:
         from packaging.version import InvalidVersion, Version
+
         try:
             return Version(a) == Version(b)
         except InvalidVersion:
@@ -404,13 +483,17 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
             if item is None:
                 out.append(Finding("models", "missing", subject, sha[:12], None))
             elif item.get("size") != size:
-                out.append(Finding("models", "changed-hash", subject, f"{size} bytes",
-                                   f"{item.get('size')} bytes", "size differs"))
+                out.append(
+                    Finding(
+                        "models", "changed-hash", subject, f"{size} bytes", f"{item.get('size')} bytes", "size differs"
+                    )
+                )
             elif "sha256" in item and item["sha256"] != sha:
                 out.append(Finding("models", "changed-hash", subject, sha[:12], str(item["sha256"])[:12]))
         for path in sorted(set(seen) - set(files)):
-            out.append(Finding("models", "extra", f"{dest.rstrip('/')}/{path}", None,
-                               f"{seen[path].get('size')} bytes"))
+            out.append(
+                Finding("models", "extra", f"{dest.rstrip('/')}/{path}", None, f"{seen[path].get('size')} bytes")
+            )
 
 
 def _folder_clean(sizes: dict[str, int], listed: list[dict[str, Any]]) -> bool:

@@ -23,8 +23,9 @@ from imagelock.errors import UpstreamError
 def _run_collector(source: str, args: list[str], timeout: float) -> dict[str, Any]:
     """Runs on the node: the collector in a child process; returns stdout or the reason it failed."""
     try:
-        done = subprocess.run([sys.executable, "-", *args], input=source.encode(), capture_output=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-", *args], input=source.encode(), capture_output=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"collector timed out after {timeout:g}s"}
     if done.returncode != 0:

@@ -31,8 +31,19 @@ INLINE_LIMIT = 24_000  # characters of stdout GetCommandInvocation returns inlin
 DOCUMENT = "AWS-RunShellScript"
 PLUGIN_DIR = "awsrunShellScript"
 STEP_DIR = "0.awsrunShellScript"
-TERMINAL = {"Success", "Failed", "Cancelled", "TimedOut", "Cancelling", "Undeliverable", "Terminated",
-            "DeliveryTimedOut", "ExecutionTimedOut", "InvalidPlatform", "AccessDenied"}
+TERMINAL = {
+    "Success",
+    "Failed",
+    "Cancelled",
+    "TimedOut",
+    "Cancelling",
+    "Undeliverable",
+    "Terminated",
+    "DeliveryTimedOut",
+    "ExecutionTimedOut",
+    "InvalidPlatform",
+    "AccessDenied",
+}
 _INSTANCE = re.compile(r"^(i|mi)-[0-9a-f]{8,17}$")
 _TAG = re.compile(r"^tag:([^=]{1,128})=(.+)$")
 _HEREDOC = "IMAGELOCK_COLLECTOR_EOF"
@@ -61,8 +72,9 @@ def parse_target(spec: str) -> dict[str, Any]:
     ids = [x.strip() for x in spec.split(",") if x.strip()]
     bad = [x for x in ids if not _INSTANCE.match(x)]
     if not ids or bad:
-        raise InputError(None, "--ssm", f"expected instance ids (i-0123456789abcdef0,...) or tag:KEY=VALUE, "
-                         f"found {spec!r}")
+        raise InputError(
+            None, "--ssm", f"expected instance ids (i-0123456789abcdef0,...) or tag:KEY=VALUE, found {spec!r}"
+        )
     return {"InstanceIds": ids}
 
 
@@ -72,8 +84,9 @@ _ERRORS = re.compile(r"^([0-9]+|[0-9]{1,2}%|100%)$")
 
 def check_rates(max_concurrency: str, max_errors: str) -> None:
     if not _CONCURRENCY.match(max_concurrency):
-        raise InputError(None, "--max-concurrency", f"expected a count (10) or a percentage (10%), "
-                         f"found {max_concurrency!r}")
+        raise InputError(
+            None, "--max-concurrency", f"expected a count (10) or a percentage (10%), found {max_concurrency!r}"
+        )
     if not _ERRORS.match(max_errors):
         raise InputError(None, "--max-errors", f"expected a count (0, 5) or a percentage (100%), found {max_errors!r}")
 
@@ -91,7 +104,7 @@ def backoff_delays(base: float, cap: float, rng: random.Random) -> Any:
     """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**n)), never below 0.2 s."""
     n = 0
     while True:
-        yield max(0.2, rng.uniform(0, min(cap, base * (2 ** n))))
+        yield max(0.2, rng.uniform(0, min(cap, base * (2**n))))
         n += 1
 
 
@@ -107,9 +120,14 @@ def _client_error(exc: Exception) -> str:
     return exc.__class__.__name__
 
 
-def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
-                on_sent: Callable[[str, list[str]], None] | None = None,
-                sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> list[Audit]:
+def audit_fleet(
+    index: LockIndex,
+    options: SsmOptions,
+    session: Any = None,
+    on_sent: Callable[[str, list[str]], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> list[Audit]:
     """Send the collector to the fleet, wait, read every instance's facts, compare each."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
@@ -127,8 +145,10 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
         **target,
         "DocumentName": DOCUMENT,
         "Comment": f"imagelock drift {index.image}"[:100],
-        "Parameters": {"commands": [command_script(index, options.deep, options.instance_timeout)],
-                       "executionTimeout": [str(options.instance_timeout)]},
+        "Parameters": {
+            "commands": [command_script(index, options.deep, options.instance_timeout)],
+            "executionTimeout": [str(options.instance_timeout)],
+        },
         "MaxConcurrency": options.max_concurrency,
         "MaxErrors": options.max_errors,
         "TimeoutSeconds": max(30, options.instance_timeout),
@@ -143,7 +163,8 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
     command_id = command["CommandId"]
     # Asked by id: exactly those (an id SSM cannot reach is reported, not dropped). By tag: whoever SSM reached.
     instances = list(target.get("InstanceIds") or []) or _discover(
-        ssm, command_id, sleep, backoff_delays(options.poll_base, options.poll_max, rng))
+        ssm, command_id, sleep, backoff_delays(options.poll_base, options.poll_max, rng)
+    )
     if on_sent:
         on_sent(command_id, instances)
     if not instances:
@@ -164,14 +185,28 @@ def audit_fleet(index: LockIndex, options: SsmOptions, session: Any = None,
             return Audit(instance, error=inv["imagelock_error"])
         return _finish(index, options, s3, command_id, instance, inv)
 
-    results = poll(instances, fetch, finish, options.instance_timeout + 60, options.instance_timeout,
-                   backoff_delays(options.poll_base, options.poll_max, rng), sleep)
+    results = poll(
+        instances,
+        fetch,
+        finish,
+        options.instance_timeout + 60,
+        options.instance_timeout,
+        backoff_delays(options.poll_base, options.poll_max, rng),
+        sleep,
+    )
     return [results[i] for i in instances]
 
 
-def poll(instances: list[str], fetch: Callable[[str], dict[str, Any] | None],
-         finish: Callable[[str, dict[str, Any]], Audit], wait_s: float, instance_timeout: int, delays: Any,
-         sleep: Callable[[float], None], clock: Callable[[], float] = time.monotonic) -> dict[str, Audit]:
+def poll(
+    instances: list[str],
+    fetch: Callable[[str], dict[str, Any] | None],
+    finish: Callable[[str, dict[str, Any]], Audit],
+    wait_s: float,
+    instance_timeout: int,
+    delays: Any,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Audit]:
     """Ask about every pending instance, sleep a jittered backoff, again, until all are terminal or time is up."""
     pending = list(instances)
     results: dict[str, Audit] = {}
@@ -189,8 +224,9 @@ def poll(instances: list[str], fetch: Callable[[str], dict[str, Any] | None],
             break
         if clock() > deadline:
             for instance in pending:
-                results[instance] = Audit(instance, error=f"no answer within {instance_timeout}s "
-                                                          "(per-instance timeout)")
+                results[instance] = Audit(
+                    instance, error=f"no answer within {instance_timeout}s (per-instance timeout)"
+                )
             break
         sleep(next(delays))
     return results
@@ -218,13 +254,15 @@ def _discover(ssm: Any, command_id: str, sleep: Callable[[float], None], delays:
     return list(commands[0].get("InstanceIds") or []) if commands else []
 
 
-def _finish(index: LockIndex, options: SsmOptions, s3: Any, command_id: str, instance: str,
-            inv: dict[str, Any]) -> Audit:
+def _finish(
+    index: LockIndex, options: SsmOptions, s3: Any, command_id: str, instance: str, inv: dict[str, Any]
+) -> Audit:
     status = inv.get("Status")
     if status != "Success":
         err = (inv.get("StandardErrorContent") or "").strip().splitlines()
-        reason = f"collector {status}" + (f" (exit {inv.get('ResponseCode')})" if inv.get("ResponseCode", -1) >= 0
-                                         else "")
+        reason = f"collector {status}" + (
+            f" (exit {inv.get('ResponseCode')})" if inv.get("ResponseCode", -1) >= 0 else ""
+        )
         if err:
             reason += f": {err[-1][:200]}"
         return Audit(instance, error=reason)
@@ -234,11 +272,15 @@ def _finish(index: LockIndex, options: SsmOptions, s3: Any, command_id: str, ins
         try:
             text = s3.get_object(Bucket=options.s3_bucket, Key=key)["Body"].read().decode("utf-8", "replace")
         except Exception as exc:  # noqa: BLE001 - botocore raises several classes here
-            return Audit(instance, error=f"no collector output at s3://{options.s3_bucket}/{key} "
-                                         f"({_client_error(exc)})")
+            return Audit(
+                instance, error=f"no collector output at s3://{options.s3_bucket}/{key} ({_client_error(exc)})"
+            )
     elif len(text) >= INLINE_LIMIT:
-        return Audit(instance, error=f"output truncated at SSM's inline limit ({INLINE_LIMIT} characters); "
-                                     "pass --s3-bucket so SSM writes it to S3")
+        return Audit(
+            instance,
+            error=f"output truncated at SSM's inline limit ({INLINE_LIMIT} characters); "
+            "pass --s3-bucket so SSM writes it to S3",
+        )
     if not text.strip():
         return Audit(instance, error="collector printed nothing")
     try:

@@ -50,8 +50,7 @@ def summary_line(audit: Audit, image: str) -> str:
     if not audit.findings:
         return f"{audit.target}: clean: no drift from {image}"
     n = len(audit.findings)
-    return (f"{audit.target}: drifted: {n} finding{'s' if n != 1 else ''} ({_counts(audit.findings)})"
-            f" against {image}")
+    return f"{audit.target}: drifted: {n} finding{'s' if n != 1 else ''} ({_counts(audit.findings)}) against {image}"
 
 
 def text_audit(audit: Audit, image: str) -> str:
@@ -68,8 +67,12 @@ def text_audit(audit: Audit, image: str) -> str:
 
 def fleet_counts(audits: Sequence[Audit]) -> dict[str, int]:
     per = Counter(a.status for a in audits)
-    return {"machines": len(audits), "clean": per["clean"], "drifted": per["drifted"],
-            "unreachable": per["unreachable"]}
+    return {
+        "machines": len(audits),
+        "clean": per["clean"],
+        "drifted": per["drifted"],
+        "unreachable": per["unreachable"],
+    }
 
 
 def commonest(audits: Sequence[Audit]) -> list[tuple[str, int]]:
@@ -85,8 +88,10 @@ def text_report(audits: Sequence[Audit], image: str) -> str:
         return text_audit(audits[0], image)
     blocks = [text_audit(a, image) for a in sorted(audits, key=lambda a: a.target)]
     c = fleet_counts(audits)
-    lines = [f"fleet: {c['machines']} machines: {c['clean']} clean, {c['drifted']} drifted, "
-             f"{c['unreachable']} unreachable, against {image}"]
+    lines = [
+        f"fleet: {c['machines']} machines: {c['clean']} clean, {c['drifted']} drifted, "
+        f"{c['unreachable']} unreachable, against {image}"
+    ]
     top = commonest(audits)
     if top:
         lines.append("commonest findings:")
@@ -98,12 +103,18 @@ def text_report(audits: Sequence[Audit], image: str) -> str:
 
 def json_report(audits: Sequence[Audit], lock_path: str, image: str, digest: str) -> str:
     data: dict[str, Any] = {
-        "lock": lock_path, "image": image, "digest": digest,
+        "lock": lock_path,
+        "image": image,
+        "digest": digest,
         "summary": fleet_counts(audits),
         "commonest": [{"finding": line, "machines": n} for line, n in commonest(audits)],
         "machines": [
-            {"target": a.target, "status": a.status, "error": a.error,
-             "findings": [f.to_json() for f in sorted_findings(a.findings)]}
+            {
+                "target": a.target,
+                "status": a.status,
+                "error": a.error,
+                "findings": [f.to_json() for f in sorted_findings(a.findings)],
+            }
             for a in sorted(audits, key=lambda a: a.target)
         ],
     }
@@ -114,9 +125,13 @@ def junit_report(audits: Sequence[Audit], image: str) -> str:
     """One test suite per machine, one test case per layer; errors for unreachable machines."""
     c = fleet_counts(audits)
     layers = layers_of(f for a in audits for f in a.findings)
-    suites = ET.Element("testsuites", name=f"lock drift {image}", tests=str(len(audits) * len(layers)),
-                        failures=str(sum(len({f.layer for f in a.findings}) for a in audits)),
-                        errors=str(c["unreachable"]))
+    suites = ET.Element(
+        "testsuites",
+        name=f"lock drift {image}",
+        tests=str(len(audits) * len(layers)),
+        failures=str(sum(len({f.layer for f in a.findings}) for a in audits)),
+        errors=str(c["unreachable"]),
+    )
     for a in sorted(audits, key=lambda a: a.target):
         suite = ET.SubElement(suites, "testsuite", name=a.target)
         if a.error is not None:
@@ -132,8 +147,9 @@ def junit_report(audits: Sequence[Audit], image: str) -> str:
             found = [f for f in sorted_findings(a.findings) if f.layer == layer]
             if found:
                 failing += 1
-                failure = ET.SubElement(case, "failure", type="drift",
-                                        message=f"{len(found)} finding{'s' if len(found) != 1 else ''}")
+                failure = ET.SubElement(
+                    case, "failure", type="drift", message=f"{len(found)} finding{'s' if len(found) != 1 else ''}"
+                )
                 failure.text = "\n".join(finding_line(f) for f in found)
         suite.set("tests", str(len(layers)))
         suite.set("failures", str(failing))

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagelock import domains
-from imagelock.lock import codec as lockfile
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError, read_user_text
+from imagelock.lock import codec as lockfile
 
 
 @dataclass
@@ -47,8 +47,11 @@ def read_facts(path: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, None, f"not valid JSON ({exc.msg} at line {exc.lineno}); "
-                         "expected a facts document from `lock collect`") from None
+        raise InputError(
+            path,
+            None,
+            f"not valid JSON ({exc.msg} at line {exc.lineno}); expected a facts document from `lock collect`",
+        ) from None
 
 
 def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
@@ -56,8 +59,9 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
     if req.root is not None:
         if not Path(req.root).is_dir():
             raise InputError(req.root, None, "--root: not a directory (expected a root filesystem)")
-        facts = collector.collect(req.root, False, index.venv, index.model_dests, req.deep, req.timeout,
-                                  sorted(index.placed))
+        facts = collector.collect(
+            req.root, False, index.venv, index.model_dests, req.deep, req.timeout, sorted(index.placed)
+        )
         return [audit(index, facts, req.root)], False
     if req.facts:
         if len(req.facts) == 1:
@@ -73,18 +77,27 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
         return audits, True
     if req.ssh is not None:
         from imagelock.drift.ssh import audit_host
+
         return [audit_host(index, req.ssh, req.deep, req.timeout)], False
     if req.ssm is not None:
         from imagelock.drift.fleet_ssm import SsmOptions, audit_fleet
-        options = SsmOptions(target=req.ssm, s3_bucket=req.s3_bucket, s3_prefix=req.s3_prefix,
-                             max_concurrency=req.max_concurrency, max_errors=req.max_errors,
-                             instance_timeout=int(req.timeout), region=req.region, deep=req.deep)
+
+        options = SsmOptions(
+            target=req.ssm,
+            s3_bucket=req.s3_bucket,
+            s3_prefix=req.s3_prefix,
+            max_concurrency=req.max_concurrency,
+            max_errors=req.max_errors,
+            instance_timeout=int(req.timeout),
+            region=req.region,
+            deep=req.deep,
+        )
         return audit_fleet(index, options), True
     if req.ray is not None:
         from imagelock.drift.fleet_ray import audit_cluster
+
         return audit_cluster(index, req.ray, req.deep, req.timeout), True
-    facts = collector.collect("/", True, index.venv, index.model_dests, req.deep, req.timeout,
-                              sorted(index.placed))
+    facts = collector.collect("/", True, index.venv, index.model_dests, req.deep, req.timeout, sorted(index.placed))
     return [audit(index, facts, facts.get("hostname") or "localhost")], False
 
 

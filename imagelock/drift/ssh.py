@@ -26,21 +26,30 @@ def ssh_argv(host: str, remote: list[str], connect_timeout: int = 10) -> list[st
     port = match.group(1)
     if port:
         host = host[: -(len(port) + 1)]
-    argv = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}",
-            "-o", "StrictHostKeyChecking=accept-new"]
+    argv = [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={connect_timeout}",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+    ]
     if port:
         argv += ["-p", port]
     return [*argv, "--", host.strip("[]"), " ".join(shlex.quote(a) for a in remote)]
 
 
-def audit_host(index: LockIndex, host: str, deep: bool = False, timeout: float = 300.0,
-               extra_options: list[str] | None = None) -> Audit:
+def audit_host(
+    index: LockIndex, host: str, deep: bool = False, timeout: float = 300.0, extra_options: list[str] | None = None
+) -> Audit:
     argv = ssh_argv(host, ["python3", "-", *collector_args(index, deep, max(10.0, timeout - 15))])
     if extra_options:
         argv[1:1] = extra_options
     try:
-        done = subprocess.run(argv, input=collector_source().encode(), capture_output=True, timeout=timeout,
-                              check=False)
+        done = subprocess.run(
+            argv, input=collector_source().encode(), capture_output=True, timeout=timeout, check=False
+        )
     except FileNotFoundError:
         return Audit(host, error="no ssh client on this machine")
     except subprocess.TimeoutExpired:

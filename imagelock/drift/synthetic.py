@@ -22,7 +22,12 @@ def facts_for(lock: Lock, hostname: str = "worker", base_packages: int = 0, seed
     dpkg.sort()
     digest = lock.digest()
     facts: dict[str, Any] = {
-        "facts_version": 1, "root": "/", "live": True, "deep": False, "hostname": hostname, "complete": True,
+        "facts_version": 1,
+        "root": "/",
+        "live": True,
+        "deep": False,
+        "hostname": hostname,
+        "complete": True,
         "os_release": {"ID": "ubuntu", "VERSION_ID": "22.04", "VERSION_CODENAME": "jammy"},
         "kernel": {"running": lock.kernel.version if lock.kernel else "6.1.0-test", "installed": []},
         "dpkg": dpkg,
@@ -30,22 +35,36 @@ def facts_for(lock: Lock, hostname: str = "worker", base_packages: int = 0, seed
         "nvidia": {"driver_version": None, "cuda_version": None, "sources": {}},
         "models": [],
         "fingerprint": {"digest": digest, "lock_digest": digest, "lock_name": lock.name},
-        "errors": [], "elapsed_s": 0.5,
+        "errors": [],
+        "elapsed_s": 0.5,
     }
     if lock.python:
-        dists = [{"name": p.name, "version": p.version, "site": "lib/python3.11/site-packages"}
-                 for p in lock.python.packages]
+        dists = [
+            {"name": p.name, "version": p.version, "site": "lib/python3.11/site-packages"} for p in lock.python.packages
+        ]
         locked = {p.name for p in lock.python.packages}
-        dists += [{"name": n, "version": v, "site": "lib/python3.11/site-packages"}
-                  for n, v in (("pip", "24.1.2"), ("setuptools", "68.0.0")) if n not in locked]
-        facts["python"] = {"venv": lock.python.venv, "exists": True, "version": lock.python.version,
-                           "distributions": dists}
+        dists += [
+            {"name": n, "version": v, "site": "lib/python3.11/site-packages"}
+            for n, v in (("pip", "24.1.2"), ("setuptools", "68.0.0"))
+            if n not in locked
+        ]
+        facts["python"] = {
+            "venv": lock.python.venv,
+            "exists": True,
+            "version": lock.python.version,
+            "distributions": dists,
+        }
     if lock.nvidia:
         v = lock.nvidia.driver_version
-        facts["nvidia"] = {"driver_version": v, "cuda_version": None,
-                           "sources": {"proc": v, "nvidia-smi": v, "modinfo": v}}
-    facts["models"] = [{"dest": m.dest, "exists": True,
-                        "files": [{"path": f.path, "size": f.size} for f in m.files]} for m in lock.models]
+        facts["nvidia"] = {
+            "driver_version": v,
+            "cuda_version": None,
+            "sources": {"proc": v, "nvidia-smi": v, "modinfo": v},
+        }
+    facts["models"] = [
+        {"dest": m.dest, "exists": True, "files": [{"path": f.path, "size": f.size} for f in m.files]}
+        for m in lock.models
+    ]
     return facts
 
 

@@ -34,10 +34,10 @@ def parse(text: str) -> Version:
     colon = text.find(":")
     if colon > 0 and text[:colon].isdigit():
         epoch = int(text[:colon])
-        text = text[colon + 1:]
+        text = text[colon + 1 :]
     hyphen = text.rfind("-")
     if hyphen >= 0:
-        return Version(epoch, text[:hyphen], text[hyphen + 1:])
+        return Version(epoch, text[:hyphen], text[hyphen + 1 :])
     return Version(epoch, text, "")
 
 
@@ -98,6 +98,7 @@ def compare(a: str, b: str) -> int:
 
 
 key = functools.cmp_to_key(compare)
+
 
 def satisfies(version: str, op: str, wanted: str) -> bool:
     """Does `version` satisfy `(op wanted)`?"""

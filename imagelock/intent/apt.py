@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError, did_you_mean
-from imagelock.intent.fields import check_keys
 from imagelock.formats import debversion
+from imagelock.intent.fields import check_keys
 
-APT_KEYS = ("archive", "snapshot", "suites", "components", "architectures", "keyring", "allow-unsigned",
-            "packages", "base-manifest")
+APT_KEYS = (
+    "archive",
+    "snapshot",
+    "suites",
+    "components",
+    "architectures",
+    "keyring",
+    "allow-unsigned",
+    "packages",
+    "base-manifest",
+)
 KERNEL_KEYS = ("version", "flavour", "packages")
 KERNEL_PARTS = ("image", "modules", "headers", "modules-extra")
 DEFAULT_KERNEL_PARTS = ("image", "modules", "headers")
@@ -68,8 +77,9 @@ class KernelIntent:
     parts: list[str] = field(default_factory=lambda: list(DEFAULT_KERNEL_PARTS))
 
 
-def _strings(table: dict[str, Any], key: str, path: Path, pattern: re.Pattern[str], what: str,
-             default: list[str] | None = None) -> list[str]:
+def _strings(
+    table: dict[str, Any], key: str, path: Path, pattern: re.Pattern[str], what: str, default: list[str] | None = None
+) -> list[str]:
     value = table.get(key, default)
     where = f"apt.{key}"
     if value is None:
@@ -78,8 +88,9 @@ def _strings(table: dict[str, Any], key: str, path: Path, pattern: re.Pattern[st
         raise InputError(path, where, f"expected a non-empty array of {what}")
     for i, item in enumerate(value):
         if not isinstance(item, str) or not pattern.match(item):
-            raise InputError(path, f"{where}[{i}]", f"expected {what[:-1] if what.endswith('s') else what}, "
-                             f"found {item!r}")
+            raise InputError(
+                path, f"{where}[{i}]", f"expected {what[:-1] if what.endswith('s') else what}, found {item!r}"
+            )
     if len(set(value)) != len(value):
         raise InputError(path, where, "lists the same entry twice")
     return value
@@ -87,13 +98,16 @@ def _strings(table: dict[str, Any], key: str, path: Path, pattern: re.Pattern[st
 
 def parse_package(text: Any, path: Path, key: str) -> PackageRequest:
     if not isinstance(text, str):
-        raise InputError(path, key, "expected a string such as \"dkms\" or \"dkms=2.8.7-2ubuntu2.2\"")
+        raise InputError(path, key, 'expected a string such as "dkms" or "dkms=2.8.7-2ubuntu2.2"')
     spec, eq, version = text.partition("=")
     name, colon, arch = spec.partition(":")
     if not NAME.match(name):
         what = repr(text) if name == text else f"{text!r}: {name!r}"
-        raise InputError(path, key, f"{what} is not a Debian package name "
-                         "(lower-case letters, digits, '+', '-', '.'; at least two characters)")
+        raise InputError(
+            path,
+            key,
+            f"{what} is not a Debian package name (lower-case letters, digits, '+', '-', '.'; at least two characters)",
+        )
     if colon and not ARCH.match(arch):
         raise InputError(path, key, f"{text!r}: {arch!r} is not an architecture name")
     if eq and not debversion.is_valid(version):
@@ -105,8 +119,11 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
     check_keys(table, APT_KEYS, path, "apt")
     archive = table.get("archive")
     if not isinstance(archive, str) or not archive.startswith(("http://", "https://")):
-        raise InputError(path, "apt.archive", "expected the http(s) URL of the distribution's archive, "
-                         "a mirror, or a snapshot service")
+        raise InputError(
+            path,
+            "apt.archive",
+            "expected the http(s) URL of the distribution's archive, a mirror, or a snapshot service",
+        )
     snapshot = table.get("snapshot")
     from_cutoff = False
     if snapshot is True:
@@ -114,11 +131,15 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
     elif snapshot is False:
         snapshot = None
     elif snapshot is not None and (not isinstance(snapshot, str) or not SNAPSHOT.match(snapshot)):
-        raise InputError(path, "apt.snapshot", "expected a snapshot timestamp such as \"20240415T000000Z\", "
-                         f"or true to take it from universe.cutoff; found {snapshot!r}")
-    suites = _strings(table, "suites", path, SUITE, "suite names such as \"jammy\"")
-    components = _strings(table, "components", path, ARCH, "components such as \"main\"", ["main"])
-    architectures = _strings(table, "architectures", path, ARCH, "architectures such as \"amd64\"", ["amd64"])
+        raise InputError(
+            path,
+            "apt.snapshot",
+            'expected a snapshot timestamp such as "20240415T000000Z", '
+            f"or true to take it from universe.cutoff; found {snapshot!r}",
+        )
+    suites = _strings(table, "suites", path, SUITE, 'suite names such as "jammy"')
+    components = _strings(table, "components", path, ARCH, 'components such as "main"', ["main"])
+    architectures = _strings(table, "architectures", path, ARCH, 'architectures such as "amd64"', ["amd64"])
     allow_unsigned = table.get("allow-unsigned", False)
     if not isinstance(allow_unsigned, bool):
         raise InputError(path, "apt.allow-unsigned", "expected true or false")
@@ -126,8 +147,12 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
     keyring = None
     if keyring_value is None:
         if not allow_unsigned:
-            raise InputError(path, "apt.keyring", "missing: expected the path of the archive's signing "
-                             "keyring (or allow-unsigned = true, which locks nothing trustworthy)")
+            raise InputError(
+                path,
+                "apt.keyring",
+                "missing: expected the path of the archive's signing "
+                "keyring (or allow-unsigned = true, which locks nothing trustworthy)",
+            )
     else:
         if not isinstance(keyring_value, str):
             raise InputError(path, "apt.keyring", "expected a path to a keyring file")
@@ -144,23 +169,36 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
             raise InputError(path, "apt.base-manifest", f"no such file {value!r}")
     raw_packages = table.get("packages", [])
     if not isinstance(raw_packages, list):
-        raise InputError(path, "apt.packages", "expected an array of strings such as \"dkms=2.8.7-2ubuntu2.2\"")
+        raise InputError(path, "apt.packages", 'expected an array of strings such as "dkms=2.8.7-2ubuntu2.2"')
     packages: list[PackageRequest] = []
     seen: dict[tuple[str, str | None], str] = {}
     for i, text in enumerate(raw_packages):
         request = parse_package(text, path, f"apt.packages[{i}]")
         if request.arch is not None and request.arch not in (*architectures, "all"):
-            raise InputError(path, request.key, f"{text!r}: architecture {request.arch!r} is not in "
-                             f"apt.architectures ({', '.join(architectures)}){did_you_mean(request.arch, architectures)}")
+            raise InputError(
+                path,
+                request.key,
+                f"{text!r}: architecture {request.arch!r} is not in "
+                f"apt.architectures ({', '.join(architectures)}){did_you_mean(request.arch, architectures)}",
+            )
         ident = (request.name, request.arch)
         if ident in seen:
             raise InputError(path, request.key, f"{request.name} is already requested as {seen[ident]!r}")
         seen[ident] = text
         packages.append(request)
-    return AptIntent(path=path, archive=archive.rstrip("/"), suites=suites, components=components,
-                     architectures=architectures, keyring=keyring, allow_unsigned=allow_unsigned,
-                     packages=packages, snapshot=snapshot, snapshot_from_cutoff=from_cutoff,
-                     base_manifest=base_manifest)
+    return AptIntent(
+        path=path,
+        archive=archive.rstrip("/"),
+        suites=suites,
+        components=components,
+        architectures=architectures,
+        keyring=keyring,
+        allow_unsigned=allow_unsigned,
+        packages=packages,
+        snapshot=snapshot,
+        snapshot_from_cutoff=from_cutoff,
+        base_manifest=base_manifest,
+    )
 
 
 def parse_kernel(table: Any, path: Path) -> KernelIntent:
@@ -168,33 +206,47 @@ def parse_kernel(table: Any, path: Path) -> KernelIntent:
     version = table.get("version")
     flavour = table.get("flavour")
     if version is None and flavour is None:
-        raise InputError(path, "kernel.version", "missing: expected a kernel release such as "
-                         "\"5.15.0-105-generic\" (or kernel.flavour such as \"generic\" for the newest)")
+        raise InputError(
+            path,
+            "kernel.version",
+            "missing: expected a kernel release such as "
+            '"5.15.0-105-generic" (or kernel.flavour such as "generic" for the newest)',
+        )
     abi = None
     if version is not None:
         if not isinstance(version, str):
-            raise InputError(path, "kernel.version", "expected a string such as \"5.15.0-105-generic\"")
+            raise InputError(path, "kernel.version", 'expected a string such as "5.15.0-105-generic"')
         match = KERNEL_VERSION.match(version)
         if not match:
             hint = ""
             if re.match(r"^[0-9]+\.[0-9]+\.[0-9]+-[0-9]+\.[0-9]+$", version):
                 abi_guess = version.rsplit(".", 1)[0]
-                hint = (f" ({version!r} is a package version; the kernel release is "
-                        f"\"{abi_guess}-generic\" or another flavour)")
-            raise InputError(path, "kernel.version", f"expected a kernel release ABI-flavour such as "
-                             f"\"5.15.0-105-generic\", found {version!r}{hint}")
+                hint = (
+                    f" ({version!r} is a package version; the kernel release is "
+                    f'"{abi_guess}-generic" or another flavour)'
+                )
+            raise InputError(
+                path,
+                "kernel.version",
+                f'expected a kernel release ABI-flavour such as "5.15.0-105-generic", found {version!r}{hint}',
+            )
         abi = match["abi"]
         if flavour is not None and flavour != match["flavour"]:
             raise InputError(path, "kernel.flavour", f"{flavour!r} disagrees with kernel.version {version!r}")
         flavour = match["flavour"]
     if not isinstance(flavour, str) or not FLAVOUR.match(flavour):
-        raise InputError(path, "kernel.flavour", f"expected a kernel flavour such as \"generic\" or \"aws\", "
-                         f"found {flavour!r}")
+        raise InputError(
+            path, "kernel.flavour", f'expected a kernel flavour such as "generic" or "aws", found {flavour!r}'
+        )
     parts_value = table.get("packages", list(DEFAULT_KERNEL_PARTS))
     if not isinstance(parts_value, list) or not parts_value:
         raise InputError(path, "kernel.packages", f"expected a non-empty array of: {', '.join(KERNEL_PARTS)}")
     for i, part in enumerate(parts_value):
         if part not in KERNEL_PARTS:
-            raise InputError(path, f"kernel.packages[{i}]", f"unknown part {part!r}"
-                             f"{did_you_mean(str(part), KERNEL_PARTS)}; expected one of: {', '.join(KERNEL_PARTS)}")
+            raise InputError(
+                path,
+                f"kernel.packages[{i}]",
+                f"unknown part {part!r}"
+                f"{did_you_mean(str(part), KERNEL_PARTS)}; expected one of: {', '.join(KERNEL_PARTS)}",
+            )
     return KernelIntent(path=path, flavour=flavour, abi=abi, parts=list(parts_value))

@@ -45,12 +45,12 @@ _INSTANCE = re.compile(r"^([a-z][a-z0-9-]*)\.([a-z0-9]+)$")
 def parse_instance_types(value: Any, path: Path) -> list[str]:
     """`instance-types`: where the image will run, as EC2 names them (the GPU rule judges the families)."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(path, "base.instance-types", "expected an array of EC2 instance types "
-                         "such as [\"g5.xlarge\"]")
+        raise InputError(path, "base.instance-types", 'expected an array of EC2 instance types such as ["g5.xlarge"]')
     for i, name in enumerate(value):
         if not _INSTANCE.match(name):
-            raise InputError(path, f"base.instance-types[{i}]", f"expected an EC2 instance type such as "
-                             f"\"g5.xlarge\", found {name!r}")
+            raise InputError(
+                path, f"base.instance-types[{i}]", f'expected an EC2 instance type such as "g5.xlarge", found {name!r}'
+            )
     return list(value)
 
 
@@ -64,8 +64,11 @@ def parse(table: Any, path: Path) -> BaseIntent | None:
             return None
     image = table.get("image")
     if not isinstance(image, str) or not image.strip():
-        raise InputError(path, f"{where}.image", "expected an image such as \"ubuntu 22.04\", "
-                         "\"ubuntu-eks 22.04 1.29\" or \"ami-0123456789abcdef0\"")
+        raise InputError(
+            path,
+            f"{where}.image",
+            'expected an image such as "ubuntu 22.04", "ubuntu-eks 22.04 1.29" or "ami-0123456789abcdef0"',
+        )
     arch = table.get("arch", "amd64")
     if arch not in ARCHES:
         raise InputError(path, f"{where}.arch", f"expected one of: {', '.join(ARCHES)}, found {arch!r}")
@@ -74,27 +77,42 @@ def parse(table: Any, path: Path) -> BaseIntent | None:
         raise InputError(path, f"{where}.source", f"expected one of: {', '.join(SOURCES)}, found {source!r}")
     regions = table.get("regions")
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) for r in regions):
-        raise InputError(path, f"{where}.regions", "expected a non-empty array of regions such as [\"us-east-1\"]")
+        raise InputError(path, f"{where}.regions", 'expected a non-empty array of regions such as ["us-east-1"]')
     for i, region in enumerate(regions):
         if not _REGION.match(region):
-            raise InputError(path, f"{where}.regions[{i}]", f"expected an AWS commercial region such as "
-                             f"\"us-east-1\", found {region!r}")
+            raise InputError(
+                path,
+                f"{where}.regions[{i}]",
+                f'expected an AWS commercial region such as "us-east-1", found {region!r}',
+            )
         if region in regions[:i]:
             raise InputError(path, f"{where}.regions[{i}]", f"{region} is listed twice")
     words = image.split()
     if len(words) == 1 and words[0].startswith("ami-"):
         if not _AMI.match(words[0]):
-            raise InputError(path, f"{where}.image", f"expected an AMI id such as \"ami-0123456789abcdef0\", "
-                             f"found {image!r}")
+            raise InputError(
+                path, f"{where}.image", f'expected an AMI id such as "ami-0123456789abcdef0", found {image!r}'
+            )
         if len(regions) != 1:
-            raise InputError(path, f"{where}.regions", f"{words[0]} exists in one region only: name that one "
-                             "region, or name the image (\"ubuntu 22.04\") to resolve one AMI per region")
+            raise InputError(
+                path,
+                f"{where}.regions",
+                f"{words[0]} exists in one region only: name that one "
+                'region, or name the image ("ubuntu 22.04") to resolve one AMI per region',
+            )
         if source != "describe-images":
             raise InputError(path, f"{where}.source", "an AMI id is taken as it is: leave source out")
         return BaseIntent(image=image, regions=regions, arch=arch, name_pattern=None, ami=words[0])
     pattern = _name_pattern(words, arch, path)
-    return BaseIntent(image=" ".join(words), regions=regions, arch=arch, name_pattern=pattern, ami=None,
-                      source=source, ssm_parameter=_ssm_parameter(words, arch) if source == "ssm" else None)
+    return BaseIntent(
+        image=" ".join(words),
+        regions=regions,
+        arch=arch,
+        name_pattern=pattern,
+        ami=None,
+        source=source,
+        ssm_parameter=_ssm_parameter(words, arch) if source == "ssm" else None,
+    )
 
 
 def _ssm_parameter(words: list[str], arch: str) -> str:
@@ -107,14 +125,16 @@ def _ssm_parameter(words: list[str], arch: str) -> str:
 
 def _name_pattern(words: list[str], arch: str, path: Path) -> str:
     kinds = ("ubuntu", "ubuntu-eks")
-    expected = "\"ubuntu 22.04\" or \"ubuntu-eks 22.04 1.29\""
+    expected = '"ubuntu 22.04" or "ubuntu-eks 22.04 1.29"'
     if words[0] not in kinds:
-        raise InputError(path, "base.image", f"unknown image {words[0]!r}{did_you_mean(words[0], kinds)}; "
-                         f"expected {expected} or an AMI id")
+        raise InputError(
+            path,
+            "base.image",
+            f"unknown image {words[0]!r}{did_you_mean(words[0], kinds)}; expected {expected} or an AMI id",
+        )
     if len(words) < 2 or words[1] not in UBUNTU:
         found = words[1] if len(words) > 1 else "no release"
-        raise InputError(path, "base.image", f"unknown Ubuntu release {found!r}; expected one of: "
-                         f"{', '.join(UBUNTU)}")
+        raise InputError(path, "base.image", f"unknown Ubuntu release {found!r}; expected one of: {', '.join(UBUNTU)}")
     codename, volume = UBUNTU[words[1]]
     server = f"ubuntu-{codename}-{words[1]}-{arch}-server-*"
     if words[0] == "ubuntu":
@@ -122,6 +142,7 @@ def _name_pattern(words: list[str], arch: str, path: Path) -> str:
             raise InputError(path, "base.image", f"expected {expected}, found {' '.join(words)!r}")
         return f"ubuntu/images/{volume}/{server}"
     if len(words) != 3 or not EKS_VERSIONS.match(words[2]):
-        raise InputError(path, "base.image", "expected a Kubernetes version after the release, as in "
-                         f"\"ubuntu-eks {words[1]} 1.29\"")
+        raise InputError(
+            path, "base.image", f'expected a Kubernetes version after the release, as in "ubuntu-eks {words[1]} 1.29"'
+        )
     return f"ubuntu-eks/k8s_{words[2]}/images/{volume}/{server}"

@@ -17,8 +17,9 @@ def check_keys(table: Any, allowed: tuple[str, ...], path: Path, where: str) -> 
     for key in table:
         if key not in allowed:
             here = f"{where}.{key}" if where else key
-            raise InputError(path, here, f"unknown key{did_you_mean(key, allowed)}; "
-                             f"expected one of: {', '.join(allowed)}")
+            raise InputError(
+                path, here, f"unknown key{did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}"
+            )
     return table
 
 
@@ -46,10 +47,11 @@ def parse_cutoff(value: Any, path: Path | str, key: str) -> str:
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            raise InputError(path, key, f"expected an RFC 3339 time such as "
-                             f"\"2024-12-28T00:00:00Z\", found {value!r}") from None
+            raise InputError(
+                path, key, f'expected an RFC 3339 time such as "2024-12-28T00:00:00Z", found {value!r}'
+            ) from None
     else:
-        raise InputError(path, key, "expected an RFC 3339 time such as \"2024-12-28T00:00:00Z\"")
+        raise InputError(path, key, 'expected an RFC 3339 time such as "2024-12-28T00:00:00Z"')
     if moment.tzinfo is None:
         raise InputError(path, key, "expected a time zone (end the time with Z for UTC)")
     return instant(moment)

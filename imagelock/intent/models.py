@@ -37,8 +37,9 @@ def parse(value: Any, path: Path) -> list[ModelIntent]:
                 raise InputError(path, f"{where}.{key}", f"expected a string, found {type(table[key]).__name__}")
         repo = table.get("repo")
         if not repo or not _REPO.match(repo):
-            raise InputError(path, f"{where}.repo", f"expected a Hub repo id such as \"Qwen/Qwen3-4B-AWQ\", "
-                             f"found {repo!r}")
+            raise InputError(
+                path, f"{where}.repo", f'expected a Hub repo id such as "Qwen/Qwen3-4B-AWQ", found {repo!r}'
+            )
         revision = table.get("revision", "main")
         if not revision or any(c in revision for c in " \t\n") or ".." in revision:
             raise InputError(path, f"{where}.revision", f"expected a branch, tag or commit, found {revision!r}")
@@ -50,8 +51,12 @@ def parse(value: Any, path: Path) -> list[ModelIntent]:
                 raise InputError(path, f"{where}.files[{j}]", f"expected a path inside the repo, found {pattern!r}")
         dest = table.get("dest")
         if not dest or not _DEST.match(dest):
-            raise InputError(path, f"{where}.dest", f"expected an absolute path of plain characters such as "
-                             f"\"/workspace/models/{repo.split('/')[-1]}\", found {dest!r}")
+            raise InputError(
+                path,
+                f"{where}.dest",
+                f"expected an absolute path of plain characters such as "
+                f'"/workspace/models/{repo.split("/")[-1]}", found {dest!r}',
+            )
         if dest in seen:
             raise InputError(path, f"{where}.dest", f"{dest} is already the destination of {seen[dest]}")
         seen[dest] = repo

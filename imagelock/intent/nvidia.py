@@ -38,11 +38,11 @@ def parse(table: Any, path: Path) -> NvidiaIntent:
         values[key] = value
     cuda, driver, mirror = values["cuda"], values["driver"], values["mirror"]
     if cuda is None and driver is None:
-        raise InputError(path, where, "expected `cuda = \"12.4.1\"` or `driver = \"550.54.15\"`")
+        raise InputError(path, where, 'expected `cuda = "12.4.1"` or `driver = "550.54.15"`')
     if cuda is not None and not _VERSION.match(cuda):
-        raise InputError(path, f"{where}.cuda", f"expected a CUDA version such as \"12.4.1\", found {cuda!r}")
+        raise InputError(path, f"{where}.cuda", f'expected a CUDA version such as "12.4.1", found {cuda!r}')
     if driver is not None and not _DRIVER.match(driver):
-        raise InputError(path, f"{where}.driver", f"expected a driver version such as \"550.54.15\", found {driver!r}")
+        raise InputError(path, f"{where}.driver", f'expected a driver version such as "550.54.15", found {driver!r}')
     if mirror is not None and not mirror.startswith(("s3://", "https://", "http://")):
         raise InputError(path, f"{where}.mirror", f"expected an s3:// or https:// URL, found {mirror!r}")
     if mirror is not None and mirror.startswith("s3://"):
@@ -52,6 +52,7 @@ def parse(table: Any, path: Path) -> NvidiaIntent:
         raise InputError(path, f"{where}.install-flags", "expected an array of strings")
     for i, flag in enumerate(flags):
         if not _FLAG.match(flag):
-            raise InputError(path, f"{where}.install-flags[{i}]", f"expected a runfile option such as "
-                             f"\"--dkms\", found {flag!r}")
+            raise InputError(
+                path, f"{where}.install-flags[{i}]", f'expected a runfile option such as "--dkms", found {flag!r}'
+            )
     return NvidiaIntent(cuda=cuda, driver=driver, mirror=mirror, install_flags=list(flags))

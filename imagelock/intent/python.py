@@ -17,8 +17,19 @@ from imagelock.intent.fields import check_keys, string, string_list
 # publishes are listed at the root of the index; these are the ones with x86_64
 # Linux wheels for torch >= 2.0.
 TORCH_FLAVOURS = (
-    "cpu", "cu117", "cu118", "cu121", "cu124", "cu126", "cu128", "cu129", "cu130",
-    "rocm6.1", "rocm6.2", "rocm6.3", "rocm6.4",
+    "cpu",
+    "cu117",
+    "cu118",
+    "cu121",
+    "cu124",
+    "cu126",
+    "cu128",
+    "cu129",
+    "cu130",
+    "rocm6.1",
+    "rocm6.2",
+    "rocm6.3",
+    "rocm6.4",
 )
 TORCH_INDEX_BASE = "https://download.pytorch.org/whl"
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio", "triton")
@@ -81,8 +92,11 @@ def _requirements(values: list[str], path: Path, key: str) -> list[Requirement]:
             first = str(exc).splitlines()[0]
             raise InputError(path, f"{key}[{i}]", f"{text!r} is not a PEP 508 requirement ({first})") from None
         if requirement.url:
-            raise InputError(path, f"{key}[{i}]", f"{text!r}: direct URL requirements cannot be locked "
-                             "by hash from an index; name a version instead")
+            raise InputError(
+                path,
+                f"{key}[{i}]",
+                f"{text!r}: direct URL requirements cannot be locked by hash from an index; name a version instead",
+            )
         name = canonicalize_name(requirement.name)
         if name in seen:
             raise InputError(path, f"{key}[{i}]", f"{requirement.name} is already required as {seen[name]!r}")
@@ -96,10 +110,14 @@ def _parse_torch(table: Any, path: Path) -> TorchIntent:
     check_keys(table, ("cuda", "index-url", "packages"), path, where)
     cuda = string(table, "cuda", path, where)
     if cuda is None:
-        raise InputError(path, f"{where}.cuda", "missing: expected a CUDA flavour such as \"cu124\"")
+        raise InputError(path, f"{where}.cuda", 'missing: expected a CUDA flavour such as "cu124"')
     if cuda not in TORCH_FLAVOURS:
-        raise InputError(path, f"{where}.cuda", f"unknown CUDA flavour {cuda!r}{did_you_mean(cuda, TORCH_FLAVOURS)}; "
-                         f"expected one of: {', '.join(TORCH_FLAVOURS)}")
+        raise InputError(
+            path,
+            f"{where}.cuda",
+            f"unknown CUDA flavour {cuda!r}{did_you_mean(cuda, TORCH_FLAVOURS)}; "
+            f"expected one of: {', '.join(TORCH_FLAVOURS)}",
+        )
     index_url = string(table, "index-url", path, where, f"{TORCH_INDEX_BASE}/{cuda}")
     packages = string_list(table, "packages", path, where) or list(TORCH_FAMILY)
     return TorchIntent(cuda=cuda, index_url=index_url or "", packages=packages)
@@ -116,44 +134,65 @@ def _parse_indexes(value: Any, path: Path) -> list[IndexIntent]:
         url = string(table, "url", path, where)
         packages = string_list(table, "packages", path, where)
         if not name or not _INDEX_NAME.match(name):
-            raise InputError(path, f"{where}.name", "expected a short lower-case name such as \"internal\"")
+            raise InputError(path, f"{where}.name", 'expected a short lower-case name such as "internal"')
         if not url or not url.startswith(("http://", "https://", "file://")):
             raise InputError(path, f"{where}.url", "expected the http(s) URL of a PEP 503 simple index")
         if not packages:
-            raise InputError(path, f"{where}.packages", "expected the packages that may come from this index: "
-                             "an extra index serves only the packages named here")
+            raise InputError(
+                path,
+                f"{where}.packages",
+                "expected the packages that may come from this index: "
+                "an extra index serves only the packages named here",
+            )
         indexes.append(IndexIntent(name=name, url=url, packages=packages))
     return indexes
 
 
 def parse(table: Any, path: Path) -> PythonIntent:
     where = "python"
-    check_keys(table, ("version", "platform", "venv", "requirements", "bootstrap", "index-url", "torch", "index"),
-               path, where)
+    check_keys(
+        table, ("version", "platform", "venv", "requirements", "bootstrap", "index-url", "torch", "index"), path, where
+    )
     version = string(table, "version", path, where, DEFAULT_PYTHON) or DEFAULT_PYTHON
     if not _PYTHON.match(version):
-        raise InputError(path, f"{where}.version", f"expected a Python minor version such as \"3.11\", found {version!r}")
+        raise InputError(path, f"{where}.version", f'expected a Python minor version such as "3.11", found {version!r}')
     platform = string(table, "platform", path, where, DEFAULT_PLATFORM) or DEFAULT_PLATFORM
     if not _PLATFORM.match(platform):
-        raise InputError(path, f"{where}.platform", f"expected a target such as {DEFAULT_PLATFORM!r} "
-                         f"(arch-manylinux_2_NN, NN = the target's glibc minor), found {platform!r}")
+        raise InputError(
+            path,
+            f"{where}.platform",
+            f"expected a target such as {DEFAULT_PLATFORM!r} "
+            f"(arch-manylinux_2_NN, NN = the target's glibc minor), found {platform!r}",
+        )
     venv = string(table, "venv", path, where, DEFAULT_VENV) or DEFAULT_VENV
     if not venv.startswith("/") or not re.fullmatch(r"[A-Za-z0-9._/+-]+", venv):
         raise InputError(path, f"{where}.venv", f"expected an absolute path of plain characters, found {venv!r}")
     requirements = _requirements(string_list(table, "requirements", path, where) or [], path, f"{where}.requirements")
     bootstrap_texts = string_list(table, "bootstrap", path, where)
-    bootstrap = _requirements(list(DEFAULT_BOOTSTRAP) if bootstrap_texts is None else bootstrap_texts,
-                              path, f"{where}.bootstrap")
+    bootstrap = _requirements(
+        list(DEFAULT_BOOTSTRAP) if bootstrap_texts is None else bootstrap_texts, path, f"{where}.bootstrap"
+    )
     asked = {canonicalize_name(r.name) for r in requirements}
     for i, requirement in enumerate(bootstrap):
         if canonicalize_name(requirement.name) in asked:
-            raise InputError(path, f"{where}.bootstrap[{i}]", f"{requirement.name} is also in python.requirements; "
-                             "name it in one place")
+            raise InputError(
+                path,
+                f"{where}.bootstrap[{i}]",
+                f"{requirement.name} is also in python.requirements; name it in one place",
+            )
     index_url = string(table, "index-url", path, where)
     torch = _parse_torch(table["torch"], path) if "torch" in table else None
     indexes = _parse_indexes(table.get("index", []), path)
-    intent = PythonIntent(version=version, platform=platform, venv=venv, requirements=requirements,
-                          bootstrap=bootstrap, index_url=index_url, torch=torch, indexes=indexes)
+    intent = PythonIntent(
+        version=version,
+        platform=platform,
+        venv=venv,
+        requirements=requirements,
+        bootstrap=bootstrap,
+        index_url=index_url,
+        torch=torch,
+        indexes=indexes,
+    )
     _check_index_pinning(intent, path)
     _check_torch_locals(intent, path)
     return intent
@@ -173,8 +212,11 @@ def _check_index_pinning(intent: PythonIntent, path: Path) -> None:
         for name in index.packages:
             key = canonicalize_name(name)
             if key in owner:
-                raise InputError(path, f"python.index[{i}].packages", f"{name} is already pinned to index "
-                                 f"{owner[key]!r}: a package comes from exactly one index")
+                raise InputError(
+                    path,
+                    f"python.index[{i}].packages",
+                    f"{name} is already pinned to index {owner[key]!r}: a package comes from exactly one index",
+                )
             owner[key] = index.name
 
 
@@ -186,8 +228,14 @@ def _check_torch_locals(intent: PythonIntent, path: Path) -> None:
                 continue
             local = spec.version.split("+", 1)[1]
             if intent.torch is None:
-                raise InputError(path, f"python.requirements[{i}]", f"{requirement} names the local build "
-                                 f"+{local} but no [python.torch] cuda flavour is set")
+                raise InputError(
+                    path,
+                    f"python.requirements[{i}]",
+                    f"{requirement} names the local build +{local} but no [python.torch] cuda flavour is set",
+                )
             if local != intent.torch.cuda:
-                raise InputError(path, f"python.requirements[{i}]", f"{requirement} names the +{local} build "
-                                 f"but python.torch.cuda is {intent.torch.cuda!r}")
+                raise InputError(
+                    path,
+                    f"python.requirements[{i}]",
+                    f"{requirement} names the +{local} build but python.torch.cuda is {intent.torch.cuda!r}",
+                )

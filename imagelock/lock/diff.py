@@ -118,8 +118,9 @@ def _compare(domain: Layered | None, old: Lock | None, new: Lock) -> list[Change
         elif b is None and a is not None:
             changes.append(Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested))
         elif a is not None and b is not None and (a.version != b.version or a.sha256 != b.sha256):
-            changes.append(Change(layer, "changed", key, a.version, b.version, a.size, b.size,
-                                  a.requested or b.requested))
+            changes.append(
+                Change(layer, "changed", key, a.version, b.version, a.size, b.size, a.requested or b.requested)
+            )
     # What the intent asked for first, then moves, additions, removals: the order a reviewer reads in.
     order = {"changed": 0, "added": 1, "removed": 2}
     return sorted(changes, key=lambda c: (not c.requested, order[c.kind], c.key))
@@ -129,10 +130,15 @@ def diff(old: Lock | None, new: Lock, domains: Sequence[Layered]) -> LockDiff:
     """Every difference between two locks; `old` None means everything in `new` is added."""
     ordered = sorted(domains, key=lambda d: d.image_order)
     result = LockDiff(
-        old_image=old.image_name() if old else "(none)", new_image=new.image_name(),
-        old_digest=old.digest() if old else "", new_digest=new.digest(),
-        old_version=old.version if old else None, new_version=new.version,
-        layers=[UNIVERSE, *(d.name for d in ordered)], major=frozenset(d.name for d in ordered if d.moves_major))
+        old_image=old.image_name() if old else "(none)",
+        new_image=new.image_name(),
+        old_digest=old.digest() if old else "",
+        new_digest=new.digest(),
+        old_version=old.version if old else None,
+        new_version=new.version,
+        layers=[UNIVERSE, *(d.name for d in ordered)],
+        major=frozenset(d.name for d in ordered if d.moves_major),
+    )
     for domain in [None, *ordered]:
         result.changes += _compare(domain, old, new)
     return result
@@ -265,8 +271,12 @@ def render_markdown(d: LockDiff) -> str:
                 size = f"**{size}**"
             name = f"**`{_cell(c.key)}`**" if c.requested else f"`{_cell(c.key)}`"
             out.append(f"| {mark} | {name} | {_cell(c.old or '')} | {_cell(c.new or '')} | {size} |")
-    out += ["", "Sizes in **bold** are artifacts of 100 MiB or more; an empty size is one the index does not "
-            "publish (PyTorch's). Rendered by `lock diff OLD NEW --format markdown`.", ""]
+    out += [
+        "",
+        "Sizes in **bold** are artifacts of 100 MiB or more; an empty size is one the index does not "
+        "publish (PyTorch's). Rendered by `lock diff OLD NEW --format markdown`.",
+        "",
+    ]
     return "\n".join(out)
 
 

@@ -203,9 +203,8 @@ INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 def instant(moment: dt.datetime) -> str:
     """A moment as every lock records it: UTC, to the second, `2025-05-01T00:00:00Z`."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc)
+        moment = moment.astimezone(dt.UTC)
     return moment.strftime(INSTANT)
-
 
 
 @dataclass

@@ -114,7 +114,7 @@ def from_table(cls: type[T], table: Any, path: str | Path, where: str) -> T:
     for key, f in fields.items():
         here = f"{where}.{key}" if where else key
         if key not in table:
-            no_default = (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+            no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
             if no_default:
                 raise InputError(path, here, "missing")
             continue
@@ -142,5 +142,3 @@ def convert(tp: Any, value: Any, path: str | Path, where: str) -> Any:
     if tp is str and not isinstance(value, str):
         raise InputError(path, where, "expected a string")
     return value
-
-

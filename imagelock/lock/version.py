@@ -34,7 +34,7 @@ def cuda_major(lock: Lock) -> set[str]:
 
 
 def bump_kind(changes: LockDiff, old: Lock, new: Lock) -> str | None:
-    """"major", "minor", "patch", or None when the content did not change."""
+    """ "major", "minor", "patch", or None when the content did not change."""
     if changes.old_digest == changes.new_digest:
         return None
     if any(changes.layer(name) for name in changes.major) or cuda_major(old) != cuda_major(new):

@@ -57,12 +57,15 @@ def _graphs(lock: Lock) -> dict[str, dict[str, Node]]:
     graphs: dict[str, dict[str, Node]] = {}
     if lock.python:
         graphs["python"] = {
-            canonicalize_name(p.name): Node(p.name, p.version, p.requested, p.original,
-                                            [canonicalize_name(d) for d in p.dependencies])
-            for p in lock.python.packages}
+            canonicalize_name(p.name): Node(
+                p.name, p.version, p.requested, p.original, [canonicalize_name(d) for d in p.dependencies]
+            )
+            for p in lock.python.packages
+        }
     if lock.apt:
-        graphs["apt"] = {p.name: Node(p.name, p.version, p.requested, p.original, list(p.depends_on))
-                         for p in lock.apt.packages}
+        graphs["apt"] = {
+            p.name: Node(p.name, p.version, p.requested, p.original, list(p.depends_on)) for p in lock.apt.packages
+        }
     return graphs
 
 
@@ -91,8 +94,9 @@ def _paths(graph: dict[str, Node], goal: str) -> tuple[list[list[str]], int]:
     MAX_PATHS paths and the number of requested packages that lead to `goal`.
     """
     distance = _distances(graph, goal)
-    roots = sorted((k for k, n in graph.items() if n.requested and k != goal and k in distance),
-                   key=lambda k: (distance[k], k))
+    roots = sorted(
+        (k for k, n in graph.items() if n.requested and k != goal and k in distance), key=lambda k: (distance[k], k)
+    )
     found: list[list[str]] = []
     for root in roots:
         path = [root]

@@ -22,8 +22,7 @@ _lock = threading.Lock()
 _session: Any = None
 
 
-def client(service: str, region: str | None = None, *, endpoint_url: str | None = None,
-           unsigned: bool = False) -> Any:
+def client(service: str, region: str | None = None, *, endpoint_url: str | None = None, unsigned: bool = False) -> Any:
     """A boto3 client; boto3 clients are thread-safe, the Session that makes them is not.
 
     `unsigned` (for a replay on loopback) sends no signature, so no credential
@@ -41,8 +40,9 @@ def client(service: str, region: str | None = None, *, endpoint_url: str | None 
         config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10, read_timeout=60)
         if unsigned:
             config = config.merge(Config(signature_version=UNSIGNED))
-        return _session.client(service, region_name=region or _session.region_name or "us-east-1",
-                               config=config, endpoint_url=endpoint_url)
+        return _session.client(
+            service, region_name=region or _session.region_name or "us-east-1", config=config, endpoint_url=endpoint_url
+        )
 
 
 def reset() -> None:
@@ -68,7 +68,7 @@ class S3Url:
 def parse_s3_url(url: str, path: str | Path | None = None, key: str | None = None) -> S3Url:
     if not url.startswith("s3://"):
         raise InputError(path, key, f"expected an s3://bucket/prefix URL, found {url!r}")
-    bucket, _, rest = url[len("s3://"):].partition("/")
+    bucket, _, rest = url[len("s3://") :].partition("/")
     if not bucket or not all(c.isalnum() or c in ".-" for c in bucket):
         raise InputError(path, key, f"expected an s3://bucket/prefix URL, found {url!r}")
     return S3Url(bucket, rest.strip("/"))
@@ -105,5 +105,6 @@ def s3_download(url: S3Url, dest: str | Path, *, total: int | None = None, regio
         return start, answer["Body"].iter_chunks(CHUNK)
 
     transient = (BotoCoreError, ProtocolError, ConnectionError)
-    return resumable_download(open_at, dest, label=url.key.rsplit("/", 1)[-1] or str(url), total=total,
-                              transient=transient)
+    return resumable_download(
+        open_at, dest, label=url.key.rsplit("/", 1)[-1] or str(url), total=total, transient=transient
+    )

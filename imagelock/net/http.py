@@ -17,8 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from imagelock import __version__
 from imagelock.errors import UpstreamError
-from imagelock.hashing import CHUNK, Digest, StreamHasher
-from imagelock.hashing import PARALLEL_MIN
+from imagelock.hashing import CHUNK, PARALLEL_MIN, Digest, StreamHasher
 from imagelock.hashing import pool as hashing_pool
 
 if TYPE_CHECKING:
@@ -79,13 +78,11 @@ def cache_dir() -> Path:
     return Path(xdg) / "imagelock"
 
 
-def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False,
-        what: str = "") -> requests.Response:
+def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False, what: str = "") -> requests.Response:
     """GET with retries; any failure or non-2xx becomes one UpstreamError line."""
     label = f"{what} " if what else ""
     try:
-        response = session().get(url, headers=headers or {}, stream=stream,
-                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        response = session().get(url, headers=headers or {}, stream=stream, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
     except _requests().RequestException as exc:
         reason = type(exc).__name__
         raise UpstreamError(f"{label}{redact(url)}: unreachable ({reason})") from None
@@ -126,8 +123,10 @@ class Progress:
         if self.total:
             share = min(self.done / self.total, 1.0)
             bar = "#" * int(share * 30)
-            text = (f"\r{self.label} [{bar:<30}] {share * 100:5.1f}% "
-                    f"{self.done / 1e6:,.0f}/{self.total / 1e6:,.0f} MB {rate:,.0f} MB/s")
+            text = (
+                f"\r{self.label} [{bar:<30}] {share * 100:5.1f}% "
+                f"{self.done / 1e6:,.0f}/{self.total / 1e6:,.0f} MB {rate:,.0f} MB/s"
+            )
         else:
             text = f"\r{self.label} {self.done / 1e6:,.0f} MB {rate:,.0f} MB/s"
         self._stream.write(text)
@@ -144,9 +143,17 @@ class Progress:
 Opener = Callable[[int], tuple[int, Iterable[bytes]]]
 
 
-def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: int | None = None,
-                       transient: tuple[type[BaseException], ...] = (), attempts: int = DOWNLOAD_ATTEMPTS,
-                       progress: Progress | None = None, pause: float = 0.2) -> Digest:
+def resumable_download(
+    open_at: Opener,
+    dest: str | Path,
+    *,
+    label: str,
+    total: int | None = None,
+    transient: tuple[type[BaseException], ...] = (),
+    attempts: int = DOWNLOAD_ATTEMPTS,
+    progress: Progress | None = None,
+    pause: float = 0.2,
+) -> Digest:
     """Stream a source into `dest` once, hashing as bytes arrive, in constant memory.
 
     Bytes land in `dest.part` first; an interrupted transfer (a `transient` error)
@@ -198,9 +205,11 @@ def resumable_download(open_at: Opener, dest: str | Path, *, label: str, total: 
                 # download over a flaky link keeps going while it keeps making progress.
                 failures = 1 if arrived >= CHUNK else failures + 1
                 if failures >= attempts:
-                    raise UpstreamError(f"{label}: interrupted {failures} times, last at byte {have} "
-                                        f"({type(exc).__name__}); run again to resume") from None
-                time.sleep(min(pause * 2 ** failures, 5.0))
+                    raise UpstreamError(
+                        f"{label}: interrupted {failures} times, last at byte {have} "
+                        f"({type(exc).__name__}); run again to resume"
+                    ) from None
+                time.sleep(min(pause * 2**failures, 5.0))
     finally:
         bar.close()
     os.replace(part, target)
@@ -222,8 +231,12 @@ def _transient_http() -> tuple[type[BaseException], ...]:
     import requests
     import urllib3
 
-    return (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout,
-            urllib3.exceptions.ProtocolError)
+    return (
+        requests.ConnectionError,
+        requests.exceptions.ChunkedEncodingError,
+        requests.Timeout,
+        urllib3.exceptions.ProtocolError,
+    )
 
 
 def _arrived(response: requests.Response) -> Iterable[bytes]:
@@ -234,8 +247,15 @@ def _arrived(response: requests.Response) -> Iterable[bytes]:
             yield chunk
 
 
-def download(url: str, dest: str | Path, *, headers: dict[str, str] | None = None, what: str = "",
-             total: int | None = None, attempts: int = DOWNLOAD_ATTEMPTS) -> Digest:
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    headers: dict[str, str] | None = None,
+    what: str = "",
+    total: int | None = None,
+    attempts: int = DOWNLOAD_ATTEMPTS,
+) -> Digest:
     """GET `url` into `dest` with Range resume; returns the digest of what arrived."""
     label = what or redact(url).rsplit("/", 1)[-1]
 
@@ -244,8 +264,7 @@ def download(url: str, dest: str | Path, *, headers: dict[str, str] | None = Non
         request_headers = {**(headers or {}), "Accept-Encoding": "identity"}
         if offset:
             request_headers["Range"] = f"bytes={offset}-"
-        response = session().get(url, headers=request_headers, stream=True,
-                                 timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        response = session().get(url, headers=request_headers, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         if response.status_code == 416 and offset:  # nothing after `offset`: the source ends there
             response.close()
             return offset, ()
@@ -261,12 +280,12 @@ def download(url: str, dest: str | Path, *, headers: dict[str, str] | None = Non
                 start = -1
             if start != offset:  # an answer for another range than asked: refuse it
                 response.close()
-                raise UpstreamError(f"{label} {redact(url)}: asked for bytes from {offset}, "
-                                    f"got {served or 'no Content-Range'}")
+                raise UpstreamError(
+                    f"{label} {redact(url)}: asked for bytes from {offset}, got {served or 'no Content-Range'}"
+                )
         return start, _arrived(response)
 
-    return resumable_download(open_at, dest, label=label, total=total, transient=_transient_http(),
-                              attempts=attempts)
+    return resumable_download(open_at, dest, label=label, total=total, transient=_transient_http(), attempts=attempts)
 
 
 def blob_path(sha256: str) -> Path:

@@ -64,16 +64,39 @@ FIELDS: dict[str, tuple[str, type]] = {
 }
 # DescribeImages filter name -> the field it tests (AWS's names, EC2 API reference).
 FILTERS = {
-    "architecture": "Architecture", "creation-date": "CreationDate", "description": "Description",
-    "ena-support": "EnaSupport", "hypervisor": "Hypervisor", "image-id": "ImageId", "image-type": "ImageType",
-    "is-public": "Public", "manifest-location": "ImageLocation", "name": "Name", "owner-alias": "ImageOwnerAlias",
-    "owner-id": "OwnerId", "platform-details": "PlatformDetails", "root-device-name": "RootDeviceName",
-    "root-device-type": "RootDeviceType", "sriov-net-support": "SriovNetSupport", "state": "State",
-    "usage-operation": "UsageOperation", "virtualization-type": "VirtualizationType",
+    "architecture": "Architecture",
+    "creation-date": "CreationDate",
+    "description": "Description",
+    "ena-support": "EnaSupport",
+    "hypervisor": "Hypervisor",
+    "image-id": "ImageId",
+    "image-type": "ImageType",
+    "is-public": "Public",
+    "manifest-location": "ImageLocation",
+    "name": "Name",
+    "owner-alias": "ImageOwnerAlias",
+    "owner-id": "OwnerId",
+    "platform-details": "PlatformDetails",
+    "root-device-name": "RootDeviceName",
+    "root-device-type": "RootDeviceType",
+    "sriov-net-support": "SriovNetSupport",
+    "state": "State",
+    "usage-operation": "UsageOperation",
+    "virtualization-type": "VirtualizationType",
 }
 # Filters AWS knows but a recording of image records cannot answer.
-_UNANSWERED_FILTERS = ("block-device-mapping.", "tag:", "tag-key", "product-code", "kernel-id", "ramdisk-id",
-                       "state-reason-", "source-instance-id", "imds-support", "source-image-")
+_UNANSWERED_FILTERS = (
+    "block-device-mapping.",
+    "tag:",
+    "tag-key",
+    "product-code",
+    "kernel-id",
+    "ramdisk-id",
+    "state-reason-",
+    "source-instance-id",
+    "imds-support",
+    "source-image-",
+)
 _OWNER_ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 
 
@@ -97,8 +120,9 @@ class Recording:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InputError(path, None, "no such AWS recording (snapshot.json names its directory under \"aws\")") \
-                from None
+            raise InputError(
+                path, None, 'no such AWS recording (snapshot.json names its directory under "aws")'
+            ) from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(path, None, f"not a readable JSON recording ({exc.__class__.__name__})") from None
         regions = data.get("regions") if isinstance(data, dict) else None
@@ -110,9 +134,9 @@ class Recording:
 def _region(path: Path, name: str, table: Any) -> Region:
     where = f"regions.{name}"
     if not _REGION.match(name):
-        raise InputError(path, where, f"expected an AWS region such as \"us-east-1\", found {name!r}")
+        raise InputError(path, where, f'expected an AWS region such as "us-east-1", found {name!r}')
     if not isinstance(table, dict) or {k for k in table if not k.startswith("_")} - {"images", "ssm"}:
-        raise InputError(path, where, "expected a table with \"images\" (a list) and \"ssm\" (a table)")
+        raise InputError(path, where, 'expected a table with "images" (a list) and "ssm" (a table)')
     images = table.get("images", [])
     if not isinstance(images, list):
         raise InputError(path, f"{where}.images", "expected a list of DescribeImages records")
@@ -133,13 +157,14 @@ def _image(path: Path, where: str, image: Any) -> dict[str, Any]:
     record = {k: v for k, v in image.items() if not k.startswith("_")}
     for key, value in record.items():
         if key not in FIELDS:
-            raise InputError(path, f"{where}.{key}", f"unknown DescribeImages field; expected one of: "
-                             f"{', '.join(FIELDS)}")
+            raise InputError(
+                path, f"{where}.{key}", f"unknown DescribeImages field; expected one of: {', '.join(FIELDS)}"
+            )
         kind = FIELDS[key][1]
         if not isinstance(value, kind):
             raise InputError(path, f"{where}.{key}", f"expected a {'boolean' if kind is bool else 'string'}")
     if not _AMI.match(str(record.get("ImageId", ""))):
-        raise InputError(path, f"{where}.ImageId", "expected an AMI id such as \"ami-0123456789abcdef0\"")
+        raise InputError(path, f"{where}.ImageId", 'expected an AMI id such as "ami-0123456789abcdef0"')
     return record
 
 
@@ -212,8 +237,11 @@ def _ec2_error(error: _Ec2Error) -> Answer:
 
 def _numbered(params: dict[str, str], prefix: str) -> list[str]:
     """`Prefix.1`, `Prefix.2`, … in order (the Query protocol's lists)."""
-    found = sorted((int(k[len(prefix) + 1:]), v) for k, v in params.items()
-                   if k.startswith(prefix + ".") and k[len(prefix) + 1:].isdigit())
+    found = sorted(
+        (int(k[len(prefix) + 1 :]), v)
+        for k, v in params.items()
+        if k.startswith(prefix + ".") and k[len(prefix) + 1 :].isdigit()
+    )
     return [v for _, v in found]
 
 
@@ -241,9 +269,12 @@ def describe_images(region: Region, params: dict[str, str]) -> list[dict[str, An
                 raise _Ec2Error("UnsupportedOperation", f"the replayed recording does not answer the filter '{name}'")
             raise _Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid")
     chosen = [by_id[i] for i in dict.fromkeys(ids)] if ids else list(region.images)
-    return [image for image in chosen
-            if (not owners or any(_owned_by(image, owner) for owner in owners))
-            and all(_matches(image, name, values) for name, values in filters)]
+    return [
+        image
+        for image in chosen
+        if (not owners or any(_owned_by(image, owner) for owner in owners))
+        and all(_matches(image, name, values) for name, values in filters)
+    ]
 
 
 def _filter_names(params: dict[str, str]) -> list[tuple[int, str]]:
@@ -293,16 +324,20 @@ def wildcard(pattern: str) -> re.Pattern[str]:
 def _ssm(region: Region, target: str, body: bytes) -> Answer:
     operation = target.removeprefix(SSM_TARGET) if target.startswith(SSM_TARGET) else ""
     if operation != "GetParameter":
-        return _ssm_error("UnknownOperationException", f"the replayed recording answers only "
-                          f"{SSM_TARGET}GetParameter, not {target or 'an untargeted request'}")
+        return _ssm_error(
+            "UnknownOperationException",
+            f"the replayed recording answers only {SSM_TARGET}GetParameter, not {target or 'an untargeted request'}",
+        )
     try:
         request = json.loads(body or b"{}")
     except ValueError:
         return _ssm_error("SerializationException", "the request body is not JSON")
     name = request.get("Name") if isinstance(request, dict) else None
     if not isinstance(name, str) or not name:
-        return _ssm_error("ValidationException", "1 validation error detected: Value null at 'name' failed to "
-                          "satisfy constraint: Member must not be null")
+        return _ssm_error(
+            "ValidationException",
+            "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
+        )
     value = region.ssm.get(name)
     if value is None:
         return _ssm_error("ParameterNotFound", "")

@@ -80,8 +80,12 @@ def _check_doc(doc: Any, path: Path, bodies: dict[str, bytes]) -> None:
         lfs = sibling.get("lfs")
         if lfs is None:
             if sibling["rfilename"] not in bodies:
-                raise InputError(path, key, f"{sibling['rfilename']} is not in LFS, so its bytes are expected "
-                                 f"under files/{path.stem}/ (size and blob id are computed from them)")
+                raise InputError(
+                    path,
+                    key,
+                    f"{sibling['rfilename']} is not in LFS, so its bytes are expected "
+                    f"under files/{path.stem}/ (size and blob id are computed from them)",
+                )
         elif not (isinstance(lfs, dict) and is_sha256(lfs.get("sha256")) and isinstance(lfs.get("size"), int)):
             raise InputError(path, f"{key}.lfs", "expected `sha256` (64 lowercase hex) and `size` (an integer)")
 
@@ -102,8 +106,9 @@ class HubRecording:
             except ValueError as exc:
                 raise InputError(path, None, f"not valid JSON ({exc})") from None
             folder = root / "files" / path.stem
-            bodies = {p.relative_to(folder).as_posix(): p.read_bytes()
-                      for p in sorted(folder.rglob("*")) if p.is_file()}
+            bodies = {
+                p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+            }
             _check_doc(doc, path, bodies)
             recording.repos[doc["answer"]["id"]] = doc
             recording.files[doc["answer"]["id"]] = bodies

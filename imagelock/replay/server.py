@@ -29,10 +29,10 @@ from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
-from imagelock.replay import aws as replay_aws
 from imagelock.errors import InputError, UpstreamError
 from imagelock.net import aws
 from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
+from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -75,18 +75,29 @@ class Snapshot:
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
         nvidia = data.get("nvidia")
         if nvidia is not None and not _relative_dir(nvidia):
-            raise InputError(manifest, "nvidia", "expected the directory that holds runfiles.json, relative to "
-                             "the snapshot (such as \"nvidia\")")
+            raise InputError(
+                manifest,
+                "nvidia",
+                'expected the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
+            )
         hf = data.get("hf")
         if hf is not None and not _relative_dir(hf):
-            raise InputError(manifest, "hf", "expected the directory of the Hub recording, relative to the "
-                             "snapshot (such as \"hf\")")
+            raise InputError(
+                manifest, "hf", 'expected the directory of the Hub recording, relative to the snapshot (such as "hf")'
+            )
         aws = data.get("aws")
         if aws is not None and not _relative_dir(aws):
-            raise InputError(manifest, "aws", "expected the directory of the AWS recording, relative to the "
-                             "snapshot (such as \"aws\")")
-        return cls(root=root, indexes={str(k): str(v) for k, v in indexes.items()},
-                   apt={str(k).rstrip("/"): str(v) for k, v in apt.items()}, nvidia=nvidia, hf=hf, aws=aws)
+            raise InputError(
+                manifest, "aws", 'expected the directory of the AWS recording, relative to the snapshot (such as "aws")'
+            )
+        return cls(
+            root=root,
+            indexes={str(k): str(v) for k, v in indexes.items()},
+            apt={str(k).rstrip("/"): str(v) for k, v in apt.items()},
+            nvidia=nvidia,
+            hf=hf,
+            aws=aws,
+        )
 
     def recorded_runfiles(self) -> dict[str, dict[str, object]]:
         """Runfile name -> its recorded digests ({} when the snapshot records none).
@@ -100,9 +111,9 @@ class Snapshot:
         try:
             runfiles = json.loads(path.read_text()).get("runfiles", {})
         except FileNotFoundError:
-            raise InputError(path, None, "no such file (snapshot.json names it under \"nvidia\")") from None
+            raise InputError(path, None, 'no such file (snapshot.json names it under "nvidia")') from None
         except (ValueError, AttributeError) as exc:
-            raise InputError(path, None, f"expected a JSON object with a \"runfiles\" table ({exc})") from None
+            raise InputError(path, None, f'expected a JSON object with a "runfiles" table ({exc})') from None
         if not isinstance(runfiles, dict):
             raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
         return runfiles
@@ -113,8 +124,11 @@ class Snapshot:
             return None
         folder = self.root / self.hf
         if not folder.is_dir():
-            raise InputError(self.root / "snapshot.json", "hf", f"{folder} is not a directory: expected the Hub "
-                             "recording (<org>--<name>.json files)")
+            raise InputError(
+                self.root / "snapshot.json",
+                "hf",
+                f"{folder} is not a directory: expected the Hub recording (<org>--<name>.json files)",
+            )
         return HubRecording.load(folder)
 
     def upstream_urls(self) -> dict[str, str]:
@@ -138,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
         root = self.server.root
         if self.path.startswith(f"/{HUB_PREFIX}/") and self.server.hub is not None:
-            return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1:]))
+            return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1 :]))
         if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
             upstream = parts[0]
             if len(parts) == 2:
@@ -215,8 +229,9 @@ class _Server(ThreadingHTTPServer):
 class ReplayServer:
     """A snapshot served on 127.0.0.1 for as long as the `with` block lasts."""
 
-    def __init__(self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, handler: type[BaseHTTPRequestHandler] = _Handler, port: int | None = None
+    ) -> None:
         self.snapshot = snapshot
         hub = snapshot.hub()  # a broken recording is refused before a port is taken
         aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None
@@ -292,38 +307,59 @@ class ReplayServer:
     def python_index(self, url: str | None, where: Where) -> str | None:
         local = self.local_index(url)
         if local is None:
-            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {url or 'the default index'} "
-                             "(its snapshot.json lists the indexes it recorded under \"indexes\")")
+            raise InputError(
+                where[0],
+                where[1],
+                f"{STAND_IN} has no recording of {url or 'the default index'} "
+                '(its snapshot.json lists the indexes it recorded under "indexes")',
+            )
         return local
 
     def apt_archive(self, url: str, where: Where) -> AptAccess:
         fetch_base = self.local_apt(url)
         if fetch_base is None:
-            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {url} "
-                             "(its snapshot.json lists the apt archives it recorded under \"apt\")")
+            raise InputError(
+                where[0],
+                where[1],
+                f"{STAND_IN} has no recording of {url} "
+                '(its snapshot.json lists the apt archives it recorded under "apt")',
+            )
         return AptAccess(fetch_base=fetch_base, keyring=self.apt_keyring(url), recording=self.apt_recording(url))
 
     def hub(self, where: Where) -> HubAccess:
         local = self.hub_endpoint()
         if local is None:
-            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of the Hugging Face Hub "
-                             "(its snapshot.json has no \"hf\" entry naming one)")
-        return HubAccess(endpoint=local, token=None, stand_in=STAND_IN,
-                         gated_note="a replay sends no token: lock it against the Hub",
-                         missing_note='its snapshot.json lists the Hub recording under "hf"')
+            raise InputError(
+                where[0],
+                where[1],
+                f'{STAND_IN} has no recording of the Hugging Face Hub (its snapshot.json has no "hf" entry naming one)',
+            )
+        return HubAccess(
+            endpoint=local,
+            token=None,
+            stand_in=STAND_IN,
+            gated_note="a replay sends no token: lock it against the Hub",
+            missing_note='its snapshot.json lists the Hub recording under "hf"',
+        )
 
     def aws_client(self, service: str, region: str, where: Where) -> Any:
         endpoint = self.local_aws(region, service)
         if endpoint is None:
-            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {region} "
-                             "(its snapshot.json lists the AWS recording under \"aws\")")
+            raise InputError(
+                where[0],
+                where[1],
+                f'{STAND_IN} has no recording of {region} (its snapshot.json lists the AWS recording under "aws")',
+            )
         return aws.client(service, region, endpoint_url=endpoint, unsigned=True)  # no credential is looked up
 
     def runfile(self, name: str, where: Where) -> RunfileRecord:
         record = self.snapshot.recorded_runfiles().get(name)
         if not isinstance(record, dict):
-            raise InputError(where[0], where[1], f"{STAND_IN} has no recording of {name} "
-                             "(its snapshot.json names the runfile recording under \"nvidia\")")
+            raise InputError(
+                where[0],
+                where[1],
+                f'{STAND_IN} has no recording of {name} (its snapshot.json names the runfile recording under "nvidia")',
+            )
         return RunfileRecord(record=record, where=self.snapshot.root / (self.snapshot.nvidia or "") / "runfiles.json")
 
     def upstream_url(self, served: str, filename: str) -> str:

@@ -74,24 +74,41 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
         if not any(f.path.endswith(WEIGHTS) for f in model.files):
             continue  # tokenizer or config files alone: nothing vLLM could load
         if not model.architectures:
-            yield Finding("model-architecture", f"{model.repo} on vllm {vllm.version}",
-                          [f"{model.repo}@{model.commit[:12] or model.revision}: no config.json locked, so its "
-                           "architecture is unknown (lock config.json to have it checked)"],
-                          source=SOURCE, unchecked=True)
+            yield Finding(
+                "model-architecture",
+                f"{model.repo} on vllm {vllm.version}",
+                [
+                    f"{model.repo}@{model.commit[:12] or model.revision}: no config.json locked, so its "
+                    "architecture is unknown (lock config.json to have it checked)"
+                ],
+                source=SOURCE,
+                unchecked=True,
+            )
         for architecture in model.architectures:
             verdict = supported(version, architecture)
             if verdict is None:
                 recorded = ", ".join(str(v) for v in sorted(registry()))
-                yield Finding("model-architecture", f"{model.repo} on vllm {vllm.version}",
-                              [f"the registries recorded ({recorded}) do not decide {architecture} "
-                               f"for vllm {vllm.version}"], source=SOURCE, unchecked=True)
+                yield Finding(
+                    "model-architecture",
+                    f"{model.repo} on vllm {vllm.version}",
+                    [f"the registries recorded ({recorded}) do not decide {architecture} for vllm {vllm.version}"],
+                    source=SOURCE,
+                    unchecked=True,
+                )
             elif not verdict:
                 first = first_supporting(architecture)
                 yield Finding(
-                    "model-architecture", f"{model.repo} on vllm {vllm.version}",
-                    [f"{model.repo}@{model.commit[:12] or model.revision} config.json architectures: {architecture}",
-                     f"vllm {vllm.version}'s model registry has no {architecture}"],
-                    fix=(f"require vllm>={first} (the first recorded release that lists {architecture}; "
-                         "it may pin another torch)" if first and first > version
-                         else f"drop {model.repo} or use a model whose architecture vllm {vllm.version} lists"),
-                    source=SOURCE)
+                    "model-architecture",
+                    f"{model.repo} on vllm {vllm.version}",
+                    [
+                        f"{model.repo}@{model.commit[:12] or model.revision} config.json architectures: {architecture}",
+                        f"vllm {vllm.version}'s model registry has no {architecture}",
+                    ],
+                    fix=(
+                        f"require vllm>={first} (the first recorded release that lists {architecture}; "
+                        "it may pin another torch)"
+                        if first and first > version
+                        else f"drop {model.repo} or use a model whose architecture vllm {vllm.version} lists"
+                    ),
+                    source=SOURCE,
+                )

@@ -94,10 +94,15 @@ def _check_one(what: str, cuda: str, lock: Lock, torch_build: bool) -> Iterator[
     if fits:
         fix += f", or torch's {fits} build, which driver {driver} serves"
     yield Finding(
-        "driver", what,
-        [f"{what} needs CUDA {release} and so NVIDIA driver >= {minimum}",
-         f"the lock installs driver {driver} ({lock.nvidia.runfile})"],
-        fix=fix, source=SOURCE)
+        "driver",
+        what,
+        [
+            f"{what} needs CUDA {release} and so NVIDIA driver >= {minimum}",
+            f"the lock installs driver {driver} ({lock.nvidia.runfile})",
+        ],
+        fix=fix,
+        source=SOURCE,
+    )
 
 
 def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
@@ -108,5 +113,6 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     if found:
         torch, cuda = found
         yield from _check_one(f"torch {torch.version}", cuda, lock, torch_build=True)
-    yield from _check_one(f"the runfile's CUDA {lock.nvidia.cuda_version}", lock.nvidia.cuda_version, lock,
-                          torch_build=False)
+    yield from _check_one(
+        f"the runfile's CUDA {lock.nvidia.cuda_version}", lock.nvidia.cuda_version, lock, torch_build=False
+    )

@@ -73,9 +73,13 @@ def gpu_of(instance_type: str, targets: Targets) -> tuple[str, tuple[int, int]]:
     """The GPU of an instance type; an unknown family is an input error (a typo must not pass)."""
     name = family(instance_type)
     if name not in INSTANCE_GPUS:
-        raise InputError(targets.path, "base.instance-types", f"{instance_type}: no NVIDIA GPU recorded for "
-                         "instance family "
-                         f"{name!r}{did_you_mean(name, INSTANCE_GPUS)}; known: {', '.join(INSTANCE_GPUS)}")
+        raise InputError(
+            targets.path,
+            "base.instance-types",
+            f"{instance_type}: no NVIDIA GPU recorded for "
+            "instance family "
+            f"{name!r}{did_you_mean(name, INSTANCE_GPUS)}; known: {', '.join(INSTANCE_GPUS)}",
+        )
     return INSTANCE_GPUS[name]
 
 
@@ -88,22 +92,38 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
         if torch is not None and flavour and flavour.startswith("cu"):
             arches = TORCH_ARCHES.get(flavour)
             if arches is None:
-                yield Finding("gpu-arch", f"torch {torch.version} on {instance_type}",
-                              [f"no arch list recorded for {flavour} builds"], source=SOURCE_ARCH, unchecked=True)
+                yield Finding(
+                    "gpu-arch",
+                    f"torch {torch.version} on {instance_type}",
+                    [f"no arch list recorded for {flavour} builds"],
+                    source=SOURCE_ARCH,
+                    unchecked=True,
+                )
             elif not runs_on(arches, capability):
                 usable = [f for f, a in TORCH_ARCHES.items() if runs_on(a, capability)]
                 yield Finding(
-                    "gpu-arch", f"torch {torch.version} on {instance_type}",
-                    [f"{instance_type} has an {gpu}, compute capability {cc(capability)}",
-                     f"torch {flavour} wheels carry code for {', '.join(cc(a) for a in arches)} only"],
-                    fix=(f"use a {' or '.join(usable)} torch build" if usable
-                         else f"drop {instance_type} or use a torch build that lists {cc(capability)}"),
-                    source=f"{SOURCE_GPU}; {SOURCE_ARCH}")
+                    "gpu-arch",
+                    f"torch {torch.version} on {instance_type}",
+                    [
+                        f"{instance_type} has an {gpu}, compute capability {cc(capability)}",
+                        f"torch {flavour} wheels carry code for {', '.join(cc(a) for a in arches)} only",
+                    ],
+                    fix=(
+                        f"use a {' or '.join(usable)} torch build"
+                        if usable
+                        else f"drop {instance_type} or use a torch build that lists {cc(capability)}"
+                    ),
+                    source=f"{SOURCE_GPU}; {SOURCE_ARCH}",
+                )
         if vllm is not None and capability < VLLM_MINIMUM:
             yield Finding(
-                "gpu-vllm", f"vllm {vllm.version} on {instance_type}",
-                [f"{instance_type} has an {gpu}, compute capability {cc(capability)}",
-                 f"vLLM needs compute capability {cc(VLLM_MINIMUM)} or higher"],
+                "gpu-vllm",
+                f"vllm {vllm.version} on {instance_type}",
+                [
+                    f"{instance_type} has an {gpu}, compute capability {cc(capability)}",
+                    f"vLLM needs compute capability {cc(VLLM_MINIMUM)} or higher",
+                ],
                 fix=f"use an instance family with a GPU of compute capability >= {cc(VLLM_MINIMUM)} "
-                    "(g4dn, g5, g6, p4d, p5)",
-                source=f"{SOURCE_GPU}; {SOURCE_VLLM}")
+                "(g4dn, g5, g6, p4d, p5)",
+                source=f"{SOURCE_GPU}; {SOURCE_VLLM}",
+            )

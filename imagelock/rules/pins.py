@@ -38,7 +38,11 @@ def pinned_layer(intent: PythonIntent) -> PythonLayer:
         # PyTorch's CUDA index serves `2.6.0` as `2.6.0+cu124`: the pin resolves to the labelled build.
         if intent.torch and index == f"pytorch-{intent.torch.cuda}" and "+" not in version:
             version = f"{version}+{intent.torch.cuda}"
-        packages.append(PythonPackage(name=name, version=version, index=index, requested=True,
-                                      wheel=UNRESOLVED, original=str(requirement)))
-    return PythonLayer(version=intent.version, platform=intent.platform, venv=intent.venv, engine="(pins)",
-                       packages=packages)
+        packages.append(
+            PythonPackage(
+                name=name, version=version, index=index, requested=True, wheel=UNRESOLVED, original=str(requirement)
+            )
+        )
+    return PythonLayer(
+        version=intent.version, platform=intent.platform, venv=intent.venv, engine="(pins)", packages=packages
+    )

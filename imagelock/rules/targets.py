@@ -14,7 +14,6 @@ from imagelock.intent.base import parse_instance_types
 from imagelock.intent.document import Intent
 
 
-
 @dataclass
 class Targets:
     instance_types: list[str] = field(default_factory=list)

@@ -44,9 +44,13 @@ def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
             continue
         built = sorted({f"{t.interpreter}-{t.abi}" for t in tags})
         yield Finding(
-            "python-tags", f"{package.name} {package.version}",
-            [f"the image's Python is {version} (accepts cp{version.replace('.', '')}, abi3, py3 wheels)",
-             f"the locked wheel {package.wheel.filename} is built for {', '.join(built)}"],
+            "python-tags",
+            f"{package.name} {package.version}",
+            [
+                f"the image's Python is {version} (accepts cp{version.replace('.', '')}, abi3, py3 wheels)",
+                f"the locked wheel {package.wheel.filename} is built for {', '.join(built)}",
+            ],
             fix=f"re-lock with `lock update --upgrade-package {package.name}` so a cp{version.replace('.', '')} "
-                "wheel is chosen, or set python.version to the one the wheel is built for",
-            source=SOURCE)
+            "wheel is chosen, or set python.version to the one the wheel is built for",
+            source=SOURCE,
+        )

@@ -42,8 +42,22 @@ def make_key(home: Path, uid: str) -> Key:
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
-    run(["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", uid,
-         "ed25519", "sign", "never"], env=env)
+    run(
+        [
+            "gpg",
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            uid,
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        env=env,
+    )
     listing = run(["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env).stdout.decode()
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
     keyring = home / "archive-keyring.gpg"
@@ -53,15 +67,24 @@ def make_key(home: Path, uid: str) -> Key:
 
 def stop_agent(key: Key) -> None:
     """The gpg-agent a signing started outlives the test otherwise."""
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(key.home)},
-                   capture_output=True, check=False)
+    subprocess.run(
+        ["gpgconf", "--kill", "gpg-agent"],
+        env={**os.environ, "GNUPGHOME": str(key.home)},
+        capture_output=True,
+        check=False,
+    )
 
 
 def build_deb(deb: Deb, out: Path, work: Path) -> Path:
     root = work / f"{deb.name}_{deb.version}_{deb.arch}".replace(":", "%3a")
     (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
-    lines = [f"Package: {deb.name}", f"Version: {deb.version}", f"Architecture: {deb.arch}",
-             "Maintainer: imagelock tests <tests@invalid>", f"Priority: {deb.fields.pop('Priority', 'optional')}"]
+    lines = [
+        f"Package: {deb.name}",
+        f"Version: {deb.version}",
+        f"Architecture: {deb.arch}",
+        "Maintainer: imagelock tests <tests@invalid>",
+        f"Priority: {deb.fields.pop('Priority', 'optional')}",
+    ]
     lines += [f"{k}: {v}" for k, v in deb.fields.items()]
     lines.append(f"Description: test package {deb.name}")
     (root / "DEBIAN" / "control").write_text("\n".join(lines) + "\n")
@@ -77,21 +100,36 @@ def build_deb(deb: Deb, out: Path, work: Path) -> Path:
     return target
 
 
-def build_repo(root: Path, suites: dict[str, list[Deb]], key: Key | None, *, arches: tuple[str, ...] = ("amd64",),
-               by_hash: bool = True) -> Path:
+def build_repo(
+    root: Path,
+    suites: dict[str, list[Deb]],
+    key: Key | None,
+    *,
+    arches: tuple[str, ...] = ("amd64",),
+    by_hash: bool = True,
+) -> Path:
     """root/dists/<suite>/{InRelease,Release,main/binary-<arch>/Packages{,.gz,.xz}}, root/pool/<suite>/*.deb."""
     work = root.parent / f"{root.name}-build"
     for suite, debs in suites.items():
         for deb in debs:
             build_deb(dataclasses.replace(deb, fields=dict(deb.fields)), root / "pool" / suite, work)
-        indexes = {arch: run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"], cwd=root).stdout
-                   for arch in arches}
+        indexes = {
+            arch: run(["apt-ftparchive", "--arch", arch, "packages", f"pool/{suite}"], cwd=root).stdout
+            for arch in arches
+        }
         write_suite(root, suite, indexes, key, by_hash=by_hash)
     return root
 
 
-def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | None, *, by_hash: bool = True,
-                valid_seconds: int | None = None) -> None:
+def write_suite(
+    root: Path,
+    suite: str,
+    indexes: dict[str, bytes],
+    key: Key | None,
+    *,
+    by_hash: bool = True,
+    valid_seconds: int | None = None,
+) -> None:
     """Write one suite's Packages indexes (plain, .gz, .xz), its Release by apt-ftparchive, and sign it."""
     for arch, text in indexes.items():
         folder = root / "dists" / suite / "main" / f"binary-{arch}"
@@ -100,10 +138,16 @@ def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | No
         (folder / "Packages.gz").write_bytes(gzip.compress(text, mtime=0))
         (folder / "Packages.xz").write_bytes(lzma.compress(text))
     options = [
-        "-o", f"APT::FTPArchive::Release::Suite={suite}", "-o", f"APT::FTPArchive::Release::Codename={suite}",
-        "-o", f"APT::FTPArchive::Release::Architectures={' '.join(indexes)}",
-        "-o", "APT::FTPArchive::Release::Components=main",
-        "-o", f"APT::FTPArchive::DoByHash={'true' if by_hash else 'false'}",
+        "-o",
+        f"APT::FTPArchive::Release::Suite={suite}",
+        "-o",
+        f"APT::FTPArchive::Release::Codename={suite}",
+        "-o",
+        f"APT::FTPArchive::Release::Architectures={' '.join(indexes)}",
+        "-o",
+        "APT::FTPArchive::Release::Components=main",
+        "-o",
+        f"APT::FTPArchive::DoByHash={'true' if by_hash else 'false'}",
     ]
     if valid_seconds is not None:
         options += ["-o", f"APT::FTPArchive::Release::ValidTime={valid_seconds}"]
@@ -118,12 +162,26 @@ def write_suite(root: Path, suite: str, indexes: dict[str, bytes], key: Key | No
 def sign(suite_dir: Path, key: Key) -> None:
     env = {**os.environ, "GNUPGHOME": str(key.home)}
     (suite_dir / "InRelease").unlink(missing_ok=True)
-    run(["gpg", "--batch", "--yes", "--local-user", key.fingerprint, "--digest-algo", "SHA256", "--clearsign",
-         "--output", str(suite_dir / "InRelease"), str(suite_dir / "Release")], env=env)
+    run(
+        [
+            "gpg",
+            "--batch",
+            "--yes",
+            "--local-user",
+            key.fingerprint,
+            "--digest-algo",
+            "SHA256",
+            "--clearsign",
+            "--output",
+            str(suite_dir / "InRelease"),
+            str(suite_dir / "Release"),
+        ],
+        env=env,
+    )
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         return

@@ -10,11 +10,24 @@ import tomli_w
 from imagelock import cli
 
 
-def write_intent(folder: Path, url: str, keyring_path: Path | None, packages: list[str], *,
-                 suites: tuple[str, ...] = ("stable", "updates"), kernel: dict | None = None,
-                 cutoff: str = "2024-04-15T00:00:00Z", **apt: object) -> Path:
-    table: dict[str, object] = {"archive": url, "suites": list(suites), "components": ["main"],
-                                "architectures": ["amd64"], "packages": packages}
+def write_intent(
+    folder: Path,
+    url: str,
+    keyring_path: Path | None,
+    packages: list[str],
+    *,
+    suites: tuple[str, ...] = ("stable", "updates"),
+    kernel: dict | None = None,
+    cutoff: str = "2024-04-15T00:00:00Z",
+    **apt: object,
+) -> Path:
+    table: dict[str, object] = {
+        "archive": url,
+        "suites": list(suites),
+        "components": ["main"],
+        "architectures": ["amd64"],
+        "packages": packages,
+    }
     if keyring_path is not None:
         table["keyring"] = str(keyring_path)
     table.update({k.replace("_", "-"): v for k, v in apt.items()})
@@ -35,6 +48,7 @@ def lock_update(intent: Path, capsys, *extra: str) -> tuple[int, str, str]:  # t
 
 def locked(intent: Path) -> dict[str, dict]:
     import tomllib
+
     table = tomllib.loads(intent.with_suffix(".lock").read_text())
     return {p["name"]: p for p in table["apt"]["packages"]}
 

@@ -15,17 +15,34 @@ from pathlib import Path
 _INST = re.compile(r"^Inst (\S+?)(?::\S+)? (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)", re.MULTILINE)
 
 
-def setup(root: Path, url: str, keyring: Path | None, suites: list[str], components: list[str],
-          arch: str = "amd64", status: str = "", foreign: tuple[str, ...] = ()) -> dict[str, str]:
+def setup(
+    root: Path,
+    url: str,
+    keyring: Path | None,
+    suites: list[str],
+    components: list[str],
+    arch: str = "amd64",
+    status: str = "",
+    foreign: tuple[str, ...] = (),
+) -> dict[str, str]:
     """Write the private apt tree and run `apt-get update`; returns the environment to run apt with."""
-    for sub in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d", "etc/apt/trusted.gpg.d",
-                "var/lib/apt/lists/partial", "var/cache/apt/archives/partial", "var/lib/dpkg", "var/log/apt"):
+    for sub in (
+        "etc/apt/apt.conf.d",
+        "etc/apt/preferences.d",
+        "etc/apt/sources.list.d",
+        "etc/apt/trusted.gpg.d",
+        "var/lib/apt/lists/partial",
+        "var/cache/apt/archives/partial",
+        "var/lib/dpkg",
+        "var/log/apt",
+    ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "var/lib/dpkg/status").write_text(status)
     option = f"signed-by={keyring}" if keyring else "trusted=yes"
     arches = ",".join((arch, *foreign))
     (root / "etc/apt/sources.list").write_text(
-        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites))
+        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites)
+    )
     listed = " ".join(f'"{a}";' for a in (arch, *foreign))
     config = root / "apt.conf"
     config.write_text(
@@ -48,8 +65,11 @@ ORDERING_FAILURES = ("Could not configure", "Couldn't configure", "Conf Broken",
 def planned(output: str) -> set[str]:
     """The names apt lists as NEW, upgraded or downgraded (what it would unpack)."""
     names: set[str] = set()
-    for match in re.finditer(r"The following (?:NEW )?packages will be (?:installed|upgraded|DOWNGRADED):\n"
-                             r"((?:  .*\n)+)", output):
+    for match in re.finditer(
+        r"The following (?:NEW )?packages will be (?:installed|upgraded|DOWNGRADED):\n"
+        r"((?:  .*\n)+)",
+        output,
+    ):
         names.update(match.group(1).split())
     return names
 
@@ -72,8 +92,13 @@ def simulate(env: dict[str, str], packages: list[str]) -> tuple[int, set[tuple[s
 
 
 def status_stanza(name: str, version: str, arch: str, provides: str = "") -> str:
-    lines = [f"Package: {name}", "Status: install ok installed", "Maintainer: x <x@invalid>",
-             f"Architecture: {arch}", f"Version: {version}"]
+    lines = [
+        f"Package: {name}",
+        "Status: install ok installed",
+        "Maintainer: x <x@invalid>",
+        f"Architecture: {arch}",
+        f"Version: {version}",
+    ]
     if provides:
         lines.append(f"Provides: {provides}")
     lines.append("Description: base image package")

@@ -9,8 +9,14 @@ KERNEL = "5.15.0-105.115"
 
 # Two suites, like jammy and jammy-updates. Each package exercises one rule of resolution.
 STABLE = [
-    D("app", "1.0", fields={"Pre-Depends": "pre", "Depends": "libfoo (>= 1.2), xen | yak, virt, zed:any, tool, data, "
-                          "vp (>= 1.5), realvirt"}),
+    D(
+        "app",
+        "1.0",
+        fields={
+            "Pre-Depends": "pre",
+            "Depends": "libfoo (>= 1.2), xen | yak, virt, zed:any, tool, data, vp (>= 1.5), realvirt",
+        },
+    ),
     D("pre", "1.0"),
     D("libfoo", "1.1", fields={"Multi-Arch": "same"}),
     D("yak", "1.0"),
@@ -62,8 +68,7 @@ UPDATES = [
     D("libfoo", "1.3", fields={"Multi-Arch": "same"}),
     D("old", "2.0"),
     D("kmod-tool", "2.8.7-2ubuntu2.2", arch="all", fields={"Depends": "pre (>= 1.0~), epochy (>= 1:0.5)"}),
-    D("linux-image-5.15.0-105-generic", KERNEL, fields={"Depends": "linux-modules-5.15.0-105-generic (= "
-                                                          f"{KERNEL})"}),
+    D("linux-image-5.15.0-105-generic", KERNEL, fields={"Depends": f"linux-modules-5.15.0-105-generic (= {KERNEL})"}),
     D("linux-modules-5.15.0-105-generic", KERNEL),
     D("linux-headers-5.15.0-105-generic", KERNEL, fields={"Depends": f"linux-headers-5.15.0-105 (= {KERNEL})"}),
     D("linux-headers-5.15.0-105-lowlatency", KERNEL, fields={"Depends": f"linux-headers-5.15.0-105 (= {KERNEL})"}),

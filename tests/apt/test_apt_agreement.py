@@ -31,8 +31,14 @@ CASES = {
 }
 
 
-def _lock_closure(tmp_path: Path, repo: RepoServer, key: Key, packages: list[str], capsys,  # type: ignore[no-untyped-def]
-                  **apt: object) -> set[tuple[str, str, str]]:
+def _lock_closure(
+    tmp_path: Path,
+    repo: RepoServer,
+    key: Key,
+    packages: list[str],
+    capsys,  # type: ignore[no-untyped-def]
+    **apt: object,
+) -> set[tuple[str, str, str]]:
     intent = write_intent(tmp_path, repo.url, key.keyring, packages, **apt)
     code, out, err = lock_update(intent, capsys)
     assert code == 0, out + err
@@ -40,8 +46,7 @@ def _lock_closure(tmp_path: Path, repo: RepoServer, key: Key, packages: list[str
 
 
 @pytest.mark.parametrize("packages", list(CASES.values()), ids=list(CASES))
-def test_same_closure_as_apt(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str],
-                             capsys) -> None:
+def test_same_closure_as_apt(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str], capsys) -> None:
     env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
     code, apt_closure, output = realapt.simulate(env, packages)
     assert code == 0, output
@@ -52,11 +57,14 @@ def test_same_closure_as_apt(tmp_path: Path, repo: RepoServer, archive_key: Key,
 
 def test_same_closure_relative_to_base_image(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
     """Installed packages satisfy what they can; one too old for a dependency is upgraded, as apt does."""
-    base = [("yak", "1.0", "amd64", ""), ("libfoo", "1.1", "amd64", ""), ("p1", "1.0", "amd64", "virt"),
-            ("pre", "1.0", "amd64", "")]
+    base = [
+        ("yak", "1.0", "amd64", ""),
+        ("libfoo", "1.1", "amd64", ""),
+        ("p1", "1.0", "amd64", "virt"),
+        ("pre", "1.0", "amd64", ""),
+    ]
     status = "".join(realapt.status_stanza(*row) for row in base)
-    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"],
-                        status=status)
+    env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"], status=status)
     code, apt_closure, output = realapt.simulate(env, ["app"])
     assert code == 0, output
     manifest = tmp_path / "base.txt"
@@ -66,10 +74,14 @@ def test_same_closure_relative_to_base_image(tmp_path: Path, repo: RepoServer, a
     assert ("libfoo", "1.3", "amd64") in ours and not any(n in ("yak", "p1", "p2", "pre") for n, _, _ in ours)
 
 
-@pytest.mark.parametrize("packages", [["cee"], ["dee"], ["app", "libfoo=1.1"], ["brk", "pre"], ["cfl"]],
-                         ids=["cee", "dee", "pin-breaks", "breaks", "conflicts-with-provider"])
-def test_apt_and_lock_both_refuse(tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str],
-                                  capsys) -> None:
+@pytest.mark.parametrize(
+    "packages",
+    [["cee"], ["dee"], ["app", "libfoo=1.1"], ["brk", "pre"], ["cfl"]],
+    ids=["cee", "dee", "pin-breaks", "breaks", "conflicts-with-provider"],
+)
+def test_apt_and_lock_both_refuse(
+    tmp_path: Path, repo: RepoServer, archive_key: Key, packages: list[str], capsys
+) -> None:
     env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
     code, _, output = realapt.simulate(env, packages)
     assert code != 0 and ("unmet dependencies" in output or "broken packages" in output), output
@@ -100,17 +112,21 @@ def multiarch_repo(tmp_path_factory: pytest.TempPathFactory, archive_key: Key) -
     return build_repo(tmp_path_factory.mktemp("multiarch") / "repo", MULTIARCH, archive_key, arches=("amd64", "i386"))
 
 
-@pytest.mark.parametrize("packages", [["app32:i386"], ["app64"], ["libm:i386", "mzed"]],
-                         ids=["foreign-app", "native-app-needs-foreign-lib", "plain"])
-def test_multiarch_same_closure_as_apt(tmp_path: Path, multiarch_repo: Path, archive_key: Key,
-                                       packages: list[str], capsys) -> None:
+@pytest.mark.parametrize(
+    "packages",
+    [["app32:i386"], ["app64"], ["libm:i386", "mzed"]],
+    ids=["foreign-app", "native-app-needs-foreign-lib", "plain"],
+)
+def test_multiarch_same_closure_as_apt(
+    tmp_path: Path, multiarch_repo: Path, archive_key: Key, packages: list[str], capsys
+) -> None:
     with RepoServer(multiarch_repo) as server:
-        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"],
-                            foreign=("i386",))
+        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"], foreign=("i386",))
         code, apt_closure, output = realapt.simulate(env, packages)
         assert code == 0, output
-        intent = write_intent(tmp_path, server.url, archive_key.keyring, packages, suites=("stable",),
-                              architectures=["amd64", "i386"])
+        intent = write_intent(
+            tmp_path, server.url, archive_key.keyring, packages, suites=("stable",), architectures=["amd64", "i386"]
+        )
         code, out, err = lock_update(intent, capsys)
         assert code == 0, out + err
     ours = {(p["name"], p["version"], p["arch"]) for p in _all_locked(intent)}
@@ -119,25 +135,31 @@ def test_multiarch_same_closure_as_apt(tmp_path: Path, multiarch_repo: Path, arc
 
 def _all_locked(intent: Path) -> list[dict]:
     import tomllib
+
     return tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]["packages"]
 
 
-def test_multiarch_both_refuse_foreign_use_of_native_only_package(tmp_path: Path, multiarch_repo: Path,
-                                                                   archive_key: Key, capsys) -> None:
+def test_multiarch_both_refuse_foreign_use_of_native_only_package(
+    tmp_path: Path, multiarch_repo: Path, archive_key: Key, capsys
+) -> None:
     with RepoServer(multiarch_repo) as server:
-        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"],
-                            foreign=("i386",))
+        env = realapt.setup(tmp_path / "apt", server.url, archive_key.keyring, ["stable"], ["main"], foreign=("i386",))
         code, _, output = realapt.simulate(env, ["bad32:i386"])
         assert code != 0 and "mdata:i386 but it is not installable" in output, output
-        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["bad32:i386"], suites=("stable",),
-                              architectures=["amd64", "i386"])
+        intent = write_intent(
+            tmp_path,
+            server.url,
+            archive_key.keyring,
+            ["bad32:i386"],
+            suites=("stable",),
+            architectures=["amd64", "i386"],
+        )
         code, out, err = lock_update(intent, capsys)
     assert code == 1 and out.startswith("apt: cannot satisfy mdata, needed by bad32=1.0"), out + err
     assert "mdata 1.0 is all with Multi-Arch: no, so it cannot serve a i386 package" in out
 
 
-def test_pre_depends_cycle_is_locked_with_a_warning(tmp_path: Path, repo: RepoServer, archive_key: Key,
-                                                    capsys) -> None:
+def test_pre_depends_cycle_is_locked_with_a_warning(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
     """apt plans the same closure, then its installer cannot order it; imagelock locks it and says so."""
     env = realapt.setup(tmp_path / "apt", repo.url, archive_key.keyring, ["stable", "updates"], ["main"])
     code, _, output = realapt.simulate(env, ["loop3"])
@@ -146,5 +168,7 @@ def test_pre_depends_cycle_is_locked_with_a_warning(tmp_path: Path, repo: RepoSe
     code, out, err = lock_update(intent, capsys)
     assert code == 0, out + err
     assert set(locked(intent)) == realapt.planned(output) == {"loop1", "loop2", "loop3"}
-    assert "imagelock: warning: apt: loop1 pre-depends on loop2, which needs loop1 (loop1 -> loop2 -> loop3 -> " \
-           "loop1): apt's installer may be unable to order this" in err
+    assert (
+        "imagelock: warning: apt: loop1 pre-depends on loop2, which needs loop1 (loop1 -> loop2 -> loop3 -> "
+        "loop1): apt's installer may be unable to order this" in err
+    )

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.errors import UpstreamError, VerificationError
 from imagelock.domains.apt import archive
+from imagelock.errors import UpstreamError, VerificationError
 from tests.apt.aptrepo import Key, RepoServer, build_repo, sign
-from tests.apt.scenario import SUITES
 from tests.apt.helpers import lock_update, write_intent
+from tests.apt.scenario import SUITES
 
 INDEX = "dists/stable/main/binary-amd64/Packages.xz"
 
@@ -146,8 +146,7 @@ def test_gzip_only_archive(tmp_path: Path, archive_key: Key) -> None:
     folder = root / "dists/stable/main/binary-amd64"
     (folder / "Packages.xz").unlink()
     release = root / "dists/stable/Release"
-    release.write_text("".join(line + "\n" for line in release.read_text().splitlines()
-                               if "Packages.xz" not in line))
+    release.write_text("".join(line + "\n" for line in release.read_text().splitlines() if "Packages.xz" not in line))
     sign(root / "dists/stable", archive_key)
     with RepoServer(root) as server:
         signed = archive.fetch_release(server.url, "stable", archive_key.keyring, allow_unsigned=False)
@@ -191,8 +190,9 @@ def test_read_that_stops_early_or_fails_is_still_verified(repo: RepoServer, arch
         index.text.read(fails)
 
 
-def test_chunks_end_between_stanzas_whatever_the_block_size(repo: RepoServer, archive_key: Key,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunks_end_between_stanzas_whatever_the_block_size(
+    repo: RepoServer, archive_key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signed = _release(repo, archive_key)
     index = archive.fetch_packages(repo.url, "stable", signed.release, "main", "amd64")
     whole = index.text.read("".join)
@@ -208,8 +208,9 @@ def test_archive_without_a_plain_digest_is_decompressed_on_each_read(tmp_path: P
     root = build_repo(tmp_path / "xz", {"stable": SUITES["stable"][:3]}, archive_key, by_hash=False)
     folder = root / "dists/stable/main/binary-amd64"
     release = root / "dists/stable/Release"
-    release.write_text("".join(line + "\n" for line in release.read_text().splitlines()
-                               if not line.endswith("/Packages")))
+    release.write_text(
+        "".join(line + "\n" for line in release.read_text().splitlines() if not line.endswith("/Packages"))
+    )
     sign(root / "dists/stable", archive_key)
     with RepoServer(root) as server:
         signed = archive.fetch_release(server.url, "stable", archive_key.keyring, allow_unsigned=False)
@@ -219,8 +220,9 @@ def test_archive_without_a_plain_digest_is_decompressed_on_each_read(tmp_path: P
 
 
 @pytest.mark.parametrize("damage", ["wrong-key", "tampered-index", "truncated"])
-def test_update_writes_nothing_when_verification_fails(tmp_path: Path, repo: RepoServer, archive_key: Key,
-                                                       other_key: Key, damage: str, capsys) -> None:
+def test_update_writes_nothing_when_verification_fails(
+    tmp_path: Path, repo: RepoServer, archive_key: Key, other_key: Key, damage: str, capsys
+) -> None:
     keyring = other_key.keyring if damage == "wrong-key" else archive_key.keyring
     intent = write_intent(tmp_path, repo.url, keyring, ["app"])
     signed = _release(repo, archive_key)
@@ -238,12 +240,14 @@ def test_update_writes_nothing_when_verification_fails(tmp_path: Path, repo: Rep
 def _snapshot_repo(tmp_path: Path, pristine_repo: Path, stamp: str) -> Path:
     root = tmp_path / "snapshots"
     import shutil
+
     shutil.copytree(pristine_repo, root / stamp)
     return root
 
 
-def test_snapshot_newer_than_its_timestamp_is_refused(tmp_path: Path, pristine_repo: Path, archive_key: Key,
-                                                      capsys) -> None:
+def test_snapshot_newer_than_its_timestamp_is_refused(
+    tmp_path: Path, pristine_repo: Path, archive_key: Key, capsys
+) -> None:
     root = _snapshot_repo(tmp_path, pristine_repo, "20240415T000000Z")
     with RepoServer(root) as server:
         intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], snapshot="20240415T000000Z")
@@ -255,10 +259,12 @@ def test_snapshot_newer_than_its_timestamp_is_refused(tmp_path: Path, pristine_r
 
 def test_snapshot_from_the_universe_cutoff(tmp_path: Path, pristine_repo: Path, archive_key: Key, capsys) -> None:
     import tomllib
+
     root = _snapshot_repo(tmp_path, pristine_repo, "20991231T000000Z")
     with RepoServer(root) as server:
-        intent = write_intent(tmp_path, server.url, archive_key.keyring, ["pre"], snapshot=True,
-                              cutoff="2099-12-31T00:00:00Z")
+        intent = write_intent(
+            tmp_path, server.url, archive_key.keyring, ["pre"], snapshot=True, cutoff="2099-12-31T00:00:00Z"
+        )
         code, out, err = lock_update(intent, capsys)
     assert code == 0, err
     apt = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
@@ -270,7 +276,9 @@ def test_snapshot_from_the_universe_cutoff(tmp_path: Path, pristine_repo: Path, 
 def test_expired_release_is_refused(tmp_path: Path, archive_key: Key, capsys) -> None:
     """A validly signed but stale Release (a freeze attack) is refused unless a snapshot is pinned."""
     import time
+
     from tests.apt.aptrepo import write_suite
+
     root = tmp_path / "stale"
     write_suite(root, "stable", {"amd64": b""}, archive_key, valid_seconds=1)
     assert "Valid-Until:" in (root / "dists/stable/InRelease").read_text()
@@ -285,8 +293,9 @@ def test_expired_release_is_refused(tmp_path: Path, archive_key: Key, capsys) ->
 
 def test_release_still_valid_is_accepted(repo: RepoServer, archive_key: Key) -> None:
     import datetime as dt
+
     signed = _release(repo, archive_key)
     signed.release.valid_until = "Sun, 01 Jan 2090 00:00:00 UTC"
     archive.check_fresh(signed.release, "x")
     with pytest.raises(VerificationError, match="expired"):
-        archive.check_fresh(signed.release, "x", now=dt.datetime(2091, 1, 1, tzinfo=dt.timezone.utc))
+        archive.check_fresh(signed.release, "x", now=dt.datetime(2091, 1, 1, tzinfo=dt.UTC))

@@ -27,6 +27,7 @@ def versions(draw: st.DrawFn) -> str:
 def dpkg_compare(a: str, b: str) -> int:
     def holds(op: str) -> bool:
         return subprocess.run(["dpkg", "--compare-versions", a, op, b], check=False).returncode == 0
+
     if holds("eq"):
         return 0
     return -1 if holds("lt") else 1
@@ -51,11 +52,21 @@ def test_agrees_with_dpkg_on_near_neighbours(a: str) -> None:
         assert sign(compare(a, b)) == dpkg_compare(a, b), (a, b)
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    ("1.0~rc1", "1.0", -1), ("1.0", "1.0+b1", -1), ("1:0.9", "2.0", 1), ("2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2", 1),
-    ("5.15.0-105.115", "5.15.0-101.111", 1), ("1.0-1", "1.0-1", 0), ("0:1.0", "1.0", 0), ("1.0~~", "1.0~", -1),
-    ("4:11.2.0-1ubuntu1", "4:11.2", 1), ("1.2.3", "1.02.3", 0),
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        ("1.0~rc1", "1.0", -1),
+        ("1.0", "1.0+b1", -1),
+        ("1:0.9", "2.0", 1),
+        ("2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2", 1),
+        ("5.15.0-105.115", "5.15.0-101.111", 1),
+        ("1.0-1", "1.0-1", 0),
+        ("0:1.0", "1.0", 0),
+        ("1.0~~", "1.0~", -1),
+        ("4:11.2.0-1ubuntu1", "4:11.2", 1),
+        ("1.2.3", "1.02.3", 0),
+    ],
+)
 def test_known_orders(a: str, b: str, expected: int) -> None:
     assert sign(compare(a, b)) == expected == dpkg_compare(a, b)
 

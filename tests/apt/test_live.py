@@ -20,8 +20,15 @@ pytestmark = pytest.mark.live
 def test_debian_archive_locks_what_apt_installs(tmp_path: Path, capsys) -> None:
     source = system_source(KEYRING)
     url, suites = source.url, tuple(source.suites)
-    intent = write_intent(tmp_path, url, KEYRING, REQUEST, suites=suites, components=source.components,
-                          kernel={"flavour": "amd64", "packages": ["image", "headers"]})
+    intent = write_intent(
+        tmp_path,
+        url,
+        KEYRING,
+        REQUEST,
+        suites=suites,
+        components=source.components,
+        kernel={"flavour": "amd64", "packages": ["image", "headers"]},
+    )
     code, out, err = lock_update(intent, capsys)
     assert code == 0, out + err
     lock = tomllib.loads(intent.with_suffix(".lock").read_text())

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from imagelock.errors import UpstreamError
 from imagelock.domains.apt.packages_index import parse
 from imagelock.domains.apt.relations import Relation, RelationError, format_group, parse_relations
 from imagelock.domains.apt.universe import Universe
+from imagelock.errors import UpstreamError
 
 
 def test_relations() -> None:
-    groups = parse_relations("libc6 (>= 2.34), gcc | clang:any (<< 15), python3:native, foo [amd64] <!nocheck>,"
-                             " bar (> 1), baz (< 2)")
+    groups = parse_relations(
+        "libc6 (>= 2.34), gcc | clang:any (<< 15), python3:native, foo [amd64] <!nocheck>, bar (> 1), baz (< 2)"
+    )
     assert groups == (
         (Relation("libc6", None, ">=", "2.34"),),
         (Relation("gcc", None, None, None), Relation("clang", "any", "<<", "15")),
@@ -23,7 +24,10 @@ def test_relations() -> None:
     )
     assert format_group(groups[1]) == "gcc | clang:any (<< 15)"
     assert parse_relations("") == ()
-    assert parse_relations("a-b (=1.0),\n c+d") == ((Relation("a-b", None, "=", "1.0"),), (Relation("c+d", None, None, None),))
+    assert parse_relations("a-b (=1.0),\n c+d") == (
+        (Relation("a-b", None, "=", "1.0"),),
+        (Relation("c+d", None, None, None),),
+    )
 
 
 @pytest.mark.parametrize("bad", ["foo (>= )", "foo (~ 1)", "(>= 1)", "foo bar"])
@@ -91,8 +95,10 @@ def test_bad_size_is_refused() -> None:
 
 
 def _entry(name: str, version: str, provides: str) -> str:
-    return (f"Package: {name}\nVersion: {version}\nArchitecture: amd64\nProvides: {provides}\n"
-            f"Filename: pool/{name}_{version}.deb\nSize: 1\nSHA256: aa\n\n")
+    return (
+        f"Package: {name}\nVersion: {version}\nArchitecture: amd64\nProvides: {provides}\n"
+        f"Filename: pool/{name}_{version}.deb\nSize: 1\nSHA256: aa\n\n"
+    )
 
 
 def test_providers_give_each_provided_version_grouped_by_package() -> None:

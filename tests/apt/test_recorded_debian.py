@@ -44,13 +44,20 @@ def _recorded_stanzas() -> dict[tuple[str, str], dict[str, str]]:
     return out
 
 
-def test_recorded_closure_resolves_offline_as_it_did_live(tmp_path: Path, recorded: RepoServer, archive_key: Key,
-                                                          capsys) -> None:
+def test_recorded_closure_resolves_offline_as_it_did_live(
+    tmp_path: Path, recorded: RepoServer, archive_key: Key, capsys
+) -> None:
     request = [n for n in PROVENANCE["request"] if not n.startswith("linux-")]
     kernel = next(n for n in PROVENANCE["request"] if n.startswith("linux-image-"))
     release = kernel.removeprefix("linux-image-")
-    intent = write_intent(tmp_path, recorded.url, archive_key.keyring, request, suites=SUITES,
-                          kernel={"version": release, "packages": ["image", "headers"]})
+    intent = write_intent(
+        tmp_path,
+        recorded.url,
+        archive_key.keyring,
+        request,
+        suites=SUITES,
+        kernel={"version": release, "packages": ["image", "headers"]},
+    )
     code, out, err = lock_update(intent, capsys)
     assert code == 0, out + err
     packages = locked(intent)

@@ -19,15 +19,17 @@ from tests.apt.helpers import lock_update, write_intent
 UPSTREAM = "https://archive.invalid/debian"
 
 
-def test_replayed_archive_locks_upstream_urls(tmp_path: Path, pristine_repo: Path, archive_key: Key,
-                                              other_key: Key, capsys) -> None:
+def test_replayed_archive_locks_upstream_urls(
+    tmp_path: Path, pristine_repo: Path, archive_key: Key, other_key: Key, capsys
+) -> None:
     snapshot = tmp_path / "snapshot"
     shutil.copytree(pristine_repo, snapshot / "debian-test")
     shutil.copy(archive_key.keyring, snapshot / "debian-test" / "keyring.gpg")
     (snapshot / "snapshot.json").write_text(json.dumps({"apt": {f"{UPSTREAM}/20991231T000000Z": "debian-test"}}))
     # the intent's own keyring is not the one that signed the recording: replay verifies with the recording's
-    intent = write_intent(tmp_path, UPSTREAM, other_key.keyring, ["kmod-tool"], snapshot=True,
-                          cutoff="2099-12-31T00:00:00Z")
+    intent = write_intent(
+        tmp_path, UPSTREAM, other_key.keyring, ["kmod-tool"], snapshot=True, cutoff="2099-12-31T00:00:00Z"
+    )
     code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
     assert code == 0, out + err
     lock = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
@@ -38,8 +40,8 @@ def test_replayed_archive_locks_upstream_urls(tmp_path: Path, pristine_repo: Pat
 
 
 def test_replay_serves_nothing_outside_the_recording(tmp_path: Path, pristine_repo: Path) -> None:
-    from imagelock.net import http
     from imagelock.errors import UpstreamError
+    from imagelock.net import http
     from imagelock.replay.server import ReplayServer, Snapshot
 
     snapshot = tmp_path / "snapshot"
@@ -65,6 +67,8 @@ def test_replay_without_a_recording_of_the_archive_says_so(tmp_path: Path, archi
     intent = write_intent(tmp_path, UPSTREAM, archive_key.keyring, ["pre"])
     code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
     assert code == 2
-    assert err.strip() == (f"lock: error: {intent}: apt.archive: the replayed snapshot has no recording of "
-                           f"{UPSTREAM} (its snapshot.json lists the apt archives it recorded under \"apt\")")
+    assert err.strip() == (
+        f"lock: error: {intent}: apt.archive: the replayed snapshot has no recording of "
+        f'{UPSTREAM} (its snapshot.json lists the apt archives it recorded under "apt")'
+    )
     assert not intent.with_suffix(".lock").exists()

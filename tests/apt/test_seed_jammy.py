@@ -68,8 +68,7 @@ def _recorded_stanzas() -> dict[tuple[str, str], dict[str, str]]:
 @pytest.mark.parametrize("suite", sorted(PROVENANCE["suites"]))
 def test_recorded_digests_are_the_ones_ubuntu_signed(suite: str) -> None:
     upstream = RECORDING / "upstream" / f"{suite}.InRelease"
-    result = subprocess.run(["gpgv", "--keyring", str(UBUNTU_KEYRING), str(upstream)],
-                            capture_output=True, text=True)
+    result = subprocess.run(["gpgv", "--keyring", str(UBUNTU_KEYRING), str(upstream)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert 'Good signature from "Ubuntu Archive Automatic Signing Key' in result.stderr
     recorded = PROVENANCE["suites"][suite]
@@ -80,8 +79,12 @@ def test_recorded_digests_are_the_ones_ubuntu_signed(suite: str) -> None:
 
 
 def test_the_keyring_is_ubuntus_archive_key() -> None:
-    listing = subprocess.run(["gpg", "--batch", "--no-default-keyring", "--keyring", str(UBUNTU_KEYRING),
-                              "--with-colons", "--list-keys"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["gpg", "--batch", "--no-default-keyring", "--keyring", str(UBUNTU_KEYRING), "--with-colons", "--list-keys"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     fingerprints = {line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")}
     # Ubuntu Archive Automatic Signing Key (2018), which signs the 22.04 archive
     assert "F6ECB3762474EDA9D21B7022871920D1991BC93C" in fingerprints
@@ -116,8 +119,13 @@ def test_real_apt_agrees_on_the_replayed_archive(tmp_path: Path) -> None:
     with ReplayServer(Snapshot.open(SEED_SNAPSHOT)) as server:
         url = server.local_apt(SEED_INTENT["apt"]["archive"])
         assert url is not None
-        env = realapt.setup(tmp_path / "apt", url, RECORDING / "keyring.gpg", SEED_INTENT["apt"]["suites"],
-                            SEED_INTENT["apt"]["components"])
+        env = realapt.setup(
+            tmp_path / "apt",
+            url,
+            RECORDING / "keyring.gpg",
+            SEED_INTENT["apt"]["suites"],
+            SEED_INTENT["apt"]["components"],
+        )
         code, installs, output = realapt.simulate(env, PROVENANCE["request"])
     assert code == 0, output
     assert sorted(f"{name}={version}" for name, version, _ in installs) == PROVENANCE["closure"]
@@ -172,17 +180,23 @@ def _broken_recording(folder: Path, breaks: str) -> Path:
     return snapshot
 
 
-@pytest.mark.parametrize(("breaks", "expected"), [
-    ("signature", "upstream/jammy-updates.InRelease: BAD signature (the signed text was altered)"),
-    ("provenance", "upstream/jammy-updates.InRelease: does not list main/binary-amd64/Packages.xz with sha256 "
-                   + "0" * 64),
-    ("missing", "keeps no upstream InRelease and digests for suite jammy-updates"),
-    ("inrelease", "upstream/jammy-updates.InRelease: not the InRelease provenance.json names for jammy-updates"),
-    ("no-index", "jammy/provenance.json: names no index of suite jammy-updates"),
-    ("malformed", "jammy/provenance.json: suites: expected the recorded suites' digests ('suites')"),
-])
-def test_a_recording_that_does_not_tie_back_to_ubuntus_signature_is_refused(tmp_path: Path, capsys, breaks: str,
-                                                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("breaks", "expected"),
+    [
+        ("signature", "upstream/jammy-updates.InRelease: BAD signature (the signed text was altered)"),
+        (
+            "provenance",
+            "upstream/jammy-updates.InRelease: does not list main/binary-amd64/Packages.xz with sha256 " + "0" * 64,
+        ),
+        ("missing", "keeps no upstream InRelease and digests for suite jammy-updates"),
+        ("inrelease", "upstream/jammy-updates.InRelease: not the InRelease provenance.json names for jammy-updates"),
+        ("no-index", "jammy/provenance.json: names no index of suite jammy-updates"),
+        ("malformed", "jammy/provenance.json: suites: expected the recorded suites' digests ('suites')"),
+    ],
+)
+def test_a_recording_that_does_not_tie_back_to_ubuntus_signature_is_refused(
+    tmp_path: Path, capsys, breaks: str, expected: str
+) -> None:
     snapshot = _broken_recording(tmp_path, breaks)
     intent = _apt_intent(tmp_path)
     code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))

@@ -6,8 +6,8 @@ import tomllib
 from pathlib import Path
 
 from tests.apt.aptrepo import Key, RepoServer
-from tests.apt.scenario import KERNEL
 from tests.apt.helpers import lock_update, locked, write_intent
+from tests.apt.scenario import KERNEL
 
 
 def test_locks_full_closure_with_hashes(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
@@ -15,8 +15,20 @@ def test_locks_full_closure_with_hashes(tmp_path: Path, repo: RepoServer, archiv
     code, out, err = lock_update(intent, capsys)
     assert code == 0, err
     packages = locked(intent)
-    assert set(packages) == {"app", "pre", "libfoo", "yak", "p2", "zed", "tool", "data", "quux", "realvirt",
-                             "kmod-tool", "epochy"}
+    assert set(packages) == {
+        "app",
+        "pre",
+        "libfoo",
+        "yak",
+        "p2",
+        "zed",
+        "tool",
+        "data",
+        "quux",
+        "realvirt",
+        "kmod-tool",
+        "epochy",
+    }
     assert packages["libfoo"]["version"] == "1.3" and packages["libfoo"]["suite"] == "updates"
     assert packages["app"]["requested"] is True and packages["app"]["original"] == "app"
     assert packages["kmod-tool"]["original"] == "kmod-tool=2.8.7-2ubuntu2.2"
@@ -26,6 +38,7 @@ def test_locks_full_closure_with_hashes(tmp_path: Path, repo: RepoServer, archiv
         deb = repo.root / entry["filename"]
         assert deb.is_file(), name
         import hashlib
+
         assert hashlib.sha256(deb.read_bytes()).hexdigest() == entry["sha256"]
         assert deb.stat().st_size == entry["size"]
     table = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
@@ -33,6 +46,7 @@ def test_locks_full_closure_with_hashes(tmp_path: Path, repo: RepoServer, archiv
     for source in table["sources"]:
         inrelease = repo.root / "dists" / source["suite"] / "InRelease"
         import hashlib
+
         assert source["inrelease-sha256"] == hashlib.sha256(inrelease.read_bytes()).hexdigest()
         assert source["indexes"][0]["path"] == "main/binary-amd64/Packages.xz"
     assert table["keyring-sha256"] == __import__("hashlib").sha256(archive_key.keyring.read_bytes()).hexdigest()
@@ -47,14 +61,22 @@ def test_update_is_deterministic(tmp_path: Path, repo: RepoServer, archive_key: 
 
 
 def test_kernel_locks_one_abi(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
-    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["kmod-tool"],
-                          kernel={"version": "5.15.0-105-generic"})
+    intent = write_intent(
+        tmp_path, repo.url, archive_key.keyring, ["kmod-tool"], kernel={"version": "5.15.0-105-generic"}
+    )
     code, _, err = lock_update(intent, capsys)
     assert code == 0, err
     table = tomllib.loads(intent.with_suffix(".lock").read_text())
-    assert table["kernel"] == {"version": "5.15.0-105-generic", "flavour": "generic", "abi": "5.15.0-105",
-                               "packages": ["linux-image-5.15.0-105-generic", "linux-modules-5.15.0-105-generic",
-                                            "linux-headers-5.15.0-105-generic"]}
+    assert table["kernel"] == {
+        "version": "5.15.0-105-generic",
+        "flavour": "generic",
+        "abi": "5.15.0-105",
+        "packages": [
+            "linux-image-5.15.0-105-generic",
+            "linux-modules-5.15.0-105-generic",
+            "linux-headers-5.15.0-105-generic",
+        ],
+    }
     packages = locked(intent)
     for name in (*table["kernel"]["packages"], "linux-headers-5.15.0-105"):
         assert packages[name]["version"] == KERNEL
@@ -67,13 +89,21 @@ def test_kernel_flavour_alone_takes_newest_abi(tmp_path: Path, repo: RepoServer,
     assert tomllib.loads(intent.with_suffix(".lock").read_text())["kernel"]["abi"] == "5.15.0-105"
 
 
-def test_lock_check_sees_apt_consistency_and_manifest_changes(tmp_path: Path, repo: RepoServer, archive_key: Key,
-                                                              capsys) -> None:
+def test_lock_check_sees_apt_consistency_and_manifest_changes(
+    tmp_path: Path, repo: RepoServer, archive_key: Key, capsys
+) -> None:
     from imagelock import cli
+
     manifest = tmp_path / "base.txt"
     manifest.write_text("pre\t1.0\n")
-    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], base_manifest=str(manifest),
-                          kernel={"version": "5.15.0-105-generic"})
+    intent = write_intent(
+        tmp_path,
+        repo.url,
+        archive_key.keyring,
+        ["app"],
+        base_manifest=str(manifest),
+        kernel={"version": "5.15.0-105-generic"},
+    )
     assert lock_update(intent, capsys)[0] == 0
     assert cli.main(["check", str(intent)]) == 0, capsys.readouterr()
     capsys.readouterr()
@@ -82,22 +112,28 @@ def test_lock_check_sees_apt_consistency_and_manifest_changes(tmp_path: Path, re
     assert "the apt base-image manifest changed" in capsys.readouterr().out
 
 
-def test_kernel_package_of_another_abi_is_refused(tmp_path: Path, repo: RepoServer, archive_key: Key,
-                                                  capsys) -> None:
-    intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["linux-headers-5.15.0-101-generic"],
-                          kernel={"version": "5.15.0-105-generic"})
+def test_kernel_package_of_another_abi_is_refused(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
+    intent = write_intent(
+        tmp_path,
+        repo.url,
+        archive_key.keyring,
+        ["linux-headers-5.15.0-101-generic"],
+        kernel={"version": "5.15.0-105-generic"},
+    )
     code, out, err = lock_update(intent, capsys)
     assert code == 2
-    assert err.strip() == (f"lock: error: {intent}: apt.packages[0]: 'linux-headers-5.15.0-101-generic' is for "
-                           "kernel 5.15.0-101-generic, but kernel.version is 5.15.0-105-generic: the driver would "
-                           "be built against another kernel's headers (leave kernel packages to [kernel])")
+    assert err.strip() == (
+        f"lock: error: {intent}: apt.packages[0]: 'linux-headers-5.15.0-101-generic' is for "
+        "kernel 5.15.0-101-generic, but kernel.version is 5.15.0-105-generic: the driver would "
+        "be built against another kernel's headers (leave kernel packages to [kernel])"
+    )
     assert not intent.with_suffix(".lock").exists()
 
 
 def test_lock_check_finds_a_closure_with_a_hole(tmp_path: Path, repo: RepoServer, archive_key: Key, capsys) -> None:
-    from imagelock import cli
-    from imagelock import domains
+    from imagelock import cli, domains
     from imagelock.lock import codec as lockfile
+
     intent = write_intent(tmp_path, repo.url, archive_key.keyring, ["app"], kernel={"version": "5.15.0-105-generic"})
     assert lock_update(intent, capsys)[0] == 0
     path = intent.with_suffix(".lock")

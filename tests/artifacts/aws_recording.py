@@ -15,15 +15,24 @@ def recording_from_fixture(seed: dict[str, Any]) -> dict[str, Any]:
     """amis.json (moto's seed) as an images.json recording, region by region."""
     regions: dict[str, dict[str, Any]] = {}
     for image in seed["images"]:
-        regions.setdefault(image["region"], {"images": [], "ssm": {}})["images"].append({
-            "ImageId": image["ami_id"], "Name": image["name"], "OwnerId": image["owner_id"],
-            "CreationDate": image["creation_date"], "Architecture": image["architecture"],
-            "VirtualizationType": "hvm", "RootDeviceType": "ebs", "RootDeviceName": "/dev/sda1",
-            "Public": True, "State": "available",
-        })
+        regions.setdefault(image["region"], {"images": [], "ssm": {}})["images"].append(
+            {
+                "ImageId": image["ami_id"],
+                "Name": image["name"],
+                "OwnerId": image["owner_id"],
+                "CreationDate": image["creation_date"],
+                "Architecture": image["architecture"],
+                "VirtualizationType": "hvm",
+                "RootDeviceType": "ebs",
+                "RootDeviceName": "/dev/sda1",
+                "Public": True,
+                "State": "available",
+            }
+        )
     for parameter in seed["ssm"]:
-        regions.setdefault(parameter["region"], {"images": [], "ssm": {}})["ssm"][parameter["name"]] = \
-            parameter["value"]
+        regions.setdefault(parameter["region"], {"images": [], "ssm": {}})["ssm"][parameter["name"]] = parameter[
+            "value"
+        ]
     return {"regions": regions}
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.net import aws
 from imagelock import domains
-from imagelock.intent import document as intent_document
-from imagelock.errors import EXIT_ERROR, InputError
-from imagelock.lock.model import Lock
 from imagelock.domains.context import UpdateContext
+from imagelock.errors import EXIT_ERROR, InputError
+from imagelock.intent import document as intent_document
+from imagelock.lock.model import Lock
+from imagelock.net import aws
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CUTOFF = "2025-01-15T00:00:00Z"
@@ -26,8 +26,14 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own download cache and no ambient credentials or endpoints."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("IMAGELOCK_CACHE", str(cache))
-    for name in ("HF_TOKEN", "HUGGINGFACE_HUB_TOKEN", "HF_ENDPOINT", "IMAGELOCK_NVIDIA_BASE_URL",
-                 "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    for name in (
+        "HF_TOKEN",
+        "HUGGINGFACE_HUB_TOKEN",
+        "HF_ENDPOINT",
+        "IMAGELOCK_NVIDIA_BASE_URL",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     aws.reset()
     return cache
@@ -37,19 +43,20 @@ def _raw(section: object, path: Path) -> object:
     return section
 
 
-def make_ctx(tmp_path: Path, text: str, *, previous: Lock | None = None, refresh: list[str] | None = None,
-             cutoff: str = CUTOFF) -> UpdateContext:
+def make_ctx(
+    tmp_path: Path, text: str, *, previous: Lock | None = None, refresh: list[str] | None = None, cutoff: str = CUTOFF
+) -> UpdateContext:
     path = tmp_path / "seed.toml"
     path.write_text(text)
     # Sections stay raw here: each test hands the context to one domain's resolve(), which parses its
     # own section, so a bad section is refused by the resolver under test.
     intent = intent_document.loads(text, path, {domain.name: _raw for domain in domains.DOMAINS})
-    return UpdateContext(intent=intent, previous=previous, cutoff=cutoff, refresh=list(refresh or []),
-                         workdir=tmp_path)
+    return UpdateContext(intent=intent, previous=previous, cutoff=cutoff, refresh=list(refresh or []), workdir=tmp_path)
 
 
-def assert_input_error(resolve: Callable[[UpdateContext], object], ctx: UpdateContext, key: str,
-                       expected: str) -> InputError:
+def assert_input_error(
+    resolve: Callable[[UpdateContext], object], ctx: UpdateContext, key: str, expected: str
+) -> InputError:
     """`resolve(ctx)` fails with one line naming the intent file, the key, and what was expected."""
     with pytest.raises(InputError) as caught:
         resolve(ctx)
@@ -192,18 +199,37 @@ def moto_server(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         backend = ec2_backends[DEFAULT_ACCOUNT_ID][image["region"]]
         created = dt.datetime.fromisoformat(image["creation_date"].replace("Z", "+00:00"))
         backend.amis[image["ami_id"]] = Ami(
-            backend, ami_id=image["ami_id"], name=image["name"], owner_id=image["owner_id"],
-            creation_date=created, architecture=image["architecture"], virtualization_type="hvm",
-            root_device_type="ebs", root_device_name="/dev/sda1", public=True, state="available",
-            region_name=image["region"])
+            backend,
+            ami_id=image["ami_id"],
+            name=image["name"],
+            owner_id=image["owner_id"],
+            creation_date=created,
+            architecture=image["architecture"],
+            virtualization_type="hvm",
+            root_device_type="ebs",
+            root_device_name="/dev/sda1",
+            public=True,
+            state="available",
+            region_name=image["region"],
+        )
     from moto.ssm.models import Parameter, ssm_backends
 
     for parameter in seed["ssm"]:  # reserved /aws/ names cannot be put through the API
         store = ssm_backends[DEFAULT_ACCOUNT_ID][parameter["region"]]._parameters
-        store[parameter["name"]].append(Parameter(
-            account_id=DEFAULT_ACCOUNT_ID, name=parameter["name"], value=parameter["value"], parameter_type="String",
-            description=None, allowed_pattern=None, keyid=None, last_modified_date=dt.datetime.now(dt.timezone.utc),
-            version=1, data_type="aws:ec2:image"))
+        store[parameter["name"]].append(
+            Parameter(
+                account_id=DEFAULT_ACCOUNT_ID,
+                name=parameter["name"],
+                value=parameter["value"],
+                parameter_type="String",
+                description=None,
+                allowed_pattern=None,
+                keyid=None,
+                last_modified_date=dt.datetime.now(dt.UTC),
+                version=1,
+                data_type="aws:ec2:image",
+            )
+        )
     yield MotoServer(url=url)
     aws.reset()
 

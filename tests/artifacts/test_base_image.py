@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.net import aws
+from imagelock.domains.base import layer as base_image
 from imagelock.errors import UpstreamError
 from imagelock.lock.model import Lock, Universe
-from imagelock.domains.base import layer as base_image
+from imagelock.net import aws
 
-from .conftest import assert_input_error, MotoServer, make_ctx
+from .conftest import MotoServer, assert_input_error, make_ctx
 
 SEED = '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-west-2"]\n'
 
@@ -38,16 +38,19 @@ def test_an_image_by_another_owner_is_never_chosen(tmp_path: Path, moto_server: 
 
 
 def test_arm64_and_eks_images(tmp_path: Path, moto_server: MotoServer) -> None:
-    arm = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ubuntu 22.04"\narch = "arm64"\n'
-                                      'regions = ["us-east-1"]\n'))
+    arm = base_image.resolve(
+        make_ctx(tmp_path, '[base]\nimage = "ubuntu 22.04"\narch = "arm64"\nregions = ["us-east-1"]\n')
+    )
     assert [a.id for a in arm.amis] == ["ami-0a1b2c3d4e5f60004"]
-    eks = base_image.resolve(make_ctx(tmp_path, '[base]\nimage = "ubuntu-eks 22.04 1.29"\n'
-                                      'regions = ["us-east-1", "us-west-2"]\n'))
+    eks = base_image.resolve(
+        make_ctx(tmp_path, '[base]\nimage = "ubuntu-eks 22.04 1.29"\nregions = ["us-east-1", "us-west-2"]\n')
+    )
     assert [a.id for a in eks.amis] == ["ami-0a1b2c3d4e5f60006", "ami-0f9e8d7c6b5a40003"]
 
 
-def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(tmp_path: Path,
-                                                                               moto_server: MotoServer) -> None:
+def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(
+    tmp_path: Path, moto_server: MotoServer
+) -> None:
     text = SEED + 'source = "ssm"\n'
     layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-02-01T00:00:00Z"))
     assert [a.id for a in layer.amis] == ["ami-0a1b2c3d4e5f60002", "ami-0f9e8d7c6b5a40002"]
@@ -55,15 +58,20 @@ def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(t
 
 def test_ssm_source_refuses_an_image_newer_than_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
     text = SEED + 'source = "ssm"\n'
-    assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"), "base.source",
-                       "the SSM parameter names ami-0f9e8d7c6b5a40002 in us-west-2, created 2025-01-24T10:30:00Z, "
-                       "not before the cutoff 2025-01-15T00:00:00Z")
+    assert_input_error(
+        base_image.resolve,
+        make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"),
+        "base.source",
+        "the SSM parameter names ami-0f9e8d7c6b5a40002 in us-west-2, created 2025-01-24T10:30:00Z, "
+        "not before the cutoff 2025-01-15T00:00:00Z",
+    )
 
 
 def test_ssm_parameter_naming_another_owners_image_is_refused(tmp_path: Path, moto_server: MotoServer) -> None:
     text = '[base]\nimage = "ubuntu 22.04"\nregions = ["eu-west-1"]\nsource = "ssm"\n'
-    with pytest.raises(UpstreamError, match="names ami-0d0d0d0d0d0d00001, which is not a ubuntu 22.04 amd64 image "
-                                            "owned by Canonical"):
+    with pytest.raises(
+        UpstreamError, match="names ami-0d0d0d0d0d0d00001, which is not a ubuntu 22.04 amd64 image owned by Canonical"
+    ):
         base_image.resolve(make_ctx(tmp_path, text))
 
 
@@ -73,8 +81,9 @@ def test_a_raw_ami_id_is_recorded_as_it_is(tmp_path: Path, moto_server: MotoServ
     assert [(a.id, a.creation_date) for a in layer.amis] == [("ami-0f9e8d7c6b5a40002", "2025-01-24T10:30:00Z")]
 
 
-def test_previous_amis_are_kept_for_the_same_universe(tmp_path: Path, moto_server: MotoServer,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_previous_amis_are_kept_for_the_same_universe(
+    tmp_path: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = base_image.resolve(make_ctx(tmp_path, SEED))
     lock = Lock(name="seed", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-15T00:00:00Z", source="intent"))
     lock.base = first
@@ -88,34 +97,68 @@ def test_previous_amis_are_kept_for_the_same_universe(tmp_path: Path, moto_serve
         base_image.resolve(make_ctx(tmp_path, SEED, previous=lock, refresh=["base"]))
 
 
-@pytest.mark.parametrize(("text", "key", "expected"), [
-    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\n', "base.image",
-     "no ubuntu 22.04 amd64 image by Canonical (099720109477) created before 2024-01-01T00:00:00Z in us-east-1 "
-     "(3 newer)"),
-    ('[base]\nimage = "ubuntu 23.04"\nregions = ["us-east-1"]\n', "base.image",
-     "unknown Ubuntu release '23.04'; expected one of: 20.04, 22.04, 24.04"),
-    ('[base]\nimage = "ubunto 22.04"\nregions = ["us-east-1"]\n', "base.image",
-     "unknown image 'ubunto' (did you mean 'ubuntu'?)"),
-    ('[base]\nimage = "ubuntu-eks 22.04"\nregions = ["us-east-1"]\n', "base.image",
-     "expected a Kubernetes version after the release"),
-    ('[base]\nimage = "ami-12345"\nregions = ["us-east-1"]\n', "base.image", "expected an AMI id such as"),
-    ('[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1", "us-west-2"]\n', "base.regions",
-     "ami-0123456789abcdef0 exists in one region only"),
-    ('[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1"]\n', "base.image",
-     "ami-0123456789abcdef0 not found in us-east-1"),
-    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-9x"]\n', "base.regions[0]",
-     "expected an AWS commercial region"),
-    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-east-1"]\n', "base.regions[1]", "listed twice"),
-    ('[base]\nimage = "ubuntu 22.04"\nregions = []\n', "base.regions", "expected a non-empty array"),
-    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\narch = "x86"\n', "base.arch",
-     "expected one of: amd64, arm64"),
-    ('[base]\nimages = "ubuntu 22.04"\n', "base.images", "unknown key (did you mean 'image'?)"),
-    ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\nsource = "ssn"\n', "base.source",
-     "expected one of: describe-images, ssm"),
-    ('[base]\nimage = "ubuntu 24.04"\nregions = ["us-east-1"]\nsource = "ssm"\n', "base.image",
-     "Canonical publishes no SSM parameter /aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/"
-     "ebs-gp3/ami-id in us-east-1"),
-])
-def test_bad_input_is_one_clear_line(tmp_path: Path, moto_server: MotoServer, text: str, key: str,
-                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        (
+            '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\n',
+            "base.image",
+            "no ubuntu 22.04 amd64 image by Canonical (099720109477) created before 2024-01-01T00:00:00Z in us-east-1 "
+            "(3 newer)",
+        ),
+        (
+            '[base]\nimage = "ubuntu 23.04"\nregions = ["us-east-1"]\n',
+            "base.image",
+            "unknown Ubuntu release '23.04'; expected one of: 20.04, 22.04, 24.04",
+        ),
+        (
+            '[base]\nimage = "ubunto 22.04"\nregions = ["us-east-1"]\n',
+            "base.image",
+            "unknown image 'ubunto' (did you mean 'ubuntu'?)",
+        ),
+        (
+            '[base]\nimage = "ubuntu-eks 22.04"\nregions = ["us-east-1"]\n',
+            "base.image",
+            "expected a Kubernetes version after the release",
+        ),
+        ('[base]\nimage = "ami-12345"\nregions = ["us-east-1"]\n', "base.image", "expected an AMI id such as"),
+        (
+            '[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1", "us-west-2"]\n',
+            "base.regions",
+            "ami-0123456789abcdef0 exists in one region only",
+        ),
+        (
+            '[base]\nimage = "ami-0123456789abcdef0"\nregions = ["us-east-1"]\n',
+            "base.image",
+            "ami-0123456789abcdef0 not found in us-east-1",
+        ),
+        (
+            '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-9x"]\n',
+            "base.regions[0]",
+            "expected an AWS commercial region",
+        ),
+        ('[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-east-1"]\n', "base.regions[1]", "listed twice"),
+        ('[base]\nimage = "ubuntu 22.04"\nregions = []\n', "base.regions", "expected a non-empty array"),
+        (
+            '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\narch = "x86"\n',
+            "base.arch",
+            "expected one of: amd64, arm64",
+        ),
+        ('[base]\nimages = "ubuntu 22.04"\n', "base.images", "unknown key (did you mean 'image'?)"),
+        (
+            '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\nsource = "ssn"\n',
+            "base.source",
+            "expected one of: describe-images, ssm",
+        ),
+        (
+            '[base]\nimage = "ubuntu 24.04"\nregions = ["us-east-1"]\nsource = "ssm"\n',
+            "base.image",
+            "Canonical publishes no SSM parameter /aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/"
+            "ebs-gp3/ami-id in us-east-1",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path, moto_server: MotoServer, text: str, key: str, expected: str
+) -> None:
     assert_input_error(base_image.resolve, make_ctx(tmp_path, text, cutoff="2024-01-01T00:00:00Z"), key, expected)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from imagelock.commands.update import update
 from imagelock.net import aws
 from imagelock.replay.server import ReplayServer, Snapshot, _Handler
-from imagelock.commands.update import update
 from tests.imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 from .aws_recording import write_snapshot
@@ -59,8 +59,9 @@ def without_credentials(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
 
 
 @pytest.mark.parametrize("case", list(INTENTS))
-def test_replay_and_moto_give_the_same_answer(case: str, tmp_path: Path, moto_server: MotoServer, lock_cli,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_and_moto_give_the_same_answer(
+    case: str, tmp_path: Path, moto_server: MotoServer, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cutoff, base = INTENTS[case]
     by_moto = write_intent(tmp_path / "moto", cutoff, base)
     moto = lock_cli("update", str(by_moto))
@@ -84,8 +85,10 @@ def test_agreement_covers_the_decoy_and_the_cutoff(tmp_path: Path) -> None:
     intent = write_intent(tmp_path / "x", *INTENTS["newest-before-cutoff"])
     update(intent, replay=snapshot)
     amis = tomllib.loads(intent.with_suffix(".lock").read_text())["base"]["amis"]
-    assert [(a["region"], a["id"]) for a in amis] == [("us-east-1", "ami-0a1b2c3d4e5f60002"),
-                                                      ("us-west-2", "ami-0f9e8d7c6b5a40001")]
+    assert [(a["region"], a["id"]) for a in amis] == [
+        ("us-east-1", "ami-0a1b2c3d4e5f60002"),
+        ("us-west-2", "ami-0f9e8d7c6b5a40001"),
+    ]
 
 
 def _no_aws_recording(folder: Path) -> Path:
@@ -94,21 +97,34 @@ def _no_aws_recording(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("make_snapshot", "base", "expected"), [
-    # a region the recording lacks
-    (lambda folder: write_snapshot(folder, SEED), 'image = "ubuntu 22.04"\nregions = ["us-east-1", "eu-central-1"]\n',
-     "base.regions[1]: the replayed snapshot has no recording of eu-central-1 "
-     "(its snapshot.json lists the AWS recording under \"aws\")"),
-    # a snapshot with no AWS recording at all
-    (_no_aws_recording, SERVER,
-     "base.regions[0]: the replayed snapshot has no recording of us-east-1 "
-     "(its snapshot.json lists the AWS recording under \"aws\")"),
-    # a raw AMI the recording lacks (ami-0a1b2c3d4e5f60002 is us-east-1's)
-    (lambda folder: write_snapshot(folder, SEED), 'image = "ami-0a1b2c3d4e5f60002"\nregions = ["us-west-2"]\n',
-     "base.image: ami-0a1b2c3d4e5f60002 not found in us-west-2"),
-])
-def test_what_the_recording_cannot_answer_is_one_line(tmp_path: Path, lock_cli, make_snapshot, base: str,
-                                                      expected: str) -> None:
+@pytest.mark.parametrize(
+    ("make_snapshot", "base", "expected"),
+    [
+        # a region the recording lacks
+        (
+            lambda folder: write_snapshot(folder, SEED),
+            'image = "ubuntu 22.04"\nregions = ["us-east-1", "eu-central-1"]\n',
+            "base.regions[1]: the replayed snapshot has no recording of eu-central-1 "
+            '(its snapshot.json lists the AWS recording under "aws")',
+        ),
+        # a snapshot with no AWS recording at all
+        (
+            _no_aws_recording,
+            SERVER,
+            "base.regions[0]: the replayed snapshot has no recording of us-east-1 "
+            '(its snapshot.json lists the AWS recording under "aws")',
+        ),
+        # a raw AMI the recording lacks (ami-0a1b2c3d4e5f60002 is us-east-1's)
+        (
+            lambda folder: write_snapshot(folder, SEED),
+            'image = "ami-0a1b2c3d4e5f60002"\nregions = ["us-west-2"]\n',
+            "base.image: ami-0a1b2c3d4e5f60002 not found in us-west-2",
+        ),
+    ],
+)
+def test_what_the_recording_cannot_answer_is_one_line(
+    tmp_path: Path, lock_cli, make_snapshot, base: str, expected: str
+) -> None:
     snapshot = make_snapshot(tmp_path / "snapshot")
     intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z", base)
     before = tree_digest(tmp_path)
@@ -118,20 +134,33 @@ def test_what_the_recording_cannot_answer_is_one_line(tmp_path: Path, lock_cli, 
     assert tree_digest(tmp_path) == before
 
 
-@pytest.mark.parametrize(("recording", "key", "expected"), [
-    ("{", None, "not a readable JSON recording"),
-    ('{"regions": []}', "regions", "expected a table of region"),
-    ('{"regions": {"moon-1": {}}}', "regions.moon-1", "expected an AWS region"),
-    ('{"regions": {"us-east-1": {"images": [{"ImageId": "ami-1"}]}}}', "regions.us-east-1.images[0].ImageId",
-     "expected an AMI id"),
-    ('{"regions": {"us-east-1": {"images": [{"ImageId": "ami-0123456789abcdef0", "Owner": "x"}]}}}',
-     "regions.us-east-1.images[0].Owner", "unknown DescribeImages field"),
-    ('{"regions": {"us-east-1": {"images": [{"ImageId": "ami-0123456789abcdef0", "Public": "yes"}]}}}',
-     "regions.us-east-1.images[0].Public", "expected a boolean"),
-    ('{"regions": {"us-east-1": {"ssm": {"/a": 1}}}}', "regions.us-east-1.ssm", "expected a table of SSM"),
-])
-def test_a_malformed_recording_is_one_line(tmp_path: Path, lock_cli, recording: str, key: str | None,
-                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("recording", "key", "expected"),
+    [
+        ("{", None, "not a readable JSON recording"),
+        ('{"regions": []}', "regions", "expected a table of region"),
+        ('{"regions": {"moon-1": {}}}', "regions.moon-1", "expected an AWS region"),
+        (
+            '{"regions": {"us-east-1": {"images": [{"ImageId": "ami-1"}]}}}',
+            "regions.us-east-1.images[0].ImageId",
+            "expected an AMI id",
+        ),
+        (
+            '{"regions": {"us-east-1": {"images": [{"ImageId": "ami-0123456789abcdef0", "Owner": "x"}]}}}',
+            "regions.us-east-1.images[0].Owner",
+            "unknown DescribeImages field",
+        ),
+        (
+            '{"regions": {"us-east-1": {"images": [{"ImageId": "ami-0123456789abcdef0", "Public": "yes"}]}}}',
+            "regions.us-east-1.images[0].Public",
+            "expected a boolean",
+        ),
+        ('{"regions": {"us-east-1": {"ssm": {"/a": 1}}}}', "regions.us-east-1.ssm", "expected a table of SSM"),
+    ],
+)
+def test_a_malformed_recording_is_one_line(
+    tmp_path: Path, lock_cli, recording: str, key: str | None, expected: str
+) -> None:
     snapshot = write_snapshot(tmp_path / "snapshot", SEED)
     (snapshot / "aws" / "images.json").write_text(recording)
     intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z", SERVER)
@@ -177,7 +206,8 @@ def replayed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     snapshot = write_snapshot(tmp_path / "snapshot", SEED)
     with ReplayServer(Snapshot.open(snapshot)) as server:
         yield lambda service, region="us-east-1": aws.client(
-            service, region, endpoint_url=server.local_aws(region, service), unsigned=True)
+            service, region, endpoint_url=server.local_aws(region, service), unsigned=True
+        )
 
 
 def ids(answer: dict) -> list[str]:
@@ -187,41 +217,69 @@ def ids(answer: dict) -> list[str]:
 def test_filters_follow_aws_semantics(replayed) -> None:
     ec2 = replayed("ec2")
     jammy = "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-2024????"
-    assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": [jammy]}])) == \
-        ["ami-0a1b2c3d4e5f60001", "ami-0a1b2c3d4e5f60002"]
+    assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": [jammy]}])) == [
+        "ami-0a1b2c3d4e5f60001",
+        "ami-0a1b2c3d4e5f60002",
+    ]
     # values of one filter are alternatives; filters all apply; owners are alternatives
-    both = ec2.describe_images(Owners=["111122223333", "099720109477"], Filters=[
-        {"Name": "name", "Values": ["*-20250110", "*-20250124"]}, {"Name": "architecture", "Values": ["x86_64"]}])
+    both = ec2.describe_images(
+        Owners=["111122223333", "099720109477"],
+        Filters=[
+            {"Name": "name", "Values": ["*-20250110", "*-20250124"]},
+            {"Name": "architecture", "Values": ["x86_64"]},
+        ],
+    )
     assert ids(both) == ["ami-0a1b2c3d4e5f60003", "ami-0a1b2c3d4e5f60005"]
-    assert ids(ec2.describe_images(Owners=["099720109477"], Filters=[{"Name": "name", "Values": ["*-20250110"]}])) \
-        == []
+    assert ids(ec2.describe_images(Owners=["099720109477"], Filters=[{"Name": "name", "Values": ["*-20250110"]}])) == []
     # `?` is exactly one character, matching is whole-value and case-sensitive, `\` escapes
-    assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": ["ubuntu/images/*-2024120?"]}])) == \
-        ["ami-0a1b2c3d4e5f60002", "ami-0a1b2c3d4e5f60004"]
+    assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": ["ubuntu/images/*-2024120?"]}])) == [
+        "ami-0a1b2c3d4e5f60002",
+        "ami-0a1b2c3d4e5f60004",
+    ]
     assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": ["ubuntu/images/*-202412?"]}])) == []
     assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": ["UBUNTU/*"]}])) == []
     assert ids(ec2.describe_images(Filters=[{"Name": "name", "Values": ["ubuntu/images/hvm-ssd/\\*"]}])) == []
-    assert ids(ec2.describe_images(Filters=[{"Name": "creation-date", "Values": ["2024-12-06T*"]},
-                                            {"Name": "is-public", "Values": ["true"]},
-                                            {"Name": "owner-id", "Values": ["099720109477"]}])) == \
-        ["ami-0a1b2c3d4e5f60002", "ami-0a1b2c3d4e5f60004"]
+    assert ids(
+        ec2.describe_images(
+            Filters=[
+                {"Name": "creation-date", "Values": ["2024-12-06T*"]},
+                {"Name": "is-public", "Values": ["true"]},
+                {"Name": "owner-id", "Values": ["099720109477"]},
+            ]
+        )
+    ) == ["ami-0a1b2c3d4e5f60002", "ami-0a1b2c3d4e5f60004"]
     # an id and an owner that disagree: an empty answer, not an error
     assert ids(ec2.describe_images(ImageIds=["ami-0a1b2c3d4e5f60005"], Owners=["099720109477"])) == []
     assert ids(ec2.describe_images(Owners=["self"])) == []
 
 
-@pytest.mark.parametrize(("query", "code", "message"), [
-    ({"ImageIds": ["ami-0123456789abcdef0"]}, "InvalidAMIID.NotFound",
-     "The image id '[ami-0123456789abcdef0]' does not exist"),
-    ({"ImageIds": ["ami-0a1b2c3d4e5f60001", "ami-00000000", "ami-11111111"]}, "InvalidAMIID.NotFound",
-     "The image ids '[ami-00000000, ami-11111111]' do not exist"),
-    ({"ImageIds": ["ami-12345"]}, "InvalidAMIID.Malformed", 'Invalid id: "ami-12345" (expecting "ami-...")'),
-    ({"Filters": [{"Name": "colour", "Values": ["x"]}]}, "InvalidParameterValue", "The filter 'colour' is invalid"),
-    ({"Filters": [{"Name": "tag:Name", "Values": ["x"]}]}, "UnsupportedOperation",
-     "the replayed recording does not answer the filter 'tag:Name'"),
-    ({"IncludeDeprecated": True}, "UnsupportedOperation",
-     "the replayed recording does not answer the parameter IncludeDeprecated"),
-])
+@pytest.mark.parametrize(
+    ("query", "code", "message"),
+    [
+        (
+            {"ImageIds": ["ami-0123456789abcdef0"]},
+            "InvalidAMIID.NotFound",
+            "The image id '[ami-0123456789abcdef0]' does not exist",
+        ),
+        (
+            {"ImageIds": ["ami-0a1b2c3d4e5f60001", "ami-00000000", "ami-11111111"]},
+            "InvalidAMIID.NotFound",
+            "The image ids '[ami-00000000, ami-11111111]' do not exist",
+        ),
+        ({"ImageIds": ["ami-12345"]}, "InvalidAMIID.Malformed", 'Invalid id: "ami-12345" (expecting "ami-...")'),
+        ({"Filters": [{"Name": "colour", "Values": ["x"]}]}, "InvalidParameterValue", "The filter 'colour' is invalid"),
+        (
+            {"Filters": [{"Name": "tag:Name", "Values": ["x"]}]},
+            "UnsupportedOperation",
+            "the replayed recording does not answer the filter 'tag:Name'",
+        ),
+        (
+            {"IncludeDeprecated": True},
+            "UnsupportedOperation",
+            "the replayed recording does not answer the parameter IncludeDeprecated",
+        ),
+    ],
+)
 def test_ec2_errors_are_ec2_errors(replayed, query: dict, code: str, message: str) -> None:
     from botocore.exceptions import ClientError
 
@@ -235,8 +293,10 @@ def test_ssm_answers_per_region(replayed) -> None:
     from botocore.exceptions import ClientError
 
     name = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
-    assert replayed("ssm", "us-west-2").get_parameter(Name=name)["Parameter"] == \
-        {"Name": name, "Value": "ami-0f9e8d7c6b5a40002"}
+    assert replayed("ssm", "us-west-2").get_parameter(Name=name)["Parameter"] == {
+        "Name": name,
+        "Value": "ami-0f9e8d7c6b5a40002",
+    }
     with pytest.raises(ClientError) as caught:
         replayed("ssm").get_parameter(Name=name.replace("22.04", "24.04"))
     assert caught.value.response["Error"]["Code"] == "ParameterNotFound"
@@ -250,24 +310,37 @@ def test_ssm_answers_per_region(replayed) -> None:
 
 def test_the_seed_recording_locks_the_seed_base(tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch) -> None:
     without_credentials(monkeypatch, tmp_path)
-    intent = write_intent(tmp_path / "x", "2025-05-01T00:00:00Z",
-                          'image = "ami-0f244b28200b93640"\nregions = ["eu-west-2"]\n')
+    intent = write_intent(
+        tmp_path / "x", "2025-05-01T00:00:00Z", 'image = "ami-0f244b28200b93640"\nregions = ["eu-west-2"]\n'
+    )
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == 0, run.err
     base = tomllib.loads(intent.with_suffix(".lock").read_text())["base"]
-    assert base == {"image": "ami-0f244b28200b93640", "amis": [{
-        "region": "eu-west-2", "id": "ami-0f244b28200b93640",
-        "name": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240126",
-        "creation-date": "2024-01-26T02:50:50Z", "owner": "099720109477", "root-device": "/dev/sda1"}]}
+    assert base == {
+        "image": "ami-0f244b28200b93640",
+        "amis": [
+            {
+                "region": "eu-west-2",
+                "id": "ami-0f244b28200b93640",
+                "name": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-20240126",
+                "creation-date": "2024-01-26T02:50:50Z",
+                "owner": "099720109477",
+                "root-device": "/dev/sda1",
+            }
+        ],
+    }
 
 
-def test_the_seed_recording_cannot_claim_a_newest_image(tmp_path: Path, lock_cli,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_seed_recording_cannot_claim_a_newest_image(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # one recorded image, without the architecture or state no source gives: a trimmed
     # recording cannot show which image was newest, so a named image is refused, not guessed
     without_credentials(monkeypatch, tmp_path)
     intent = write_intent(tmp_path / "x", "2025-05-01T00:00:00Z", 'image = "ubuntu 22.04"\nregions = ["eu-west-2"]\n')
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == 2
-    assert run.err.strip() == (f"lock: error: {intent}: base.image: no ubuntu 22.04 amd64 image by Canonical "
-                               "(099720109477) created before 2025-05-01T00:00:00Z in eu-west-2")
+    assert run.err.strip() == (
+        f"lock: error: {intent}: base.image: no ubuntu 22.04 amd64 image by Canonical "
+        "(099720109477) created before 2025-05-01T00:00:00Z in eu-west-2"
+    )

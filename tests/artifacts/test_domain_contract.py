@@ -34,8 +34,10 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> None:
 def intent(tmp_path: Path, file_server: FileServer, toy: None) -> Path:
     file_server.state.files["/tools/tool.sh"] = TOOL
     path = tmp_path / "toy.toml"
-    path.write_text(f'name = "toy"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n\n[[toyfiles]]\n'
-                    f'url = "{file_server.base_url}/tools/tool.sh"\ndest = "/opt/toy/tool.sh"\n')
+    path.write_text(
+        f'name = "toy"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n\n[[toyfiles]]\n'
+        f'url = "{file_server.base_url}/tools/tool.sh"\ndest = "/opt/toy/tool.sh"\n'
+    )
     return path
 
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from imagelock.net import http
-
 from imagelock import domains
-from imagelock.lock import codec as lockfile
+from imagelock.commands.mirror import artifacts, run_mirror
+from imagelock.domains.models import layer as models
+from imagelock.domains.nvidia import layer as nvidia
 from imagelock.errors import EXIT_ERROR, InputError
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import (
     AptLayer,
     AptPackage,
@@ -24,9 +25,7 @@ from imagelock.lock.model import (
     Universe,
     Wheel,
 )
-from imagelock.commands.mirror import artifacts, run_mirror
-from imagelock.domains.models import layer as models
-from imagelock.domains.nvidia import layer as nvidia
+from imagelock.net import http
 
 from .conftest import FileServer, MotoServer, make_ctx
 from .hf_lookalike import HubLookalike
@@ -58,19 +57,56 @@ def lock_path(tmp_path: Path, upstreams: FileServer) -> Path:
     base = upstreams.base_url
     lock = Lock(name="seed", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-15T00:00:00Z", source="intent"))
     lock.nvidia = nvidia.resolve(make_ctx(tmp_path, '[nvidia]\ncuda = "99.1.0"\n'), TEST_CATALOG)
-    lock.python = PythonLayer(version="3.11", platform="x86_64-manylinux_2_35", venv="/opt/venvs/ai", engine="uv",
-                              packages=[PythonPackage(name="demo", version="1.0", index="pypi", requested=True,
-                                                      wheel=Wheel(filename="demo-1.0-py3-none-any.whl",
-                                                                  url=f"{base}/whl/demo-1.0-py3-none-any.whl",
-                                                                  sha256=_sha(WHEEL), size=len(WHEEL)))])
-    lock.apt = AptLayer(archive=f"{base}/ubuntu", keyring_sha256="0" * 64, snapshot="20240415T000000Z",
-                        sources=[AptSource(suite="jammy", uri=f"{base}/ubuntu/20240415T000000Z", components=["main"],
-                                           architectures=["amd64"], inrelease_sha256="0" * 64)],
-                        packages=[AptPackage(name="hello", version="2.10-2", arch="amd64",
-                                             filename="pool/main/h/hello/hello_2.10-2_amd64.deb", sha256=_sha(DEB),
-                                             size=len(DEB), suite="jammy")])
-    lock.models = models.resolve(make_ctx(tmp_path, '[[models]]\nrepo = "Qwen/Qwen3-4B-AWQ"\n'
-                                          'files = ["config.json", "README.md"]\ndest = "/m/q"\n'))
+    lock.python = PythonLayer(
+        version="3.11",
+        platform="x86_64-manylinux_2_35",
+        venv="/opt/venvs/ai",
+        engine="uv",
+        packages=[
+            PythonPackage(
+                name="demo",
+                version="1.0",
+                index="pypi",
+                requested=True,
+                wheel=Wheel(
+                    filename="demo-1.0-py3-none-any.whl",
+                    url=f"{base}/whl/demo-1.0-py3-none-any.whl",
+                    sha256=_sha(WHEEL),
+                    size=len(WHEEL),
+                ),
+            )
+        ],
+    )
+    lock.apt = AptLayer(
+        archive=f"{base}/ubuntu",
+        keyring_sha256="0" * 64,
+        snapshot="20240415T000000Z",
+        sources=[
+            AptSource(
+                suite="jammy",
+                uri=f"{base}/ubuntu/20240415T000000Z",
+                components=["main"],
+                architectures=["amd64"],
+                inrelease_sha256="0" * 64,
+            )
+        ],
+        packages=[
+            AptPackage(
+                name="hello",
+                version="2.10-2",
+                arch="amd64",
+                filename="pool/main/h/hello/hello_2.10-2_amd64.deb",
+                sha256=_sha(DEB),
+                size=len(DEB),
+                suite="jammy",
+            )
+        ],
+    )
+    lock.models = models.resolve(
+        make_ctx(
+            tmp_path, '[[models]]\nrepo = "Qwen/Qwen3-4B-AWQ"\nfiles = ["config.json", "README.md"]\ndest = "/m/q"\n'
+        )
+    )
     path = tmp_path / "seed.lock"
     path.write_text(lockfile.dumps(lock))
     return path
@@ -86,8 +122,9 @@ def _bucket_contents() -> dict[str, bytes]:
     return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listing}
 
 
-def test_mirror_fills_a_partly_filled_bucket_and_records_itself(lock_path: Path, moto_server: MotoServer,
-                                                                upstreams: FileServer) -> None:
+def test_mirror_fills_a_partly_filled_bucket_and_records_itself(
+    lock_path: Path, moto_server: MotoServer, upstreams: FileServer
+) -> None:
     s3 = _s3()
     s3.create_bucket(Bucket=BUCKET)
     # already there, as `lock mirror` leaves it: skipped
@@ -101,7 +138,8 @@ def test_mirror_fills_a_partly_filled_bucket_and_records_itself(lock_path: Path,
     assert sorted(a.kind for a in summary.uploaded) == ["deb", "model", "model", "nvidia"]
     assert summary.skipped_bytes == len(WHEEL)
     assert summary.uploaded_bytes == len(DEB) + len(RUNFILE_DATA) + sum(
-        f.size for m in domains.read_lock(lock_path)[0].models for f in m.files)
+        f.size for m in domains.read_lock(lock_path)[0].models for f in m.files
+    )
     assert summary.lines()[0].startswith(f"mirror s3://{BUCKET}/prefix: 4 uploaded (")
     assert ", 1 already there (" in summary.lines()[0]
 
@@ -121,9 +159,11 @@ def test_a_second_run_moves_nothing(lock_path: Path, moto_server: MotoServer, up
     first = run_mirror(lock_path, f"s3://{BUCKET}/p", jobs=2)
     # what the resolvers fetched (the runfile once, the model files) came from the cache, not upstream again
     fetched = [path for path, _ in upstreams.state.requests]
-    assert sorted(fetched) == [f"/99.1.0/local_installers/{GOOD.name}",
-                               "/ubuntu/20240415T000000Z/pool/main/h/hello/hello_2.10-2_amd64.deb",
-                               "/whl/demo-1.0-py3-none-any.whl"]
+    assert sorted(fetched) == [
+        f"/99.1.0/local_installers/{GOOD.name}",
+        "/ubuntu/20240415T000000Z/pool/main/h/hello/hello_2.10-2_amd64.deb",
+        "/whl/demo-1.0-py3-none-any.whl",
+    ]
     assert len(first.uploaded) == 5
     written = lock_path.read_bytes()
     upstreams.state.requests.clear()
@@ -134,8 +174,9 @@ def test_a_second_run_moves_nothing(lock_path: Path, moto_server: MotoServer, up
     assert lock_path.read_bytes() == written
 
 
-def test_bytes_that_do_not_match_the_lock_are_never_uploaded(lock_path: Path, moto_server: MotoServer,
-                                                            upstreams: FileServer) -> None:
+def test_bytes_that_do_not_match_the_lock_are_never_uploaded(
+    lock_path: Path, moto_server: MotoServer, upstreams: FileServer
+) -> None:
     _s3().create_bucket(Bucket=BUCKET)
     upstreams.state.files["/whl/demo-1.0-py3-none-any.whl"] = WHEEL[:-1] + b"!"
     before = lock_path.read_bytes()
@@ -149,9 +190,9 @@ def test_bytes_that_do_not_match_the_lock_are_never_uploaded(lock_path: Path, mo
     assert "the lock was not changed" in summary.lines()[-1]
 
 
-def test_a_mirrored_runfile_is_fetched_from_s3_by_the_nvidia_resolver(tmp_path: Path, lock_path: Path,
-                                                                       moto_server: MotoServer,
-                                                                       upstreams: FileServer) -> None:
+def test_a_mirrored_runfile_is_fetched_from_s3_by_the_nvidia_resolver(
+    tmp_path: Path, lock_path: Path, moto_server: MotoServer, upstreams: FileServer
+) -> None:
     _s3().create_bucket(Bucket=BUCKET)
     run_mirror(lock_path, f"s3://{BUCKET}/p")
     http.cache_dir().joinpath("blobs").rename(http.cache_dir() / "gone")
@@ -162,8 +203,10 @@ def test_a_mirrored_runfile_is_fetched_from_s3_by_the_nvidia_resolver(tmp_path: 
     assert upstreams.state.requests == []  # NVIDIA (here its look-alike) was not asked
 
 
-@pytest.mark.parametrize(("to", "jobs", "key"), [("https://bucket/x", 4, "--to"), (f"s3://{BUCKET}/p", 0, "--jobs"),
-                                                  (f"s3://{BUCKET}/p", 65, "--jobs")])
+@pytest.mark.parametrize(
+    ("to", "jobs", "key"),
+    [("https://bucket/x", 4, "--to"), (f"s3://{BUCKET}/p", 0, "--jobs"), (f"s3://{BUCKET}/p", 65, "--jobs")],
+)
 def test_bad_arguments_are_one_line_and_touch_nothing(lock_path: Path, to: str, jobs: int, key: str) -> None:
     before = lock_path.read_bytes()
     with pytest.raises(InputError) as caught:
@@ -172,8 +215,9 @@ def test_bad_arguments_are_one_line_and_touch_nothing(lock_path: Path, to: str, 
     assert lock_path.read_bytes() == before
 
 
-def test_a_missing_bucket_is_one_line_before_any_work(lock_path: Path, moto_server: MotoServer,
-                                                      upstreams: FileServer) -> None:
+def test_a_missing_bucket_is_one_line_before_any_work(
+    lock_path: Path, moto_server: MotoServer, upstreams: FileServer
+) -> None:
     before = lock_path.read_bytes()
     upstreams.state.requests.clear()
     with pytest.raises(InputError) as caught:
@@ -182,8 +226,9 @@ def test_a_missing_bucket_is_one_line_before_any_work(lock_path: Path, moto_serv
     assert upstreams.state.requests == [] and lock_path.read_bytes() == before
 
 
-def test_the_mirror_command_fills_the_bucket_and_prints_the_summary(lock_path: Path, moto_server: MotoServer,
-                                                                   upstreams: FileServer, lock_cli) -> None:
+def test_the_mirror_command_fills_the_bucket_and_prints_the_summary(
+    lock_path: Path, moto_server: MotoServer, upstreams: FileServer, lock_cli
+) -> None:
     _s3().create_bucket(Bucket=BUCKET)
     run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--jobs", "2")
     assert run.code == 0, run.err

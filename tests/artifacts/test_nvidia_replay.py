@@ -13,8 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from imagelock_testing import SEED_SNAPSHOT, tree_digest
+
 from imagelock.domains.nvidia.catalog import CATALOG, DOWNLOAD_BASE
 
 SEED_RUNFILES = json.loads((SEED_SNAPSHOT / "nvidia" / "runfiles.json").read_text())["runfiles"]
@@ -56,15 +56,18 @@ def _recorded(**changes: object) -> dict[str, object]:
     return {ENTRY.name: record}
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"md5": "0" * 32}, f"md5 {'0' * 32}, NVIDIA publishes {ENTRY.md5}"),
-    ({"size": 1}, f"size 1 bytes, NVIDIA publishes {ENTRY.size}"),
-    ({"sha256": "e" * 64}, f"sha256 {'e' * 64}, the catalog's cross-check (Spack) lists {ENTRY.sha256}"),
-    ({"url": "https://mirror.invalid/x.run"}, "url 'https://mirror.invalid/x.run', the catalog's is "),
-])
-def test_a_recording_that_disagrees_with_the_catalog_stops_the_update(tmp_path: Path, lock_cli,
-                                                                     changes: dict[str, object],
-                                                                     expected: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"md5": "0" * 32}, f"md5 {'0' * 32}, NVIDIA publishes {ENTRY.md5}"),
+        ({"size": 1}, f"size 1 bytes, NVIDIA publishes {ENTRY.size}"),
+        ({"sha256": "e" * 64}, f"sha256 {'e' * 64}, the catalog's cross-check (Spack) lists {ENTRY.sha256}"),
+        ({"url": "https://mirror.invalid/x.run"}, "url 'https://mirror.invalid/x.run', the catalog's is "),
+    ],
+)
+def test_a_recording_that_disagrees_with_the_catalog_stops_the_update(
+    tmp_path: Path, lock_cli, changes: dict[str, object], expected: str
+) -> None:
     snapshot = _snapshot(tmp_path, _recorded(**changes))
     intent = _intent(tmp_path)
     before = tree_digest(intent.parent)
@@ -77,16 +80,25 @@ def test_a_recording_that_disagrees_with_the_catalog_stops_the_update(tmp_path: 
     assert tree_digest(intent.parent) == before
 
 
-@pytest.mark.parametrize(("runfiles", "expected"), [
-    ({}, "{intent}: nvidia: the replayed snapshot has no recording of cuda_12.4.1_550.54.15_linux.run "
-         "(its snapshot.json names the runfile recording under \"nvidia\")"),
-    (None, "{snapshot}/nv/runfiles.json: no such file (snapshot.json names it under \"nvidia\")"),
-    ({ENTRY.name: {"sha256": "abc", "md5": ENTRY.md5, "size": ENTRY.size}},
-     "{snapshot}/nv/runfiles.json: runfiles.cuda_12.4.1_550.54.15_linux.run: expected sha256 (64 hex digits), "
-     "md5 and size (bytes)"),
-])
-def test_a_missing_or_malformed_recording_is_one_line(tmp_path: Path, lock_cli, runfiles: dict[str, object] | None,
-                                                      expected: str) -> None:
+@pytest.mark.parametrize(
+    ("runfiles", "expected"),
+    [
+        (
+            {},
+            "{intent}: nvidia: the replayed snapshot has no recording of cuda_12.4.1_550.54.15_linux.run "
+            '(its snapshot.json names the runfile recording under "nvidia")',
+        ),
+        (None, '{snapshot}/nv/runfiles.json: no such file (snapshot.json names it under "nvidia")'),
+        (
+            {ENTRY.name: {"sha256": "abc", "md5": ENTRY.md5, "size": ENTRY.size}},
+            "{snapshot}/nv/runfiles.json: runfiles.cuda_12.4.1_550.54.15_linux.run: expected sha256 (64 hex digits), "
+            "md5 and size (bytes)",
+        ),
+    ],
+)
+def test_a_missing_or_malformed_recording_is_one_line(
+    tmp_path: Path, lock_cli, runfiles: dict[str, object] | None, expected: str
+) -> None:
     snapshot = _snapshot(tmp_path, runfiles)
     intent = _intent(tmp_path)
     before = tree_digest(intent.parent)

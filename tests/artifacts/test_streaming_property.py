@@ -27,9 +27,11 @@ def cuts(draw: st.DrawFn, size: int) -> list[int]:
 
 # Large payloads are made from a drawn size and seed: Hypothesis stays fast and still
 # shrinks towards small sizes; the edges (empty, one byte, chunk-sized) are drawn often.
-payloads = st.builds(lambda size, seed: random.Random(seed).randbytes(size),
-                     st.one_of(st.integers(0, 300_000), st.sampled_from([0, 1, 65_535, 65_536, 65_537, 1 << 20])),
-                     st.integers(0, 2**32))
+payloads = st.builds(
+    lambda size, seed: random.Random(seed).randbytes(size),
+    st.one_of(st.integers(0, 300_000), st.sampled_from([0, 1, 65_535, 65_536, 65_537, 1 << 20])),
+    st.integers(0, 2**32),
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -46,10 +48,10 @@ def test_any_chunking_gives_the_whole_file_digest(data: bytes, chunking: st.Data
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=payloads.filter(bool), plan=st.data(),
-       ignores_range=st.booleans())
-def test_any_interruption_points_resume_to_the_whole_file_digest(data: bytes, plan: st.DataObject,
-                                                                 ignores_range: bool) -> None:
+@given(data=payloads.filter(bool), plan=st.data(), ignores_range=st.booleans())
+def test_any_interruption_points_resume_to_the_whole_file_digest(
+    data: bytes, plan: st.DataObject, ignores_range: bool
+) -> None:
     drops = plan.draw(cuts(len(data) - 1))  # the source breaks once at each of these offsets
     pending = list(drops)
     chunk = plan.draw(st.integers(1, 70_000))
@@ -71,8 +73,9 @@ def test_any_interruption_points_resume_to_the_whole_file_digest(data: bytes, pl
 
     with tempfile.TemporaryDirectory() as folder:
         dest = Path(folder) / "blob"
-        digest = resumable_download(open_at, dest, label="blob", total=len(data), transient=(Dropped,),
-                                    attempts=len(drops) + 2, pause=0.0)
+        digest = resumable_download(
+            open_at, dest, label="blob", total=len(data), transient=(Dropped,), attempts=len(drops) + 2, pause=0.0
+        )
         assert dest.read_bytes() == data
     assert digest.sha256 == hashlib.sha256(data).hexdigest()
     assert digest.md5 == hashlib.md5(data).hexdigest()
@@ -87,12 +90,13 @@ def test_a_flaky_source_that_keeps_making_progress_is_not_given_up_on(tmp_path: 
         def body() -> Iterable[bytes]:
             end = min(offset + step, len(data))
             for start in range(offset, end, 1 << 20):
-                yield data[start:min(start + (1 << 20), end)]
+                yield data[start : min(start + (1 << 20), end)]
             if end < len(data):
                 raise Dropped(end)
 
         return offset, body()
 
-    digest = resumable_download(open_at, tmp_path / "blob", label="blob", total=len(data), transient=(Dropped,),
-                                attempts=2, pause=0.0)
+    digest = resumable_download(
+        open_at, tmp_path / "blob", label="blob", total=len(data), transient=(Dropped,), attempts=2, pause=0.0
+    )
     assert digest.sha256 == hashlib.sha256(data).hexdigest()

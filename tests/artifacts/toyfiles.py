@@ -84,5 +84,12 @@ def items(layer: list[ToyFile]) -> Iterator[Item]:
         yield Item(f.dest, f.sha256[:12], f.sha256, f.size)
 
 
-DOMAIN = Domain(name="toyfiles", layer=list[ToyFile], parse=parse, resolver=f"{__name__}:resolve",
-                summary=lambda layer: f"{len(layer)} toy files", items=items, artifacts=artifacts)
+DOMAIN = Domain(
+    name="toyfiles",
+    layer=list[ToyFile],
+    parse=parse,
+    resolver=f"{__name__}:resolve",
+    summary=lambda layer: f"{len(layer)} toy files",
+    items=items,
+    artifacts=artifacts,
+)

@@ -32,8 +32,12 @@ def _tiny(folder: Path, files: str) -> Path:
     intent_path = folder / "tiny.toml"
     intent_path.write_text(INTENT.replace("FILES", files))
     intent = domains.read_intent(intent_path)
-    lock = Lock(name="tiny", intent_sha256=intent.sha256, universe=Universe("2025-05-01T00:00:00Z", "intent"),
-                layers={"models": [seed_lock().models[1]]})
+    lock = Lock(
+        name="tiny",
+        intent_sha256=intent.sha256,
+        universe=Universe("2025-05-01T00:00:00Z", "intent"),
+        layers={"models": [seed_lock().models[1]]},
+    )
     (folder / "tiny.lock").write_text(codec.dumps(lock))
     return intent_path
 
@@ -83,8 +87,10 @@ def test_an_unpinned_plugin_in_the_template_fails_strict(tmp_path: Path, lock_cl
     monkeypatch.setattr(build_findings.generate, "render", loose)
     run = lock_cli("check", "--strict", str(intent))
     assert run.code == 1
-    assert f"{tmp_path / 'tiny.lock'}: not reproducible: packer plugin amazon (github.com/hashicorp/amazon): " \
-           "image.pkr.hcl declares it with version '>= 1.3.3'" in run.out
+    assert (
+        f"{tmp_path / 'tiny.lock'}: not reproducible: packer plugin amazon (github.com/hashicorp/amazon): "
+        "image.pkr.hcl declares it with version '>= 1.3.3'" in run.out
+    )
 
 
 def test_a_lock_that_generates_no_template_has_no_plugin_to_judge(tmp_path: Path, lock_cli) -> None:

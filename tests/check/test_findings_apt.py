@@ -12,8 +12,9 @@ from imagelock.lock.model import AptPackage, Mirror
 
 
 def _package(name: str, version: str, requested: bool = False) -> AptPackage:
-    return AptPackage(name, version, "amd64", f"pool/x/{name}_{version}_amd64.deb", "0" * 64, 1000, "jammy-updates",
-                      requested)
+    return AptPackage(
+        name, version, "amd64", f"pool/x/{name}_{version}_amd64.deb", "0" * 64, 1000, "jammy-updates", requested
+    )
 
 
 def test_a_snapshot_or_a_mirror_bounds_the_layer() -> None:
@@ -34,11 +35,14 @@ def test_an_unrecorded_release_date_is_said() -> None:
     assert "jammy not recorded, jammy-security 2026-11-20T01:31:16Z" in live.what
 
 
-@pytest.mark.parametrize(("date", "fires"), [
-    ("2025-04-30T23:59:59Z", False),
-    ("2025-05-01T00:00:00Z", False),  # signed at the cutoff itself is within it
-    ("2025-05-01T00:00:01Z", True),
-])
+@pytest.mark.parametrize(
+    ("date", "fires"),
+    [
+        ("2025-04-30T23:59:59Z", False),
+        ("2025-05-01T00:00:00Z", False),  # signed at the cutoff itself is within it
+        ("2025-05-01T00:00:01Z", True),
+    ],
+)
 def test_a_release_signed_after_the_cutoff_is_a_finding(date: str, fires: bool) -> None:
     lock = seed_lock()
     for source in lock.apt.sources:
@@ -48,13 +52,16 @@ def test_a_release_signed_after_the_cutoff_is_a_finding(date: str, fires: bool) 
     assert subjects(found) == (["not reproducible: apt jammy-updates"] if fires else [])
 
 
-@pytest.mark.parametrize(("version", "stage"), [
-    ("3.11.0~rc1-1~22.04.1", "a release candidate"),
-    ("3.12.0~b2-1", "a beta"),
-    ("3.13.0~a4-1", "an alpha"),
-    ("3.11.9-1+jammy1", None),
-    ("3.10.12-1~22.04.3", None),  # a backport's ~ in the Debian revision is no pre-release
-])
+@pytest.mark.parametrize(
+    ("version", "stage"),
+    [
+        ("3.11.0~rc1-1~22.04.1", "a release candidate"),
+        ("3.12.0~b2-1", "a beta"),
+        ("3.13.0~a4-1", "an alpha"),
+        ("3.11.9-1+jammy1", None),
+        ("3.10.12-1~22.04.3", None),  # a backport's ~ in the Debian revision is no pre-release
+    ],
+)
 def test_interpreter_stages(version: str, stage: str | None) -> None:
     lock = seed_lock()
     for deb in lock.apt.packages:
@@ -78,9 +85,11 @@ def test_the_venv_is_named_only_when_it_runs_on_the_interpreter() -> None:
 
 def test_a_requested_driver_branch_that_installs_another_is_not_as_asked() -> None:
     lock = seed_lock()
-    lock.apt.packages += [_package("nvidia-driver-570-server", "570.195.03-0ubuntu0.24.04.1", True),
-                          _package("nvidia-driver-580-server", "580.95.05-0ubuntu0.24.04.2"),
-                          _package("libnvidia-compute-580-server", "580.95.05-0ubuntu0.24.04.2")]
+    lock.apt.packages += [
+        _package("nvidia-driver-570-server", "570.195.03-0ubuntu0.24.04.1", True),
+        _package("nvidia-driver-580-server", "580.95.05-0ubuntu0.24.04.2"),
+        _package("libnvidia-compute-580-server", "580.95.05-0ubuntu0.24.04.2"),
+    ]
     [finding] = findings.driver_branches(lock.apt, lock)
     assert finding.kind == "not as asked"
     assert finding.subject == "apt nvidia-driver-570-server 570.195.03-0ubuntu0.24.04.1"
@@ -90,7 +99,9 @@ def test_a_requested_driver_branch_that_installs_another_is_not_as_asked() -> No
 
 def test_a_driver_with_its_own_branch_is_no_finding() -> None:
     lock = seed_lock()
-    lock.apt.packages += [_package("nvidia-driver-550", "550.163.01-0ubuntu0.22.04.1", True),
-                          _package("libnvidia-compute-550", "550.163.01-0ubuntu0.22.04.1"),
-                          _package("nvidia-firmware-550-550.163.01", "550.163.01-0ubuntu0.22.04.1")]
+    lock.apt.packages += [
+        _package("nvidia-driver-550", "550.163.01-0ubuntu0.22.04.1", True),
+        _package("libnvidia-compute-550", "550.163.01-0ubuntu0.22.04.1"),
+        _package("nvidia-firmware-550-550.163.01", "550.163.01-0ubuntu0.22.04.1"),
+    ]
     assert list(findings.driver_branches(lock.apt, lock)) == []

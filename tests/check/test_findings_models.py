@@ -19,21 +19,27 @@ def test_a_file_asked_for_and_not_pinned_is_named_with_its_fix() -> None:
     intent = seed_intent(('files = ["tokenizer.json"]', 'files = ["tokenizer.json", "model.safetensors"]'))
     [finding] = model_findings.findings(seed_lock(), intent)
     assert (finding.kind, finding.subject) == ("not verified", f"models {TINY}")
-    assert finding.what == ("the intent asks for model.safetensors in /workspace/models/ms-marco-TinyBERT-L2-v2, "
-                            "and the lock pins no file matching it by sha256 at 81d1926f67cb")
+    assert finding.what == (
+        "the intent asks for model.safetensors in /workspace/models/ms-marco-TinyBERT-L2-v2, "
+        "and the lock pins no file matching it by sha256 at 81d1926f67cb"
+    )
     assert finding.fix.startswith("run `lock update --refresh models`")
 
 
-@pytest.mark.parametrize(("patterns", "unpinned"), [
-    ('["*.json"]', []),
-    ('["*.json", "*.safetensors"]', ["*.safetensors"]),
-    ('["tokenizer*", "onnx/*"]', ["onnx/*"]),
-])
+@pytest.mark.parametrize(
+    ("patterns", "unpinned"),
+    [
+        ('["*.json"]', []),
+        ('["*.json", "*.safetensors"]', ["*.safetensors"]),
+        ('["tokenizer*", "onnx/*"]', ["onnx/*"]),
+    ],
+)
 def test_patterns_are_matched_against_the_pinned_files(patterns: str, unpinned: list[str]) -> None:
     intent = seed_intent(('files = ["tokenizer.json"]', f"files = {patterns}"))
     found = model_findings.findings(seed_lock(), intent)
-    assert [f.what.split(" in ")[0].removeprefix("the intent asks for ") for f in found] == \
-        ([", ".join(unpinned)] if unpinned else [])
+    assert [f.what.split(" in ")[0].removeprefix("the intent asks for ") for f in found] == (
+        [", ".join(unpinned)] if unpinned else []
+    )
 
 
 def test_a_file_without_a_valid_sha256_is_not_pinned() -> None:

@@ -18,7 +18,7 @@ def _findings(out: str) -> dict[str, str]:
     found = {}
     for line in out.splitlines()[1:]:
         assert line.startswith(PREFIX), line
-        kind, subject, _ = line[len(PREFIX):].split(": ", 2)
+        kind, subject, _ = line[len(PREFIX) :].split(": ", 2)
         if kind != "not checked":
             found[f"{kind}: {subject}"] = line
     return found
@@ -68,8 +68,11 @@ def test_json_carries_the_findings_and_the_verdict(lock_cli) -> None:
         data = json.loads(run.out)
         assert (run.code, data["ok"], data["strict"], data["problems"]) == (0 if ok else 1, ok, not ok, [])
         kinds = sorted((f["kind"], f["subject"]) for f in data["findings"])
-        assert kinds == [("not reproducible", "apt http://archive.ubuntu.com/ubuntu"),
-                         ("not reproducible", "apt jammy-security"), ("not reproducible", "apt jammy-updates"),
-                         ("not verified", "base ami-0f244b28200b93640 (eu-west-2)"),
-                         ("pre-release", "apt python3.11 3.11.0~rc1-1~22.04.1")]
+        assert kinds == [
+            ("not reproducible", "apt http://archive.ubuntu.com/ubuntu"),
+            ("not reproducible", "apt jammy-security"),
+            ("not reproducible", "apt jammy-updates"),
+            ("not verified", "base ami-0f244b28200b93640 (eu-west-2)"),
+            ("pre-release", "apt python3.11 3.11.0~rc1-1~22.04.1"),
+        ]
         assert all(f["what"] and f["fix"] for f in data["findings"])

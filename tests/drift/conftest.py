@@ -9,9 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from .drifthelpers import (CACHE, MODEL_FILES, MODELS, SUITE, VENV, Rootfs, apt_mirror, build_deb, dpkg_install,
-                          make_lock, pip_install, wheel_file)
 from imagelock.lock.model import KernelLayer
+
+from .drifthelpers import (
+    CACHE,
+    MODEL_FILES,
+    MODELS,
+    SUITE,
+    VENV,
+    Rootfs,
+    apt_mirror,
+    build_deb,
+    dpkg_install,
+    make_lock,
+    pip_install,
+    wheel_file,
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,9 +39,22 @@ def bookworm_tarball() -> Path:
     if not tarball.exists():
         partial = tarball.with_suffix(".partial.tar")
         done = subprocess.run(
-            ["mmdebstrap", "--quiet", "--mode=root", "--variant=minbase", "--include=python3", SUITE, str(partial),
-             f"deb {apt_mirror()} {SUITE} main"],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900, check=False)
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--mode=root",
+                "--variant=minbase",
+                "--include=python3",
+                SUITE,
+                str(partial),
+                f"deb {apt_mirror()} {SUITE} main",
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         if done.returncode != 0:
             pytest.fail(f"mmdebstrap failed: {done.stderr.strip()[-500:]}")
         partial.rename(tarball)
@@ -44,8 +70,9 @@ def rootfs(bookworm_tarball: Path, tmp_path: Path) -> Rootfs:
     subprocess.run(["tar", "-xf", str(bookworm_tarball), "-C", str(root)], check=True, capture_output=True)
     probe = build_deb(work, "imagelock-probe", "1.0")
     dpkg_install(root, probe)
-    subprocess.run(["chroot", str(root), "python3", "-m", "venv", "--without-pip", VENV], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["chroot", str(root), "python3", "-m", "venv", "--without-pip", VENV], check=True, capture_output=True
+    )
     wheels = []
     for name, version in (("tinya", "1.0"), ("tinyb", "2.1")):
         path, wheel = wheel_file(work, name, version)
@@ -67,5 +94,3 @@ def kernel_lock() -> KernelLayer:
     release = os.uname().release
     flavour = release.rsplit("-", 1)[-1]
     return KernelLayer(version=release, flavour=flavour, abi=release, packages=[])
-
-

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from .drifthelpers import seed_like_lock, tree_digest
-from imagelock.lock import codec as lockfile
 from imagelock.drift import collector
 from imagelock.drift.synthetic import facts_for
+from imagelock.lock import codec as lockfile
+
+from .drifthelpers import seed_like_lock, tree_digest
 
 
 @pytest.fixture
@@ -36,22 +37,38 @@ def test_one_drifted_facts_file_as_json_and_junit(lock_cli, work: Path) -> None:
     assert run.code == 1
     data = json.loads(run.out)
     assert data["summary"] == {"machines": 1, "clean": 0, "drifted": 1, "unreachable": 0}
-    assert data["machines"][0]["findings"] == [{"layer": "apt", "kind": "changed-version", "subject": "dkms",
-                                                "expected": "2.8.7-2ubuntu2.2", "actual": "2.8.7-2ubuntu2.3"}]
+    assert data["machines"][0]["findings"] == [
+        {
+            "layer": "apt",
+            "kind": "changed-version",
+            "subject": "dkms",
+            "expected": "2.8.7-2ubuntu2.2",
+            "actual": "2.8.7-2ubuntu2.3",
+        }
+    ]
     out = work / "report.xml"
-    run = lock_cli("drift", str(work / "seed.lock"), "--facts", str(work / "drifted.json"), "--format", "junit",
-                   "-o", str(out))
+    run = lock_cli(
+        "drift", str(work / "seed.lock"), "--facts", str(work / "drifted.json"), "--format", "junit", "-o", str(out)
+    )
     assert (run.code, run.out) == (1, "")
-    assert '<failure type="drift" message="1 finding">dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3</failure>' \
+    assert (
+        '<failure type="drift" message="1 finding">dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3</failure>'
         in out.read_text()
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON (Expecting property name enclosed in double quotes at line 1); "
-                  "expected a facts document from `lock collect`"),
-    ('{"facts_version": 1, "dpkg": [["dkms", 2, "all"]]}', "dpkg[0]: expected [name, version, arch] strings"),
-    ('{"facts_version": 7}', "facts_version: expected 1, found 7"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "{not json",
+            "not valid JSON (Expecting property name enclosed in double quotes at line 1); "
+            "expected a facts document from `lock collect`",
+        ),
+        ('{"facts_version": 1, "dpkg": [["dkms", 2, "all"]]}', "dpkg[0]: expected [name, version, arch] strings"),
+        ('{"facts_version": 7}', "facts_version: expected 1, found 7"),
+    ],
+)
 def test_malformed_facts_file(lock_cli, work: Path, content: str, message: str) -> None:
     bad = work / "bad.json"
     bad.write_text(content)
@@ -63,30 +80,54 @@ def test_malformed_facts_file(lock_cli, work: Path, content: str, message: str) 
     assert tree_digest(work) == before
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["drift", "{w}/nope.lock", "--local"], "{w}/nope.lock: no such lock file (run `lock update` to create it)"),
-    (["drift", "{w}/seed.lock", "--facts", "{w}/nope.json"],
-     "{w}/nope.json: no such facts file (write one with `lock collect > FILE`)"),
-    (["drift", "{w}/seed.lock", "--root", "{w}/nope"], "{w}/nope: --root: not a directory (expected a root filesystem)"),
-    (["drift", "{w}/seed.lock", "--facts", "{w}/clean.json", "-o", "{w}"],
-     "{w}: --output: is a directory (expected a report file path)"),
-    (["drift", "{w}/seed.lock", "--timeout", "0"], "--timeout: expected a positive number of seconds, found 0"),
-    (["drift", "{w}/seed.lock", "--format", "yaml"],
-     "lock drift: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'junit')"),
-    (["drift", "{w}/seed.lock", "--local", "--root", "/"],
-     "lock drift: argument --root: not allowed with argument --local"),
-    (["drift", "{w}/seed.lock", "--ssm", "i-123;reboot"],
-     "--ssm: expected instance ids (i-0123456789abcdef0,...) or tag:KEY=VALUE, found 'i-123;reboot'"),
-    (["drift", "{w}/seed.lock", "--ssm", "tag:Role=gpu", "--max-concurrency", "0"],
-     "--max-concurrency: expected a count (10) or a percentage (10%), found '0'"),
-    (["drift", "{w}/seed.lock", "--ssm", "tag:Role=gpu", "--max-errors", "all"],
-     "--max-errors: expected a count (0, 5) or a percentage (100%), found 'all'"),
-    (["drift", "{w}/seed.lock", "--ssh=-oProxyCommand=touch {w}/pwned"],
-     "--ssh: expected [user@]host[:port], found '-oProxyCommand=touch {w}/pwned'"),
-    (["drift", "{w}/seed.lock", "--ssh", "host;touch {w}/pwned"],
-     "--ssh: expected [user@]host[:port], found 'host;touch {w}/pwned'"),
-    (["collect", "--root", "{w}/nope"], "{w}/nope: --root: not a directory (expected a root filesystem)"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["drift", "{w}/nope.lock", "--local"], "{w}/nope.lock: no such lock file (run `lock update` to create it)"),
+        (
+            ["drift", "{w}/seed.lock", "--facts", "{w}/nope.json"],
+            "{w}/nope.json: no such facts file (write one with `lock collect > FILE`)",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--root", "{w}/nope"],
+            "{w}/nope: --root: not a directory (expected a root filesystem)",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--facts", "{w}/clean.json", "-o", "{w}"],
+            "{w}: --output: is a directory (expected a report file path)",
+        ),
+        (["drift", "{w}/seed.lock", "--timeout", "0"], "--timeout: expected a positive number of seconds, found 0"),
+        (
+            ["drift", "{w}/seed.lock", "--format", "yaml"],
+            "lock drift: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'junit')",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--local", "--root", "/"],
+            "lock drift: argument --root: not allowed with argument --local",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--ssm", "i-123;reboot"],
+            "--ssm: expected instance ids (i-0123456789abcdef0,...) or tag:KEY=VALUE, found 'i-123;reboot'",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--ssm", "tag:Role=gpu", "--max-concurrency", "0"],
+            "--max-concurrency: expected a count (10) or a percentage (10%), found '0'",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--ssm", "tag:Role=gpu", "--max-errors", "all"],
+            "--max-errors: expected a count (0, 5) or a percentage (100%), found 'all'",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--ssh=-oProxyCommand=touch {w}/pwned"],
+            "--ssh: expected [user@]host[:port], found '-oProxyCommand=touch {w}/pwned'",
+        ),
+        (
+            ["drift", "{w}/seed.lock", "--ssh", "host;touch {w}/pwned"],
+            "--ssh: expected [user@]host[:port], found 'host;touch {w}/pwned'",
+        ),
+        (["collect", "--root", "{w}/nope"], "{w}/nope: --root: not a directory (expected a root filesystem)"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(lock_cli, work: Path, argv: list[str], message: str) -> None:
     before = tree_digest(work)
     run = lock_cli(*[a.format(w=work) for a in argv])
@@ -105,8 +146,10 @@ def test_invalid_lock_and_facts_missing_a_layer(lock_cli, work: Path) -> None:
     assert run.err.startswith(f"lock: error: {work / 'broken.lock'}: not valid TOML (")
     run = lock_cli("drift", str(work / "seed.lock"), "--facts", str(work / "nopython.json"), "-o", str(work / "r.txt"))
     assert run.code == 2 and run.out == ""
-    assert run.err == (f"lock: error: {work / 'nopython.json'}: could not audit: "
-                       "python: the lock has a venv (/opt/venvs/ai) but the facts list none\n")
+    assert run.err == (
+        f"lock: error: {work / 'nopython.json'}: could not audit: "
+        "python: the lock has a venv (/opt/venvs/ai) but the facts list none\n"
+    )
     assert tree_digest(work) == before
 
 
@@ -116,8 +159,15 @@ def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> No
     assert timed_out["complete"] is False
     (work / "slow.json").write_text(json.dumps(timed_out))
     out = work / "fleet.json"
-    run = lock_cli("drift", str(work / "seed.lock"), "--format", "json", "-o", str(out),
-                   *[x for name in ("clean", "drifted", "garbled", "slow") for x in ("--facts", str(work / f"{name}.json"))])
+    run = lock_cli(
+        "drift",
+        str(work / "seed.lock"),
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        *[x for name in ("clean", "drifted", "garbled", "slow") for x in ("--facts", str(work / f"{name}.json"))],
+    )
     assert run.code == 2
     data = json.loads(out.read_text())
     assert data["summary"] == {"machines": 4, "clean": 1, "drifted": 1, "unreachable": 2}
@@ -137,6 +187,16 @@ def test_collect_prints_facts(lock_cli, tmp_path: Path) -> None:
     assert run.code == 0
     facts = json.loads(run.out)
     assert facts["complete"] is True and facts["live"] is True
-    assert facts["models"] == [{"dest": str(tmp_path / "m"), "exists": True, "files": [
-        {"path": "w.bin", "size": 3,
-         "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}]}]
+    assert facts["models"] == [
+        {
+            "dest": str(tmp_path / "m"),
+            "exists": True,
+            "files": [
+                {
+                    "path": "w.bin",
+                    "size": 3,
+                    "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                }
+            ],
+        }
+    ]

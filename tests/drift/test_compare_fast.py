@@ -20,28 +20,66 @@ from imagelock.drift import compare as drift
 from imagelock.drift.compare import LockIndex, compare, validate
 from imagelock.drift.synthetic import facts_for
 from imagelock.errors import InputError
-from imagelock.lock.model import (AptLayer, AptPackage, Lock, Model, ModelFile, PythonLayer, PythonPackage, Universe,
-                                  Wheel)
+from imagelock.lock.model import (
+    AptLayer,
+    AptPackage,
+    Lock,
+    Model,
+    ModelFile,
+    PythonLayer,
+    PythonPackage,
+    Universe,
+    Wheel,
+)
 
 # libc6 is locked for two arches: the fast path must handle a name on two locked rows.
-APT = [("base-files", "12.4", "amd64"), ("dkms", "2.8.7-2", "all"), ("libc6", "2.36-9", "amd64"),
-       ("libc6", "2.36-9", "i386"), ("python3.11", "3.11.2-6", "amd64"), ("zlib1g", "1:1.2.13", "amd64")]
-PYTHON = [("filelock", "3.18.0"), ("markupsafe", "2.1.5"), ("torch", "2.5.1+cu124"), ("typing-extensions", "4.12.2"),
-          ("pip", "24.0")]
+APT = [
+    ("base-files", "12.4", "amd64"),
+    ("dkms", "2.8.7-2", "all"),
+    ("libc6", "2.36-9", "amd64"),
+    ("libc6", "2.36-9", "i386"),
+    ("python3.11", "3.11.2-6", "amd64"),
+    ("zlib1g", "1:1.2.13", "amd64"),
+]
+PYTHON = [
+    ("filelock", "3.18.0"),
+    ("markupsafe", "2.1.5"),
+    ("torch", "2.5.1+cu124"),
+    ("typing-extensions", "4.12.2"),
+    ("pip", "24.0"),
+]
 MODELS = {"/models/a": [("config.json", 900), ("model.safetensors", 2_600_000)], "/models/b": [("tokenizer.json", 7)]}
 
 
 def fast_lock() -> Lock:
     lock = Lock(name="fast", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"))
-    lock.apt = AptLayer(archive="debian", keyring_sha256="0" * 64, packages=[
-        AptPackage(name=n, version=v, arch=a, filename="f", sha256="0" * 64, size=1, suite="bookworm")
-        for n, v, a in APT])
-    lock.python = PythonLayer(version="3.11", platform="x86_64-manylinux_2_35", venv="/opt/venv", engine="uv",
-                              packages=[PythonPackage(n, v, "pypi", True, Wheel(f"{n}.whl", "https://x.invalid/w",
-                                                                                "0" * 64)) for n, v in PYTHON])
-    lock.models = [Model(repo=f"org/{dest[-1]}", revision="main", commit="1" * 40, dest=dest,
-                         files=[ModelFile(path=p, sha256=f"{i:064x}", size=s) for i, (p, s) in enumerate(files)])
-                   for dest, files in MODELS.items()]
+    lock.apt = AptLayer(
+        archive="debian",
+        keyring_sha256="0" * 64,
+        packages=[
+            AptPackage(name=n, version=v, arch=a, filename="f", sha256="0" * 64, size=1, suite="bookworm")
+            for n, v, a in APT
+        ],
+    )
+    lock.python = PythonLayer(
+        version="3.11",
+        platform="x86_64-manylinux_2_35",
+        venv="/opt/venv",
+        engine="uv",
+        packages=[
+            PythonPackage(n, v, "pypi", True, Wheel(f"{n}.whl", "https://x.invalid/w", "0" * 64)) for n, v in PYTHON
+        ],
+    )
+    lock.models = [
+        Model(
+            repo=f"org/{dest[-1]}",
+            revision="main",
+            commit="1" * 40,
+            dest=dest,
+            files=[ModelFile(path=p, sha256=f"{i:064x}", size=s) for i, (p, s) in enumerate(files)],
+        )
+        for dest, files in MODELS.items()
+    ]
     return lock
 
 
@@ -107,23 +145,26 @@ def perturb_models(folders: list[dict[str, Any]], rng: random.Random) -> None:
 
 def full_only(index: LockIndex, facts: dict[str, Any]) -> list[drift.Finding]:
     """The findings with every fast path answering no: the full comparison alone."""
-    with mock.patch.multiple(drift, _apt_clean=lambda *_: False, _python_clean=lambda *_: False,
-                             _folder_clean=lambda *_: False):
+    with mock.patch.multiple(
+        drift, _apt_clean=lambda *_: False, _python_clean=lambda *_: False, _folder_clean=lambda *_: False
+    ):
         return compare(index, facts)
 
 
 @settings(max_examples=400, deadline=None)
 @given(seed=st.integers(0, 2**32), changes=st.integers(0, 4), strict=st.booleans(), deep=st.booleans())
-def test_fast_paths_give_the_findings_of_the_full_comparison(seed: int, changes: int, strict: bool,
-                                                             deep: bool) -> None:
+def test_fast_paths_give_the_findings_of_the_full_comparison(seed: int, changes: int, strict: bool, deep: bool) -> None:
     rng = random.Random(seed)
     index = LockIndex(fast_lock(), strict_apt=strict)
     facts = facts_for(index.lock, base_packages=rng.randrange(4), seed=seed)
     facts["deep"] = deep
     for _ in range(changes):
         layer = rng.choice([perturb_apt, perturb_python, perturb_models])
-        target = {perturb_apt: facts["dpkg"], perturb_python: facts["python"]["distributions"],
-                  perturb_models: facts["models"]}[layer]
+        target = {
+            perturb_apt: facts["dpkg"],
+            perturb_python: facts["python"]["distributions"],
+            perturb_models: facts["models"],
+        }[layer]
         layer(target, rng)
     validate(facts, "facts")
     assert compare(index, facts) == full_only(index, facts)
@@ -136,8 +177,10 @@ def test_a_clean_document_takes_every_fast_path() -> None:
     have = {drift.normalize(d["name"]): d["version"] for d in facts["python"]["distributions"]}
     assert drift._apt_clean(index, [row for row in facts["dpkg"] if row[0] in index.apt_names])
     assert drift._python_clean(index, have)
-    assert all(drift._folder_clean(sizes, folder["files"])
-               for (_, _, _, sizes), folder in zip(index.models, facts["models"], strict=True))
+    assert all(
+        drift._folder_clean(sizes, folder["files"])
+        for (_, _, _, sizes), folder in zip(index.models, facts["models"], strict=True)
+    )
 
 
 def test_each_fast_path_says_no_to_a_change_it_cannot_judge() -> None:
@@ -158,9 +201,15 @@ def reference_validate_rows(rows: list[Any]) -> str | None:
     return None
 
 
-JUNK = st.one_of(st.text(max_size=3), st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False),
-                 st.lists(st.text(max_size=2), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(),
-                                                                             max_size=1))
+JUNK = st.one_of(
+    st.text(max_size=3),
+    st.integers(),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=2), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
 ROW = st.one_of(st.lists(st.text(max_size=4), min_size=3, max_size=4), st.lists(JUNK, max_size=5), JUNK)
 
 
@@ -175,8 +224,15 @@ def test_validate_names_the_same_bad_row_as_the_row_by_row_check(rows: list[Any]
     assert got == reference_validate_rows(rows)
 
 
-@pytest.mark.parametrize("dists", [[{"name": "a", "version": "1"}, {"name": "b"}], [{"name": 1, "version": "1"}],
-                                   [["a", "1"]], [{"name": "a", "version": None}]])
+@pytest.mark.parametrize(
+    "dists",
+    [
+        [{"name": "a", "version": "1"}, {"name": "b"}],
+        [{"name": 1, "version": "1"}],
+        [["a", "1"]],
+        [{"name": "a", "version": None}],
+    ],
+)
 def test_validate_refuses_a_malformed_distribution(dists: list[Any]) -> None:
     with pytest.raises(InputError) as error:
         validate({"facts_version": 1, "python": {"distributions": dists}}, "facts")

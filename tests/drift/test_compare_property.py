@@ -14,9 +14,22 @@ NAMES = st.lists(st.sampled_from([f"pkg{i}" for i in range(30)]), min_size=1, ma
 
 def lock_with(names: list[str]) -> Lock:
     lock = Lock(name="p", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"))
-    lock.apt = AptLayer(archive="debian", keyring_sha256="0" * 64, packages=[
-        AptPackage(name=n, version=f"1.{i}", arch="all" if i % 3 == 0 else "amd64", filename="f", sha256="0" * 64,
-                   size=1, suite="bookworm") for i, n in enumerate(names)])
+    lock.apt = AptLayer(
+        archive="debian",
+        keyring_sha256="0" * 64,
+        packages=[
+            AptPackage(
+                name=n,
+                version=f"1.{i}",
+                arch="all" if i % 3 == 0 else "amd64",
+                filename="f",
+                sha256="0" * 64,
+                size=1,
+                suite="bookworm",
+            )
+            for i, n in enumerate(names)
+        ],
+    )
     return lock
 
 
@@ -34,7 +47,7 @@ def reference(lock: Lock, rows: list[list[str]], strict: bool) -> set[tuple[str,
             out.add(("missing", name, arch, version))
         elif installed[(name, arch)] != version:
             out.add(("changed-version", name, arch, version))
-    for (name, arch), version in installed.items():
+    for name, arch in installed:
         if (name, arch) not in locked and (strict or name in names):
             out.add(("extra", name, arch, None))
     if strict:

@@ -8,12 +8,13 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from .drifthelpers import seed_like_lock
 from imagelock import domains
-from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import Audit, Finding, LockIndex, audit, compare
 from imagelock.drift.report import junit_report, text_report
 from imagelock.drift.synthetic import facts_for, plant
+from imagelock.lock import codec as lockfile
+
+from .drifthelpers import seed_like_lock
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +77,11 @@ def test_half_installed_package_is_reported(index: LockIndex) -> None:
 
 
 def test_text_report_reads_like_diff_closures(index: LockIndex) -> None:
-    findings = [Finding("apt", "changed-version", "dkms", "2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2.3"),
-                Finding("python", "missing", "safetensors", "0.4.3", None),
-                Finding("python", "extra", "flash-attn", None, "2.7.0")]
+    findings = [
+        Finding("apt", "changed-version", "dkms", "2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2.3"),
+        Finding("python", "missing", "safetensors", "0.4.3", None),
+        Finding("python", "extra", "flash-attn", None, "2.7.0"),
+    ]
     text = text_report([Audit("worker-1", findings)], index.image)
     assert text == (
         "apt:\n"
@@ -86,7 +89,8 @@ def test_text_report_reads_like_diff_closures(index: LockIndex) -> None:
         "python:\n"
         "  flash-attn: ∅ → 2.7.0 (extra)\n"
         "  safetensors: 0.4.3 → ∅\n"
-        f"worker-1: drifted: 3 findings (apt 1, python 2) against {index.image}")
+        f"worker-1: drifted: 3 findings (apt 1, python 2) against {index.image}"
+    )
 
 
 def test_fleet_summary_counts_and_commonest_first(index: LockIndex) -> None:
@@ -103,22 +107,30 @@ def test_fleet_summary_counts_and_commonest_first(index: LockIndex) -> None:
     text = text_report(audits, index.image)
     tail = text.split("\n\n")[-1].splitlines()
     assert tail[0] == f"fleet: 5 machines: 1 clean, 3 drifted, 1 unreachable, against {index.image}"
-    assert tail[1:4] == ["commonest findings:", "      3 × apt: dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3",
-                         "      1 × kernel: running kernel: 5.15.0-105-generic → 6.8.0-1"]
+    assert tail[1:4] == [
+        "commonest findings:",
+        "      3 × apt: dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3",
+        "      1 × kernel: running kernel: 5.15.0-105-generic → 6.8.0-1",
+    ]
     assert "w9: could not audit: facts_version: expected 1, found 2" in text
 
 
 def test_junit_has_a_suite_per_machine_and_a_case_per_layer(index: LockIndex) -> None:
     facts = facts_for(index.lock)
     facts["kernel"]["running"] = "6.8.0-1"
-    xml = junit_report([audit(index, facts, "w1"), audit(index, facts_for(index.lock), "w2"),
-                        Audit("w3", error="ssh: unreachable: Connection refused")], index.image)
+    xml = junit_report(
+        [
+            audit(index, facts, "w1"),
+            audit(index, facts_for(index.lock), "w2"),
+            Audit("w3", error="ssh: unreachable: Connection refused"),
+        ],
+        index.image,
+    )
     root = ET.fromstring(xml.split("\n", 1)[1])
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert (root.get("failures"), root.get("errors")) == ("1", "1")
     assert suites["w1"].get("failures") == "1"
-    assert suites["w1"].find("testcase[@name='kernel']/failure").text == \
-        "running kernel: 5.15.0-105-generic → 6.8.0-1"
+    assert suites["w1"].find("testcase[@name='kernel']/failure").text == "running kernel: 5.15.0-105-generic → 6.8.0-1"
     assert suites["w2"].get("failures") == "0" and len(suites["w2"].findall("testcase")) == 6
     assert suites["w3"].find("testcase/error").get("message") == "ssh: unreachable: Connection refused"
 
@@ -130,18 +142,31 @@ def test_planted_drift_is_always_found(index: LockIndex) -> None:
         assert compare(index, plant(base, rng)), "a planted change went unseen"
 
 
-@pytest.mark.parametrize("facts, key, expectation", [
-    ([], None, "expected a JSON object (a facts document from `lock collect`)"),
-    ({"facts_version": "1"}, "facts_version", "expected 1, found '1'"),
-    ({"facts_version": 1, "dpkg": [["a", "1"]]}, "dpkg[0]", "expected [name, version, arch] strings"),
-    ({"facts_version": 1, "dpkg": {}}, "dpkg", "expected a list of [name, version, arch] rows, found dict"),
-    ({"facts_version": 1, "python": {"distributions": [{"name": "x"}]}}, "python.distributions",
-     "expected a list of {name, version} objects"),
-    ({"facts_version": 1, "models": [{"dest": 3}]}, "models[0]", "expected {dest, files} with a files list"),
-    ({"facts_version": 1, "complete": False, "errors": [{"where": "python", "message": "deadline of 5s reached"}]},
-     "complete", "the collector did not finish (python: deadline of 5s reached)"),
-    ({"facts_version": 1, "dpkg": None}, "dpkg", "the lock has an apt layer but the facts hold no dpkg database"),
-])
+@pytest.mark.parametrize(
+    "facts, key, expectation",
+    [
+        ([], None, "expected a JSON object (a facts document from `lock collect`)"),
+        ({"facts_version": "1"}, "facts_version", "expected 1, found '1'"),
+        ({"facts_version": 1, "dpkg": [["a", "1"]]}, "dpkg[0]", "expected [name, version, arch] strings"),
+        ({"facts_version": 1, "dpkg": {}}, "dpkg", "expected a list of [name, version, arch] rows, found dict"),
+        (
+            {"facts_version": 1, "python": {"distributions": [{"name": "x"}]}},
+            "python.distributions",
+            "expected a list of {name, version} objects",
+        ),
+        ({"facts_version": 1, "models": [{"dest": 3}]}, "models[0]", "expected {dest, files} with a files list"),
+        (
+            {
+                "facts_version": 1,
+                "complete": False,
+                "errors": [{"where": "python", "message": "deadline of 5s reached"}],
+            },
+            "complete",
+            "the collector did not finish (python: deadline of 5s reached)",
+        ),
+        ({"facts_version": 1, "dpkg": None}, "dpkg", "the lock has an apt layer but the facts hold no dpkg database"),
+    ],
+)
 def test_malformed_facts_name_key_and_expectation(index: LockIndex, facts, key, expectation) -> None:
     result = audit(index, facts, "f.json")
     assert result.status == "unreachable"
@@ -157,14 +182,23 @@ def test_lock_round_trip_keeps_the_digest_the_fingerprint_names(tmp_path) -> Non
     assert json.loads(json.dumps(facts_for(again)))["fingerprint"]["digest"] == claimed
 
 
-@pytest.mark.parametrize("text, version", [
-    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
-     "GCC version:  gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)\n", "550.54.15"),
-    ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.15  Release Build  (dvs-builder@U16-I3-B03-4-3)"
-     "  Tue Mar  5 22:16:19 UTC 2024\n", "550.54.15"),
-    ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n", "535.183.01"),
-    ("something else\n", None),
-])
+@pytest.mark.parametrize(
+    "text, version",
+    [
+        (
+            "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
+            "GCC version:  gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)\n",
+            "550.54.15",
+        ),
+        (
+            "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.15  Release Build  (dvs-builder@U16-I3-B03-4-3)"
+            "  Tue Mar  5 22:16:19 UTC 2024\n",
+            "550.54.15",
+        ),
+        ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n", "535.183.01"),
+        ("something else\n", None),
+    ],
+)
 def test_driver_version_from_proc(text: str, version: str | None) -> None:
     from imagelock.drift.collector import proc_driver_version
 

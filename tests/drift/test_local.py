@@ -13,14 +13,28 @@ from pathlib import Path
 import pytest
 
 from imagelock.lock import codec as lockfile
-from imagelock.lock.model import (AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, PythonLayer, PythonPackage,
-                                Universe, Wheel)
+from imagelock.lock.model import (
+    AptLayer,
+    AptPackage,
+    KernelLayer,
+    Lock,
+    Model,
+    ModelFile,
+    PythonLayer,
+    PythonPackage,
+    Universe,
+    Wheel,
+)
 
 
 def dpkg_query() -> list[tuple[str, str, str]]:
     """The installed packages as dpkg itself lists them (not our parser)."""
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\n"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status}\t${Package}\t${Version}\t${Architecture}\n"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [tuple(line.split("\t")[1:]) for line in out.splitlines() if line.startswith("installed\t")]
 
 
@@ -32,17 +46,40 @@ def local_lock(models: Path) -> Lock:
     wheel = Wheel(filename="x.whl", url="https://files.example.invalid/x.whl", sha256="0" * 64)
     release = os.uname().release
     return Lock(
-        name="this-machine", intent_sha256="0" * 64, universe=Universe(cutoff="2026-01-01T00:00:00Z", source="intent"),
+        name="this-machine",
+        intent_sha256="0" * 64,
+        universe=Universe(cutoff="2026-01-01T00:00:00Z", source="intent"),
         layers={
-            "python": PythonLayer(version=sys.version.split()[0], platform="x86_64", venv=sys.prefix, engine="uv",
-                                  packages=[PythonPackage(name=n, version=v, index="pypi", requested=False,
-                                                          wheel=wheel) for n, v in sorted(dists.items())]),
-            "apt": AptLayer(archive="debian", keyring_sha256="0" * 64, packages=[
-                AptPackage(name=n, version=v, arch=a, filename="f.deb", sha256="0" * 64, size=1, suite="bookworm")
-                for n, v, a in dpkg_query()]),
+            "python": PythonLayer(
+                version=sys.version.split()[0],
+                platform="x86_64",
+                venv=sys.prefix,
+                engine="uv",
+                packages=[
+                    PythonPackage(name=n, version=v, index="pypi", requested=False, wheel=wheel)
+                    for n, v in sorted(dists.items())
+                ],
+            ),
+            "apt": AptLayer(
+                archive="debian",
+                keyring_sha256="0" * 64,
+                packages=[
+                    AptPackage(name=n, version=v, arch=a, filename="f.deb", sha256="0" * 64, size=1, suite="bookworm")
+                    for n, v, a in dpkg_query()
+                ],
+            ),
             "kernel": KernelLayer(version=release, flavour=release.rsplit("-", 1)[-1], abi=release),
-            "models": [Model(repo="local/tiny", revision="main", commit="3" * 40, dest=str(models),
-                             files=[ModelFile(path="w.bin", size=5, sha256="0" * 64)])]})
+            "models": [
+                Model(
+                    repo="local/tiny",
+                    revision="main",
+                    commit="3" * 40,
+                    dest=str(models),
+                    files=[ModelFile(path="w.bin", size=5, sha256="0" * 64)],
+                )
+            ],
+        },
+    )
 
 
 @pytest.fixture
@@ -62,9 +99,15 @@ def test_this_machine_matches_a_lock_made_for_it_but_its_fingerprint(lock_cli, l
     run = lock_cli("drift", str(path), "--local", "--format", "json")
     findings = json.loads(run.out)["machines"][0]["findings"]
     # Not built by imagelock: the one finding is the missing fingerprint; dpkg, kernel, venv, models all match.
-    assert findings == [{"layer": "image", "kind": "missing", "subject": "fingerprint",
-                         "expected": lock.image_name(),
-                         "detail": "no /etc/imagelock/lock.digest: not built from an imagelock lock"}]
+    assert findings == [
+        {
+            "layer": "image",
+            "kind": "missing",
+            "subject": "fingerprint",
+            "expected": lock.image_name(),
+            "detail": "no /etc/imagelock/lock.digest: not built from an imagelock lock",
+        }
+    ]
     assert run.code == 1
     assert len(lock.apt.packages) > 50 and len(lock.python.packages) > 10
 

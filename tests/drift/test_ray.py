@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import ray  # a test dependency (pyproject [test]); never skipped
 
-from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.fleet_ray import audit_cluster
+from imagelock.lock import codec as lockfile
+
 from .test_local import local_lock
 
 
@@ -30,10 +31,29 @@ def head(tmp_path: Path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     short = tempfile.mkdtemp(prefix="ilray-", dir="/tmp")  # unix socket paths must stay under 108 bytes
     log = (tmp_path / "head.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
-                             "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
-                             "--include-dashboard", "false", "--temp-dir", short],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "1",
+            "--include-dashboard",
+            "false",
+            "--temp-dir",
+            short,
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while "will now block forever" not in (tmp_path / "head.log").read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -61,7 +81,8 @@ def test_a_cluster_by_address(head, lock_cli, tmp_path: Path, monkeypatch) -> No
     assert data["summary"] == {"machines": 1, "clean": 0, "drifted": 1, "unreachable": 0}
     assert [(f["layer"], f["kind"], f.get("detail")) for f in data["machines"][0]["findings"]] == [
         ("image", "missing", "no /etc/imagelock/lock.digest: not built from an imagelock lock"),
-        ("models", "changed-hash", "size differs")]
+        ("models", "changed-hash", "size differs"),
+    ]
     assert not ray.is_initialized()  # the connection lock drift opened is closed again
 
 
@@ -85,9 +106,15 @@ def test_every_alive_node_is_audited(cluster, lock_cli, tmp_path: Path) -> None:
     assert data["summary"]["machines"] == len(alive) == 1
     (machine,) = data["machines"]
     assert machine["target"].endswith("/" + alive[0]["NodeID"][:12])
-    assert machine["findings"] == [{"layer": "image", "kind": "missing", "subject": "fingerprint",
-                                    "expected": lock.image_name(),
-                                    "detail": "no /etc/imagelock/lock.digest: not built from an imagelock lock"}]
+    assert machine["findings"] == [
+        {
+            "layer": "image",
+            "kind": "missing",
+            "subject": "fingerprint",
+            "expected": lock.image_name(),
+            "detail": "no /etc/imagelock/lock.digest: not built from an imagelock lock",
+        }
+    ]
     assert run.code == 1
 
 

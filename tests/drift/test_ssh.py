@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
 from imagelock.drift.ssh import audit_host, ssh_argv
+from imagelock.lock import codec as lockfile
+
 from .test_local import local_lock
 
 
@@ -38,10 +39,12 @@ def sshd(tmp_path: Path):
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     port = free_port()
     config = tmp_path / "sshd_config"
-    config.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host'}\n"
-                      f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
-                      "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-                      f"PidFile {tmp_path / 'sshd.pid'}\n")
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host'}\n"
+        f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        f"PidFile {tmp_path / 'sshd.pid'}\n"
+    )
     proc = subprocess.Popen([binary, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -49,8 +52,14 @@ def sshd(tmp_path: Path):
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.05)
-    options = ["-i", str(tmp_path / "client"), "-o", f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
-               "-o", "IdentitiesOnly=yes"]
+    options = [
+        "-i",
+        str(tmp_path / "client"),
+        "-o",
+        f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+        "-o",
+        "IdentitiesOnly=yes",
+    ]
     yield f"root@127.0.0.1:{port}", options
     proc.terminate()
     proc.wait(timeout=10)
@@ -82,7 +91,14 @@ def test_unreachable_host_is_exit_2_with_the_reason(lock_cli, tmp_path: Path) ->
 
 def test_argv_is_a_list_and_the_remote_command_is_quoted() -> None:
     argv = ssh_argv("deploy@worker-7.internal:2222", ["python3", "-", "--venv", "/opt/v; rm -rf ~"])
-    assert argv[:7] == ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o",
-                        "StrictHostKeyChecking=accept-new"]
+    assert argv[:7] == [
+        "ssh",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "StrictHostKeyChecking=accept-new",
+    ]
     assert argv[7:] == ["-p", "2222", "--", "deploy@worker-7.internal", "python3 - --venv '/opt/v; rm -rf ~'"]
     assert all(isinstance(a, str) for a in argv)

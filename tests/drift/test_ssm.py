@@ -19,13 +19,21 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from .drifthelpers import seed_like_lock
-from imagelock.lock import codec as lockfile
 from imagelock.drift.compare import LockIndex
-from imagelock.drift.fleet_ssm import (INLINE_LIMIT, SsmOptions, audit_fleet, backoff_delays, command_script,
-                                       output_key, parse_target)
+from imagelock.drift.fleet_ssm import (
+    INLINE_LIMIT,
+    SsmOptions,
+    audit_fleet,
+    backoff_delays,
+    command_script,
+    output_key,
+    parse_target,
+)
 from imagelock.drift.report import text_report
 from imagelock.drift.synthetic import facts_for
+from imagelock.lock import codec as lockfile
+
+from .drifthelpers import seed_like_lock
 
 SECRET = "imagelock-test-secret-do-not-print"
 BUCKET = "fleet-audits"
@@ -58,9 +66,13 @@ def aws(moto_url, monkeypatch):
     image = ec2.describe_images()["Images"][0]["ImageId"]
 
     def launch(count: int, role: str) -> list[str]:
-        out = ec2.run_instances(ImageId=image, MinCount=count, MaxCount=count, InstanceType="g5.xlarge",
-                                TagSpecifications=[{"ResourceType": "instance",
-                                                    "Tags": [{"Key": "Role", "Value": role}]}])
+        out = ec2.run_instances(
+            ImageId=image,
+            MinCount=count,
+            MaxCount=count,
+            InstanceType="g5.xlarge",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": role}]}],
+        )
         return [i["InstanceId"] for i in out["Instances"]]
 
     yield session, s3, launch
@@ -98,14 +110,21 @@ def test_tag_targeted_fleet_through_s3(aws, index: LockIndex) -> None:
     next(r for r in drifted["dpkg"] if r[0] == "dkms")[1] = "2.8.7-2ubuntu2.3"
     outputs = {workers[0]: clean, workers[1]: json.dumps(drifted), workers[2]: "Traceback (most recent call last):"}
     on_sent, seen = agent_writing(s3, outputs)
-    audits = audit_fleet(index, SsmOptions(target="tag:Role=gpu-worker", s3_bucket=BUCKET, max_concurrency="10%",
-                                           max_errors="2", instance_timeout=120),
-                         session=session, on_sent=on_sent, sleep=lambda s: None)
+    audits = audit_fleet(
+        index,
+        SsmOptions(
+            target="tag:Role=gpu-worker", s3_bucket=BUCKET, max_concurrency="10%", max_errors="2", instance_timeout=120
+        ),
+        session=session,
+        on_sent=on_sent,
+        sleep=lambda s: None,
+    )
     assert sorted(seen["instances"]) == sorted(workers)
     by = {a.target: a for a in audits}
     assert by[workers[0]].status == "clean"
-    assert [(f.subject, f.expected, f.actual) for f in by[workers[1]].findings] == \
-        [("dkms", "2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2.3")]
+    assert [(f.subject, f.expected, f.actual) for f in by[workers[1]].findings] == [
+        ("dkms", "2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2.3")
+    ]
     assert by[workers[2]].error == "facts are not JSON (Expecting value at line 1)"
     key = output_key("imagelock-drift", seen["command"], workers[3])
     assert by[workers[3]].error.startswith(f"no collector output at s3://{BUCKET}/{key} (NoSuchKey")
@@ -113,12 +132,16 @@ def test_tag_targeted_fleet_through_s3(aws, index: LockIndex) -> None:
     assert f"fleet: 4 machines: 1 clean, 1 drifted, 2 unreachable, against {index.image}" in report
     assert SECRET not in report and "AKIAIMAGELOCKTEST" not in report
     command = session.client("ssm").list_commands(CommandId=seen["command"])["Commands"][0]
-    assert (command["MaxConcurrency"], command["MaxErrors"], command["DocumentName"]) == ("10%", "2",
-                                                                                         "AWS-RunShellScript")
+    assert (command["MaxConcurrency"], command["MaxErrors"], command["DocumentName"]) == (
+        "10%",
+        "2",
+        "AWS-RunShellScript",
+    )
     assert command["OutputS3BucketName"] == BUCKET
     assert command["Parameters"]["executionTimeout"] == ["120"]
-    assert command["Parameters"]["commands"][0].startswith("python3 - --timeout 105 --venv /opt/venvs/ai --models "
-                                                           "/workspace/models/qwen <<'IMAGELOCK_COLLECTOR_EOF'\n")
+    assert command["Parameters"]["commands"][0].startswith(
+        "python3 - --timeout 105 --venv /opt/venvs/ai --models /workspace/models/qwen <<'IMAGELOCK_COLLECTOR_EOF'\n"
+    )
 
 
 def test_the_command_script_runs_the_collector_as_the_agent_would(aws, index: LockIndex) -> None:
@@ -132,13 +155,17 @@ def test_the_command_script_runs_the_collector_as_the_agent_would(aws, index: Lo
         done = subprocess.run(["bash", "-c", params["commands"][0]], capture_output=True, timeout=120, check=True)
         s3.put_object(Bucket=BUCKET, Key=output_key("imagelock-drift", command_id, instances[0]), Body=done.stdout)
 
-    (result,) = audit_fleet(index, SsmOptions(target="tag:Role=script", s3_bucket=BUCKET, instance_timeout=120),
-                            session=session, on_sent=agent, sleep=lambda s: None)
+    (result,) = audit_fleet(
+        index,
+        SsmOptions(target="tag:Role=script", s3_bucket=BUCKET, instance_timeout=120),
+        session=session,
+        on_sent=agent,
+        sleep=lambda s: None,
+    )
     # This machine is not a seed worker: its real facts drift from the seed lock, layer by layer.
     assert result.status == "drifted", result.error
     found = {(f.layer, f.kind, f.subject) for f in result.findings}
-    assert {("image", "missing", "fingerprint"), ("apt", "missing", "dkms"),
-            ("python", "missing", "venv")} <= found
+    assert {("image", "missing", "fingerprint"), ("apt", "missing", "dkms"), ("python", "missing", "venv")} <= found
 
 
 def test_instance_ids_and_inline_output(aws, index: LockIndex) -> None:
@@ -154,18 +181,34 @@ def test_cli_ssm_reports_every_instance_and_exits_2(aws, index: LockIndex, lock_
     ids = launch(3, "cli")
     lock_path = tmp_path / "seed.lock"
     lock_path.write_text(lockfile.dumps(index.lock))
-    run = lock_cli("drift", str(lock_path), "--ssm", "tag:Role=cli", "--s3-bucket", BUCKET, "--format", "json",
-                   "--max-concurrency", "5", "--timeout", "60")
+    run = lock_cli(
+        "drift",
+        str(lock_path),
+        "--ssm",
+        "tag:Role=cli",
+        "--s3-bucket",
+        BUCKET,
+        "--format",
+        "json",
+        "--max-concurrency",
+        "5",
+        "--timeout",
+        "60",
+    )
     assert run.code == 2
     data = json.loads(run.out)
     assert data["summary"] == {"machines": 3, "clean": 0, "drifted": 0, "unreachable": 3}
     assert sorted(m["target"] for m in data["machines"]) == sorted(ids)
-    assert all(m["error"].startswith(f"no collector output at s3://{BUCKET}/imagelock-drift/")
-               for m in data["machines"])
+    assert all(
+        m["error"].startswith(f"no collector output at s3://{BUCKET}/imagelock-drift/") for m in data["machines"]
+    )
     assert SECRET not in run.out + run.err
     sent = session.client("ssm").list_commands()["Commands"][-1]
     assert (sent["MaxConcurrency"], sent["MaxErrors"], sent["Targets"]) == (
-        "5", "100%", [{"Key": "tag:Role", "Values": ["cli"]}])
+        "5",
+        "100%",
+        [{"Key": "tag:Role", "Values": ["cli"]}],
+    )
 
 
 def test_unreachable_endpoint_is_exit_2_with_the_reason(lock_cli, tmp_path, monkeypatch, index) -> None:
@@ -193,15 +236,19 @@ def test_backoff_grows_with_full_jitter_and_a_cap() -> None:
 
 
 def test_targets_and_script_quoting(index: LockIndex) -> None:
-    assert parse_target("tag:Role=gpu-worker,spot") == {"Targets": [{"Key": "tag:Role",
-                                                                     "Values": ["gpu-worker", "spot"]}]}
+    assert parse_target("tag:Role=gpu-worker,spot") == {
+        "Targets": [{"Key": "tag:Role", "Values": ["gpu-worker", "spot"]}]
+    }
     assert parse_target("i-0123456789abcdef0,mi-0123456789abcdef0") == {
-        "InstanceIds": ["i-0123456789abcdef0", "mi-0123456789abcdef0"]}
+        "InstanceIds": ["i-0123456789abcdef0", "mi-0123456789abcdef0"]
+    }
     hostile = seed_like_lock()
     hostile.python.venv = "/opt/v; rm -rf / #"
     script = command_script(LockIndex(hostile), deep=True, timeout=60)
-    assert script.splitlines()[0] == ("python3 - --timeout 45 --venv '/opt/v; rm -rf / #' --models "
-                                      "/workspace/models/qwen --deep <<'IMAGELOCK_COLLECTOR_EOF'")
+    assert script.splitlines()[0] == (
+        "python3 - --timeout 45 --venv '/opt/v; rm -rf / #' --models "
+        "/workspace/models/qwen --deep <<'IMAGELOCK_COLLECTOR_EOF'"
+    )
 
 
 def test_polling_waits_with_backoff_until_terminal_or_timeout() -> None:
@@ -210,10 +257,11 @@ def test_polling_waits_with_backoff_until_terminal_or_timeout() -> None:
     from imagelock.drift.fleet_ssm import poll
 
     now = [0.0]
-    answers = {"i-a": iter([{"Status": "Pending"}, {"Status": "InProgress"}, {"Status": "InProgress"},
-                            {"Status": "Success"}]),
-               "i-b": iter([None] * 100),  # never delivered
-               "i-c": iter([{"Status": "Failed"}])}
+    answers = {
+        "i-a": iter([{"Status": "Pending"}, {"Status": "InProgress"}, {"Status": "InProgress"}, {"Status": "Success"}]),
+        "i-b": iter([None] * 100),  # never delivered
+        "i-c": iter([{"Status": "Failed"}]),
+    }
     asked: list[str] = []
     slept: list[float] = []
 
@@ -225,10 +273,16 @@ def test_polling_waits_with_backoff_until_terminal_or_timeout() -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    results = poll(["i-a", "i-b", "i-c"], fetch, lambda i, inv: Audit(i, error=None if inv["Status"] == "Success"
-                                                                      else inv["Status"]),
-                   wait_s=60, instance_timeout=30, delays=backoff_delays(1.0, 8.0, random.Random(3)),
-                   sleep=sleep, clock=lambda: now[0])
+    results = poll(
+        ["i-a", "i-b", "i-c"],
+        fetch,
+        lambda i, inv: Audit(i, error=None if inv["Status"] == "Success" else inv["Status"]),
+        wait_s=60,
+        instance_timeout=30,
+        delays=backoff_delays(1.0, 8.0, random.Random(3)),
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
     assert results["i-a"].status == "clean" and results["i-c"].error == "Failed"
     assert results["i-b"].error == "no answer within 30s (per-instance timeout)"
     assert asked.count("i-c") == 1 and asked.count("i-a") == 4  # terminal instances are not asked again

@@ -24,8 +24,11 @@ def host_sources() -> list[Path]:
     folder = Path("/etc/apt/sources.list.d")
     found = sorted(folder.glob("*.sources")) if folder.is_dir() else []
     if not found:
-        found = [p for p in [Path("/etc/apt/sources.list"), *sorted(folder.glob("*.list"))] if p.is_file()
-                 and any(line.startswith("deb ") for line in p.read_text().splitlines())]
+        found = [
+            p
+            for p in [Path("/etc/apt/sources.list"), *sorted(folder.glob("*.list"))]
+            if p.is_file() and any(line.startswith("deb ") for line in p.read_text().splitlines())
+        ]
     if not found:
         raise RuntimeError("no apt sources on this machine (/etc/apt/sources.list.d/*.sources or sources.list)")
     return found
@@ -40,7 +43,8 @@ def codename() -> str:
 
 def cache_dir() -> Path:
     base = os.environ.get("IMAGELOCK_E2E_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imagelock-e2e")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imagelock-e2e"
+    )
     path = Path(base)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -55,8 +59,15 @@ def tarball() -> Path:
     if target.exists():
         return target
     partial = target.with_suffix(".partial.tar")
-    command = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(INCLUDE)}", suite, str(partial),
-               *[str(p) for p in sources]]
+    command = [
+        "mmdebstrap",
+        "--quiet",
+        "--variant=minbase",
+        f"--include={','.join(INCLUDE)}",
+        suite,
+        str(partial),
+        *[str(p) for p in sources],
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
         raise RuntimeError(f"mmdebstrap failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -82,10 +93,15 @@ def add_sudo_user(root: Path, name: str) -> None:
     rule.chmod(0o440)
 
 
-def run(root: Path, *argv: str, env: dict[str, str] | None = None, user: str | None = None,
-        timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    root: Path, *argv: str, env: dict[str, str] | None = None, user: str | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
     """Run a command inside the root filesystem, with a clean environment (as root, or as `user`)."""
-    clean = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             "HOME": f"/home/{user}" if user else "/root", "LANG": "C.UTF-8", **(env or {})}
+    clean = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": f"/home/{user}" if user else "/root",
+        "LANG": "C.UTF-8",
+        **(env or {}),
+    }
     chroot = ["chroot", f"--userspec={user}:{user}"] if user else ["chroot"]
     return subprocess.run([*chroot, str(root), *argv], env=clean, capture_output=True, text=True, timeout=timeout)

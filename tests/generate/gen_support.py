@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from gen_sample import full_lock
 
 from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock
-
-from gen_sample import full_lock
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from gen_support import write_lock  # noqa: F401  (fixtures)
-
 import subprocess
 from pathlib import Path
 
 import pytest
-
 from gen_sample import full_lock
+from gen_support import write_lock  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -55,36 +53,74 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
 
 
 # Keys index the lock as written (packages sorted by name, AMIs by region).
-@pytest.mark.parametrize(("mutate", "key", "message"), [
-    (lambda lock: setattr(lock.python.packages[0].wheel, "filename", "x.whl\nrm -rf /"),
-     "python.packages[1].wheel.filename", CONTROL),
-    (lambda lock: setattr(lock.python.packages[0].wheel, "filename", "torch-2.6.0-cp311-cp311-linux_x86_64.whl"),
-     "python.packages[1].wheel.filename",
-     "'torch-2.6.0-cp311-cp311-linux_x86_64.whl' is not a wheel of torch 2.5.1+cu124"),
-    (lambda lock: setattr(lock.python.packages[0], "name", "torch$(reboot)"),
-     "python.packages[1].name", "'torch$(reboot)' is not a normalized Python package name"),
-    (lambda lock: setattr(lock.apt.packages[0], "version", "1.0`id`"),
-     "apt.packages[0].version", "'1.0`id`' is not a Debian package version"),
-    (lambda lock: setattr(lock.nvidia, "install_flags", ["--silent", "--driver; curl x | sh"]),
-     "nvidia.install-flags", "'--driver; curl x | sh' is not a runfile flag like --dkms"),
-    (lambda lock: setattr(lock.models[0], "dest", "/workspace/../etc"),
-     "models[0].dest", "'/workspace/../etc' is not a normalized absolute path below /"),
-    (lambda lock: setattr(lock.models[0].files[0], "path", "../../root/.ssh/authorized_keys"),
-     "models[0].files[0].path", "'../../root/.ssh/authorized_keys' is not a relative path inside its folder"),
-    (lambda lock: setattr(lock.base.amis[0], "id", 'ami-123" }\nprovisioner "shell" {'),
-     "base.amis[1].id", CONTROL),
-    (lambda lock: setattr(lock.base.amis[0], "region", "us-east-1"),
-     "base.amis", "locks more than one AMI for a region"),
-    (lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
-     "apt.keyring-sha256", "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt "
-                           "can check"),
-    (lambda lock: setattr(lock.mirror, "url", "ftp://internal-artifacts/imagelock"),
-     "mirror.url", "'ftp://internal-artifacts/imagelock' is not a URL starting with https:// or http:// or s3://"),
-    (lambda lock: setattr(lock, "name", "gpu worker"),
-     "name", "'gpu worker' is not an image name (letters, digits, '.', '_', '-')"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "key", "message"),
+    [
+        (
+            lambda lock: setattr(lock.python.packages[0].wheel, "filename", "x.whl\nrm -rf /"),
+            "python.packages[1].wheel.filename",
+            CONTROL,
+        ),
+        (
+            lambda lock: setattr(lock.python.packages[0].wheel, "filename", "torch-2.6.0-cp311-cp311-linux_x86_64.whl"),
+            "python.packages[1].wheel.filename",
+            "'torch-2.6.0-cp311-cp311-linux_x86_64.whl' is not a wheel of torch 2.5.1+cu124",
+        ),
+        (
+            lambda lock: setattr(lock.python.packages[0], "name", "torch$(reboot)"),
+            "python.packages[1].name",
+            "'torch$(reboot)' is not a normalized Python package name",
+        ),
+        (
+            lambda lock: setattr(lock.apt.packages[0], "version", "1.0`id`"),
+            "apt.packages[0].version",
+            "'1.0`id`' is not a Debian package version",
+        ),
+        (
+            lambda lock: setattr(lock.nvidia, "install_flags", ["--silent", "--driver; curl x | sh"]),
+            "nvidia.install-flags",
+            "'--driver; curl x | sh' is not a runfile flag like --dkms",
+        ),
+        (
+            lambda lock: setattr(lock.models[0], "dest", "/workspace/../etc"),
+            "models[0].dest",
+            "'/workspace/../etc' is not a normalized absolute path below /",
+        ),
+        (
+            lambda lock: setattr(lock.models[0].files[0], "path", "../../root/.ssh/authorized_keys"),
+            "models[0].files[0].path",
+            "'../../root/.ssh/authorized_keys' is not a relative path inside its folder",
+        ),
+        (
+            lambda lock: setattr(lock.base.amis[0], "id", 'ami-123" }\nprovisioner "shell" {'),
+            "base.amis[1].id",
+            CONTROL,
+        ),
+        (
+            lambda lock: setattr(lock.base.amis[0], "region", "us-east-1"),
+            "base.amis",
+            "locks more than one AMI for a region",
+        ),
+        (
+            lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
+            "apt.keyring-sha256",
+            "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt can check",
+        ),
+        (
+            lambda lock: setattr(lock.mirror, "url", "ftp://internal-artifacts/imagelock"),
+            "mirror.url",
+            "'ftp://internal-artifacts/imagelock' is not a URL starting with https:// or http:// or s3://",
+        ),
+        (
+            lambda lock: setattr(lock, "name", "gpu worker"),
+            "name",
+            "'gpu worker' is not an image name (letters, digits, '.', '_', '-')",
+        ),
+    ],
+)
 def test_hostile_or_malformed_values_are_refused_before_anything_is_written(
-        tmp_path: Path, lock_cli, write_lock, mutate, key: str, message: str) -> None:
+    tmp_path: Path, lock_cli, write_lock, mutate, key: str, message: str
+) -> None:
     lock = full_lock()
     mutate(lock)
     path = write_lock(lock)
@@ -105,8 +141,9 @@ def test_output_directory_on_a_read_only_file_system(tmp_path: Path, lock_cli) -
     """A real read-only mount (the tests run as root, so file modes alone would not stop a write)."""
     mount = tmp_path / "ro"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     assert done.returncode == 0, f"cannot mount a read-only tmpfs (the tests need root): {done.stderr}"
     try:
         error = _fails(lock_cli, str(SEED_LOCK), "-o", str(mount / "out"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gen_sample import full_lock
 from gen_support import write_lock  # noqa: F401  (fixtures)
 from imagelock_testing import with_seed_keys
 
 from imagelock import domains
-from gen_sample import full_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_INTENT = ROOT / "locks" / "seed.toml"
@@ -28,8 +28,7 @@ def test_fresh_generated_files_pass_with_the_intent_or_the_lock_alone(tmp_path: 
     assert all(line.startswith(tuple(f"{SEED_LOCK}: {kind}: " for kind in kinds)) for line in notes)
     alone = lock_cli("check", "--generated", str(out))
     assert alone.code == 0
-    assert alone.out.strip() == \
-        f"{out / 'lock.toml'}: intact; generated files in {out} current (image {image})"
+    assert alone.out.strip() == f"{out / 'lock.toml'}: intact; generated files in {out} current (image {image})"
 
 
 def test_each_stale_or_missing_file_is_named(tmp_path: Path, lock_cli) -> None:
@@ -58,8 +57,10 @@ def test_files_generated_from_another_lock_are_stale(tmp_path: Path, lock_cli, w
     assert result.code == 1
     stale = sorted(line.split(":")[0] for line in result.out.splitlines())
     # Everything names the lock's digest, except the models manifest: its models did not change.
-    assert stale == [str(out / name) for name in ("bootstrap.sh", "image.pkr.hcl", "lock.toml", "pylock.toml",
-                                                  "ray-worker.yaml", "requirements.txt")]
+    assert stale == [
+        str(out / name)
+        for name in ("bootstrap.sh", "image.pkr.hcl", "lock.toml", "pylock.toml", "ray-worker.yaml", "requirements.txt")
+    ]
     # Regenerating makes it pass again.
     assert lock_cli("generate", str(new), "-o", str(out)).code == 0
     assert lock_cli("check", "--lock", str(new), "--generated", str(out)).code == 0
@@ -67,8 +68,9 @@ def test_files_generated_from_another_lock_are_stale(tmp_path: Path, lock_cli, w
 
 def test_a_stale_lock_and_stale_files_are_both_reported(tmp_path: Path, lock_cli) -> None:
     intent = with_seed_keys(tmp_path) / "seed.toml"
-    intent.write_text(SEED_INTENT.read_text().replace('cutoff = "2025-05-01T00:00:00Z"',
-                                                      'cutoff = "2025-06-01T00:00:00Z"'))
+    intent.write_text(
+        SEED_INTENT.read_text().replace('cutoff = "2025-05-01T00:00:00Z"', 'cutoff = "2025-06-01T00:00:00Z"')
+    )
     assert intent.read_text() != SEED_INTENT.read_text()
     lock = tmp_path / "seed.lock"
     lock.write_bytes(SEED_LOCK.read_bytes())
@@ -91,8 +93,9 @@ def test_check_without_intent_or_generated_is_an_input_error(lock_cli) -> None:
 def test_check_generated_on_a_missing_directory_is_an_input_error(tmp_path: Path, lock_cli) -> None:
     result = lock_cli("check", "--lock", str(SEED_LOCK), "--generated", str(tmp_path / "nope"))
     assert result.code == 2
-    assert result.err == (f"lock: error: {tmp_path / 'nope'}: no such directory of generated files "
-                          "(run `lock generate`)\n")
+    assert result.err == (
+        f"lock: error: {tmp_path / 'nope'}: no such directory of generated files (run `lock generate`)\n"
+    )
 
 
 def test_the_lock_copy_must_be_the_lock(tmp_path: Path, lock_cli) -> None:

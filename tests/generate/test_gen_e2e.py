@@ -11,8 +11,6 @@ apt archive's too) that do not resolve, so a passing run proves the build needs 
 
 from __future__ import annotations
 
-import gen_support  # noqa: F401
-
 import contextlib
 import functools
 import hashlib
@@ -25,17 +23,27 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import pytest
-
 import gen_rootfs as rootfs
-from tests.apt.aptrepo import Deb, build_repo, make_key, stop_agent
+import gen_support  # noqa: F401
+import pytest
 from indexbuilder import Dist, build_snapshot
+
 from imagelock import domains
+from imagelock.commands.mirror import artifacts, object_url, record
 from imagelock.lock import codec as lockfile
 from imagelock.lock.model import (
-    AptLayer, AptPackage, AptSource, KernelLayer, Lock, Model, ModelFile, NvidiaLayer, PythonPackage, Wheel,
+    AptLayer,
+    AptPackage,
+    AptSource,
+    KernelLayer,
+    Lock,
+    Model,
+    ModelFile,
+    NvidiaLayer,
+    PythonPackage,
+    Wheel,
 )
-from imagelock.commands.mirror import artifacts, object_url, record
+from tests.apt.aptrepo import Deb, build_repo, make_key, stop_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -51,12 +59,19 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FLAGS = ["--silent", "--driver", "--dkms"]
 ARCH = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
 # The archive offers a newer imagelock-hello too: the lock's version, not the newest, must be installed.
-DEBS = [Deb("imagelock-hello", "1.0-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-hello", "1.1-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
-        Deb("imagelock-dep", "2.0-1", "all"), Deb("imagelock-epoch", "1:0.5-1", "all"),
-        Deb("imagelock-native", "3.0-1", ARCH)]
-LOCKED_DEBS = {"imagelock-hello": "1.0-1", "imagelock-dep": "2.0-1", "imagelock-epoch": "1:0.5-1",
-               "imagelock-native": "3.0-1"}
+DEBS = [
+    Deb("imagelock-hello", "1.0-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
+    Deb("imagelock-hello", "1.1-1", "all", fields={"Depends": "imagelock-dep (>= 2)"}),
+    Deb("imagelock-dep", "2.0-1", "all"),
+    Deb("imagelock-epoch", "1:0.5-1", "all"),
+    Deb("imagelock-native", "3.0-1", ARCH),
+]
+LOCKED_DEBS = {
+    "imagelock-hello": "1.0-1",
+    "imagelock-dep": "2.0-1",
+    "imagelock-epoch": "1:0.5-1",
+    "imagelock-native": "3.0-1",
+}
 
 
 HF_TOKEN = "hf_e2e_test_token"
@@ -99,8 +114,11 @@ def mirror(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 def _python_version(root: Path) -> str:
     """The interpreter the root filesystem ships (the lock must name it)."""
-    minors = sorted(int(p.name[len("python3."):]) for p in (root / "usr" / "bin").glob("python3.*")
-                    if p.name[len("python3."):].isdigit())
+    minors = sorted(
+        int(p.name[len("python3.") :])
+        for p in (root / "usr" / "bin").glob("python3.*")
+        if p.name[len("python3.") :].isdigit()
+    )
     assert minors, f"no python3.N in {root}/usr/bin"
     return f"3.{minors[-1]}"
 
@@ -117,22 +135,34 @@ def _fill_mirror(lock: Lock, serve: Path, files: Iterable[Path]) -> None:
         shutil.copy(by_sha256[artifact.sha256], object_url(str(serve), artifact.sha256))
 
 
-def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb] = DEBS,
-               locked: dict[str, str] = LOCKED_DEBS, mirror_url: str | None = None) -> Path:
+def _make_lock(
+    tmp_path: Path,
+    lock_cli,
+    serve: Path,
+    root: Path,
+    debs: list[Deb] = DEBS,
+    locked: dict[str, str] = LOCKED_DEBS,
+    mirror_url: str | None = None,
+) -> Path:
     """`lock update` against a tiny wheel index, then pip (a real wheel), the apt, driver and model layers added;
     then the mirror filled from the lock, and (given `mirror_url`) recorded in it as `lock mirror` records it.
 
     The signed apt archive is built in tmp_path/archive, which nothing serves until a test links it in."""
     python = _python_version(root)
-    snapshot = build_snapshot(tmp_path / "snap", [
-        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
-        Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
-        Dist("gamma", "1.0", "2024-01-01T00:00:00Z"),
-    ])
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [
+            Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
+            Dist("gamma", "1.0", "2024-01-01T00:00:00Z"),
+        ],
+    )
     intent = tmp_path / "tiny.toml"
-    intent.write_text(f'name = "tiny"\n[universe]\ncutoff = "2024-06-01T00:00:00Z"\n[python]\n'
-                      f'version = "{python}"\nvenv = "/opt/venvs/ai"\n'
-                      f'requirements = ["alpha", "beta"]\nbootstrap = []\n')
+    intent.write_text(
+        f'name = "tiny"\n[universe]\ncutoff = "2024-06-01T00:00:00Z"\n[python]\n'
+        f'version = "{python}"\nvenv = "/opt/venvs/ai"\n'
+        f'requirements = ["alpha", "beta"]\nbootstrap = []\n'
+    )
     result = lock_cli("update", str(intent), "--replay", str(snapshot))
     assert result.code == 0, result.err
     lock_path = tmp_path / "tiny.lock"
@@ -145,21 +175,40 @@ def _make_lock(tmp_path: Path, lock_cli, serve: Path, root: Path, debs: list[Deb
     (pip,) = (root / "usr" / "share" / "python-wheels").glob("pip-*-py3-none-any.whl")
     files.append(pip)
     data = pip.read_bytes()
-    lock.python.packages.append(PythonPackage("pip", pip.name.split("-")[1], "pypi", True, Wheel(
-        pip.name, f"https://files.example.invalid/{pip.name}", hashlib.sha256(data).hexdigest(), len(data))))
+    lock.python.packages.append(
+        PythonPackage(
+            "pip",
+            pip.name.split("-")[1],
+            "pypi",
+            True,
+            Wheel(pip.name, f"https://files.example.invalid/{pip.name}", hashlib.sha256(data).hexdigest(), len(data)),
+        )
+    )
     runfile = "cuda_12.4.1_550.54.15_linux.run"
     (upstream / runfile).write_bytes(FAKE_RUNFILE)
     files.append(upstream / runfile)
-    lock.nvidia = NvidiaLayer(runfile=runfile, url=f"https://nvidia.example.invalid/{runfile}",
-                              sha256=hashlib.sha256(FAKE_RUNFILE).hexdigest(),
-                              md5=hashlib.md5(FAKE_RUNFILE, usedforsecurity=False).hexdigest(),
-                              size=len(FAKE_RUNFILE), driver_version="550.54.15", cuda_version="12.4.1",
-                              install_flags=FLAGS)
+    lock.nvidia = NvidiaLayer(
+        runfile=runfile,
+        url=f"https://nvidia.example.invalid/{runfile}",
+        sha256=hashlib.sha256(FAKE_RUNFILE).hexdigest(),
+        md5=hashlib.md5(FAKE_RUNFILE, usedforsecurity=False).hexdigest(),
+        size=len(FAKE_RUNFILE),
+        driver_version="550.54.15",
+        cuda_version="12.4.1",
+        install_flags=FLAGS,
+    )
     for name, data in MODEL_FILES.items():
         (upstream / name).write_bytes(data)
         files.append(upstream / name)
-    lock.models = [Model("test-org/tiny-model", "main", COMMIT, "/workspace/models/tiny",
-                         [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()])]
+    lock.models = [
+        Model(
+            "test-org/tiny-model",
+            "main",
+            COMMIT,
+            "/workspace/models/tiny",
+            [ModelFile(n, hashlib.sha256(d).hexdigest(), len(d)) for n, d in MODEL_FILES.items()],
+        )
+    ]
     lock.apt = _apt_layer(tmp_path, tmp_path / "archive", debs, locked)
     files += (tmp_path / "archive" / "pool" / "stable").iterdir()
     if mirror_url:
@@ -198,20 +247,40 @@ def _apt_layer(tmp_path: Path, repo: Path, debs: list[Deb], locked: dict[str, st
         if full is None or full.split(":")[-1] != version:
             continue
         data = deb.read_bytes()
-        packages.append(AptPackage(name, full, arch.removesuffix(".deb"), f"pool/stable/{deb.name}",
-                                   hashlib.sha256(data).hexdigest(), len(data), "stable", requested=True))
+        packages.append(
+            AptPackage(
+                name,
+                full,
+                arch.removesuffix(".deb"),
+                f"pool/stable/{deb.name}",
+                hashlib.sha256(data).hexdigest(),
+                len(data),
+                "stable",
+                requested=True,
+            )
+        )
     assert sorted(p.name for p in packages) == sorted(locked)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
     source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
     # A snapshot: the sources bootstrap.sh writes say Check-Valid-Until: no, which real apt must accept.
-    return AptLayer(archive=APT_UPSTREAM, keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
-                    snapshot="20240415T000000Z", sources=[source], packages=packages)
+    return AptLayer(
+        archive=APT_UPSTREAM,
+        keyring_sha256=hashlib.sha256(key.keyring.read_bytes()).hexdigest(),
+        snapshot="20240415T000000Z",
+        sources=[source],
+        packages=packages,
+    )
 
 
 def _venv(root: Path) -> list[str]:
     """name==version of every distribution the image's venv holds."""
-    listing = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import importlib.metadata as m; "
-                         "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))")
+    listing = rootfs.run(
+        root,
+        "/opt/venvs/ai/bin/python",
+        "-c",
+        "import importlib.metadata as m; "
+        "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))",
+    )
     assert listing.returncode == 0, listing.stderr
     return listing.stdout.split()
 
@@ -219,8 +288,18 @@ def _venv(root: Path) -> list[str]:
 def _state(root: Path) -> dict[str, tuple[object, ...]]:
     """Every file the bootstrap may touch: type, mode, mtime, and content or link target."""
     seen: dict[str, tuple[object, ...]] = {}
-    tops = ("opt", "etc/imagelock", "etc/apt", "workspace", "var/lib/imagelock", "var/lib/fake-nvidia",
-            "var/cache/imagelock", "var/lib/dpkg", "var/lib/apt", "usr/share/doc")
+    tops = (
+        "opt",
+        "etc/imagelock",
+        "etc/apt",
+        "workspace",
+        "var/lib/imagelock",
+        "var/lib/fake-nvidia",
+        "var/cache/imagelock",
+        "var/lib/dpkg",
+        "var/lib/apt",
+        "usr/share/doc",
+    )
     for top in tops:
         for path in sorted((root / top).rglob("*")) if (root / top).exists() else []:
             info = path.lstat()
@@ -240,8 +319,7 @@ OFFLINE = {"HF_ENDPOINT": "https://hf.example.invalid"}
 
 def _bootstrap(root: Path, base_url: str, **env: str):
     """The mirror only: no IMAGELOCK_APT_MIRROR, and the archive the lock names does not resolve."""
-    return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh",
-                      env={"IMAGELOCK_MIRROR": base_url, **OFFLINE, **env})
+    return rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", env={"IMAGELOCK_MIRROR": base_url, **OFFLINE, **env})
 
 
 def _install(root: Path, generated: Path) -> Path:
@@ -253,7 +331,8 @@ def _install(root: Path, generated: Path) -> Path:
 
 
 def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wheel(
-        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    tmp_path: Path, lock_cli, mirror: tuple[Path, str]
+) -> None:
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
     lock_path = _make_lock(tmp_path, lock_cli, serve, root)
@@ -274,8 +353,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert not (root / "var/cache/imagelock/debs").exists()
 
     # Exactly the locked package versions are installed (not the newer one on offer), and held.
-    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n",
-                       *LOCKED_DEBS)
+    query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\\n", *LOCKED_DEBS)
     assert sorted(query.stdout.split("\n")[:-1]) == sorted(f"{n} {v} hi " for n, v in LOCKED_DEBS.items())
     assert sorted(rootfs.run(root, "apt-mark", "showhold").stdout.split()) == sorted(LOCKED_DEBS)
 
@@ -324,14 +402,17 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     smi = root / "usr" / "local" / "bin" / "nvidia-smi"
     smi.write_text("#!/bin/sh\necho 535.183.01\n")
     smi.chmod(0o755)
-    wrong = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
-                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
+    wrong = rootfs.run(
+        root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url, **OFFLINE}
+    )
     assert wrong.returncode == 1
-    assert wrong.stderr.splitlines()[-1] == \
-        "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    assert (
+        wrong.stderr.splitlines()[-1] == "imagelock: FAILED: smoke: driver 535.183.01 loaded, the lock says 550.54.15"
+    )
     smi.write_text("#!/bin/sh\necho 550.54.15\n")
-    smoke = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke",
-                       env={"IMAGELOCK_MIRROR": base_url, **OFFLINE})
+    smoke = rootfs.run(
+        root, "bash", "/tmp/imagelock/bootstrap.sh", "--smoke", env={"IMAGELOCK_MIRROR": base_url, **OFFLINE}
+    )
     assert smoke.returncode == 0, smoke.stderr
     assert "already matched its lock: nothing changed" in smoke.stderr
     assert _state(root) == before
@@ -353,15 +434,20 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     with _moved_aside(root / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"):
         no_pip = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
     assert no_pip.returncode == 1
-    assert ("could not get imagelock-hello 1.1-1 from the mirror; installing from the locked archive instead\n"
-            "imagelock: apt: installing 1 of 4 locked packages from the locked archive\n") in no_pip.stderr
+    assert (
+        "could not get imagelock-hello 1.1-1 from the mirror; installing from the locked archive instead\n"
+        "imagelock: apt: installing 1 of 4 locked packages from the locked archive\n"
+    ) in no_pip.stderr
     sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
-    assert sources == (f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
-                       "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n")
+    assert sources == (
+        f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
+        "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n"
+    )
     assert f"removing the fingerprint of lock {lock.digest()}" in no_pip.stderr
     assert no_pip.stderr.splitlines()[-1] == (
         f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
-        f"(Debian and Ubuntu: python{lock.python.version}-venv)")
+        f"(Debian and Ubuntu: python{lock.python.version}-venv)"
+    )
     assert not (root / "etc/imagelock/lock.digest").exists()
     # Run as a login user, like a cloud image's: the script re-execs itself as root through sudo, keeping
     # the mirror settings (which it needs here: the wheels of the rebuilt venv come only from the mirror).
@@ -382,9 +468,11 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     other.write_text(lock_path.read_text() + "# edited\n")
     refused = rootfs.run(fresh, "bash", "/tmp/imagelock/bootstrap.sh", "--lock", "/tmp/other.toml")
     assert refused.returncode == 1
-    assert refused.stderr == ("imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
-                              f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
-                              f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n")
+    assert refused.stderr == (
+        "imagelock: FAILED: lock file /tmp/other.toml is not the lock this script was "
+        f"generated from (sha256 {hashlib.sha256(other.read_bytes()).hexdigest()}, "
+        f"expected {hashlib.sha256(lock_path.read_bytes()).hexdigest()})\n"
+    )
 
     (serve / "apt").unlink()  # the archive is out of reach again: the fresh machine has the mirror alone
     epoch = next(p.sha256 for p in lock.apt.packages if p.name == "imagelock-epoch")
@@ -394,17 +482,33 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     model = _mirrored(lock.models[0].files[1].sha256, serve)
     assert lock.models[0].files[1].path == "tokenizer.json"
     cases = [
-        (_serve_changed(_mirrored(epoch, serve), _flip), "apt package imagelock-epoch 1:0.5-1: sha256 mismatch: got ",
-         f"the lock says {epoch} (from {base_url}/sha256/{epoch}"),
-        (_serve_changed(runfile, _flip), f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
-         f"the lock says {lock.nvidia.md5} (from {base_url}/sha256/{lock.nvidia.sha256}"),
-        (_serve_changed(wheel, _flip), "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
-         f"the lock says {beta} (from {base_url}/sha256/{beta}"),
-        (_serve_changed(model, lambda b: b[:-1]), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
-         f"mismatch: got {len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says "
-         f"{len(MODEL_FILES['tokenizer.json'])}", ""),
-        (_moved_aside(model), f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be "
-         "downloaded", ""),  # the mirror lacks it, and the upstream the lock names is unreachable
+        (
+            _serve_changed(_mirrored(epoch, serve), _flip),
+            "apt package imagelock-epoch 1:0.5-1: sha256 mismatch: got ",
+            f"the lock says {epoch} (from {base_url}/sha256/{epoch}",
+        ),
+        (
+            _serve_changed(runfile, _flip),
+            f"nvidia runfile {lock.nvidia.runfile}: md5 mismatch: got ",
+            f"the lock says {lock.nvidia.md5} (from {base_url}/sha256/{lock.nvidia.sha256}",
+        ),
+        (
+            _serve_changed(wheel, _flip),
+            "python package beta 1.0 (beta-1.0-py3-none-any.whl): sha256 mismatch: got ",
+            f"the lock says {beta} (from {base_url}/sha256/{beta}",
+        ),
+        (
+            _serve_changed(model, lambda b: b[:-1]),
+            f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: size "
+            f"mismatch: got {len(MODEL_FILES['tokenizer.json']) - 1} bytes, the lock says "
+            f"{len(MODEL_FILES['tokenizer.json'])}",
+            "",
+        ),
+        (
+            _moved_aside(model),
+            f"model file test-org/tiny-model/tokenizer.json@{COMMIT}: no source could be downloaded",
+            "",
+        ),  # the mirror lacks it, and the upstream the lock names is unreachable
     ]
     for broken, starts, contains in cases:
         with broken:
@@ -430,8 +534,12 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     assert "now matches its lock (changed: models fingerprint)" in done.stderr  # the rest got done on the way
     assert (fresh / "workspace/models/tiny/tokenizer.json").read_bytes() == MODEL_FILES["tokenizer.json"]
     # The token was sent, and is nowhere on the machine afterwards.
-    leftovers = [p for top in ("tmp", "var", "etc", "root", "workspace", "opt") for p in (fresh / top).rglob("*")
-                 if p.is_file() and not p.is_symlink() and HF_TOKEN.encode() in p.read_bytes()]
+    leftovers = [
+        p
+        for top in ("tmp", "var", "etc", "root", "workspace", "opt")
+        for p in (fresh / top).rglob("*")
+        if p.is_file() and not p.is_symlink() and HF_TOKEN.encode() in p.read_bytes()
+    ]
     assert leftovers == []
     assert LEAKED == []  # the mirror was asked for the model file too (and lacked it), without the token
     assert (fresh / "etc/imagelock/lock.digest").read_text() == lock.digest() + "\n"
@@ -468,13 +576,13 @@ KERNEL = "6.1.0-99-imagelock"
 
 
 def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_kernel(
-        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    tmp_path: Path, lock_cli, mirror: tuple[Path, str]
+) -> None:
     """The Packer flow: --system-only installs the kernel and stops; the driver is built only on that kernel."""
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")
     kernel_deb = Deb(f"linux-image-{KERNEL}", "6.1.99-1", ARCH, files={f"boot/vmlinuz-{KERNEL}": b"not a kernel\n"})
-    lock_path = _make_lock(tmp_path, lock_cli, serve, root, [kernel_deb],
-                           {kernel_deb.name: kernel_deb.version})
+    lock_path = _make_lock(tmp_path, lock_cli, serve, root, [kernel_deb], {kernel_deb.name: kernel_deb.version})
     lock, _ = domains.read_lock(lock_path)
     lock.kernel = KernelLayer(KERNEL, "imagelock", "6.1.0-99", [f"linux-image-{KERNEL}"])
     lock_path.write_text(lockfile.dumps(lock))
@@ -486,35 +594,46 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     # A mirror without the kernel's .deb sends apt to the archive; without the archive key the lock names
     # (by sha256), apt is not even asked.
     archive = {"IMAGELOCK_APT_MIRROR": _serve_archive(serve, base_url)}
-    with _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"), \
-            _moved_aside(_mirrored(lock.apt.packages[0].sha256, serve)):
+    with (
+        _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"),
+        _moved_aside(_mirrored(lock.apt.packages[0].sha256, serve)),
+    ):
         keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env={**env, **archive})
     assert keyless.returncode == 1
-    assert f"could not get linux-image-{KERNEL} 6.1.99-1 from the mirror; installing from the locked archive" \
+    assert (
+        f"could not get linux-image-{KERNEL} 6.1.99-1 from the mirror; installing from the locked archive"
         in keyless.stderr
-    assert keyless.stderr.splitlines()[-1] == (f"imagelock: FAILED: apt: no keyring with sha256 "
-                                               f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings")
+    )
+    assert keyless.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: apt: no keyring with sha256 "
+        f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings"
+    )
     # With the .deb in the mirror, the kernel comes from it alone (the mirror path needs no archive key).
     (serve / "apt").unlink()
     system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
     assert system.returncode == 0, system.stderr
     assert "installing 1 of 1 locked packages from the mirror's verified .debs" in system.stderr
-    assert system.stderr.splitlines()[-1] == \
-        "imagelock: system layer done (--system-only): reboot, then run again without it"
+    assert (
+        system.stderr.splitlines()[-1]
+        == "imagelock: system layer done (--system-only): reboot, then run again without it"
+    )
     assert (root / "boot" / f"vmlinuz-{KERNEL}").read_bytes() == b"not a kernel\n"
     assert not (root / "var/lib/fake-nvidia").exists() and not (root / "opt/venvs/ai").exists()
 
     # Not rebooted (a chroot runs the host's kernel): the driver step refuses to build for the wrong one.
     full = _bootstrap(root, base_url)
     assert full.returncode == 1
-    assert full.stderr.splitlines()[-1] == (f"imagelock: FAILED: nvidia: running kernel {os.uname().release}, the "
-                                            f"lock's kernel is {KERNEL}: reboot into it and run again")
+    assert full.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: nvidia: running kernel {os.uname().release}, the "
+        f"lock's kernel is {KERNEL}: reboot into it and run again"
+    )
     assert not (root / "var/lib/fake-nvidia").exists()
     assert not (root / "etc/imagelock/lock.digest").exists()
 
 
 def test_without_imagelock_mirror_the_bootstrap_reads_the_mirror_the_lock_records(
-        tmp_path: Path, lock_cli, mirror: tuple[Path, str]) -> None:
+    tmp_path: Path, lock_cli, mirror: tuple[Path, str]
+) -> None:
     """The lock's [mirror] url (as `lock mirror` records it; here http on loopback, not s3) is the default mirror."""
     serve, base_url = mirror
     root = rootfs.unpack(tmp_path / "root")

@@ -8,40 +8,73 @@ exactly the values the lock holds.
 
 from __future__ import annotations
 
-import gen_support  # noqa: F401
-
 import json
 import shlex
 import subprocess
 import tomllib
 from collections.abc import Callable
 
+import gen_support  # noqa: F401
 import hcl2
-import yaml
-from hcl2.utils import SerializationOptions
-from packaging.pylock import Pylock
 import pytest
+import yaml
+from gen_sample import full_lock
+from hcl2.utils import SerializationOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packaging.pylock import Pylock
 
-from imagelock.lock import codec as lockfile
-from imagelock.errors import InputError
 from imagelock.build import bootstrap
 from imagelock.build.generate import render
 from imagelock.build.values import Values, sh, yaml_str
+from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock
-from gen_sample import full_lock
 
-HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "'", '"', "\\", "a b", "x;reboot", "x&&reboot", "x|sh",
-           "${IFS}", "$HOME", "*", "?", "~", "#", "!", "-rf", "--", "a\nb", "a\rb", "\x00", "\x1b[2J", "\u2028",
-           "%{", "${var.x}", "}", "\t", "é", "🙂", "\x7f", "..", "/"]
+HOSTILE = [
+    "$(touch /tmp/pwned)",
+    "`touch /tmp/pwned`",
+    "'",
+    '"',
+    "\\",
+    "a b",
+    "x;reboot",
+    "x&&reboot",
+    "x|sh",
+    "${IFS}",
+    "$HOME",
+    "*",
+    "?",
+    "~",
+    "#",
+    "!",
+    "-rf",
+    "--",
+    "a\nb",
+    "a\rb",
+    "\x00",
+    "\x1b[2J",
+    "\u2028",
+    "%{",
+    "${var.x}",
+    "}",
+    "\t",
+    "é",
+    "🙂",
+    "\x7f",
+    "..",
+    "/",
+]
 
 text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(HOSTILE),
-    st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(alphabet="abc.-_/:+~0123456789", max_size=8)),
-             min_size=1, max_size=5).map("".join),
+    st.lists(
+        st.one_of(st.sampled_from(HOSTILE), st.text(alphabet="abc.-_/:+~0123456789", max_size=8)),
+        min_size=1,
+        max_size=5,
+    ).map("".join),
 )
 
 Setter = Callable[[Lock, str], None]
@@ -80,8 +113,18 @@ FIELDS: dict[str, Setter] = {
     "python.platform": lambda lock, v: setattr(lock.python, "platform", v),
 }
 # The fields that reach the Packer template.
-HCL_FIELDS = ["lock.name", "base.region", "base.ami", "base.device", "nvidia.driver", "nvidia.cuda", "kernel.version",
-              "model.repo", "model.commit", "python.version"]
+HCL_FIELDS = [
+    "lock.name",
+    "base.region",
+    "base.ami",
+    "base.device",
+    "nvidia.driver",
+    "nvidia.cuda",
+    "kernel.version",
+    "model.repo",
+    "model.commit",
+    "python.version",
+]
 
 
 def _bash_reads(block: str, data: bootstrap.Data) -> bootstrap.Data:
@@ -93,21 +136,22 @@ def _bash_reads(block: str, data: bootstrap.Data) -> bootstrap.Data:
         else:
             dump.append(f"printf '%s\\0' {name} \"${{#{name}[@]}}\"")
             dump.append(f"((${{#{name}[@]}} == 0)) || printf '%s\\0' \"${{{name}[@]}}\"")
-    run = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block + "\n".join(dump)], capture_output=True,
-                         check=True)
+    run = subprocess.run(
+        ["bash", "-c", "set -euo pipefail\n" + block + "\n".join(dump)], capture_output=True, check=True
+    )
     fields = run.stdout.split(b"\0")[:-1]
     out: bootstrap.Data = {}
     i = 0
     while i < len(fields):
         name, count = fields[i].decode(), int(fields[i + 1])
-        items = [f.decode() for f in fields[i + 2:i + 2 + count]]
+        items = [f.decode() for f in fields[i + 2 : i + 2 + count]]
         i += 2 + count
         want = data[name]
         if isinstance(want, str):
             out[name] = items[0]
         else:
             width = len(want[0]) if want else 1
-            out[name] = [tuple(items[j:j + width]) for j in range(0, len(items), width)]
+            out[name] = [tuple(items[j : j + width]) for j in range(0, len(items), width)]
     return out
 
 
@@ -117,12 +161,15 @@ def test_a_value_is_refused_or_is_only_ever_data(field: str, value: str) -> None
     _refused_or_data(field, value)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("wheel.url", "$(reboot)`id`'\"${IFS}*?;|&<>"),
-    ("python.venv", "ai'$(reboot)'"),
-    ("model.dest", "m/$(reboot)"),
-    ("nvidia.url", "x/`reboot`"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("wheel.url", "$(reboot)`id`'\"${IFS}*?;|&<>"),
+        ("python.venv", "ai'$(reboot)'"),
+        ("model.dest", "m/$(reboot)"),
+        ("nvidia.url", "x/`reboot`"),
+    ],
+)
 def test_printable_hostile_text_is_accepted_and_arrives_verbatim(field: str, value: str) -> None:
     assert _refused_or_data(field, value) == "data"
 
@@ -141,12 +188,11 @@ def _refused_or_data(field: str, value: str) -> str:
     head = template.header(lock.image_name(), lock.digest())
     assert script.startswith(head)
     assert script.endswith(template.body)  # the code is the same text whatever the lock holds
-    block = script[len(head):len(script) - len(template.body)]
+    block = script[len(head) : len(script) - len(template.body)]
     data = bootstrap.data(lock, sha256_bytes(lock_text.encode()), Values("hostile.lock"))
     assert bootstrap.data_block(data) == block
     assert _bash_reads(block, data) == data  # bash reads back exactly the values, nothing runs
-    items = [x for v in data.values() for x in ([v] if isinstance(v, str) else
-                                                [i for row in v for i in row])]
+    items = [x for v in data.values() for x in ([v] if isinstance(v, str) else [i for row in v for i in row])]
     assert any(value in item for item in items) or value == "" or field in GRAMMAR_ONLY
     # The Ray snippet is YAML whose start command, split as a shell would, keeps the venv one word.
     snippet = yaml.safe_load(files["ray-worker.yaml"])
@@ -154,10 +200,12 @@ def _refused_or_data(field: str, value: str) -> str:
     assert shlex.split(command)[:2] == ["source", lock.python.venv + "/bin/activate"]
     # The other files stay well-formed for their readers and carry the values unchanged.
     pylock = Pylock.from_dict(tomllib.loads(files["pylock.toml"]))
-    assert {str(p.name): p.wheels[0].url for p in pylock.packages} == \
-        {p.name: p.wheel.url for p in lock.python.packages}
-    assert [(r["repo"], r["path"]) for r in json.loads(files["models-manifest.json"])] == \
-        sorted((m.repo, f.path) for m in lock.models for f in m.files)
+    assert {str(p.name): p.wheels[0].url for p in pylock.packages} == {
+        p.name: p.wheel.url for p in lock.python.packages
+    }
+    assert [(r["repo"], r["path"]) for r in json.loads(files["models-manifest.json"])] == sorted(
+        (m.repo, f.path) for m in lock.models for f in m.files
+    )
     pins = [line for line in files["requirements.txt"].splitlines() if line and not line.startswith(("#", "--"))]
     assert len(pins) == len(lock.python.packages)
     return "data"
@@ -192,8 +240,10 @@ def test_a_value_accepted_into_the_packer_template_parses_back_as_itself(field: 
         files = render(lock, lockfile.dumps(lock), "hostile.lock")
     except InputError:
         return
-    template = hcl2.loads(files["image.pkr.hcl"], serialization_options=SerializationOptions(
-        strip_string_quotes=True, with_comments=False))
+    template = hcl2.loads(
+        files["image.pkr.hcl"],
+        serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False),
+    )
     source = template["source"][0]["amazon-ebs"]["gpu"]
     tags = source["tags"]
     assert tags["LockDigest"] == lock.digest() and tags["Image"] == lock.image_name()
@@ -201,5 +251,6 @@ def test_a_value_accepted_into_the_packer_template_parses_back_as_itself(field: 
     assert template["locals"][0]["root_devices"] == {a.region: a.root_device for a in lock.base.amis}
     assert tags["Driver"] == lock.nvidia.driver_version and tags["Cuda"] == lock.nvidia.cuda_version
     assert tags["Kernel"] == lock.kernel.version
-    assert {k: v for k, v in tags.items() if k.startswith("Model:")} == \
-        {f"Model:{m.repo}": m.commit for m in lock.models}
+    assert {k: v for k, v in tags.items() if k.startswith("Model:")} == {
+        f"Model:{m.repo}": m.commit for m in lock.models
+    }

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
-
 import json
 import stat
 import tomllib
 from pathlib import Path
 
 import yaml
+from gen_sample import full_lock
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
 from packaging.pylock import Pylock
 
 from imagelock import domains
-from imagelock.lock import codec as lockfile
 from imagelock.build.generate import render
-from gen_sample import full_lock
+from imagelock.lock import codec as lockfile
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
-FILES = ["bootstrap.sh", "image.pkr.hcl", "lock.toml", "models-manifest.json", "pylock.toml", "ray-worker.yaml",
-         "requirements.txt"]
+FILES = [
+    "bootstrap.sh",
+    "image.pkr.hcl",
+    "lock.toml",
+    "models-manifest.json",
+    "pylock.toml",
+    "ray-worker.yaml",
+    "requirements.txt",
+]
 
 
 def _generate(lock_cli, lock: Path, out: Path) -> dict[str, bytes]:
@@ -59,8 +65,10 @@ def test_requirements_pin_every_package_to_its_target_wheel_hash(tmp_path: Path,
     lines = [line for line in files["requirements.txt"].decode().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "--extra-index-url https://download.pytorch.org/whl/cu124"
     pins = lines[1:]
-    assert pins == [f"{p.name}=={p.version} --hash=sha256:{p.wheel.sha256}"
-                    for p in sorted(lock.python.packages, key=lambda p: p.name)]
+    assert pins == [
+        f"{p.name}=={p.version} --hash=sha256:{p.wheel.sha256}"
+        for p in sorted(lock.python.packages, key=lambda p: p.name)
+    ]
     assert "torch==2.5.1+cu124 --hash=sha256:" in files["requirements.txt"].decode()
 
 
@@ -86,13 +94,24 @@ def test_models_manifest_has_the_seed_format(tmp_path: Path, lock_cli, full_lock
     files = _generate(lock_cli, full_lock_path, tmp_path / "out")
     manifest = json.loads(files["models-manifest.json"])
     assert [tuple(row) for row in manifest] == [("repo", "path", "sha256", "size", "hf_revision")] * 4
-    assert manifest[0] == {"repo": "Qwen/Qwen3-4B-AWQ", "path": "config.json", "sha256": f"{30:064x}", "size": 937,
-                           "hf_revision": "a" * 40}
+    assert manifest[0] == {
+        "repo": "Qwen/Qwen3-4B-AWQ",
+        "path": "config.json",
+        "sha256": f"{30:064x}",
+        "size": 937,
+        "hf_revision": "a" * 40,
+    }
     assert [(r["repo"], r["path"]) for r in manifest] == sorted((r["repo"], r["path"]) for r in manifest)
     seed, _ = domains.read_lock(SEED_LOCK)
     rows = json.loads(_generate(lock_cli, SEED_LOCK, tmp_path / "seed")["models-manifest.json"])
-    assert rows == sorted(({"repo": m.repo, "path": f.path, "sha256": f.sha256, "size": f.size, "hf_revision": m.commit}
-                           for m in seed.models for f in m.files), key=lambda r: (r["repo"], r["path"]))
+    assert rows == sorted(
+        (
+            {"repo": m.repo, "path": f.path, "sha256": f.sha256, "size": f.size, "hf_revision": m.commit}
+            for m in seed.models
+            for f in m.files
+        ),
+        key=lambda r: (r["repo"], r["path"]),
+    )
 
 
 def test_ray_worker_snippet_is_yaml_for_the_image_venv(tmp_path: Path, lock_cli, full_lock_path: Path) -> None:
@@ -116,8 +135,10 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert "readonly KERNEL_VERSION=5.15.0-105-generic\n" in script
     assert "readonly APT_SNAPSHOT=20240415T000000Z\n" in script
     # pip's own check backs the script's: hashes required, no dependency resolution, wheels only, no index.
-    assert "install --no-index --find-links \"$STAGE/wheels\" \\\n    --require-hashes --no-deps --only-binary :all:" \
+    assert (
+        'install --no-index --find-links "$STAGE/wheels" \\\n    --require-hashes --no-deps --only-binary :all:'
         in script
+    )
     assert "curl" in script and "| sh" not in script and "| bash" not in script
     assert "  --silent --driver --dkms\n" in script
     assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
@@ -126,6 +147,6 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     # One mirror layout, the one `lock mirror` writes: the lock's mirror is the default, every artifact at its sha256.
     assert "readonly MIRROR_URL=s3://internal-artifacts/imagelock\n" in script
     assert "MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}\n" in script
-    assert "printf '%s/sha256/%s' \"$MIRROR\" \"$1\"" in script
+    assert 'printf \'%s/sha256/%s\' "$MIRROR" "$1"' in script
     for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}", "${APT_PACKAGES[i + 4]}"):
         assert f'"$(from_mirror "{sha256}")"' in script

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
-
 import re
 import shutil
 import subprocess
@@ -12,15 +10,15 @@ from pathlib import Path
 
 import hcl2
 import pytest
+from gen_sample import full_lock
+from gen_support import full_lock_path, write_lock  # noqa: F401  (fixtures)
 from hcl2.utils import SerializationOptions
+from indexbuilder import Dist, build_snapshot
 
 from imagelock import domains
 from imagelock.build import bootstrap
 from imagelock.build.values import Values
 from imagelock.lock.model import Lock, Universe
-
-from gen_sample import full_lock
-from indexbuilder import Dist, build_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -32,8 +30,9 @@ PACKER_VERSION = "1.6.6"
 
 def _hcl(path: Path) -> dict:
     with open(path) as handle:
-        return hcl2.load(handle, serialization_options=SerializationOptions(strip_string_quotes=True,
-                                                                              with_comments=False))
+        return hcl2.load(
+            handle, serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False)
+        )
 
 
 def _tool(name: str) -> str:
@@ -55,15 +54,17 @@ def test_bootstrap_is_bash_n_and_shellcheck_clean(generated: Path) -> None:
     script = generated / "bootstrap.sh"
     syntax = subprocess.run([_tool("bash"), "-n", str(script)], capture_output=True, text=True)
     assert syntax.returncode == 0, syntax.stderr
-    lint = subprocess.run([_tool("shellcheck"), "--severity=style", "--shell=bash", str(script)],
-                          capture_output=True, text=True)
+    lint = subprocess.run(
+        [_tool("shellcheck"), "--severity=style", "--shell=bash", str(script)], capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout
 
 
 def test_shellcheck_does_find_problems_here() -> None:
     """The lint test can fail: shellcheck flags an unquoted expansion in the same setting."""
-    lint = subprocess.run([_tool("shellcheck"), "--shell=bash", "-"], input="#!/bin/bash\nrm $1\n",
-                          capture_output=True, text=True)
+    lint = subprocess.run(
+        [_tool("shellcheck"), "--shell=bash", "-"], input="#!/bin/bash\nrm $1\n", capture_output=True, text=True
+    )
     assert lint.returncode != 0 and "SC2086" in lint.stdout
 
 
@@ -85,8 +86,12 @@ def test_template_lint_flags_a_lock_value_the_slot_does_not_declare() -> None:
     """The template lint can fail: without VENV's declaration, its uses are unassigned."""
     text = TEMPLATE.read_text(encoding="utf-8")
     assert text.count("\nreadonly VENV=''\n") == 1
-    lint = subprocess.run([_tool("shellcheck"), *TEMPLATE_LINT, "-"],
-                          input=text.replace("\nreadonly VENV=''\n", "\n"), capture_output=True, text=True)
+    lint = subprocess.run(
+        [_tool("shellcheck"), *TEMPLATE_LINT, "-"],
+        input=text.replace("\nreadonly VENV=''\n", "\n"),
+        capture_output=True,
+        text=True,
+    )
     assert lint.returncode != 0 and "VENV is referenced but not assigned" in lint.stdout
 
 
@@ -116,13 +121,15 @@ def test_template_parses_with_python_hcl2(generated: Path) -> None:
 
 
 def test_template_is_packer_fmt_canonical(generated: Path) -> None:
-    run = subprocess.run([_tool("packer"), "fmt", "-check", "-diff", "image.pkr.hcl"], cwd=generated,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [_tool("packer"), "fmt", "-check", "-diff", "image.pkr.hcl"], cwd=generated, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_full_template_pins_amis_reboots_for_the_kernel_and_tags_every_layer(tmp_path: Path, lock_cli,
-                                                                           full_lock_path: Path) -> None:
+def test_full_template_pins_amis_reboots_for_the_kernel_and_tags_every_layer(
+    tmp_path: Path, lock_cli, full_lock_path: Path
+) -> None:
     out = tmp_path / "out"
     assert lock_cli("generate", str(full_lock_path), "-o", str(out)).code == 0
     template = _hcl(out / "image.pkr.hcl")
@@ -179,8 +186,9 @@ def test_packer_1_6_6_validates_the_template_minus_its_post_1_6_blocks(generated
     """
     assert _packer_version() == PACKER_VERSION
     (generated / "image.pkr.hcl").write_text(_for_packer_1_6((generated / "image.pkr.hcl").read_text()))
-    run = subprocess.run([_tool("packer"), "validate", *_vars(generated), "image.pkr.hcl"], cwd=generated,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [_tool("packer"), "validate", *_vars(generated), "image.pkr.hcl"], cwd=generated, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -188,35 +196,55 @@ def test_packer_validate_fails_on_a_broken_template(generated: Path) -> None:
     """The validate test can fail: a misspelt builder option is caught."""
     text = _for_packer_1_6((generated / "image.pkr.hcl").read_text()).replace("instance_type   =", "instance_typo   =")
     (generated / "image.pkr.hcl").write_text(text)
-    run = subprocess.run([_tool("packer"), "validate", *_vars(generated), "image.pkr.hcl"], cwd=generated,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [_tool("packer"), "validate", *_vars(generated), "image.pkr.hcl"], cwd=generated, capture_output=True, text=True
+    )
     assert run.returncode != 0 and "instance_typo" in run.stdout + run.stderr
 
 
 def test_packer_validate_on_the_template_as_generated(generated: Path) -> None:
     version = _packer_version()
     if tuple(int(x) for x in version.split(".")) < (1, 7, 0):
-        pytest.skip(f"the installed Packer is {version} (Debian's; no PyPI or npm package ships Packer and "
-                    "HashiCorp's downloads are unreachable): `required_plugins` needs Packer >= 1.7 and `packer "
-                    "init` to fetch the amazon plugin, so the template as generated cannot be validated here; "
-                    "test_packer_1_6_6_validates_the_template_minus_its_post_1_6_blocks covers the rest")
+        pytest.skip(
+            f"the installed Packer is {version} (Debian's; no PyPI or npm package ships Packer and "
+            "HashiCorp's downloads are unreachable): `required_plugins` needs Packer >= 1.7 and `packer "
+            "init` to fetch the amazon plugin, so the template as generated cannot be validated here; "
+            "test_packer_1_6_6_validates_the_template_minus_its_post_1_6_blocks covers the rest"
+        )
     # A newer Packer: the amazon plugin must be installed (`packer init .` where its host is reachable).
-    run = subprocess.run([_tool("packer"), "validate", *_vars(generated), "."], cwd=generated,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [_tool("packer"), "validate", *_vars(generated), "."], cwd=generated, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_requirements_install_with_pip_require_hashes_and_refuse_a_wrong_hash(tmp_path: Path, lock_cli) -> None:
-    snapshot = build_snapshot(tmp_path / "snap", [Dist("alpha", "1.0", "2024-01-01T00:00:00Z", ["beta"]),
-                                                  Dist("beta", "2.0", "2024-01-01T00:00:00Z")])
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [Dist("alpha", "1.0", "2024-01-01T00:00:00Z", ["beta"]), Dist("beta", "2.0", "2024-01-01T00:00:00Z")],
+    )
     intent = tmp_path / "small.toml"
     intent.write_text('name = "small"\n[python]\nrequirements = ["alpha"]\nbootstrap = []\n')
     assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
     assert lock_cli("generate", str(tmp_path / "small.lock"), "-o", str(tmp_path / "out")).code == 0
     requirements = tmp_path / "out" / "requirements.txt"
-    pip = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--no-index", "--find-links",
-           str(snapshot / "pypi" / "files"), "--require-hashes", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "-r"]
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--no-index",
+        "--find-links",
+        str(snapshot / "pypi" / "files"),
+        "--require-hashes",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "-r",
+    ]
     ok = subprocess.run([*pip, str(requirements)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "Would install alpha-1.0 beta-2.0" in ok.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from imagelock_testing import SEED_SNAPSHOT, tree_digest
 
 BASE = """\
@@ -35,21 +34,28 @@ def _fails(lock_cli, tmp_path: Path, intent: Path, *extra: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name = \"t\"\n[python\n", "t.toml: not valid TOML"),
-    ("[pyton]\nrequirements = []\n", "t.toml: pyton: unknown key (did you mean 'python'?)"),
-    ("[python]\nrequirments = []\n", "t.toml: python.requirments: unknown key (did you mean 'requirements'?)"),
-    ("[python]\nrequirements = [\"torch>=>2\"]\n", "t.toml: python.requirements[0]: 'torch>=>2' is not a PEP 508"),
-    ("[python]\nrequirements = \"vllm\"\n", "t.toml: python.requirements: expected an array of strings"),
-    ("[python.torch]\ncuda = \"cu125\"\n", "t.toml: python.torch.cuda: unknown CUDA flavour 'cu125' (did you mean"),
-    ("[python]\nversion = \"3\"\n", "t.toml: python.version: expected a Python minor version such as \"3.11\""),
-    ("[python]\nplatform = \"win_amd64\"\n", "t.toml: python.platform: expected a target such as"),
-    ("[universe]\ncutoff = \"yesterday\"\n", "t.toml: universe.cutoff: expected an RFC 3339 time"),
-    ("[python]\nrequirements = [\"torch==2.6.0+cu121\"]\n[python.torch]\ncuda = \"cu124\"\n",
-     "t.toml: python.requirements[0]: torch==2.6.0+cu121 names the +cu121 build but python.torch.cuda is 'cu124'"),
-    ("[python]\nrequirements = [\"a\"]\n[[python.index]]\nname = \"x\"\nurl = \"https://x.invalid/simple\"\n",
-     "t.toml: python.index[0].packages: expected the packages that may come from this index"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "t"\n[python\n', "t.toml: not valid TOML"),
+        ("[pyton]\nrequirements = []\n", "t.toml: pyton: unknown key (did you mean 'python'?)"),
+        ("[python]\nrequirments = []\n", "t.toml: python.requirments: unknown key (did you mean 'requirements'?)"),
+        ('[python]\nrequirements = ["torch>=>2"]\n', "t.toml: python.requirements[0]: 'torch>=>2' is not a PEP 508"),
+        ('[python]\nrequirements = "vllm"\n', "t.toml: python.requirements: expected an array of strings"),
+        ('[python.torch]\ncuda = "cu125"\n', "t.toml: python.torch.cuda: unknown CUDA flavour 'cu125' (did you mean"),
+        ('[python]\nversion = "3"\n', 't.toml: python.version: expected a Python minor version such as "3.11"'),
+        ('[python]\nplatform = "win_amd64"\n', "t.toml: python.platform: expected a target such as"),
+        ('[universe]\ncutoff = "yesterday"\n', "t.toml: universe.cutoff: expected an RFC 3339 time"),
+        (
+            '[python]\nrequirements = ["torch==2.6.0+cu121"]\n[python.torch]\ncuda = "cu124"\n',
+            "t.toml: python.requirements[0]: torch==2.6.0+cu121 names the +cu121 build but python.torch.cuda is 'cu124'",
+        ),
+        (
+            '[python]\nrequirements = ["a"]\n[[python.index]]\nname = "x"\nurl = "https://x.invalid/simple"\n',
+            "t.toml: python.index[0].packages: expected the packages that may come from this index",
+        ),
+    ],
+)
 def test_malformed_intents(tmp_path: Path, lock_cli, text: str, message: str) -> None:
     intent = _write(tmp_path, text)
     line = _fails(lock_cli, tmp_path, intent)
@@ -65,14 +71,17 @@ def test_package_not_on_its_index(tmp_path: Path, lock_cli) -> None:
 def test_version_that_does_not_exist_lists_the_nearest(tmp_path: Path, lock_cli) -> None:
     intent = _write(tmp_path, BASE.format(requirements='["safetensors==0.4.4"]'))
     line = _fails(lock_cli, tmp_path, intent, "--replay", str(SEED_SNAPSHOT))
-    assert line.startswith(f"lock: error: {intent}: python.requirements[0]: safetensors==0.4.4: no such version "
-                           "on index 'pypi' before the cutoff 2025-05-01T00:00:00Z; nearest: ")
+    assert line.startswith(
+        f"lock: error: {intent}: python.requirements[0]: safetensors==0.4.4: no such version "
+        "on index 'pypi' before the cutoff 2025-05-01T00:00:00Z; nearest: "
+    )
     assert "0.4.3" in line
 
 
 def test_unreachable_index_names_it_and_writes_nothing(tmp_path: Path, lock_cli) -> None:
     text = BASE.format(requirements='["internal-tool"]') + (
-        "[[python.index]]\nname = \"internal\"\nurl = \"http://127.0.0.1:9/simple\"\npackages = [\"internal-tool\"]\n")
+        '[[python.index]]\nname = "internal"\nurl = "http://127.0.0.1:9/simple"\npackages = ["internal-tool"]\n'
+    )
     intent = _write(tmp_path, text)
     line = _fails(lock_cli, tmp_path, intent)
     assert line.startswith("lock: error: index 'internal' (http://127.0.0.1:9/simple) unreachable: ")
@@ -108,8 +117,10 @@ def test_mirror_is_not_an_intent_key(tmp_path: Path, lock_cli) -> None:
     """The mirror is where `lock mirror` put the artifacts, recorded in the lock; an intent naming one is refused."""
     intent = _write(tmp_path, BASE.format(requirements="[]") + '\n[mirror]\nurl = "s3://bucket/prefix"\n')
     line = _fails(lock_cli, tmp_path, intent, "--dry-run")
-    assert line == (f"lock: error: {intent}: mirror: unknown key; expected one of: name, universe, python, apt, "
-                    "kernel, nvidia, models, base")
+    assert line == (
+        f"lock: error: {intent}: mirror: unknown key; expected one of: name, universe, python, apt, "
+        "kernel, nvidia, models, base"
+    )
 
 
 def test_check_refuses_a_bad_section_as_update_does(tmp_path: Path, lock_cli) -> None:
@@ -117,6 +128,8 @@ def test_check_refuses_a_bad_section_as_update_does(tmp_path: Path, lock_cli) ->
     before = tree_digest(tmp_path)
     run = lock_cli("check", str(intent))
     assert (run.code, run.out) == (2, "")
-    assert run.err.strip() == f"lock: error: {intent}: nvidia.cuda: expected a CUDA version such as \"12.4.1\", " \
-                              "found 'twelve'"
+    assert (
+        run.err.strip() == f'lock: error: {intent}: nvidia.cuda: expected a CUDA version such as "12.4.1", '
+        "found 'twelve'"
+    )
     assert tree_digest(tmp_path) == before

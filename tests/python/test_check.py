@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from imagelock_testing import ROOT, with_seed_keys
 
 SEED_INTENT = ROOT / "locks" / "seed.toml"
@@ -46,9 +45,9 @@ def test_changed_intent_makes_the_lock_stale(seed, lock_cli) -> None:
 def test_reordered_intent_keys_and_crlf_stay_fresh(seed, lock_cli) -> None:
     intent, _ = seed
     text = intent.read_text()
-    python_part = text[text.index("[python]"):]
-    universe_part = text[text.index("[universe]"):text.index("[python]")]
-    intent.write_bytes(("name = \"seed\"\n" + python_part + "\n" + universe_part).replace("\n", "\r\n").encode())
+    python_part = text[text.index("[python]") :]
+    universe_part = text[text.index("[universe]") : text.index("[python]")]
+    intent.write_bytes(('name = "seed"\n' + python_part + "\n" + universe_part).replace("\n", "\r\n").encode())
     run = lock_cli("check", str(intent))
     assert run.code == 0, run.out
 

@@ -48,34 +48,45 @@ def test_an_engine_module_imports_no_other_engine_nor_the_domain(path: Path) -> 
     assert not upward, f"{path.name} imports {upward}: an engine is handed plain values, not the update context"
 
 
-@pytest.mark.parametrize(("text", "root", "expected"), [
-    # uv: the synthetic project stands for the request
-    (f"torch==2.5.1+cu124       # via {ROOT_PROJECT}, torchaudio, vllm\n"
-     "Typing_Extensions==4.12.2 # via torch\n",
-     ROOT_PROJECT,
-     {"torch": ("2.5.1+cu124", ["", "torchaudio", "vllm"]), "typing-extensions": ("4.12.2", ["torch"])}),
-    # pip-compile: `-r <file>` stands for the request; options and comments are not pins
-    ("--index-url https://example.invalid/simple\n"
-     "# a comment\n"
-     "beta==2.0  # via -r /tmp/work/requirements.in\n"
-     "gamma==1.5  # via beta\n"
-     "pip==24.1.2\n",
-     "-r",
-     {"beta": ("2.0", [""]), "gamma": ("1.5", ["beta"]), "pip": ("24.1.2", [])}),
-], ids=["uv", "pip-compile"])
+@pytest.mark.parametrize(
+    ("text", "root", "expected"),
+    [
+        # uv: the synthetic project stands for the request
+        (
+            f"torch==2.5.1+cu124       # via {ROOT_PROJECT}, torchaudio, vllm\nTyping_Extensions==4.12.2 # via torch\n",
+            ROOT_PROJECT,
+            {"torch": ("2.5.1+cu124", ["", "torchaudio", "vllm"]), "typing-extensions": ("4.12.2", ["torch"])},
+        ),
+        # pip-compile: `-r <file>` stands for the request; options and comments are not pins
+        (
+            "--index-url https://example.invalid/simple\n"
+            "# a comment\n"
+            "beta==2.0  # via -r /tmp/work/requirements.in\n"
+            "gamma==1.5  # via beta\n"
+            "pip==24.1.2\n",
+            "-r",
+            {"beta": ("2.0", [""]), "gamma": ("1.5", ["beta"]), "pip": ("24.1.2", [])},
+        ),
+    ],
+    ids=["uv", "pip-compile"],
+)
 def test_compiled_pins_and_their_dependents(text: str, root: str, expected: dict[str, tuple[str, list[str]]]) -> None:
     packages = parse_requirements(text, root=root)
     assert {n: (p.version, p.dependents) for n, p in packages.items()} == expected
 
 
 def test_a_report_loses_uv_decoration_and_hints() -> None:
-    report = ("  × No solution found when resolving dependencies:\n"
-              "  ╰─▶ Because alpha==1.0 depends on beta>2 and you require alpha==1.0, we can conclude...\n"
-              "\n"
-              "      hint: beta was requested with a pre-release marker\n")
-    assert clean_report(report) == ("No solution found when resolving dependencies:\n"
-                                    "Because alpha==1.0 depends on beta>2 and you require alpha==1.0, we can "
-                                    "conclude...")
+    report = (
+        "  × No solution found when resolving dependencies:\n"
+        "  ╰─▶ Because alpha==1.0 depends on beta>2 and you require alpha==1.0, we can conclude...\n"
+        "\n"
+        "      hint: beta was requested with a pre-release marker\n"
+    )
+    assert clean_report(report) == (
+        "No solution found when resolving dependencies:\n"
+        "Because alpha==1.0 depends on beta>2 and you require alpha==1.0, we can "
+        "conclude..."
+    )
 
 
 def test_pip_tools_names_only_the_differences_between_host_and_target() -> None:
@@ -86,21 +97,28 @@ def test_pip_tools_names_only_the_differences_between_host_and_target() -> None:
     same = f"{platform.machine()}-manylinux_{glibc.replace('.', '_')}"
     assert host_mismatch(here, same) is None
     assert PipToolsEngine.caveats(here, same) == [
-        "pip-tools cannot honour the upload-time cutoff; versions are as of now"]
+        "pip-tools cannot honour the upload-time cutoff; versions are as of now"
+    ]
     assert host_mismatch("2.7", same) == f"Python {here} here, 2.7 on the target"
     assert UvEngine.caveats("2.7", same) == []
 
 
 DISTS = [
     Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
-    Dist("beta", "1.0", "2024-01-01T00:00:00Z"), Dist("beta", "2.0", "2024-02-01T00:00:00Z", ["gamma>=1"]),
+    Dist("beta", "1.0", "2024-01-01T00:00:00Z"),
+    Dist("beta", "2.0", "2024-02-01T00:00:00Z", ["gamma>=1"]),
     Dist("gamma", "1.5", "2024-01-01T00:00:00Z"),
 ]
 
 
 def _answer(engine: Engine, index: str, workdir: Path) -> dict[str, tuple[str, list[str], list[tuple[str, str]]]]:
-    request = EngineRequest(requirements=["alpha", "beta"], python_version="3.11",
-                            platform="x86_64-manylinux_2_35", cutoff="2025-01-01T00:00:00Z", default_index=index)
+    request = EngineRequest(
+        requirements=["alpha", "beta"],
+        python_version="3.11",
+        platform="x86_64-manylinux_2_35",
+        cutoff="2025-01-01T00:00:00Z",
+        default_index=index,
+    )
     resolved = engine.resolve(request, workdir)
     return {n: (p.version, p.dependents, [(w.filename, w.sha256) for w in p.wheels]) for n, p in resolved.items()}
 
@@ -108,8 +126,10 @@ def _answer(engine: Engine, index: str, workdir: Path) -> dict[str, tuple[str, l
 def test_uv_and_pip_tools_give_one_request_the_same_answer(tmp_path: Path) -> None:
     snapshot = build_snapshot(tmp_path / "snap", DISTS)
     sha = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in (snapshot / "pypi" / "files").iterdir()}
-    engines: list[Engine] = [UvEngine(tmp_path / "uv-cache"),
-                             PipToolsEngine(tmp_path / "pip-cache", simple_index.project_files)]
+    engines: list[Engine] = [
+        UvEngine(tmp_path / "uv-cache"),
+        PipToolsEngine(tmp_path / "pip-cache", simple_index.project_files),
+    ]
     with ReplayServer(Snapshot.open(snapshot), port=0) as server:
         index = server.local_index(None)
         assert index is not None
@@ -126,11 +146,19 @@ def test_a_uv_closure_is_the_resolution_without_its_files(tmp_path: Path) -> Non
     snapshot = build_snapshot(tmp_path / "snap", DISTS)
     engine = UvEngine(tmp_path / "uv-cache")
     with ReplayServer(Snapshot.open(snapshot), port=0) as server:
-        request = EngineRequest(requirements=["beta"], python_version="3.11", platform="x86_64-manylinux_2_35",
-                                cutoff="2025-01-01T00:00:00Z", default_index=server.local_index(None))
+        request = EngineRequest(
+            requirements=["beta"],
+            python_version="3.11",
+            platform="x86_64-manylinux_2_35",
+            cutoff="2025-01-01T00:00:00Z",
+            default_index=server.local_index(None),
+        )
         closure = engine.closure(request, tmp_path / "closure")
         full = engine.resolve(request, tmp_path / "full")
-    assert {n: (p.version, p.dependents) for n, p in closure.items()} == \
-        {n: (p.version, p.dependents) for n, p in full.items()} == {"beta": ("2.0", [""]), "gamma": ("1.5", ["beta"])}
+    assert (
+        {n: (p.version, p.dependents) for n, p in closure.items()}
+        == {n: (p.version, p.dependents) for n, p in full.items()}
+        == {"beta": ("2.0", [""]), "gamma": ("1.5", ["beta"])}
+    )
     assert all(not p.wheels for p in closure.values())
     assert all(len(p.wheels) == 1 for p in full.values())

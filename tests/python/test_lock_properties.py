@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imagelock import domains
-from imagelock.lock import codec as lockfile
 from imagelock.intent.document import intent_hash
+from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock, PythonIndex, PythonLayer, PythonPackage, Universe, Wheel
 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True)
@@ -18,18 +18,43 @@ versions = st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}(\+cu12[0-9])?", fullmat
 hexes = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
 
-wheels = st.builds(Wheel, filename=text, url=text, sha256=hexes,
-                   size=st.one_of(st.none(), st.integers(0, 2**40)), upload_time=st.one_of(st.none(), text))
-packages = st.builds(PythonPackage, name=names, version=versions, index=names, requested=st.booleans(),
-                     wheel=wheels, original=st.one_of(st.none(), text),
-                     dependencies=st.lists(names, max_size=4))
-layers = st.builds(PythonLayer, version=st.just("3.11"), platform=text, venv=text, engine=st.just("uv"),
-                   indexes=st.lists(st.builds(PythonIndex, name=names, url=text, packages=st.lists(names, max_size=3),
-                                              default=st.booleans()), max_size=3),
-                   packages=st.lists(packages, max_size=6, unique_by=lambda p: p.name))
-locks = st.builds(Lock, name=names, intent_sha256=hexes,
-                  universe=st.builds(Universe, cutoff=text, source=st.sampled_from(["intent", "update-time"])),
-                  layers=st.one_of(st.just({}), st.builds(lambda layer: {"python": layer}, layers)))
+wheels = st.builds(
+    Wheel,
+    filename=text,
+    url=text,
+    sha256=hexes,
+    size=st.one_of(st.none(), st.integers(0, 2**40)),
+    upload_time=st.one_of(st.none(), text),
+)
+packages = st.builds(
+    PythonPackage,
+    name=names,
+    version=versions,
+    index=names,
+    requested=st.booleans(),
+    wheel=wheels,
+    original=st.one_of(st.none(), text),
+    dependencies=st.lists(names, max_size=4),
+)
+layers = st.builds(
+    PythonLayer,
+    version=st.just("3.11"),
+    platform=text,
+    venv=text,
+    engine=st.just("uv"),
+    indexes=st.lists(
+        st.builds(PythonIndex, name=names, url=text, packages=st.lists(names, max_size=3), default=st.booleans()),
+        max_size=3,
+    ),
+    packages=st.lists(packages, max_size=6, unique_by=lambda p: p.name),
+)
+locks = st.builds(
+    Lock,
+    name=names,
+    intent_sha256=hexes,
+    universe=st.builds(Universe, cutoff=text, source=st.sampled_from(["intent", "update-time"])),
+    layers=st.one_of(st.just({}), st.builds(lambda layer: {"python": layer}, layers)),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -66,12 +91,15 @@ def test_digest_changes_when_any_locked_field_changes(lock: Lock, data: st.DataO
 
 
 toml_values = st.recursive(
-    st.one_of(st.integers(-10**6, 10**6), st.booleans(), st.text(max_size=10)),
-    lambda children: st.lists(children, max_size=3), max_leaves=8)
-tables = st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
-                         st.one_of(toml_values, st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
-                                                                toml_values, max_size=4)),
-                         max_size=5)
+    st.one_of(st.integers(-(10**6), 10**6), st.booleans(), st.text(max_size=10)),
+    lambda children: st.lists(children, max_size=3),
+    max_leaves=8,
+)
+tables = st.dictionaries(
+    st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+    st.one_of(toml_values, st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True), toml_values, max_size=4)),
+    max_size=5,
+)
 
 
 def _toml(table: dict, reverse: bool) -> str:

@@ -23,18 +23,33 @@ def _packages(lock: Path) -> dict[str, dict]:
 
 
 def test_pip_tools_and_uv_lock_the_same_closure(tmp_path: Path, lock_cli) -> None:
-    snapshot = build_snapshot(tmp_path / "snap", [
-        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
-        Dist("beta", "2.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
-        Dist("gamma", "1.5", "2024-01-01T00:00:00Z"),
-    ])
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [
+            Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("beta", "2.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
+            Dist("gamma", "1.5", "2024-01-01T00:00:00Z"),
+        ],
+    )
     (tmp_path / "small.toml").write_text(INTENT)
-    run = lock_cli("update", str(tmp_path / "small.toml"), "--lock", str(tmp_path / "pt.lock"),
-                   "--engine", "pip-tools", "--replay", str(snapshot))
+    run = lock_cli(
+        "update",
+        str(tmp_path / "small.toml"),
+        "--lock",
+        str(tmp_path / "pt.lock"),
+        "--engine",
+        "pip-tools",
+        "--replay",
+        str(snapshot),
+    )
     assert run.code == 0, run.err
     assert "pip-tools cannot honour the upload-time cutoff" in run.err
-    assert lock_cli("update", str(tmp_path / "small.toml"), "--lock", str(tmp_path / "uv.lock"),
-                    "--replay", str(snapshot)).code == 0
+    assert (
+        lock_cli(
+            "update", str(tmp_path / "small.toml"), "--lock", str(tmp_path / "uv.lock"), "--replay", str(snapshot)
+        ).code
+        == 0
+    )
     by_pip, by_uv = _packages(tmp_path / "pt.lock"), _packages(tmp_path / "uv.lock")
     assert {n: p["version"] for n, p in by_pip.items()} == {"alpha": "1.0", "beta": "2.0", "gamma": "1.5"}
     for name in by_uv:
@@ -46,10 +61,12 @@ def test_pip_tools_and_uv_lock_the_same_closure(tmp_path: Path, lock_cli) -> Non
 
 def test_pip_tools_refuses_index_pinning(tmp_path: Path, lock_cli) -> None:
     intent = tmp_path / "t.toml"
-    intent.write_text(INTENT + "[python.torch]\ncuda = \"cu124\"\n")
+    intent.write_text(INTENT + '[python.torch]\ncuda = "cu124"\n')
     before = tree_digest(tmp_path)
     run = lock_cli("update", str(intent), "--engine", "pip-tools")
     assert run.code == 2
-    assert run.err.strip() == (f"lock: error: {intent}: python.torch: the pip-tools engine cannot pin packages to "
-                               "one index (pip lets every index serve every package); use the default engine, uv")
+    assert run.err.strip() == (
+        f"lock: error: {intent}: python.torch: the pip-tools engine cannot pin packages to "
+        "one index (pip lets every index serve every package); use the default engine, uv"
+    )
     assert tree_digest(tmp_path) == before

@@ -60,8 +60,10 @@ def test_original_seed_pins_report_every_conflict_with_fixes(tmp_path: Path, loc
     assert "torch==2.6.0+cu124 and vllm==0.6.6.post1 cannot be installed together" in out
     assert "vllm==0.6.6.post1 requires torch==2.5.1; you asked for torch==2.6.0+cu124" in out
     assert "torchvision==0.21.0+cu124 and vllm==0.6.6.post1 cannot be installed together" in out
-    assert ("vllm==0.6.6.post1 requires transformers>=4.45.2, which requires huggingface-hub>=0.23.2; "
-            "you asked for huggingface-hub==0.20.3") in out
+    assert (
+        "vllm==0.6.6.post1 requires transformers>=4.45.2, which requires huggingface-hub>=0.23.2; "
+        "you asked for huggingface-hub==0.20.3"
+    ) in out
     assert "fix: torch 2.5.1+cu124 works with vllm==0.6.6.post1" in out
     assert "fix: vllm 0.8.3 works with torch==2.6.0+cu124" in out
     assert "fix: torchvision 0.20.1+cu124 works with vllm==0.6.6.post1" in out

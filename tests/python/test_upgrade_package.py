@@ -22,11 +22,16 @@ def _versions(lock: Path) -> dict[str, str]:
 
 
 def test_upgrade_package_moves_only_the_named_package(tmp_path: Path, lock_cli) -> None:
-    snapshot = build_snapshot(tmp_path / "snap", [
-        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"), Dist("alpha", "2.0", "2025-01-01T00:00:00Z"),
-        Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]), Dist("beta", "2.0", "2025-01-01T00:00:00Z"),
-        Dist("gamma", "1.0", "2024-01-01T00:00:00Z"),
-    ])
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [
+            Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("alpha", "2.0", "2025-01-01T00:00:00Z"),
+            Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma>=1"]),
+            Dist("beta", "2.0", "2025-01-01T00:00:00Z"),
+            Dist("gamma", "1.0", "2024-01-01T00:00:00Z"),
+        ],
+    )
     intent = tmp_path / "small.toml"
     lock = tmp_path / "small.lock"
     intent.write_text(INTENT.format(cutoff="2024-06-01T00:00:00Z"))
@@ -34,8 +39,10 @@ def test_upgrade_package_moves_only_the_named_package(tmp_path: Path, lock_cli) 
     assert _versions(lock) == {"alpha": "1.0", "beta": "1.0", "gamma": "1.0"}
     locked = tomllib.loads(lock.read_text())["python"]["packages"]
     assert next(p for p in locked if p["name"] == "beta")["dependencies"] == ["gamma"]
-    assert next(p for p in locked if p["name"] == "alpha")["wheel"]["url"] == \
-        "https://files.example.invalid/alpha-1.0-py3-none-any.whl"
+    assert (
+        next(p for p in locked if p["name"] == "alpha")["wheel"]["url"]
+        == "https://files.example.invalid/alpha-1.0-py3-none-any.whl"
+    )
 
     # The universe moves forward, but what is locked stays locked...
     intent.write_text(INTENT.format(cutoff="2025-06-01T00:00:00Z"))
@@ -64,13 +71,17 @@ def test_index_credentials_never_reach_the_lock_or_the_output(tmp_path: Path, ca
     from imagelock.cli import main
     from imagelock.replay.server import ReplayServer, Snapshot
 
-    snapshot = build_snapshot(tmp_path / "snap", [Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
-                                                   Dist("beta", "1.0", "2024-01-01T00:00:00Z")])
+    snapshot = build_snapshot(
+        tmp_path / "snap", [Dist("alpha", "1.0", "2024-01-01T00:00:00Z"), Dist("beta", "1.0", "2024-01-01T00:00:00Z")]
+    )
     with ReplayServer(Snapshot.open(snapshot), port=0) as server:
         secret_url = server.index_url("pypi").replace("http://", "http://deploy:s3cr3t-t0ken@")
         intent = tmp_path / "small.toml"
-        intent.write_text(INTENT.format(cutoff="2024-06-01T00:00:00Z").replace(
-            'bootstrap = []', f'bootstrap = []\nindex-url = "{secret_url}"'))
+        intent.write_text(
+            INTENT.format(cutoff="2024-06-01T00:00:00Z").replace(
+                "bootstrap = []", f'bootstrap = []\nindex-url = "{secret_url}"'
+            )
+        )
         assert main(["update", str(intent)]) == 0
         # and an error naming the index does not show the token either
         intent.write_text(intent.read_text().replace('"alpha", "beta"', '"alpha==9"'))

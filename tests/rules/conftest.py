@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rules.recorded import QWEN3_LOCK, SEED_LOCK, load
-
 from imagelock.lock.model import Lock
+from rules.recorded import QWEN3_LOCK, SEED_LOCK, load
 
 
 @pytest.fixture

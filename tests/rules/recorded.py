@@ -30,7 +30,6 @@ from imagelock import domains
 from imagelock.lock import codec as lockfile
 from imagelock.lock.model import AptLayer, AptPackage, KernelLayer, Lock, Model, ModelFile, NvidiaLayer
 
-
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
 SEED_INTENT = ROOT / "locks" / "seed.toml"
@@ -49,9 +48,16 @@ def load(path: Path) -> Lock:
 
 def runfile(cuda: str, driver: str, size: int) -> NvidiaLayer:
     name = f"cuda_{cuda}_{driver}_linux.run"
-    return NvidiaLayer(runfile=name, url=f"https://developer.download.nvidia.com/compute/cuda/{cuda}/local_installers/"
-                       f"{name}", sha256="", md5="", size=size, driver_version=driver, cuda_version=cuda,
-                       install_flags=["--silent", "--driver", "--dkms"])
+    return NvidiaLayer(
+        runfile=name,
+        url=f"https://developer.download.nvidia.com/compute/cuda/{cuda}/local_installers/{name}",
+        sha256="",
+        md5="",
+        size=size,
+        driver_version=driver,
+        cuda_version=cuda,
+        install_flags=["--silent", "--driver", "--dkms"],
+    )
 
 
 RUNFILE_12_4_1 = ("12.4.1", "550.54.15", 4454730420)
@@ -59,29 +65,77 @@ RUNFILE_12_2_2 = ("12.2.2", "535.104.05", 4344134690)
 RUNFILE_12_6_0 = ("12.6.0", "560.28.03", 4333105923)
 
 
-def deb(name: str, version: str, arch: str, filename: str, size: int, sha256: str,
-        requested: bool = False, depends_on: list[str] | None = None) -> AptPackage:
-    return AptPackage(name=name, version=version, arch=arch, filename=filename, sha256=sha256, size=size,
-                      suite="bookworm", requested=requested, depends_on=list(depends_on or []))
+def deb(
+    name: str,
+    version: str,
+    arch: str,
+    filename: str,
+    size: int,
+    sha256: str,
+    requested: bool = False,
+    depends_on: list[str] | None = None,
+) -> AptPackage:
+    return AptPackage(
+        name=name,
+        version=version,
+        arch=arch,
+        filename=filename,
+        sha256=sha256,
+        size=size,
+        suite="bookworm",
+        requested=requested,
+        depends_on=list(depends_on or []),
+    )
 
 
 def bookworm_kernel_debs() -> list[AptPackage]:
     """Debian bookworm's 6.1.0-50-amd64 kernel image and headers, and dkms, as its index lists them."""
     return [
-        deb("linux-image-6.1.0-50-amd64", "6.1.176-1", "amd64",
-            "pool/main/l/linux-signed-amd64/linux-image-6.1.0-50-amd64_6.1.176-1_amd64.deb", 70305560,
-            "7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3", requested=True),
-        deb("linux-headers-6.1.0-50-amd64", "6.1.176-1", "amd64",
-            "pool/main/l/linux/linux-headers-6.1.0-50-amd64_6.1.176-1_amd64.deb", 1688232,
-            "91a7929ce639f4199e9ff7f929236cdfdcb5511dba613af5094369e95ca241da", requested=True,
-            depends_on=["linux-headers-6.1.0-50-common"]),
-        deb("linux-headers-6.1.0-50-common", "6.1.176-1", "all",
-            "pool/main/l/linux/linux-headers-6.1.0-50-common_6.1.176-1_all.deb", 10367932,
-            "7f6f7bee50efbc36dc02c976be5982b96cf36abe544f03f09368e98cfcc5ac3b"),
-        deb("dkms", "3.0.10-8+deb12u1", "all", "pool/main/d/dkms/dkms_3.0.10-8+deb12u1_all.deb", 48716,
-            "12da620048a926afa72f1f46f3477fb9ad3d2a6b3446da56cc43fe1a413b6944", requested=True),
-        deb("build-essential", "12.9", "amd64", "pool/main/b/build-essential/build-essential_12.9_amd64.deb", 7704,
-            "bbfd38de41898a06326f2a6ce4cc43e8e399f5566381231065b01d70499d5ba5", requested=True),
+        deb(
+            "linux-image-6.1.0-50-amd64",
+            "6.1.176-1",
+            "amd64",
+            "pool/main/l/linux-signed-amd64/linux-image-6.1.0-50-amd64_6.1.176-1_amd64.deb",
+            70305560,
+            "7b5597492a0a65aee61985a492e6bcc3f2cde830072a0e3b3d8c7e1b90279bd3",
+            requested=True,
+        ),
+        deb(
+            "linux-headers-6.1.0-50-amd64",
+            "6.1.176-1",
+            "amd64",
+            "pool/main/l/linux/linux-headers-6.1.0-50-amd64_6.1.176-1_amd64.deb",
+            1688232,
+            "91a7929ce639f4199e9ff7f929236cdfdcb5511dba613af5094369e95ca241da",
+            requested=True,
+            depends_on=["linux-headers-6.1.0-50-common"],
+        ),
+        deb(
+            "linux-headers-6.1.0-50-common",
+            "6.1.176-1",
+            "all",
+            "pool/main/l/linux/linux-headers-6.1.0-50-common_6.1.176-1_all.deb",
+            10367932,
+            "7f6f7bee50efbc36dc02c976be5982b96cf36abe544f03f09368e98cfcc5ac3b",
+        ),
+        deb(
+            "dkms",
+            "3.0.10-8+deb12u1",
+            "all",
+            "pool/main/d/dkms/dkms_3.0.10-8+deb12u1_all.deb",
+            48716,
+            "12da620048a926afa72f1f46f3477fb9ad3d2a6b3446da56cc43fe1a413b6944",
+            requested=True,
+        ),
+        deb(
+            "build-essential",
+            "12.9",
+            "amd64",
+            "pool/main/b/build-essential/build-essential_12.9_amd64.deb",
+            7704,
+            "bbfd38de41898a06326f2a6ce4cc43e8e399f5566381231065b01d70499d5ba5",
+            requested=True,
+        ),
     ]
 
 
@@ -91,16 +145,24 @@ def apt_layer(packages: list[AptPackage]) -> AptLayer:
 
 def bookworm_kernel(abi: str = "6.1.0-50") -> KernelLayer:
     release = f"{abi}-amd64"
-    return KernelLayer(version=release, flavour="amd64", abi=abi,
-                       packages=[f"linux-image-{release}", f"linux-headers-{release}"])
+    return KernelLayer(
+        version=release, flavour="amd64", abi=abi, packages=[f"linux-image-{release}", f"linux-headers-{release}"]
+    )
 
 
 def qwen3_model() -> Model:
     """Qwen3-4B-AWQ with its weights (the LFS sha256 and size of snapshots/seed/hf) and config.json's architecture."""
-    weights = ModelFile("model.safetensors", "a7043493ebd993f5fea18794ad7b5b3e064a52023f392a7fcce7ce0984c341f0",
-                        2666027672, lfs=True)
-    return Model(repo="Qwen/Qwen3-4B-AWQ", revision="main", commit="", dest="/workspace/models/qwen/Qwen3-4B-AWQ",
-                 files=[weights], architectures=["Qwen3ForCausalLM"])
+    weights = ModelFile(
+        "model.safetensors", "a7043493ebd993f5fea18794ad7b5b3e064a52023f392a7fcce7ce0984c341f0", 2666027672, lfs=True
+    )
+    return Model(
+        repo="Qwen/Qwen3-4B-AWQ",
+        revision="main",
+        commit="",
+        dest="/workspace/models/qwen/Qwen3-4B-AWQ",
+        files=[weights],
+        architectures=["Qwen3ForCausalLM"],
+    )
 
 
 def write_lock(path: Path, lock: Lock) -> Path:
@@ -131,7 +193,13 @@ dest = "/workspace/models/qwen/Qwen3-4B-AWQ"
 
 # The two newest "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023)" images
 # listed in shared/seeds/004 (us-east-1), as describe-images printed them there.
-DLAMI_20251216 = ("ami-09f5f5e0999e6246c", "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251216",
-                  "2025-12-16T17:53:30.000Z")
-DLAMI_20251219 = ("ami-01a45bc7e19f2bb26", "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251219",
-                  "2025-12-19T16:34:04.000Z")
+DLAMI_20251216 = (
+    "ami-09f5f5e0999e6246c",
+    "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251216",
+    "2025-12-16T17:53:30.000Z",
+)
+DLAMI_20251219 = (
+    "ami-01a45bc7e19f2bb26",
+    "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) 20251219",
+    "2025-12-19T16:34:04.000Z",
+)

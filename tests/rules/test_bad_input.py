@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rules.recorded import SEED_LOCK, seed_intent_with, write_lock
 from imagelock_testing import tree_digest
 
 from imagelock.lock.model import Lock
+from rules.recorded import SEED_LOCK, seed_intent_with, write_lock
 
 
 def _fails(lock_cli, folder: Path, *argv: str) -> str:
@@ -21,13 +21,16 @@ def _fails(lock_cli, folder: Path, *argv: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("schema = 1\n[python\n", "not valid TOML"),
-    ('schema = 1\nname = "x"\n', "digest: missing: expected the lock's sha256 digest"),
-    ('schema = 2\ndigest = "x"\n', "schema: expected 1, found 2"),
-    (SEED_LOCK.read_text().replace('engine = "uv"', 'engine = "uv"\nengines = 2'), "python.engines: unknown key"),
-    (SEED_LOCK.read_text().replace("size = 15265", 'size = "15265"'), "expected an integer"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("schema = 1\n[python\n", "not valid TOML"),
+        ('schema = 1\nname = "x"\n', "digest: missing: expected the lock's sha256 digest"),
+        ('schema = 2\ndigest = "x"\n', "schema: expected 1, found 2"),
+        (SEED_LOCK.read_text().replace('engine = "uv"', 'engine = "uv"\nengines = 2'), "python.engines: unknown key"),
+        (SEED_LOCK.read_text().replace("size = 15265", 'size = "15265"'), "expected an integer"),
+    ],
+)
 def test_malformed_lock_for_diff(tmp_path: Path, lock_cli, content: str, message: str) -> None:
     bad = tmp_path / "bad.lock"
     bad.write_text(content)
@@ -65,10 +68,16 @@ def test_why_malformed_lock(tmp_path: Path, lock_cli) -> None:
     assert "not valid TOML" in _fails(lock_cli, tmp_path, "why", "torch", "--lock", str(bad))
 
 
-@pytest.mark.parametrize(("cutoff", "message"), [
-    ("yesterday", "lock update: --cutoff: expected an RFC 3339 time such as \"2024-12-28T00:00:00Z\", found 'yesterday'"),
-    ("2025-06-01T00:00:00", "lock update: --cutoff: expected a time zone (end the time with Z for UTC)"),
-])
+@pytest.mark.parametrize(
+    ("cutoff", "message"),
+    [
+        (
+            "yesterday",
+            "lock update: --cutoff: expected an RFC 3339 time such as \"2024-12-28T00:00:00Z\", found 'yesterday'",
+        ),
+        ("2025-06-01T00:00:00", "lock update: --cutoff: expected a time zone (end the time with Z for UTC)"),
+    ],
+)
 def test_bad_cutoff(tmp_path: Path, lock_cli, cutoff: str, message: str) -> None:
     intent = tmp_path / "t.toml"
     intent.write_text('name = "t"\n[python]\nrequirements = ["alpha"]\nbootstrap = []\n')
@@ -78,16 +87,26 @@ def test_bad_cutoff(tmp_path: Path, lock_cli, cutoff: str, message: str) -> None
 def test_cutoff_against_an_intent_that_pins_one(tmp_path: Path, lock_cli) -> None:
     intent = seed_intent_with(tmp_path, "")
     line = _fails(lock_cli, tmp_path, "update", str(intent), "--cutoff", "2025-06-01T00:00:00Z")
-    assert line == (f"lock: error: {intent}: universe.cutoff: the intent pins the cutoff (2025-05-01T00:00:00Z); "
-                    "move it there instead of with --cutoff")
+    assert line == (
+        f"lock: error: {intent}: universe.cutoff: the intent pins the cutoff (2025-05-01T00:00:00Z); "
+        "move it there instead of with --cutoff"
+    )
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ('"g5.xlarge"', "base.instance-types: expected an array of EC2 instance types such as [\"g5.xlarge\"]"),
-    ('["g5 xlarge"]', "base.instance-types[0]: expected an EC2 instance type such as \"g5.xlarge\", found 'g5 xlarge'"),
-    ('["g5x.xlarge"]', "base.instance-types: g5x.xlarge: no NVIDIA GPU recorded for instance family 'g5x' "
-                       "(did you mean 'g5'?)"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"g5.xlarge"', 'base.instance-types: expected an array of EC2 instance types such as ["g5.xlarge"]'),
+        (
+            '["g5 xlarge"]',
+            "base.instance-types[0]: expected an EC2 instance type such as \"g5.xlarge\", found 'g5 xlarge'",
+        ),
+        (
+            '["g5x.xlarge"]',
+            "base.instance-types: g5x.xlarge: no NVIDIA GPU recorded for instance family 'g5x' (did you mean 'g5'?)",
+        ),
+    ],
+)
 def test_bad_instance_types_in_check(tmp_path: Path, seed_lock: Lock, lock_cli, value: str, message: str) -> None:
     intent = seed_intent_with(tmp_path, f"[base]\ninstance-types = {value}\n")
     lock = write_lock(tmp_path / "seed.lock", seed_lock)
@@ -95,8 +114,9 @@ def test_bad_instance_types_in_check(tmp_path: Path, seed_lock: Lock, lock_cli, 
     assert line.startswith(f"lock: error: {intent}: {message}"), line
 
 
-def test_bad_instance_type_fails_update_before_resolving(tmp_path: Path, lock_cli,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_instance_type_fails_update_before_resolving(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
 
     called: list[str] = []
     # The base-image domain lives on its own branch; this stand-in only records that it ran.

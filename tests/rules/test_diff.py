@@ -5,17 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rules.recorded import (DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, apt_layer,
-                             bookworm_kernel, bookworm_kernel_debs, qwen3_model, runfile, write_lock)
-
 from imagelock.domains import diff_locks
 from imagelock.lock.diff import render_markdown, render_text
 from imagelock.lock.model import BaseAmi, BaseLayer, Lock, ModelFile
+from rules.recorded import (
+    DLAMI_20251216,
+    DLAMI_20251219,
+    RUNFILE_12_4_1,
+    RUNFILE_12_6_0,
+    apt_layer,
+    bookworm_kernel,
+    bookworm_kernel_debs,
+    qwen3_model,
+    runfile,
+    write_lock,
+)
 
 
 def _base(ami: tuple[str, str, str]) -> BaseLayer:
-    return BaseLayer(image="Deep Learning Base AMI with Single CUDA (Amazon Linux 2023)",
-                     amis=[BaseAmi(region="us-east-1", id=ami[0], name=ami[1], creation_date=ami[2], owner="amazon")])
+    return BaseLayer(
+        image="Deep Learning Base AMI with Single CUDA (Amazon Linux 2023)",
+        amis=[BaseAmi(region="us-east-1", id=ami[0], name=ami[1], creation_date=ami[2], owner="amazon")],
+    )
 
 
 def _full(lock: Lock) -> Lock:
@@ -66,18 +77,28 @@ def test_each_layer_is_compared(seed_lock: Lock) -> None:
     new.models[0].commit = "c" * 40
     new.models[0].files = [ModelFile(path="config.json", sha256="d" * 64, size=937)]
     d = diff_locks(old, new)
-    by_layer = {layer: [(c.kind, c.key, c.old, c.new) for c in d.layer(layer)] for layer in
-                ("universe", "base", "kernel", "apt", "nvidia", "python", "models")}
+    by_layer = {
+        layer: [(c.kind, c.key, c.old, c.new) for c in d.layer(layer)]
+        for layer in ("universe", "base", "kernel", "apt", "nvidia", "python", "models")
+    }
     assert by_layer["universe"] == [("changed", "cutoff", "2025-05-01T00:00:00Z", "2025-06-01T00:00:00Z")]
     assert by_layer["base"] == [("changed", "ami us-east-1", DLAMI_20251216[0], DLAMI_20251219[0])]
     assert by_layer["kernel"] == [("changed", "kernel", "6.1.0-50-amd64", "6.1.0-49-amd64")]
     assert by_layer["apt"] == [("removed", "build-essential:amd64", "12.9", None)]
-    assert by_layer["nvidia"] == [("changed", "driver", "550.54.15 (CUDA 12.4.1, cuda_12.4.1_550.54.15_linux.run)",
-                                   "560.28.03 (CUDA 12.6.0, cuda_12.6.0_560.28.03_linux.run)")]
+    assert by_layer["nvidia"] == [
+        (
+            "changed",
+            "driver",
+            "550.54.15 (CUDA 12.4.1, cuda_12.4.1_550.54.15_linux.run)",
+            "560.28.03 (CUDA 12.6.0, cuda_12.6.0_560.28.03_linux.run)",
+        )
+    ]
     assert by_layer["python"] == []
-    assert by_layer["models"] == [("changed", "Qwen/Qwen3-4B-AWQ", "main@", "main@cccccccccccc"),
-                                  ("added", "Qwen/Qwen3-4B-AWQ/config.json", None, "dddddddddddd"),
-                                  ("removed", "Qwen/Qwen3-4B-AWQ/model.safetensors", "a7043493ebd9", None)]
+    assert by_layer["models"] == [
+        ("changed", "Qwen/Qwen3-4B-AWQ", "main@", "main@cccccccccccc"),
+        ("added", "Qwen/Qwen3-4B-AWQ/config.json", None, "dddddddddddd"),
+        ("removed", "Qwen/Qwen3-4B-AWQ/model.safetensors", "a7043493ebd9", None),
+    ]
     text = render_text(d)
     assert "nvidia: 1 changed" in text and "(4.1 GiB -> 4.0 GiB) [large]" in text and "[large]" in text
     body = render_markdown(d)
@@ -116,8 +137,9 @@ def test_json_and_markdown_formats(tmp_path: Path, seed_lock: Lock, qwen3_lock: 
 
 def test_the_pr_body_in_the_docs_is_what_lock_diff_renders(tmp_path: Path, lock_cli) -> None:
     """docs/diff-why.md shows a real `lock diff --format markdown`: re-run its recipe and compare."""
-    from rules.recorded import QWEN3_INTENT, ROOT, SEED_INTENT
     from imagelock_testing import with_seed_keys
+
+    from rules.recorded import QWEN3_INTENT, ROOT, SEED_INTENT
 
     intent = with_seed_keys(tmp_path) / "seed.toml"
     intent.write_text(SEED_INTENT.read_text())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rules.recorded import qwen3_model
 from packaging.version import Version
 
 from imagelock.lock.model import Lock
 from imagelock.rules import Targets, architectures, evaluate
+from rules.recorded import qwen3_model
 
 
 def test_qwen3_is_unknown_to_vllm_0_6_6_post1(seed_lock: Lock) -> None:
@@ -14,8 +14,10 @@ def test_qwen3_is_unknown_to_vllm_0_6_6_post1(seed_lock: Lock) -> None:
     [finding] = evaluate(seed_lock, Targets()).violations
     assert finding.rule == "model-architecture"
     assert finding.subject == "Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1"
-    assert finding.facts == ["Qwen/Qwen3-4B-AWQ@main config.json architectures: Qwen3ForCausalLM",
-                             "vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM"]
+    assert finding.facts == [
+        "Qwen/Qwen3-4B-AWQ@main config.json architectures: Qwen3ForCausalLM",
+        "vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM",
+    ]
     assert finding.fix.startswith("require vllm>=0.8.4")
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rules.recorded import RUNFILE_12_2_2, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
-
 from imagelock.lock.model import Lock
 from imagelock.rules import Targets, driver, evaluate
+from rules.recorded import RUNFILE_12_2_2, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
 
 
 def _driver_findings(lock: Lock) -> list:
@@ -21,10 +20,14 @@ def test_cuda_12_2_driver_is_too_old_for_torch_cu124(seed_lock: Lock) -> None:
     seed_lock.nvidia = runfile(*RUNFILE_12_2_2)
     [finding] = _driver_findings(seed_lock)
     assert finding.subject == "torch 2.5.1+cu124"
-    assert finding.facts == ["torch 2.5.1+cu124 needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14",
-                             "the lock installs driver 535.104.05 (cuda_12.2.2_535.104.05_linux.run)"]
-    assert finding.fix == ("lock a runfile whose driver is >= 550.54.14 (the CUDA 12.4.0 runfile ships 550.54.14), "
-                           "or torch's cu121 build, which driver 535.104.05 serves")
+    assert finding.facts == [
+        "torch 2.5.1+cu124 needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14",
+        "the lock installs driver 535.104.05 (cuda_12.2.2_535.104.05_linux.run)",
+    ]
+    assert finding.fix == (
+        "lock a runfile whose driver is >= 550.54.14 (the CUDA 12.4.0 runfile ships 550.54.14), "
+        "or torch's cu121 build, which driver 535.104.05 serves"
+    )
     assert "Table 3" in finding.source
 
 

@@ -28,8 +28,10 @@ def test_torchvision_of_the_next_release_is_reported(seed_lock: Lock, qwen3_lock
     # The seed handbook's torchvision 0.21.0+cu124 (torch 2.6's) beside torch 2.5.1+cu124.
     _take_from(seed_lock, qwen3_lock, "torchvision")
     [finding] = _findings(seed_lock, "torch-release")
-    assert finding.facts == ["torch 2.5 goes with torchvision 0.20.*",
-                             "the lock has torchvision 0.21.0+cu124, which belongs to torch 2.6"]
+    assert finding.facts == [
+        "torch 2.5 goes with torchvision 0.20.*",
+        "the lock has torchvision 0.21.0+cu124, which belongs to torch 2.6",
+    ]
     assert finding.fix == "require torchvision==0.20.* (or torch==2.6.* to keep torchvision)"
 
 

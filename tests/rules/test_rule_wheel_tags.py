@@ -20,8 +20,9 @@ def test_cp311_wheels_refuse_python_3_12(seed_lock: Lock) -> None:
     assert "vllm" not in names  # vllm-0.6.6.post1-cp38-abi3: abi3 works on 3.12
     assert "filelock" not in names  # py3-none-any
     torch = next(f for f in findings if f.subject.startswith("torch "))
-    assert torch.facts[1] == ("the locked wheel torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl is built for "
-                              "cp311-cp311")
+    assert torch.facts[1] == (
+        "the locked wheel torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl is built for cp311-cp311"
+    )
 
 
 def test_abi3_floor() -> None:

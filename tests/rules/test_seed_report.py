@@ -5,12 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rules.recorded import (QWEN3_INTENT, QWEN3_LOCK, QWEN3_MODELS, RUNFILE_12_2_2, load, python_intent,
-                             qwen3_model, runfile, seed_intent_with, write_lock)
 from imagelock_testing import SEED_SNAPSHOT, tree_digest, with_seed_keys
 
 from imagelock import domains
 from imagelock.rules import Targets, evaluate
+from rules.recorded import (
+    QWEN3_INTENT,
+    QWEN3_LOCK,
+    QWEN3_MODELS,
+    RUNFILE_12_2_2,
+    load,
+    python_intent,
+    qwen3_model,
+    runfile,
+    seed_intent_with,
+    write_lock,
+)
 
 
 def test_seed_lock_with_qwen3_fails_lock_check(tmp_path: Path, seed_lock, lock_cli) -> None:
@@ -25,7 +35,8 @@ def test_seed_lock_with_qwen3_fails_lock_check(tmp_path: Path, seed_lock, lock_c
         f"{lock}: incompatible: [model-architecture] Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1: "
         "Qwen/Qwen3-4B-AWQ@main config.json architectures: Qwen3ForCausalLM; "
         "vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM; "
-        "fix: require vllm>=0.8.4 (the first recorded release that lists Qwen3ForCausalLM; it may pin another torch)")
+        "fix: require vllm>=0.8.4 (the first recorded release that lists Qwen3ForCausalLM; it may pin another torch)"
+    )
     # qwen3_model() pins only the weights: the other files the intent asks for are findings, not violations
     assert all(line.startswith(f"{lock}: not verified: models Qwen/Qwen3-4B-AWQ: ") for line in findings)
 
@@ -60,8 +71,9 @@ def _refused_update(lock_cli, folder: Path, intent: Path) -> list[str]:
     return run.out.splitlines()
 
 
-def test_update_refuses_to_write_an_incompatible_lock(tmp_path: Path, lock_cli,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_refuses_to_write_an_incompatible_lock(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A lock whose driver is too old for its torch build is not written; the report says why."""
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.2.2"\n')
     # The NVIDIA domain lives on its own branch; here it answers from its recorded catalog row.
@@ -72,10 +84,13 @@ def test_update_refuses_to_write_an_incompatible_lock(tmp_path: Path, lock_cli,
     assert "needs CUDA 12.4.0 and so NVIDIA driver >= 550.54.14" in lines[2]
 
 
-def test_update_writes_a_compatible_lock_with_its_version(tmp_path: Path, lock_cli,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_update_writes_a_compatible_lock_with_its_version(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.4.1"\n')
-    monkeypatch.setattr("imagelock.domains.nvidia.layer.resolve", lambda ctx: runfile("12.4.1", "550.54.15", 4454730420))
+    monkeypatch.setattr(
+        "imagelock.domains.nvidia.layer.resolve", lambda ctx: runfile("12.4.1", "550.54.15", 4454730420)
+    )
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == 0, (run.out, run.err)
     written = load(tmp_path / "seed.lock")
@@ -86,8 +101,9 @@ def test_update_writes_a_compatible_lock_with_its_version(tmp_path: Path, lock_c
 SEED_ORIGINAL = Path(__file__).resolve().parents[1] / "fixtures" / "intents" / "seed-original.toml"
 
 
-def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(tmp_path: Path, lock_cli,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_seed_original_intent_gets_one_report_of_conflicts_and_violations(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The handbook's pins as written, with its Qwen3 model: the Python conflicts and the architecture violation."""
     intent = tmp_path / "seed-original.toml"
     intent.write_text(SEED_ORIGINAL.read_text() + "\n" + QWEN3_MODELS)
@@ -112,8 +128,12 @@ def test_corrected_qwen3_lock_is_what_its_snapshot_resolves_to(tmp_path: Path, l
     assert (tmp_path / "seed-qwen3.lock").read_bytes() == QWEN3_LOCK.read_bytes()
     written = load(tmp_path / "seed-qwen3.lock")
     versions = {p.name: p.version for p in written.python.packages}  # type: ignore[union-attr]
-    assert (versions["vllm"], versions["torch"], versions["torchvision"], versions["torchaudio"]) == \
-        ("0.8.4", "2.6.0+cu124", "0.21.0+cu124", "2.6.0+cu124")
+    assert (versions["vllm"], versions["torch"], versions["torchvision"], versions["torchaudio"]) == (
+        "0.8.4",
+        "2.6.0+cu124",
+        "0.21.0+cu124",
+        "2.6.0+cu124",
+    )
 
 
 def test_check_prints_notes_without_failing(tmp_path: Path, lock_cli) -> None:
@@ -152,8 +172,10 @@ def test_a_lone_refusal_keeps_its_own_words(tmp_path: Path, lock_cli, monkeypatc
 
     monkeypatch.setattr("imagelock.domains.nvidia.layer.resolve", refuse)
     intent = seed_intent_with(tmp_path, '[nvidia]\ncuda = "12.7"\n')
-    assert _refused_update(lock_cli, tmp_path, intent) == ["nvidia: no runfile for CUDA 12.7",
-                                                            "CUDA went from 12.6 to 12.8"]
+    assert _refused_update(lock_cli, tmp_path, intent) == [
+        "nvidia: no runfile for CUDA 12.7",
+        "CUDA went from 12.6 to 12.8",
+    ]
 
 
 def test_qwen3_from_the_recorded_hub_is_refused_beside_vllm_0661(tmp_path: Path, lock_cli) -> None:
@@ -161,15 +183,18 @@ def test_qwen3_from_the_recorded_hub_is_refused_beside_vllm_0661(tmp_path: Path,
     from rules.recorded import SEED_INTENT
 
     intent = with_seed_keys(tmp_path) / "seed.toml"
-    intent.write_text(SEED_INTENT.read_text() + '\n[[models]]\nrepo = "Qwen/Qwen3-4B-AWQ"\n'
-                      'revision = "74d4bd2bd4bff9cafc9345221320bffb08b406a3"\n'
-                      'files = ["model.safetensors", "config.json"]\ndest = "/workspace/models/qwen/Qwen3-4B-AWQ"\n')
+    intent.write_text(
+        SEED_INTENT.read_text() + '\n[[models]]\nrepo = "Qwen/Qwen3-4B-AWQ"\n'
+        'revision = "74d4bd2bd4bff9cafc9345221320bffb08b406a3"\n'
+        'files = ["model.safetensors", "config.json"]\ndest = "/workspace/models/qwen/Qwen3-4B-AWQ"\n'
+    )
     lines = _refused_update(lock_cli, tmp_path, intent)
     assert lines[:4] == [
         f"{intent}: 1 cross-layer violation; nothing was written",
         "1. [model-architecture] Qwen/Qwen3-4B-AWQ on vllm 0.6.6.post1",
         "     Qwen/Qwen3-4B-AWQ@74d4bd2bd4bf config.json architectures: Qwen3ForCausalLM",
-        "     vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM"]
+        "     vllm 0.6.6.post1's model registry has no Qwen3ForCausalLM",
+    ]
 
 
 def test_the_corrected_qwen3_image_has_its_architecture_checked(qwen3_lock) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from rules.recorded import DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
 from hypothesis import given
 from hypothesis import strategies as st
 from indexbuilder import Dist, build_snapshot
@@ -14,6 +13,7 @@ from imagelock import domains
 from imagelock.lock import codec as lockfile
 from imagelock.lock import version
 from imagelock.lock.model import BaseAmi, BaseLayer, Lock
+from rules.recorded import DLAMI_20251216, DLAMI_20251219, RUNFILE_12_4_1, RUNFILE_12_6_0, runfile
 
 
 def next_version(previous: Lock | None, new: Lock) -> str:
@@ -76,7 +76,7 @@ def test_version_is_a_label_outside_the_digest(seed_lock: Lock) -> None:
     seed_lock.version = "7.0.0"
     assert seed_lock.digest() == before
     text = lockfile.dumps(seed_lock)
-    assert text.splitlines()[1:4] == ['schema = 1', 'name = "seed"', 'version = "7.0.0"']
+    assert text.splitlines()[1:4] == ["schema = 1", 'name = "seed"', 'version = "7.0.0"']
     assert domains.loads_lock(text, "x")[0].version == "7.0.0"
 
 
@@ -84,25 +84,42 @@ INTENT = 'name = "small"\n[python]\nrequirements = ["alpha"]\nbootstrap = []\n'
 
 
 def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_cli) -> None:
-    snapshot = build_snapshot(tmp_path / "snap", [
-        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"), Dist("alpha", "2.0", "2025-01-01T00:00:00Z", ["beta"]),
-        Dist("beta", "1.0", "2024-06-01T00:00:00Z")])
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [
+            Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("alpha", "2.0", "2025-01-01T00:00:00Z", ["beta"]),
+            Dist("beta", "1.0", "2024-06-01T00:00:00Z"),
+        ],
+    )
     intent = tmp_path / "small.toml"
     intent.write_text(INTENT)
     lock = tmp_path / "small.lock"
     run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2024-06-01T00:00:00Z")
     assert run.code == 0 and "version 1.0.0" in run.out
     first = domains.read_lock(lock)[0]
-    assert (first.universe.cutoff, first.universe.source, first.version) == \
-        ("2024-06-01T00:00:00Z", "update-time", "1.0.0")
+    assert (first.universe.cutoff, first.universe.source, first.version) == (
+        "2024-06-01T00:00:00Z",
+        "update-time",
+        "1.0.0",
+    )
     # The universe moves forward; the locked alpha 1.0 stays until asked to move.
     run = lock_cli("update", str(intent), "--replay", str(snapshot), "--cutoff", "2025-06-01T00:00:00Z")
     assert run.code == 0
-    assert run.out.splitlines()[1:] == [f"image {first.image_name()} -> {domains.read_lock(lock)[0].image_name()} "
-                                        "(version 1.0.0 -> 1.0.1)", "  universe: 1 changed; cutoff "
-                                        "2024-06-01T00:00:00Z -> 2025-06-01T00:00:00Z"]
-    run = lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade-package", "alpha",
-                   "--cutoff", "2025-06-01T00:00:00Z")
+    assert run.out.splitlines()[1:] == [
+        f"image {first.image_name()} -> {domains.read_lock(lock)[0].image_name()} (version 1.0.0 -> 1.0.1)",
+        "  universe: 1 changed; cutoff 2024-06-01T00:00:00Z -> 2025-06-01T00:00:00Z",
+    ]
+    run = lock_cli(
+        "update",
+        str(intent),
+        "--replay",
+        str(snapshot),
+        "--upgrade-package",
+        "alpha",
+        "--cutoff",
+        "2025-06-01T00:00:00Z",
+    )
     assert run.code == 0
     moved = run.out.splitlines()
     assert moved[1].endswith("(version 1.0.1 -> 1.1.0)")
@@ -110,8 +127,9 @@ def test_refresh_moves_the_universe_and_prints_what_moved(tmp_path: Path, lock_c
     assert len(moved) == 3
 
 
-@given(st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)),
-       st.sampled_from(["major", "minor", "patch"]))
+@given(
+    st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)), st.sampled_from(["major", "minor", "patch"])
+)
 def test_every_bump_moves_the_version_forward(parts: tuple[int, int, int], kind: str) -> None:
     from packaging.version import Version
 
@@ -119,6 +137,9 @@ def test_every_bump_moves_the_version_forward(parts: tuple[int, int, int], kind:
     bumped = version.bump(current, kind)
     assert Version(bumped) > Version(current)
     # a bump never skips: major resets minor and patch, minor resets patch
-    expected = {"major": f"{parts[0] + 1}.0.0", "minor": f"{parts[0]}.{parts[1] + 1}.0",
-                "patch": f"{parts[0]}.{parts[1]}.{parts[2] + 1}"}
+    expected = {
+        "major": f"{parts[0] + 1}.0.0",
+        "minor": f"{parts[0]}.{parts[1] + 1}.0",
+        "patch": f"{parts[0]}.{parts[1]}.{parts[2] + 1}",
+    }
     assert bumped == expected[kind]

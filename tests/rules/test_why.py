@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from rules.recorded import apt_layer, bookworm_kernel_debs, write_lock
 
 from imagelock.lock.model import Lock
+from rules.recorded import apt_layer, bookworm_kernel_debs, write_lock
 
 
 def test_transitive_python_package(tmp_path: Path, seed_lock: Lock, lock_cli) -> None:
@@ -49,8 +49,9 @@ def test_apt_package(tmp_path: Path, seed_lock: Lock, lock_cli) -> None:
     ]
 
 
-def test_default_lock_is_the_only_one_under_locks(tmp_path: Path, seed_lock: Lock, lock_cli,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_lock_is_the_only_one_under_locks(
+    tmp_path: Path, seed_lock: Lock, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "locks").mkdir()
     write_lock(tmp_path / "locks" / "seed.lock", seed_lock)
     monkeypatch.chdir(tmp_path)

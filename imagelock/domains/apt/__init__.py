@@ -18,8 +18,14 @@ def artifacts(layer: AptLayer) -> Iterator[Artifact]:
     base = layer.archive.rstrip("/") + (f"/{layer.snapshot}" if layer.snapshot else "")
     uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
     for deb in layer.packages:
-        yield Artifact("deb", deb.filename.rsplit("/", 1)[-1], (f"{uris.get(deb.suite, base)}/{deb.filename}",),
-                       deb.sha256, deb.size, label=f"apt package {deb.name} {deb.version} ({deb.arch})")
+        yield Artifact(
+            "deb",
+            deb.filename.rsplit("/", 1)[-1],
+            (f"{uris.get(deb.suite, base)}/{deb.filename}",),
+            deb.sha256,
+            deb.size,
+            label=f"apt package {deb.name} {deb.version} ({deb.arch})",
+        )
 
 
 def items(layer: AptLayer) -> Iterator[Item]:
@@ -28,13 +34,24 @@ def items(layer: AptLayer) -> Iterator[Item]:
 
 
 DOMAIN = Domain(
-    name="apt", layer=AptLayer, parse=intent.parse_apt, resolver="imagelock.domains.apt.layer:resolve",
-    summary=lambda layer: f"{len(layer.packages)} apt packages", items=items, artifacts=artifacts,
-    problems=consistency.problems, findings=findings.findings, image_order=2,
+    name="apt",
+    layer=AptLayer,
+    parse=intent.parse_apt,
+    resolver="imagelock.domains.apt.layer:resolve",
+    summary=lambda layer: f"{len(layer.packages)} apt packages",
+    items=items,
+    artifacts=artifacts,
+    problems=consistency.problems,
+    findings=findings.findings,
+    image_order=2,
 )
 
 KERNEL = Domain(
-    name="kernel", layer=KernelLayer, parse=intent.parse_kernel,
-    resolver="imagelock.domains.apt.layer:resolve_kernel", summary=lambda layer: "",
-    items=lambda layer: iter([Item("kernel", layer.version)]), image_order=1,
+    name="kernel",
+    layer=KernelLayer,
+    parse=intent.parse_kernel,
+    resolver="imagelock.domains.apt.layer:resolve_kernel",
+    summary=lambda layer: "",
+    items=lambda layer: iter([Item("kernel", layer.version)]),
+    image_order=1,
 )

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from imagelock.net import http
 from imagelock.errors import UpstreamError, VerificationError
 from imagelock.hashing import sha256_bytes
+from imagelock.net import http
 
 # Preferred compressions, best first; each must be listed in Release to be used.
 COMPRESSIONS = (".xz", ".gz", "")
@@ -91,8 +91,9 @@ class IndexText:
         try:
             handle = (store_dir() / self.stored).open("rb")
         except OSError:
-            raise UpstreamError(f"{self.where}: its verified copy left the store {store_dir()} while in use; "
-                                "run again") from None
+            raise UpstreamError(
+                f"{self.where}: its verified copy left the store {store_dir()} while in use; run again"
+            ) from None
         with handle:
             if self.compression:
                 data = handle.read()
@@ -175,12 +176,15 @@ def gpgv_verify(data: bytes, keyring: Path, what: str) -> bytes:
         try:
             result = subprocess.run(
                 ["gpgv", "--status-fd", "1", "--keyring", str(keyring), "--output", str(out), str(signed)],
-                capture_output=True, env={**os.environ, "GNUPGHOME": home, "LC_ALL": "C"}, timeout=60,
+                capture_output=True,
+                env={**os.environ, "GNUPGHOME": home, "LC_ALL": "C"},
+                timeout=60,
                 check=False,
             )
         except FileNotFoundError:
-            raise UpstreamError("gpgv is not installed: it is needed to verify signed apt archives "
-                                "(install the gpgv package)") from None
+            raise UpstreamError(
+                "gpgv is not installed: it is needed to verify signed apt archives (install the gpgv package)"
+            ) from None
         status = result.stdout.decode("utf-8", "replace")
         if result.returncode != 0 or "\n[GNUPG:] VALIDSIG " not in "\n" + status:
             reason = "no valid signature"
@@ -201,9 +205,13 @@ def dearmor_keyring(keyring: Path, workdir: Path) -> Path:
         return keyring
     target = workdir / f"{sha256_bytes(data)[:16]}.gpg"
     if not target.exists():
-        result = subprocess.run(["gpg", "--batch", "--dearmor", "--output", str(target), str(keyring)],
-                                capture_output=True, env={**os.environ, "GNUPGHOME": str(workdir)},
-                                timeout=60, check=False)
+        result = subprocess.run(
+            ["gpg", "--batch", "--dearmor", "--output", str(target), str(keyring)],
+            capture_output=True,
+            env={**os.environ, "GNUPGHOME": str(workdir)},
+            timeout=60,
+            check=False,
+        )
         if result.returncode != 0:
             raise VerificationError(f"{keyring}: cannot read the armored keyring")
     return target
@@ -243,9 +251,13 @@ def parse_release(text: str, where: str) -> Release:
     if not sha256:
         raise UpstreamError(f"{where}: lists no SHA256 index digests")
     return Release(
-        suite=fields.get("Suite", ""), codename=fields.get("Codename", ""), date=fields.get("Date", ""),
-        architectures=fields.get("Architectures", "").split(), components=fields.get("Components", "").split(),
-        by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes", sha256=sha256,
+        suite=fields.get("Suite", ""),
+        codename=fields.get("Codename", ""),
+        date=fields.get("Date", ""),
+        architectures=fields.get("Architectures", "").split(),
+        components=fields.get("Components", "").split(),
+        by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes",
+        sha256=sha256,
         valid_until=fields.get("Valid-Until", ""),
     )
 
@@ -256,8 +268,11 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
     data = http.get_bytes(url, what=f"apt suite {suite}:")
     where = f"{http.redact(url)}"
     if allow_unsigned:
-        print(f"imagelock: WARNING: apt.allow-unsigned = true: {where} is used WITHOUT checking its "
-              "signature; anyone between you and the archive can choose what gets locked", file=sys.stderr)
+        print(
+            f"imagelock: WARNING: apt.allow-unsigned = true: {where} is used WITHOUT checking its "
+            "signature; anyone between you and the archive can choose what gets locked",
+            file=sys.stderr,
+        )
         text = _strip_clearsign(data)
         signed = False
     else:
@@ -266,8 +281,10 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
         signed = True
     release = parse_release(text.decode("utf-8", "replace"), where)
     if suite not in (release.suite, release.codename):
-        raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
-                                f"not {suite!r} (an old or substituted Release)")
+        raise VerificationError(
+            f"{where}: signed for suite {release.suite or release.codename!r}, "
+            f"not {suite!r} (an old or substituted Release)"
+        )
     return SignedRelease(release=release, inrelease_sha256=sha256_bytes(data), signed=signed)
 
 
@@ -280,8 +297,8 @@ def _instant(value: str, field_name: str, where: str) -> dt.datetime | None:
     except (TypeError, ValueError):
         raise UpstreamError(f"{where}: unreadable {field_name} {value!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
 
 
 def release_time(release: Release, where: str) -> dt.datetime | None:
@@ -297,18 +314,22 @@ def check_fresh(release: Release, where: str, now: dt.datetime | None = None) ->
     Snapshots are old by design and are checked by check_snapshot instead.
     """
     until = _instant(release.valid_until, "Valid-Until", where)
-    if until is not None and until < (now or dt.datetime.now(dt.timezone.utc)):
-        raise VerificationError(f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
-                                "(a stale or re-served Release; pin an apt.snapshot to lock an archive as it was)")
+    if until is not None and until < (now or dt.datetime.now(dt.UTC)):
+        raise VerificationError(
+            f"{where}: expired: valid until {until:%Y-%m-%dT%H:%M:%SZ} "
+            "(a stale or re-served Release; pin an apt.snapshot to lock an archive as it was)"
+        )
 
 
 def check_snapshot(release: Release, snapshot: str, where: str) -> None:
     """A snapshot must not serve a Release signed after its own timestamp."""
     moment = release_time(release, where)
-    limit = dt.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    limit = dt.datetime.strptime(snapshot, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     if moment is not None and moment > limit:
-        raise VerificationError(f"{where}: the Release is dated {moment:%Y-%m-%dT%H:%M:%SZ}, after snapshot "
-                                f"{snapshot}: this is not that snapshot")
+        raise VerificationError(
+            f"{where}: the Release is dated {moment:%Y-%m-%dT%H:%M:%SZ}, after snapshot "
+            f"{snapshot}: this is not that snapshot"
+        )
 
 
 def store_dir() -> Path:
@@ -352,11 +373,11 @@ def _to_store(sha256: str, data: bytes) -> None:
 
 def _compare(size: int, actual: str, sha256: str, expected_size: int, where: str) -> None:
     if size != expected_size:
-        raise VerificationError(f"{where}: {size} bytes, but the signed Release says {expected_size} "
-                                "(truncated or altered download)")
+        raise VerificationError(
+            f"{where}: {size} bytes, but the signed Release says {expected_size} (truncated or altered download)"
+        )
     if actual != sha256:
-        raise VerificationError(f"{where}: sha256 {actual}, but the signed Release says {sha256} "
-                                "(altered index)")
+        raise VerificationError(f"{where}: sha256 {actual}, but the signed Release says {sha256} (altered index)")
 
 
 def _check(data: bytes, sha256: str, size: int, where: str) -> None:
@@ -366,11 +387,12 @@ def _check(data: bytes, sha256: str, size: int, where: str) -> None:
 def _inflate(data: bytes, compression: str, where: str) -> Iterator[bytes]:
     """The decompressed bytes of a verified download, a block at a time (never all at once)."""
     if not compression:
-        yield from (data[start:start + BLOCK] for start in range(0, len(data), BLOCK))
+        yield from (data[start : start + BLOCK] for start in range(0, len(data), BLOCK))
         return
     try:
-        with (lzma.LZMAFile(io.BytesIO(data)) if compression == ".xz"
-              else gzip.GzipFile(fileobj=io.BytesIO(data))) as stream:
+        with (
+            lzma.LZMAFile(io.BytesIO(data)) if compression == ".xz" else gzip.GzipFile(fileobj=io.BytesIO(data))
+        ) as stream:
             while block := stream.read(BLOCK):
                 yield block
     except (lzma.LZMAError, OSError, EOFError) as exc:
@@ -405,11 +427,13 @@ def fetch_packages(base: str, suite: str, release: Release, component: str, arch
     stem = f"{component}/binary-{arch}/Packages"
     listed = [(stem + ext, release.sha256[stem + ext]) for ext in COMPRESSIONS if stem + ext in release.sha256]
     if not listed:
-        raise UpstreamError(f"{suite_url(base, suite)}: the signed Release lists no {stem} index "
-                            f"(components: {', '.join(release.components) or 'none'}; "
-                            f"architectures: {', '.join(release.architectures) or 'none'})")
+        raise UpstreamError(
+            f"{suite_url(base, suite)}: the signed Release lists no {stem} index "
+            f"(components: {', '.join(release.components) or 'none'}; "
+            f"architectures: {', '.join(release.architectures) or 'none'})"
+        )
     path, (sha256, size) = listed[0]
-    compression = path[len(stem):]
+    compression = path[len(stem) :]
     plain = release.sha256.get(stem)
     where = f"{suite_url(base, suite)}/{path}"
     if plain and _in_store(*plain):

@@ -41,19 +41,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from imagelock.errors import AnswerIsNo
-from imagelock.formats import debversion
 from imagelock.domains.apt.packages_index import Stanza
 from imagelock.domains.apt.relations import Group, Relation, format_group, parse_relations
 from imagelock.domains.apt.universe import Key, Universe
+from imagelock.errors import AnswerIsNo
+from imagelock.formats import debversion
 
 PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "extra": 5}
-
 
 
 def meets(version: str, rel: Relation) -> bool:
     """`version` satisfies the relation's version constraint (none: any version does)."""
     return rel.op is None or rel.version is None or debversion.satisfies(version, rel.op, rel.version)
+
 
 @dataclass
 class Installed:
@@ -99,7 +99,8 @@ class Resolution:
             for group in parse_relations(item.provides):
                 for rel in group:
                     self.installed_provides.setdefault(rel.name, []).append(
-                        (item, rel.version if rel.op == "=" else None))
+                        (item, rel.version if rel.op == "=" else None)
+                    )
         self.chosen: dict[Key, Chosen] = {}
         self.warnings: list[str] = []
         self.provided: dict[str, list[tuple[Stanza, str | None]]] = {}
@@ -139,15 +140,19 @@ class Resolution:
                 chosen = self.chosen.get(key)
                 if chosen is not None:
                     if self._arch_ok(chosen.stanza.multi_arch, arch, rel, from_arch) and (
-                            meets(chosen.stanza.version, rel)):
+                        meets(chosen.stanza.version, rel)
+                    ):
                         return key
                     continue  # a marked version hides the installed one: it replaces it
                 item = self.installed.get(key)
                 if item is not None and (meets(item.version, rel)):
                     return key
             for stanza, pv in self.provided.get(rel.name, []):
-                if self.chosen.get(self._key(stanza), None) is not None and self._provide_ok(rel, pv) \
-                        and self._arch_ok(stanza.multi_arch, self.u.arch_key(stanza), rel, from_arch):
+                if (
+                    self.chosen.get(self._key(stanza), None) is not None
+                    and self._provide_ok(rel, pv)
+                    and self._arch_ok(stanza.multi_arch, self.u.arch_key(stanza), rel, from_arch)
+                ):
                     return self._key(stanza)
             for item, pv in self.installed_provides.get(rel.name, []):
                 if self._provide_ok(rel, pv):
@@ -170,8 +175,7 @@ class Resolution:
         found: list[tuple[tuple[int, ...], Stanza]] = []
         for arch in self._arches(rel, from_arch):
             cand = self.u.candidate(rel.name, arch)
-            if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
-                    meets(cand.version, rel)):
+            if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (meets(cand.version, rel)):
                 found.append((self._rank(cand, same_group=True), cand))
         for stanza, pv in self.u.providers(rel.name):
             arch = self.u.arch_key(stanza)
@@ -194,9 +198,13 @@ class Resolution:
     def _rank(self, stanza: Stanza, same_group: bool) -> tuple[int, ...]:
         # apt's CompareProviders, as a sort key (smaller is preferred).
         installed = (stanza.name, self.u.arch_key(stanza)) in self.installed
-        return (0 if same_group else 1, 0 if installed else 1, 0 if stanza.essential else 1,
-                0 if self.u.arch_key(stanza) == self.u.native else 1,
-                PRIORITY_RANK.get(stanza.priority, 4))
+        return (
+            0 if same_group else 1,
+            0 if installed else 1,
+            0 if stanza.essential else 1,
+            0 if self.u.arch_key(stanza) == self.u.native else 1,
+            PRIORITY_RANK.get(stanza.priority, 4),
+        )
 
     def _why_not(self, group: Group, from_arch: str) -> str:
         reasons = []
@@ -204,8 +212,10 @@ class Resolution:
             versions = self.u.versions(rel.name)
             cand = self.u.candidate(rel.name, from_arch) or self.u.candidate(rel.name, self.u.native)
             if cand is not None and not self._arch_ok(cand.multi_arch, self.u.arch_key(cand), rel, from_arch):
-                reasons.append(f"{rel.name} {cand.version} is {cand.arch} with Multi-Arch: {cand.multi_arch}, "
-                               f"so it cannot serve a {from_arch} package")
+                reasons.append(
+                    f"{rel.name} {cand.version} is {cand.arch} with Multi-Arch: {cand.multi_arch}, "
+                    f"so it cannot serve a {from_arch} package"
+                )
             elif cand is not None:
                 reasons.append(f"{rel.name} {cand.version} is the candidate")
             elif versions:
@@ -270,13 +280,17 @@ class Resolution:
                     raise failure
                 chain = " -> ".join(self._chain(key))
                 raise AnswerIsNo(
-                    f"apt: cannot satisfy {format_group(group)}, needed by {chain}",
-                    [self._why_not(group, from_arch)])
+                    f"apt: cannot satisfy {format_group(group)}, needed by {chain}", [self._why_not(group, from_arch)]
+                )
 
     def _met_groups(self) -> list[tuple[Key, Group]]:
         """Every dependency group of the marked packages that is met right now."""
-        return [(key, group) for key, chosen in self.chosen.items() for group in self._groups(chosen.stanza)
-                if self._satisfier(group, key[1]) is not None]
+        return [
+            (key, group)
+            for key, chosen in self.chosen.items()
+            for group in self._groups(chosen.stanza)
+            if self._satisfier(group, key[1]) is not None
+        ]
 
     def _check_upgrade_keeps(self, met: list[tuple[Key, Group]], target: Stanza) -> None:
         """Upgrading a base-image package must not break what its installed version met.
@@ -287,8 +301,11 @@ class Resolution:
         """
         for key, group in met:
             if self._satisfier(group, key[1]) is None:
-                raise AnswerIsNo(f"apt: upgrading {target.name} to {target.version} would break "
-                                 f"{self._label(key)}'s {format_group(group)}", [])
+                raise AnswerIsNo(
+                    f"apt: upgrading {target.name} to {target.version} would break "
+                    f"{self._label(key)}'s {format_group(group)}",
+                    [],
+                )
 
     def _choices(self, group: Group, from_arch: str) -> Iterator[Stanza]:
         """What may satisfy an unsatisfied group, in apt's order of preference.
@@ -306,15 +323,21 @@ class Resolution:
             for arch in self._arches(rel, from_arch):
                 if (rel.name, arch) in self.installed and (rel.name, arch) not in self.chosen:
                     cand = self.u.candidate(rel.name, arch)
-                    if cand is not None and self._arch_ok(cand.multi_arch, arch, rel, from_arch) and (
-                            meets(cand.version, rel)):
+                    if (
+                        cand is not None
+                        and self._arch_ok(cand.multi_arch, arch, rel, from_arch)
+                        and (meets(cand.version, rel))
+                    ):
                         upgrades.append((self._rank(cand, same_group=True), cand))
             for stanza, pv in self.u.providers(rel.name):
                 key = self._key(stanza)
                 if stanza.name == rel.name or key not in self.installed or key in self.chosen:
                     continue
-                if self.u.candidate(stanza.name, key[1]) is stanza and self._provide_ok(rel, pv) and \
-                        self._arch_ok(stanza.multi_arch, key[1], rel, from_arch):
+                if (
+                    self.u.candidate(stanza.name, key[1]) is stanza
+                    and self._provide_ok(rel, pv)
+                    and self._arch_ok(stanza.multi_arch, key[1], rel, from_arch)
+                ):
                     upgrades.append((self._rank(stanza, same_group=False), stanza))
             yield from self._in_apt_order(upgrades)
         for rel in group:  # lazily: ranking ties can need apt's cache order, which is costly to recover
@@ -356,43 +379,53 @@ class Resolution:
         for key, chosen in self.chosen.items():
             for group in self._groups(chosen.stanza):
                 if self._satisfier(group, key[1]) is None:
-                    broken.append(f"{self._label(key)}={chosen.stanza.version} needs {format_group(group)}, which "
-                                  "the rest of the closure no longer satisfies")
+                    broken.append(
+                        f"{self._label(key)}={chosen.stanza.version} needs {format_group(group)}, which "
+                        "the rest of the closure no longer satisfies"
+                    )
         if broken:
-            raise AnswerIsNo("apt: the closure undoes its own dependencies (a package the base image had is "
-                             "upgraded past what another needs); apt would have to choose another solution or "
-                             "refuse, which imagelock does not emulate", broken)
+            raise AnswerIsNo(
+                "apt: the closure undoes its own dependencies (a package the base image had is "
+                "upgraded past what another needs); apt would have to choose another solution or "
+                "refuse, which imagelock does not emulate",
+                broken,
+            )
 
     def _check_clashes(self) -> None:
         """Refuse a closure in which a Conflicts or Breaks relation holds (apt would not install it as is)."""
         clashes = []
-        for key, chosen in self.chosen.items():
+        for _key, chosen in self.chosen.items():
             stanza = chosen.stanza
             for field_name, text in (("Conflicts", stanza.conflicts), ("Breaks", stanza.breaks)):
                 for group in parse_relations(text):
                     for rel in group:
                         for other in self._clashing(rel, stanza):
-                            clashes.append(f"{stanza.name}={stanza.version} {field_name}: {rel}, and the closure "
-                                           f"has {other}")
+                            clashes.append(
+                                f"{stanza.name}={stanza.version} {field_name}: {rel}, and the closure has {other}"
+                            )
         if clashes:
-            raise AnswerIsNo("apt: the closure would break its own Conflicts/Breaks; apt would have to remove or "
-                             "hold packages here, which imagelock does not emulate", clashes)
+            raise AnswerIsNo(
+                "apt: the closure would break its own Conflicts/Breaks; apt would have to remove or "
+                "hold packages here, which imagelock does not emulate",
+                clashes,
+            )
 
     def _clashing(self, rel: Relation, stanza: Stanza) -> list[str]:
         found = []
         for arch in self.u.architectures:
             other = self.chosen.get((rel.name, arch))
-            if other is not None and other.stanza is not stanza and (
-                    meets(other.stanza.version, rel)):
+            if other is not None and other.stanza is not stanza and (meets(other.stanza.version, rel)):
                 found.append(f"{other.stanza.name}={other.stanza.version}")
             item = self.installed.get((rel.name, arch))
-            if item is not None and (rel.name, arch) not in self.chosen and (
-                    meets(item.version, rel)):
+            if item is not None and (rel.name, arch) not in self.chosen and (meets(item.version, rel)):
                 found.append(f"{item.name}={item.version} (base image)")
         if rel.op is None:  # a versionless Conflicts on a virtual name hits every other provider
             for provider, _ in self.provided.get(rel.name, []):
-                if provider is not stanza and provider.name != stanza.name and \
-                        self.chosen.get(self._key(provider), None) is not None:
+                if (
+                    provider is not stanza
+                    and provider.name != stanza.name
+                    and self.chosen.get(self._key(provider), None) is not None
+                ):
                     found.append(f"{provider.name}={provider.version} (provides {rel.name})")
         return found
 
@@ -415,22 +448,28 @@ class Resolution:
                 if target is None or target not in self.chosen:
                     continue
                 if target == key:  # checked against apt: it cannot order a package pre-depending on itself
-                    self.warnings.append(f"{self._label(key)} pre-depends on {format_group(group)}, which only "
-                                         "it provides: apt's installer cannot order that")
+                    self.warnings.append(
+                        f"{self._label(key)} pre-depends on {format_group(group)}, which only "
+                        "it provides: apt's installer cannot order that"
+                    )
                     continue
                 path = self._path(graph, target, key)
                 if path is not None:
                     cycle = " -> ".join(self._label(k) for k in [key, *path])
-                    self.warnings.append(f"{self._label(key)} pre-depends on {self._label(target)}, which needs "
-                                         f"{self._label(key)} ({cycle}): apt's installer may be unable to order this")
+                    self.warnings.append(
+                        f"{self._label(key)} pre-depends on {self._label(target)}, which needs "
+                        f"{self._label(key)} ({cycle}): apt's installer may be unable to order this"
+                    )
                     continue
                 # Checked against apt: a package under a Pre-Depends that depends on itself (through a
                 # name it Provides) stops apt's installer ("MaxLoopCount reached in SmartUnPack").
                 for node in self._reachable(graph, target):
                     if node in graph.get(node, []):
-                        self.warnings.append(f"{self._label(key)} pre-depends on {self._label(target)}, and "
-                                             f"{self._label(node)} under it depends on itself ({chosen_label(self.chosen[node])}): "
-                                             "apt's installer cannot order that")
+                        self.warnings.append(
+                            f"{self._label(key)} pre-depends on {self._label(target)}, and "
+                            f"{self._label(node)} under it depends on itself ({chosen_label(self.chosen[node])}): "
+                            "apt's installer cannot order that"
+                        )
                         break
 
     @staticmethod

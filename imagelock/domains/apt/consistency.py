@@ -7,9 +7,9 @@ names whose content the intent's own hash cannot see (the base-image manifest).
 from __future__ import annotations
 
 from imagelock.hashing import sha256_file
+from imagelock.intent.apt import parse_apt
 from imagelock.intent.document import Intent
 from imagelock.lock.model import Lock
-from imagelock.intent.apt import parse_apt
 
 
 def problems(lock: Lock, intent: Intent) -> list[str]:
@@ -25,15 +25,19 @@ def problems(lock: Lock, intent: Intent) -> list[str]:
     suites = {s.suite for s in apt.sources}
     for package in apt.packages:
         if package.suite not in suites:
-            out.append(f"inconsistent: apt package {package.name} comes from suite {package.suite!r}, "
-                       "which the lock does not record")
+            out.append(
+                f"inconsistent: apt package {package.name} comes from suite {package.suite!r}, "
+                "which the lock does not record"
+            )
     if apt.base_manifest_sha256 is None:
         present = {p.name for p in apt.packages}
         for package in apt.packages:
             missing = [d.split(":")[0] for d in package.depends_on if d.split(":")[0] not in present]
             if missing:
-                out.append(f"inconsistent: apt package {package.name} depends on {', '.join(missing)}, "
-                           "which the closure does not hold")
+                out.append(
+                    f"inconsistent: apt package {package.name} depends on {', '.join(missing)}, "
+                    "which the closure does not hold"
+                )
     section = intent.section("apt")
     if section is not None:
         manifest = parse_apt(section, intent.path).base_manifest

@@ -29,10 +29,14 @@ from imagelock.intent.document import Intent
 from imagelock.lock.finding import NOT_AS_ASKED, NOT_REPRODUCIBLE, PRERELEASE, Finding
 from imagelock.lock.model import INSTANT, AptLayer, AptPackage, Lock
 
-LIVE_FIX = ("name a snapshot service in [apt] (its URL as `archive`, and `snapshot = true` for the state at "
-            "universe.cutoff; docs/apt.md), or keep every locked .deb with `lock mirror`")
-CUTOFF_FIX = ("name a snapshot service in [apt] with `snapshot = true`, so universe.cutoff selects the archive's "
-              "state (docs/apt.md)")
+LIVE_FIX = (
+    "name a snapshot service in [apt] (its URL as `archive`, and `snapshot = true` for the state at "
+    "universe.cutoff; docs/apt.md), or keep every locked .deb with `lock mirror`"
+)
+CUTOFF_FIX = (
+    "name a snapshot service in [apt] with `snapshot = true`, so universe.cutoff selects the archive's "
+    "state (docs/apt.md)"
+)
 
 # python3.11, python3.11-minimal, libpython3.11-stdlib ...: the packages of one interpreter.
 _INTERPRETER = re.compile(r"^(?:lib)?python(\d+\.\d+)(?:-[a-z]+)?$")
@@ -60,9 +64,13 @@ def read_live(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
     if layer.snapshot or lock.mirror is not None:
         return
     dates = ", ".join(f"{source.suite} {source.date or 'not recorded'}" for source in layer.sources)
-    yield Finding(NOT_REPRODUCIBLE, f"apt {layer.archive}",
-                  f"read live, not from a snapshot (signed Release dates: {dates}): `lock update` cannot read "
-                  "this state again, and the archive drops superseded versions from its indexes", LIVE_FIX)
+    yield Finding(
+        NOT_REPRODUCIBLE,
+        f"apt {layer.archive}",
+        f"read live, not from a snapshot (signed Release dates: {dates}): `lock update` cannot read "
+        "this state again, and the archive drops superseded versions from its indexes",
+        LIVE_FIX,
+    )
 
 
 def after_cutoff(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
@@ -75,10 +83,14 @@ def after_cutoff(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         if signed is None or signed <= cutoff:
             continue
         count = sum(1 for deb in layer.packages if deb.suite == source.suite)
-        yield Finding(NOT_REPRODUCIBLE, f"apt {source.suite}",
-                      f"its signed Release is dated {source.date}, after universe.cutoff {lock.universe.cutoff}: "
-                      f"the closure was chosen from indexes newer than the cutoff ({count} locked packages come "
-                      "from this suite)", CUTOFF_FIX)
+        yield Finding(
+            NOT_REPRODUCIBLE,
+            f"apt {source.suite}",
+            f"its signed Release is dated {source.date}, after universe.cutoff {lock.universe.cutoff}: "
+            f"the closure was chosen from indexes newer than the cutoff ({count} locked packages come "
+            "from this suite)",
+            CUTOFF_FIX,
+        )
 
 
 def prerelease_interpreters(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
@@ -94,13 +106,18 @@ def prerelease_interpreters(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
             continue
         names = sorted(deb.name for deb in debs)
         head = f"python{python}" if f"python{python}" in names else names[0]
-        runs = (f"; the [python] venv at {lock.python.venv} runs on it"
-                if lock.python is not None and lock.python.version == python else "")
-        yield Finding(PRERELEASE, f"apt {head} {version}",
-                      f"{_STAGE[stage.group(1).lower()]} of Python {python}, not a final release "
-                      f"({', '.join(names)}){runs}",
-                      f"take Python {python} from a source that has a final release (e.g. the deadsnakes PPA), "
-                      "or use the distribution's own python3")
+        runs = (
+            f"; the [python] venv at {lock.python.venv} runs on it"
+            if lock.python is not None and lock.python.version == python
+            else ""
+        )
+        yield Finding(
+            PRERELEASE,
+            f"apt {head} {version}",
+            f"{_STAGE[stage.group(1).lower()]} of Python {python}, not a final release ({', '.join(names)}){runs}",
+            f"take Python {python} from a source that has a final release (e.g. the deadsnakes PPA), "
+            "or use the distribution's own python3",
+        )
 
 
 def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
@@ -120,15 +137,21 @@ def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         listing = "; ".join(f"branch {branch}: {', '.join(sorted(names))}" for branch, names in sorted(others.items()))
         other = others[min(others)]
         culprit = next((name for name in sorted(other) if _DRIVER.match(name)), min(other))
-        yield Finding(NOT_AS_ASKED, f"apt {deb.name} {deb.version}",
-                      f"asked for driver branch {match.group(1)}, and the lock also installs another ({listing}), "
-                      f"so {deb.name} is a transitional package or pulls in another driver",
-                      "ask for the branch the archive really serves under its own name, or pin the asked "
-                      f"branch's packages (`lock why {culprit}` shows what pulls it in)")
+        yield Finding(
+            NOT_AS_ASKED,
+            f"apt {deb.name} {deb.version}",
+            f"asked for driver branch {match.group(1)}, and the lock also installs another ({listing}), "
+            f"so {deb.name} is a transitional package or pulls in another driver",
+            "ask for the branch the archive really serves under its own name, or pin the asked "
+            f"branch's packages (`lock why {culprit}` shows what pulls it in)",
+        )
 
 
 CHECKS: tuple[Callable[[AptLayer, Lock], Iterator[Finding]], ...] = (
-    read_live, after_cutoff, prerelease_interpreters, driver_branches,
+    read_live,
+    after_cutoff,
+    prerelease_interpreters,
+    driver_branches,
 )
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imagelock.domains.apt.universe import Universe
 from imagelock.errors import InputError
 from imagelock.formats import debversion
 from imagelock.intent.apt import KernelIntent
-from imagelock.domains.apt.universe import Universe
 
 
 @dataclass
@@ -37,13 +37,17 @@ def plan(universe: Universe, intent: KernelIntent) -> KernelPlan:
     abi = intent.abi
     if abi is None:
         if not available:
-            raise InputError(intent.path, "kernel.flavour", f"the archive has no linux-image-*-{intent.flavour} "
-                             "package")
+            raise InputError(
+                intent.path, "kernel.flavour", f"the archive has no linux-image-*-{intent.flavour} package"
+            )
         abi = available[0]
     elif abi not in available:
         listed = ", ".join(available[:6]) or "none"
-        raise InputError(intent.path, "kernel.version", f"no linux-image-{abi}-{intent.flavour} in the archive; "
-                         f"ABIs of flavour {intent.flavour} it has: {listed}")
+        raise InputError(
+            intent.path,
+            "kernel.version",
+            f"no linux-image-{abi}-{intent.flavour} in the archive; ABIs of flavour {intent.flavour} it has: {listed}",
+        )
     release = f"{abi}-{intent.flavour}"
     has_modules_packages = any(n.startswith("linux-modules-") for n in universe.names())
     names = []

@@ -13,18 +13,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagelock.errors import InputError
-from imagelock.hashing import sha256_file
-from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
 from imagelock.domains.apt import archive, suggest
 from imagelock.domains.apt.closure import Installed, Resolution, Root
-from imagelock.intent.apt import (NAME, AptIntent, KernelIntent, PackageRequest, parse_apt,
-                                           parse_kernel)
 from imagelock.domains.apt.kernel import KernelPlan, plan
 from imagelock.domains.apt.packages_index import Stanza, read
 from imagelock.domains.apt.recording import upstream_sources
 from imagelock.domains.apt.universe import Universe
 from imagelock.domains.context import UpdateContext
+from imagelock.errors import InputError
+from imagelock.hashing import sha256_file
+from imagelock.intent.apt import NAME, AptIntent, KernelIntent, PackageRequest, parse_apt, parse_kernel
+from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
 
 
 @dataclass
@@ -57,8 +56,15 @@ def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
     return snapshot, f"{intent.archive}/{snapshot}" if snapshot else intent.archive
 
 
-def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: str | None = None,
-                 keyring: Path | None = None, recording: Path | None = None) -> Archive:
+def load_archive(
+    intent: AptIntent,
+    cutoff: str,
+    workdir: Path,
+    *,
+    fetch_base: str | None = None,
+    keyring: Path | None = None,
+    recording: Path | None = None,
+) -> Archive:
     """Fetch and verify every suite's InRelease and Packages indexes; nothing unverified is parsed.
 
     `fetch_base` and `keyring` stand in for the intent's when a recorded
@@ -88,15 +94,28 @@ def load_archive(intent: AptIntent, cutoff: str, workdir: Path, *, fetch_base: s
                 indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
                 stanzas.extend(read(index.text, suite, f"{suite}/{index.path}"))
                 texts.append(index.text)
-        sources.append(AptSource(suite=suite, uri=base, components=intent.components,
-                                 architectures=intent.architectures, inrelease_sha256=signed.inrelease_sha256,
-                                 indexes=indexes, date=instant(moment) if moment else None))
+        sources.append(
+            AptSource(
+                suite=suite,
+                uri=base,
+                components=intent.components,
+                architectures=intent.architectures,
+                inrelease_sha256=signed.inrelease_sha256,
+                indexes=indexes,
+                date=instant(moment) if moment else None,
+            )
+        )
     if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
         upstream = upstream_sources(recording, sources, archive.dearmor_keyring(intent.keyring, workdir))
         if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
             sources, keyring_sha256 = upstream, sha256_file(intent.keyring)
-    return Archive(snapshot=snapshot, base=base, keyring_sha256=keyring_sha256, sources=sources,
-                   universe=Universe(stanzas, intent.architectures, texts))
+    return Archive(
+        snapshot=snapshot,
+        base=base,
+        keyring_sha256=keyring_sha256,
+        sources=sources,
+        universe=Universe(stanzas, intent.architectures, texts),
+    )
 
 
 def load(ctx: UpdateContext) -> Loaded:
@@ -112,9 +131,18 @@ def load(ctx: UpdateContext) -> Loaded:
     kernel_section = ctx.intent.section("kernel")
     kernel = parse_kernel(kernel_section, path) if kernel_section is not None else None
     access = ctx.upstreams.apt_archive(archive_base(intent, ctx.cutoff)[1], (path, "apt.archive"))
-    loaded = Loaded(intent=intent, kernel=kernel, archive=load_archive(
-        intent, ctx.cutoff, ctx.workdir or Path("."), fetch_base=access.fetch_base, keyring=access.keyring,
-        recording=access.recording))
+    loaded = Loaded(
+        intent=intent,
+        kernel=kernel,
+        archive=load_archive(
+            intent,
+            ctx.cutoff,
+            ctx.workdir or Path("."),
+            fetch_base=access.fetch_base,
+            keyring=access.keyring,
+            recording=access.recording,
+        ),
+    )
     ctx.cache["apt"] = loaded
     return loaded
 
@@ -145,33 +173,56 @@ def _root(loaded: Loaded, request: PackageRequest, flavours: list[str]) -> Stanz
     if not versions:
         others = universe.versions(request.name)
         if others:
-            raise InputError(path, request.key, f"{request.original!r}: {request.name} exists only for "
-                             f"{', '.join(sorted({s.arch for s in others}))}, not {arch}")
-        providers = sorted({s.name for s, _ in universe.providers(request.name)
-                            if universe.candidate(s.name, universe.arch_key(s)) is s})
+            raise InputError(
+                path,
+                request.key,
+                f"{request.original!r}: {request.name} exists only for "
+                f"{', '.join(sorted({s.arch for s in others}))}, not {arch}",
+            )
+        providers = sorted(
+            {
+                s.name
+                for s, _ in universe.providers(request.name)
+                if universe.candidate(s.name, universe.arch_key(s)) is s
+            }
+        )
         if len(providers) == 1 and request.version is None:
             # apt-get: "Note, selecting 'X' instead of 'Y'" for a virtual name with one provider.
             stanza = universe.candidate(providers[0], arch)
             if stanza is not None:
                 return stanza
         if providers:
-            raise InputError(path, request.key, f"{request.original!r} is a virtual package provided by "
-                             f"{', '.join(providers[:8])}: name the one to install")
+            raise InputError(
+                path,
+                request.key,
+                f"{request.original!r} is a virtual package provided by "
+                f"{', '.join(providers[:8])}: name the one to install",
+            )
         where = f"suites {', '.join(loaded.intent.suites)}; components {', '.join(loaded.intent.components)}"
-        raise InputError(path, request.key, f"no package {request.name!r} in the archive ({where})"
-                         f"{suggest.for_unknown_name(universe, request.name, flavours)}")
+        raise InputError(
+            path,
+            request.key,
+            f"no package {request.name!r} in the archive ({where})"
+            f"{suggest.for_unknown_name(universe, request.name, flavours)}",
+        )
     if request.version is None:
         return versions[0]
     for stanza in versions:
         if stanza.version == request.version:
             universe.pins[(request.name, arch)] = request.version
             return stanza
-    raise InputError(path, request.key, f"{request.original!r}: " + suggest.for_missing_version(
-        universe, request.name, arch, request.version, loaded.archive.snapshot))
+    raise InputError(
+        path,
+        request.key,
+        f"{request.original!r}: "
+        + suggest.for_missing_version(universe, request.name, arch, request.version, loaded.archive.snapshot),
+    )
 
 
-_KERNEL_PACKAGE = re.compile(r"^linux-(?:image|image-unsigned|modules|modules-extra|headers)-"
-                             r"([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:-[a-z0-9-]+)?)$")
+_KERNEL_PACKAGE = re.compile(
+    r"^linux-(?:image|image-unsigned|modules|modules-extra|headers)-"
+    r"([0-9]+\.[0-9]+\.[0-9]+-[0-9]+(?:-[a-z0-9-]+)?)$"
+)
 
 
 def _check_kernel_requests(loaded: Loaded, kplan: KernelPlan) -> None:
@@ -179,9 +230,13 @@ def _check_kernel_requests(loaded: Loaded, kplan: KernelPlan) -> None:
     for request in loaded.intent.packages:
         match = _KERNEL_PACKAGE.match(request.name)
         if match and match.group(1) not in (kplan.release, kplan.abi):
-            raise InputError(loaded.intent.path, request.key, f"{request.original!r} is for kernel "
-                             f"{match.group(1)}, but kernel.version is {kplan.release}: the driver would be built "
-                             "against another kernel's headers (leave kernel packages to [kernel])")
+            raise InputError(
+                loaded.intent.path,
+                request.key,
+                f"{request.original!r} is for kernel "
+                f"{match.group(1)}, but kernel.version is {kplan.release}: the driver would be built "
+                "against another kernel's headers (leave kernel packages to [kernel])",
+            )
 
 
 def kernel_plan(loaded: Loaded) -> KernelPlan | None:
@@ -196,8 +251,9 @@ def request_roots(loaded: Loaded) -> list[Root]:
     flavours.append("generic")
     if kplan is not None:
         _check_kernel_requests(loaded, kplan)
-    roots = [Root(stanza=_root(loaded, request, flavours), original=request.original)
-             for request in loaded.intent.packages]
+    roots = [
+        Root(stanza=_root(loaded, request, flavours), original=request.original) for request in loaded.intent.packages
+    ]
     universe = loaded.archive.universe
     asked = {(r.stanza.name, universe.arch_key(r.stanza)) for r in roots}
     for name in kplan.packages if kplan else []:
@@ -217,15 +273,29 @@ def resolve(ctx: UpdateContext) -> AptLayer:
     for warning in resolution.warnings:
         print(f"imagelock: warning: apt: {warning}", file=sys.stderr)
     packages = [
-        AptPackage(name=c.stanza.name, version=c.stanza.version, arch=c.stanza.arch, filename=c.stanza.filename,
-                   sha256=c.stanza.sha256, size=c.stanza.size, suite=c.stanza.suite, requested=c.requested,
-                   original=c.original, depends_on=c.depends_on)
+        AptPackage(
+            name=c.stanza.name,
+            version=c.stanza.version,
+            arch=c.stanza.arch,
+            filename=c.stanza.filename,
+            sha256=c.stanza.sha256,
+            size=c.stanza.size,
+            suite=c.stanza.suite,
+            requested=c.requested,
+            original=c.original,
+            depends_on=c.depends_on,
+        )
         for c in chosen.values()
     ]
     manifest = loaded.intent.base_manifest
-    return AptLayer(archive=loaded.intent.archive, keyring_sha256=loaded.archive.keyring_sha256,
-                    snapshot=loaded.archive.snapshot, sources=loaded.archive.sources, packages=packages,
-                    base_manifest_sha256=sha256_file(manifest) if manifest else None)
+    return AptLayer(
+        archive=loaded.intent.archive,
+        keyring_sha256=loaded.archive.keyring_sha256,
+        snapshot=loaded.archive.snapshot,
+        sources=loaded.archive.sources,
+        packages=packages,
+        base_manifest_sha256=sha256_file(manifest) if manifest else None,
+    )
 
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:

@@ -56,8 +56,22 @@ class Stanza:
         return self.artifact.rsplit("\n", 1)[1]
 
 
-_FIELDS = ("Package", "Version", "Architecture", "Multi-Arch", "Depends", "Pre-Depends", "Provides",
-           "Conflicts", "Breaks", "Filename", "Size", "SHA256", "Essential", "Priority")
+_FIELDS = (
+    "Package",
+    "Version",
+    "Architecture",
+    "Multi-Arch",
+    "Depends",
+    "Pre-Depends",
+    "Provides",
+    "Conflicts",
+    "Breaks",
+    "Filename",
+    "Size",
+    "SHA256",
+    "Essential",
+    "Priority",
+)
 # A field line (a newline, then the field name); continuation lines (leading
 # blank) are folded into the value. Description continuation lines start with a
 # blank, so they can never look like a field. The leading newline, rather than
@@ -73,14 +87,28 @@ def _stanza(fields: dict[str, str], suite: str, where: str) -> Stanza:
     get = fields.get
     intern = sys.intern
     try:  # the fields are looked up in the order errors name them
-        name, version, arch, filename, size = (fields["Package"], fields["Version"], fields["Architecture"],
-                                               fields["Filename"], fields["Size"])
+        name, version, arch, filename, size = (
+            fields["Package"],
+            fields["Version"],
+            fields["Architecture"],
+            fields["Filename"],
+            fields["Size"],
+        )
         int(size)  # checked now, read again only if the version is locked
         return Stanza(
-            name, intern(version), intern(arch), f"{filename}\n{size}\n{fields['SHA256']}", suite,
-            intern(get("Multi-Arch", "no")), get("Depends", ""), get("Pre-Depends", ""),
-            get("Provides", ""), get("Conflicts", ""), get("Breaks", ""),
-            get("Essential") == "yes", intern(get("Priority", "optional")),
+            name,
+            intern(version),
+            intern(arch),
+            f"{filename}\n{size}\n{fields['SHA256']}",
+            suite,
+            intern(get("Multi-Arch", "no")),
+            get("Depends", ""),
+            get("Pre-Depends", ""),
+            get("Provides", ""),
+            get("Conflicts", ""),
+            get("Breaks", ""),
+            get("Essential") == "yes",
+            intern(get("Priority", "optional")),
         )
     except KeyError as exc:
         name = fields.get("Package", "?")

@@ -17,10 +17,10 @@ import dataclasses
 import json
 from pathlib import Path
 
+from imagelock.domains.apt import archive
 from imagelock.errors import InputError, VerificationError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import AptIndexFile, AptSource, instant
-from imagelock.domains.apt import archive
 
 
 def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -> list[AptSource] | None:
@@ -40,22 +40,27 @@ def _upstream(recording: Path, source: AptSource, recorded: object, keyring: Pat
     if not isinstance(recorded, dict) or not where.is_file():
         raise VerificationError(f"{recording}: keeps no upstream InRelease and digests for suite {source.suite}")
     data = where.read_bytes()
-    release = archive.parse_release(archive.gpgv_verify(data, keyring, str(where)).decode("utf-8", "replace"),
-                                    str(where))
+    release = archive.parse_release(
+        archive.gpgv_verify(data, keyring, str(where)).decode("utf-8", "replace"), str(where)
+    )
     if source.suite not in (release.suite, release.codename):
-        raise VerificationError(f"{where}: signed for suite {release.suite or release.codename!r}, "
-                                f"not {source.suite!r}")
+        raise VerificationError(
+            f"{where}: signed for suite {release.suite or release.codename!r}, not {source.suite!r}"
+        )
     if sha256_bytes(data) != recorded.get("inrelease-sha256"):
         raise VerificationError(f"{where}: not the InRelease provenance.json names for {source.suite}")
     indexes = []
     for item in recorded.get("indexes", []):
         path, sha256, size = item.get("path"), item.get("sha256"), item.get("size")
         if release.sha256.get(path) != (sha256, size):
-            raise VerificationError(f"{where}: does not list {path} with sha256 {sha256} and size {size}, "
-                                    "as provenance.json says the recording was cut from")
+            raise VerificationError(
+                f"{where}: does not list {path} with sha256 {sha256} and size {size}, "
+                "as provenance.json says the recording was cut from"
+            )
         indexes.append(AptIndexFile(path=path, sha256=sha256, size=size))
     if not indexes:
         raise VerificationError(f"{recording}/provenance.json: names no index of suite {source.suite}")
     moment = archive.release_time(release, str(where))
-    return dataclasses.replace(source, inrelease_sha256=sha256_bytes(data), indexes=indexes,
-                               date=instant(moment) if moment else None)
+    return dataclasses.replace(
+        source, inrelease_sha256=sha256_bytes(data), indexes=indexes, date=instant(moment) if moment else None
+    )

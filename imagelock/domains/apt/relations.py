@@ -55,8 +55,7 @@ def parse_relations(field: str) -> tuple[Group, ...]:
             if not match:
                 raise RelationError(f"cannot parse relation {alt.strip()!r}")
             op = match["op"]
-            alts.append(Relation(match["name"], match["arch"], _OBSOLETE.get(op, op) if op else None,
-                                 match["ver"]))
+            alts.append(Relation(match["name"], match["arch"], _OBSOLETE.get(op, op) if op else None, match["ver"]))
         groups.append(tuple(alts))
     return tuple(groups)
 

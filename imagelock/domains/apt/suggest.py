@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from imagelock.formats import debversion
 from imagelock.domains.apt.universe import Universe
+from imagelock.formats import debversion
 
 
 def _split_name_version(universe: Universe, name: str, flavours: list[str]) -> list[str]:
@@ -19,7 +19,7 @@ def _split_name_version(universe: Universe, name: str, flavours: list[str]) -> l
     for i, char in enumerate(name):
         if char != "-" or i + 1 >= len(name) or not name[i + 1].isdigit():
             continue
-        head, tail = name[:i], name[i + 1:]
+        head, tail = name[:i], name[i + 1 :]
         for other in universe.names():
             if not other.startswith(head + "-"):
                 continue
@@ -52,8 +52,10 @@ def for_missing_version(universe: Universe, name: str, arch: str, version: str, 
     message = f"version {version} is not in the archive; it has {listed}"
     newest = have[0].version if have else None
     if snapshot is None:
-        message += ("; the archive moves on, so if this version was published once, pin an "
-                    "archive snapshot from then with apt.snapshot")
+        message += (
+            "; the archive moves on, so if this version was published once, pin an "
+            "archive snapshot from then with apt.snapshot"
+        )
     elif newest is not None and debversion.compare(version, newest) > 0:
         message += f"; it may be newer than snapshot {snapshot}: pin a later apt.snapshot"
     else:

@@ -11,22 +11,33 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 
 from imagelock.domains.apt.archive import IndexText
-from imagelock.formats import debversion
 from imagelock.domains.apt.packages_index import Stanza
 from imagelock.domains.apt.relations import parse_relations
+from imagelock.formats import debversion
 
 Key = tuple[str, str]  # (name, arch) with arch "all" folded into the native architecture
 
 # The order in which apt's cache generator reads a stanza's fields: a package
 # gets its cache ID the first time its name is met, as a Package or as the
 # target of any of these relations (debListParser::NewVersion).
-APT_FIELD_ORDER = ("Package", "Pre-Depends", "Depends", "Conflicts", "Breaks", "Recommends", "Suggests",
-                   "Replaces", "Enhances", "Provides")
+APT_FIELD_ORDER = (
+    "Package",
+    "Pre-Depends",
+    "Depends",
+    "Conflicts",
+    "Breaks",
+    "Recommends",
+    "Suggests",
+    "Replaces",
+    "Enhances",
+    "Provides",
+)
 
 
 class Universe:
-    def __init__(self, stanzas: Iterable[Stanza], architectures: list[str],
-                 texts: list[IndexText] | None = None) -> None:
+    def __init__(
+        self, stanzas: Iterable[Stanza], architectures: list[str], texts: list[IndexText] | None = None
+    ) -> None:
         self.texts = texts or []  # the index texts in the order apt reads them, for mention_order
         self._mentions: dict[str, tuple[int, ...]] = {}
         self.architectures = list(architectures)
@@ -75,9 +86,13 @@ class Universe:
         """
         if self._providers is None:
             self._providers = self._provider_table()
-        return [(stanza, rel.version if rel.op == "=" else None)
-                for stanza in self._providers.get(name, ())
-                for group in parse_relations(stanza.provides) for rel in group if rel.name == name]
+        return [
+            (stanza, rel.version if rel.op == "=" else None)
+            for stanza in self._providers.get(name, ())
+            for group in parse_relations(stanza.provides)
+            for rel in group
+            if rel.name == name
+        ]
 
     def _provider_table(self) -> dict[str, list[Stanza]]:
         """Name -> the versions whose Provides list it, in the order of `by_name`.
@@ -118,8 +133,9 @@ class Universe:
         if cached is not None:
             return cached
         fields = "|".join(re.escape(f) for f in APT_FIELD_ORDER)
-        pattern = re.compile(rf"^({fields}):[^\n]*?(?<![A-Za-z0-9.+\-]){re.escape(name)}(?![A-Za-z0-9.+\-])",
-                             re.MULTILINE)
+        pattern = re.compile(
+            rf"^({fields}):[^\n]*?(?<![A-Za-z0-9.+\-]){re.escape(name)}(?![A-Za-z0-9.+\-])", re.MULTILINE
+        )
         found: tuple[int, ...] = (len(self.texts), 0, 0, 0, 0)
         for number, text in enumerate(self.texts):
             first = text.read(functools.partial(_first_mention, pattern))

@@ -18,7 +18,13 @@ def items(layer: BaseLayer) -> Iterator[Item]:
 
 
 DOMAIN = Domain(
-    name="base", layer=BaseLayer, parse=intent.parse, resolver="imagelock.domains.base.layer:resolve",
-    summary=lambda layer: f"{len(layer.amis)} base AMIs", items=items, findings=findings.findings,
-    image_order=0, moves_major=True,
+    name="base",
+    layer=BaseLayer,
+    parse=intent.parse,
+    resolver="imagelock.domains.base.layer:resolve",
+    summary=lambda layer: f"{len(layer.amis)} base AMIs",
+    items=items,
+    findings=findings.findings,
+    image_order=0,
+    moves_major=True,
 )

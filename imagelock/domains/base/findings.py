@@ -14,8 +14,10 @@ from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
 CANONICAL = "099720109477"  # the AWS account that publishes Ubuntu's official AMIs
-FIX = ("record the base image's package manifest (Canonical publishes one per serial), or have the build make the "
-       "locked kernel the GRUB default and check `uname -r` after rebooting into it")
+FIX = (
+    "record the base image's package manifest (Canonical publishes one per serial), or have the build make the "
+    "locked kernel the GRUB default and check `uname -r` after rebooting into it"
+)
 
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
@@ -23,8 +25,17 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
     if base is None or kernel is None or not base.amis:
         return []
     amis = ", ".join(f"{ami.id} ({ami.region})" for ami in base.amis)
-    canonical = (", and Canonical's EC2 images boot the linux-aws flavour"
-                 if any(ami.owner == CANONICAL for ami in base.amis) else "")
-    return [Finding(NOT_VERIFIED, f"base {amis}",
-                    f"nothing proves it boots the locked kernel {kernel.version}: the lock records no package "
-                    f"manifest for it{canonical}", FIX)]
+    canonical = (
+        ", and Canonical's EC2 images boot the linux-aws flavour"
+        if any(ami.owner == CANONICAL for ami in base.amis)
+        else ""
+    )
+    return [
+        Finding(
+            NOT_VERIFIED,
+            f"base {amis}",
+            f"nothing proves it boots the locked kernel {kernel.version}: the lock records no package "
+            f"manifest for it{canonical}",
+            FIX,
+        )
+    ]

@@ -27,12 +27,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from imagelock.net import aws
+from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError, UpstreamError
 from imagelock.intent.base import ARCHES, CANONICAL_OWNER, BaseIntent, parse
 from imagelock.lock.model import BaseAmi, BaseLayer, instant
+from imagelock.net import aws
 from imagelock.net.upstreams import LIVE, Upstreams, Where
-from imagelock.domains.context import UpdateContext
+
 
 def _created(image: dict[str, Any]) -> dt.datetime:
     return dt.datetime.fromisoformat(str(image["CreationDate"]).replace("Z", "+00:00"))
@@ -40,8 +41,14 @@ def _created(image: dict[str, Any]) -> dt.datetime:
 
 def _record(region: str, image: dict[str, Any]) -> BaseAmi:
     created = instant(_created(image))
-    return BaseAmi(region=region, id=image["ImageId"], name=image.get("Name", ""), creation_date=created,
-                   owner=image.get("OwnerId", ""), root_device=image.get("RootDeviceName"))
+    return BaseAmi(
+        region=region,
+        id=image["ImageId"],
+        name=image.get("Name", ""),
+        creation_date=created,
+        owner=image.get("OwnerId", ""),
+        root_device=image.get("RootDeviceName"),
+    )
 
 
 def _describe(region: str, upstreams: Upstreams, where: Where, **query: Any) -> list[dict[str, Any]]:
@@ -58,8 +65,7 @@ def _describe(region: str, upstreams: Upstreams, where: Where, **query: Any) -> 
         raise UpstreamError(f"EC2 {region}: DescribeImages: {aws.describe_error(exc)}") from None
 
 
-def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, upstreams: Upstreams,
-               where: Where) -> BaseAmi:
+def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, upstreams: Upstreams, where: Where) -> BaseAmi:
     import fnmatch
 
     from botocore.exceptions import BotoCoreError, ClientError
@@ -69,28 +75,39 @@ def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, upstrea
         answer = upstreams.aws_client("ssm", region, where).get_parameter(Name=intent.ssm_parameter)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            raise InputError(path, "base.image", f"Canonical publishes no SSM parameter {intent.ssm_parameter} "
-                             f"in {region}") from None
+            raise InputError(
+                path, "base.image", f"Canonical publishes no SSM parameter {intent.ssm_parameter} in {region}"
+            ) from None
         raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
     except BotoCoreError as exc:
         raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
     ami = str(answer["Parameter"]["Value"])
     images = _describe(region, upstreams, where, ImageIds=[ami], Owners=[CANONICAL_OWNER])
     image = images[0] if images else None
-    if image is None or image.get("OwnerId") != CANONICAL_OWNER \
-            or not fnmatch.fnmatchcase(image.get("Name", ""), intent.name_pattern):
-        raise UpstreamError(f"SSM {region}: {intent.ssm_parameter} names {ami}, which is not a {intent.image} "
-                            f"{intent.arch} image owned by Canonical ({CANONICAL_OWNER})")
+    if (
+        image is None
+        or image.get("OwnerId") != CANONICAL_OWNER
+        or not fnmatch.fnmatchcase(image.get("Name", ""), intent.name_pattern)
+    ):
+        raise UpstreamError(
+            f"SSM {region}: {intent.ssm_parameter} names {ami}, which is not a {intent.image} "
+            f"{intent.arch} image owned by Canonical ({CANONICAL_OWNER})"
+        )
     record = _record(region, image)
     if record.creation_date >= cutoff:
-        raise InputError(path, "base.source", f"the SSM parameter names {ami} in {region}, created "
-                         f"{record.creation_date}, not before the cutoff {cutoff}: SSM names only today's image; "
-                         "leave source out to take the newest image before the cutoff")
+        raise InputError(
+            path,
+            "base.source",
+            f"the SSM parameter names {ami} in {region}, created "
+            f"{record.creation_date}, not before the cutoff {cutoff}: SSM names only today's image; "
+            "leave source out to take the newest image before the cutoff",
+        )
     return record
 
 
-def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path,
-                   upstreams: Upstreams = LIVE, key: str = "base.regions") -> BaseAmi:
+def resolve_region(
+    intent: BaseIntent, region: str, cutoff: str, path: Path, upstreams: Upstreams = LIVE, key: str = "base.regions"
+) -> BaseAmi:
     """The AMI for one region; `key` names the region in the intent, for messages."""
     where = (path, key)
     if intent.source == "ssm":
@@ -113,8 +130,12 @@ def resolve_region(intent: BaseIntent, region: str, cutoff: str, path: Path,
     eligible = [i for i in images if i.get("OwnerId") == CANONICAL_OWNER and _created(i) < limit]
     if not eligible:
         newer = f" ({len(images)} newer)" if images else ""
-        raise InputError(path, "base.image", f"no {intent.image} {intent.arch} image by Canonical "
-                         f"({CANONICAL_OWNER}) created before {cutoff} in {region}{newer}")
+        raise InputError(
+            path,
+            "base.image",
+            f"no {intent.image} {intent.arch} image by Canonical "
+            f"({CANONICAL_OWNER}) created before {cutoff} in {region}{newer}",
+        )
     newest = max(eligible, key=lambda i: (_created(i), i["ImageId"]))
     return _record(region, newest)
 
@@ -123,17 +144,23 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
     path = ctx.intent.path
     intent = parse(ctx.intent.section("base"), path)
     if intent is None:  # only `instance-types`: the intent names no base image to lock
-        raise InputError(path, "base.image", "expected the base image to lock, such as \"ubuntu 22.04\"")
+        raise InputError(path, "base.image", 'expected the base image to lock, such as "ubuntu 22.04"')
     previous = ctx.previous.base if ctx.previous else None
     kept: dict[str, BaseAmi] = {}
     same_universe = ctx.previous is not None and ctx.previous.universe.cutoff == ctx.cutoff
     arch = intent.arch if intent.ami is None else None
-    if previous is not None and (previous.image, previous.arch) == (intent.image, arch) and same_universe \
-            and intent.source == "describe-images" \
-            and not ctx.upgrade and "base" not in ctx.refresh:
+    if (
+        previous is not None
+        and (previous.image, previous.arch) == (intent.image, arch)
+        and same_universe
+        and intent.source == "describe-images"
+        and not ctx.upgrade
+        and "base" not in ctx.refresh
+    ):
         kept = {ami.region: ami for ami in previous.amis}
     amis = []
     for i, region in enumerate(intent.regions):
-        amis.append(kept.get(region) or resolve_region(intent, region, ctx.cutoff, path, ctx.upstreams,
-                                                       f"base.regions[{i}]"))
+        amis.append(
+            kept.get(region) or resolve_region(intent, region, ctx.cutoff, path, ctx.upstreams, f"base.regions[{i}]")
+        )
     return BaseLayer(image=intent.image, amis=amis, arch=arch)

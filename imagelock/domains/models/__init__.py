@@ -22,9 +22,16 @@ def file_url(repo: str, commit: str, name: str, base: str | None = None) -> str:
 def artifacts(layer: list[Model]) -> Iterator[Artifact]:
     for model in layer:
         for item in model.files:
-            yield Artifact("model", f"{model.repo}/{item.path}", (file_url(model.repo, model.commit, item.path),),
-                           item.sha256, item.size, hub=True,
-                           moved_by=("HF_ENDPOINT", HUB_ENDPOINT), label=f"model file {model.repo}/{item.path}")
+            yield Artifact(
+                "model",
+                f"{model.repo}/{item.path}",
+                (file_url(model.repo, model.commit, item.path),),
+                item.sha256,
+                item.size,
+                hub=True,
+                moved_by=("HF_ENDPOINT", HUB_ENDPOINT),
+                label=f"model file {model.repo}/{item.path}",
+            )
 
 
 def items(layer: list[Model]) -> Iterator[Item]:
@@ -36,7 +43,13 @@ def items(layer: list[Model]) -> Iterator[Item]:
 
 
 DOMAIN = Domain(
-    name="models", layer=list[Model], parse=intent.parse, resolver="imagelock.domains.models.layer:resolve",
-    summary=lambda layer: f"{sum(len(m.files) for m in layer)} model files", items=items, artifacts=artifacts,
-    findings=findings.findings, image_order=5,
+    name="models",
+    layer=list[Model],
+    parse=intent.parse,
+    resolver="imagelock.domains.models.layer:resolve",
+    summary=lambda layer: f"{sum(len(m.files) for m in layer)} model files",
+    items=items,
+    artifacts=artifacts,
+    findings=findings.findings,
+    image_order=5,
 )

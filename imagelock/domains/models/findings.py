@@ -16,8 +16,10 @@ from imagelock.intent.models import ModelIntent
 from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock, Model
 
-FIX = ("run `lock update --refresh models` where the Hub (or a recording of these files) answers, so the lock "
-       "records each file's sha256")
+FIX = (
+    "run `lock update --refresh models` where the Hub (or a recording of these files) answers, so the lock "
+    "records each file's sha256"
+)
 
 
 def _unpinned(model: ModelIntent, locked: Model | None) -> list[str]:
@@ -36,11 +38,12 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
         if not missing:
             continue
         if entry is None:
-            what = (f"the intent asks for {', '.join(model.files)} in {model.dest}, and the lock pins none of "
-                    "its files")
+            what = f"the intent asks for {', '.join(model.files)} in {model.dest}, and the lock pins none of its files"
         else:
             at = f" at {entry.commit[:12]}" if entry.commit else ""
-            what = (f"the intent asks for {', '.join(missing)} in {model.dest}, and the lock pins no file matching "
-                    f"{'it' if len(missing) == 1 else 'them'} by sha256{at}")
+            what = (
+                f"the intent asks for {', '.join(missing)} in {model.dest}, and the lock pins no file matching "
+                f"{'it' if len(missing) == 1 else 'them'} by sha256{at}"
+            )
         out.append(Finding(NOT_VERIFIED, f"models {model.repo}", what, FIX))
     return out

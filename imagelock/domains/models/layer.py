@@ -29,14 +29,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from imagelock.net import http
+from imagelock.domains.context import UpdateContext
 from imagelock.domains.models import file_url
-from imagelock.net.upstreams import HubAccess
 from imagelock.errors import InputError, UpstreamError, VerificationError
 from imagelock.hashing import git_blob_id, is_sha256, sha256_bytes
 from imagelock.intent.models import ModelIntent, parse
 from imagelock.lock.model import Lock, Model, ModelFile
-from imagelock.domains.context import UpdateContext
+from imagelock.net import http
+from imagelock.net.upstreams import HubAccess
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -62,13 +62,24 @@ def _hub_error(exc: Exception, model: ModelIntent, path: Path, hub: HubAccess) -
         if hub.stand_in:
             return _gated_at_stand_in(model, path, hub)
         if hub.token is None:
-            return InputError(path, f"{where}.repo", f"{repo} is gated: accept its terms on the Hub, then set "
-                              "HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
-        return InputError(path, f"{where}.repo", f"{repo} is gated and the token in the environment has no "
-                          "access to it: accept its terms on the Hub with that account")
+            return InputError(
+                path,
+                f"{where}.repo",
+                f"{repo} is gated: accept its terms on the Hub, then set "
+                "HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account",
+            )
+        return InputError(
+            path,
+            f"{where}.repo",
+            f"{repo} is gated and the token in the environment has no "
+            "access to it: accept its terms on the Hub with that account",
+        )
     if isinstance(exc, RevisionNotFoundError):
-        return InputError(path, f"{where}.revision", f"revision {model.revision!r} not found in {repo}: "
-                          "expected a branch, tag or commit of that repo")
+        return InputError(
+            path,
+            f"{where}.revision",
+            f"revision {model.revision!r} not found in {repo}: expected a branch, tag or commit of that repo",
+        )
     if isinstance(exc, RepositoryNotFoundError) and hub.stand_in:
         return InputError(path, f"{where}.repo", f"{hub.stand_in} has no recording of {repo} ({hub.missing_note})")
     if isinstance(exc, RepositoryNotFoundError):
@@ -90,8 +101,11 @@ def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: st
         hits = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not hits:
             listing = ", ".join(sorted(names)[:12]) + (", ..." if len(names) > 12 else "")
-            raise InputError(path, f"{model.where}.files[{j}]", f"{pattern!r} matches no file in {model.repo} at "
-                             f"{commit[:12]}; files there: {listing}")
+            raise InputError(
+                path,
+                f"{model.where}.files[{j}]",
+                f"{pattern!r} matches no file in {model.repo} at {commit[:12]}; files there: {listing}",
+            )
         chosen.update(hits)
     return sorted(chosen)
 
@@ -101,11 +115,14 @@ def _fetch_small(hub: HubAccess, repo: str, commit: str, sibling: Any) -> ModelF
     headers = {"Authorization": f"Bearer {hub.token}"} if hub.token else None
     data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
     if sibling.size is not None and len(data) != sibling.size:
-        raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: {len(data)} bytes arrived, "
-                                f"the Hub lists {sibling.size}")
+        raise VerificationError(
+            f"{repo}/{sibling.rfilename} at {commit[:12]}: {len(data)} bytes arrived, the Hub lists {sibling.size}"
+        )
     if sibling.blob_id and git_blob_id(data) != sibling.blob_id:
-        raise VerificationError(f"{repo}/{sibling.rfilename} at {commit[:12]}: git blob id "
-                                f"{git_blob_id(data)}, the Hub lists {sibling.blob_id}")
+        raise VerificationError(
+            f"{repo}/{sibling.rfilename} at {commit[:12]}: git blob id "
+            f"{git_blob_id(data)}, the Hub lists {sibling.blob_id}"
+        )
     sha256 = sha256_bytes(data)
     _keep(sha256, data)
     return ModelFile(path=sibling.rfilename, sha256=sha256, size=len(data), lfs=False)
@@ -134,14 +151,19 @@ def resolve_one(model: ModelIntent, path: Path, hub: HubAccess) -> Model:
     if gated and hub.stand_in:
         raise _gated_at_stand_in(model, path, hub)
     if gated and hub.token is None:
-        raise InputError(path, f"{model.where}.repo", f"{model.repo} is gated: accept its terms on the Hub, "
-                         "then set HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account")
+        raise InputError(
+            path,
+            f"{model.where}.repo",
+            f"{model.repo} is gated: accept its terms on the Hub, "
+            "then set HF_TOKEN (or HUGGINGFACE_HUB_TOKEN) to a token of that account",
+        )
     commit = info.sha
     if not commit or not _COMMIT.match(commit):
         raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: no commit sha for {model.revision!r}")
     if _COMMIT.match(model.revision) and commit != model.revision:
-        raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}: asked for commit {model.revision}, "
-                            f"answered {commit}")
+        raise UpstreamError(
+            f"Hugging Face Hub {hub.name}: {model.repo}: asked for commit {model.revision}, answered {commit}"
+        )
     siblings = {s.rfilename: s for s in info.siblings or []}
     files = []
     for name in _match(model.files, list(siblings), model, commit, path):
@@ -153,8 +175,15 @@ def resolve_one(model: ModelIntent, path: Path, hub: HubAccess) -> Model:
             files.append(ModelFile(path=name, sha256=sha256, size=size, lfs=True))
         else:
             files.append(_fetch_small(hub, model.repo, commit, sibling))
-    return Model(repo=model.repo, revision=model.revision, commit=commit, dest=model.dest, files=files,
-                 original_files=list(model.files), architectures=_architectures(files))
+    return Model(
+        repo=model.repo,
+        revision=model.revision,
+        commit=commit,
+        dest=model.dest,
+        files=files,
+        original_files=list(model.files),
+        architectures=_architectures(files),
+    )
 
 
 def _architectures(files: list[ModelFile]) -> list[str]:
@@ -174,8 +203,12 @@ def _architectures(files: list[ModelFile]) -> list[str]:
 
 def _reusable(model: ModelIntent, previous: Lock | None) -> Model | None:
     for old in previous.models if previous else []:
-        if (old.repo, old.revision, old.dest, old.original_files) == (model.repo, model.revision, model.dest,
-                                                                       model.files):
+        if (old.repo, old.revision, old.dest, old.original_files) == (
+            model.repo,
+            model.revision,
+            model.dest,
+            model.files,
+        ):
             return old
     return None
 
@@ -197,6 +230,13 @@ def manifest(lock: Lock) -> list[dict[str, Any]]:
     rows = []
     for model in sorted(lock.models, key=lambda m: (m.repo, m.dest)):
         for item in sorted(model.files, key=lambda f: f.path):
-            rows.append({"repo": model.repo, "path": item.path, "sha256": item.sha256, "size": item.size,
-                         "hf_revision": model.commit})
+            rows.append(
+                {
+                    "repo": model.repo,
+                    "path": item.path,
+                    "sha256": item.sha256,
+                    "size": item.size,
+                    "hf_revision": model.commit,
+                }
+            )
     return rows

@@ -13,16 +13,30 @@ from imagelock.lock.model import NvidiaLayer
 
 
 def artifacts(layer: NvidiaLayer) -> Iterator[Artifact]:
-    yield Artifact("nvidia", layer.runfile, (layer.url,), layer.sha256, layer.size,
-                   moved_by=(BASE_URL_ENV, DOWNLOAD_BASE), label=f"nvidia runfile {layer.runfile}")
+    yield Artifact(
+        "nvidia",
+        layer.runfile,
+        (layer.url,),
+        layer.sha256,
+        layer.size,
+        moved_by=(BASE_URL_ENV, DOWNLOAD_BASE),
+        label=f"nvidia runfile {layer.runfile}",
+    )
 
 
 def items(layer: NvidiaLayer) -> Iterator[Item]:
-    yield Item("driver", f"{layer.driver_version} (CUDA {layer.cuda_version}, {layer.runfile})", layer.sha256,
-               layer.size)
+    yield Item(
+        "driver", f"{layer.driver_version} (CUDA {layer.cuda_version}, {layer.runfile})", layer.sha256, layer.size
+    )
 
 
 DOMAIN = Domain(
-    name="nvidia", layer=NvidiaLayer, parse=intent.parse, resolver="imagelock.domains.nvidia.layer:resolve",
-    summary=lambda layer: f"nvidia {layer.runfile}", items=items, artifacts=artifacts, image_order=3,
+    name="nvidia",
+    layer=NvidiaLayer,
+    parse=intent.parse,
+    resolver="imagelock.domains.nvidia.layer:resolve",
+    summary=lambda layer: f"nvidia {layer.runfile}",
+    items=items,
+    artifacts=artifacts,
+    image_order=3,
 )

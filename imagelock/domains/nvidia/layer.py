@@ -25,18 +25,16 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from imagelock.net import aws
-
-from imagelock.net import http
-from imagelock.net.upstreams import RunfileRecord
-from imagelock.errors import InputError, VerificationError
-from imagelock.hashing import is_sha256
-from imagelock.hashing import Digest
-from imagelock.intent.nvidia import NvidiaIntent, parse
-from imagelock.lock.model import NvidiaLayer
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.nvidia import catalog as nvidia_catalog
 from imagelock.domains.nvidia.catalog import BASE_URL_ENV, DOWNLOAD_BASE, Runfile
+from imagelock.errors import InputError, VerificationError
+from imagelock.hashing import Digest, is_sha256
+from imagelock.intent.nvidia import NvidiaIntent, parse
+from imagelock.lock.model import NvidiaLayer
+from imagelock.net import aws, http
+from imagelock.net.upstreams import RunfileRecord
+
 
 def _key(version: str) -> Version:
     try:
@@ -65,19 +63,31 @@ def select(intent: NvidiaIntent, path: Path, catalog: dict[str, Runfile] | None 
         else:
             line = [v for v in known if v.startswith(intent.cuda + ".")] if intent.cuda.count(".") == 1 else []
             if not line:
-                raise InputError(path, "nvidia.cuda", f"no runfile for CUDA {intent.cuda} in the catalog; nearest: "
-                                 f"{', '.join(_nearest(intent.cuda, known))} (known: {known[0]} to {known[-1]})")
+                raise InputError(
+                    path,
+                    "nvidia.cuda",
+                    f"no runfile for CUDA {intent.cuda} in the catalog; nearest: "
+                    f"{', '.join(_nearest(intent.cuda, known))} (known: {known[0]} to {known[-1]})",
+                )
             entry = catalog[line[-1]]
     if intent.driver is not None:
         bundling = [v for v in known if catalog[v].driver == intent.driver]
         if entry is not None:
             if entry.driver != intent.driver:
-                raise InputError(path, "nvidia.driver", f"CUDA {entry.cuda}'s runfile bundles driver {entry.driver}, "
-                                 f"not {intent.driver}; drop one of the two or make them agree")
+                raise InputError(
+                    path,
+                    "nvidia.driver",
+                    f"CUDA {entry.cuda}'s runfile bundles driver {entry.driver}, "
+                    f"not {intent.driver}; drop one of the two or make them agree",
+                )
         elif not bundling:
             drivers = sorted({r.driver for r in catalog.values()}, key=_key)
-            raise InputError(path, "nvidia.driver", f"no runfile in the catalog bundles driver {intent.driver}; "
-                             f"nearest: {', '.join(_nearest(intent.driver, drivers))}")
+            raise InputError(
+                path,
+                "nvidia.driver",
+                f"no runfile in the catalog bundles driver {intent.driver}; "
+                f"nearest: {', '.join(_nearest(intent.driver, drivers))}",
+            )
         else:
             entry = catalog[bundling[-1]]  # several CUDA releases may bundle one driver: the newest
     assert entry is not None
@@ -110,8 +120,10 @@ def mismatches(digest: Digest, expected: Runfile) -> list[str]:
 def verify(digest: Digest, expected: Runfile, source: str) -> None:
     problems = mismatches(digest, expected)
     if problems:
-        raise VerificationError(f"{expected.name} from {http.redact(source)}: {'; '.join(problems)}; "
-                                "the file was discarded and nothing was written")
+        raise VerificationError(
+            f"{expected.name} from {http.redact(source)}: {'; '.join(problems)}; "
+            "the file was discarded and nothing was written"
+        )
 
 
 def download_verified(entry: Runfile, source: str) -> Digest:
@@ -155,8 +167,13 @@ def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> Nv
     mirror = _mirror_object(intent.mirror, entry.name) if intent.mirror else None
 
     previous = ctx.previous.nvidia if ctx.previous else None
-    same = (previous is not None and previous.runfile == entry.name and previous.md5 == entry.md5
-            and previous.size == entry.size and previous.url == url)
+    same = (
+        previous is not None
+        and previous.runfile == entry.name
+        and previous.md5 == entry.md5
+        and previous.size == entry.size
+        and previous.url == url
+    )
     recorded = None if same and "nvidia" not in ctx.refresh else ctx.upstreams.runfile(entry.name, (path, "nvidia"))
     if same and "nvidia" not in ctx.refresh:
         assert previous is not None
@@ -168,10 +185,20 @@ def resolve(ctx: UpdateContext, catalog: dict[str, Runfile] | None = None) -> Nv
         source = mirror or (entry.url(override) if override else url)
         sha256 = download_verified(entry, source).sha256
         if same and previous is not None and previous.sha256 != sha256:
-            raise VerificationError(f"{entry.name}: sha256 {sha256} differs from the {previous.sha256} the lock "
-                                    "recorded, though md5 and size match; nothing was written")
+            raise VerificationError(
+                f"{entry.name}: sha256 {sha256} differs from the {previous.sha256} the lock "
+                "recorded, though md5 and size match; nothing was written"
+            )
     if mirror is None and previous is not None and previous.sha256 == sha256:
         mirror = previous.mirror_url  # recorded by `lock mirror`; still the same bytes
-    return NvidiaLayer(runfile=entry.name, url=url, sha256=sha256, md5=entry.md5, size=entry.size,
-                       driver_version=entry.driver, cuda_version=entry.cuda,
-                       install_flags=intent.install_flags, mirror_url=mirror)
+    return NvidiaLayer(
+        runfile=entry.name,
+        url=url,
+        sha256=sha256,
+        md5=entry.md5,
+        size=entry.size,
+        driver_version=entry.driver,
+        cuda_version=entry.cuda,
+        install_flags=intent.install_flags,
+        mirror_url=mirror,
+    )

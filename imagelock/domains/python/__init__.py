@@ -15,8 +15,14 @@ from imagelock.lock.model import PythonLayer
 def artifacts(layer: PythonLayer) -> Iterator[Artifact]:
     for package in layer.packages:
         wheel = package.wheel
-        yield Artifact("wheel", wheel.filename, (wheel.url,), wheel.sha256, wheel.size,
-                       label=f"python package {package.name} {package.version} ({wheel.filename})")
+        yield Artifact(
+            "wheel",
+            wheel.filename,
+            (wheel.url,),
+            wheel.sha256,
+            wheel.size,
+            label=f"python package {package.name} {package.version} ({wheel.filename})",
+        )
 
 
 def items(layer: PythonLayer) -> Iterator[Item]:
@@ -26,7 +32,14 @@ def items(layer: PythonLayer) -> Iterator[Item]:
 
 
 DOMAIN = Domain(
-    name="python", layer=PythonLayer, parse=intent.parse, resolver="imagelock.domains.python.layer:resolve",
-    summary=lambda layer: f"{len(layer.packages)} python packages", items=items, artifacts=artifacts,
-    findings=findings.findings, image_order=4, runs_apart=True,
+    name="python",
+    layer=PythonLayer,
+    parse=intent.parse,
+    resolver="imagelock.domains.python.layer:resolve",
+    summary=lambda layer: f"{len(layer.packages)} python packages",
+    items=items,
+    artifacts=artifacts,
+    findings=findings.findings,
+    image_order=4,
+    runs_apart=True,
 )

@@ -19,11 +19,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
-from imagelock.domains.python import simple_index
 from imagelock.domains.context import UpdateContext
+from imagelock.domains.python import simple_index
 from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, default_index_url
 from imagelock.engines.python.uv import ROOT_PROJECT, UvEngine
+from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
 
 PARALLEL = 4
 
@@ -58,8 +58,14 @@ class _Probe:
     def run(self, requirements: list[str], lowest: bool = False) -> dict[str, str] | str:
         """Pins on success, uv's explanation on failure."""
         self.count += 1
-        request = replace(self.request, requirements=requirements, preferences={}, upgrade=False,
-                          upgrade_packages=[], lowest_direct=lowest)
+        request = replace(
+            self.request,
+            requirements=requirements,
+            preferences={},
+            upgrade=False,
+            upgrade_packages=[],
+            lowest_direct=lowest,
+        )
         where = self.workdir / f"probe-{self.count}"
         try:
             resolved = self.engine.closure(request, where)
@@ -186,12 +192,17 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
         matching = [v for v in versions if requirement.specifier.contains(v, prereleases=True)]
         if not matching:
             near = ", ".join(str(v) for v in simple_index.nearest(list(versions), wanted)) or "none"
-            raise InputError(ctx.intent.path, key, f"{requirement}: no such version on index {index_name!r} "
-                             f"before the cutoff {ctx.cutoff}; nearest: {near}")
+            raise InputError(
+                ctx.intent.path,
+                key,
+                f"{requirement}: no such version on index {index_name!r} "
+                f"before the cutoff {ctx.cutoff}; nearest: {near}",
+            )
 
 
-def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed,
-            engine: UvEngine, workdir: Path) -> ImagelockError:
+def explain(
+    ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed, engine: UvEngine, workdir: Path
+) -> ImagelockError:
     """Every conflict of the intent, each with its requirement chain and nearest fixes (exit 1)."""
     intent = ctx.intent.python
     assert intent is not None
@@ -214,9 +225,8 @@ def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFaile
             if isinstance(result, str):
                 conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b]), message=result))
         pair_conflicts = [c for c in conflicts if len(c.members) == 2]
-        jobs = [(c, Requirement(m), other) for c in pair_conflicts
-                for m, other in (c.members, c.members[::-1])]
-        for (conflict, relaxed, other), fix in zip(jobs, pool.map(lambda j: _fix(probe, j[1], j[2]), jobs)):
+        jobs = [(c, Requirement(m), other) for c in pair_conflicts for m, other in (c.members, c.members[::-1])]
+        for (conflict, _relaxed, _other), fix in zip(jobs, pool.map(lambda j: _fix(probe, j[1], j[2]), jobs)):
             if fix:
                 conflict.fixes.append(fix)
     if not conflicts:
@@ -226,6 +236,7 @@ def explain(ctx: UpdateContext, request: EngineRequest, failure: ResolutionFaile
         body = conflict.lines()
         lines.append(f"{number}. {body[0]}")
         lines += [f"   {line}" for line in body[1:]]
-    summary = (f"{ctx.intent.path}: python: {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}; "
-               "nothing was written")
+    summary = (
+        f"{ctx.intent.path}: python: {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}; nothing was written"
+    )
     return AnswerIsNo(summary, lines)

@@ -28,6 +28,11 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
     if not version.is_prerelease:
         return []
     minor = ".".join(str(part) for part in version.release[:2])
-    return [Finding(PRERELEASE, f"python interpreter {layer.version}",
-                    f"the venv at {layer.venv} is made with a pre-release of Python {minor}, not a final release",
-                    f"build the venv with a final release of Python {minor}, or name a minor version that has one")]
+    return [
+        Finding(
+            PRERELEASE,
+            f"python interpreter {layer.version}",
+            f"the venv at {layer.venv} is made with a pre-release of Python {minor}, not a final release",
+            f"build the venv with a final release of Python {minor}, or name a minor version that has one",
+        )
+    ]

@@ -10,16 +10,15 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from imagelock.net import http
+from imagelock.domains.context import UpdateContext
+from imagelock.domains.python import conflicts, simple_index
+from imagelock.engines.python.contract import Engine, EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.engines.python.piptools import PipToolsEngine
+from imagelock.engines.python.uv import UvEngine
 from imagelock.errors import InputError, UpstreamError
 from imagelock.intent.python import PythonIntent
 from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
-from imagelock.domains.python import conflicts, simple_index
-from imagelock.domains.context import UpdateContext
-from imagelock.engines.python.contract import (Engine, EngineIndex, EngineRequest, ResolutionFailed,
-                                               ResolvedPackage)
-from imagelock.engines.python.piptools import PipToolsEngine
-from imagelock.engines.python.uv import UvEngine
+from imagelock.net import http
 
 DEFAULT_INDEX_NAME = "pypi"
 
@@ -73,10 +72,17 @@ def lock_indexes(intent: PythonIntent) -> list[PythonIndex]:
     """The indexes as the lock records them: credentials in their URLs are never written."""
     out = [PythonIndex(name=DEFAULT_INDEX_NAME, url=http.redact(intent.index_url or ""), default=True)]
     if intent.torch:
-        out.append(PythonIndex(name=f"pytorch-{intent.torch.cuda}", url=http.redact(intent.torch.index_url),
-                               packages=sorted(canonicalize_name(p) for p in intent.torch.packages)))
-    out += [PythonIndex(name=i.name, url=http.redact(i.url),
-                        packages=sorted(canonicalize_name(p) for p in i.packages)) for i in intent.indexes]
+        out.append(
+            PythonIndex(
+                name=f"pytorch-{intent.torch.cuda}",
+                url=http.redact(intent.torch.index_url),
+                packages=sorted(canonicalize_name(p) for p in intent.torch.packages),
+            )
+        )
+    out += [
+        PythonIndex(name=i.name, url=http.redact(i.url), packages=sorted(canonicalize_name(p) for p in i.packages))
+        for i in intent.indexes
+    ]
     return out
 
 
@@ -87,9 +93,15 @@ def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[R
     if previous and not ctx.upgrade:
         preferences = {p.name: p.version for p in previous.packages}
     return EngineRequest(
-        requirements=[str(r) for r in requirements], python_version=intent.version, platform=intent.platform,
-        cutoff=ctx.cutoff, default_index=default, indexes=indexes, preferences=preferences,
-        upgrade=ctx.upgrade, upgrade_packages=ctx.upgrade_packages,
+        requirements=[str(r) for r in requirements],
+        python_version=intent.version,
+        platform=intent.platform,
+        cutoff=ctx.cutoff,
+        default_index=default,
+        indexes=indexes,
+        preferences=preferences,
+        upgrade=ctx.upgrade,
+        upgrade_packages=ctx.upgrade_packages,
     )
 
 
@@ -107,8 +119,12 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
     if engine.cannot_pin_indexes:
         for pinned, key in ((intent.torch, "python.torch"), (intent.indexes, "python.index")):
             if pinned:
-                raise InputError(ctx.intent.path, key, f"the {ctx.engine} engine cannot pin packages to one index "
-                                 f"({engine.cannot_pin_indexes}); use the default engine, uv")
+                raise InputError(
+                    ctx.intent.path,
+                    key,
+                    f"the {ctx.engine} engine cannot pin packages to one index "
+                    f"({engine.cannot_pin_indexes}); use the default engine, uv",
+                )
     for caveat in engine.caveats(intent.version, intent.platform):
         print(f"lock: warning: {caveat}", file=sys.stderr)
     requirements = intent.requirements + intent.bootstrap
@@ -136,11 +152,22 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
     for name, package in sorted(resolved.items()):
         chosen = choose_wheel(package, ranking)
         url = ctx.upstreams.upstream_url(chosen.url, chosen.filename)
-        packages.append(PythonPackage(
-            name=name, version=package.version, index=pinned.get(canonicalize_name(name), DEFAULT_INDEX_NAME),
-            requested=canonicalize_name(name) in asked, original=asked.get(canonicalize_name(name)),
-            dependencies=sorted(children[name]),
-            wheel=dataclasses.replace(chosen, url=http.redact(url)),
-        ))
-    return PythonLayer(version=intent.version, platform=intent.platform, venv=intent.venv, engine=ctx.engine,
-                       indexes=lock_indexes(intent), packages=packages)
+        packages.append(
+            PythonPackage(
+                name=name,
+                version=package.version,
+                index=pinned.get(canonicalize_name(name), DEFAULT_INDEX_NAME),
+                requested=canonicalize_name(name) in asked,
+                original=asked.get(canonicalize_name(name)),
+                dependencies=sorted(children[name]),
+                wheel=dataclasses.replace(chosen, url=http.redact(url)),
+            )
+        )
+    return PythonLayer(
+        version=intent.version,
+        platform=intent.platform,
+        venv=intent.venv,
+        engine=ctx.engine,
+        indexes=lock_indexes(intent),
+        packages=packages,
+    )

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from html import unescape
 from urllib.parse import unquote, urljoin
 
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, canonicalize_name,
-                             parse_sdist_filename, parse_wheel_filename)
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import Version
 
-from imagelock.net import http
 from imagelock.errors import UpstreamError
+from imagelock.net import http
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 _ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]+)\"[^>]*>([^<]+)</a>", re.IGNORECASE)
@@ -53,15 +58,28 @@ def project_files(index_url: str, project: str) -> list[IndexFile] | None:
         for entry in json.loads(response.content).get("files", []):
             if entry.get("yanked"):
                 continue
-            files.append(IndexFile(filename=entry["filename"], url=urljoin(url, entry["url"]),
-                                   sha256=entry.get("hashes", {}).get("sha256"), size=entry.get("size"),
-                                   upload_time=entry.get("upload-time")))
+            files.append(
+                IndexFile(
+                    filename=entry["filename"],
+                    url=urljoin(url, entry["url"]),
+                    sha256=entry.get("hashes", {}).get("sha256"),
+                    size=entry.get("size"),
+                    upload_time=entry.get("upload-time"),
+                )
+            )
     else:
         for href, text in _ANCHOR.findall(response.text):
             link, _, fragment = unescape(href).partition("#")
             sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
-            files.append(IndexFile(filename=unquote(unescape(text)).strip(), url=urljoin(url, link),
-                                   sha256=sha256, size=None, upload_time=None))
+            files.append(
+                IndexFile(
+                    filename=unquote(unescape(text)).strip(),
+                    url=urljoin(url, link),
+                    sha256=sha256,
+                    size=None,
+                    upload_time=None,
+                )
+            )
     return files
 
 
@@ -84,5 +102,5 @@ def nearest(versions: list[Version], wanted: Version, count: int = 3) -> list[Ve
     """The versions closest to the wanted one: the next ones above and below it."""
     ordered = sorted(versions)
     above = [v for v in ordered if v > wanted][: (count + 1) // 2]
-    below = [v for v in ordered if v < wanted][-(count - len(above)):] if count > len(above) else []
+    below = [v for v in ordered if v < wanted][-(count - len(above)) :] if count > len(above) else []
     return sorted(set(above + below), reverse=True)

@@ -22,8 +22,7 @@ from typing import Protocol
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from imagelock.engines.python.compiled import clean_report, parse_requirements
-from imagelock.engines.python.contract import (EngineRequest, ResolutionFailed, ResolvedPackage,
-                                               default_index_url)
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage, default_index_url
 from imagelock.errors import UpstreamError
 from imagelock.lock.model import Wheel
 
@@ -77,8 +76,11 @@ def _hashed_wheels(files: Sequence[ListedFile], version: str) -> list[Wheel]:
                 continue
         except (InvalidWheelFilename, ValueError):
             continue
-        wheels.append(Wheel(filename=item.filename, url=item.url, sha256=item.sha256,
-                            size=item.size, upload_time=item.upload_time))
+        wheels.append(
+            Wheel(
+                filename=item.filename, url=item.url, sha256=item.sha256, size=item.size, upload_time=item.upload_time
+            )
+        )
     return wheels
 
 
@@ -97,8 +99,9 @@ class PipToolsEngine:
         out = []
         mismatch = host_mismatch(python_version, target)
         if mismatch:
-            out.append(f"pip-tools resolves for this machine, not the target ({mismatch}); "
-                       "the lock may not fit the target")
+            out.append(
+                f"pip-tools resolves for this machine, not the target ({mismatch}); the lock may not fit the target"
+            )
         out.append("pip-tools cannot honour the upload-time cutoff; versions are as of now")
         return out
 
@@ -127,10 +130,27 @@ class PipToolsEngine:
         output.unlink(missing_ok=True)
         if request.preferences:  # an existing output file is pip-compile's list of pins to keep
             output.write_text("".join(f"{n}=={v}\n" for n, v in sorted(request.preferences.items())))
-        args = [sys.executable, "-m", "piptools", "compile", str(source), "-o", str(output), "--quiet",
-                "--no-header", "--annotation-style", "line", "--allow-unsafe", "--no-emit-index-url",
-                "--index-url", index, "--pip-args", "--only-binary :all:",
-                "--cache-dir", str(self.cache_dir)]
+        args = [
+            sys.executable,
+            "-m",
+            "piptools",
+            "compile",
+            str(source),
+            "-o",
+            str(output),
+            "--quiet",
+            "--no-header",
+            "--annotation-style",
+            "line",
+            "--allow-unsafe",
+            "--no-emit-index-url",
+            "--index-url",
+            index,
+            "--pip-args",
+            "--only-binary :all:",
+            "--cache-dir",
+            str(self.cache_dir),
+        ]
         if request.upgrade:
             args.append("--upgrade")
         for name in request.upgrade_packages:
@@ -138,8 +158,7 @@ class PipToolsEngine:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
         env["PIP_CONFIG_FILE"] = os.devnull  # the machine's pip.conf must not add indexes
         try:
-            result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=PIP_TIMEOUT,
-                                    check=False)
+            result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise UpstreamError(f"pip-compile did not finish within {PIP_TIMEOUT} s") from None
         if result.returncode != 0:

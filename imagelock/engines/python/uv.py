@@ -93,13 +93,23 @@ def _project(request: EngineRequest, requirements: list[str]) -> str:
 
 def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
     args = [
-        uv_binary(), "pip", "compile", str(workdir / "pyproject.toml"),
-        "--python-version", request.python_version,
-        "--python-platform", request.platform,
-        "--exclude-newer", request.cutoff,
-        "--only-binary", ":all:",
-        "--no-header", "--quiet", "--no-progress",
-        "--index-strategy", "first-index",
+        uv_binary(),
+        "pip",
+        "compile",
+        str(workdir / "pyproject.toml"),
+        "--python-version",
+        request.python_version,
+        "--python-platform",
+        request.platform,
+        "--exclude-newer",
+        request.cutoff,
+        "--only-binary",
+        ":all:",
+        "--no-header",
+        "--quiet",
+        "--no-progress",
+        "--index-strategy",
+        "first-index",
     ]
     if request.default_index:
         args += ["--default-index", request.default_index]
@@ -144,10 +154,15 @@ def _wheels(entry: dict[str, Any]) -> list[Wheel]:
     wheels = []
     for wheel in entry.get("wheels", []):
         upload = wheel.get("upload-time")
-        wheels.append(Wheel(
-            filename=filename_of(wheel["url"]), url=wheel["url"], sha256=wheel["hashes"]["sha256"],
-            size=wheel.get("size"), upload_time=instant(upload) if upload is not None else None,
-        ))
+        wheels.append(
+            Wheel(
+                filename=filename_of(wheel["url"]),
+                url=wheel["url"],
+                sha256=wheel["hashes"]["sha256"],
+                size=wheel.get("size"),
+                upload_time=instant(upload) if upload is not None else None,
+            )
+        )
     return wheels
 
 
@@ -179,8 +194,9 @@ class UvEngine:
         # index that arrives transitively (torch under vllm) is made direct and resolved
         # again, so it too comes from its one index and never from the default one.
         direct = {canonicalize_name(Requirement(r).name) for r in requirements}
-        stray: list[str] = sorted(n for i in request.indexes for n in map(canonicalize_name, i.packages)
-                                  if n in packages and n not in direct)
+        stray: list[str] = sorted(
+            n for i in request.indexes for n in map(canonicalize_name, i.packages) if n in packages and n not in direct
+        )
         if stray:
             packages = self._compile(request, requirements + stray, workdir)
         return packages
