@@ -69,5 +69,4 @@ def findings(lock: Lock, lock_path: str | Path) -> list[Finding]:
     InputError when the lock generates no template (a value the generator refuses):
     then there is nothing to judge, and `lock generate` says why.
     """
-    text = Path(lock_path).read_text(encoding="utf-8")
-    return unpinned_plugins(generate.render(lock, text, lock_path)[TEMPLATE])
+    return unpinned_plugins(generate.render_template(lock, lock_path))

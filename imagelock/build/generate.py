@@ -49,16 +49,24 @@ def load(lock_path: str | Path) -> tuple[Lock, str]:
 def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
     """File name -> content, for every file `lock generate` writes."""
     values = Values(lock_path)
-    models_manifest = manifests.models_manifest(lock, values)
-    return {
-        "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
-        "image.pkr.hcl": packer.render(lock, values, models_manifest),
-        "lock.toml": lock_text,
-        "models-manifest.json": models_manifest,
-        "pylock.toml": manifests.pylock_toml(lock, values),
-        "ray-worker.yaml": ray.render(lock, values),
-        "requirements.txt": manifests.requirements_txt(lock, values),
-    }
+    with lock.frozen():
+        models_manifest = manifests.models_manifest(lock, values)
+        return {
+            "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
+            "image.pkr.hcl": packer.render(lock, values, models_manifest),
+            "lock.toml": lock_text,
+            "models-manifest.json": models_manifest,
+            "pylock.toml": manifests.pylock_toml(lock, values),
+            "ray-worker.yaml": ray.render(lock, values),
+            "requirements.txt": manifests.requirements_txt(lock, values),
+        }
+
+
+def render_template(lock: Lock, lock_path: str | Path) -> str:
+    """The Packer template alone: what `lock check` judges, without rendering every other file."""
+    values = Values(lock_path)
+    with lock.frozen():
+        return packer.render(lock, values, manifests.models_manifest(lock, values))
 
 
 def _writable(out_dir: Path) -> None:

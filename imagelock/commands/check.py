@@ -20,8 +20,9 @@ from imagelock import rules as compat
 from imagelock.build import findings as build_findings
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
-from imagelock.intent.document import default_lock_path
+from imagelock.intent.document import Intent, default_lock_path
 from imagelock.lock.finding import Finding
+from imagelock.lock.model import Lock
 
 
 @dataclass
@@ -42,6 +43,12 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
     intent = domains.read_intent(intent_path)
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     lock, claimed = domains.read_lock(path)
+    with lock.frozen():  # check only reads the lock: its digest is computed once
+        return _judge(intent, path, lock, claimed)
+
+
+def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
+    """The verdict on one lock against its intent: problems, findings and notes."""
     actual = lock.digest()
     result = CheckResult(lock_path=path, digest=actual, image=lock.image_name())
     if lock.intent_sha256 != intent.sha256:
