@@ -37,14 +37,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from imagelock import domains  # noqa: E402
 from imagelock.drift.compare import LockIndex, compare, normalize, validate  # noqa: E402
 from imagelock.drift.synthetic import facts_for, plant  # noqa: E402
-from imagelock.lock import model as lockfile  # noqa: E402
-from imagelock.lock.model import AptLayer, AptPackage, KernelLayer, Model, ModelFile, NvidiaLayer  # noqa: E402
+from imagelock.lock.model import (  # noqa: E402
+    AptLayer,
+    AptPackage,
+    KernelLayer,
+    Lock,  # noqa: E402
+    Model,
+    ModelFile,
+    NvidiaLayer,
+)
 
 
-def bench_lock(apt: int) -> lockfile.Lock:
-    lock, _ = lockfile.read(ROOT / "locks" / "seed.lock")
+def bench_lock(apt: int) -> Lock:
+    lock, _ = domains.read_lock(ROOT / "locks" / "seed.lock")
     rng = random.Random(1)
     lock.apt = AptLayer(
         archive="ubuntu",
@@ -85,7 +93,7 @@ def bench_lock(apt: int) -> lockfile.Lock:
     return lock
 
 
-def naive(lock: lockfile.Lock, facts: dict) -> bool:
+def naive(lock: Lock, facts: dict) -> bool:
     """Drifted? Computed without an index: dicts rebuilt from the lock for every document."""
     drift = False
     digest = facts["fingerprint"]["digest"]
