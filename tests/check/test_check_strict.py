@@ -77,14 +77,12 @@ def test_a_stale_lock_fails_with_or_without_strict_and_still_lists_findings(tmp_
 def test_an_unpinned_plugin_in_the_template_fails_strict(tmp_path: Path, lock_cli, monkeypatch) -> None:
     """The template is read as generated: a plugin without an exact version there is a finding."""
     intent = _tiny(tmp_path, '"tokenizer.json"')
-    render = build_findings.generate.render
+    render = build_findings.generate.render_template
 
-    def loose(*args: object) -> dict[str, str]:
-        files = render(*args)  # type: ignore[arg-type]
-        files["image.pkr.hcl"] = files["image.pkr.hcl"].replace('version = "= ', 'version = ">= ')
-        return files
+    def loose(*args: object) -> str:
+        return render(*args).replace('version = "= ', 'version = ">= ')  # type: ignore[arg-type]
 
-    monkeypatch.setattr(build_findings.generate, "render", loose)
+    monkeypatch.setattr(build_findings.generate, "render_template", loose)
     run = lock_cli("check", "--strict", str(intent))
     assert run.code == 1
     assert (
