@@ -3,6 +3,10 @@
 Nothing of the machine's own apt configuration is read: APT_CONFIG points at
 a file that moves Dir (and with it sources, lists, cache and apt.conf.d) into
 a temporary directory, and the dpkg status file is ours.
+
+By default this is the machine's apt-get; `setup(..., runner=...)` makes every
+later command of that tree run another one, such as jammy's apt-get 2.4
+unpacked by tools/jammy_apt.py (`<runner> apt-get ...`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import subprocess
 from pathlib import Path
 
 _INST = re.compile(r"^Inst (\S+?)(?::\S+)? (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)", re.MULTILINE)
+_REMV = re.compile(r"^Remv (\S+?)(?::\S+)? \[(\S+)\]", re.MULTILINE)
+RUNNER = "IMAGELOCK_APT_RUNNER"  # in the environment setup() returns: the runner of another apt-get
 
 
 def setup(
@@ -24,8 +30,13 @@ def setup(
     arch: str = "amd64",
     status: str = "",
     foreign: tuple[str, ...] = (),
+    runner: Path | None = None,
 ) -> dict[str, str]:
-    """Write the private apt tree and run `apt-get update`; returns the environment to run apt with."""
+    """Write the private apt tree and run `apt-get update`; returns the environment to run apt with.
+
+    With `runner`, that apt-get and every later one of this tree (`command`, `simulate`) is
+    `<runner> apt-get`, e.g. jammy's apt-get from tools/jammy_apt.py.
+    """
     for sub in (
         "etc/apt/apt.conf.d",
         "etc/apt/preferences.d",
@@ -55,8 +66,17 @@ def setup(
         'Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";\n'
     )
     env = {**os.environ, "APT_CONFIG": str(config), "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "-q", "update"], env=env, check=True, capture_output=True, timeout=300)
+    env.pop(RUNNER, None)
+    if runner is not None:
+        env[RUNNER] = str(runner)
+    subprocess.run(command(env, ["-q", "update"]), env=env, check=True, capture_output=True, timeout=300)
     return env
+
+
+def command(env: dict[str, str], args: list[str]) -> list[str]:
+    """`apt-get ARGS` as the tree `env` belongs to runs it (the machine's, or through its runner)."""
+    runner = env.get(RUNNER)
+    return [runner, "apt-get", *args] if runner else ["apt-get", *args]
 
 
 ORDERING_FAILURES = ("Could not configure", "Couldn't configure", "Conf Broken", "MaxLoopCount")
@@ -84,14 +104,21 @@ def installs(stdout: str) -> set[tuple[str, str, str]]:
     return {(m[1], m[2], m[3]) for m in _INST.finditer(stdout)}
 
 
+def removes(stdout: str) -> set[tuple[str, str]]:
+    """{(name, version)} of the `Remv` lines of a simulated install (what apt would take away)."""
+    return {(m[1], m[2]) for m in _REMV.finditer(stdout)}
+
+
 def simulate(env: dict[str, str], packages: list[str]) -> tuple[int, set[tuple[str, str, str]], str]:
     """`apt-get install --simulate`: (exit code, {(name, version, arch)} it would install, output)."""
-    result = subprocess.run(simulate_command(packages), env=env, capture_output=True, text=True, timeout=300)
+    argv = command(env, simulate_command(packages)[1:])
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     return result.returncode, installs(result.stdout), output
 
 
-def status_stanza(name: str, version: str, arch: str, provides: str = "") -> str:
+def status_stanza(name: str, version: str, arch: str, provides: str = "", fields: dict[str, str] | None = None) -> str:
+    """A dpkg status record of an installed package; `fields` adds relations (Depends, Breaks ...)."""
     lines = [
         f"Package: {name}",
         "Status: install ok installed",
@@ -101,5 +128,6 @@ def status_stanza(name: str, version: str, arch: str, provides: str = "") -> str
     ]
     if provides:
         lines.append(f"Provides: {provides}")
+    lines += [f"{key}: {value}" for key, value in (fields or {}).items()]
     lines.append("Description: base image package")
     return "\n".join(lines) + "\n\n"
