@@ -15,6 +15,14 @@ one in Ubuntu 22.04 and Debian 12):
 * an unsatisfied group with an alternative installed in the base image whose
   candidate would satisfy it (by name, or by what the candidate Provides) is
   solved by upgrading that package first;
+* marking a package upgrades, first, every base-image package it would break:
+  one its Conflicts or Breaks hit, and, when it upgrades a base-image package,
+  every base-image package with a dependency naming it that the installed
+  version met and the new one does not (`libgcc-s1` needs `gcc-12-base (=
+  12-20220319-1ubuntu1)`: upgrading gcc-12-base upgrades libgcc-s1), as
+  MarkInstall does in jammy's apt 2.4; where apt would have to remove such a
+  package instead (no newer version, or one that cannot be installed), the
+  closure is refused;
 * only the candidate version of a package is ever considered (the newest, or
   the one the intent pins), so there is one version per (name, arch);
 * among a real package and the packages that Provide its name, apt's
@@ -23,8 +31,10 @@ one in Ubuntu 22.04 and Debian 12):
   met last (its highest cache ID; checked against apt with two tied providers).
 
 Recommends are not followed (the seed installs with --no-install-recommends).
-Conflicts and Breaks are checked on the result, not solved, and so is every
-dependency (a later upgrade can break a group the base image once met):
+Beyond the base-image upgrades above, Conflicts and Breaks are checked on the
+result, not solved, and so is every
+dependency of the closure and of the base image (a later upgrade can break a
+group the base image once met):
 where apt's problem resolver would start removing, holding or re-choosing
 packages, the closure is refused with the problem named, rather than differ
 from apt without a word.
@@ -53,6 +63,10 @@ PRIORITY_RANK = {"required": 1, "important": 2, "standard": 3, "optional": 4, "e
 def meets(version: str, rel: Relation) -> bool:
     """`version` satisfies the relation's version constraint (none: any version does)."""
     return rel.op is None or rel.version is None or debversion.satisfies(version, rel.op, rel.version)
+
+
+class BaseImageBroken(AnswerIsNo):
+    """An upgrade apt makes only by removing a base-image package: the closure is refused, no other choice tried."""
 
 
 @dataclass
@@ -101,12 +115,33 @@ class Resolution:
                     self.installed_provides.setdefault(rel.name, []).append(
                         (item, rel.version if rel.op == "=" else None)
                     )
+        # The installed versions' dependencies, read from the archive's stanza of that version
+        # (a version the archive no longer has is taken to have none), and who names whom in them.
+        self.base_groups: dict[Key, tuple[Group, ...]] = {}
+        self.base_stanzas: dict[Key, Stanza] = {}
+        self._base_rdeps: dict[str, list[tuple[Key, Relation]]] = {}
+        for key, item in self.installed.items():
+            stanza = self._installed_stanza(item, key)
+            if stanza is None:
+                continue
+            self.base_stanzas[key] = stanza
+            self.base_groups[key] = groups = self._groups(stanza)
+            for group in groups:
+                for rel in group:
+                    self._base_rdeps.setdefault(rel.name, []).append((key, rel))
+        self._positions: dict[str, int] | None = None
         self.chosen: dict[Key, Chosen] = {}
         self.warnings: list[str] = []
         self.provided: dict[str, list[tuple[Stanza, str | None]]] = {}
         self._expanded: set[Key] = set()
 
     # --- state ---------------------------------------------------------------------
+
+    def _installed_stanza(self, item: Installed, key: Key) -> Stanza | None:
+        for stanza in self.u.versions(item.name):
+            if stanza.version == item.version and self.u.arch_key(stanza) == key[1]:
+                return stanza
+        return None
 
     def _key(self, stanza: Stanza) -> Key:
         return (stanza.name, self.u.arch_key(stanza))
@@ -250,6 +285,8 @@ class Resolution:
         self._expanded.add(key)
         parent = self.chosen[key]
         from_arch = key[1]
+        if self.installed:
+            self._upgrade_base_dependents(key, parent.stanza)
         for group in self._groups(parent.stanza):
             if self._satisfier(group, from_arch) is not None:
                 continue
@@ -269,6 +306,8 @@ class Resolution:
                     if kept is not None:
                         self._check_upgrade_keeps(kept, target)
                     self._expand(target_key)
+                except BaseImageBroken:
+                    raise  # apt would remove a base-image package here: no other choice is tried
                 except AnswerIsNo as error:
                     self._restore(saved)
                     failure = failure or error
@@ -282,6 +321,119 @@ class Resolution:
                 raise AnswerIsNo(
                     f"apt: cannot satisfy {format_group(group)}, needed by {chain}", [self._why_not(group, from_arch)]
                 )
+
+    def _upgrade_base_dependents(self, key: Key, target: Stanza) -> None:
+        """Upgrade the base-image packages that marking `target` would break, before its own dependencies.
+
+        apt 2.4's MarkInstall collects them first (MarkInstall_RemoveConflictsIfNotUpgradeable,
+        MarkInstall_CollectReverseDepends) and upgrades each to its candidate, expanding it at
+        once (MarkInstall_UpgradeOrRemoveConflicts), before the package's own dependencies:
+
+        * an installed package that `target`'s Conflicts or Breaks hits, whose candidate
+          it does not hit (`Breaks: lib (<< 2.0)` upgrades an installed lib 1.0 to 2.0);
+        * when `target` upgrades an installed package: every installed package whose
+          installed version has a dependency naming it that the installed version met and
+          the new one does not, each relation on its own (an or-group another alternative
+          still meets counts too), in the order of apt's reverse-dependency list: the order
+          its cache met those packages in (checked against apt with two such packages whose
+          new versions choose differently depending on which goes first; with more, apt's
+          list order also depends on how its cache shares the relations' version strings,
+          which is not emulated). Found with the jammy oracle: gcc-12 upgrades gcc-12-base,
+          which libgcc-s1 and libstdc++6 need at `=` their installed version.
+
+        Where such an upgrade is impossible (no newer version, a newer version the
+        relation still hits, or one whose own dependencies fail) apt removes the
+        package from the image; imagelock refuses instead.
+        """
+        pending: list[tuple[Key, str]] = [*self._base_clashes(key, target), *self._base_dependents(key, target)]
+        for rkey, why in pending:
+            if rkey in self.chosen:  # an earlier one of these upgrades took it along
+                continue
+            item = self.installed[rkey]
+            label = f"{self._label(rkey)}={item.version}"
+            if why.startswith(("Conflicts", "Breaks")):
+                reason = f"{target.name} {target.version} {why}, which hits the base image's {label}"
+            else:
+                reason = f"upgrading {target.name} to {target.version} breaks the base image's {label} (it {why})"
+            cand = self.u.candidate(item.name, rkey[1])
+            if cand is None or debversion.compare(cand.version, item.version) <= 0:
+                raise BaseImageBroken(
+                    f"apt: {reason}, and the archive has no newer {item.name}: apt would remove {item.name} "
+                    "from the image",
+                    [" -> ".join(self._chain(key))],
+                )
+            if why.startswith(("Conflicts", "Breaks")) and self._hits(target, cand):
+                raise BaseImageBroken(
+                    f"apt: {reason}, and {item.name} {cand.version} is hit too: apt would remove {item.name} "
+                    "from the image",
+                    [" -> ".join(self._chain(key))],
+                )
+            self._mark(Chosen(stanza=cand, parent=key, via=f"{why} (base image's {label})"))
+            try:
+                self._expand(rkey)
+            except BaseImageBroken:
+                raise
+            except AnswerIsNo as error:
+                raise BaseImageBroken(
+                    f"apt: {reason}, and {item.name} {cand.version} cannot be installed: apt would remove "
+                    f"{item.name} from the image",
+                    [error.summary, *error.details],
+                ) from None
+
+    def _base_dependents(self, key: Key, target: Stanza) -> list[tuple[Key, str]]:
+        """Installed packages with a dependency on `key` that its installed version meets and `target` does not."""
+        if key not in self.installed:
+            return []
+        old = self.installed[key].version
+        broken: list[tuple[Key, str]] = []
+        for rkey, rel in self._base_rdeps.get(target.name, []):
+            if rkey in self.chosen or any(rkey == k for k, _ in broken):
+                continue
+            wanted = rkey[1] if rel.archqual in (None, "any") else self._arches(rel, rkey[1])[0]
+            if wanted == key[1] and meets(old, rel) and not meets(target.version, rel):
+                broken.append((rkey, f"Depends: {rel}"))
+        if len(broken) > 1:
+            if self._positions is None:
+                self._positions = {name: number for number, name in enumerate(self.u.names())}
+            positions = self._positions
+            broken.sort(key=lambda item: positions.get(item[0][0], len(positions)))
+        return broken
+
+    def _base_clashes(self, key: Key, target: Stanza) -> list[tuple[Key, str]]:
+        """Installed packages (not marked) whose installed version `target`'s Conflicts or Breaks hit."""
+        hits: list[tuple[Key, str]] = []
+        if not self.installed or not (target.conflicts or target.breaks):
+            return hits
+        for field_name, text in (("Conflicts", target.conflicts), ("Breaks", target.breaks)):
+            for group in parse_relations(text):
+                for rel in group:
+                    found = [(rel.name, arch) for arch in self.u.architectures]
+                    found += [
+                        (item.name, self.u.native if item.arch == "all" else item.arch)
+                        for item, pv in self.installed_provides.get(rel.name, [])
+                        if self._provide_ok(rel, pv)
+                    ]
+                    for ikey in found:
+                        item = self.installed.get(ikey)
+                        if item is None or ikey == key or item.name == target.name or ikey in self.chosen:
+                            continue
+                        if ikey[0] == rel.name and not meets(item.version, rel):
+                            continue
+                        if not any(ikey == k for k, _ in hits):
+                            hits.append((ikey, f"{field_name}: {rel}"))
+        return hits
+
+    def _hits(self, stanza: Stanza, other: Stanza) -> bool:
+        """Whether `stanza`'s Conflicts or Breaks hit the version `other` (by name, or by what it Provides)."""
+        for group in parse_relations(stanza.conflicts) + parse_relations(stanza.breaks):
+            for rel in group:
+                if rel.name == other.name and meets(other.version, rel):
+                    return True
+                for provided in parse_relations(other.provides):
+                    for prv in provided:
+                        if prv.name == rel.name and self._provide_ok(rel, prv.version if prv.op == "=" else None):
+                            return True
+        return False
 
     def _met_groups(self) -> list[tuple[Key, Group]]:
         """Every dependency group of the marked packages that is met right now."""
@@ -366,7 +518,29 @@ class Resolution:
         self._check_clashes()
         self._check_still_satisfied()
         self._check_pre_depends_cycles()
+        self._warn_unknown_base()
         return self.chosen
+
+    def _warn_unknown_base(self) -> None:
+        """Say so when base-image packages are upgraded but some installed versions' dependencies are unknown.
+
+        A `dpkg-query -W` manifest gives names and versions only; the dependencies come
+        from the archive's stanza of that version, and an archive lists only the newest
+        version of each package per suite (an image built from an older jammy-updates
+        has versions the current one dropped), so what an upgrade does to an installed
+        version it no longer lists is not checked.
+        """
+        unknown = sorted(
+            self._label(k) + "=" + self.installed[k].version for k in self.installed if k not in self.base_stanzas
+        )
+        upgraded = sorted(self._label(k) for k in self.chosen if k in self.installed)
+        if unknown and upgraded:
+            self.warnings.append(
+                f"the archive no longer lists {len(unknown)} of the base image's installed versions "
+                f"({', '.join(unknown[:3])}{', ...' if len(unknown) > 3 else ''}): whether upgrading "
+                f"{', '.join(upgraded[:3])}{', ...' if len(upgraded) > 3 else ''} breaks them is not checked "
+                "(their dependencies are unknown)"
+            )
 
     def _check_still_satisfied(self) -> None:
         """Refuse a closure in which a later choice undid an earlier one (apt's resolver would have to step in).
@@ -382,6 +556,15 @@ class Resolution:
                     broken.append(
                         f"{self._label(key)}={chosen.stanza.version} needs {format_group(group)}, which "
                         "the rest of the closure no longer satisfies"
+                    )
+        for key, groups in self.base_groups.items():
+            if key in self.chosen:
+                continue  # upgraded: its new version's dependencies are checked above
+            for group in groups:
+                if self._satisfier(group, key[1]) is None:
+                    broken.append(
+                        f"{self._label(key)}={self.installed[key].version} (base image) needs "
+                        f"{format_group(group)}, which the closure no longer satisfies"
                     )
         if broken:
             raise AnswerIsNo(
@@ -403,6 +586,17 @@ class Resolution:
                             clashes.append(
                                 f"{stanza.name}={stanza.version} {field_name}: {rel}, and the closure has {other}"
                             )
+        for key, stanza in self.base_stanzas.items():  # what the base image keeps must not clash with the closure
+            if key in self.chosen:
+                continue
+            for field_name, text in (("Conflicts", stanza.conflicts), ("Breaks", stanza.breaks)):
+                for group in parse_relations(text):
+                    for rel in group:
+                        for other in self._clashing(rel, stanza, base=False):
+                            clashes.append(
+                                f"{stanza.name}={stanza.version} (base image) {field_name}: {rel}, and the "
+                                f"closure has {other}"
+                            )
         if clashes:
             raise AnswerIsNo(
                 "apt: the closure would break its own Conflicts/Breaks; apt would have to remove or "
@@ -410,14 +604,15 @@ class Resolution:
                 clashes,
             )
 
-    def _clashing(self, rel: Relation, stanza: Stanza) -> list[str]:
+    def _clashing(self, rel: Relation, stanza: Stanza, base: bool = True) -> list[str]:
+        """What `stanza`'s Conflicts/Breaks `rel` hits: in the closure, and (`base`) in the base image."""
         found = []
         for arch in self.u.architectures:
             other = self.chosen.get((rel.name, arch))
             if other is not None and other.stanza is not stanza and (meets(other.stanza.version, rel)):
                 found.append(f"{other.stanza.name}={other.stanza.version}")
             item = self.installed.get((rel.name, arch))
-            if item is not None and (rel.name, arch) not in self.chosen and (meets(item.version, rel)):
+            if base and item is not None and (rel.name, arch) not in self.chosen and (meets(item.version, rel)):
                 found.append(f"{item.name}={item.version} (base image)")
         if rel.op is None:  # a versionless Conflicts on a virtual name hits every other provider
             for provider, _ in self.provided.get(rel.name, []):
