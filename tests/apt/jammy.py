@@ -112,36 +112,53 @@ STATUS_FIELDS = (
     "Description",
 )
 _FIELD_LINE = re.compile(r"^([A-Za-z0-9-]+):[ \t]*(.*)$")
+_IDENT = re.compile(rb"^(Package|Version|Priority):[ \t]*(\S+)", re.MULTILINE)
 
 
-def stanzas(path: Path, wanted: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], dict[str, str]]:
-    """{(name, version): {field: value}} of an index (only the `wanted` ones when given; one-line fields)."""
-    out: dict[tuple[str, str], dict[str, str]] = {}
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        block: list[str] = []
-        for line in [*handle, "\n"]:
-            if line.strip():
-                block.append(line.rstrip("\n"))
+class Stanzas:
+    """Where each stanza of the mirror's indexes lies, so the few a test needs are read without parsing the rest.
+
+    One pass over each index records (name, version) -> (file, start, end) and each
+    version's Priority; the first suite listing a version is the one kept.
+    """
+
+    def __init__(self, mirror: Mirror) -> None:
+        self.spans: dict[tuple[str, str], tuple[Path, int, int]] = {}
+        self.priorities: dict[str, dict[tuple[str, str], str]] = {}  # suite -> (name, version) -> Priority
+        for (suite, _component), path in mirror.packages.items():
+            data = path.read_bytes()
+            found = self.priorities.setdefault(suite, {})
+            start = 0
+            while start < len(data):
+                end = data.find(b"\n\n", start)
+                end = len(data) if end < 0 else end + 1
+                fields = {m[1]: m[2] for m in _IDENT.finditer(data, start, end)}
+                if b"Package" in fields and b"Version" in fields:
+                    ident = (fields[b"Package"].decode(), fields[b"Version"].decode())
+                    self.spans.setdefault(ident, (path, start, end))
+                    found[ident] = fields.get(b"Priority", b"optional").decode()
+                start = end + 1
+
+    def fields(self, name: str, version: str) -> dict[str, str]:
+        """One stanza's fields (continuation lines folded; the long description left out)."""
+        path, start, end = self.spans[(name, version)]
+        with path.open("rb") as handle:
+            handle.seek(start)
+            text = handle.read(end - start).decode("utf-8", "replace")
+        fields: dict[str, str] = {}
+        key = ""
+        for line in text.splitlines():
+            if not line.strip():
                 continue
-            if not block:
+            if line[0] in " \t":
+                if key != "Description":
+                    fields[key] += " " + line.strip()
                 continue
-            fields: dict[str, str] = {}
-            key = ""
-            for text in block:
-                if text[0] in " \t":
-                    if key == "Description":
-                        continue  # the long description is not needed
-                    fields[key] += " " + text.strip()
-                    continue
-                match = _FIELD_LINE.match(text)
-                if match:
-                    key = match[1]
-                    fields[key] = match[2]
-            block = []
-            ident = (fields.get("Package", ""), fields.get("Version", ""))
-            if wanted is None or ident in wanted:
-                out.setdefault(ident, fields)
-    return out
+            match = _FIELD_LINE.match(line)
+            if match:
+                key = match[1]
+                fields[key] = match[2]
+        return fields
 
 
 def status_text(records: list[dict[str, str]]) -> str:

@@ -51,6 +51,7 @@ def _private_cache() -> None:
 @dataclass
 class Oracle:
     mirror: Mirror
+    stanzas: jammy.Stanzas
     url: str  # the loopback archive
     env: dict[str, str]  # jammy's apt-get over the base status, all three suites
     base: list[dict[str, str]]  # the base image's status records
@@ -61,25 +62,13 @@ class Oracle:
     timings: dict[str, float]
 
 
-def _base_image(mirror: Mirror, url: str, runner: Path, work: Path) -> list[dict[str, str]]:
+def _base_image(stanzas: jammy.Stanzas, url: str, keyring: Path, runner: Path, work: Path) -> list[dict[str, str]]:
     """jammy's release pocket, Priority required + important, as jammy's apt-get installs it on an empty system."""
-    release = {comp: jammy.stanzas(mirror.packages[("jammy", comp)]) for comp in jammy.COMPONENTS}
-    wanted = sorted(
-        {
-            name
-            for found in release.values()
-            for (name, _), f in found.items()
-            if f.get("Priority") in ("required", "important")
-        }
-    )
-    env = jammy.apt_env(work / "apt-release", url, mirror.keyring, ["jammy"], runner, status="")
+    wanted = sorted({name for (name, _), p in stanzas.priorities["jammy"].items() if p in ("required", "important")})
+    env = jammy.apt_env(work / "apt-release", url, keyring, ["jammy"], runner, status="")
     code, installs, output = realapt.simulate(env, wanted)
     assert code == 0, output
-    records = []
-    for name, version, _arch in sorted(installs):
-        fields = next(found[(name, version)] for found in release.values() if (name, version) in found)
-        records.append(fields)
-    return records
+    return [stanzas.fields(name, version) for name, version, _arch in sorted(installs)]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +85,8 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
     timings["archive (fetch, verify)"] = time.perf_counter() - start
     with RepoServer(mirror.root) as server:
         start = time.perf_counter()
-        base = _base_image(mirror, server.url, runner, work)
+        stanzas = jammy.Stanzas(mirror)
+        base = _base_image(stanzas, server.url, mirror.keyring, runner, work)
         manifest = work / "base-manifest.txt"
         manifest.write_text(jammy.manifest_text(base))
         env = jammy.apt_env(
@@ -109,7 +99,7 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
         timings["imagelock: verify + parse"] = time.perf_counter() - start
         kernel = layer.kernel_plan(Loaded(intent, _kernel(work, "generic"), archive))
         assert kernel is not None
-        yield Oracle(mirror, server.url, env, base, manifest, archive, work, kernel.release, timings)
+        yield Oracle(mirror, stanzas, server.url, env, base, manifest, archive, work, kernel.release, timings)
     print("\njammy oracle:", ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
 
 
@@ -174,10 +164,8 @@ SETS = {
 def _applied(oracle: Oracle, name: str, installs: set[tuple[str, str, str]]) -> Path:
     """The base image's dpkg status with a transaction applied: each installed version as the archive lists it."""
     after = {f["Package"]: f for f in oracle.base}
-    wanted = {(n, v) for n, v, _ in installs}
-    for index in oracle.mirror.packages.values():
-        for (pkg, _version), fields in jammy.stanzas(index, wanted).items():
-            after[pkg] = fields
+    for pkg, version, _arch in installs:
+        after[pkg] = oracle.stanzas.fields(pkg, version)
     status = oracle.work / f"status-{name}"
     status.write_text(jammy.status_text(list(after.values())))
     return status
@@ -213,7 +201,7 @@ def test_jammy_apt_agrees_over_an_older_base_image(oracle: Oracle, name: str) ->
     base = {f["Package"] for f in oracle.base}
     upgrades = sorted(n for n, _, _ in installs if n in base)
     print(
-        f"\n{name}: imagelock {len(locked)} packages ({ours_time:.2f}s), jammy apt-get {len(installs)} "
+        f"\n{name}{' (' + oracle.kernel + ')' if kernel else ''}: imagelock {len(locked)} packages ({ours_time:.2f}s), jammy apt-get {len(installs)} "
         f"({apt_time:.2f}s); base-image upgrades: {', '.join(upgrades) or 'none'}"
     )
     only_ours, only_apt = sorted(locked - installs), sorted(installs - locked)
