@@ -52,9 +52,9 @@ def _index_file(index: archive.FetchedIndex, target: Path) -> None:
     """The verified text of an index at `target`: a link into the by-hash store, or a copy read from it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
-    stored = archive.store_dir() / index.text.stored
-    if not index.text.compression and stored.is_file():
-        target.symlink_to(stored)
+    stored = getattr(index.text, "stored", None)  # the store's own entry, when it holds the plain text
+    if stored and not getattr(index.text, "compression", "") and (archive.store_dir() / stored).is_file():
+        target.symlink_to(archive.store_dir() / stored)
         return
     with target.open("w", encoding="utf-8") as out:
         index.text.read(lambda chunks: [out.write(chunk) for chunk in chunks])
