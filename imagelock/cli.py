@@ -240,7 +240,7 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    summary = run_mirror(args.lock, args.to, args.jobs)
+    summary = run_mirror(args.lock, args.to, args.jobs, record_as=args.record_as)
     _emit(args, "\n".join(summary.lines()), summary.to_json())
     return summary.exit_code
 
@@ -365,9 +365,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
     p.set_defaults(func=cmd_drift)
 
-    p = sub.add_parser("mirror", help="upload every locked artifact to S3, keyed by sha256, and record it")
+    p = sub.add_parser(
+        "mirror", help="copy every locked artifact, keyed by sha256, to S3, an HTTP(S) prefix or a directory"
+    )
     p.add_argument("lock")
-    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="TARGET",
+        help="s3://BUCKET/PREFIX, an http(s):// prefix that accepts PUT, or a directory",
+    )
+    p.add_argument(
+        "--record-as",
+        metavar="URL",
+        help="the http(s):// or s3:// URL builds read the mirror at, recorded in the lock "
+        "(default: the --to URL; a directory is recorded only with this)",
+    )
     p.add_argument("--jobs", type=int, default=4, help="parallel uploads (default 4)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_mirror)

@@ -23,17 +23,16 @@ from importlib import resources
 from imagelock import domains
 from imagelock.build.values import (
     COMMIT,
-    COMPONENT,
     DEB_ARCH,
     DRIVER,
     INTERPRETER,
     KERNEL,
     MODEL_REPO,
     RUNFILE_FLAG,
-    SNAPSHOT,
     Values,
     sh,
 )
+from imagelock.domains import apt as apt_domain
 from imagelock.lock.model import Lock
 
 TEMPLATE = "bootstrap.sh"
@@ -44,6 +43,7 @@ _DECLARED = re.compile(r"^readonly (?:-a )?([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 
 MODEL_HOST = "https://huggingface.co"
 MIRROR_SCHEMES = ("https://", "http://", "s3://")  # what download() in the script can read
+APT_URLS = 2  # URL columns per .deb row: the snapshot's, then the upstream's
 
 
 @dataclass(frozen=True)
@@ -114,32 +114,25 @@ def _python(lock: Lock, v: Values) -> Data:
 
 
 def _apt(lock: Lock, v: Values) -> Data:
-    """The keyring, the snapshot, one row per source (uri, suite, components, arches) and per .deb."""
-    sources: list[tuple[str, ...]] = []
+    """One row per .deb: name, version, arch, pool path, sha256, size, then up to two URLs to fetch it from.
+
+    Nothing about the archive's indexes or keys: the build fetches each .deb by its pool path
+    and installs it as a verified local file, so no index is resolved again at build time.
+    The sha256s are trusted because `lock update` read them from signed indexes; a layer read
+    from an unsigned archive has nothing to trust, so it is refused here.
+    """
     debs: list[tuple[str, ...]] = []
-    keyring = ""
     if lock.apt:
         apt = lock.apt
         if apt.keyring_sha256 == "unsigned" or not apt.sources:
             raise v.fail(
                 "apt.keyring-sha256",
-                "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt can check",
+                "the apt layer is unsigned; bootstrap.sh installs only .debs whose sha256s come from signed indexes",
             )
-        keyring = v.sha256(apt.keyring_sha256, "apt.keyring-sha256")
-        for i, s in enumerate(apt.sources):
-            key = f"apt.sources[{i}]"
-            comps = [v.match(c, COMPONENT, f"{key}.components", "an archive component") for c in s.components]
-            archs = [v.match(a, DEB_ARCH, f"{key}.architectures", "a Debian architecture") for a in s.architectures]
-            sources.append(
-                (
-                    v.url(s.uri, f"{key}.uri"),
-                    v.match(s.suite, COMPONENT, f"{key}.suite", "a suite name"),
-                    " ".join(comps),
-                    " ".join(archs),
-                )
-            )
+        urls_of = apt_domain.deb_urls(apt)
         for i, d in enumerate(apt.packages):
             key = f"apt.packages[{i}]"
+            urls = [v.url(url, f"{key}.filename") for url in urls_of(d)][:APT_URLS]
             debs.append(
                 (
                     v.deb_name(d.name, f"{key}.name"),
@@ -148,16 +141,11 @@ def _apt(lock: Lock, v: Values) -> Data:
                     v.rel_path(d.filename, f"{key}.filename"),
                     v.sha256(d.sha256, f"{key}.sha256"),
                     str(v.size(d.size, f"{key}.size")),
+                    *urls,
+                    *[""] * (APT_URLS - len(urls)),
                 )
             )
-    return {
-        "APT_KEYRING_SHA256": keyring,
-        "APT_SNAPSHOT": v.match(lock.apt.snapshot, SNAPSHOT, "apt.snapshot", "a snapshot id like 20240415T000000Z")
-        if lock.apt and lock.apt.snapshot
-        else "",
-        "APT_SOURCES": sources,
-        "APT_PACKAGES": sorted(debs),
-    }
+    return {"APT_PACKAGES": sorted(debs)}
 
 
 def _kernel(lock: Lock, v: Values) -> Data:

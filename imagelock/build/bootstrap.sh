@@ -7,16 +7,16 @@
 #   --system-only   apt packages and kernel only, then stop (the Packer template reboots here)
 #   --smoke         run the smoke tests at the end (on a GPU instance)
 # environment:
-#   IMAGELOCK_MIRROR      the mirror `lock mirror` filled (s3:// needs the aws CLI, or http(s)://); default:
-#                         the lock's [mirror] url. Every artifact is read first from <mirror>/sha256/<sha256>;
-#                         when the mirror has every missing .deb, apt installs them as local files, with no
-#                         archive access at all (their sha256s come from the lock, which read them from
-#                         signed indexes); else apt uses the locked, signed archive
-#   IMAGELOCK_APT_MIRROR  use this URI instead of every locked apt source URI (signatures still checked)
+#   IMAGELOCK_MIRROR      the mirror `lock mirror` filled: s3:// (needs the aws CLI), http(s)://, or a directory
+#                         on this machine; default: the lock's [mirror] url. Every artifact is read first from
+#                         <mirror>/sha256/<sha256>, then from the sources the lock records for it
+#   IMAGELOCK_APT_MIRROR  a copy of the archive's pool: each .deb is tried at <this>/<its pool path> after the
+#                         mirror and before the snapshot and the upstream archive the lock records
 #   HF_ENDPOINT           the model host (default https://huggingface.co), as huggingface_hub reads it
 #   HUGGINGFACE_HUB_TOKEN sent to the model host only, never written to disk outside a 0600 temp file
-# Every download is checked against the lock (size, md5 where locked, sha256) before it is used;
-# a mirror can make a download fail, never make it pass.
+# Every artifact is fetched by its address (a sha256, a pool path, a commit), never by resolving a name
+# again, and checked against the lock (size, md5 where locked, sha256) before it is used; .debs install as
+# verified local files, with no apt index read. A source can make a download fail, never make it pass.
 set -euo pipefail
 set -o errtrace
 
@@ -33,9 +33,6 @@ readonly MIRROR_URL=''
 readonly PYTHON_VERSION=''
 readonly VENV=''
 readonly -a PY_WHEELS=()
-readonly APT_KEYRING_SHA256=''
-readonly APT_SNAPSHOT=''
-readonly -a APT_SOURCES=()
 readonly -a APT_PACKAGES=()
 readonly KERNEL_VERSION=''
 readonly NVIDIA_RUNFILE=''
@@ -111,7 +108,7 @@ reject() {
   die "$2 (from $3; the bytes are kept in $1.rejected)"
 }
 
-# download URL OUT [HEADER_FILE]
+# download URL OUT [HEADER_FILE]: URL is http(s)://, s3:// or an absolute path on this machine.
 download() {
   local url=$1 out=$2 header=${3:-}
   case $url in
@@ -123,19 +120,23 @@ download() {
                   --proto '=https,http' --proto-redir '=https,http' --output "$out")
       [[ -z $header ]] || args+=(--header "@$header")
       curl "${args[@]}" --url "$url" ;;
+    /*)
+      # a mirror directory on this machine (`lock mirror --to DIR`, copied or mounted here)
+      [[ -f $url ]] || return 1
+      cp -- "$url" "$out" ;;
     *) log "not a URL: $url"; return 1 ;;
   esac
 }
 
-# try_fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: FETCHED=1 and DEST holds the locked bytes,
-# or FETCHED=0 when no URL could be downloaded. The first URL that downloads is verified; a mismatch
+# try_fetch WHAT DEST SHA256 SIZE MD5 HEADER_FILE URL...: FETCHED=1 and DEST holds the locked bytes (downloaded
+# from FETCHED_FROM, empty when they were already there), or FETCHED=0 when no URL could be downloaded. The first URL that downloads is verified; a mismatch
 # stops the run (no fallback past bad bytes). HEADER_FILE (credentials) goes to the model host only,
 # never to a mirror. (A flag, not a status: set -e stays in force inside.)
-FETCHED=0
+FETCHED=0 FETCHED_FROM=""
 try_fetch() {
   local what=$1 dest=$2 sha=$3 size=$4 md5=$5 header=$6 url sent seen tried=()
   shift 6
-  FETCHED=1
+  FETCHED=1 FETCHED_FROM=""
   if matches "$dest" "$sha" "$size" "$md5"; then return 0; fi
   mkdir -p -- "$(dirname -- "$dest")"
   for url in "$@"; do
@@ -148,6 +149,7 @@ try_fetch() {
     if download "$url" "$dest.part" "$sent"; then
       verify "$what" "$dest.part" "$sha" "$size" "$md5" "$url"
       mv -f -- "$dest.part" "$dest"
+      FETCHED_FROM=$url
       return 0
     fi
     log "$what: could not download $url"
@@ -183,11 +185,9 @@ check_lock_file() {
 
 # --- apt ---------------------------------------------------------------------------
 
-APT_OPTS=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$STATE/apt-sources.d")
 # Exact versions only: downgrades and held packages move when the lock says so.
 APT_INSTALL=(-q -y --no-install-recommends --allow-downgrades --allow-change-held-packages)
-
-deb_spec() { if [[ $3 == all ]]; then printf '%s=%s' "$1" "$2"; else printf '%s:%s=%s' "$1" "$3" "$2"; fi; }
+readonly APT_ROW=8  # name, version, arch, pool path, sha256, size, snapshot URL, upstream URL
 
 installed_version() {
   local query=$1
@@ -195,103 +195,55 @@ installed_version() {
   dpkg-query -W -f='${db:Status-Abbrev}${Version}' -- "$query" 2>/dev/null | sed -n 's/^[ih]i *//p' || true
 }
 
-# find_keyring: KEYRING is the keyring file whose sha256 the lock records (apt's Signed-By).
-find_keyring() {
-  local candidate
-  for candidate in /etc/apt/keyrings/* /usr/share/keyrings/*; do
-    [[ -f $candidate ]] || continue
-    if [[ $(sha256_of "$candidate") == "$APT_KEYRING_SHA256" ]]; then KEYRING=$candidate; return 0; fi
-  done
-  die "apt: no keyring with sha256 $APT_KEYRING_SHA256 in /etc/apt/keyrings or /usr/share/keyrings"
-}
-
-write_apt_sources() {
-  local i uri text=""
-  find_keyring
-  for ((i = 0; i < ${#APT_SOURCES[@]}; i += 4)); do
-    uri=${IMAGELOCK_APT_MIRROR:-${APT_SOURCES[i]}}
-    text+=$(printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: %s\nArchitectures: %s\nSigned-By: %s\n' \
-      "$uri" "${APT_SOURCES[i + 1]}" "${APT_SOURCES[i + 2]}" "${APT_SOURCES[i + 3]}" "$KEYRING")
-    # A snapshot's Release files outlive their Valid-Until; their signatures are still checked.
-    [[ -z $APT_SNAPSHOT ]] || text+=$'\nCheck-Valid-Until: no'
-    text+=$'\n\n'
-  done
-  mkdir -p -- "$STATE/apt-sources.d"
-  printf '%s' "$text" >"$STATE/apt-sources.d/imagelock.sources"
-}
-
-# stage_debs ROW...: each of these locked .debs fetched from the mirror into $STAGE/debs and verified.
-# DEBS lists them, or is empty when there is no mirror or it lacks any of them (bad bytes stop the run).
+# stage_debs ROW...: each of these locked .debs in $STAGE/debs, fetched by its address and verified. Sources,
+# in order: the mirror (by sha256), IMAGELOCK_APT_MIRROR's copy of the pool, the snapshot's pool, the upstream
+# pool. The pool keeps a version after the indexes drop it, so no index is read again here. DEBS lists them.
 DEBS=()
 stage_debs() {
-  local i name version arch file
+  local i name version arch file from_mirror=0 from_pool=0
   DEBS=()
-  [[ -n $MIRROR ]] || return 0
   rm -rf -- "$STAGE/debs"
   for i in "$@"; do
     name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
     file="$STAGE/debs/${name}_${version//:/%3a}_${arch}.deb"
-    try_fetch "apt package $name $version" "$file" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "" \
-      "$(from_mirror "${APT_PACKAGES[i + 4]}")"
-    if ((FETCHED == 0)); then
-      log "apt: could not get $name $version from the mirror; installing from the locked archive instead"
-      rm -rf -- "$STAGE/debs"
-      DEBS=()
-      return 0
-    fi
+    fetch "apt package $name $version" "$file" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "" \
+      "$(from_mirror "${APT_PACKAGES[i + 4]}")" \
+      "${IMAGELOCK_APT_MIRROR:+${IMAGELOCK_APT_MIRROR%/}/${APT_PACKAGES[i + 3]}}" \
+      "${APT_PACKAGES[i + 6]}" "${APT_PACKAGES[i + 7]}"
+    if [[ -n $MIRROR && $FETCHED_FROM == "$MIRROR/"* ]]; then from_mirror=$((from_mirror + 1))
+    else from_pool=$((from_pool + 1)); fi
     DEBS+=("$file")
   done
+  log "apt: fetched and verified ${#DEBS[@]} .debs ($from_mirror from the mirror, $from_pool from an archive pool)"
 }
 
-# apt_from_mirror: install the staged .debs as local files. No source is configured, so apt reads no
-# index and reaches no archive; it still checks dependencies against what is installed. Trust: each
-# file's sha256 is the lock's, which `lock update` read from the archive's signed indexes.
-apt_from_mirror() {
-  log "apt: installing ${#DEBS[@]} of $((${#APT_PACKAGES[@]} / 6)) locked packages from the mirror's verified .debs"
+# install_debs: install the staged .debs as local files. No source is configured, so apt reads no index and
+# reaches no archive; it still checks dependencies against what is installed. Trust: each file's sha256 is
+# the lock's, which `lock update` read from the archive's signed indexes.
+install_debs() {
+  log "apt: installing ${#DEBS[@]} of $((${#APT_PACKAGES[@]} / APT_ROW)) locked packages as verified local files"
   rm -rf -- "$STATE/apt-no-sources.d"
   mkdir -p -- "$STATE/apt-no-sources.d"
   apt-get -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$STATE/apt-no-sources.d" \
     "${APT_INSTALL[@]}" install "${DEBS[@]}" ||
-    die "apt: the locked .debs from the mirror do not install on this machine (apt says why above)"
+    die "apt: the locked .debs do not install on this machine (apt says why above)"
   rm -rf -- "$STAGE/debs" "$STATE/apt-no-sources.d"
-}
-
-# apt_from_archive SPEC...: download from the locked, signed sources, verify against the lock, install.
-apt_from_archive() {
-  local i name version arch deb
-  log "apt: installing $# of $((${#APT_PACKAGES[@]} / 6)) locked packages from the locked archive"
-  write_apt_sources
-  apt-get "${APT_OPTS[@]}" -q update
-  apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --download-only install "$@"
-  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
-    name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
-    [[ " $* " == *" $(deb_spec "$name" "$version" "$arch") "* ]] || continue
-    deb="/var/cache/apt/archives/${name}_${version//:/%3a}_${arch}.deb"
-    [[ -f $deb ]] || die "apt: $name $version was not downloaded to $deb"
-    verify "apt package $name $version" "$deb" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" \
-      "${APT_PACKAGES[i + 3]}"
-  done
-  apt-get "${APT_OPTS[@]}" "${APT_INSTALL[@]}" --no-download install "$@"
-  apt-get clean
 }
 
 step_apt() {
   if ((${#APT_PACKAGES[@]} == 0)); then log "apt: the lock has no apt layer; skipped"; return 0; fi
-  local i name version arch missing=() rows=() names=()
-  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
+  local i name version arch rows=() names=()
+  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += APT_ROW)); do
     name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
     names+=("$name")
-    if [[ $(installed_version "$name" "$arch") != "$version" ]]; then
-      missing+=("$(deb_spec "$name" "$version" "$arch")")
-      rows+=("$i")
-    fi
+    [[ $(installed_version "$name" "$arch") == "$version" ]] || rows+=("$i")
   done
-  if ((${#missing[@]})); then
+  if ((${#rows[@]})); then
     stage_debs "${rows[@]}"
-    if ((${#DEBS[@]})); then apt_from_mirror; else apt_from_archive "${missing[@]}"; fi
+    install_debs
     CHANGED+=(apt)
   else
-    log "apt: all $((${#APT_PACKAGES[@]} / 6)) locked packages already installed at their locked versions"
+    log "apt: all $((${#APT_PACKAGES[@]} / APT_ROW)) locked packages already installed at their locked versions"
   fi
   local held newly=0
   held=$(apt-mark showhold)
@@ -299,7 +251,7 @@ step_apt() {
     grep -qxF -- "$name" <<<"$held" || { apt-mark hold -- "$name" >/dev/null; newly=$((newly + 1)); }
   done
   ((newly == 0)) || { log "apt: held $newly packages at their locked versions"; CHANGED+=(apt-holds); }
-  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += 6)); do
+  for ((i = 0; i < ${#APT_PACKAGES[@]}; i += APT_ROW)); do
     version=$(installed_version "${APT_PACKAGES[i]}" "${APT_PACKAGES[i + 2]}")
     [[ $version == "${APT_PACKAGES[i + 1]}" ]] || \
       die "apt: ${APT_PACKAGES[i]} is at ${version:-not installed}, the lock says ${APT_PACKAGES[i + 1]}"

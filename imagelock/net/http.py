@@ -220,6 +220,12 @@ class _ShortRead(Exception):
     """The source ended before the expected size: resume like a dropped connection."""
 
 
+def request_errors() -> type[BaseException]:
+    """What a request raises when it gets no answer (for callers that talk to a server directly)."""
+    errors: type[BaseException] = _requests().RequestException
+    return errors
+
+
 def _requests() -> Any:
     import requests
 

@@ -205,7 +205,12 @@ def test_a_mirrored_runfile_is_fetched_from_s3_by_the_nvidia_resolver(
 
 @pytest.mark.parametrize(
     ("to", "jobs", "key"),
-    [("https://bucket/x", 4, "--to"), (f"s3://{BUCKET}/p", 0, "--jobs"), (f"s3://{BUCKET}/p", 65, "--jobs")],
+    [
+        ("ftp://bucket/x", 4, "--to"),
+        ("https://h/x?q=1", 4, "--to"),
+        (f"s3://{BUCKET}/p", 0, "--jobs"),
+        (f"s3://{BUCKET}/p", 65, "--jobs"),
+    ],
 )
 def test_bad_arguments_are_one_line_and_touch_nothing(lock_path: Path, to: str, jobs: int, key: str) -> None:
     before = lock_path.read_bytes()

@@ -104,7 +104,7 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
         (
             lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
             "apt.keyring-sha256",
-            "the apt layer is unsigned; bootstrap.sh installs only from archives whose signatures apt can check",
+            "the apt layer is unsigned; bootstrap.sh installs only .debs whose sha256s come from signed indexes",
         ),
         (
             lambda lock: setattr(lock.mirror, "url", "ftp://internal-artifacts/imagelock"),

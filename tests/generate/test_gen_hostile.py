@@ -80,8 +80,9 @@ text = st.one_of(
 Setter = Callable[[Lock, str], None]
 
 
-# Fields whose accepted values reach bootstrap.sh only through other files (or not at all).
-GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda", "python.platform"}
+# Fields whose accepted values reach bootstrap.sh only through other files (or not at all; a suite only
+# picks which source URI a .deb is fetched under).
+GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda", "python.platform", "apt.suite"}
 
 FIELDS: dict[str, Setter] = {
     "wheel.url": lambda lock, v: setattr(lock.python.packages[0].wheel, "url", "https://x.invalid/" + v),

@@ -133,7 +133,9 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert script.startswith("#!/usr/bin/env bash\n")
     assert "\nset -euo pipefail\n" in script
     assert "readonly KERNEL_VERSION=5.15.0-105-generic\n" in script
-    assert "readonly APT_SNAPSHOT=20240415T000000Z\n" in script
+    # Each .deb row ends with where to fetch it by its pool path: the snapshot the lock records.
+    python311 = next(line for line in script.splitlines() if line.startswith("  python3.11 "))
+    assert "/20240415T000000Z/pool/" in python311.split()[6]
     # pip's own check backs the script's: hashes required, no dependency resolution, wheels only, no index.
     assert (
         'install --no-index --find-links "$STAGE/wheels" \\\n    --require-hashes --no-deps --only-binary :all:'

@@ -3,25 +3,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from imagelock.domains.apt import consistency, findings
 from imagelock.domains.contract import Domain
 from imagelock.intent import apt as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
-from imagelock.lock.model import AptLayer, KernelLayer
+from imagelock.lock.model import AptLayer, AptPackage, KernelLayer
+
+
+def deb_urls(layer: AptLayer) -> Callable[[AptPackage], tuple[str, ...]]:
+    """Where each .deb of this layer can be fetched by its pool path, in the order a build tries them.
+
+    The pool path is the content's address in the archive: it outlives the indexes that
+    listed it (an archive drops superseded versions from its indexes long before its pool).
+    """
+    base = layer.archive.rstrip("/") + (f"/{layer.snapshot}" if layer.snapshot else "")
+    uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
+
+    def urls(deb: AptPackage) -> tuple[str, ...]:
+        return (f"{uris.get(deb.suite, base)}/{deb.filename}",)
+
+    return urls
 
 
 def artifacts(layer: AptLayer) -> Iterator[Artifact]:
     """Each .deb at its pool path under the suite's URI that served it."""
-    base = layer.archive.rstrip("/") + (f"/{layer.snapshot}" if layer.snapshot else "")
-    uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
+    urls = deb_urls(layer)
     for deb in layer.packages:
         yield Artifact(
             "deb",
             deb.filename.rsplit("/", 1)[-1],
-            (f"{uris.get(deb.suite, base)}/{deb.filename}",),
+            urls(deb),
             deb.sha256,
             deb.size,
             label=f"apt package {deb.name} {deb.version} ({deb.arch})",

@@ -1,0 +1,218 @@
+"""Where `lock mirror` puts artifacts: an S3 prefix, a plain HTTP(S) prefix that accepts PUT, or a directory.
+
+All three share one layout, `<target>/sha256/<hex>`, the address bootstrap.sh reads
+(`IMAGELOCK_MIRROR`), so a directory filled here can be served by any static web
+server, synced to a bucket, or mounted on the build machine as it is. Each target
+says whether an artifact is already there and stores one; what it stores is
+checked after the write, so a target can never hold bytes under a wrong name
+without `lock mirror` failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from imagelock.errors import InputError, UpstreamError, VerificationError
+from imagelock.hashing import digest_file
+from imagelock.lock.artifact import Artifact
+from imagelock.net import aws, http
+
+LAYOUT = "sha256"  # the folder every target keeps artifacts under, by their sha256
+
+
+def object_url(mirror_url: str, sha256: str) -> str:
+    """Where a mirror keeps the artifact with this sha256; bootstrap.sh reads the same `<mirror>/sha256/<hex>`."""
+    return f"{mirror_url.rstrip('/')}/{LAYOUT}/{sha256}"
+
+
+class Target(Protocol):
+    """A place that keeps artifacts by sha256."""
+
+    name: str  # how messages name it: credentials removed
+    record: str | None  # the URL a build reads it at, which the lock records; None: nothing to record
+
+    def check(self) -> None:
+        """Fail with one line before any work when the target cannot be used at all."""
+
+    def present(self, artifact: Artifact) -> bool:
+        """The artifact is there with the locked size (and sha256, where the target can tell)."""
+
+    def store(self, path: Path, artifact: Artifact) -> None:
+        """Put the verified local file there, then check what was stored."""
+
+
+class S3Target:
+    """An S3 prefix: the object carries its sha256 as metadata and S3's own SHA-256 checksum."""
+
+    def __init__(self, url: aws.S3Url) -> None:
+        self.url = url
+        self.name = str(url)
+        self.record: str | None = self.name
+        self.s3 = aws.client("s3")
+
+    def _key(self, sha256: str) -> str:
+        return self.url.child(LAYOUT, sha256).key
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.s3.head_bucket(Bucket=self.url.bucket)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise InputError(None, "--to", f"bucket {self.url.bucket} does not exist (create it first)") from None
+            raise UpstreamError(f"S3 {self.url}: {aws.describe_error(exc)}") from None
+        except BotoCoreError as exc:
+            raise UpstreamError(f"S3 {self.url}: {aws.describe_error(exc)}") from None
+
+    def present(self, artifact: Artifact) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.s3.head_object(Bucket=self.url.bucket, Key=self._key(artifact.sha256))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        right_size = artifact.size is None or head.get("ContentLength") == artifact.size
+        return right_size and head.get("Metadata", {}).get("sha256") == artifact.sha256
+
+    def store(self, path: Path, artifact: Artifact) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        key = self._key(artifact.sha256)
+        extra = {"Metadata": {"sha256": artifact.sha256}, "ChecksumAlgorithm": "SHA256"}
+        config = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
+        self.s3.upload_file(str(path), self.url.bucket, key, ExtraArgs=extra, Config=config)
+        head = self.s3.head_object(Bucket=self.url.bucket, Key=key, ChecksumMode="ENABLED")
+        size = path.stat().st_size
+        problems = []
+        if head.get("ContentLength") != size:
+            problems.append(f"{head.get('ContentLength')} bytes stored, {size} sent")
+        if head.get("Metadata", {}).get("sha256") != artifact.sha256:
+            problems.append("sha256 metadata missing")
+        stored = head.get("ChecksumSHA256")
+        whole = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+        if (
+            stored
+            and "-" not in stored
+            and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+            and stored != whole
+        ):
+            problems.append(f"S3 checksum {stored}, expected {whole}")
+        if problems:
+            raise VerificationError(f"s3://{self.url.bucket}/{key}: upload does not match ({'; '.join(problems)})")
+
+
+class DirectoryTarget:
+    """A local directory: each file written beside its final name and renamed into place, so a reader
+    (a web server, a sync) never sees half a file under a sha256 it does not match."""
+
+    def __init__(self, root: Path, record: str | None) -> None:
+        self.root = root
+        self.name = str(root)
+        self.record: str | None = record
+
+    def _path(self, sha256: str) -> Path:
+        return self.root / LAYOUT / sha256
+
+    def check(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(None, "--to", f"{self.root} exists and is not a directory")
+        try:
+            (self.root / LAYOUT).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(None, "--to", f"cannot create {self.root / LAYOUT}: {exc.strerror}") from None
+        if not os.access(self.root / LAYOUT, os.W_OK):
+            raise InputError(None, "--to", f"{self.root / LAYOUT} is not writable")
+
+    def present(self, artifact: Artifact) -> bool:
+        path = self._path(artifact.sha256)
+        if not path.is_file() or (artifact.size is not None and path.stat().st_size != artifact.size):
+            return False
+        return digest_file(path).sha256 == artifact.sha256  # a directory can be edited: read what it holds
+
+    def store(self, path: Path, artifact: Artifact) -> None:
+        final = self._path(artifact.sha256)
+        handle, temp = tempfile.mkstemp(dir=final.parent, prefix=f".{artifact.sha256[:16]}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out, path.open("rb") as source:
+                while chunk := source.read(1 << 20):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temp, 0o644)  # a mirror is read by others: a web server, a build machine
+            written = digest_file(Path(temp))
+            if written.sha256 != artifact.sha256:
+                raise VerificationError(f"{final}: wrote sha256 {written.sha256}, expected {artifact.sha256}")
+            os.replace(temp, final)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+class HttpTarget:
+    """A plain HTTP(S) prefix that stores what is PUT to it (WebDAV, nginx's dav module, Artifactory's
+    generic repositories...). What it serves back is checked by size; the build checks the sha256."""
+
+    def __init__(self, url: str, record: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.name = http.redact(self.url)
+        self.record: str | None = record if record is not None else self.name
+
+    def check(self) -> None:
+        return None  # a prefix has no root to probe: the first PUT says whether it is writable
+
+    def present(self, artifact: Artifact) -> bool:
+        url = object_url(self.url, artifact.sha256)
+        try:
+            response = http.session().head(url, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT))
+        except http.request_errors() as exc:
+            raise UpstreamError(f"{http.redact(url)}: unreachable ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            return False
+        length = response.headers.get("Content-Length")
+        return artifact.size is None or length == str(artifact.size)
+
+    def store(self, path: Path, artifact: Artifact) -> None:
+        url = object_url(self.url, artifact.sha256)
+        size = path.stat().st_size
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        try:
+            with path.open("rb") as body:
+                response = http.session().put(
+                    url, data=body, headers=headers, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT)
+                )
+        except http.request_errors() as exc:
+            raise UpstreamError(f"{http.redact(url)}: unreachable ({type(exc).__name__})") from None
+        if response.status_code not in (200, 201, 204):
+            raise UpstreamError(f"PUT {http.redact(url)}: HTTP {response.status_code}")
+        if not self.present(artifact):
+            raise VerificationError(f"{http.redact(url)}: after the PUT it does not serve {size} bytes")
+
+
+def open_target(to: str, record_as: str | None = None) -> Target:
+    """The target `--to` names: s3://bucket/prefix, http(s)://prefix, or a directory path."""
+    if record_as is not None and not record_as.startswith(("https://", "http://", "s3://")):
+        raise InputError(
+            None, "--record-as", f"expected the http(s):// or s3:// URL a build reads, found {record_as!r}"
+        )
+    if to.startswith("s3://"):
+        target: Target = S3Target(aws.parse_s3_url(to, None, "--to"))
+        if record_as is not None:
+            target.record = record_as
+        return target
+    if to.startswith(("https://", "http://")):
+        parts = urlsplit(to)
+        if not parts.hostname or parts.query or parts.fragment:
+            raise InputError(None, "--to", f"expected an http(s)://host/prefix URL, found {http.redact(to)!r}")
+        return HttpTarget(urlunsplit(parts), record_as)
+    if "://" in to:
+        raise InputError(None, "--to", f"expected s3://, http(s):// or a directory, found {http.redact(to)!r}")
+    return DirectoryTarget(Path(to).absolute(), record_as)
