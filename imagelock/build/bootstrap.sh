@@ -200,17 +200,17 @@ installed_version() {
 # pool. The pool keeps a version after the indexes drop it, so no index is read again here. DEBS lists them.
 DEBS=()
 stage_debs() {
-  local i name version arch file from_mirror=0 from_pool=0
+  local i name version arch file mirrored from_mirror=0 from_pool=0
   DEBS=()
   rm -rf -- "$STAGE/debs"
   for i in "$@"; do
     name=${APT_PACKAGES[i]} version=${APT_PACKAGES[i + 1]} arch=${APT_PACKAGES[i + 2]}
     file="$STAGE/debs/${name}_${version//:/%3a}_${arch}.deb"
+    mirrored=$(from_mirror "${APT_PACKAGES[i + 4]}")
     fetch "apt package $name $version" "$file" "${APT_PACKAGES[i + 4]}" "${APT_PACKAGES[i + 5]}" "" "" \
-      "$(from_mirror "${APT_PACKAGES[i + 4]}")" \
-      "${IMAGELOCK_APT_MIRROR:+${IMAGELOCK_APT_MIRROR%/}/${APT_PACKAGES[i + 3]}}" \
+      "$mirrored" "${IMAGELOCK_APT_MIRROR:+${IMAGELOCK_APT_MIRROR%/}/${APT_PACKAGES[i + 3]}}" \
       "${APT_PACKAGES[i + 6]}" "${APT_PACKAGES[i + 7]}"
-    if [[ -n $MIRROR && $FETCHED_FROM == "$MIRROR/"* ]]; then from_mirror=$((from_mirror + 1))
+    if [[ -n $mirrored && $FETCHED_FROM == "$mirrored" ]]; then from_mirror=$((from_mirror + 1))
     else from_pool=$((from_pool + 1)); fi
     DEBS+=("$file")
   done

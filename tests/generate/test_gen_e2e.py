@@ -347,7 +347,8 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     first = _bootstrap(root, base_url)
     assert first.returncode == 0, first.stderr
     assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in first.stderr
-    assert "installing 4 of 4 locked packages from the mirror's verified .debs" in first.stderr
+    assert "fetched and verified 4 .debs (4 from the mirror, 0 from an archive pool)" in first.stderr
+    assert "installing 4 of 4 locked packages as verified local files" in first.stderr
     assert REQUESTS and all(path.startswith("/sha256/") for path in REQUESTS), REQUESTS
     assert not (root / "var/lib/imagelock/apt-sources.d").exists()
     assert not (root / "var/cache/imagelock/debs").exists()
@@ -419,7 +420,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     # The lock moves on (a newer imagelock-hello, and pip no longer locked): the same machine follows it,
     # held package and all, the venv rebuilt by the interpreter's own pip, and the fingerprint names the new lock.
-    # The mirror was filled for the old lock and lacks the newer .deb: apt falls back to the signed archive.
+    # The mirror was filled for the old lock and lacks the newer .deb: it comes from a copy of the archive's pool.
     newer = tmp_path / "archive" / "pool" / "stable" / "imagelock-hello_1.1-1_all.deb"
     moved = domains.read_lock(lock_path)[0]
     hello = next(p for p in moved.apt.packages if p.name == "imagelock-hello")
@@ -434,15 +435,9 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     with _moved_aside(root / "usr" / "lib" / f"python{lock.python.version}" / "ensurepip"):
         no_pip = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env)
     assert no_pip.returncode == 1
-    assert (
-        "could not get imagelock-hello 1.1-1 from the mirror; installing from the locked archive instead\n"
-        "imagelock: apt: installing 1 of 4 locked packages from the locked archive\n"
-    ) in no_pip.stderr
-    sources = (root / "var/lib/imagelock/apt-sources.d/imagelock.sources").read_text()
-    assert sources == (
-        f"Types: deb\nURIs: {base_url}/apt\nSuites: stable\nComponents: main\nArchitectures: {ARCH}\n"
-        "Signed-By: /etc/apt/keyrings/imagelock-e2e.gpg\nCheck-Valid-Until: no\n\n"
-    )
+    assert "fetched and verified 1 .debs (0 from the mirror, 1 from an archive pool)" in no_pip.stderr, no_pip.stderr
+    assert f"/apt/pool/stable/{newer.name}" in REQUESTS and not any("/dists/" in path for path in REQUESTS)
+    assert not (root / "var/lib/imagelock/apt-sources.d").exists()  # no apt source written, no index read
     assert f"removing the fingerprint of lock {lock.digest()}" in no_pip.stderr
     assert no_pip.stderr.splitlines()[-1] == (
         f"imagelock: FAILED: python: python{lock.python.version} has no ensurepip to bootstrap the installer "
@@ -591,28 +586,18 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     _install(root, generated)
 
     env = {"IMAGELOCK_MIRROR": base_url, **OFFLINE}
-    # A mirror without the kernel's .deb sends apt to the archive; without the archive key the lock names
-    # (by sha256), apt is not even asked.
-    archive = {"IMAGELOCK_APT_MIRROR": _serve_archive(serve, base_url)}
-    with (
-        _moved_aside(root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg", tmp_path / "key-aside"),
-        _moved_aside(_mirrored(lock.apt.packages[0].sha256, serve)),
-    ):
-        keyless = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env={**env, **archive})
-    assert keyless.returncode == 1
-    assert (
-        f"could not get linux-image-{KERNEL} 6.1.99-1 from the mirror; installing from the locked archive"
-        in keyless.stderr
+    # A mirror without the kernel's .deb, and no copy of the pool: nothing has it, and the run stops at once.
+    with _moved_aside(_mirrored(lock.apt.packages[0].sha256, serve)):
+        missing = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: apt package linux-image-{KERNEL} 6.1.99-1: no source could be downloaded"
     )
-    assert keyless.stderr.splitlines()[-1] == (
-        f"imagelock: FAILED: apt: no keyring with sha256 "
-        f"{lock.apt.keyring_sha256} in /etc/apt/keyrings or /usr/share/keyrings"
-    )
-    # With the .deb in the mirror, the kernel comes from it alone (the mirror path needs no archive key).
-    (serve / "apt").unlink()
+    # With the .deb in the mirror, the kernel comes from it alone: no archive, and no archive key, needed.
+    (root / "etc" / "apt" / "keyrings" / "imagelock-e2e.gpg").unlink()
     system = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--system-only", env=env)
     assert system.returncode == 0, system.stderr
-    assert "installing 1 of 1 locked packages from the mirror's verified .debs" in system.stderr
+    assert "fetched and verified 1 .debs (1 from the mirror, 0 from an archive pool)" in system.stderr
     assert (
         system.stderr.splitlines()[-1]
         == "imagelock: system layer done (--system-only): reboot, then run again without it"
@@ -649,7 +634,7 @@ def test_without_imagelock_mirror_the_bootstrap_reads_the_mirror_the_lock_record
     built = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", env=OFFLINE)  # no IMAGELOCK_MIRROR
     assert built.returncode == 0, built.stderr
     assert "now matches its lock (changed: apt apt-holds nvidia python models fingerprint)" in built.stderr
-    assert "installing 4 of 4 locked packages from the mirror's verified .debs" in built.stderr
+    assert "fetched and verified 4 .debs (4 from the mirror, 0 from an archive pool)" in built.stderr
     # Each artifact asked for once, at its sha256 (the runfile's mirror-url is the same object, not asked twice).
     assert sorted(REQUESTS) == sorted(f"/sha256/{a.sha256}" for a in artifacts(lock))
     query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *LOCKED_DEBS)
