@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imagelock import hashing, http  # noqa: E402
+from imagelock import hashing  # noqa: E402
+from imagelock.net import http  # noqa: E402
 
 
 def make_file(path: Path, size: int) -> None:

@@ -11,6 +11,7 @@ without `lock mirror` failing.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from imagelock.errors import InputError, UpstreamError, VerificationError
-from imagelock.hashing import digest_file
+from imagelock.hashing import CHUNK, digest_file
 from imagelock.lock.artifact import Artifact
 from imagelock.net import aws, http
 
@@ -139,18 +140,19 @@ class DirectoryTarget:
         return digest_file(path).sha256 == artifact.sha256  # a directory can be edited: read what it holds
 
     def store(self, path: Path, artifact: Artifact) -> None:
+        """Copy and hash in one pass: what is renamed into place is what was hashed. No fsync: a file torn
+        by a crash is re-hashed by `present()` on the next run and by the build before use, and replaced."""
         final = self._path(artifact.sha256)
         handle, temp = tempfile.mkstemp(dir=final.parent, prefix=f".{artifact.sha256[:16]}.", suffix=".part")
         try:
+            hasher = hashlib.sha256()
             with os.fdopen(handle, "wb") as out, path.open("rb") as source:
-                while chunk := source.read(1 << 20):
+                while chunk := source.read(CHUNK):
+                    hasher.update(chunk)
                     out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
+            if hasher.hexdigest() != artifact.sha256:
+                raise VerificationError(f"{final}: wrote sha256 {hasher.hexdigest()}, expected {artifact.sha256}")
             os.chmod(temp, 0o644)  # a mirror is read by others: a web server, a build machine
-            written = digest_file(Path(temp))
-            if written.sha256 != artifact.sha256:
-                raise VerificationError(f"{final}: wrote sha256 {written.sha256}, expected {artifact.sha256}")
             os.replace(temp, final)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
