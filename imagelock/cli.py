@@ -18,10 +18,11 @@ from imagelock.commands.update import update
 from imagelock.drift import collector
 from imagelock.drift.run import DriftRequest, drift
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError
-from imagelock.lock.codec import write_atomic
 from imagelock.lock.diff import render, render_summary
 from imagelock.lock.finding import Finding
 from imagelock.lock.why import why
+from imagelock.net.http import redact_text
+from imagelock.writes import write_atomic
 
 
 class _Parser(argparse.ArgumentParser):
@@ -410,17 +411,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
     except AnswerIsNo as answer:
+        summary, details = redact_text(answer.summary), [redact_text(line) for line in answer.details]
         if wants_json:
-            print(json.dumps({"ok": False, "summary": answer.summary, "details": answer.details}, indent=2))
+            print(json.dumps({"ok": False, "summary": summary, "details": details}, indent=2))
         else:
-            print(answer.summary)
-            for line in answer.details:
+            print(summary)
+            for line in details:
                 print(line)
         return EXIT_NO
     except ImagelockError as error:
+        message = redact_text(str(error))  # whatever an error quotes, a password never reaches the terminal
         if wants_json:
-            print(json.dumps({"ok": False, "error": str(error)}))
-        print(f"lock: error: {error}", file=sys.stderr)
+            print(json.dumps({"ok": False, "error": message}))
+        print(f"lock: error: {message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("lock: interrupted; nothing was written", file=sys.stderr)

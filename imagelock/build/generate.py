@@ -1,25 +1,22 @@
 """`lock generate` and `lock check --generated`: a lock in, the files that build its image out.
 
 Everything is rendered in memory first, so a lock with one bad value writes
-nothing at all; then each file is written atomically. The same lock always
+nothing at all; then the whole set is swapped into the output directory at once. The same lock always
 renders byte-identical files, which is what lets `lock check --generated`
 regenerate in memory and name every file that no longer matches.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagelock import domains
+from imagelock import domains, writes
 from imagelock.build import bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
-from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock
 
 EXECUTABLE = {"bootstrap.sh"}
@@ -69,32 +66,15 @@ def render_template(lock: Lock, lock_path: str | Path) -> str:
         return packer.render(lock, values, manifests.models_manifest(lock, values))
 
 
-def _writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".imagelock-probe.", dir=out_dir)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
-        raise InputError(out_dir, None, f"cannot write generated files here ({reason})") from None
-
-
 def generate(lock_path: str | Path, out_dir: str | Path) -> list[Written]:
+    """Render every file, then swap the whole set into `out_dir` at once (imagelock.writes): a reader, a
+    concurrent `lock check --generated` or a SIGKILL sees the old set or the new one, never a mix."""
     lock, text = load(lock_path)
     files = render(lock, text, lock_path)
     out = Path(out_dir)
-    _writable(out)
-    written = []
-    for name, content in files.items():
-        target = out / name
-        try:
-            changed = lockfile.write_atomic(target, content)
-            target.chmod(0o755 if name in EXECUTABLE else 0o644)
-        except OSError as exc:
-            raise InputError(target, None, f"cannot be written ({exc.strerror})") from None
-        written.append(Written(target, changed))
-    return written
+    with writes.exclusive(out, cannot="cannot write generated files here"):
+        changed = set(writes.replace_directory(out, files, frozenset(EXECUTABLE)))
+    return [Written(out / name, name in changed) for name in files]
 
 
 def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:
@@ -106,7 +86,9 @@ def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:
     problems = []
     for name, content in render(lock, text, lock_path).items():
         target = out / name
-        if not target.is_file():
+        if target.is_symlink():
+            problems.append(f"{target}: a symlink, not a generated file (run `lock generate {lock_path} -o {out}`)")
+        elif not target.is_file():
             problems.append(f"{target}: missing (run `lock generate {lock_path} -o {out}`)")
         elif target.read_bytes() != content.encode("utf-8"):
             problems.append(

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from imagelock import domains
 from imagelock.errors import InputError
 from imagelock.intent.python import DEFAULT_BOOTSTRAP, DEFAULT_PYTHON, DEFAULT_VENV, TORCH_FLAVOURS
+from imagelock.net.http import redact_text
 
 UBUNTU_GLIBC = {"20.04": 31, "22.04": 35, "24.04": 39}
 _VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?(\.dev\d+)?$")
@@ -82,7 +83,7 @@ def intent_text(spec: str, name: str) -> str:
     ):
         flavour = "cpu" if not nvidia else "cu124"
     lines = [
-        f"# imagelock intent, written by: lock init {json.dumps(spec)}",
+        f"# imagelock intent, written by: lock init {json.dumps(redact_text(spec))}",
         "# Edit freely; `lock update` turns it into a lock. Reference: docs/intent.md",
         f"name = {json.dumps(name)}",
         "",

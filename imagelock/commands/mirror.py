@@ -31,6 +31,7 @@ from imagelock.lock.artifact import Artifact
 from imagelock.lock.model import Lock, Mirror
 from imagelock.net import aws, http
 from imagelock.net.upstreams import hub_token
+from imagelock.writes import exclusive, write_atomic
 
 MAX_JOBS = 64
 
@@ -210,6 +211,7 @@ def run_mirror(
         summary.unrecorded = True
         return summary
     record(lock, target.record)
-    lockfile.write_atomic(lock_path, lockfile.dumps(lock))
+    with exclusive(Path(lock_path)):
+        write_atomic(lock_path, lockfile.dumps(lock))
     summary.lock_written = True
     return summary

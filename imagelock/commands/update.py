@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagelock import domains
+from imagelock import domains, writes
 from imagelock import rules as compat
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.contract import Domain
@@ -104,7 +105,8 @@ def update(
 ) -> UpdateResult:
     intent = domains.read_intent(intent_path)
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
-    previous, claimed = domains.read_lock(path) if path.exists() else (None, None)
+    started = _on_disk(path)  # what a concurrent writer must not have replaced by the time this one writes
+    previous, claimed = domains.read_lock(path) if started is not None else (None, None)
     known = domains.by_name()
     for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
         for name in names:
@@ -179,9 +181,39 @@ def update(
     changed = old != text
     written = False
     if not dry_run:
-        written = lockfile.write_atomic(path, text)
+        with writes.exclusive(path):
+            _still(path, started)
+            written = writes.write_atomic(path, text)
     return UpdateResult(
         lock=lock, text=text, path=path, changed=changed, written=written, previous=previous, report=report
+    )
+
+
+def _on_disk(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):  # no lock yet (writing it says why, if it cannot be)
+        return None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot be read ({exc.strerror})") from None
+
+
+def _still(path: Path, started: bytes | None) -> None:
+    """The lock on disk is the one this update started from: another writer did not get there first.
+
+    Two updates of one lock (say, from two intents in two CI jobs) must not both say "wrote" while
+    the last one silently wins: the later one refuses, naming what it found.
+    """
+    now = _on_disk(path)
+    if now == started:
+        return
+    if now is None:
+        found = "was removed"
+    else:
+        other = re.search(rb'^intent-sha256 = "([0-9a-f]{12})', now, re.MULTILINE)
+        found = f"was rewritten (from intent {other[1].decode()}...)" if other else "was rewritten"
+    raise InputError(
+        path, None, f"{found} by another process while this update ran; nothing was written: run `lock update` again"
     )
 
 

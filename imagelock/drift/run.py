@@ -18,7 +18,7 @@ from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError, read_user_text
-from imagelock.lock import codec as lockfile
+from imagelock.writes import write_atomic
 
 
 @dataclass
@@ -114,7 +114,7 @@ def drift(req: DriftRequest) -> tuple[int, str]:
         raise UpstreamError("no machine to audit")
     text = render(audits, req.fmt, req.lock, index.image, index.digest)
     if req.output:
-        lockfile.write_atomic(req.output, text if text.endswith("\n") else text + "\n")
+        write_atomic(req.output, text if text.endswith("\n") else text + "\n")
     if any(a.error is not None for a in audits):
         return EXIT_ERROR, text
     return (EXIT_NO if any(a.findings for a in audits) else EXIT_OK), text

@@ -6,8 +6,6 @@ A lock names its layers by domain; the codec is handed the type of each layer
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,23 +56,3 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
 
 def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path, layers)
-
-
-def write_atomic(path: str | Path, text: str) -> bool:
-    """Write via a temp file and rename; returns False when the content was already identical."""
-    target = Path(path)
-    data = text.encode("utf-8")
-    if target.exists() and target.read_bytes() == data:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True

@@ -7,6 +7,7 @@ Errors name the URL with any credentials removed, never a token or a header.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -42,6 +43,20 @@ def redact(url: str) -> str:
             host = f"{host}:{parts.port}"
         parts = parts._replace(netloc=host)
     return urlunsplit(parts)
+
+
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]*@")
+
+
+def redact_text(text: str) -> str:
+    """Any text with the user:password of every URL in it removed: the last guard before a line is shown."""
+    return _USERINFO.sub(r"\g<scheme>", text)
+
+
+def auth_failed(url: str, status: int) -> UpstreamError:
+    """HTTP 401/403 as what it means: the credentials, not the content. Named without the credentials."""
+    reason = "no valid credentials were sent" if status == 401 else "the credentials may not read it"
+    return UpstreamError(f"authentication failed for {redact(url)} (HTTP {status}: {reason}); nothing was written")
 
 
 def session() -> requests.Session:
@@ -86,6 +101,9 @@ def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False
     except _requests().RequestException as exc:
         reason = type(exc).__name__
         raise UpstreamError(f"{label}{redact(url)}: unreachable ({reason})") from None
+    if response.status_code in (401, 403):
+        response.close()
+        raise auth_failed(url, response.status_code)
     if response.status_code >= 400:
         response.close()
         raise UpstreamError(f"{label}{redact(url)}: HTTP {response.status_code}")

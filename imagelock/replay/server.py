@@ -31,6 +31,7 @@ from packaging.utils import canonicalize_name
 
 from imagelock.errors import InputError, UpstreamError
 from imagelock.net import aws
+from imagelock.net.http import redact
 from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
@@ -60,6 +61,8 @@ class Snapshot:
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
         root = Path(root)
+        if not root.is_dir():
+            raise InputError(None, "--replay", f"{root}: expected a snapshot directory holding snapshot.json")
         manifest = root / "snapshot.json"
         try:
             data = json.loads(manifest.read_text())
@@ -310,7 +313,7 @@ class ReplayServer:
             raise InputError(
                 where[0],
                 where[1],
-                f"{STAND_IN} has no recording of {url or 'the default index'} "
+                f"{redact(url) if url else 'the default index'} is not in {STAND_IN} "
                 '(its snapshot.json lists the indexes it recorded under "indexes")',
             )
         return local
@@ -321,7 +324,7 @@ class ReplayServer:
             raise InputError(
                 where[0],
                 where[1],
-                f"{STAND_IN} has no recording of {url} "
+                f"{redact(url)} is not in {STAND_IN} "
                 '(its snapshot.json lists the apt archives it recorded under "apt")',
             )
         return AptAccess(fetch_base=fetch_base, keyring=self.apt_keyring(url), recording=self.apt_recording(url))
@@ -332,7 +335,7 @@ class ReplayServer:
             raise InputError(
                 where[0],
                 where[1],
-                f'{STAND_IN} has no recording of the Hugging Face Hub (its snapshot.json has no "hf" entry naming one)',
+                f'the Hugging Face Hub is not in {STAND_IN} (its snapshot.json has no "hf" entry naming one)',
             )
         return HubAccess(
             endpoint=local,
@@ -348,7 +351,7 @@ class ReplayServer:
             raise InputError(
                 where[0],
                 where[1],
-                f'{STAND_IN} has no recording of {region} (its snapshot.json lists the AWS recording under "aws")',
+                f'{region} is not in {STAND_IN} (its snapshot.json lists the AWS recording under "aws")',
             )
         return aws.client(service, region, endpoint_url=endpoint, unsigned=True)  # no credential is looked up
 
@@ -358,7 +361,7 @@ class ReplayServer:
             raise InputError(
                 where[0],
                 where[1],
-                f'{STAND_IN} has no recording of {name} (its snapshot.json names the runfile recording under "nvidia")',
+                f'{name} is not in {STAND_IN} (its snapshot.json names the runfile recording under "nvidia")',
             )
         return RunfileRecord(record=record, where=self.snapshot.root / (self.snapshot.nvidia or "") / "runfiles.json")
 

@@ -68,7 +68,7 @@ def test_replay_without_a_recording_of_the_archive_says_so(tmp_path: Path, archi
     code, out, err = lock_update(intent, capsys, "--replay", str(snapshot))
     assert code == 2
     assert err.strip() == (
-        f"lock: error: {intent}: apt.archive: the replayed snapshot has no recording of "
-        f'{UPSTREAM} (its snapshot.json lists the apt archives it recorded under "apt")'
+        f"lock: error: {intent}: apt.archive: {UPSTREAM} is not in the replayed snapshot "
+        f'(its snapshot.json lists the apt archives it recorded under "apt")'
     )
     assert not intent.with_suffix(".lock").exists()

@@ -104,14 +104,14 @@ def _no_aws_recording(folder: Path) -> Path:
         (
             lambda folder: write_snapshot(folder, SEED),
             'image = "ubuntu 22.04"\nregions = ["us-east-1", "eu-central-1"]\n',
-            "base.regions[1]: the replayed snapshot has no recording of eu-central-1 "
+            "base.regions[1]: eu-central-1 is not in the replayed snapshot "
             '(its snapshot.json lists the AWS recording under "aws")',
         ),
         # a snapshot with no AWS recording at all
         (
             _no_aws_recording,
             SERVER,
-            "base.regions[0]: the replayed snapshot has no recording of us-east-1 "
+            "base.regions[0]: us-east-1 is not in the replayed snapshot "
             '(its snapshot.json lists the AWS recording under "aws")',
         ),
         # a raw AMI the recording lacks (ami-0a1b2c3d4e5f60002 is us-east-1's)

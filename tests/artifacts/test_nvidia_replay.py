@@ -85,7 +85,7 @@ def test_a_recording_that_disagrees_with_the_catalog_stops_the_update(
     [
         (
             {},
-            "{intent}: nvidia: the replayed snapshot has no recording of cuda_12.4.1_550.54.15_linux.run "
+            "{intent}: nvidia: cuda_12.4.1_550.54.15_linux.run is not in the replayed snapshot "
             '(its snapshot.json names the runfile recording under "nvidia")',
         ),
         (None, '{snapshot}/nv/runfiles.json: no such file (snapshot.json names it under "nvidia")'),

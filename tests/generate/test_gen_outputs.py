@@ -150,5 +150,6 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert "readonly MIRROR_URL=s3://internal-artifacts/imagelock\n" in script
     assert "MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}\n" in script
     assert 'printf \'%s/sha256/%s\' "$MIRROR" "$1"' in script
-    for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}", "${APT_PACKAGES[i + 4]}"):
+    for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}"):
         assert f'"$(from_mirror "{sha256}")"' in script
+    assert 'mirrored=$(from_mirror "${APT_PACKAGES[i + 4]}")' in script

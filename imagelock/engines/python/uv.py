@@ -39,7 +39,7 @@ from imagelock.engines.python.compiled import clean_report, parse_requirements
 from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.lock.model import Wheel, instant
-from imagelock.net.http import redact
+from imagelock.net.http import auth_failed, redact
 
 ROOT_PROJECT = "imagelock-intent"
 UV_TIMEOUT = 600
@@ -131,11 +131,20 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 _FETCH = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)")
+# uv's hints when an index refused the credentials (uv 0.5+): its resolver then reports every package of that
+# index "not found", which would read as a conflict; the hint is the cause.
+_AUTH = re.compile(
+    r"hint: An index(?: URL)? \((?P<url>[^)\s]+)\) (?:could not be queried due to a lack of valid "
+    r"authentication credentials \((?P<code>401)|returned a (?P<forbidden>403) Forbidden)"
+)
 
 
 def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
     """uv's failure as imagelock reports it: no solution (exit 1), or which index could not be read."""
     text = result.stderr.strip()
+    refused = _AUTH.search(text)
+    if refused:
+        return auth_failed(refused["url"], int(refused["code"] or refused["forbidden"]))
     if "No solution found" in text or "unsatisfiable" in text:
         return ResolutionFailed(clean_report(text))
     first = clean_report(text).splitlines()[0] if text else f"uv exited {result.returncode}"
