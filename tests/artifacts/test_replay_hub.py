@@ -204,8 +204,7 @@ def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_
         intent,
         snapshot,
         "models",
-        "the Hugging Face Hub is not in the replayed snapshot "
-        '(its snapshot.json has no "hf" entry naming one)',
+        'the Hugging Face Hub is not in the replayed snapshot (its snapshot.json has no "hf" entry naming one)',
     )
 
 
