@@ -51,6 +51,7 @@ from imagelock.domains.apt import archive  # noqa: E402
 from imagelock.domains.apt.packages_index import Stanza, read  # noqa: E402
 from imagelock.errors import ImagelockError  # noqa: E402
 from imagelock.formats import debversion  # noqa: E402
+from imagelock.formats.openpgp import dearmor_keyring  # noqa: E402
 from imagelock.net import http  # noqa: E402
 
 SUITES = ("jammy", "jammy-updates", "jammy-security")
@@ -77,7 +78,7 @@ def seed_source(intent: Path) -> Source:
 
 def jammy_main(source: Source, workdir: Path) -> dict[str, list[Stanza]]:
     """Every `main` amd64 package version of jammy's three suites, read from signed, verified indexes."""
-    keyring = archive.dearmor_keyring(source.keyring, workdir)
+    keyring = dearmor_keyring(source.keyring, workdir)
     by_name: dict[str, list[Stanza]] = {}
     for suite in SUITES:
         signed = archive.fetch_release(source.archive, suite, keyring, allow_unsigned=False)

@@ -218,7 +218,8 @@ _MODE = re.compile(r"^0[0-7]{3}$")
 
 
 def _placed(lock: Lock, v: Values) -> Data:
-    """One row per artifact a domain places at a `dest` (the generic file step): dest, sha256, size, mode, url.
+    """One row per artifact a domain places at a `dest` (the generic file step): dest, sha256, size, mode,
+    url, and "extract" for a tarball unpacked into the directory `dest` (else empty).
 
     Every domain's artifacts are read through the domain list, so a new domain's files are placed,
     verified and fingerprinted without a line here.
@@ -237,6 +238,7 @@ def _placed(lock: Lock, v: Values) -> Data:
                     str(v.size(artifact.size, f"{key}.size")),
                     mode,
                     v.url(artifact.url, f"{key}.url"),
+                    "extract" if artifact.extract else "",
                 )
             )
     return {"PLACED_FILES": sorted(rows)}

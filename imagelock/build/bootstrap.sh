@@ -373,23 +373,48 @@ step_models() {
 
 # --- placed files (any domain's artifact with a dest) --------------------------------
 
+readonly PLACED_ROW=6  # dest, sha256, size, mode, url, "extract" (a tarball unpacked into dest) or empty
+
+# extract_file ROW: the locked tarball unpacked into its directory, once per sha256 (a marker records it).
+EXTRACTED=0
+extract_file() {
+  local dest=${PLACED_FILES[$1]} sha=${PLACED_FILES[$1 + 1]} staged marker
+  marker="$STATE/extracted/$sha"
+  EXTRACTED=0
+  [[ -f $marker && $(<"$marker") == "$dest" && -d $dest ]] && return 0
+  staged="$STAGE/files/$sha.tar"
+  fetch "file $dest (a tarball)" "$staged" "$sha" "${PLACED_FILES[$1 + 2]}" "" "" \
+    "$(from_mirror "$sha")" "${PLACED_FILES[$1 + 4]}"
+  mkdir -p -- "$dest" "$STATE/extracted"
+  tar -xf "$staged" -C "$dest" --no-same-owner || die "file $dest: the verified tarball does not unpack"
+  printf '%s\n' "$dest" >"$marker"
+  rm -f -- "$staged"
+  EXTRACTED=1
+}
+
 step_files() {
   if ((${#PLACED_FILES[@]} == 0)); then return 0; fi
-  local i dest placed=0
-  for ((i = 0; i < ${#PLACED_FILES[@]}; i += 5)); do
+  local i dest placed=0 listed=()
+  for ((i = 0; i < ${#PLACED_FILES[@]}; i += PLACED_ROW)); do
     dest=${PLACED_FILES[i]}
+    if [[ -n ${PLACED_FILES[i + 5]} ]]; then
+      extract_file "$i"
+      placed=$((placed + EXTRACTED))
+      continue
+    fi
     if ! matches "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" ""; then
       fetch "file $dest" "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" "" "" \
         "$(from_mirror "${PLACED_FILES[i + 1]}")" "${PLACED_FILES[i + 4]}"
       placed=$((placed + 1))
     fi
     chmod -- "${PLACED_FILES[i + 3]}" "$dest"
+    listed+=("$dest")
   done
-  # drift's generic file audit reads which files the lock placed from here
+  # drift's generic file audit reads which files the lock placed from here (an extracted tree is not listed)
   mkdir -p -- "$FINGERPRINT"
-  for ((i = 0; i < ${#PLACED_FILES[@]}; i += 5)); do printf '%s\n' "${PLACED_FILES[i]}"; done >"$FINGERPRINT/files.new"
+  if ((${#listed[@]})); then printf '%s\n' "${listed[@]}"; fi >"$FINGERPRINT/files.new"
   mv -f -- "$FINGERPRINT/files.new" "$FINGERPRINT/files"
-  if ((placed)); then CHANGED+=("files ($placed)"); else log "files: all $((${#PLACED_FILES[@]} / 5)) in place"; fi
+  if ((placed)); then CHANGED+=("files ($placed)"); else log "files: all $((${#PLACED_FILES[@]} / PLACED_ROW)) in place"; fi
 }
 
 # --- smoke tests and fingerprint -----------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from imagelock.domains import apt, base, models, nvidia, python
+from imagelock.domains import apt, base, files, models, nvidia, python
 from imagelock.domains.contract import Domain
 from imagelock.intent import document as intent_document
 from imagelock.intent.document import Intent
@@ -26,6 +26,7 @@ DOMAINS: tuple[Domain, ...] = (
     apt.KERNEL,
     nvidia.DOMAIN,
     models.DOMAIN,
+    files.DOMAIN,
     base.DOMAIN,
 )
 

@@ -118,12 +118,13 @@ class LockIndex:
         ]
         self.venv = lock.python.venv if lock.python else None
         self.model_dests = [m.dest for m in lock.models]
-        # every artifact a domain places at a dest: dest -> (domain, sha256, size)
+        # every file a domain places at a dest: dest -> (domain, sha256, size); an extracted tarball's
+        # tree has no one sha256 to compare, so it is not audited here
         self.placed = {
             a.dest: (domain.name, a.sha256, a.size)
             for domain, layer in domains.present(lock)
             for a in domain.artifacts(layer)
-            if a.dest is not None
+            if a.dest is not None and not a.extract
         }
 
 

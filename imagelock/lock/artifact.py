@@ -24,6 +24,7 @@ class Artifact:
     # domain's own build step installs the file (a wheel into a venv, a .deb through dpkg).
     dest: str | None = None
     mode: str | None = None  # octal file mode for `dest`, such as "0644"
+    extract: bool = False  # a tarball unpacked into the directory `dest` (drift does not hash the tree)
     hub: bool = False  # served by the Hugging Face Hub: the Hub token is sent there, and only there
     # (environment variable, base URL): when the variable is set, it replaces that base in `urls`
     # (a look-alike or a site mirror of the upstream); the lock keeps the upstream URL.

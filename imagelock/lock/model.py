@@ -187,6 +187,26 @@ class BaseLayer:
     arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
 
 
+# --- plain files ------------------------------------------------------------------
+
+
+@dataclass
+class PlainFile:
+    """One `[[files]]` artifact: a file by URL, pinned by sha256, placed at `dest` (or extracted there)."""
+
+    url: str
+    dest: str
+    sha256: str
+    size: int
+    mode: str = "0644"
+    extract: bool = False  # a tarball unpacked into the directory `dest`
+    # Where the sha256 came from, when a vendor's signed SHA256SUMS gave it: that file's URL and sha256,
+    # and the keyring whose signature over it was checked.
+    sums_url: str | None = None
+    sums_sha256: str | None = None
+    keyring_sha256: str | None = None
+
+
 # --- mirror -----------------------------------------------------------------------
 
 
@@ -278,6 +298,7 @@ class Lock:
     kernel = _Layer[KernelLayer]()
     nvidia = _Layer[NvidiaLayer]()
     models = _ListLayer[Model]()
+    files = _ListLayer[PlainFile]()
     base = _Layer[BaseLayer]()
 
     def to_table(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ _SORT_KEYS: dict[str, tuple[str, ...]] = {
     "packages": ("name", "arch", "version"),
     "indexes": ("name", "path"),
     "sources": ("suite", "uri"),
-    "files": ("path",),
+    "files": ("path", "dest"),  # a model's files by path; [[files]] by where they go
     "amis": ("region",),
     "models": ("repo", "dest"),
 }

@@ -76,6 +76,9 @@ class Upstreams(Protocol):
     def upstream_url(self, served: str, filename: str) -> str:
         """The URL the real upstream serves a file from, for one this run was served from `served`."""
 
+    def plain_file(self, url: str, where: Where) -> str:
+        """Where to GET a `[[files]]` URL (the URL itself, or a recording's copy of what it served)."""
+
 
 def hub_endpoint() -> str:
     """The Hub the environment names (HF_ENDPOINT, as huggingface_hub reads it), else the Hub itself."""
@@ -107,6 +110,9 @@ class Live:
 
     def upstream_url(self, served: str, filename: str) -> str:
         return served
+
+    def plain_file(self, url: str, where: Where) -> str:
+        return url
 
 
 LIVE = Live()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from packaging.utils import canonicalize_name
 
@@ -39,7 +39,13 @@ from imagelock.replay.hub import HubRecording, send
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX_KEY = "default"
 HUB_PREFIX = "hf"
+PLAIN_PREFIX = "plain"  # where recorded [[files]] downloads are served
 STAND_IN = "the replayed snapshot"  # how messages name a replay: a loopback port means nothing to the reader
+
+
+def _relative_file(value: str) -> bool:
+    """A file inside a recording: a plain relative path, no way out of it."""
+    return bool(value) and not value.startswith("/") and ".." not in value.split("/") and "\\" not in value
 
 
 def _relative_dir(value: object) -> bool:
@@ -57,6 +63,7 @@ class Snapshot:
     nvidia: str | None = None  # directory holding runfiles.json: recorded digests of NVIDIA runfiles
     hf: str | None = None  # directory of the Hugging Face Hub recording
     aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
+    files: str | None = None  # directory of recorded [[files]] downloads: urls.json maps each URL to a file there
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -93,6 +100,11 @@ class Snapshot:
             raise InputError(
                 manifest, "aws", 'expected the directory of the AWS recording, relative to the snapshot (such as "aws")'
             )
+        files = data.get("files")
+        if files is not None and not _relative_dir(files):
+            raise InputError(
+                manifest, "files", 'expected the directory of recorded files, relative to the snapshot ("files")'
+            )
         return cls(
             root=root,
             indexes={str(k): str(v) for k, v in indexes.items()},
@@ -100,7 +112,25 @@ class Snapshot:
             nvidia=nvidia,
             hf=hf,
             aws=aws,
+            files=files,
         )
+
+    def recorded_files(self) -> dict[str, str]:
+        """[[files]] URL -> the recorded copy's path under the files directory ({} when none is recorded)."""
+        if self.files is None:
+            return {}
+        path = self.root / self.files / "urls.json"
+        try:
+            urls = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError(path, None, 'no such file (snapshot.json names it under "files")') from None
+        except ValueError as exc:
+            raise InputError(path, None, f"not valid JSON ({exc})") from None
+        if not isinstance(urls, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _relative_file(v) for k, v in urls.items()
+        ):
+            raise InputError(path, None, "expected a table of URL -> a file path relative to this directory")
+        return urls
 
     def recorded_runfiles(self) -> dict[str, dict[str, object]]:
         """Runfile name -> its recorded digests ({} when the snapshot records none).
@@ -166,7 +196,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(parts[0], parts[2])
         if len(parts) >= 3 and parts[0] == "apt":
             return self._apt_file(parts[1:])
+        if len(parts) >= 2 and parts[0] == PLAIN_PREFIX and self.server.files is not None:
+            return self._plain_file("/".join(parts[1:]))
         self._send(404, b"not found", "text/plain")
+
+    def _plain_file(self, relative: str) -> None:
+        """A recorded [[files]] download, by its path in the recording (never outside it)."""
+        folder = self.server.files
+        assert folder is not None
+        path = (folder / relative).resolve()
+        if not _relative_file(relative) or not path.is_relative_to(folder.resolve()) or not path.is_file():
+            return self._send(404, b"not found", "text/plain")
+        self._send(200, path.read_bytes(), "application/octet-stream")
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         """AWS's EC2 and SSM APIs are POSTs; nothing else here is."""
@@ -227,6 +268,7 @@ class _Server(ThreadingHTTPServer):
     apt_dirs: set[str]
     hub: HubRecording | None
     aws: replay_aws.Recording | None
+    files: Path | None
 
 
 class ReplayServer:
@@ -243,6 +285,8 @@ class ReplayServer:
         self._server.apt_dirs = set(snapshot.apt.values())
         self._server.hub = hub
         self._server.aws = aws
+        self._recorded_files = snapshot.recorded_files()
+        self._server.files = snapshot.root / snapshot.files if snapshot.files else None
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._urls: dict[str, str] | None = None
 
@@ -370,6 +414,16 @@ class ReplayServer:
         if filename not in urls:
             raise UpstreamError(f"replay snapshot: no upstream URL recorded for {filename}")
         return urls[filename]
+
+    def plain_file(self, url: str, where: Where) -> str:
+        recorded = self._recorded_files.get(url)
+        if recorded is None:
+            raise InputError(
+                where[0],
+                where[1],
+                f'{redact(url)} is not in {STAND_IN} (its snapshot.json names the files recording under "files")',
+            )
+        return f"{self.base_url}/{PLAIN_PREFIX}/{quote(recorded)}"
 
     def _upstream_urls(self) -> dict[str, str]:
         if self._urls is None:

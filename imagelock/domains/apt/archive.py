@@ -21,15 +21,14 @@ import hashlib
 import io
 import lzma
 import os
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from imagelock.errors import UpstreamError, VerificationError
+from imagelock.formats.openpgp import gpgv_verify
 from imagelock.hashing import sha256_bytes
 from imagelock.net import http
 
@@ -161,60 +160,6 @@ def _stanza_chunks(blocks: Iterator[bytes]) -> Iterator[str]:
 
 def suite_url(base: str, suite: str) -> str:
     return f"{base.rstrip('/')}/dists/{suite}"
-
-
-def gpgv_verify(data: bytes, keyring: Path, what: str) -> bytes:
-    """The signed text of a clearsigned document, or VerificationError naming what failed.
-
-    gpgv runs with an empty GNUPGHOME and only the given keyring, so no key
-    of the user's own keyrings can vouch for an archive.
-    """
-    with tempfile.TemporaryDirectory(prefix="imagelock-gpgv-") as home:
-        signed = Path(home) / "InRelease"
-        signed.write_bytes(data)
-        out = Path(home) / "Release"
-        try:
-            result = subprocess.run(
-                ["gpgv", "--status-fd", "1", "--keyring", str(keyring), "--output", str(out), str(signed)],
-                capture_output=True,
-                env={**os.environ, "GNUPGHOME": home, "LC_ALL": "C"},
-                timeout=60,
-                check=False,
-            )
-        except FileNotFoundError:
-            raise UpstreamError(
-                "gpgv is not installed: it is needed to verify signed apt archives (install the gpgv package)"
-            ) from None
-        status = result.stdout.decode("utf-8", "replace")
-        if result.returncode != 0 or "\n[GNUPG:] VALIDSIG " not in "\n" + status:
-            reason = "no valid signature"
-            if "[GNUPG:] BADSIG" in status:
-                reason = "BAD signature (the signed text was altered)"
-            elif "[GNUPG:] NO_PUBKEY" in status or "[GNUPG:] ERRSIG" in status:
-                reason = "signed by a key that is not in the keyring"
-            elif "[GNUPG:] NODATA" in status:
-                reason = "not signed"
-            raise VerificationError(f"{what}: {reason} (keyring {keyring})")
-        return out.read_bytes()
-
-
-def dearmor_keyring(keyring: Path, workdir: Path) -> Path:
-    """gpgv reads binary keyrings only; an ASCII-armored `.asc` is converted first."""
-    data = keyring.read_bytes()
-    if not data.lstrip().startswith(b"-----BEGIN PGP"):
-        return keyring
-    target = workdir / f"{sha256_bytes(data)[:16]}.gpg"
-    if not target.exists():
-        result = subprocess.run(
-            ["gpg", "--batch", "--dearmor", "--output", str(target), str(keyring)],
-            capture_output=True,
-            env={**os.environ, "GNUPGHOME": str(workdir)},
-            timeout=60,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise VerificationError(f"{keyring}: cannot read the armored keyring")
-    return target
 
 
 def _strip_clearsign(data: bytes) -> bytes:

@@ -21,6 +21,7 @@ from imagelock.domains.apt.recording import upstream_sources
 from imagelock.domains.apt.universe import Universe
 from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError
+from imagelock.formats.openpgp import dearmor_keyring
 from imagelock.hashing import sha256_file
 from imagelock.intent.apt import NAME, AptIntent, KernelIntent, PackageRequest, parse_apt, parse_kernel
 from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
@@ -74,7 +75,7 @@ def load_archive(
     """
     snapshot, base = archive_base(intent, cutoff)
     keyring = keyring or intent.keyring
-    gpg_keyring = archive.dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
+    gpg_keyring = dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
     keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
     sources: list[AptSource] = []
     stanzas: list[Stanza] = []
@@ -106,7 +107,7 @@ def load_archive(
             )
         )
     if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
-        upstream = upstream_sources(recording, sources, archive.dearmor_keyring(intent.keyring, workdir))
+        upstream = upstream_sources(recording, sources, dearmor_keyring(intent.keyring, workdir))
         if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
             sources, keyring_sha256 = upstream, sha256_file(intent.keyring)
     return Archive(

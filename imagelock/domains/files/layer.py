@@ -1,0 +1,110 @@
+"""Resolve `[[files]]`: each URL's bytes pinned by sha256, checked against the intent's hash or a signed
+SHA256SUMS before the lock records them.
+
+A file already in the previous lock, from the same URL and with the same checks, is kept without a
+download: locks of images with multi-gigabyte installers update in seconds. `lock update --refresh files`
+downloads and hashes every file again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from imagelock.domains.context import UpdateContext
+from imagelock.errors import InputError, VerificationError
+from imagelock.formats.openpgp import dearmor_keyring, gpgv_verify
+from imagelock.hashing import sha256_bytes, sha256_file
+from imagelock.intent.files import FileIntent
+from imagelock.lock.model import PlainFile
+from imagelock.net import http
+
+_SUMS_LINE = re.compile(r"^(?P<sha256>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
+
+
+def resolve(ctx: UpdateContext) -> list[PlainFile]:
+    wanted: list[FileIntent] = ctx.intent.sections["files"]
+    keep = ctx.previous is not None and not ctx.upgrade and "files" not in ctx.refresh
+    previous = {f.dest: f for f in ctx.previous.files} if keep and ctx.previous else {}
+    out = []
+    for entry in wanted:
+        keyring_sha256 = sha256_file(entry.keyring) if entry.keyring else None
+        kept = previous.get(entry.dest)
+        if kept is not None and _same_checks(kept, entry, keyring_sha256):
+            out.append(kept)
+            continue
+        out.append(_pin(ctx, entry, keyring_sha256))
+    return out
+
+
+def _same_checks(kept: PlainFile, entry: FileIntent, keyring_sha256: str | None) -> bool:
+    """The locked entry answers this intent entry as a new download would (same URL, hash rules, placement)."""
+    return (
+        kept.url == entry.url
+        and entry.sha256 in (None, kept.sha256)
+        and kept.mode == entry.mode
+        and kept.extract == entry.extract
+        and kept.sums_url == entry.sums_url
+        and kept.keyring_sha256 == keyring_sha256
+    )
+
+
+def _pin(ctx: UpdateContext, entry: FileIntent, keyring_sha256: str | None) -> PlainFile:
+    path = ctx.intent.path
+    expected, sums_sha256 = entry.sha256, None
+    if entry.sums_url is not None:
+        listed, sums_sha256 = _from_signed_sums(ctx, entry)
+        if expected is not None and expected != listed:
+            raise VerificationError(
+                f"{path}: {entry.where}.sha256: {expected}, but the signed {http.redact(entry.sums_url)} "
+                f"lists {listed} for {entry.name}"
+            )
+        expected = listed
+    source = ctx.upstreams.plain_file(entry.url, (path, f"{entry.where}.url"))
+    scratch = http.cache_dir() / "downloads" / f"file-{sha256_bytes(entry.url.encode())[:16]}.download"
+    digest = http.download(source, scratch, what=f"{entry.where} {entry.name}")
+    if expected is not None and digest.sha256 != expected:
+        scratch.unlink(missing_ok=True)
+        said = "the signed sha256sums lists" if entry.sums_url else "the intent says"
+        raise VerificationError(
+            f"{path}: {entry.where}: {http.redact(entry.url)} served sha256 {digest.sha256} ({digest.size} bytes); "
+            f"{said} {expected}"
+        )
+    blob = http.blob_path(digest.sha256)  # kept by content, where `lock mirror` looks first
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(scratch, blob)
+    return PlainFile(
+        url=entry.url,
+        dest=entry.dest,
+        sha256=digest.sha256,
+        size=digest.size,
+        mode=entry.mode,
+        extract=entry.extract,
+        sums_url=entry.sums_url,
+        sums_sha256=sums_sha256,
+        keyring_sha256=keyring_sha256,
+    )
+
+
+def _from_signed_sums(ctx: UpdateContext, entry: FileIntent) -> tuple[str, str]:
+    """The sha256 a vendor's signed SHA256SUMS lists for this file, and that sums file's own sha256.
+
+    The signature is checked by gpgv against the intent's keyring alone; only what it covers is read
+    (a clearsigned file's signed text, or the exact bytes a detached signature covers)."""
+    assert entry.sums_url is not None and entry.keyring is not None
+    path, where = ctx.intent.path, (ctx.intent.path, f"{entry.where}.sha256sums")
+    sums = http.get_bytes(ctx.upstreams.plain_file(entry.sums_url, where), what=f"{entry.where}.sha256sums")
+    signature = None
+    if entry.signature_url is not None:
+        signed_by = ctx.upstreams.plain_file(entry.signature_url, (path, f"{entry.where}.signature"))
+        signature = http.get_bytes(signed_by, what=f"{entry.where}.signature")
+    workdir = ctx.workdir or Path(ctx.cache.setdefault("files-workdir", str(http.cache_dir() / "keyrings")))
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    keyring = dearmor_keyring(entry.keyring, Path(workdir))
+    text = gpgv_verify(sums, keyring, f"{path}: {entry.where}.sha256sums {http.redact(entry.sums_url)}", signature)
+    for line in text.decode("utf-8", "replace").splitlines():
+        match = _SUMS_LINE.match(line.strip())
+        if match and match["name"].removeprefix("./") == entry.name:
+            return match["sha256"].lower(), sha256_bytes(sums)
+    raise InputError(path, f"{entry.where}.sha256sums", f"{http.redact(entry.sums_url)} lists no {entry.name}")
