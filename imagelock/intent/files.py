@@ -1,14 +1,14 @@
 """The `[[files]]` intent section: plain artifacts by URL (installers, tarballs, keys), each put at `dest`.
 
-    [[files]]
-    url = "https://vendor.example/efa/aws-efa-installer-1.38.0.tar.gz"
-    dest = "/opt/efa"
-    extract = true                       # a tarball, unpacked into the directory `dest`
-    sha256 = "…"                         # optional: verified if given, measured at lock time if not
-    sha256sums = "https://vendor.example/efa/SHA256SUMS"   # or: take it from a signed sums file
-    signature = "https://vendor.example/efa/SHA256SUMS.gpg" # detached; omit for a clearsigned sums file
-    keyring = "keys/vendor.gpg"          # whose signature is accepted, relative to the intent
-    mode = "0755"
+[[files]]
+url = "https://vendor.example/efa/aws-efa-installer-1.38.0.tar.gz"
+dest = "/opt/efa"
+extract = true                       # a tarball, unpacked into the directory `dest`
+sha256 = "…"                         # optional: verified if given, measured at lock time if not
+sha256sums = "https://vendor.example/efa/SHA256SUMS"   # or: take it from a signed sums file
+signature = "https://vendor.example/efa/SHA256SUMS.gpg" # detached; omit for a clearsigned sums file
+keyring = "keys/vendor.gpg"          # whose signature is accepted, relative to the intent
+mode = "0755"
 """
 
 from __future__ import annotations
