@@ -14,10 +14,11 @@ from imagelock.build.generate import generate, load, stale_files
 from imagelock.commands.check import check
 from imagelock.commands.init import intent_text
 from imagelock.commands.mirror import run_mirror
+from imagelock.commands.online import check_online, stderr_progress
 from imagelock.commands.update import update
 from imagelock.drift import collector
 from imagelock.drift.run import DriftRequest, drift
-from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError
+from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError, UpstreamError
 from imagelock.lock.diff import render, render_summary
 from imagelock.lock.finding import Finding
 from imagelock.lock.why import why
@@ -93,8 +94,8 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.intent is None and args.generated is None:
-        raise InputError(None, "lock check", "give the INTENT to check, or --generated DIR")
+    if args.intent is None and args.generated is None and not (args.online and args.lock):
+        raise InputError(None, "lock check", "give the INTENT to check, --generated DIR, or --online --lock LOCK")
     if args.strict and args.intent is None:
         raise InputError(None, "lock check", "--strict needs the INTENT: findings compare the lock with its intent")
     problems: list[str] = []
@@ -117,17 +118,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif args.generated is not None:
         stale = stale_files(lock_path, args.generated)
         problems += stale
-        if digest is None:
-            lock, _ = load(lock_path)
-            digest, image = lock.digest(), lock.image_name()
+    if digest is None:  # no intent: the lock must still be intact (load refuses one edited by hand)
+        lock, _ = load(lock_path)
+        digest, image = lock.digest(), lock.image_name()
     what = f"{lock_path}: fresh" if args.intent is not None else f"{lock_path}: intact"
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
     failed = bool(problems) or (args.strict and bool(findings))
+    online_lines: list[str] = []
+    gone: list[str] = []
+    if args.online and not tampered:
+        report = check_online(lock_path, mirror=args.mirror, jobs=args.jobs, progress=stderr_progress())
+        if report.unanswered:
+            raise UpstreamError(
+                f"{lock_path}: online: no source answered at all ({len(report.probes)} artifacts): "
+                "is this machine offline? nothing can be said about the artifacts"
+            )
+        online_lines = report.lines()
+        gone = [p.artifact.what for p in report.gone]
+        failed = failed or bool(gone)
     human = "\n".join(
         (problems or [f"{what} (image {image})"])
         + [f"{lock_path}: {f.one_line()}" for f in findings]
         + [f"{lock_path}: {n}" for n in notes]
+        + online_lines
     )
     _emit(
         args,
@@ -142,6 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             "digest": digest,
             "image": image,
             "stale_files": stale,
+            "online": {"checked": args.online, "gone": gone},
         },
     )
     return EXIT_NO if failed else EXIT_OK
@@ -318,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also exit 1 when there is any finding: something the "
         "lock does not pin or prove (docs/reproducibility.md)",
     )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask every artifact's sources (mirror first) whether they still serve it; exit 1 listing "
+        "what is gone",
+    )
+    p.add_argument("--mirror", help="with --online: the mirror to ask first (default: the lock's [mirror] url)")
+    p.add_argument("--jobs", type=int, default=16, help="with --online: sources asked at once (default 16)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 

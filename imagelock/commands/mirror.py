@@ -120,7 +120,7 @@ def _verified_local(artifact: Artifact) -> Path:
         blob.unlink()  # a cache entry that is not what its name says: fetch again
     dest = http.cache_dir() / "downloads" / f"{artifact.sha256}.download"
     failures: list[str] = []
-    for url, headers in _sources(artifact):
+    for url, headers in source_requests(artifact):
         try:
             digest = http.download(url, dest, headers=headers, total=artifact.size, what=artifact.name)
         except UpstreamError as exc:
@@ -138,7 +138,7 @@ def _verified_local(artifact: Artifact) -> Path:
     raise UpstreamError("; ".join(failures) or f"{artifact.name}: the lock records no source for it")
 
 
-def _sources(artifact: Artifact) -> list[tuple[str, dict[str, str] | None]]:
+def source_requests(artifact: Artifact) -> list[tuple[str, dict[str, str] | None]]:
     """Where to fetch an artifact from, in order: its URLs, each moved to the look-alike the environment names."""
     moved = os.environ.get(artifact.moved_by[0]) if artifact.moved_by else None
     token = hub_token() if artifact.hub else None

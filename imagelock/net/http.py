@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -108,6 +109,35 @@ def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False
         response.close()
         raise UpstreamError(f"{label}{redact(url)}: HTTP {response.status_code}")
     return response
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """What a source said about a file without sending it: its status and size (None: no answer at all)."""
+
+    status: int | None
+    size: int | None = None
+    reason: str = ""
+
+
+def probe(url: str, headers: dict[str, str] | None = None) -> ProbeAnswer:
+    """HEAD, or a one-byte ranged GET where a server refuses HEAD (some CDNs and signed-URL hosts do)."""
+    errors = request_errors()
+    timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
+    try:
+        response = session().head(url, headers=headers or {}, timeout=timeout, allow_redirects=True)
+        if response.status_code in (403, 405, 501):
+            ranged = {**(headers or {}), "Range": "bytes=0-0", "Accept-Encoding": "identity"}
+            response = session().get(url, headers=ranged, timeout=timeout, stream=True)
+            response.close()
+    except errors as exc:
+        return ProbeAnswer(None, reason=type(exc).__name__)
+    size = None
+    total = response.headers.get("Content-Range", "").rpartition("/")[2]
+    length = total if response.status_code == 206 else response.headers.get("Content-Length")
+    if length and length.isdigit():
+        size = int(length)
+    return ProbeAnswer(response.status_code, size)
 
 
 def get_bytes(url: str, *, headers: dict[str, str] | None = None, what: str = "") -> bytes:

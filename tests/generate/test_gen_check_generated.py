@@ -87,7 +87,7 @@ def test_a_stale_lock_and_stale_files_are_both_reported(tmp_path: Path, lock_cli
 def test_check_without_intent_or_generated_is_an_input_error(lock_cli) -> None:
     result = lock_cli("check")
     assert result.code == 2
-    assert result.err == "lock: error: lock check: give the INTENT to check, or --generated DIR\n"
+    assert result.err == "lock: error: lock check: give the INTENT to check, --generated DIR, or --online --lock LOCK\n"
 
 
 def test_check_generated_on_a_missing_directory_is_an_input_error(tmp_path: Path, lock_cli) -> None:

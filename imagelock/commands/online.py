@@ -1,0 +1,163 @@
+"""`lock check --online`: is every locked artifact still fetchable from at least one of its sources?
+
+The offline verdict says the lock is intact; it cannot say that the bytes still exist.
+Upstreams drop files (an archive's superseded .debs, a yanked wheel, a deleted Hub
+revision), and a lock whose artifact has no live source no longer builds. Each
+artifact's sources are asked in the order the build tries them (the mirror by sha256,
+then its recorded URLs) with a HEAD (a one-byte ranged GET where HEAD is refused), and
+an answer counts only with the locked size. Nothing is downloaded and nothing written.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagelock import domains
+from imagelock.commands.mirror import MAX_JOBS, artifacts, source_requests
+from imagelock.commands.mirror_targets import object_url
+from imagelock.errors import InputError
+from imagelock.lock.artifact import Artifact
+from imagelock.net import aws, http
+
+UNREACHABLE = "unreachable"  # a probe that got no answer at all (DNS, connect, time-out)
+
+
+@dataclass
+class Probe:
+    """One artifact: the source that still serves it, or why none does."""
+
+    artifact: Artifact
+    live: str | None = None
+    tried: list[tuple[str, str]] = field(default_factory=list)  # (source, why it failed)
+
+
+@dataclass
+class OnlineReport:
+    lock_path: Path
+    probes: list[Probe]
+
+    @property
+    def gone(self) -> list[Probe]:
+        return [p for p in self.probes if p.live is None]
+
+    @property
+    def unanswered(self) -> bool:
+        """No source answered anything: the network is down here, which says nothing about the artifacts."""
+        return bool(self.probes) and all(
+            p.live is None and all(why.startswith(UNREACHABLE) for _, why in p.tried) for p in self.probes
+        )
+
+    def lines(self) -> list[str]:
+        path = self.lock_path
+        if not self.gone:
+            return [f"{path}: online: all {len(self.probes)} artifacts are fetchable from at least one source"]
+        out = [f"{path}: online: {len(self.gone)} of {len(self.probes)} artifacts are gone from every source"]
+        for probe in self.gone:
+            tried = "; ".join(f"{http.redact(source)}: {why}" for source, why in probe.tried) or "no source recorded"
+            out.append(f"{path}: gone: {probe.artifact.what} (sha256 {probe.artifact.sha256[:12]}): {tried}")
+        out.append(
+            f"{path}: fix: `lock mirror {path} --to <s3://…, https://… or a directory>` keeps every artifact by "
+            "sha256 while a source still has it; run it when the lock is written. What is gone now needs "
+            "another copy of those exact bytes, or a `lock update` that moves past them"
+        )
+        return out
+
+
+def _sources(artifact: Artifact, mirror: str | None) -> list[tuple[str, dict[str, str] | None]]:
+    """Where the build would look, in its order: the mirror by sha256, then the artifact's own URLs."""
+    out: list[tuple[str, dict[str, str] | None]] = []
+    if mirror:
+        out.append((object_url(mirror, artifact.sha256), None))  # never the Hub token: a mirror is not the Hub
+    out += source_requests(artifact)
+    return out
+
+
+def _probe_one(source: str, headers: dict[str, str] | None, size: int | None) -> str | None:
+    """None when `source` serves something of the locked size; else why not."""
+    if source.startswith("s3://"):
+        return _probe_s3(source, size)
+    if source.startswith("/"):
+        target = Path(source)
+        if not target.is_file():
+            return "not in the directory"
+        return None if size is None or target.stat().st_size == size else f"{target.stat().st_size} bytes"
+    answer = http.probe(source, headers)
+    if answer.status is None:
+        return f"{UNREACHABLE} ({answer.reason})"
+    if answer.status >= 400:
+        return f"HTTP {answer.status}"
+    if size is not None and answer.size is not None and answer.size != size:
+        return f"serves {answer.size} bytes, the lock says {size}"
+    return None
+
+
+def _probe_s3(source: str, size: int | None) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    url = aws.parse_s3_url(source, None, "mirror")
+    try:
+        head = aws.client("s3").head_object(Bucket=url.bucket, Key=url.key)
+    except ClientError as exc:
+        return aws.describe_error(exc)
+    except BotoCoreError as exc:
+        return f"{UNREACHABLE} ({aws.describe_error(exc)})"
+    length = head.get("ContentLength")
+    return None if size is None or length == size else f"{length} bytes, the lock says {size}"
+
+
+def check_online(
+    lock_path: str | Path,
+    *,
+    mirror: str | None = None,
+    jobs: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> OnlineReport:
+    if not 1 <= jobs <= MAX_JOBS:
+        raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")
+    if mirror is not None and not mirror.startswith(("https://", "http://", "s3://", "/")):
+        raise InputError(None, "--mirror", f"expected an http(s):// or s3:// URL or an absolute directory: {mirror!r}")
+    lock, _ = domains.read_lock(lock_path)
+    where = mirror or (lock.mirror.url if lock.mirror else None)
+    probes = [Probe(a) for a in artifacts(lock)]
+    done = 0
+    guard = threading.Lock()
+
+    def one(probe: Probe) -> None:
+        nonlocal done
+        for source, headers in _sources(probe.artifact, where):
+            why = _probe_one(source, headers, probe.artifact.size)
+            if why is None:
+                probe.live = source
+                break
+            probe.tried.append((source, why))
+        with guard:
+            done += 1
+            if progress:
+                progress(done, len(probes))
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="imagelock-online") as pool:
+        list(pool.map(one, probes))
+    return OnlineReport(Path(lock_path), probes)
+
+
+def stderr_progress() -> Callable[[int, int], None]:
+    """One updating line on a terminal; elsewhere (CI logs) a line at every tenth."""
+    tty = sys.stderr.isatty()
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        if tty:
+            end = "\n" if done == total else ""
+            print(f"\ronline: {done}/{total} artifacts checked", end=end, file=sys.stderr, flush=True)
+            return
+        tenth = done * 10 // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            print(f"online: {done}/{total} artifacts checked", file=sys.stderr, flush=True)
+
+    return show
