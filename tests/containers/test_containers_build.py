@@ -60,8 +60,14 @@ def containerd(tmp_path: Path) -> Iterator[Path]:
         log.close()
 
 
-def _bootstrap(tmp_path: Path, generated: Path, lock: Path, socket: Path) -> subprocess.CompletedProcess[str]:
-    """bootstrap.sh as root with /etc and /var overlaid on throwaway directories (a private mount namespace)."""
+COLLECTOR = Path(__file__).resolve().parents[2] / "imagelock" / "drift" / "collector.py"
+
+
+def _bootstrap(
+    tmp_path: Path, generated: Path, lock: Path, socket: Path, *, collect_only: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """bootstrap.sh as root with /etc and /var overlaid on throwaway directories (a private mount namespace);
+    the overlays persist between calls, so `collect_only` runs drift's collector on what the build left."""
     layers = tmp_path / "overlay"
     mounts = []
     for top in ("etc", "var"):
@@ -70,7 +76,10 @@ def _bootstrap(tmp_path: Path, generated: Path, lock: Path, socket: Path) -> sub
         mounts.append(
             f"mount -t overlay overlay -o lowerdir=/{top},upperdir={layers}/{top}-up,workdir={layers}/{top}-work /{top}"
         )
-    script = " && ".join([*mounts, f'exec bash "{generated}/bootstrap.sh" --lock "{lock}"'])
+    run = f'exec bash "{generated}/bootstrap.sh" --lock "{lock}"'
+    if collect_only:
+        run = f'exec python3 "{COLLECTOR}" > "{tmp_path}/facts.json"'
+    script = " && ".join([*mounts, run])
     env = {**os.environ, "CONTAINERD_ADDRESS": str(socket)}
     return subprocess.run(
         [tool("unshare"), "-m", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=300
@@ -111,6 +120,24 @@ def test_the_build_pulls_by_digest_into_containerd_and_verifies_it(tmp_path: Pat
 
         again = _bootstrap(tmp_path, generated, lock, containerd)
         assert again.returncode == 0 and "all 1 images already held at their locked digests" in again.stderr
+
+        # Drift: the collector lists containerd's images (the fingerprint lock names the runtime).
+        assert _bootstrap(tmp_path, generated, lock, containerd, collect_only=True).returncode == 0
+        clean = lock_cli("drift", str(lock), "--facts", str(tmp_path / "facts.json"))
+        assert clean.code == 0, clean.out + clean.err
+        ctr = [tool("ctr"), "--address", str(containerd), "-n", "k8s.io", "images"]
+        subprocess.run([*ctr, "rm", f"{reg.host}/team/app@{index}"], check=True, capture_output=True)
+        assert _bootstrap(tmp_path, generated, lock, containerd, collect_only=True).returncode == 0
+        missing = lock_cli("drift", str(lock), "--facts", str(tmp_path / "facts.json"), "--json")
+        assert missing.code == 1 and '"kind": "missing"' in missing.out and f"{reg.host}/team/app:1.0" in missing.out
+        other = oci_layout(tmp_path / "layout-other", "2.0", "other")
+        reg.push(tmp_path / "layout-other", "2.0", "team/app")
+        pull = [*ctr, "pull", "--plain-http", f"{reg.host}/team/app:2.0"]
+        subprocess.run(pull, check=True, capture_output=True)
+        assert _bootstrap(tmp_path, generated, lock, containerd, collect_only=True).returncode == 0
+        changed = lock_cli("drift", str(lock), "--facts", str(tmp_path / "facts.json"), "--json")
+        assert changed.code == 1 and '"kind": "changed-hash"' in changed.out, changed.out
+        assert other.index in changed.out
 
 
 def test_a_registry_serving_other_bytes_for_a_digest_fails_the_build_naming_the_image(
