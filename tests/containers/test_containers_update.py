@@ -4,8 +4,10 @@ to an OCI layout that skopeo reads back, and refused on bad input."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import re
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from imagelock import domains
+from imagelock.domains import containers
 from tests.containers.registry import Registry, oci_layout, registry, token_server, tool
 
 
@@ -114,15 +118,28 @@ def test_anonymous_token_auth_as_registries_do_it_and_no_secret_in_the_lock(
         assert {r["scope"] for r in tokens.requests} == {"repository:team/private:pull"}
 
         # With credentials in the environment they go to the token realm only, and nowhere else.
-        monkeypatch.setenv(
-            "IMAGELOCK_REGISTRY_AUTH_" + reg.host.replace(".", "_").replace(":", "_"), "pusher:s3cret-push"
-        )
+        variable = "IMAGELOCK_REGISTRY_AUTH_" + reg.host.replace(".", "_").replace(":", "_")
+        monkeypatch.setenv(variable, "pusher:s3cret-push")
         tokens.requests.clear()
         assert lock_cli("update", str(intent), "--refresh", "containers").code == 0
         assert tokens.requests and all(r["authorization"].startswith("Basic ") for r in tokens.requests)
         assert "s3cret" not in intent.with_suffix(".lock").read_text()
 
-        monkeypatch.setenv("IMAGELOCK_REGISTRY_AUTH_" + reg.host.replace(".", "_").replace(":", "_"), "pusher:wrong")
+        # Docker's config.json is read the same way, and `lock mirror` fetches blobs with the token.
+        monkeypatch.delenv(variable)
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        auth = base64.b64encode(b"pusher:s3cret-push").decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {reg.host: {"auth": auth}}}))
+        monkeypatch.setenv("DOCKER_CONFIG", str(docker))
+        tokens.requests.clear()
+        mirrored = lock_cli("mirror", str(intent.with_suffix(".lock")), "--to", str(tmp_path / "mirror"))
+        assert mirrored.code == 0, mirrored.out
+        assert tokens.requests and all(r["authorization"].startswith("Basic ") for r in tokens.requests)
+        assert "s3cret" not in mirrored.out + mirrored.err
+        monkeypatch.delenv("DOCKER_CONFIG")
+
+        monkeypatch.setenv(variable, "pusher:wrong")
         refused = lock_cli("update", str(intent), "--refresh", "containers")
         assert refused.code == 2 and "authentication failed" in refused.err and "wrong" not in refused.err
 
@@ -206,3 +223,57 @@ def test_a_platform_the_image_lacks_is_refused_naming_what_it_has(tmp_path: Path
     assert run.code == 2 and f"{intent}: containers[0].platforms:" in run.err
     assert "has no linux/s390x image (it has: linux/amd64, linux/arm64)" in run.err
     assert not intent.with_suffix(".lock").exists()
+
+
+def test_mirror_to_a_target_that_is_not_a_directory_leaves_the_lock_unchanged(
+    tmp_path: Path, served: Registry, lock_cli
+) -> None:
+    oci_layout(tmp_path / "layout", "6.0", "put")
+    served.push(tmp_path / "layout", "6.0", "team/put")
+    intent = _intent(tmp_path, f'[[containers]]\nimage = "{served.host}/team/put:6.0"\n')
+    assert lock_cli("update", str(intent)).code == 0
+    before = intent.with_suffix(".lock").read_bytes()
+    run = lock_cli("mirror", str(intent.with_suffix(".lock")), "--to", "http://127.0.0.1:9/prefix")
+    assert run.code == 2 and "container images are mirrored to a directory only" in run.out
+    assert intent.with_suffix(".lock").read_bytes() == before
+
+
+def test_check_flags_plain_http_to_a_registry_that_is_not_loopback(tmp_path: Path, served: Registry, lock_cli) -> None:
+    oci_layout(tmp_path / "layout", "7.0", "plain")
+    served.push(tmp_path / "layout", "7.0", "team/plain")
+    intent = _intent(tmp_path, f'[[containers]]\nimage = "{served.host}/team/plain:7.0"\n')
+    assert lock_cli("update", str(intent)).code == 0
+    lock, _ = domains.read_lock(intent.with_suffix(".lock"))
+    assert containers.problems(lock, domains.read_intent(intent)) == []
+    lock.layers["containers"][0].registry = "registry.example"
+    assert containers.problems(lock, domains.read_intent(intent)) == [
+        f"containers[0] {served.host}/team/plain:7.0: plain HTTP to registry.example, "
+        "which is not loopback and not `insecure = true`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "key"),
+    [
+        ("image", "127.0.0.1:5000/team/app:1$(reboot)", "containers[0].image"),
+        ("repository", "team/app;reboot", "containers[0].repository"),
+        ("digest", "sha256:`reboot`", "containers[0].digest"),
+        ("runtime", "podman", "containers[0].runtime"),
+    ],
+)
+def test_generate_refuses_a_lock_value_that_is_not_what_it_should_be(
+    tmp_path: Path, served: Registry, lock_cli, field: str, value: str, key: str
+) -> None:
+    from imagelock.build import bootstrap
+    from imagelock.build.values import Values
+    from imagelock.errors import InputError
+
+    oci_layout(tmp_path / "layout", "8.0", "hostile")
+    served.push(tmp_path / "layout", "8.0", "team/hostile")
+    intent = _intent(tmp_path, f'[[containers]]\nimage = "{served.host}/team/hostile:8.0"\n')
+    assert lock_cli("update", str(intent)).code == 0
+    lock, _ = domains.read_lock(intent.with_suffix(".lock"))
+    assert bootstrap.data(lock, "0" * 64, Values("image.lock"))["CONTAINER_IMAGES"]
+    setattr(lock.layers["containers"][0], field, value)
+    with pytest.raises(InputError, match=rf"^image\.lock: {re.escape(key)}: "):
+        bootstrap.data(lock, "0" * 64, Values("image.lock"))
