@@ -147,9 +147,12 @@ class Registry:
     storage: Path
     creds: tuple[str, str] | None = None  # what skopeo pushes with, when the registry wants a token
 
-    def push(self, layout: Path, tag: str, repository: str) -> None:
-        """skopeo copies the whole multi-platform image from the layout into the registry."""
-        args = [tool("skopeo"), "--insecure-policy", "copy", "--quiet", "--all", "--dest-tls-verify=false"]
+    def push(self, layout: Path, tag: str, repository: str, *, every_platform: bool = True) -> None:
+        """skopeo copies the whole multi-platform image from the layout into the registry (or, without
+        `every_platform`, only this machine's platform's image manifest, as a single-platform image)."""
+        args = [tool("skopeo"), "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]
+        if every_platform:
+            args.append("--all")
         if self.creds:
             args.append(f"--dest-creds={self.creds[0]}:{self.creds[1]}")
         args += [f"oci:{layout}:{tag}", f"docker://{self.host}/{repository}:{tag}"]

@@ -277,3 +277,23 @@ def test_generate_refuses_a_lock_value_that_is_not_what_it_should_be(
     setattr(lock.layers["containers"][0], field, value)
     with pytest.raises(InputError, match=rf"^image\.lock: {re.escape(key)}: "):
         bootstrap.data(lock, "0" * 64, Values("image.lock"))
+
+
+def test_a_single_platform_image_is_locked_with_the_platform_its_config_names(
+    tmp_path: Path, served: Registry, lock_cli
+) -> None:
+    built = oci_layout(tmp_path / "layout", "9.0", "single")
+    served.push(tmp_path / "layout", "9.0", "team/single", every_platform=False)
+    raw = served.inspect_raw("team/single:9.0")
+    assert _digest(raw) == built.manifests["linux/amd64"]  # skopeo copied the amd64 manifest alone
+    intent = _intent(tmp_path, f'[[containers]]\nimage = "{served.host}/team/single:9.0"\n')
+    assert lock_cli("update", str(intent)).code == 0
+    (entry,) = _locked(intent)
+    assert entry["digest"] == entry["platforms"][0]["manifest-digest"] == built.manifests["linux/amd64"]
+    assert entry["media-type"] == "application/vnd.oci.image.manifest.v1+json"
+    assert entry["platforms"][0]["platform"] == "linux/amd64"
+    intent.with_suffix(".lock").unlink()
+    other = _intent(tmp_path, f'[[containers]]\nimage = "{served.host}/team/single:9.0"\nplatforms = ["linux/arm64"]\n')
+    run = lock_cli("update", str(other))
+    assert run.code == 2 and "is a single-platform image for linux/amd64, not linux/arm64" in run.err
+    assert not other.with_suffix(".lock").exists()
