@@ -78,6 +78,13 @@ def test_a_two_platform_image_locks_index_manifest_and_layers_as_skopeo_sees_the
     again = lock_cli("update", str(intent))
     assert again.code == 0, again.err
     assert intent.with_suffix(".lock").read_bytes() == old_lock.read_bytes()
+    # Another entry changes the intent, so the resolver runs: the moved tag's entry is kept as locked.
+    oci_layout(tmp_path / "layout3", "1.1", "neighbour")
+    served.push(tmp_path / "layout3", "1.1", "team/neighbour")
+    intent.write_text(intent.read_text() + f'[[containers]]\nimage = "{served.host}/team/neighbour:1.1"\n')
+    grown = lock_cli("update", str(intent))
+    assert grown.code == 0, grown.err
+    assert [e["digest"] for e in _locked(intent)][0] == built.index and len(_locked(intent)) == 2
     refreshed = lock_cli("update", str(intent), "--refresh", "containers")
     assert refreshed.code == 0, refreshed.err
     assert _locked(intent)[0]["digest"] == moved.index

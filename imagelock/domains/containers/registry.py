@@ -49,7 +49,6 @@ class Registry:
         self.repository = repository
         self.what = what  # the intent file and key, for messages
         self._authorization: str | None = None
-        self._tried_auth = False
 
     def manifest_url(self, reference: str) -> str:
         return f"{self.base}/v2/{self.repository}/manifests/{reference}"
@@ -97,10 +96,9 @@ class Registry:
 
     def _get(self, url: str, headers: dict[str, str], *, head: bool = False) -> requests.Response:
         response = self._send(url, headers, head)
-        if response.status_code == 401 and not self._tried_auth:
+        if response.status_code == 401:  # no token yet, or one that expired: answer the challenge, once
             challenge = response.headers.get("WWW-Authenticate", "")
             response.close()
-            self._tried_auth = True
             self._authorize(challenge, url)
             response = self._send(url, headers, head)
         if response.status_code in (401, 403):
