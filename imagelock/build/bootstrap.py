@@ -33,6 +33,8 @@ from imagelock.build.values import (
     sh,
 )
 from imagelock.domains import apt as apt_domain
+from imagelock.formats.oci_reference import DIGEST
+from imagelock.intent.containers import PLATFORM
 from imagelock.lock.model import Lock
 
 TEMPLATE = "bootstrap.sh"
@@ -244,6 +246,37 @@ def _placed(lock: Lock, v: Values) -> Data:
     return {"PLACED_FILES": sorted(rows)}
 
 
+# registry host[:port]/repository, and the reference as an intent writes it (imagelock.formats.oci_reference)
+_IMAGE_NAME = re.compile(r"^[A-Za-z0-9.\[\]:-]+(?:/[a-z0-9._-]+)+$")
+_IMAGE_REF = re.compile(r"^[A-Za-z0-9.\[\]:-]+(?:/[a-z0-9._-]+)+(?::[A-Za-z0-9_.-]+)?(?:@sha256:[0-9a-f]{64})?$")
+
+
+def _containers(lock: Lock, v: Values) -> Data:
+    """One row per container image: runtime, the reference as asked (for messages), registry/repository,
+    the locked digest, "plain-http" or empty, and the locked platforms joined by commas."""
+    rows: list[tuple[str, ...]] = []
+    for i, image in enumerate(lock.layers.get("containers") or []):
+        key = f"containers[{i}]"
+        platforms = [
+            v.match(p.platform, PLATFORM, f"{key}.platforms[{j}].platform", "os/architecture[/variant]")
+            for j, p in enumerate(image.platforms)
+        ]
+        rows.append(
+            (
+                v.match(image.runtime, _RUNTIME, f"{key}.runtime", "containerd or docker"),
+                v.match(image.image, _IMAGE_REF, f"{key}.image", "an image reference"),
+                v.match(image.name, _IMAGE_NAME, f"{key}.repository", "registry/repository"),
+                v.match(image.digest, DIGEST, f"{key}.digest", "sha256:<64 hex>"),
+                "plain-http" if image.plain_http else "",
+                ",".join(platforms),
+            )
+        )
+    return {"CONTAINER_IMAGES": rows}
+
+
+_RUNTIME = re.compile(r"^(?:containerd|docker)$")
+
+
 def _smoke(lock: Lock, v: Values) -> Data:
     """The smoke tests, as one row (their names are ours, not the lock's)."""
     tests = smoke_tests(lock)
@@ -251,7 +284,7 @@ def _smoke(lock: Lock, v: Values) -> Data:
 
 
 # In the template's order; a lock with two bad values names the first of them.
-LAYERS: tuple[Layer, ...] = (_python, _apt, _kernel, _nvidia, _models, _placed, _smoke)
+LAYERS: tuple[Layer, ...] = (_python, _apt, _kernel, _nvidia, _models, _placed, _containers, _smoke)
 
 
 def data(lock: Lock, lock_sha256: str, values: Values) -> Data:

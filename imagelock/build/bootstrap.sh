@@ -45,6 +45,7 @@ readonly NVIDIA_DRIVER_VERSION=''
 readonly -a NVIDIA_FLAGS=()
 readonly -a MODEL_FILES=()
 readonly -a PLACED_FILES=()
+readonly -a CONTAINER_IMAGES=()
 readonly -a SMOKE_TESTS=()
 # <<< lock data
 
@@ -417,6 +418,64 @@ step_files() {
   if ((placed)); then CHANGED+=("files ($placed)"); else log "files: all $((${#PLACED_FILES[@]} / PLACED_ROW)) in place"; fi
 }
 
+# --- container images (pre-pulled by digest into the image's runtime) ----------------------
+
+# runtime, image as the intent names it, registry/repository, digest, "plain-http" or empty, platforms (a,b)
+readonly CONTAINER_ROW=6
+
+# held_digest RUNTIME NAME DIGEST: the digest the runtime holds under NAME@DIGEST, empty when it holds none.
+held_digest() {
+  local ref="$2@$3" listed
+  case $1 in
+    containerd)
+      listed=$(ctr -n k8s.io images ls 2>/dev/null) || return 0
+      awk -v ref="$ref" '$1 == ref { print $3 }' <<<"$listed" ;;
+    docker)
+      listed=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' -- "$ref" 2>/dev/null) ||
+        return 0
+      sed -n 's/^.*@\(sha256:[0-9a-f]*\)$/\1/p' <<<"$listed" | grep -xF -- "$3" || true ;;
+  esac
+}
+
+# pull_image ROW: one locked image pulled by digest; the runtime checks every blob against its digest as it
+# arrives, and what it then holds under the name must be the locked digest. Either failure names the image.
+pull_image() {
+  local runtime=${CONTAINER_IMAGES[$1]} image=${CONTAINER_IMAGES[$1 + 1]} name=${CONTAINER_IMAGES[$1 + 2]}
+  local digest=${CONTAINER_IMAGES[$1 + 3]} plain=${CONTAINER_IMAGES[$1 + 4]} platform args=() platforms=()
+  case $runtime in
+    containerd)
+      command -v ctr >/dev/null || die "containers: $image: ctr not found (the lock pulls it into containerd)"
+      [[ -z $plain ]] || args+=(--plain-http)
+      IFS=, read -r -a platforms <<<"${CONTAINER_IMAGES[$1 + 5]}"
+      for platform in "${platforms[@]}"; do args+=(--platform "$platform"); done
+      ctr -n k8s.io images pull "${args[@]}" -- "$name@$digest" >/dev/null ||
+        die "containers: $image: pulling $name@$digest into containerd failed (ctr says why above)" ;;
+    docker)
+      command -v docker >/dev/null || die "containers: $image: docker not found (the lock pulls it into Docker)"
+      docker pull --quiet -- "$name@$digest" >/dev/null ||
+        die "containers: $image: pulling $name@$digest into Docker failed (docker says why above)" ;;
+    *) die "containers: $image: unknown runtime $runtime" ;;
+  esac
+  local held
+  held=$(held_digest "$runtime" "$name" "$digest")
+  [[ $held == "$digest" ]] ||
+    die "containers: $image: $runtime holds ${held:-nothing} under $name@$digest after the pull, the lock says $digest"
+}
+
+step_containers() {
+  if ((${#CONTAINER_IMAGES[@]} == 0)); then log "containers: the lock has no container images; skipped"; return 0; fi
+  local i pulled=0
+  for ((i = 0; i < ${#CONTAINER_IMAGES[@]}; i += CONTAINER_ROW)); do
+    [[ $(held_digest "${CONTAINER_IMAGES[i]}" "${CONTAINER_IMAGES[i + 2]}" "${CONTAINER_IMAGES[i + 3]}") == \
+      "${CONTAINER_IMAGES[i + 3]}" ]] && continue
+    pull_image "$i"
+    log "containers: pulled ${CONTAINER_IMAGES[i + 1]} as ${CONTAINER_IMAGES[i + 2]}@${CONTAINER_IMAGES[i + 3]}"
+    pulled=$((pulled + 1))
+  done
+  if ((pulled)); then CHANGED+=("containers ($pulled)")
+  else log "containers: all $((${#CONTAINER_IMAGES[@]} / CONTAINER_ROW)) images already held at their locked digests"; fi
+}
+
 # --- smoke tests and fingerprint -----------------------------------------------------
 
 step_smoke() {
@@ -476,6 +535,7 @@ step_nvidia
 step_python
 step_models
 step_files
+step_containers
 step_smoke
 step_fingerprint
 if ((${#CHANGED[@]})); then

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import domains
-from imagelock.commands.mirror_targets import Target, object_url, open_target
+from imagelock.commands.mirror_targets import DirectoryTarget, Target, object_url, open_target
+from imagelock.domains.contract import MirrorReport
 from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
 from imagelock.lock import codec as lockfile
@@ -59,6 +60,7 @@ class MirrorSummary:
     failed: list[tuple[Artifact, str]] = field(default_factory=list)
     lock_written: bool = False
     unrecorded: bool = False  # complete, in a directory the lock cannot name as a URL
+    domains: list[MirrorReport] = field(default_factory=list)  # each domain's own mirror step (containers)
 
     @property
     def uploaded_bytes(self) -> int:
@@ -70,7 +72,7 @@ class MirrorSummary:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_ERROR if self.failed else EXIT_OK
+        return EXIT_ERROR if self.failed or any(r.failed for r in self.domains) else EXIT_OK
 
     def lines(self) -> list[str]:
         out = [
@@ -78,7 +80,12 @@ class MirrorSummary:
             f"{len(self.skipped)} already there ({_size(self.skipped_bytes)}), {len(self.failed)} failed"
         ]
         out += [f"  failed {a.kind} {a.name}: {reason}" for a, reason in self.failed]
-        if self.failed:
+        for report in self.domains:
+            out.append(
+                f"  {report.what}: {report.copied} copied, {report.present} already there, {len(report.failed)} failed"
+            )
+            out += [f"  failed {reason}" for reason in report.failed]
+        if self.failed or any(r.failed for r in self.domains):
             out.append("  the lock was not changed; run again to upload what is missing")
         if self.unrecorded:
             out.append(
@@ -98,6 +105,9 @@ class MirrorSummary:
             "failed": [{"kind": a.kind, "name": a.name, "reason": r} for a, r in self.failed],
             "lock_written": self.lock_written,
             "unrecorded": self.unrecorded,
+            "domains": [
+                {"what": r.what, "copied": r.copied, "present": r.present, "failed": r.failed} for r in self.domains
+            ],
         }
 
 
@@ -205,7 +215,12 @@ def run_mirror(
     target = open_target(to, record_as)
     lock, _ = domains.read_lock(lock_path)
     summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
-    if summary.failed or not write:
+    directory = target.root if isinstance(target, DirectoryTarget) else None
+    for domain, layer in domains.present(lock):
+        report = domain.copy_to_mirror(layer, directory)
+        if report is not None:
+            summary.domains.append(report)
+    if summary.exit_code != EXIT_OK or not write:
         return summary
     if target.record is None:
         summary.unrecorded = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from imagelock.domains import apt, base, files, models, nvidia, python
+from imagelock.domains import apt, base, containers, files, models, nvidia, python
 from imagelock.domains.contract import Domain
 from imagelock.intent import document as intent_document
 from imagelock.intent.document import Intent
@@ -27,6 +27,7 @@ DOMAINS: tuple[Domain, ...] = (
     nvidia.DOMAIN,
     models.DOMAIN,
     files.DOMAIN,
+    containers.DOMAIN,
     base.DOMAIN,
 )
 

@@ -18,6 +18,9 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   prints them next to its verdict and `--strict` fails on them;
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
+- `mirror`: "module:function", `copy(layer, directory) -> MirrorReport`, for what a layer pins that is
+  not an Artifact (container images, kept as an OCI image layout): `lock mirror --to DIR` calls it
+  after the artifacts; imported only then. `directory` is None for a target that is not a directory;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
   on a thread of its own while the other domains resolve.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,16 @@ def no_findings(lock: Lock, intent: Intent) -> list[Finding]:
     return []
 
 
+@dataclass
+class MirrorReport:
+    """What a domain's own mirror step did: how many objects it copied, found there, or could not copy."""
+
+    what: str  # how the summary names it, such as "containers (OCI layout DIR/oci)"
+    copied: int = 0
+    present: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Domain:
     """One kind of thing an image holds, from its intent section to drift."""
@@ -66,9 +79,18 @@ class Domain:
     image_order: int = 100
     moves_major: bool = False
     runs_apart: bool = False
+    mirror: str | None = None
 
     def resolve(self, ctx: UpdateContext) -> Any:
         """Sources -> this domain's lock section; the resolver module is imported here, on first use."""
         module, _, function = self.resolver.partition(":")
         resolve: Callable[[UpdateContext], Any] = getattr(importlib.import_module(module), function)
         return resolve(ctx)
+
+    def copy_to_mirror(self, layer: Any, directory: Path | None) -> MirrorReport | None:
+        """This domain's own `lock mirror` step (None: it has none); the module is imported here, on first use."""
+        if self.mirror is None:
+            return None
+        module, _, function = self.mirror.partition(":")
+        copy: Callable[[Any, Path | None], MirrorReport] = getattr(importlib.import_module(module), function)
+        return copy(layer, directory)

@@ -12,7 +12,8 @@ packages from <root>/var/lib/dpkg/status, the venv's distributions from
 *.dist-info/METADATA (and, with --deep, every installed file checked against the
 RECORD hashes), the NVIDIA driver and CUDA versions (/proc/driver/nvidia/version,
 nvidia-smi, modinfo, the driver's versioned libraries), model files (size; sha256
-with --deep) and the fingerprint bootstrap.sh writes to /etc/imagelock/.
+with --deep), the container images a runtime holds (`ctr -n k8s.io images ls`,
+`docker image ls --digests`; live only) and the fingerprint bootstrap.sh writes to /etc/imagelock/.
 """
 
 import argparse
@@ -317,6 +318,28 @@ class Collector:
             out.append(entry)
         return out
 
+    def containers(self, runtimes):
+        """Per runtime, [reference, digest] of every image it holds (docker: [repository, digest]); None: not listed."""
+        out = {}
+        for runtime in runtimes:
+            self.left()
+            if runtime == "containerd":
+                text = self.run(["ctr", "-n", "k8s.io", "images", "ls"])
+                rows = None if text is None else [
+                    [cols[0], cols[2]] for cols in (line.split() for line in text.splitlines()[1:]) if len(cols) >= 3]
+            elif runtime == "docker":
+                text = self.run(["docker", "image", "ls", "--digests", "--no-trunc",
+                                 "--format", "{{.Repository}} {{.Digest}}"])
+                rows = None if text is None else [
+                    line.split() for line in text.splitlines() if len(line.split()) == 2]
+            else:
+                self.error("containers", "unknown runtime %s" % runtime)
+                continue
+            if rows is None:
+                self.error("containers", "%s: its images could not be listed" % runtime)
+            out[runtime] = rows
+        return out
+
     def fingerprint(self):
         folder = self.path("/" + FINGERPRINT_DIR)
         out = {}
@@ -358,6 +381,17 @@ def planned_from_fingerprint(root):
     return venv, models
 
 
+def runtimes_from_fingerprint(root):
+    """The container runtimes the fingerprint lock pulls images into, when none were named."""
+    try:
+        import tomllib  # Python 3.11+; older images pass --containers explicitly
+        with open(os.path.join(root, FINGERPRINT_DIR, "lock.toml"), "rb") as handle:
+            table = tomllib.load(handle)
+        return sorted({c.get("runtime") for c in table.get("containers") or [] if c.get("runtime")})
+    except Exception:  # noqa: BLE001 - a missing or odd fingerprint just lists nothing
+        return []
+
+
 def placed_from_fingerprint(root):
     """The files bootstrap.sh placed (it lists them in <fingerprint>/files), when none were named."""
     try:
@@ -367,19 +401,22 @@ def placed_from_fingerprint(root):
         return []
 
 
-def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0, files=None):
+def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0, files=None, runtimes=None):
     live = (os.path.realpath(root) == "/") if live is None else live
     c = Collector(root, live, deep, timeout)
     if venv is None and not models:
         venv, models = planned_from_fingerprint(root)
     if files is None:
         files = placed_from_fingerprint(root)
+    if runtimes is None:
+        runtimes = runtimes_from_fingerprint(root)
     facts = {"facts_version": FACTS_VERSION, "root": root, "live": live, "deep": deep,
              "hostname": os.uname().nodename if live else None, "complete": True}
     steps = [("os_release", c.os_release), ("kernel", c.kernel), ("dpkg", c.dpkg),
              ("python", (lambda: c.python(venv)) if venv else (lambda: None)),
              ("nvidia", c.nvidia), ("models", lambda: c.models(list(models))),
              ("files", lambda: c.files(list(files))),
+             ("containers", (lambda: c.containers(list(runtimes))) if runtimes and live else (lambda: None)),
              ("fingerprint", c.fingerprint)]
     for key, step in steps:
         try:
@@ -405,13 +442,16 @@ def main(argv=None):
                         help="a model folder to list (repeatable; default: the fingerprint lock's)")
     parser.add_argument("--file", action="append", default=None, metavar="PATH", dest="files",
                         help="a placed file to hash (repeatable; default: those the fingerprint lists)")
+    parser.add_argument("--containers", action="append", default=None, metavar="RUNTIME",
+                        choices=("containerd", "docker"), dest="runtimes",
+                        help="list this runtime's images (repeatable; default: those the fingerprint lock names)")
     parser.add_argument("--deep", action="store_true", help="hash model files and check RECORD hashes")
     parser.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.root):
         print("collector.py: error: --root %s: not a directory" % args.root, file=sys.stderr)
         return 2
-    facts = collect(args.root, None, args.venv, args.models, args.deep, args.timeout, args.files)
+    facts = collect(args.root, None, args.venv, args.models, args.deep, args.timeout, args.files, args.runtimes)
     sys.stdout.write(json.dumps(facts, sort_keys=True, separators=(",", ":")) + "\n")
     return 0
 

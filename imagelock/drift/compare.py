@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import domains
+from imagelock.drift import containers as container_drift
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
 
@@ -193,6 +194,7 @@ def validate(facts: Any, source: str) -> None:
                 and isinstance(f.get("sha256", ""), str)
             ):
                 raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
+    container_drift.validate(facts, source)
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -220,6 +222,8 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         _models(index, facts.get("models") or [], source, out)
     if index.placed:
         _placed(index, facts.get("files") or [], out)
+    for kind, subject, expected, actual, detail in container_drift.compare(lock, facts, source):
+        out.append(Finding(container_drift.LAYER, kind, subject, expected, actual, detail))
     return out
 
 
@@ -521,6 +525,8 @@ def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:
         args += ["--models", dest]
     for dest in sorted(index.placed):
         args += ["--file", dest]
+    for runtime in container_drift.runtimes(index.lock):
+        args += ["--containers", runtime]
     if deep:
         args.append("--deep")
     return args

@@ -79,6 +79,9 @@ class Upstreams(Protocol):
     def plain_file(self, url: str, where: Where) -> str:
         """Where to GET a `[[files]]` URL (the URL itself, or a recording's copy of what it served)."""
 
+    def registry(self, host: str, plain_http: bool, where: Where) -> str:
+        """The base URL (scheme://host[:port]) whose /v2/ API answers for a container registry host."""
+
 
 def hub_endpoint() -> str:
     """The Hub the environment names (HF_ENDPOINT, as huggingface_hub reads it), else the Hub itself."""
@@ -113,6 +116,9 @@ class Live:
 
     def plain_file(self, url: str, where: Where) -> str:
         return url
+
+    def registry(self, host: str, plain_http: bool, where: Where) -> str:
+        return f"{'http' if plain_http else 'https'}://{host}"
 
 
 LIVE = Live()

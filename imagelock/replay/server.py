@@ -425,6 +425,11 @@ class ReplayServer:
             )
         return f"{self.base_url}/{PLAIN_PREFIX}/{quote(recorded)}"
 
+    def registry(self, host: str, plain_http: bool, where: Where) -> str:
+        raise InputError(
+            where[0], where[1], f"container registry {host} is not in {STAND_IN} (snapshots record no registries yet)"
+        )
+
     def _upstream_urls(self) -> dict[str, str]:
         if self._urls is None:
             self._urls = self.snapshot.upstream_urls()

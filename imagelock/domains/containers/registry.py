@@ -1,0 +1,172 @@
+"""A registry v2 API client (distribution spec: GET manifests and blobs) over imagelock.net.http.
+
+Authentication is what registries do: a request answered 401 with `WWW-Authenticate: Bearer realm=...`
+is retried once with a token from that realm (anonymous, or with the registry's credentials from
+imagelock.domains.containers.auth as HTTP Basic to the realm); a `Basic` challenge gets the credentials
+directly. Credentials and tokens live in this object's headers only: messages name URLs, never them.
+Every manifest is hashed as it arrived; a digest the caller asked for, or that the registry claims
+(Docker-Content-Digest), must be the sha256 of those bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
+
+from imagelock.domains.containers import auth
+from imagelock.domains.containers.manifest import ACCEPT
+from imagelock.errors import UpstreamError, VerificationError
+from imagelock.formats.oci_reference import is_loopback
+from imagelock.hashing import Digest, sha256_bytes
+from imagelock.net import http
+
+if TYPE_CHECKING:
+    import requests
+
+MAX_MANIFEST = 4 << 20  # distribution refuses manifests over 4 MiB; so do we
+_PARAM = re.compile(r'([A-Za-z]+)="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Document:
+    """A manifest or index as served: its exact bytes, their digest, and the Content-Type."""
+
+    body: bytes
+    digest: str
+    content_type: str
+
+
+class Registry:
+    """One repository in one registry, as `base` (scheme://host[:port]) serves it."""
+
+    def __init__(self, base: str, registry: str, repository: str, what: str) -> None:
+        self.base = base.rstrip("/")
+        self.registry = registry  # host[:port] as the reference names it: whose credentials to use
+        self.repository = repository
+        self.what = what  # the intent file and key, for messages
+        self._authorization: str | None = None
+
+    def manifest_url(self, reference: str) -> str:
+        return f"{self.base}/v2/{self.repository}/manifests/{reference}"
+
+    def blob_url(self, digest: str) -> str:
+        return f"{self.base}/v2/{self.repository}/blobs/{digest}"
+
+    def manifest(self, reference: str) -> Document:
+        """The manifest or index a tag or digest names, its bytes checked against the digest."""
+        url = self.manifest_url(reference)
+        response = self._get(url, {"Accept": ACCEPT})
+        with response:
+            length = int(response.headers.get("Content-Length") or 0)
+            if length > MAX_MANIFEST:
+                raise UpstreamError(f"{self.what}: {http.redact(url)}: a manifest of {length} bytes (over 4 MiB)")
+            body = response.content
+        if len(body) > MAX_MANIFEST:
+            raise UpstreamError(f"{self.what}: {http.redact(url)}: a manifest over 4 MiB")
+        digest = "sha256:" + sha256_bytes(body)
+        if reference.startswith("sha256:") and digest != reference:
+            raise VerificationError(f"{self.what}: {http.redact(url)} served bytes with digest {digest}")
+        claimed = response.headers.get("Docker-Content-Digest")
+        if claimed and claimed.startswith("sha256:") and claimed != digest:
+            raise VerificationError(
+                f"{self.what}: {http.redact(url)} claims digest {claimed}, its bytes hash to {digest}"
+            )
+        return Document(body, digest, response.headers.get("Content-Type", ""))
+
+    def blob(self, digest: str) -> bytes:
+        """A small blob (an image config), checked against its digest."""
+        url = self.blob_url(digest)
+        body = self._get(url, {}).content
+        if "sha256:" + sha256_bytes(body) != digest:
+            raise VerificationError(f"{self.what}: {http.redact(url)} served other bytes than {digest}")
+        return body
+
+    def download(self, digest: str, dest: Path, size: int) -> Digest:
+        """A blob streamed to `dest` (resumable); the caller compares the returned digest with the lock."""
+        url = self.blob_url(digest)
+        self._get(url, {}, head=True).close()  # authorizes first, so the download carries the token
+        headers = {"Authorization": self._authorization} if self._authorization else None
+        return http.download(url, dest, headers=headers, total=size, what=f"{self.repository}@{digest[:19]}")
+
+    # --- requests, with the token dance ---------------------------------------------
+
+    def _get(self, url: str, headers: dict[str, str], *, head: bool = False) -> requests.Response:
+        response = self._send(url, headers, head)
+        if response.status_code == 401:  # no token yet, or one that expired: answer the challenge, once
+            challenge = response.headers.get("WWW-Authenticate", "")
+            response.close()
+            self._authorize(challenge, url)
+            response = self._send(url, headers, head)
+        if response.status_code in (401, 403):
+            response.close()
+            raise UpstreamError(f"{self.what}: {http.auth_failed(url, response.status_code)}")
+        if response.status_code == 404:
+            response.close()
+            raise UpstreamError(f"{self.what}: {http.redact(url)}: not found in the registry (HTTP 404)")
+        if response.status_code >= 400:
+            response.close()
+            raise UpstreamError(f"{self.what}: {http.redact(url)}: HTTP {response.status_code}")
+        return response
+
+    def _send(self, url: str, headers: dict[str, str], head: bool) -> requests.Response:
+        sent = dict(headers)
+        if self._authorization:
+            sent["Authorization"] = self._authorization
+        try:
+            method = http.session().head if head else http.session().get
+            return method(url, headers=sent, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT))
+        except http.request_errors() as exc:
+            raise UpstreamError(f"{self.what}: {http.redact(url)}: unreachable ({type(exc).__name__})") from None
+
+    def _authorize(self, challenge: str, url: str) -> None:
+        """Answer a WWW-Authenticate challenge: a Bearer token from its realm, or Basic credentials."""
+        scheme, _, rest = challenge.strip().partition(" ")
+        params = dict(_PARAM.findall(rest))
+        credentials = auth.lookup(self.registry)
+        if scheme.lower() == "basic":
+            if credentials is None:
+                raise UpstreamError(
+                    f"{self.what}: {http.auth_failed(url, 401)} (set {auth.env_name(self.registry)} or docker login)"
+                )
+            self._authorization = _basic(credentials)
+            return
+        if scheme.lower() != "bearer" or "realm" not in params:
+            raise UpstreamError(f"{self.what}: {http.redact(url)}: HTTP 401 without a Bearer or Basic challenge")
+        realm = params["realm"]
+        parts = urlsplit(realm)
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.netloc)):
+            raise UpstreamError(f"{self.what}: token realm {http.redact(realm)} is not https (nor on loopback)")
+        query = {"service": params.get("service", ""), "scope": params.get("scope") or self._scope()}
+        token_url = f"{realm}{'&' if '?' in realm else '?'}{urlencode({k: v for k, v in query.items() if v})}"
+        headers = {"Authorization": _basic(credentials)} if credentials else {}
+        try:
+            response = http.session().get(token_url, headers=headers, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT))
+        except http.request_errors() as exc:
+            raise UpstreamError(
+                f"{self.what}: token realm {http.redact(realm)}: unreachable ({type(exc).__name__})"
+            ) from None
+        with response:
+            if response.status_code in (401, 403):
+                raise UpstreamError(f"{self.what}: {http.auth_failed(realm, response.status_code)}")
+            if response.status_code >= 400:
+                raise UpstreamError(f"{self.what}: token realm {http.redact(realm)}: HTTP {response.status_code}")
+            try:
+                answer = response.json()
+                token = answer.get("token") or answer.get("access_token")
+            except (ValueError, AttributeError):
+                token = None
+        if not isinstance(token, str) or not token:
+            raise UpstreamError(f"{self.what}: token realm {http.redact(realm)} answered no token")
+        self._authorization = f"Bearer {token}"
+
+    def _scope(self) -> str:
+        return f"repository:{self.repository}:pull"
+
+
+def _basic(credentials: auth.Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.password}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
