@@ -109,6 +109,7 @@ def write_intent(
     lines += ["[[dnf.repos]]", 'id = "core"', f'baseurl = "{repos.baseurl_core}"', f'gpgkey = "{key}"', repo_lines]
     if extra:
         lines += ["[[dnf.repos]]", 'id = "extra"', f'baseurl = "{repos.baseurl_extra}"', f'gpgkey = "{key}"']
-    path = folder / "image.toml"
+    (folder / "intent").mkdir(exist_ok=True)  # apart from the cache and the served repositories
+    path = folder / "intent" / "image.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

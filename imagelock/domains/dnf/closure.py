@@ -184,8 +184,10 @@ class Solver:
             details = []
             for problem in problems:
                 details.append(str(problem))
-                details += [f"  {rule.info()}" for rule in problem.findallproblemrules()][:6]
-            raise AnswerIsNo(f"dnf: the request cannot be installed ({len(problems)} problems)", details)
+                rules = [str(rule.info()) for rule in problem.findallproblemrules()]
+                details += [f"  {rule}" for rule in dict.fromkeys(rules) if rule != str(problem)][:6]
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            raise AnswerIsNo(f"dnf: the request cannot be installed ({count})", details)
         transaction = solver.transaction()
         self._refuse_erasures(transaction)
         new = list(transaction.newsolvables())
