@@ -4,13 +4,13 @@ every refusal (one line naming the file and key, exit 2, nothing written; an uns
 from __future__ import annotations
 
 import gzip
+import hashlib
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from imagelock import domains
-from imagelock.lock import codec
 from tests.dnf import scenario
 from tests.dnf.conftest import Repos, write_intent
 from tests.dnf.rpmrepo import RpmKey, sign_repomd
@@ -39,9 +39,7 @@ def test_lock_records_repos_and_the_closure(tmp_path: Path, repos: Repos, rpm_ke
     [repo] = table["repos"]
     core = repos.path("core")
     assert repo["baseurl"] == repos.url("core")  # $releasever and $basearch substituted
-    assert (
-        repo["repomd-sha256"] == __import__("hashlib").sha256((core / "repodata/repomd.xml").read_bytes()).hexdigest()
-    )
+    assert repo["repomd-sha256"] == hashlib.sha256((core / "repodata/repomd.xml").read_bytes()).hexdigest()
     assert repo["gpgkey"] == rpm_key.armored.read_text()
     assert repo["primary"].endswith("-primary.xml.gz")
     packages = {p["name"]: p for p in table["packages"]}
@@ -50,14 +48,13 @@ def test_lock_records_repos_and_the_closure(tmp_path: Path, repos: Repos, rpm_ke
     data = (core / gcc["location"]).read_bytes()
     assert gcc["location"] == "Packages/gcc14-14.2.1-1.x86_64.rpm"
     assert (gcc["version"], gcc["release"], gcc["arch"], gcc["repo"]) == ("14.2.1", "1", "x86_64", "core")
-    assert gcc["sha256"] == __import__("hashlib").sha256(data).hexdigest() and gcc["size"] == len(data)
+    assert gcc["sha256"] == hashlib.sha256(data).hexdigest() and gcc["size"] == len(data)
     assert gcc["requested"] is True and gcc["original"] == "gcc14"
     assert packages["epochy"]["epoch"] == 1 and "epoch" not in packages["binutils"]
     assert packages["libgcc14"].get("requested", False) is False
     # the lock round-trips through its tables, and `lock check` finds it fresh
     lock, _ = domains.read_lock(intent.with_suffix(".lock"))
     assert lock.dnf is not None and lock.dnf.packages[0].nevra.startswith("binutils-2.41-1.x86_64")
-    assert codec.dumps(lock).startswith("#") or True
     artifacts = [a for a in domains.artifacts(lock) if a.kind == "rpm"]
     assert {a.url for a in artifacts} >= {f"{repos.url('core')}/Packages/gcc14-14.2.1-1.x86_64.rpm"}
     assert lock_cli("check", str(intent)).code == 0
