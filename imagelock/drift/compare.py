@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import domains
+from imagelock.drift import rpmdb
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
 
@@ -193,6 +194,7 @@ def validate(facts: Any, source: str) -> None:
                 and isinstance(f.get("sha256", ""), str)
             ):
                 raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
+    rpmdb.validate(facts, source)
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -211,6 +213,8 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         if facts.get("dpkg") is None:
             raise InputError(source, "dpkg", "the lock has an apt layer but the facts hold no dpkg database")
         _apt(index, facts["dpkg"], out)
+    if lock.dnf is not None:
+        out += [Finding("dnf", *d) for d in rpmdb.differences(lock.dnf, facts.get("rpm"), source)]
     if index.python is not None:
         py = facts.get("python")
         if py is None:

@@ -127,12 +127,14 @@ def sign_repomd(root: Path, key: RpmKey) -> None:
          f"{repomd}.asc", str(repomd)], env=env)  # fmt: skip
 
 
-def install_base(installroot: Path, rpm_files: list[Path]) -> None:
-    """An installroot whose rpm database holds these packages (as a base image's would); no files."""
+def install_base(installroot: Path, rpm_files: list[Path], dbpath: str | None = None) -> None:
+    """An installroot whose rpm database holds these packages (as a base image's would); no files.
+    `dbpath` as an rpm distribution has it (/var/lib/rpm); None: this rpm's default, which Debian's dnf reads."""
     installroot.mkdir(parents=True, exist_ok=True)
+    where = ["--dbpath", dbpath] if dbpath else []
     if rpm_files:
-        run(["rpm", "--root", str(installroot), "--justdb", "--nodeps", "--noscripts", "--nosignature", "-i",
-             *map(str, rpm_files)])  # fmt: skip
+        run(["rpm", "--root", str(installroot), *where, "--justdb", "--nodeps", "--noscripts", "--nosignature",
+             "-i", *map(str, rpm_files)])  # fmt: skip
 
 
 def base_manifest(installroot: Path) -> str:
