@@ -5,9 +5,11 @@ a signature by the locked key (rpmkeys with a private database), refusing a fore
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,23 @@ def test_rpm_with_other_bytes_is_rejected(generated: Path, tmp_path: Path, repos
     target.write_bytes(bytes(data))
     run = _run_stage(generated, tmp_path)
     assert run.returncode != 0 and "dnf package binutils 2.41-1: sha256 mismatch" in run.stderr
+
+
+def test_lock_mirror_copies_every_rpm_by_sha256_and_staging_reads_it_there(
+    generated: Path, tmp_path: Path, repos: Repos, lock_cli
+) -> None:
+    lock = tmp_path / "intent" / "image.lock"
+    mirror = tmp_path / "mirror"
+    run = lock_cli("mirror", str(lock), "--to", str(mirror))
+    assert run.code == 0, run.out + run.err
+    table = tomllib.loads(lock.read_text())
+    for p in table["dnf"]["packages"]:
+        stored = mirror / "sha256" / p["sha256"]
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == p["sha256"]
+    shutil.rmtree(repos.path("core") / "Packages")  # the repository is gone: the mirror alone serves
+    harness = tmp_path / "stage.sh"
+    harness.write_text(_stage_harness(generated.read_text(), tmp_path / "stage"))
+    env = {**os.environ, "IMAGELOCK_MIRROR": str(mirror)}  # what an operator sets, as bootstrap.sh reads it
+    staged = subprocess.run(["bash", str(harness)], capture_output=True, text=True, env=env)
+    assert staged.returncode == 0, staged.stderr
+    assert "fetched and verified 4 .rpms" in staged.stderr
