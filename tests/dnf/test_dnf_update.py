@@ -191,3 +191,22 @@ def test_bad_base_manifest_line(tmp_path: Path, repos: Repos, rpm_key: RpmKey, l
     manifest.write_text("lib\t0:1.0-1\tnoarch\nbroken line\n")
     line = _refused(lock_cli, write_intent(tmp_path, repos, rpm_key.armored, ["app"], manifest=manifest))
     assert line.startswith(f"lock: error: {manifest}: line 2: expected `name<TAB>epoch:version-release<TAB>arch`")
+
+
+def test_check_sees_a_changed_key_and_base_manifest(
+    tmp_path: Path, repos: Repos, rpm_key: RpmKey, base_root: Path, lock_cli
+) -> None:
+    key = tmp_path / "intent" / "RPM-GPG-KEY-test"
+    key.parent.mkdir()
+    key.write_bytes(rpm_key.armored.read_bytes())
+    manifest = tmp_path / "intent" / "base.rpms"
+    manifest.write_text((base_root.parent / "manifest.txt").read_text())
+    intent = write_intent(tmp_path, repos, key, ["app"], manifest=manifest)
+    assert lock_cli("update", str(intent)).code == 0
+    assert lock_cli("check", str(intent)).code == 0
+    key.write_bytes(key.read_bytes() + b"\n")
+    manifest.write_text(manifest.read_text() + "extra\t0:1.0-1\tnoarch\n")
+    run = lock_cli("check", str(intent))
+    assert run.code == 1, run.out + run.err
+    assert f"{key} changed since the lock was made (dnf repository 'core')" in run.out + run.err
+    assert f"the base manifest {manifest} changed since the lock was made" in run.out + run.err
