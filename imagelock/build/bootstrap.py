@@ -33,6 +33,7 @@ from imagelock.build.values import (
     sh,
 )
 from imagelock.domains import apt as apt_domain
+from imagelock.domains import dnf as dnf_domain
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.containers import PLATFORM
 from imagelock.lock.model import Lock
@@ -148,6 +149,61 @@ def _apt(lock: Lock, v: Values) -> Data:
                 )
             )
     return {"APT_PACKAGES": sorted(debs)}
+
+
+RPM_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$")
+RPM_EVR = re.compile(r"^(?:[0-9]+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$")
+RPM_ARCH = re.compile(r"^[a-z0-9_]+$")
+RPM_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+ARMOR_LINE = re.compile(r"^(?:-----(?:BEGIN|END) PGP PUBLIC KEY BLOCK-----|[A-Za-z0-9+/=]*)$")
+
+
+def _armor_lines(text: str, v: Values, key: str) -> list[str]:
+    """The armored key as rpm imports it, line by line, without armor headers (Version:, Comment:)."""
+    lines, in_headers = [], False
+    for line in text.strip().splitlines():
+        line = line.strip()
+        if line.startswith("-----BEGIN"):
+            in_headers = True
+        elif in_headers and ":" in line:
+            continue
+        elif in_headers and not line:
+            in_headers = False
+        lines.append(v.match(line, ARMOR_LINE, key, "an ASCII-armored OpenPGP public key"))
+    if not lines or not lines[0].startswith("-----BEGIN") or not lines[-1].startswith("-----END"):
+        raise v.fail(key, "expected an ASCII-armored OpenPGP public key")
+    return lines
+
+
+def _dnf(lock: Lock, v: Values) -> Data:
+    """One row per .rpm: name, [epoch:]version-release, arch, file name, sha256, size, repository, URL; and
+    one row per line of each repository's armored key, which every .rpm's signature is checked with.
+
+    The build fetches each .rpm by its location under the releasever-pinned repository (or from the mirror
+    by sha256) and installs verified local files: no repository metadata is read at build time.
+    """
+    rows: list[tuple[str, ...]] = []
+    keys: list[tuple[str, ...]] = []
+    layer = lock.dnf
+    if layer:
+        for i, repo in enumerate(layer.repos):
+            repo_id = v.match(repo.id, RPM_REPO, f"dnf.repos[{i}].id", "a repository id")
+            keys += [(repo_id, line) for line in _armor_lines(repo.gpgkey, v, f"dnf.repos[{i}].gpgkey")]
+        for i, p in enumerate(layer.packages):
+            key = f"dnf.packages[{i}]"
+            rows.append(
+                (
+                    v.match(p.name, RPM_NAME, f"{key}.name", "an rpm package name"),
+                    v.match(p.evr, RPM_EVR, f"{key}.version", "an rpm [epoch:]version-release"),
+                    v.match(p.arch, RPM_ARCH, f"{key}.arch", "an rpm architecture"),
+                    v.file_name(p.location.rsplit("/", 1)[-1], f"{key}.location"),
+                    v.sha256(p.sha256, f"{key}.sha256"),
+                    str(v.size(p.size, f"{key}.size")),
+                    v.match(p.repo, RPM_REPO, f"{key}.repo", "a repository id"),
+                    v.url(dnf_domain.rpm_url(layer, p), f"{key}.location"),
+                )
+            )
+    return {"RPM_PACKAGES": sorted(rows), "RPM_KEYS": keys}
 
 
 def _kernel(lock: Lock, v: Values) -> Data:
@@ -284,7 +340,7 @@ def _smoke(lock: Lock, v: Values) -> Data:
 
 
 # In the template's order; a lock with two bad values names the first of them.
-LAYERS: tuple[Layer, ...] = (_python, _apt, _kernel, _nvidia, _models, _placed, _containers, _smoke)
+LAYERS: tuple[Layer, ...] = (_python, _apt, _dnf, _kernel, _nvidia, _models, _placed, _containers, _smoke)
 
 
 def data(lock: Lock, lock_sha256: str, values: Values) -> Data:

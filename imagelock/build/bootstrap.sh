@@ -4,7 +4,7 @@
 #
 # usage: bootstrap.sh [--lock PATH] [--system-only] [--smoke]
 #   --lock PATH     the lock file this script was generated from (default: lock.toml beside it)
-#   --system-only   apt packages and kernel only, then stop (the Packer template reboots here)
+#   --system-only   apt and rpm packages and kernel only, then stop (the Packer template reboots here)
 #   --smoke         run the smoke tests at the end (on a GPU instance)
 # environment:
 #   IMAGELOCK_MIRROR      the mirror `lock mirror` filled: s3:// (needs the aws CLI), http(s)://, or a directory
@@ -34,6 +34,8 @@ readonly PYTHON_VERSION=''
 readonly VENV=''
 readonly -a PY_WHEELS=()
 readonly -a APT_PACKAGES=()
+readonly -a RPM_PACKAGES=()
+readonly -a RPM_KEYS=()
 readonly KERNEL_VERSION=''
 readonly NVIDIA_RUNFILE=''
 readonly NVIDIA_URL=''
@@ -256,6 +258,88 @@ step_apt() {
     version=$(installed_version "${APT_PACKAGES[i]}" "${APT_PACKAGES[i + 2]}")
     [[ $version == "${APT_PACKAGES[i + 1]}" ]] || \
       die "apt: ${APT_PACKAGES[i]} is at ${version:-not installed}, the lock says ${APT_PACKAGES[i + 1]}"
+  done
+}
+
+# --- rpm (dnf, yum) -------------------------------------------------------------------
+
+readonly RPM_ROW=8  # name, [epoch:]version-release, arch, file name, sha256, size, repository, URL
+readonly RPM_KEY_ROW=2  # repository, one line of its armored signing key
+
+# rpm_has NAME EVR ARCH: that exact package is installed (an installonly name may have several versions).
+rpm_has() {
+  rpm -q --qf '%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n' -- "$1.$3" 2>/dev/null | grep -qxF -- "$2"
+}
+
+# rpm_keyring REPO: $STAGE/rpmkeys/REPO, a private rpm database holding only that repository's locked key,
+# so `rpmkeys -K` accepts a signature by that key and no other (not one the machine already trusts).
+rpm_keyring() {
+  local repo=$1 dir="$STAGE/rpmkeys/$1" i
+  rm -rf -- "$dir"
+  mkdir -p -- "$dir"
+  for ((i = 0; i < ${#RPM_KEYS[@]}; i += RPM_KEY_ROW)); do
+    [[ ${RPM_KEYS[i]} != "$repo" ]] || printf '%s\n' "${RPM_KEYS[i + 1]}"
+  done >"$dir/key.asc"
+  rpmkeys --dbpath "$dir" --import "$dir/key.asc" || die "rpm: cannot import the locked key of repository $repo"
+}
+
+# stage_rpms ROW...: each of these locked .rpms in $STAGE/rpms, fetched by its address (the mirror by sha256,
+# then its location under the releasever-pinned repository), checked by size and sha256, then by its
+# signature with the locked key of its repository (rpmkeys, signatures required). RPMS lists them.
+RPMS=()
+stage_rpms() {
+  local i name file repo keyrings=() seen
+  RPMS=()
+  rm -rf -- "$STAGE/rpms" "$STAGE/rpmkeys"
+  for i in "$@"; do
+    name=${RPM_PACKAGES[i]} repo=${RPM_PACKAGES[i + 6]}
+    file="$STAGE/rpms/${RPM_PACKAGES[i + 3]}"
+    fetch "dnf package $name ${RPM_PACKAGES[i + 1]}" "$file" "${RPM_PACKAGES[i + 4]}" "${RPM_PACKAGES[i + 5]}" "" "" \
+      "$(from_mirror "${RPM_PACKAGES[i + 4]}")" "${RPM_PACKAGES[i + 7]}"
+    for seen in "${keyrings[@]}"; do [[ $seen != "$repo" ]] || continue 2; done
+    keyrings+=("$repo")
+    rpm_keyring "$repo"
+  done
+  for i in "$@"; do
+    file="$STAGE/rpms/${RPM_PACKAGES[i + 3]}"
+    rpmkeys --dbpath "$STAGE/rpmkeys/${RPM_PACKAGES[i + 6]}" --define '_pkgverify_level all' -K -- "$file" >&2 ||
+      reject "$file" "dnf package ${RPM_PACKAGES[i]}: not signed by the locked key of repository ${RPM_PACKAGES[i + 6]}" \
+        "${RPM_PACKAGES[i + 7]}"
+    RPMS+=("$file")
+  done
+  log "rpm: fetched and verified ${#RPMS[@]} .rpms (sha256 and signature)"
+}
+
+# install_rpms: the staged .rpms as local files, with every repository disabled, so dnf reads no metadata and
+# reaches no repository; it still checks dependencies against what is installed. Without dnf, rpm -U.
+install_rpms() {
+  log "rpm: installing ${#RPMS[@]} of $((${#RPM_PACKAGES[@]} / RPM_ROW)) locked packages as verified local files"
+  if command -v dnf >/dev/null; then
+    dnf -y --disablerepo='*' --setopt=install_weak_deps=False --nogpgcheck install -- "${RPMS[@]}" ||
+      die "rpm: the locked .rpms do not install on this machine (dnf says why above)"
+  else
+    rpm -Uvh -- "${RPMS[@]}" || die "rpm: the locked .rpms do not install on this machine (rpm says why above)"
+  fi
+  rm -rf -- "$STAGE/rpms" "$STAGE/rpmkeys"
+}
+
+step_rpm() {
+  if ((${#RPM_PACKAGES[@]} == 0)); then log "rpm: the lock has no dnf layer; skipped"; return 0; fi
+  command -v rpm >/dev/null || die "rpm: the lock has a dnf layer, but this machine has no rpm"
+  local i rows=()
+  for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
+    rpm_has "${RPM_PACKAGES[i]}" "${RPM_PACKAGES[i + 1]}" "${RPM_PACKAGES[i + 2]}" || rows+=("$i")
+  done
+  if ((${#rows[@]})); then
+    stage_rpms "${rows[@]}"
+    install_rpms
+    CHANGED+=(rpm)
+  else
+    log "rpm: all $((${#RPM_PACKAGES[@]} / RPM_ROW)) locked packages already installed at their locked versions"
+  fi
+  for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
+    rpm_has "${RPM_PACKAGES[i]}" "${RPM_PACKAGES[i + 1]}" "${RPM_PACKAGES[i + 2]}" ||
+      die "rpm: ${RPM_PACKAGES[i]}.${RPM_PACKAGES[i + 2]} is not installed at ${RPM_PACKAGES[i + 1]}, as the lock says"
   done
 }
 
@@ -529,6 +613,7 @@ step_fingerprint() {
 
 check_lock_file
 step_apt
+step_rpm
 step_kernel
 if ((SYSTEM_ONLY)); then log "system layer done (--system-only): reboot, then run again without it"; exit 0; fi
 step_nvidia

@@ -149,8 +149,10 @@ class Values:
 
 
 def sh(value: str) -> str:
-    """A shell word that expands to exactly `value` (validated values only)."""
-    return shlex.quote(value)
+    """A shell word that expands to exactly `value` (validated values only). A word that starts with `=`
+    is quoted too: in an array it means the same either way, but shellcheck reads it as a bad assignment."""
+    quoted = shlex.quote(value)
+    return f"'{value}'" if quoted.startswith("=") else quoted
 
 
 def hcl(value: str) -> str:

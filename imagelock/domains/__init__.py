@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from imagelock.domains import apt, base, containers, files, models, nvidia, python
+from imagelock.domains import apt, base, containers, dnf, files, models, nvidia, python
 from imagelock.domains.contract import Domain
 from imagelock.intent import document as intent_document
 from imagelock.intent.document import Intent
@@ -24,6 +24,7 @@ DOMAINS: tuple[Domain, ...] = (
     python.DOMAIN,
     apt.DOMAIN,
     apt.KERNEL,
+    dnf.DOMAIN,
     nvidia.DOMAIN,
     models.DOMAIN,
     files.DOMAIN,

@@ -8,8 +8,8 @@ network connection, and stops by its deadline (--timeout) whatever it is doing.
 
 Facts gathered (each optional, each failure recorded under "errors" instead of
 raised): OS release, kernel (`uname -r` when live; /lib/modules when --root), dpkg
-packages from <root>/var/lib/dpkg/status, the venv's distributions from
-*.dist-info/METADATA (and, with --deep, every installed file checked against the
+packages from <root>/var/lib/dpkg/status, rpm packages (`rpm -qa` with each header's
+sha256), the venv's distributions from *.dist-info/METADATA (and, with --deep, every installed file checked against the
 RECORD hashes), the NVIDIA driver and CUDA versions (/proc/driver/nvidia/version,
 nvidia-smi, modinfo, the driver's versioned libraries), model files (size; sha256
 with --deep), the container images a runtime holds (`ctr -n k8s.io images ls`,
@@ -28,6 +28,9 @@ import sys
 import time
 
 FACTS_VERSION = 1
+# rpm -qa as rows: name, [epoch:]version-release (as dnf prints it), arch, the header's sha256 digest
+RPM_QUERY = "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{SHA256HEADER}\\n"
+RPM_DATABASES = ("/var/lib/rpm", "/usr/lib/sysimage/rpm")
 FINGERPRINT_DIR = "etc/imagelock"
 MAX_LISTED = 50  # per-distribution cap on listed mismatching files
 
@@ -143,6 +146,26 @@ class Collector:
             packages.append(entry)
         packages.sort()
         return packages
+
+    def rpm(self):
+        """The rpm database (dnf, yum), where the machine has one: None where it has none."""
+        found = [d for d in RPM_DATABASES if os.path.isdir(self.path(d))]
+        if not found:
+            return None
+        argv = ["rpm", "--dbpath", found[0], "-qa", "--qf", RPM_QUERY]
+        if not self.live:
+            argv[1:1] = ["--root", self.root]
+        out = self.run(argv)
+        if out is None:
+            self.error("rpm", "rpm -qa failed (or rpm is not installed) with an rpm database present")
+            return None
+        rows = []
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 4 and parts[0] != "gpg-pubkey":  # gpg-pubkey: rpm's imported keys
+                rows.append(parts)
+        rows.sort()
+        return rows
 
     def python(self, venv):
         base = self.path(venv)
@@ -412,7 +435,7 @@ def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0
         runtimes = runtimes_from_fingerprint(root)
     facts = {"facts_version": FACTS_VERSION, "root": root, "live": live, "deep": deep,
              "hostname": os.uname().nodename if live else None, "complete": True}
-    steps = [("os_release", c.os_release), ("kernel", c.kernel), ("dpkg", c.dpkg),
+    steps = [("os_release", c.os_release), ("kernel", c.kernel), ("dpkg", c.dpkg), ("rpm", c.rpm),
              ("python", (lambda: c.python(venv)) if venv else (lambda: None)),
              ("nvidia", c.nvidia), ("models", lambda: c.models(list(models))),
              ("files", lambda: c.files(list(files))),

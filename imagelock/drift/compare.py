@@ -27,6 +27,7 @@ from typing import Any
 
 from imagelock import domains
 from imagelock.drift import containers as container_drift
+from imagelock.drift import rpmdb
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
 
@@ -195,6 +196,7 @@ def validate(facts: Any, source: str) -> None:
             ):
                 raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
     container_drift.validate(facts, source)
+    rpmdb.validate(facts, source)
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -213,6 +215,8 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         if facts.get("dpkg") is None:
             raise InputError(source, "dpkg", "the lock has an apt layer but the facts hold no dpkg database")
         _apt(index, facts["dpkg"], out)
+    if lock.dnf is not None:
+        out += [Finding("dnf", *d) for d in rpmdb.differences(lock.dnf, facts.get("rpm"), source)]
     if index.python is not None:
         py = facts.get("python")
         if py is None:

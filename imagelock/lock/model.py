@@ -127,6 +127,59 @@ class KernelLayer:
     packages: list[str] = field(default_factory=list)
 
 
+# --- dnf layer ----------------------------------------------------------------------
+
+
+@dataclass
+class DnfRepo:
+    """One repository as it was read: its expanded URL, the key that signed its repomd.xml, and the
+    digests of the repomd.xml and primary metadata the closure was computed from."""
+
+    id: str
+    baseurl: str  # dnf's variables substituted (the releasever pins it)
+    gpgkey_sha256: str
+    gpgkey: str  # the ASCII-armored key itself: the build checks every .rpm's signature with it
+    repomd_sha256: str
+    primary: str  # location href of the primary metadata, as repomd.xml lists it
+    primary_sha256: str
+    primary_size: int
+    revision: str | None = None  # repomd.xml's <revision>
+
+
+@dataclass
+class DnfPackage:
+    name: str
+    version: str
+    release: str
+    arch: str
+    repo: str
+    location: str  # download: <repo baseurl>/<location>
+    sha256: str
+    size: int
+    epoch: int | None = None  # None for rpm's epoch 0 (what rpm prints as none)
+    requested: bool = False
+    original: str | None = None
+
+    @property
+    def evr(self) -> str:
+        """`[epoch:]version-release`, as rpm and dnf print it."""
+        return f"{self.epoch}:{self.version}-{self.release}" if self.epoch else f"{self.version}-{self.release}"
+
+    @property
+    def nevra(self) -> str:
+        return f"{self.name}-{self.evr}.{self.arch}"
+
+
+@dataclass
+class DnfLayer:
+    releasever: str
+    basearch: str
+    repos: list[DnfRepo] = field(default_factory=list)
+    packages: list[DnfPackage] = field(default_factory=list)
+    install_weak_deps: bool = False
+    base_manifest_sha256: str | None = None  # the `rpm -qa` listing the closure is relative to
+
+
 # --- NVIDIA driver ----------------------------------------------------------------
 
 
@@ -296,6 +349,7 @@ class Lock:
     python = _Layer[PythonLayer]()
     apt = _Layer[AptLayer]()
     kernel = _Layer[KernelLayer]()
+    dnf = _Layer[DnfLayer]()
     nvidia = _Layer[NvidiaLayer]()
     models = _ListLayer[Model]()
     files = _ListLayer[PlainFile]()

@@ -1,0 +1,33 @@
+"""Offline consistency of a lock's dnf layer, for `lock check`: against itself, and against the local files
+the intent names whose content the intent's own hash cannot see (repository keys, the base manifest)."""
+
+from __future__ import annotations
+
+from imagelock.hashing import sha256_file
+from imagelock.intent.dnf import DnfIntent
+from imagelock.intent.document import Intent
+from imagelock.lock.model import Lock
+
+
+def problems(lock: Lock, intent: Intent) -> list[str]:
+    layer = lock.dnf
+    wanted: DnfIntent | None = intent.sections.get("dnf")
+    if layer is None or wanted is None:
+        return []
+    out: list[str] = []
+    repos = {r.id: r for r in layer.repos}
+    for package in layer.packages:
+        if package.repo not in repos:
+            out.append(
+                f"inconsistent: dnf package {package.nevra} comes from repository {package.repo!r}, "
+                "which the lock does not record"
+            )
+    for repo in wanted.repos:
+        locked = repos.get(repo.id)
+        if locked is None:
+            out.append(f"stale: dnf repository {repo.id!r} is not in the lock")
+        elif sha256_file(repo.gpgkey) != locked.gpgkey_sha256:
+            out.append(f"stale: {repo.gpgkey} changed since the lock was made (dnf repository {repo.id!r})")
+    if wanted.base_manifest is not None and sha256_file(wanted.base_manifest) != layer.base_manifest_sha256:
+        out.append(f"stale: the base manifest {wanted.base_manifest} changed since the lock was made")
+    return out

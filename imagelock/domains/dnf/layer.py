@@ -1,0 +1,34 @@
+"""The dnf layer of `lock update`: intent -> verified repositories -> libsolv closure -> DnfLayer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from imagelock.domains.context import UpdateContext
+from imagelock.domains.dnf.closure import Solver
+from imagelock.domains.dnf.manifest import read_manifest
+from imagelock.domains.dnf.repository import load_repo
+from imagelock.hashing import sha256_file
+from imagelock.intent.dnf import DnfIntent
+from imagelock.lock.model import DnfLayer
+from imagelock.net import http
+
+
+def resolve(ctx: UpdateContext) -> DnfLayer:
+    intent: DnfIntent = ctx.intent.sections["dnf"]
+    workdir = ctx.workdir or http.cache_dir() / "keyrings"
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    repos = [load_repo(ctx, intent, repo, Path(workdir)) for repo in intent.repos]
+    installed = read_manifest(intent.base_manifest) if intent.base_manifest else []
+    closure = Solver(intent, repos, installed).solve()
+    for warning in closure.warnings:
+        print(f"imagelock: warning: dnf: {warning}", file=sys.stderr)
+    return DnfLayer(
+        releasever=intent.releasever,
+        basearch=intent.basearch,
+        repos=[r.record for r in repos],
+        packages=sorted(closure.packages, key=lambda p: (p.name, p.arch)),
+        install_weak_deps=intent.install_weak_deps,
+        base_manifest_sha256=sha256_file(intent.base_manifest) if intent.base_manifest else None,
+    )
