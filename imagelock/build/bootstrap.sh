@@ -434,6 +434,56 @@ step_python() {
 
 # --- models ------------------------------------------------------------------------
 
+# --- files the lock holds without a hash ----------------------------------------------
+
+# What this run fetched that the lock has no hash for: url (the lock's upstream address), sha256, size.
+# Written to $MEASURED at the end, for `lock update --learn` (the way Nix reports a fixed-output hash).
+readonly MEASURED=$STATE/measured.json
+MEASURED_ROWS=()
+
+# fetch_unhashed WHAT DEST HEADER_FILE KEY URL...: DEST holds whatever the first source serves (there is no
+# hash to check it against), measured under KEY. IMAGELOCK_REQUIRE_HASHES=1 refuses such a file instead.
+fetch_unhashed() {
+  local what=$1 dest=$2 header=$3 key=$4 url sent
+  shift 4
+  [[ ${IMAGELOCK_REQUIRE_HASHES:-0} != 1 ]] ||
+    die "$what: the lock has no hash for it, and IMAGELOCK_REQUIRE_HASHES=1: build once without it, then run \`lock update --learn $MEASURED\`"
+  if [[ ! -f $dest ]]; then
+    mkdir -p -- "$(dirname -- "$dest")"
+    for url in "$@"; do
+      [[ -n $url ]] || continue
+      sent=""
+      [[ -z $header || $url != "${HF_ENDPOINT:-$MODEL_HOST}/"* ]] || sent=$header
+      rm -f -- "$dest.part"
+      if download "$url" "$dest.part" "$sent"; then mv -f -- "$dest.part" "$dest"; break; fi
+      log "$what: could not download $url"
+    done
+    [[ -f $dest ]] || die "$what: no source could be downloaded"
+  fi
+  MEASURED_ROWS+=("$key" "$(sha256_of "$dest")" "$(size_of "$dest")")
+  log "$what: NOT VERIFIED: the lock has no hash for it; measured sha256 ${MEASURED_ROWS[-2]} (${MEASURED_ROWS[-1]} bytes)"
+}
+
+json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+
+# write_measured: $MEASURED lists every file fetched without a hash (none: the file is removed).
+write_measured() {
+  if ((${#MEASURED_ROWS[@]} == 0)); then rm -f -- "$MEASURED"; return 0; fi
+  local i sep=""
+  mkdir -p -- "$STATE"
+  {
+    printf '{\n  "image": %s,\n  "lock-digest": %s,\n  "measured": [' "$(json_str "$IMAGE_NAME")" "$(json_str "$LOCK_DIGEST")"
+    for ((i = 0; i < ${#MEASURED_ROWS[@]}; i += 3)); do
+      printf '%s\n    {"url": %s, "sha256": %s, "size": %s}' "$sep" "$(json_str "${MEASURED_ROWS[i]}")" \
+        "$(json_str "${MEASURED_ROWS[i + 1]}")" "${MEASURED_ROWS[i + 2]}"
+      sep=","
+    done
+    printf '\n  ]\n}\n'
+  } >"$MEASURED.new"
+  mv -f -- "$MEASURED.new" "$MEASURED"
+  log "measured: $((${#MEASURED_ROWS[@]} / 3)) files the lock has no hash for are listed in $MEASURED: run \`lock update --learn\` with it"
+}
+
 step_models() {
   if ((${#MODEL_FILES[@]} == 0)); then log "models: the lock has no models; skipped"; return 0; fi
   local i repo commit dest path target header="" fetched=0
@@ -446,6 +496,11 @@ step_models() {
   for ((i = 0; i < ${#MODEL_FILES[@]}; i += 6)); do
     repo=${MODEL_FILES[i]} commit=${MODEL_FILES[i + 1]} dest=${MODEL_FILES[i + 2]} path=${MODEL_FILES[i + 3]}
     target="$dest/$path"
+    if [[ -z ${MODEL_FILES[i + 4]} ]]; then
+      fetch_unhashed "model file $repo/$path@$commit" "$target" "$header" "$MODEL_HOST/$repo/resolve/$commit/$path" \
+        "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
+      continue
+    fi
     matches "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" && continue
     fetch "model file $repo/$path@$commit" "$target" "${MODEL_FILES[i + 4]}" "${MODEL_FILES[i + 5]}" "" "$header" \
       "$(from_mirror "${MODEL_FILES[i + 4]}")" "${HF_ENDPOINT:-$MODEL_HOST}/$repo/resolve/$commit/$path"
@@ -622,6 +677,7 @@ step_models
 step_files
 step_containers
 step_smoke
+write_measured
 step_fingerprint
 if ((${#CHANGED[@]})); then
   log "image $IMAGE_NAME now matches its lock (changed: ${CHANGED[*]})"

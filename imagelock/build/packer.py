@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from imagelock import domains
 from imagelock.build.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import Lock
@@ -21,7 +22,7 @@ BUILDER_INSTANCE_TYPE = "g5.xlarge"  # a GPU builder, so the smoke tests can que
 SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu"}  # the login of the official cloud images
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
 BASE_VOLUME_GIB = 20  # the OS, apt caches during the build, headroom
-UNKNOWN_WHEEL_BYTES = 1 << 30  # wheels without a recorded size (the PyTorch index publishes none)
+UNKNOWN_BYTES = 1 << 30  # files without a recorded size (PyTorch wheels, model files not hashed yet)
 GIB = 1 << 30
 
 REMOTE_SCRIPT = "/tmp/imagelock-bootstrap.sh"
@@ -40,16 +41,9 @@ def ssh_username(lock: Lock) -> str:
 
 
 def artifact_bytes(lock: Lock) -> int:
-    """Everything bootstrap.sh downloads, in bytes (unknown wheel sizes counted as 1 GiB)."""
-    total = 0
-    if lock.python:
-        total += sum(p.wheel.size if p.wheel.size is not None else UNKNOWN_WHEEL_BYTES for p in lock.python.packages)
-    if lock.apt:
-        total += sum(d.size for d in lock.apt.packages)
-    if lock.nvidia:
-        total += lock.nvidia.size
-    total += sum(f.size for m in lock.models for f in m.files)
-    return total
+    """Everything bootstrap.sh downloads, in bytes, read through the domain list (a file of unknown
+    size, such as a PyTorch wheel or a model file not hashed yet, counts as 1 GiB)."""
+    return sum(a.size if a.size is not None else UNKNOWN_BYTES for a in domains.artifacts(lock))
 
 
 def volume_gib(lock: Lock) -> int:

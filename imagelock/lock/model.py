@@ -201,10 +201,18 @@ class NvidiaLayer:
 
 @dataclass
 class ModelFile:
+    """One file at the model's commit. `sha256` and `size` are None when the upstream could not give
+    them at lock time: the build then measures the file (/var/lib/imagelock/measured.json) and
+    `lock update --learn` records what it measured."""
+
     path: str
-    sha256: str
-    size: int
+    sha256: str | None = None
+    size: int | None = None
     lfs: bool = False
+
+    @property
+    def hashed(self) -> bool:
+        return self.sha256 is not None
 
 
 @dataclass
