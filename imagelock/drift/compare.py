@@ -490,7 +490,9 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
             item = seen.get(path)
             subject = f"{dest.rstrip('/')}/{path}"
             if item is None:
-                out.append(Finding("models", "missing", subject, sha[:12], None))
+                out.append(Finding("models", "missing", subject, (sha or "no hash")[:12], None))
+            elif size is None:  # held without a hash: its presence is all the lock can vouch for
+                continue
             elif item.get("size") != size:
                 out.append(
                     Finding(
