@@ -15,7 +15,8 @@ sha256 and size, and its `blobId` is the git id of its LFS pointer, as on the
 Hub. A sibling marked `"_unrecorded": "<why>"` is listed by name only: nothing
 about its content is known, so it is served with no size or blob id and its bytes
 answer 404 (the models resolver then locks it without a hash). Errors carry the
-Hub's status and `X-Error-Code`, so `huggingface_hub` raises its real exceptions (RepositoryNotFoundError, RevisionNotFoundError, ...).
+Hub's status and `X-Error-Code`, so `huggingface_hub` raises its real exceptions
+(RepositoryNotFoundError, RevisionNotFoundError, ...).
 
 A replay sends no token, so it refuses a gated repo's files. The tests'
 look-alike (tests/artifacts/hf_lookalike.py) builds accepted tokens, planted
