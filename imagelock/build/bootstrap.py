@@ -36,6 +36,7 @@ from imagelock.domains import apt as apt_domain
 from imagelock.domains import dnf as dnf_domain
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.containers import PLATFORM
+from imagelock.build import hardware
 from imagelock.lock.model import Lock
 
 TEMPLATE = "bootstrap.sh"
@@ -372,7 +373,7 @@ def smoke_tests(lock: Lock) -> list[str]:
     if lock.nvidia:
         tests.append("nvidia")
     if "torch" in names:
-        tests.append("torch")
+        tests.append("torch" if hardware.needs_gpu(lock) else "torch-cpu")
     if "vllm" in names:
         tests.append("vllm")
     if "transformers" in names:

@@ -5,7 +5,7 @@
 # usage: bootstrap.sh [--lock PATH] [--system-only] [--smoke]
 #   --lock PATH     the lock file this script was generated from (default: lock.toml beside it)
 #   --system-only   apt and rpm packages and kernel only, then stop (the Packer template reboots here)
-#   --smoke         run the smoke tests at the end (on a GPU instance)
+#   --smoke         run the smoke tests at the end (on a GPU instance when the lock installs a driver)
 # environment:
 #   IMAGELOCK_MIRROR      the mirror `lock mirror` filled: s3:// (needs the aws CLI), http(s)://, or a directory
 #                         on this machine; default: the lock's [mirror] url. Every artifact is read first from
@@ -636,6 +636,9 @@ assert torch.cuda.is_available(), "no CUDA"
 print("torch", torch.__version__, "cuda", torch.version.cuda)
 PY
         ;;
+      torch-cpu)
+        "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cpu", torch.ones(2).sum().item())' ||
+          die "smoke: torch does not run" ;;
       vllm) "$VENV/bin/python" -c 'import vllm; print("vllm import ok")' || die "smoke: vllm does not import" ;;
       tokenizer:*)
         "$VENV/bin/python" - "${test#tokenizer:}" <<'PY' || die "smoke: tokenizer ${test#tokenizer:} does not load"

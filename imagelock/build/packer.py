@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from imagelock import domains
+from imagelock.build import hardware
 from imagelock.build.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import Lock
@@ -18,7 +19,6 @@ from imagelock.lock.model import Lock
 AMAZON_PLUGIN_VERSION = "1.3.3"
 AMAZON_PLUGIN_SOURCE = "github.com/hashicorp/amazon"
 PACKER_REQUIRED = ">= 1.7.0"  # first release with `required_plugins`
-BUILDER_INSTANCE_TYPE = "g5.xlarge"  # a GPU builder, so the smoke tests can query the driver
 SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu"}  # the login of the official cloud images
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
 BASE_VOLUME_GIB = 20  # the OS, apt caches during the build, headroom
@@ -170,14 +170,18 @@ def _variables(lock: Lock, amis: list[Ami]) -> list[Block]:
         _variable(
             "instance_type",
             "string",
-            hcl(BUILDER_INSTANCE_TYPE),
-            "The builder: a GPU instance, so the smoke tests can talk to the driver.",
+            hcl(hardware.builder_instance_type(lock)),
+            "The builder: a GPU instance, so the smoke tests can talk to the driver."
+            if hardware.needs_gpu(lock)
+            else "The builder: a general-purpose instance (the lock installs no accelerator software).",
         ),
         _variable(
             "smoke_tests",
             "bool",
             "true",
-            "Run bootstrap.sh --smoke (driver query, torch CUDA, vLLM import, tokenizer load).",
+            "Run bootstrap.sh --smoke (driver query, torch CUDA, vLLM import, tokenizer load)."
+            if hardware.needs_gpu(lock)
+            else "Run bootstrap.sh --smoke (torch, vLLM import, tokenizer load, as the lock installs them).",
         ),
         _variable(
             "mirror",
@@ -228,7 +232,7 @@ def _locals(image: str, amis: list[Ami]) -> Block:
 def _source(lock: Lock, image: str, tags: list[tuple[str, str]]) -> Block:
     """The EC2 builder: IMDSv2 only, a gp3 root volume sized for the downloads, the image tagged."""
     return [
-        'source "amazon-ebs" "gpu" {',
+        'source "amazon-ebs" "image" {',
         "  region          = var.region",
         "  source_ami      = local.source_ami",
         "  instance_type   = var.instance_type",
@@ -319,7 +323,7 @@ def _build(lock: Lock, image: str) -> Block:
         )
     )
     steps.append(_manifest(image, lock.digest()))
-    return ["build {", '  name    = "imagelock"', '  sources = ["source.amazon-ebs.gpu"]', *_nested(steps), "}"]
+    return ["build {", '  name    = "imagelock"', '  sources = ["source.amazon-ebs.image"]', *_nested(steps), "}"]
 
 
 def _upload(name: str, destination: str) -> Block:
