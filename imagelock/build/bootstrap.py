@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from imagelock import domains
+from imagelock.build import hardware
 from imagelock.build.values import (
     COMMIT,
     DEB_ARCH,
@@ -36,7 +37,6 @@ from imagelock.domains import apt as apt_domain
 from imagelock.domains import dnf as dnf_domain
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.containers import PLATFORM
-from imagelock.build import hardware
 from imagelock.lock.model import Lock
 
 TEMPLATE = "bootstrap.sh"
