@@ -87,7 +87,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         _preamble(image),
         _packer(),
         *_variables(lock, amis),
-        _locals(image, amis),
+        _locals(image, amis, " --booted" if lock.kernel else ""),
         _source(lock, image, tags),
         _build(lock, image),
     ]
@@ -204,8 +204,9 @@ def _variables(lock: Lock, amis: list[Ami]) -> list[Block]:
     return out
 
 
-def _locals(image: str, amis: list[Ami]) -> Block:
-    """The image name, the source AMI and root device (per region when locked), the bootstrap command."""
+def _locals(image: str, amis: list[Ami], booted: str) -> Block:
+    """The image name, the source AMI and root device (per region when locked), the bootstrap command
+    (`booted`: " --booted" after the reboot into a locked kernel, which bootstrap.sh then checks)."""
     out = ["locals {"]
     if amis:
         width = max(len(hcl(r)) for r, _, _ in amis)
@@ -224,7 +225,7 @@ def _locals(image: str, amis: list[Ami]) -> Block:
         f"  image_name  = {hcl(image)}",
         f"  source_ami  = {source_ami}",
         f"  root_device = {root_device}",
-        f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}' + '${var.smoke_tests ? " --smoke" : ""}"',
+        f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}{booted}' + '${var.smoke_tests ? " --smoke" : ""}"',
         "}",
     ]
 
@@ -294,7 +295,8 @@ def _build(lock: Lock, image: str) -> Block:
     if lock.kernel:
         steps.append(
             [
-                "# The locked kernel is installed: boot into it before the driver is built against it.",
+                "# The locked kernel is installed and GRUB's default: boot into it before the driver is built against it",
+                "# (bootstrap.sh --booted stops unless `uname -r` then names the locked kernel).",
                 *_shell(
                     [
                         f"execute_command   = {hcl(EXECUTE)}",

@@ -115,6 +115,8 @@ class AptLayer:
     sources: list[AptSource] = field(default_factory=list)
     packages: list[AptPackage] = field(default_factory=list)
     base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to
+    # The kernels that listing holds (`linux-image-<release>`): what the base image boots, before the build.
+    base_kernels: list[str] = field(default_factory=list)
 
 
 @dataclass
