@@ -295,8 +295,8 @@ def _build(lock: Lock, image: str) -> Block:
     if lock.kernel:
         steps.append(
             [
-                "# The locked kernel is installed and GRUB's default: boot into it before the driver is built against it",
-                "# (bootstrap.sh --booted stops unless `uname -r` then names the locked kernel).",
+                "# The locked kernel is installed and GRUB's default: boot into it before the driver builds",
+                "# against it (bootstrap.sh --booted stops unless `uname -r` then names the locked kernel).",
                 *_shell(
                     [
                         f"execute_command   = {hcl(EXECUTE)}",
