@@ -73,7 +73,7 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
             result.problems.append(f"stale: the lock has a {domain.name} layer the intent no longer asks for")
     unhashed: dict[str, list[str]] = {}
     for artifact in domains.artifacts(lock):
-        if artifact.sha256 == "":  # held without a hash on purpose: the build measures it
+        if artifact.unhashed:  # held without a hash on purpose: the build measures it
             unhashed.setdefault(artifact.kind, []).append(artifact.name)
         elif not is_sha256(artifact.sha256):
             result.problems.append(f"unhashed: {artifact.what} has no valid sha256")

@@ -87,7 +87,7 @@ def _generate(lock_cli, lock: Path, root: Path, out: Path) -> None:
     shutil.copytree(out, root / "tmp" / "imagelock")
 
 
-def test_a_file_without_a_hash_is_measured_learned_and_then_verified(tmp_path: Path, lock_cli) -> None:
+def test_a_file_without_a_hash_is_measured_learned_and_then_verified(tmp_path: Path, lock_cli, monkeypatch) -> None:
     intent = tmp_path / "learn.toml"
     intent.write_text(INTENT)
     lock = intent.with_suffix(".lock")
@@ -104,6 +104,15 @@ def test_a_file_without_a_hash_is_measured_learned_and_then_verified(tmp_path: P
     _generate(lock_cli, lock, root, generated)
     served = {f"/{REPO}/resolve/{COMMIT}/tokenizer.json": TOKENIZER, f"/{REPO}/resolve/{COMMIT}/config.json": CONFIG}
     with hub(served) as endpoint:
+        # `lock mirror` keys files by sha256: one without a hash is not copied, and the summary says so.
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        mirrored = lock_cli("mirror", str(lock), "--to", str(tmp_path / "mirror"))
+        assert mirrored.code == 0, mirrored.err
+        assert (
+            f"  not mirrored: 1 files the lock holds without a hash ({REPO}/config.json): a build measures them"
+            in mirrored.out
+        )
+        assert [p.name for p in (tmp_path / "mirror" / "sha256").iterdir()] == [tokenizer_sha]
         refused = rootfs.run(
             root, "bash", "/tmp/imagelock/bootstrap.sh", env={"HF_ENDPOINT": endpoint, "IMAGELOCK_REQUIRE_HASHES": "1"}
         )

@@ -32,6 +32,7 @@ def artifacts(layer: list[Model]) -> Iterator[Artifact]:
                 hub=True,
                 moved_by=("HF_ENDPOINT", HUB_ENDPOINT),
                 label=f"model file {model.repo}/{item.path}",
+                unhashed=item.sha256 is None,
             )
 
 
