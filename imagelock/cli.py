@@ -62,6 +62,7 @@ def cmd_update(args: argparse.Namespace) -> int:
         engine=args.engine,
         replay=args.replay,
         cutoff=args.cutoff,
+        learn=args.learn,
     )
     lock = result.lock
     moved = domains.diff_locks(result.previous, lock)
@@ -72,6 +73,12 @@ def cmd_update(args: argparse.Namespace) -> int:
     else:
         verb = "wrote" if result.written else "unchanged"
     human = [f"{verb} {result.path}: {what} (image {lock.image_name()}, version {lock.version})"]
+    if args.learn is not None:
+        human.append(
+            f"learned the hash of {result.learned} file(s) from {args.learn}"
+            if result.learned
+            else f"learned nothing from {args.learn}: no file this lock holds without a hash is listed there"
+        )
     if result.previous is not None and moved.differ:
         human.append(render_summary(moved))
     if result.report:
@@ -313,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="move the universe to this RFC 3339 time (when the intent "
         "pins none); locked versions stay unless --upgrade or --upgrade-package moves them",
+    )
+    p.add_argument(
+        "--learn",
+        metavar="MEASURED",
+        help="write into the lock the sha256 and size a build measured (its /var/lib/imagelock/measured.json) "
+        "for files the lock holds without a hash",
     )
     p.add_argument("--dry-run", action="store_true", help="resolve and report, write nothing")
     p.add_argument("--json", action="store_true")

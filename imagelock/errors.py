@@ -36,7 +36,15 @@ class InputError(ImagelockError):
 
 
 class UpstreamError(ImagelockError):
-    """An index, archive or API could not be reached or answered wrongly."""
+    """An index, archive or API could not be reached or answered wrongly.
+
+    `status` is the HTTP status where the upstream answered with one (None: no answer at all), so a
+    caller can tell "this file is not there" (404) from "the upstream is down".
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class VerificationError(ImagelockError):

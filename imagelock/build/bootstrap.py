@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from imagelock import domains
+from imagelock.build import hardware
 from imagelock.build.values import (
     COMMIT,
     DEB_ARCH,
@@ -250,7 +251,7 @@ def _nvidia(lock: Lock, v: Values) -> Data:
 
 
 def _models(lock: Lock, v: Values) -> Data:
-    """One row per model file: repo, commit, folder, path, sha256, size."""
+    """One row per model file: repo, commit, folder, path, sha256, size (both empty: not hashed yet)."""
     files: list[tuple[str, ...]] = []
     for i, m in enumerate(lock.models):
         key = f"models[{i}]"
@@ -265,8 +266,9 @@ def _models(lock: Lock, v: Values) -> Data:
                     commit,
                     dest,
                     v.rel_path(f.path, f"{fkey}.path"),
-                    v.sha256(f.sha256, f"{fkey}.sha256"),
-                    str(v.size(f.size, f"{fkey}.size")),
+                    # Empty for a file the lock holds without a hash: the build measures it (step_models).
+                    "" if f.sha256 is None else v.sha256(f.sha256, f"{fkey}.sha256"),
+                    "" if f.sha256 is None else str(v.size(f.size, f"{fkey}.size")),
                 )
             )
     return {"MODEL_FILES": sorted(files)}
@@ -371,7 +373,7 @@ def smoke_tests(lock: Lock) -> list[str]:
     if lock.nvidia:
         tests.append("nvidia")
     if "torch" in names:
-        tests.append("torch")
+        tests.append("torch" if hardware.needs_gpu(lock) else "torch-cpu")
     if "vllm" in names:
         tests.append("vllm")
     if "transformers" in names:

@@ -13,7 +13,10 @@ from imagelock.lock.model import Lock
 
 
 def models_manifest(lock: Lock, values: Values) -> str:
-    """The seed's manifest format: one object per baked file, {repo, path, sha256, size, hf_revision}."""
+    """The seed's manifest format: one object per baked file, {repo, path, sha256, size, hf_revision}.
+
+    A file the lock holds without a hash has `"sha256": null, "size": null`: the manifest claims only
+    what the lock pins (the build measures such a file into /var/lib/imagelock/measured.json)."""
     rows = []
     for i, model in enumerate(lock.models):
         key = f"models[{i}]"
@@ -25,8 +28,8 @@ def models_manifest(lock: Lock, values: Values) -> str:
                 {
                     "repo": repo,
                     "path": values.rel_path(item.path, f"{fkey}.path"),
-                    "sha256": values.sha256(item.sha256, f"{fkey}.sha256"),
-                    "size": values.size(item.size, f"{fkey}.size"),
+                    "sha256": None if item.sha256 is None else values.sha256(item.sha256, f"{fkey}.sha256"),
+                    "size": None if item.sha256 is None else values.size(item.size, f"{fkey}.size"),
                     "hf_revision": commit,
                 }
             )

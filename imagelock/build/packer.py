@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from imagelock import domains
+from imagelock.build import hardware
 from imagelock.build.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import Lock
@@ -17,11 +19,10 @@ from imagelock.lock.model import Lock
 AMAZON_PLUGIN_VERSION = "1.3.3"
 AMAZON_PLUGIN_SOURCE = "github.com/hashicorp/amazon"
 PACKER_REQUIRED = ">= 1.7.0"  # first release with `required_plugins`
-BUILDER_INSTANCE_TYPE = "g5.xlarge"  # a GPU builder, so the smoke tests can query the driver
 SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu"}  # the login of the official cloud images
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
 BASE_VOLUME_GIB = 20  # the OS, apt caches during the build, headroom
-UNKNOWN_WHEEL_BYTES = 1 << 30  # wheels without a recorded size (the PyTorch index publishes none)
+UNKNOWN_BYTES = 1 << 30  # files without a recorded size (PyTorch wheels, model files not hashed yet)
 GIB = 1 << 30
 
 REMOTE_SCRIPT = "/tmp/imagelock-bootstrap.sh"
@@ -40,16 +41,9 @@ def ssh_username(lock: Lock) -> str:
 
 
 def artifact_bytes(lock: Lock) -> int:
-    """Everything bootstrap.sh downloads, in bytes (unknown wheel sizes counted as 1 GiB)."""
-    total = 0
-    if lock.python:
-        total += sum(p.wheel.size if p.wheel.size is not None else UNKNOWN_WHEEL_BYTES for p in lock.python.packages)
-    if lock.apt:
-        total += sum(d.size for d in lock.apt.packages)
-    if lock.nvidia:
-        total += lock.nvidia.size
-    total += sum(f.size for m in lock.models for f in m.files)
-    return total
+    """Everything bootstrap.sh downloads, in bytes, read through the domain list (a file of unknown
+    size, such as a PyTorch wheel or a model file not hashed yet, counts as 1 GiB)."""
+    return sum(a.size if a.size is not None else UNKNOWN_BYTES for a in domains.artifacts(lock))
 
 
 def volume_gib(lock: Lock) -> int:
@@ -93,7 +87,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         _preamble(image),
         _packer(),
         *_variables(lock, amis),
-        _locals(image, amis),
+        _locals(image, amis, " --booted" if lock.kernel else ""),
         _source(lock, image, tags),
         _build(lock, image),
     ]
@@ -176,14 +170,18 @@ def _variables(lock: Lock, amis: list[Ami]) -> list[Block]:
         _variable(
             "instance_type",
             "string",
-            hcl(BUILDER_INSTANCE_TYPE),
-            "The builder: a GPU instance, so the smoke tests can talk to the driver.",
+            hcl(hardware.builder_instance_type(lock)),
+            "The builder: a GPU instance, so the smoke tests can talk to the driver."
+            if hardware.needs_gpu(lock)
+            else "The builder: a general-purpose instance (the lock installs no accelerator software).",
         ),
         _variable(
             "smoke_tests",
             "bool",
             "true",
-            "Run bootstrap.sh --smoke (driver query, torch CUDA, vLLM import, tokenizer load).",
+            "Run bootstrap.sh --smoke (driver query, torch CUDA, vLLM import, tokenizer load)."
+            if hardware.needs_gpu(lock)
+            else "Run bootstrap.sh --smoke (torch, vLLM import, tokenizer load, as the lock installs them).",
         ),
         _variable(
             "mirror",
@@ -206,8 +204,9 @@ def _variables(lock: Lock, amis: list[Ami]) -> list[Block]:
     return out
 
 
-def _locals(image: str, amis: list[Ami]) -> Block:
-    """The image name, the source AMI and root device (per region when locked), the bootstrap command."""
+def _locals(image: str, amis: list[Ami], booted: str) -> Block:
+    """The image name, the source AMI and root device (per region when locked), the bootstrap command
+    (`booted`: " --booted" after the reboot into a locked kernel, which bootstrap.sh then checks)."""
     out = ["locals {"]
     if amis:
         width = max(len(hcl(r)) for r, _, _ in amis)
@@ -226,7 +225,7 @@ def _locals(image: str, amis: list[Ami]) -> Block:
         f"  image_name  = {hcl(image)}",
         f"  source_ami  = {source_ami}",
         f"  root_device = {root_device}",
-        f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}' + '${var.smoke_tests ? " --smoke" : ""}"',
+        f'  bootstrap   = "bash {REMOTE_SCRIPT} --lock {REMOTE_LOCK}{booted}' + '${var.smoke_tests ? " --smoke" : ""}"',
         "}",
     ]
 
@@ -234,7 +233,7 @@ def _locals(image: str, amis: list[Ami]) -> Block:
 def _source(lock: Lock, image: str, tags: list[tuple[str, str]]) -> Block:
     """The EC2 builder: IMDSv2 only, a gp3 root volume sized for the downloads, the image tagged."""
     return [
-        'source "amazon-ebs" "gpu" {',
+        'source "amazon-ebs" "image" {',
         "  region          = var.region",
         "  source_ami      = local.source_ami",
         "  instance_type   = var.instance_type",
@@ -296,7 +295,8 @@ def _build(lock: Lock, image: str) -> Block:
     if lock.kernel:
         steps.append(
             [
-                "# The locked kernel is installed: boot into it before the driver is built against it.",
+                "# The locked kernel is installed and GRUB's default: boot into it before the driver builds",
+                "# against it (bootstrap.sh --booted stops unless `uname -r` then names the locked kernel).",
                 *_shell(
                     [
                         f"execute_command   = {hcl(EXECUTE)}",
@@ -325,7 +325,7 @@ def _build(lock: Lock, image: str) -> Block:
         )
     )
     steps.append(_manifest(image, lock.digest()))
-    return ["build {", '  name    = "imagelock"', '  sources = ["source.amazon-ebs.gpu"]', *_nested(steps), "}"]
+    return ["build {", '  name    = "imagelock"', '  sources = ["source.amazon-ebs.image"]', *_nested(steps), "}"]
 
 
 def _upload(name: str, destination: str) -> Block:

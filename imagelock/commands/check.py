@@ -21,7 +21,7 @@ from imagelock.build import findings as build_findings
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
 from imagelock.intent.document import Intent, default_lock_path
-from imagelock.lock.finding import Finding
+from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
 
@@ -71,9 +71,13 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
             result.problems.append(f"stale: the intent has [{domain.name}] but the lock has no {domain.name} layer")
         if present and not wanted:
             result.problems.append(f"stale: the lock has a {domain.name} layer the intent no longer asks for")
+    unhashed: dict[str, list[str]] = {}
     for artifact in domains.artifacts(lock):
-        if not is_sha256(artifact.sha256):
+        if artifact.unhashed:  # held without a hash on purpose: the build measures it
+            unhashed.setdefault(artifact.kind, []).append(artifact.name)
+        elif not is_sha256(artifact.sha256):
             result.problems.append(f"unhashed: {artifact.what} has no valid sha256")
+    result.findings += [_unhashed(kind, names) for kind, names in unhashed.items()]
     for domain in domains.DOMAINS:
         result.problems.extend(domain.problems(lock, intent))
     report = compat.evaluate(lock, compat.targets.from_intent(intent))
@@ -86,3 +90,16 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
     except InputError:
         pass  # no template to judge: `lock generate` and `lock check --generated` refuse this lock and say why
     return result
+
+
+def _unhashed(kind: str, names: list[str]) -> Finding:
+    """Files the lock holds without a hash: the build can fetch them, but nothing proves what it gets."""
+    shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    return Finding(
+        NOT_VERIFIED,
+        f"{kind} files without a hash",
+        f"{len(names)} {kind} file{'s' if len(names) != 1 else ''} ({shown}): the upstream could not give "
+        "their hash when the lock was written, so the build fetches them unverified and measures them",
+        "build once, then `lock update --learn measured.json` with the build's /var/lib/imagelock/measured.json "
+        "(IMAGELOCK_REQUIRE_HASHES=1 makes a build refuse them)",
+    )

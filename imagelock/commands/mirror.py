@@ -38,10 +38,12 @@ MAX_JOBS = 64
 
 
 def artifacts(lock: Lock) -> list[Artifact]:
-    """Every file the build downloads, once per sha256, in a stable order."""
+    """Every file the build downloads that the lock pins, once per sha256, in a stable order. A file held
+    without a hash has no address in a mirror keyed by sha256 until `lock update --learn` pins it."""
     unique: dict[str, Artifact] = {}
     for artifact in domains.artifacts(lock):
-        unique.setdefault(artifact.sha256, artifact)
+        if not artifact.unhashed:
+            unique.setdefault(artifact.sha256, artifact)
     return sorted(unique.values(), key=lambda a: (a.kind, a.name, a.sha256))
 
 
@@ -61,6 +63,7 @@ class MirrorSummary:
     lock_written: bool = False
     unrecorded: bool = False  # complete, in a directory the lock cannot name as a URL
     domains: list[MirrorReport] = field(default_factory=list)  # each domain's own mirror step (containers)
+    unhashed: list[Artifact] = field(default_factory=list)  # not mirrored: no sha256 to file them under
 
     @property
     def uploaded_bytes(self) -> int:
@@ -85,6 +88,12 @@ class MirrorSummary:
                 f"  {report.what}: {report.copied} copied, {report.present} already there, {len(report.failed)} failed"
             )
             out += [f"  failed {reason}" for reason in report.failed]
+        if self.unhashed:
+            names = ", ".join(a.name for a in self.unhashed[:4]) + (" ..." if len(self.unhashed) > 4 else "")
+            out.append(
+                f"  not mirrored: {len(self.unhashed)} files the lock holds without a hash ({names}): a build "
+                "measures them; `lock update --learn` pins them, and the next `lock mirror` copies them"
+            )
         if self.failed or any(r.failed for r in self.domains):
             out.append("  the lock was not changed; run again to upload what is missing")
         if self.unrecorded:
@@ -105,6 +114,7 @@ class MirrorSummary:
             "failed": [{"kind": a.kind, "name": a.name, "reason": r} for a, r in self.failed],
             "lock_written": self.lock_written,
             "unrecorded": self.unrecorded,
+            "unhashed": [{"kind": a.kind, "name": a.name} for a in self.unhashed],
             "domains": [
                 {"what": r.what, "copied": r.copied, "present": r.present, "failed": r.failed} for r in self.domains
             ],
@@ -215,6 +225,7 @@ def run_mirror(
     target = open_target(to, record_as)
     lock, _ = domains.read_lock(lock_path)
     summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
+    summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
     directory = target.root if isinstance(target, DirectoryTarget) else None
     for domain, layer in domains.present(lock):
         report = domain.copy_to_mirror(layer, directory)

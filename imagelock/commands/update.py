@@ -11,6 +11,7 @@ is written) and gets its image version: the previous one, bumped by what moved.
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import re
 import tempfile
@@ -21,6 +22,7 @@ from typing import Any
 
 from imagelock import domains, writes
 from imagelock import rules as compat
+from imagelock.commands import learn as learning
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.contract import Domain
 from imagelock.errors import AnswerIsNo, InputError, did_you_mean
@@ -43,6 +45,7 @@ class UpdateResult:
     written: bool
     previous: Lock | None = None
     report: compat.Report | None = None
+    learned: int = 0  # files `--learn` gave a hash
 
 
 def now_cutoff() -> str:
@@ -102,8 +105,10 @@ def update(
     engine: str = "uv",
     replay: str | Path | ReplayServer | None = None,
     cutoff: str | None = None,
+    learn: str | Path | None = None,
 ) -> UpdateResult:
     intent = domains.read_intent(intent_path)
+    measured = learning.read(learn) if learn is not None else None
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     started = _on_disk(path)  # what a concurrent writer must not have replaced by the time this one writes
     previous, claimed = domains.read_lock(path) if started is not None else (None, None)
@@ -127,11 +132,13 @@ def update(
         and _unchanged(intent, previous, claimed, universe, engine)
     ):
         report = compat.evaluate(previous, targets)
-        if not report.violations:
+        if not report.violations and not _learns(previous, measured):
             text = path.read_text(encoding="utf-8")
             return UpdateResult(
                 lock=previous, text=text, path=path, changed=False, written=False, previous=previous, report=report
             )
+        if not report.violations:  # only learning moves it: nothing is resolved again
+            return _write(copy.deepcopy(previous), previous, intent, targets, path, started, dry_run, measured, learn)
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
     # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
     # are not there until `lock mirror` runs again (it uploads only what is missing).
@@ -172,6 +179,30 @@ def update(
 
     if refused:
         raise _combined(intent, lock, targets, refused)
+    return _write(lock, previous, intent, targets, path, started, dry_run, measured, learn)
+
+
+def _learns(lock: Lock, measured: dict[str, tuple[str, int]] | None) -> bool:
+    """Whether `--learn` would give a hash to a file this lock holds without one (or contradict it)."""
+    if not measured:
+        return False
+    probe = copy.deepcopy(lock)
+    return bool(learning.contradictions(probe, measured)) or learning.apply(probe, measured, "") > 0
+
+
+def _write(
+    lock: Lock,
+    previous: Lock | None,
+    intent: Intent,
+    targets: compat.Targets,
+    path: Path,
+    started: bytes | None,
+    dry_run: bool,
+    measured: dict[str, tuple[str, int]] | None,
+    learn: str | Path | None,
+) -> UpdateResult:
+    """Learn what was measured, judge, version and write the resolved (or kept) lock."""
+    learned = learning.apply(lock, measured, learn or "") if measured else 0
     report = compat.evaluate(lock, targets)
     if report.violations:
         raise AnswerIsNo(f"{intent.path}: {_violations(report)}; nothing was written", report.lines())
@@ -185,7 +216,14 @@ def update(
             _still(path, started)
             written = writes.write_atomic(path, text)
     return UpdateResult(
-        lock=lock, text=text, path=path, changed=changed, written=written, previous=previous, report=report
+        lock=lock,
+        text=text,
+        path=path,
+        changed=changed,
+        written=written,
+        previous=previous,
+        report=report,
+        learned=learned,
     )
 
 

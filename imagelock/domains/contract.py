@@ -22,13 +22,16 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   not an Artifact (container images, kept as an OCI image layout): `lock mirror --to DIR` calls it
   after the artifacts; imported only then. `directory` is None for a target that is not a directory;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
-  on a thread of its own while the other domains resolve.
+  on a thread of its own while the other domains resolve;
+- `learn`: for a domain that may lock a file without a hash (its artifact's sha256 is ""),
+  `learn(layer, measured) -> (layer, count)` writes in what a build measured, keyed by the
+  artifact's upstream URL (imagelock.commands.learn).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,10 @@ def no_problems(lock: Lock, intent: Intent) -> list[str]:
 
 def no_findings(lock: Lock, intent: Intent) -> list[Finding]:
     return []
+
+
+def learns_nothing(layer: Any, measured: Mapping[str, tuple[str, int]]) -> tuple[Any, int]:
+    return layer, 0
 
 
 @dataclass
@@ -80,6 +87,7 @@ class Domain:
     moves_major: bool = False
     runs_apart: bool = False
     mirror: str | None = None
+    learn: Callable[[Any, Mapping[str, tuple[str, int]]], tuple[Any, int]] = learns_nothing
 
     def resolve(self, ctx: UpdateContext) -> Any:
         """Sources -> this domain's lock section; the resolver module is imported here, on first use."""

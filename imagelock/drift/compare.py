@@ -490,7 +490,9 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
             item = seen.get(path)
             subject = f"{dest.rstrip('/')}/{path}"
             if item is None:
-                out.append(Finding("models", "missing", subject, sha[:12], None))
+                out.append(Finding("models", "missing", subject, (sha or "no hash")[:12], None))
+            elif size is None:  # held without a hash: its presence is all the lock can vouch for
+                continue
             elif item.get("size") != size:
                 out.append(
                     Finding(
@@ -498,14 +500,14 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
                     )
                 )
             elif "sha256" in item and item["sha256"] != sha:
-                out.append(Finding("models", "changed-hash", subject, sha[:12], str(item["sha256"])[:12]))
+                out.append(Finding("models", "changed-hash", subject, str(sha)[:12], str(item["sha256"])[:12]))
         for path in sorted(set(seen) - set(files)):
             out.append(
                 Finding("models", "extra", f"{dest.rstrip('/')}/{path}", None, f"{seen[path].get('size')} bytes")
             )
 
 
-def _folder_clean(sizes: dict[str, int], listed: list[dict[str, Any]]) -> bool:
+def _folder_clean(sizes: dict[str, int | None], listed: list[dict[str, Any]]) -> bool:
     """No finding for this folder: exactly the locked paths at their sizes, and no hash listed to check
     (a --deep collection lists them). One dict equality in C; when it says no, the full comparison decides."""
     return not any(map(_HAS_SHA256, listed)) and dict(zip(map(_GET_PATH, listed), map(_GET_SIZE, listed))) == sizes

@@ -30,6 +30,9 @@ class Artifact:
     # (a look-alike or a site mirror of the upstream); the lock keeps the upstream URL.
     moved_by: tuple[str, str] | None = None
     label: str = ""  # how `lock check` names it, such as "python package six 1.17.0 (six-1.17.0-py2.py3-none-any.whl)"
+    # Held without a hash on purpose (sha256 ""): its upstream could not give one when the lock was
+    # written, so the build measures it (imagelock.commands.learn). Any other empty sha256 is a defect.
+    unhashed: bool = False
 
     @property
     def what(self) -> str:

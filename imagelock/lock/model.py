@@ -115,6 +115,8 @@ class AptLayer:
     sources: list[AptSource] = field(default_factory=list)
     packages: list[AptPackage] = field(default_factory=list)
     base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to
+    # The kernels that listing holds (`linux-image-<release>`): what the base image boots, before the build.
+    base_kernels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -201,10 +203,18 @@ class NvidiaLayer:
 
 @dataclass
 class ModelFile:
+    """One file at the model's commit. `sha256` and `size` are None when the upstream could not give
+    them at lock time: the build then measures the file (/var/lib/imagelock/measured.json) and
+    `lock update --learn` records what it measured."""
+
     path: str
-    sha256: str
-    size: int
+    sha256: str | None = None
+    size: int | None = None
     lfs: bool = False
+
+    @property
+    def hashed(self) -> bool:
+        return self.sha256 is not None
 
 
 @dataclass

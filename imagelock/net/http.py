@@ -107,7 +107,7 @@ def get(url: str, *, headers: dict[str, str] | None = None, stream: bool = False
         raise auth_failed(url, response.status_code)
     if response.status_code >= 400:
         response.close()
-        raise UpstreamError(f"{label}{redact(url)}: HTTP {response.status_code}")
+        raise UpstreamError(f"{label}{redact(url)}: HTTP {response.status_code}", response.status_code)
     return response
 
 

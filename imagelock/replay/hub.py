@@ -12,8 +12,11 @@ one plain GET); a recording answers them from a directory, one file per repo:
 LFS is served from its recorded bytes under `files/<org>--<name>/`, and its
 `size` and `blobId` are computed from them; an LFS file is listed by its LFS
 sha256 and size, and its `blobId` is the git id of its LFS pointer, as on the
-Hub. Errors carry the Hub's status and `X-Error-Code`, so `huggingface_hub`
-raises its real exceptions (RepositoryNotFoundError, RevisionNotFoundError, ...).
+Hub. A sibling marked `"_unrecorded": "<why>"` is listed by name only: nothing
+about its content is known, so it is served with no size or blob id and its bytes
+answer 404 (the models resolver then locks it without a hash). Errors carry the
+Hub's status and `X-Error-Code`, so `huggingface_hub` raises its real exceptions
+(RepositoryNotFoundError, RevisionNotFoundError, ...).
 
 A replay sends no token, so it refuses a gated repo's files. The tests'
 look-alike (tests/artifacts/hf_lookalike.py) builds accepted tokens, planted
@@ -78,7 +81,12 @@ def _check_doc(doc: Any, path: Path, bodies: dict[str, bytes]) -> None:
         if not isinstance(sibling, dict) or not isinstance(sibling.get("rfilename"), str):
             raise InputError(path, key, "expected a table with `rfilename`")
         lfs = sibling.get("lfs")
-        if lfs is None:
+        if "_unrecorded" in sibling:
+            if not isinstance(sibling["_unrecorded"], str) or "lfs" in sibling or sibling["rfilename"] in bodies:
+                raise InputError(
+                    path, f"{key}._unrecorded", "expected why the file's bytes are not recorded (and no lfs, no bytes)"
+                )
+        elif lfs is None:
             if sibling["rfilename"] not in bodies:
                 raise InputError(
                     path,
@@ -156,9 +164,10 @@ class HubRecording:
                 pointer = lfs_pointer(lfs["sha256"], lfs["size"])
                 sibling["lfs"] = {"sha256": lfs["sha256"], "size": lfs["size"], "pointerSize": len(pointer)}
                 sibling["size"], sibling["blobId"] = lfs["size"], git_blob_id(pointer)
-            else:
+            elif sibling["rfilename"] in self.files[repo]:
                 body = self.files[repo][sibling["rfilename"]]
                 sibling["size"], sibling["blobId"] = len(body), git_blob_id(body)
+            # else: listed `_unrecorded`: the recording knows the file is there, not its size or bytes
             siblings.append(sibling)
         answer["siblings"] = siblings
         return Reply(200, json.dumps(answer).encode())

@@ -57,7 +57,7 @@ def _intent(folder: Path, *models: str) -> Path:
 
 def _files(lock_text: str) -> dict[str, tuple[str, list[tuple[str, str, int, bool]]]]:
     return {
-        m["repo"]: (m["commit"], [(f["path"], f["sha256"], f["size"], f["lfs"]) for f in m["files"]])
+        m["repo"]: (m["commit"], [(f["path"], f.get("sha256"), f.get("size"), f["lfs"]) for f in m["files"]])
         for m in tomllib.loads(lock_text)["models"]
     }
 
@@ -168,7 +168,8 @@ def test_an_unrecorded_repo_is_one_line_and_nothing_is_written(tmp_path: Path, l
 
 
 def test_tinybert_locks_its_tokenizer_and_nothing_unrecorded(tmp_path: Path, lock_cli) -> None:
-    """TinyBERT's tokenizer.json is recorded by its exact bytes; its config.json is not (see hf/README.md)."""
+    """TinyBERT's tokenizer.json is recorded by its exact bytes; its config.json by name only, so it is
+    locked without a hash; its weights not at all (see hf/README.md)."""
     model = f"""
 [[models]]
 repo = "cross-encoder/ms-marco-TinyBERT-L2-v2"
@@ -187,11 +188,19 @@ dest = "/workspace/models/ms-marco-TinyBERT-L2-v2"
     }
     intent.write_text(intent.read_text().replace('files = ["tokenizer.json"]', 'files = ["config.json"]'))
     run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
+    assert run.code == 0, run.err
+    assert _files(intent.with_suffix(".lock").read_text()) == {
+        "cross-encoder/ms-marco-TinyBERT-L2-v2": (TINYBERT, [("config.json", None, None, False)])
+    }
+    intent.write_text(intent.read_text().replace('files = ["config.json"]', 'files = ["model.safetensors"]'))
+    before = intent.with_suffix(".lock").read_bytes()
+    run = lock_cli("update", str(intent), "--replay", str(SEED_SNAPSHOT))
     assert run.code == EXIT_ERROR
     assert (
-        f"models[0].files[0]: 'config.json' matches no file in cross-encoder/ms-marco-TinyBERT-L2-v2 at "
+        f"models[0].files[0]: 'model.safetensors' matches no file in cross-encoder/ms-marco-TinyBERT-L2-v2 at "
         f"{TINYBERT[:12]}" in run.err
     )
+    assert intent.with_suffix(".lock").read_bytes() == before
 
 
 def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_cli) -> None:
@@ -212,13 +221,18 @@ def test_a_snapshot_without_a_hub_recording_refuses_models(tmp_path: Path, lock_
     ("change", "key", "expected"),
     [
         (
-            lambda doc: doc["answer"]["siblings"].append({"rfilename": "README.md"}),
-            "answer.siblings[4]",
-            "README.md is not in LFS, so its bytes are expected under files/Alibaba-NLP--gte-modernbert-base/",
+            lambda doc: doc["answer"]["siblings"].append({"rfilename": "LICENSE"}),
+            "answer.siblings[5]",
+            "LICENSE is not in LFS, so its bytes are expected under files/Alibaba-NLP--gte-modernbert-base/",
+        ),
+        (
+            lambda doc: doc["answer"]["siblings"].append({"rfilename": "LICENSE", "_unrecorded": 1}),
+            "answer.siblings[5]._unrecorded",
+            "expected why the file's bytes are not recorded (and no lfs, no bytes)",
         ),
         (
             lambda doc: doc["answer"]["siblings"].append({"rfilename": "model.safetensors", "lfs": {"sha256": "ab"}}),
-            "answer.siblings[4].lfs",
+            "answer.siblings[5].lfs",
             "expected `sha256` (64 lowercase hex) and `size` (an integer)",
         ),
         (lambda doc: doc["refs"].update(main="e7f32e3c"), "refs", "expected a table of branch, tag or commit"),

@@ -34,6 +34,7 @@ def test_seed_is_fresh_and_lists_its_findings(lock_cli) -> None:
         "not reproducible: apt jammy-security",
         "not reproducible: apt jammy-updates",
         "not verified: base ami-0f244b28200b93640 (eu-west-2)",
+        "not verified: model files without a hash",
         "pre-release: apt python3.11 3.11.0~rc1-1~22.04.1",
     ]
     live = found["not reproducible: apt http://archive.ubuntu.com/ubuntu"]
@@ -73,6 +74,7 @@ def test_json_carries_the_findings_and_the_verdict(lock_cli) -> None:
             ("not reproducible", "apt jammy-security"),
             ("not reproducible", "apt jammy-updates"),
             ("not verified", "base ami-0f244b28200b93640 (eu-west-2)"),
+            ("not verified", "model files without a hash"),
             ("pre-release", "apt python3.11 3.11.0~rc1-1~22.04.1"),
         ]
         assert all(f["what"] and f["fix"] for f in data["findings"])

@@ -604,6 +604,18 @@ def test_system_only_stops_for_the_reboot_and_the_driver_waits_for_the_locked_ke
     )
     assert (root / "boot" / f"vmlinuz-{KERNEL}").read_bytes() == b"not a kernel\n"
     assert not (root / "var/lib/fake-nvidia").exists() and not (root / "opt/venvs/ai").exists()
+    # A chroot has no GRUB of its own: the run says that nothing here makes the machine boot the kernel.
+    assert (
+        f"imagelock: kernel: WARNING: no /boot/grub/grub.cfg or update-grub here: nothing in this run makes the "
+        f"machine boot {KERNEL}" in system.stderr.splitlines()
+    )
+    # After the reboot, --booted stops at once unless the locked kernel is the running one (here it is not).
+    booted = rootfs.run(root, "bash", "/tmp/imagelock/bootstrap.sh", "--booted", env=env)
+    assert booted.returncode == 1
+    assert booted.stderr.splitlines()[-1] == (
+        f"imagelock: FAILED: kernel: the machine rebooted into {os.uname().release}, not the locked {KERNEL} "
+        "(see /etc/default/grub.d/99-imagelock-kernel.cfg and /boot/grub/grub.cfg)"
+    )
 
     # Not rebooted (a chroot runs the host's kernel): the driver step refuses to build for the wrong one.
     full = _bootstrap(root, base_url)

@@ -246,7 +246,7 @@ def test_a_value_accepted_into_the_packer_template_parses_back_as_itself(field: 
         files["image.pkr.hcl"],
         serialization_options=SerializationOptions(strip_string_quotes=True, with_comments=False),
     )
-    source = template["source"][0]["amazon-ebs"]["gpu"]
+    source = template["source"][0]["amazon-ebs"]["image"]
     tags = source["tags"]
     assert tags["LockDigest"] == lock.digest() and tags["Image"] == lock.image_name()
     assert template["locals"][0]["source_amis"] == {a.region: a.id for a in lock.base.amis}

@@ -15,6 +15,7 @@ from packaging.pylock import Pylock
 from imagelock import domains
 from imagelock.build.generate import render
 from imagelock.lock import codec as lockfile
+from imagelock.lock.model import Lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
@@ -153,3 +154,60 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}"):
         assert f'"$(from_mirror "{sha256}")"' in script
     assert 'mirrored=$(from_mirror "${APT_PACKAGES[i + 4]}")' in script
+
+
+def _cpu_lock() -> Lock:
+    """The full sample without its driver, kernel and CUDA builds: torch from the CPU index."""
+    lock = full_lock()
+    lock.name = "cpu-worker"
+    for name in ("nvidia", "kernel"):
+        lock.layers.pop(name, None)
+    assert lock.python is not None
+    for package in lock.python.packages:
+        package.version = package.version.replace("+cu124", "+cpu")
+        package.wheel.filename = package.wheel.filename.replace("+cu124", "+cpu")
+        package.wheel.url = package.wheel.url.replace("cu124", "cpu")
+    return lock
+
+
+def test_a_cpu_only_lock_generates_no_gpu_files(tmp_path: Path, lock_cli, write_lock) -> None:
+    """No driver, no CUDA wheels: a CPU builder, a CPU Ray node, a CPU torch smoke test, and no generated
+    file that speaks of a GPU, NVIDIA or CUDA (bootstrap.sh's template is the same for every lock: its data
+    block holds no driver)."""
+    files = {n: b.decode() for n, b in _generate(lock_cli, write_lock(_cpu_lock()), tmp_path / "out").items()}
+    assert (
+        "readonly NVIDIA_RUNFILE=''" in files["bootstrap.sh"] and "readonly KERNEL_VERSION=''" in files["bootstrap.sh"]
+    )
+    for name, text in files.items():
+        if name in ("lock.toml", "bootstrap.sh"):
+            continue
+        for word in ("gpu", "nvidia", "cuda"):
+            assert word not in text.lower(), f"{name} mentions {word}"
+    snippet = yaml.safe_load(files["ray-worker.yaml"])
+    worker = snippet["available_node_types"]["cpu_worker"]
+    assert "resources" not in worker and worker["node_config"]["InstanceType"] == "m6i.xlarge"
+    assert snippet["worker_start_ray_commands"][-1].endswith("ray start --address=$RAY_HEAD_IP:6379")
+    assert "torch-cpu" in files["bootstrap.sh"] and 'default     = "m6i.xlarge"' in files["image.pkr.hcl"]
+    gpu = {n: b.decode() for n, b in _generate(lock_cli, write_lock(full_lock(), "gpu.lock"), tmp_path / "gpu").items()}
+    assert "gpu_worker" in gpu["ray-worker.yaml"] and 'default     = "g5.xlarge"' in gpu["image.pkr.hcl"]
+
+
+def test_generated_files_claim_no_hash_the_lock_lacks(tmp_path: Path, lock_cli) -> None:
+    """The seed holds three model files without a hash: the manifest gives them null, the Ray snippet says
+    they are not verified, and the bootstrap measures them rather than claim a hash."""
+    seed, _ = domains.read_lock(SEED_LOCK)
+    unhashed = sorted((m.repo, f.path) for m in seed.models for f in m.files if f.sha256 is None)
+    assert len(unhashed) == 3
+    files = {n: b.decode() for n, b in _generate(lock_cli, SEED_LOCK, tmp_path / "seed").items()}
+    rows = json.loads(files["models-manifest.json"])
+    assert sorted((r["repo"], r["path"]) for r in rows if r["sha256"] is None and r["size"] is None) == unhashed
+    assert (
+        "# Models, by absolute path (read-only, 3 of their files NOT verified (see below)):" in files["ray-worker.yaml"]
+    )
+    assert "# 3 model files have no hash in the lock: the build fetched them unverified" in files["ray-worker.yaml"]
+    for repo, path in unhashed:
+        assert any(
+            line.split()[0] == repo and line.split()[3] == path and line.endswith(" '' ''")
+            for line in files["bootstrap.sh"].splitlines()
+            if line.startswith("  ") and len(line.split()) == 6
+        )

@@ -110,7 +110,7 @@ def test_template_parses_with_python_hcl2(generated: Path) -> None:
     template = _hcl(generated / "image.pkr.hcl")
     packer = template["packer"][0]
     assert packer["required_plugins"][0]["amazon"]["version"] == "= 1.3.3"
-    source = template["source"][0]["amazon-ebs"]["gpu"]
+    source = template["source"][0]["amazon-ebs"]["image"]
     assert source["metadata_options"][0]["http_tokens"] == "required"
     assert source["ami_name"] == "${local.image_name}"
     assert source["launch_block_device_mappings"][0]["volume_size"] >= 20
@@ -135,13 +135,13 @@ def test_full_template_pins_amis_reboots_for_the_kernel_and_tags_every_layer(
     template = _hcl(out / "image.pkr.hcl")
     local = template["locals"][0]
     assert local["source_amis"] == {"us-east-1": "ami-04b70fa74e45c3917", "us-west-2": "ami-0aff18ec83b712f05"}
-    tags = template["source"][0]["amazon-ebs"]["gpu"]["tags"]
+    tags = template["source"][0]["amazon-ebs"]["image"]["tags"]
     assert tags["Driver"] == "550.54.15" and tags["Cuda"] == "12.4.1" and tags["Torch"] == "2.5.1+cu124"
     assert tags["Vllm"] == "0.6.6.post1" and tags["Model:Qwen/Qwen3-4B-AWQ"] == "a" * 40
     assert tags["SourceAmi"] == "${local.source_ami}"
     # Models 2.68 GB + runfile 4.32 GB + wheels 0.21 GB + torch (size unknown: 1 GiB) + debs 6.8 MB
     # = 8.29 GB = 7.72 GiB; three times that is 23.2, rounded up to 24, plus the 20 GiB base.
-    assert template["source"][0]["amazon-ebs"]["gpu"]["launch_block_device_mappings"][0]["volume_size"] == 44
+    assert template["source"][0]["amazon-ebs"]["image"]["launch_block_device_mappings"][0]["volume_size"] == 44
     shells = [p["shell"] for p in template["build"][0]["provisioner"] if "shell" in p]
     assert shells[0]["inline"] == ["bash /tmp/imagelock-bootstrap.sh --lock /tmp/imagelock-lock.toml --system-only"]
     assert shells[1]["expect_disconnect"] is True and shells[1]["inline"] == ["shutdown -r now"]

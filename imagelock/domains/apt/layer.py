@@ -296,7 +296,17 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         sources=loaded.archive.sources,
         packages=packages,
         base_manifest_sha256=sha256_file(manifest) if manifest else None,
+        base_kernels=base_kernels(installed),
     )
+
+
+_KERNEL_IMAGE = re.compile(r"^linux-image-(?:unsigned-)?([0-9]+\.[0-9]+\.[0-9]+-[0-9]+-[a-z0-9-]+)$")
+
+
+def base_kernels(installed: list[Installed]) -> list[str]:
+    """The kernel releases a base image's package listing holds (`linux-image-5.15.0-1051-aws`), not the
+    flavour's metapackage (`linux-image-aws`): what it boots before the build changes anything."""
+    return sorted({m[1] for i in installed if (m := _KERNEL_IMAGE.match(i.name))})
 
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:

@@ -1,10 +1,13 @@
 """What the base image does not prove, for `lock check`: that it boots the locked kernel.
 
-The lock records each AMI's id, name, owner and creation date, but not its
-package manifest, so it cannot tell which kernel the image boots. When the lock
-also pins a kernel, nothing shows the image will run it: Canonical's EC2 images
-boot the linux-aws flavour, and GRUB keeps booting the highest version installed.
-This is "not verified", not "wrong": the image may well boot the locked kernel.
+The lock records each AMI's id, name, owner and creation date. Its kernel is known only when the
+intent gives the base image's package manifest (`[apt] base-manifest`, the `dpkg-query -W` listing
+Canonical publishes per serial): the lock then records the kernels it lists. When the locked kernel
+is not among them, or nothing says which kernel the image boots, the image does not boot the locked
+kernel by itself: Canonical's EC2 images boot the linux-aws flavour, and GRUB boots the highest
+version installed. The build makes the locked kernel GRUB's default, reboots into it, and
+`bootstrap.sh --booted` stops unless `uname -r` then names it; until that build runs, nothing proves
+it. This is "not verified", not "wrong".
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
 CANONICAL = "099720109477"  # the AWS account that publishes Ubuntu's official AMIs
-FIX = (
-    "record the base image's package manifest (Canonical publishes one per serial), or have the build make the "
-    "locked kernel the GRUB default and check `uname -r` after rebooting into it"
+BUILD_CHECKS = (
+    "the build makes it GRUB's default, reboots into it, and stops unless `uname -r` then names it "
+    "(bootstrap.sh --booted)"
+)
+FIX_NO_MANIFEST = (
+    "record the base image's package manifest as [apt] base-manifest (Canonical publishes one per serial), so "
+    "`lock check` compares its kernel with the locked one"
 )
 
 
@@ -25,17 +32,29 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
     if base is None or kernel is None or not base.amis:
         return []
     amis = ", ".join(f"{ami.id} ({ami.region})" for ami in base.amis)
-    canonical = (
-        ", and Canonical's EC2 images boot the linux-aws flavour"
-        if any(ami.owner == CANONICAL for ami in base.amis)
-        else ""
-    )
-    return [
-        Finding(
-            NOT_VERIFIED,
-            f"base {amis}",
-            f"nothing proves it boots the locked kernel {kernel.version}: the lock records no package "
-            f"manifest for it{canonical}",
-            FIX,
+    booted = lock.apt.base_kernels if lock.apt and lock.apt.base_manifest_sha256 else None
+    if booted is None:
+        canonical = (
+            ", and Canonical's EC2 images boot the linux-aws flavour"
+            if any(ami.owner == CANONICAL for ami in base.amis)
+            else ""
         )
-    ]
+        what = (
+            f"nothing proves it boots the locked kernel {kernel.version}: the lock records no package manifest "
+            f"for it{canonical}; {BUILD_CHECKS}"
+        )
+        return [Finding(NOT_VERIFIED, f"base {amis}", what, FIX_NO_MANIFEST)]
+    if kernel.version in booted:
+        return []
+    listed = ", ".join(booted) if booted else "no kernel"
+    what = (
+        f"its package manifest lists {listed}, not the locked kernel {kernel.version}: the image boots another "
+        f"kernel until the build switches it; {BUILD_CHECKS}"
+    )
+    fix = (
+        f'lock the kernel the base boots ([kernel] version = "{booted[-1]}") to build without the switch, or keep '
+        f"{kernel.version}: the build checks it"
+        if booted
+        else f"keep {kernel.version}: the build installs it and checks it"
+    )
+    return [Finding(NOT_VERIFIED, f"base {amis}", what, fix)]

@@ -1,16 +1,15 @@
-"""What the models layer does not pin, for `lock check`: files the intent asks for without a hash.
+"""What the models layer does not pin, for `lock check`: files the intent asks for that the lock lacks.
 
 The intent names files by pattern (`files = ["*.json", "model.safetensors"]`);
-the lock pins each file it found at the commit by sha256. A pattern that no
-hashed file in the lock matches, or a model the lock holds nothing of, is a file
-the build cannot verify: the image would bake whatever the Hub serves, or miss it.
+the lock holds each file it found at the commit. A pattern that no file in the
+lock matches, or a model the lock holds nothing of, is a file the image will not
+have. (Files the lock holds without a hash are `lock check`'s generic finding.)
 """
 
 from __future__ import annotations
 
 import fnmatch
 
-from imagelock.hashing import is_sha256
 from imagelock.intent.document import Intent
 from imagelock.intent.models import ModelIntent
 from imagelock.lock.finding import NOT_VERIFIED, Finding
@@ -23,9 +22,9 @@ FIX = (
 
 
 def _unpinned(model: ModelIntent, locked: Model | None) -> list[str]:
-    """The intent's patterns that no file the lock pins by sha256 matches."""
-    hashed = [item.path for item in locked.files if is_sha256(item.sha256)] if locked else []
-    return [pattern for pattern in model.files if not any(fnmatch.fnmatchcase(p, pattern) for p in hashed)]
+    """The intent's patterns that no file the lock holds matches."""
+    held = [item.path for item in locked.files] if locked else []
+    return [pattern for pattern in model.files if not any(fnmatch.fnmatchcase(p, pattern) for p in held)]
 
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
@@ -42,8 +41,8 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
         else:
             at = f" at {entry.commit[:12]}" if entry.commit else ""
             what = (
-                f"the intent asks for {', '.join(missing)} in {model.dest}, and the lock pins no file matching "
-                f"{'it' if len(missing) == 1 else 'them'} by sha256{at}"
+                f"the intent asks for {', '.join(missing)} in {model.dest}, and the lock holds no file matching "
+                f"{'it' if len(missing) == 1 else 'them'}{at}"
             )
         out.append(Finding(NOT_VERIFIED, f"models {model.repo}", what, FIX))
     return out

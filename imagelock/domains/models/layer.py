@@ -110,10 +110,21 @@ def _match(patterns: list[str], names: list[str], model: ModelIntent, commit: st
     return sorted(chosen)
 
 
-def _fetch_small(hub: HubAccess, repo: str, commit: str, sibling: Any) -> ModelFile:
-    """A file outside LFS: fetch it at the commit, check blob id and size, hash it."""
+def _fetch_small(hub: HubAccess, repo: str, commit: str, sibling: Any, learned: ModelFile | None) -> ModelFile:
+    """A file outside LFS: fetch it at the commit, check blob id and size, hash it.
+
+    A stand-in (a recording) may list a file whose bytes it does not hold. Then the file is locked
+    without a hash, or with the one an earlier `lock update --learn` recorded for this commit: the
+    build measures it, and `lock check` says it is not verified. The Hub itself always holds the bytes
+    it lists, so there a missing file is an error.
+    """
     headers = {"Authorization": f"Bearer {hub.token}"} if hub.token else None
-    data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
+    try:
+        data = http.get_bytes(file_url(repo, commit, sibling.rfilename, hub.endpoint), headers=headers, what=f"{repo}:")
+    except UpstreamError as exc:
+        if hub.stand_in and exc.status == 404:
+            return learned or ModelFile(path=sibling.rfilename)
+        raise
     if sibling.size is not None and len(data) != sibling.size:
         raise VerificationError(
             f"{repo}/{sibling.rfilename} at {commit[:12]}: {len(data)} bytes arrived, the Hub lists {sibling.size}"
@@ -139,7 +150,8 @@ def _keep(sha256: str, data: bytes) -> None:
     os.replace(tmp, blob)
 
 
-def resolve_one(model: ModelIntent, path: Path, hub: HubAccess) -> Model:
+def resolve_one(model: ModelIntent, path: Path, hub: HubAccess, learned: dict[tuple[str, str], ModelFile]) -> Model:
+    """`learned`: (commit, path) -> a file the previous lock pins, for files the upstream cannot hash."""
     api = _api(hub)
     try:
         info = api.model_info(model.repo, revision=model.revision, files_metadata=True)
@@ -174,7 +186,7 @@ def resolve_one(model: ModelIntent, path: Path, hub: HubAccess) -> Model:
                 raise UpstreamError(f"Hugging Face Hub {hub.name}: {model.repo}/{name}: malformed LFS entry")
             files.append(ModelFile(path=name, sha256=sha256, size=size, lfs=True))
         else:
-            files.append(_fetch_small(hub, model.repo, commit, sibling))
+            files.append(_fetch_small(hub, model.repo, commit, sibling, learned.get((commit, name))))
     return Model(
         repo=model.repo,
         revision=model.revision,
@@ -191,7 +203,7 @@ def _architectures(files: list[ModelFile]) -> list[str]:
     compatibility rules match against the pinned vLLM's registry. Its verified bytes are in
     the content store (`_keep`); an LFS config.json is not fetched just for this."""
     config = next((f for f in files if f.path == "config.json" and not f.lfs), None)
-    if config is None:
+    if config is None or config.sha256 is None:
         return []
     try:
         data = json.loads(http.blob_path(config.sha256).read_bytes())
@@ -221,8 +233,20 @@ def resolve(ctx: UpdateContext) -> list[Model]:
     out = []
     for model in intents:
         kept = None if moving else _reusable(model, ctx.previous)
-        out.append(kept if kept is not None else resolve_one(model, path, hub))
+        out.append(kept if kept is not None else resolve_one(model, path, hub, _learned(model, ctx.previous)))
     return out
+
+
+def _learned(model: ModelIntent, previous: Lock | None) -> dict[tuple[str, str], ModelFile]:
+    """The files of this repo the previous lock pins by hash, by (commit, path): a file is its commit's
+    forever, so a hash learned from a build stays true when the model is resolved again."""
+    return {
+        (old.commit, item.path): item
+        for old in (previous.models if previous else [])
+        if old.repo == model.repo
+        for item in old.files
+        if item.hashed
+    }
 
 
 def manifest(lock: Lock) -> list[dict[str, Any]]:
