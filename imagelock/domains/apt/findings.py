@@ -30,12 +30,13 @@ from imagelock.lock.finding import NOT_AS_ASKED, NOT_REPRODUCIBLE, PRERELEASE, F
 from imagelock.lock.model import INSTANT, AptLayer, AptPackage, Lock
 
 LIVE_FIX = (
-    "name a snapshot service in [apt] (its URL as `archive`, and `snapshot = true` for the state at "
-    "universe.cutoff; docs/apt.md), or keep every locked .deb with `lock mirror`"
+    "name the archive's snapshot service in [apt] (`snapshot-service = \"https://snapshot.ubuntu.com/ubuntu/"
+    "@SNAPSHOTID@\"` and `snapshot = true` for the state at universe.cutoff; docs/apt.md), or keep every "
+    "locked .deb with `lock mirror`"
 )
 CUTOFF_FIX = (
-    "name a snapshot service in [apt] with `snapshot = true`, so universe.cutoff selects the archive's "
-    "state (docs/apt.md)"
+    "name the archive's snapshot service in [apt] (`snapshot-service`) with `snapshot = true`, so "
+    "universe.cutoff selects the archive's state (docs/apt.md)"
 )
 
 # python3.11, python3.11-minimal, libpython3.11-stdlib ...: the packages of one interpreter.
