@@ -105,6 +105,7 @@ class AptPackage:
     requested: bool = False
     original: str | None = None
     depends_on: list[str] = field(default_factory=list)
+    transitional: bool | None = None  # True: its Description says it is a transitional package
 
 
 @dataclass

@@ -85,8 +85,9 @@ def build_deb(deb: Deb, out: Path, work: Path) -> Path:
         "Maintainer: imagelock tests <tests@invalid>",
         f"Priority: {deb.fields.pop('Priority', 'optional')}",
     ]
+    description = deb.fields.pop("Description", f"test package {deb.name}")
     lines += [f"{k}: {v}" for k, v in deb.fields.items()]
-    lines.append(f"Description: test package {deb.name}")
+    lines.append(f"Description: {description}")
     (root / "DEBIAN" / "control").write_text("\n".join(lines) + "\n")
     doc = root / "usr" / "share" / "doc" / deb.name
     doc.mkdir(parents=True, exist_ok=True)

@@ -289,6 +289,7 @@ def resolve(ctx: UpdateContext) -> AptLayer:
             requested=c.requested,
             original=c.original,
             depends_on=c.depends_on,
+            transitional=c.stanza.transitional or None,  # left out of the lock unless true
         )
         for c in chosen.values()
     ]
