@@ -28,7 +28,7 @@ from imagelock.lock.model import INSTANT, AptLayer, AptPackage, Lock
 
 LIVE_FIX = (
     "name the archive's snapshot service in [apt] (`snapshot-service = \"https://snapshot.ubuntu.com/ubuntu/"
-    "@SNAPSHOTID@\"` and `snapshot = true` for the state at universe.cutoff; docs/apt.md), or keep every "
+    '@SNAPSHOTID@"` and `snapshot = true` for the state at universe.cutoff; docs/apt.md), or keep every '
     "locked .deb with `lock mirror`"
 )
 CUTOFF_FIX = (
@@ -118,13 +118,19 @@ def prerelease_interpreters(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         )
 
 
-def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
-    """A requested driver branch whose closure installs another branch: the request was transitional."""
+def branch_packages(layer: AptLayer) -> dict[str, list[str]]:
+    """NVIDIA driver branch -> the layer's packages of that branch (`libnvidia-compute-580` is 580's)."""
     branches: dict[str, list[str]] = {}
     for deb in layer.packages:
         match = _BRANCH.match(deb.name)
         if match:
             branches.setdefault(match.group(1), []).append(deb.name)
+    return branches
+
+
+def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
+    """A requested driver branch whose closure installs another branch: the request was transitional."""
+    branches = branch_packages(layer)
     for deb in layer.packages:
         match = _DRIVER.match(deb.name)
         if not deb.requested or not match:
