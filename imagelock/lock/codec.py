@@ -6,16 +6,16 @@ A lock names its layers by domain; the codec is handed the type of each layer
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from imagelock.errors import InputError, read_user_text
+from imagelock.errors import InputError
 from imagelock.lock.model import SCHEMA_VERSION, Lock
 from imagelock.lock.tables import content_table, convert, digest_table, from_table
+from imagelock.untrusted import load_toml, read_text
 
 # The type of each layer a lock may hold, by domain name, in the order a lock writes them.
 LayerTypes = Mapping[str, Any]
@@ -36,10 +36,7 @@ def dumps(lock: Lock) -> str:
 
 def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     """Parse a lock; returns it with the digest it claims (checked by `lock check`)."""
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, None, f"not valid TOML ({exc})") from None
+    table = load_toml(text, path)
     claimed = table.pop("digest", None)
     if not isinstance(claimed, str):
         raise InputError(path, "digest", "missing: expected the lock's sha256 digest")
@@ -55,4 +52,4 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
 
 
 def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
-    return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path, layers)
+    return loads(read_text(path, "no such lock file (run `lock update` to create it)"), path, layers)

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote
 from xml.etree import ElementTree as ET
 
 from imagelock.errors import InputError
+from imagelock.untrusted import load_json, read_text
 
 RECORDING = "images.json"
 EC2_VERSION = "2016-11-15"
@@ -118,7 +119,7 @@ class Recording:
         """Read and check `images.json`; a malformed recording is one InputError naming file and key."""
         path = folder / RECORDING
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = load_json(read_text(path, "no such file"), path, "the recorded describe-images answers")
         except FileNotFoundError:
             raise InputError(
                 path, None, 'no such AWS recording (snapshot.json names its directory under "aws")'
