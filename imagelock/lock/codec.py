@@ -15,6 +15,7 @@ import tomli_w
 from imagelock.errors import InputError
 from imagelock.lock.model import SCHEMA_VERSION, Lock
 from imagelock.lock.tables import content_table, convert, digest_table, from_table
+from imagelock.lock.validate import validate
 from imagelock.untrusted import load_toml, read_text
 
 # The type of each layer a lock may hold, by domain name, in the order a lock writes them.
@@ -48,7 +49,7 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
             raise InputError(path, key, "unknown key in lock")
     lock = from_table(Lock, {k: v for k, v in table.items() if k in _HEAD_KEYS}, path, "")
     lock.layers = {name: convert(kind, table[name], path, name) for name, kind in layers.items() if name in table}
-    return lock, claimed
+    return validate(lock, path), claimed
 
 
 def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
