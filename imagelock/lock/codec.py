@@ -13,6 +13,7 @@ from typing import Any
 import tomli_w
 
 from imagelock.errors import InputError
+from imagelock.lock import tamper
 from imagelock.lock.model import SCHEMA_VERSION, Lock
 from imagelock.lock.tables import content_table, convert, digest_table, from_table
 from imagelock.lock.validate import validate
@@ -30,7 +31,8 @@ def dumps(lock: Lock) -> str:
     head = {"schema": table.pop("schema"), "name": table.pop("name")}
     if "version" in table:
         head["version"] = table.pop("version")
-    ordered = {**head, "digest": digest, **table}
+    parts = tamper.part_digests({**head, **table}, list(lock.layers))
+    ordered = {**head, "digest": digest, **table, tamper.PARTS: parts}
     header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
     return header + tomli_w.dumps(ordered, multiline_strings=False)
 
@@ -39,6 +41,7 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     """Parse a lock; returns it with the digest it claims (checked by `lock check`)."""
     table = load_toml(text, path)
     claimed = table.pop("digest", None)
+    table.pop(tamper.PARTS, None)
     if not isinstance(claimed, str):
         raise InputError(path, "digest", "missing: expected the lock's sha256 digest")
     schema = table.get("schema")
