@@ -30,7 +30,7 @@ from imagelock.drift import containers as container_drift
 from imagelock.drift import rpmdb
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
-from imagelock.untrusted import load_json
+from imagelock.untrusted import MAX_BYTES, load_json
 
 LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 # A venv is created holding these; they are drift only when the lock pins them.
@@ -578,6 +578,8 @@ def _folder_clean(sizes: dict[str, int | None], listed: list[dict[str, Any]]) ->
 def audit_text(index: LockIndex, text: str | bytes, target: str) -> Audit:
     """A machine's facts as its collector printed them: parsed bounded, validated and compared; anything
     wrong with them is this machine's "could not audit", never the fleet's exception."""
+    if len(text) > MAX_BYTES:
+        return Audit(target, error=f"sent {len(text)} bytes of facts, more than the {MAX_BYTES} read")
     try:
         facts = load_json(text, target, "a facts document from `lock collect`")
     except InputError as exc:
