@@ -240,3 +240,86 @@ def test_random_bytes_in_a_recording_are_one_error(tmp_path: Path, blob: bytes, 
             pass
     except ImagelockError:
         pass
+
+
+# --- facts from machines: each malformed case is that machine's one line; a fleet goes on --------------
+
+MALFORMED_FACTS = {
+    "models.files as strings": (
+        lambda f: f.__setitem__("models", [{"dest": "/workspace/models/gte-modernbert-base", "files": ["a", "b"]}]),
+        "models[0].files[0]: expected {path, size, sha256}",
+    ),
+    "nvidia.cuda_version a number": (
+        lambda f: f["nvidia"].__setitem__("cuda_version", 12),
+        "nvidia.cuda_version: expected a version string, found 12",
+    ),
+    "nvidia.sources a list": (
+        lambda f: f["nvidia"].__setitem__("sources", [1]),
+        "nvidia.sources: expected an object of where -> driver version strings",
+    ),
+    "kernel.installed a number": (
+        lambda f: f["kernel"].__setitem__("installed", 5),
+        "kernel.installed: expected a list of kernel release strings",
+    ),
+    "kernel.running a number": (
+        lambda f: f["kernel"].__setitem__("running", 5),
+        "kernel.running: expected a kernel release string, found 5",
+    ),
+    "a list where a path belongs": (lambda f: f.__setitem__("root", ["/"]), "root: expected a string"),
+}
+
+
+@pytest.fixture(scope="module")
+def clean_facts() -> dict:
+    from imagelock.drift.synthetic import facts_for
+
+    lock, _ = domains.read_lock(SEED / "seed.lock")
+    facts = facts_for(lock, "clean-worker")
+    facts["python"] = {
+        "venv": lock.python.venv,
+        "distributions": [{"name": p.name, "version": p.version} for p in lock.python.packages],
+    }
+    facts["nvidia"] = {
+        "driver_version": lock.nvidia.driver_version,
+        "cuda_version": lock.nvidia.cuda_version,
+        "sources": {"proc": lock.nvidia.driver_version},
+    }
+    facts["models"] = [
+        {"dest": m.dest, "exists": True, "files": [{"path": f.path, "size": f.size or 1} for f in m.files]}
+        for m in lock.models
+    ]
+    return facts
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_FACTS))
+def test_malformed_facts_are_one_line_alone_and_one_machine_in_a_fleet(
+    tmp_path: Path, lock_cli, clean_facts: dict, case: str
+) -> None:
+    import copy
+
+    change, expected = MALFORMED_FACTS[case]
+    bad = copy.deepcopy(clean_facts)
+    change(bad)
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    (tmp_path / "clean.json").write_text(json.dumps(clean_facts))
+    lock = str(SEED / "seed.lock")
+    before = tree_digest(tmp_path)
+    alone = lock_cli("drift", lock, "--facts", str(tmp_path / "bad.json"))
+    assert alone.code == 2
+    [line] = alone.err.splitlines()
+    assert line == f"lock: error: {tmp_path / 'bad.json'}: {expected}"
+    fleet = lock_cli(
+        "drift",
+        lock,
+        "--format",
+        "json",
+        "--facts",
+        str(tmp_path / "clean.json"),
+        "--facts",
+        str(tmp_path / "bad.json"),
+    )
+    assert fleet.code == 1, fleet.err
+    machines = {Path(m["target"]).name: m for m in json.loads(fleet.out)["machines"]}
+    assert machines["clean.json"]["status"] == "clean", machines["clean.json"]
+    assert machines["bad.json"]["status"] == "unreachable" and expected in machines["bad.json"]["error"]
+    assert tree_digest(tmp_path) == before
