@@ -72,10 +72,9 @@ class Snapshot:
         if not root.is_dir():
             raise InputError(None, "--replay", f"{root}: expected a snapshot directory holding snapshot.json")
         manifest = root / "snapshot.json"
-        try:
-            data = load_json(read_text(manifest, "no such snapshot manifest"), manifest, "a snapshot manifest")
-        except FileNotFoundError:
-            raise InputError(manifest, None, "no such snapshot manifest") from None
+        data = load_json(read_text(manifest, "no such snapshot manifest"), manifest, "a snapshot manifest")
+        if not isinstance(data, dict):
+            raise InputError(manifest, None, "expected a JSON object")
         indexes = data.get("indexes", {})
         if not isinstance(indexes, dict):
             raise InputError(manifest, "indexes", "expected a table of index URL -> directory")
@@ -119,10 +118,7 @@ class Snapshot:
         if self.files is None:
             return {}
         path = self.root / self.files / "urls.json"
-        try:
-            urls = load_json(read_text(path, 'no such file (snapshot.json names it under "files")'), path, "URLs")
-        except FileNotFoundError:
-            raise InputError(path, None, 'no such file (snapshot.json names it under "files")') from None
+        urls = load_json(read_text(path, 'no such file (snapshot.json names it under "files")'), path, "URLs")
         if not isinstance(urls, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and _relative_file(v) for k, v in urls.items()
         ):
@@ -142,9 +138,7 @@ class Snapshot:
             runfiles = load_json(
                 read_text(path, 'no such file (snapshot.json names it under "nvidia")'), path, "recorded runfiles"
             ).get("runfiles", {})
-        except FileNotFoundError:
-            raise InputError(path, None, 'no such file (snapshot.json names it under "nvidia")') from None
-        except (ValueError, AttributeError) as exc:
+        except AttributeError as exc:
             raise InputError(path, None, f'expected a JSON object with a "runfiles" table ({exc})') from None
         if not isinstance(runfiles, dict):
             raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
