@@ -101,4 +101,3 @@ def _unhashed(kind: str, names: list[str]) -> Finding:
         "build once, then `lock update --learn measured.json` with the build's /var/lib/imagelock/measured.json "
         "(IMAGELOCK_REQUIRE_HASHES=1 makes a build refuse them)",
     )
-

@@ -7,7 +7,8 @@ line naming the file and the key:
 
 - a URL whose scheme is not https, http or s3 (`file:///etc/passwd`);
 - a negative size, or a size that is not a whole number;
-- a control character (a newline, an escape) in any string: names, versions, paths, URLs;
+- a control character (a newline, an escape) in any string: names, versions, paths, URLs (an armored
+  key's lines are its only newlines);
 - two entries of one list that are the same thing (two `[[python.packages]]` named `six`);
 - a hash of the wrong form (a sha256 that is not 64 lowercase hex, an md5 not 32).
 
@@ -45,6 +46,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 _OCI_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+MULTILINE_FIELDS = frozenset({"gpgkey"})  # an ASCII-armored key is text of many lines
 
 # What makes two entries of one list the same thing: a lock holds each at most once.
 IDENTITY: dict[type, tuple[str, ...]] = {
@@ -94,7 +97,7 @@ def _is_size(name: str) -> bool:
 
 
 def _string(value: str, key: str, name: str, path: str | Path) -> None:
-    if _CONTROL.search(value):
+    if (_CONTROL_BUT_NEWLINE if name in MULTILINE_FIELDS else _CONTROL).search(value):
         raise InputError(path, key, f"contains a control character ({value[:40]!r}): refused")
     if name in URL_FIELDS and value and not value.startswith(SCHEMES):
         scheme = value.split(":", 1)[0] if ":" in value else value[:20]
