@@ -16,9 +16,10 @@ repositories, tests/apt/aptrepo.py) the way each one does:
 from __future__ import annotations
 
 import re
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.apt.aptrepo import RepoServer
 
 _STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 
@@ -86,29 +87,12 @@ class _Server(ThreadingHTTPServer):
     requests: list[str]
 
 
-class SnapshotServices:
+class SnapshotServices(RepoServer):
     """`runs`: import timestamp -> that archive state's root; `upstream`: the live archive's root."""
 
     def __init__(self, runs: dict[str, Path], upstream: Path) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.runs = dict(runs)
-        self._server.upstream = upstream
-        self._server.requests = []
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def requests(self) -> list[str]:
-        return self._server.requests
-
-    def __enter__(self) -> SnapshotServices:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.runs = dict(runs)
+        server.upstream = upstream
+        server.requests = []
+        super().__init__(upstream, server=server)

@@ -67,17 +67,9 @@ def test_the_cutoff_selects_the_state_of_the_archive(
     version: str,
 ) -> None:
     with SnapshotServices(states, upstream=states[LATE]) as services:
-        intent = write_intent(
-            tmp_path,
-            f"{services.url}/upstream",
-            archive_key.keyring,
-            ["tool"],
-            suites=("stable",),
-            cutoff=cutoff,
-            snapshot=True,
-            snapshot_service=LAYOUTS[layout].format(url=services.url),
+        intent, (code, out, err) = _update(
+            tmp_path, services, layout, archive_key, capsys, cutoff=cutoff, snapshot=True
         )
-        code, out, err = lock_update(intent, capsys)
     assert code == 0, err
     assert locked(intent)["tool"]["version"] == version
     apt = tomllib.loads(intent.with_suffix(".lock").read_text())["apt"]
