@@ -11,6 +11,7 @@ from pathlib import Path
 
 from imagelock import __version__, domains
 from imagelock.build.generate import generate, load, stale_files
+from imagelock.commands import signing
 from imagelock.commands.check import check
 from imagelock.commands.init import intent_text
 from imagelock.commands.mirror import run_mirror
@@ -132,6 +133,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.generated is not None:
         what += f"; generated files in {args.generated} current"
     failed = bool(problems) or (args.strict and bool(findings))
+    signed_by = None
+    if args.verify_signature is not None and not tampered:
+        signed_by = signing.verify(lock_path, Path(args.verify_signature)).principal  # AnswerIsNo: exit 1
+        what += f"; signed by {signed_by}"
     online_lines: list[str] = []
     gone: list[str] = []
     if args.online and not tampered:
@@ -164,9 +169,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             "image": image,
             "stale_files": stale,
             "online": {"checked": args.online, "gone": gone},
+            "signed_by": signed_by,
         },
     )
     return EXIT_NO if failed else EXIT_OK
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    out = signing.sign(Path(args.lock), Path(args.key))
+    _emit(args, f"wrote {out}: an SSH signature (namespace imagelock) over {args.lock}", {"signature": str(out)})
+    return EXIT_OK
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -354,8 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--mirror", help="with --online: the mirror to ask first (default: the lock's [mirror] url)")
     p.add_argument("--jobs", type=int, default=16, help="with --online: sources asked at once (default 16)")
+    p.add_argument(
+        "--verify-signature",
+        metavar="ALLOWED_SIGNERS",
+        help="also require LOCK.sig (`lock sign`) made by a key this allowed-signers file lists (exit 1 if not)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("sign", help="sign a lock with an SSH key (writes LOCK.sig; ssh-keygen -Y sign)")
+    p.add_argument("lock", help="the lock file")
+    p.add_argument("--key", required=True, help="the SSH private key to sign with, such as ~/.ssh/id_ed25519")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser("generate", help="write bootstrap.sh, the Packer template and manifests for a lock")
     p.add_argument("lock", help="the lock file")

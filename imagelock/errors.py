@@ -62,16 +62,6 @@ class AnswerIsNo(ImagelockError):
         super().__init__(summary)
 
 
-def read_user_text(path: str | Path, missing: str) -> str:
-    """A user file's text; a missing or unreadable file is one InputError naming it (`missing` says what to do)."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, missing) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot be read ({exc.__class__.__name__})") from None
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' suffix when a close match exists, else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)

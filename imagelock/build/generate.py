@@ -17,6 +17,7 @@ from imagelock.build import bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
+from imagelock.lock import tamper
 from imagelock.lock.model import Lock
 
 EXECUTABLE = {"bootstrap.sh"}
@@ -33,13 +34,8 @@ def load(lock_path: str | Path) -> tuple[Lock, str]:
     lock, claimed = domains.read_lock(lock_path)
     actual = lock.digest()
     if claimed != actual:
-        raise InputError(
-            lock_path,
-            "digest",
-            f"the lock's content does not match its digest (recorded "
-            f"{claimed[:12]}, content {actual[:12]}); refusing to generate "
-            "from a lock edited by hand",
-        )
+        why = tamper.line(lock_path, lock.to_table(), list(lock.layers), claimed, actual)
+        raise InputError(lock_path, "digest", f"{why}; nothing generated")
     return lock, Path(lock_path).read_text(encoding="utf-8")
 
 

@@ -21,6 +21,7 @@ from imagelock.build import findings as build_findings
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
 from imagelock.intent.document import Intent, default_lock_path
+from imagelock.lock import tamper
 from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
@@ -58,10 +59,7 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
             "run `lock update`"
         )
     if claimed != actual:
-        result.problems.append(
-            f"tampered: the lock's content does not match its digest "
-            f"(recorded {claimed[:12]}, content {actual[:12]}); edited by hand?"
-        )
+        result.problems.append(f"tampered: {tamper.line(path, lock.to_table(), list(lock.layers), claimed, actual)}")
     if lock.name != intent.name:
         result.problems.append(f"stale: the lock is named {lock.name!r}, the intent {intent.name!r}")
     for domain in domains.DOMAINS:

@@ -13,16 +13,16 @@ a build of this lock, and nothing is written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from imagelock import domains
-from imagelock.errors import InputError, read_user_text
+from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
 from imagelock.lock.model import Lock
+from imagelock.untrusted import load_json, read_text
 
 MAX_BYTES = 16 * 1024 * 1024  # a measured.json lists files one line each; anything this big is not one
 
@@ -30,15 +30,8 @@ MAX_BYTES = 16 * 1024 * 1024  # a measured.json lists files one line each; anyth
 def read(path: str | Path) -> dict[str, tuple[str, int]]:
     """measured.json -> upstream URL -> (sha256, size); every defect is one InputError naming the key."""
     source = Path(path)
-    if source.exists() and not source.is_file():
-        raise InputError(source, None, "expected a regular file (the measured.json a build wrote)")
-    text = read_user_text(source, "expected the measured.json a build wrote (/var/lib/imagelock/measured.json)")
-    if len(text) > MAX_BYTES:
-        raise InputError(source, None, f"larger than {MAX_BYTES} bytes: not a measured.json")
-    try:
-        doc: Any = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InputError(source, None, f"not valid JSON ({type(exc).__name__})") from None
+    text = read_text(source, "expected the measured.json a build wrote (/var/lib/imagelock/measured.json)", MAX_BYTES)
+    doc: Any = load_json(text, source, "the measured.json a build wrote")
     rows = doc.get("measured") if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         raise InputError(source, "measured", "expected an array of {url, sha256, size}")

@@ -30,6 +30,7 @@ from imagelock.drift import containers as container_drift
 from imagelock.drift import rpmdb
 from imagelock.errors import InputError
 from imagelock.lock.model import Lock
+from imagelock.untrusted import MAX_BYTES, load_json
 
 LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
 # A venv is created holding these; they are drift only when the lock pins them.
@@ -195,8 +196,69 @@ def validate(facts: Any, source: str) -> None:
                 and isinstance(f.get("sha256", ""), str)
             ):
                 raise InputError(source, f"files[{i}]", "expected {path, exists, size, sha256}")
+    _validate_rest(facts, source)
     container_drift.validate(facts, source)
     rpmdb.validate(facts, source)
+
+
+def _is_str_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _validate_rest(facts: dict[str, Any], source: str) -> None:
+    """The facts the comparison reads beyond the package lists, each with the type it must have: a
+    machine's facts are untrusted, and a wrong type is this machine's one-line error, never a crash."""
+    for key in ("hostname", "root"):
+        if not _is_str_or_none(facts.get(key)):
+            raise InputError(source, key, "expected a string")
+    if facts.get("kernel") is not None:
+        kernel = _expect(facts, "kernel", dict, "an object with running and installed", source)
+        if not _is_str_or_none(kernel.get("running")):
+            raise InputError(
+                source, "kernel.running", f"expected a kernel release string, found {kernel.get('running')!r}"
+            )
+        installed = kernel.get("installed")
+        if installed is not None and not (isinstance(installed, list) and all(isinstance(k, str) for k in installed)):
+            raise InputError(source, "kernel.installed", "expected a list of kernel release strings")
+    if facts.get("nvidia") is not None:
+        nv = _expect(facts, "nvidia", dict, "an object with driver_version, cuda_version and sources", source)
+        for key in ("driver_version", "cuda_version"):
+            if not _is_str_or_none(nv.get(key)):
+                raise InputError(source, f"nvidia.{key}", f"expected a version string, found {nv.get(key)!r}")
+        sources = nv.get("sources")
+        if sources is not None and not (
+            isinstance(sources, dict) and all(isinstance(v, str) for v in sources.values())
+        ):
+            raise InputError(source, "nvidia.sources", "expected an object of where -> driver version strings")
+    for i, m in enumerate(facts.get("models") or []):
+        if not isinstance(m.get("exists", True), bool):
+            raise InputError(source, f"models[{i}].exists", "expected true or false")
+        for j, f in enumerate(m["files"]):
+            if not (
+                isinstance(f, dict)
+                and isinstance(f.get("path"), str)
+                and (f.get("size") is None or (isinstance(f.get("size"), int) and not isinstance(f.get("size"), bool)))
+                and isinstance(f.get("sha256", ""), str)
+            ):
+                raise InputError(source, f"models[{i}].files[{j}]", "expected {path, size, sha256}")
+    if facts.get("fingerprint") is not None:
+        fp = _expect(facts, "fingerprint", dict, "an object with digest, lock_name and lock_digest", source)
+        for key in ("digest", "lock_name", "lock_digest"):
+            if not _is_str_or_none(fp.get(key)):
+                raise InputError(source, f"fingerprint.{key}", "expected a string")
+    py = facts.get("python")
+    if isinstance(py, dict):
+        for i, dist in enumerate(py.get("distributions") or []):
+            record = dist.get("record")
+            if record is not None and not (
+                isinstance(record, dict)
+                and _is_str_or_none(record.get("error"))
+                and all(
+                    isinstance(record.get(k) or [], list) and all(isinstance(x, str) for x in record.get(k) or [])
+                    for k in ("changed", "missing")
+                )
+            ):
+                raise InputError(source, f"python.distributions[{i}].record", "expected {changed, missing, error}")
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -511,6 +573,18 @@ def _folder_clean(sizes: dict[str, int | None], listed: list[dict[str, Any]]) ->
     """No finding for this folder: exactly the locked paths at their sizes, and no hash listed to check
     (a --deep collection lists them). One dict equality in C; when it says no, the full comparison decides."""
     return not any(map(_HAS_SHA256, listed)) and dict(zip(map(_GET_PATH, listed), map(_GET_SIZE, listed))) == sizes
+
+
+def audit_text(index: LockIndex, text: str | bytes, target: str) -> Audit:
+    """A machine's facts as its collector printed them: parsed bounded, validated and compared; anything
+    wrong with them is this machine's "could not audit", never the fleet's exception."""
+    if len(text) > MAX_BYTES:
+        return Audit(target, error=f"sent {len(text)} bytes of facts, more than the {MAX_BYTES} read")
+    try:
+        facts = load_json(text, target, "a facts document from `lock collect`")
+    except InputError as exc:
+        return Audit(target, error=exc.message)
+    return audit(index, facts, target)
 
 
 def audit(index: LockIndex, facts: Any, target: str, source: str | None = None) -> Audit:

@@ -10,13 +10,12 @@ within the per-node timeout is reported unreachable; the others are still compar
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
 from typing import Any
 
-from imagelock.drift.compare import Audit, LockIndex, audit, collector_args, collector_source
+from imagelock.drift.compare import Audit, LockIndex, audit_text, collector_args, collector_source
 from imagelock.errors import UpstreamError
 
 
@@ -72,12 +71,7 @@ def audit_cluster(index: LockIndex, address: str, deep: bool = False, timeout: f
             if "error" in answer:
                 audits.append(Audit(name, error=answer["error"]))
                 continue
-            try:
-                facts = json.loads(answer["stdout"])
-            except json.JSONDecodeError as exc:
-                audits.append(Audit(name, error=f"facts are not JSON ({exc.msg})"))
-                continue
-            audits.append(audit(index, facts, name))
+            audits.append(audit_text(index, answer["stdout"], name))
         return audits
     finally:
         if owns_connection:

@@ -15,7 +15,6 @@ and every other instance is still compared.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import shlex
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from imagelock.drift.compare import Audit, LockIndex, audit, collector_args, collector_source
+from imagelock.drift.compare import Audit, LockIndex, audit_text, collector_args, collector_source
 from imagelock.errors import InputError, UpstreamError
 
 INLINE_LIMIT = 24_000  # characters of stdout GetCommandInvocation returns inline
@@ -283,8 +282,4 @@ def _finish(
         )
     if not text.strip():
         return Audit(instance, error="collector printed nothing")
-    try:
-        facts = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Audit(instance, error=f"facts are not JSON ({exc.msg} at line {exc.lineno})")
-    return audit(index, facts, instance)
+    return audit_text(index, text, instance)

@@ -9,7 +9,6 @@ report is written.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from imagelock import domains
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render
-from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError, read_user_text
+from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError
+from imagelock.untrusted import load_json, read_text
 from imagelock.writes import write_atomic
 
 
@@ -43,15 +43,8 @@ class DriftRequest:
 
 
 def read_facts(path: str) -> object:
-    text = read_user_text(path, "no such facts file (write one with `lock collect > FILE`)")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            path,
-            None,
-            f"not valid JSON ({exc.msg} at line {exc.lineno}); expected a facts document from `lock collect`",
-        ) from None
+    text = read_text(path, "no such facts file (write one with `lock collect > FILE`)")
+    return load_json(text, path, "a facts document from `lock collect`")
 
 
 def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
@@ -115,6 +108,10 @@ def drift(req: DriftRequest) -> tuple[int, str]:
     text = render(audits, req.fmt, req.lock, index.image, index.digest)
     if req.output:
         write_atomic(req.output, text if text.endswith("\n") else text + "\n")
-    if any(a.error is not None for a in audits):
+    # A fleet degrades per machine: 2 only when no machine could be audited. Otherwise a machine that
+    # could not be audited is listed in the report, and the fleet is not proven clean: 1, like drift.
+    if all(a.error is not None for a in audits):
         return EXIT_ERROR, text
-    return (EXIT_NO if any(a.findings for a in audits) else EXIT_OK), text
+    if any(a.error is not None or a.findings for a in audits):
+        return EXIT_NO, text
+    return EXIT_OK, text

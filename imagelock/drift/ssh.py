@@ -7,12 +7,11 @@ host names are never interpreted. BatchMode: no password prompt, ever.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import subprocess
 
-from imagelock.drift.compare import Audit, LockIndex, audit, collector_args, collector_source
+from imagelock.drift.compare import Audit, LockIndex, audit_text, collector_args, collector_source
 from imagelock.errors import InputError
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
@@ -59,8 +58,4 @@ def audit_host(
         reason = lines[-1][:200] if lines else "no message"
         what = "unreachable" if done.returncode == 255 else f"collector exited {done.returncode}"
         return Audit(host, error=f"ssh: {what}: {reason}")
-    try:
-        facts = json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
-        return Audit(host, error=f"facts are not JSON ({exc.msg})")
-    return audit(index, facts, host)
+    return audit_text(index, done.stdout, host)

@@ -19,6 +19,7 @@ from imagelock.intent.fields import check_keys
 APT_KEYS = (
     "archive",
     "snapshot",
+    "snapshot-service",
     "suites",
     "components",
     "architectures",
@@ -35,6 +36,7 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+$")
 ARCH = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
 SNAPSHOT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+SNAPSHOT_ID = "@SNAPSHOTID@"  # where the timestamp goes, as apt's `Snapshots:` Release field writes it
 KERNEL_VERSION = re.compile(r"^(?P<abi>[0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-(?P<flavour>[a-z0-9][a-z0-9\-]*)$")
 FLAVOUR = re.compile(r"^[a-z][a-z0-9\-]*$")
 
@@ -63,6 +65,9 @@ class AptIntent:
     snapshot: str | None = None  # a YYYYMMDDTHHMMSSZ timestamp
     snapshot_from_cutoff: bool = False
     base_manifest: Path | None = None
+    # The snapshot service's URL with @SNAPSHOTID@ where the timestamp goes; `archive` is then the
+    # upstream archive, the build's last source. None: `archive` itself is read (at `<archive>/<snapshot>`).
+    snapshot_service: str | None = None
 
     @property
     def native(self) -> str:
@@ -137,6 +142,28 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
             'expected a snapshot timestamp such as "20240415T000000Z", '
             f"or true to take it from universe.cutoff; found {snapshot!r}",
         )
+    service = table.get("snapshot-service")
+    if service is not None:
+        if (
+            not isinstance(service, str)
+            or not service.startswith(("http://", "https://"))
+            or service.count(SNAPSHOT_ID) != 1
+            or any(c.isspace() for c in service)
+        ):
+            raise InputError(
+                path,
+                "apt.snapshot-service",
+                f"expected the snapshot service's URL with {SNAPSHOT_ID} where the timestamp goes, such as "
+                f'"https://snapshot.ubuntu.com/ubuntu/{SNAPSHOT_ID}" or '
+                f'"https://snapshot.debian.org/archive/debian/{SNAPSHOT_ID}"; found {service!r}',
+            )
+        if snapshot is None and not from_cutoff:
+            raise InputError(
+                path,
+                "apt.snapshot",
+                "a snapshot-service needs the snapshot to read: true (the state at universe.cutoff) or a "
+                'timestamp such as "20240415T000000Z"',
+            )
     suites = _strings(table, "suites", path, SUITE, 'suite names such as "jammy"')
     components = _strings(table, "components", path, ARCH, 'components such as "main"', ["main"])
     architectures = _strings(table, "architectures", path, ARCH, 'architectures such as "amd64"', ["amd64"])
@@ -198,6 +225,7 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
         snapshot=snapshot,
         snapshot_from_cutoff=from_cutoff,
         base_manifest=base_manifest,
+        snapshot_service=service.rstrip("/") if service else None,
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from imagelock.errors import InputError
 from imagelock.intent.fields import check_keys, parse_cutoff
 from imagelock.intent.python import PythonIntent
 from imagelock.lock.tables import digest_table
+from imagelock.untrusted import load_toml, read_text
 
 # Each domain's section reader, by section name, in the order of the domain list.
 SectionParsers = Mapping[str, Callable[[Any, Path], Any]]
@@ -68,10 +68,7 @@ TOP_LEVEL = ("name", "universe")
 def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
     """An intent from its text; every section is parsed by its domain's parser, in domain order."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, None, f"not valid TOML ({exc})") from None
+    raw = load_toml(text, path)
     allowed = (*TOP_LEVEL, *sections)
     check_keys(raw, allowed, path, "")
     name = raw.get("name", path.stem.removesuffix(".intent"))
@@ -89,13 +86,7 @@ def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
 
 def read(path: str | Path, sections: SectionParsers) -> Intent:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, "no such intent file (create one with `lock init`)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot be read ({exc.__class__.__name__})") from None
-    return loads(text, path, sections)
+    return loads(read_text(path, "no such intent file (create one with `lock init`)"), path, sections)
 
 
 def default_lock_path(intent_path: str | Path) -> Path:

@@ -82,7 +82,14 @@ class PythonIntent:
         return pinned
 
 
+# Far beyond any image (the seed asks for 6, a large training image for a few hundred): a longer list
+# is a mistake or an attack, refused before anything is parsed or resolved.
+MAX_REQUIREMENTS = 5000
+
+
 def _requirements(values: list[str], path: Path, key: str) -> list[Requirement]:
+    if len(values) > MAX_REQUIREMENTS:
+        raise InputError(path, key, f"{len(values)} requirements: at most {MAX_REQUIREMENTS} are read")
     parsed = []
     seen: dict[str, str] = {}
     for i, text in enumerate(values):

@@ -6,16 +6,18 @@ A lock names its layers by domain; the codec is handed the type of each layer
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from imagelock.errors import InputError, read_user_text
+from imagelock.errors import InputError
+from imagelock.lock import tamper
 from imagelock.lock.model import SCHEMA_VERSION, Lock
 from imagelock.lock.tables import content_table, convert, digest_table, from_table
+from imagelock.lock.validate import validate
+from imagelock.untrusted import load_toml, read_text
 
 # The type of each layer a lock may hold, by domain name, in the order a lock writes them.
 LayerTypes = Mapping[str, Any]
@@ -29,18 +31,17 @@ def dumps(lock: Lock) -> str:
     head = {"schema": table.pop("schema"), "name": table.pop("name")}
     if "version" in table:
         head["version"] = table.pop("version")
-    ordered = {**head, "digest": digest, **table}
+    parts = tamper.part_digests({**head, **table}, list(lock.layers))
+    ordered = {**head, "digest": digest, **table, tamper.PARTS: parts}
     header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
     return header + tomli_w.dumps(ordered, multiline_strings=False)
 
 
 def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     """Parse a lock; returns it with the digest it claims (checked by `lock check`)."""
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(path, None, f"not valid TOML ({exc})") from None
+    table = load_toml(text, path)
     claimed = table.pop("digest", None)
+    table.pop(tamper.PARTS, None)
     if not isinstance(claimed, str):
         raise InputError(path, "digest", "missing: expected the lock's sha256 digest")
     schema = table.get("schema")
@@ -51,8 +52,8 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
             raise InputError(path, key, "unknown key in lock")
     lock = from_table(Lock, {k: v for k, v in table.items() if k in _HEAD_KEYS}, path, "")
     lock.layers = {name: convert(kind, table[name], path, name) for name, kind in layers.items() if name in table}
-    return lock, claimed
+    return validate(lock, path), claimed
 
 
 def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
-    return loads(read_user_text(path, "no such lock file (run `lock update` to create it)"), path, layers)
+    return loads(read_text(path, "no such lock file (run `lock update` to create it)"), path, layers)

@@ -105,13 +105,15 @@ class AptPackage:
     requested: bool = False
     original: str | None = None
     depends_on: list[str] = field(default_factory=list)
+    transitional: bool | None = None  # True: its Description says it is a transitional package
 
 
 @dataclass
 class AptLayer:
-    archive: str
+    archive: str  # the upstream archive; with a snapshot service, the build's last source
     keyring_sha256: str
     snapshot: str | None = None
+    snapshot_service: str | None = None  # its URL with @SNAPSHOTID@; the sources' URIs are that snapshot
     sources: list[AptSource] = field(default_factory=list)
     packages: list[AptPackage] = field(default_factory=list)
     base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote
 from xml.etree import ElementTree as ET
 
 from imagelock.errors import InputError
+from imagelock.untrusted import load_json, read_text
 
 RECORDING = "images.json"
 EC2_VERSION = "2016-11-15"
@@ -117,14 +118,8 @@ class Recording:
     def open(cls, folder: Path) -> Recording:
         """Read and check `images.json`; a malformed recording is one InputError naming file and key."""
         path = folder / RECORDING
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(
-                path, None, 'no such AWS recording (snapshot.json names its directory under "aws")'
-            ) from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(path, None, f"not a readable JSON recording ({exc.__class__.__name__})") from None
+        missing = 'no such AWS recording (snapshot.json names its directory under "aws")'
+        data = load_json(read_text(path, missing), path, "the recorded describe-images answers")
         regions = data.get("regions") if isinstance(data, dict) else None
         if not isinstance(regions, dict):
             raise InputError(path, "regions", "expected a table of region -> {images, ssm}")

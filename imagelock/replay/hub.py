@@ -35,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 from imagelock.errors import InputError
 from imagelock.hashing import git_blob_id, is_sha256
+from imagelock.untrusted import load_json, read_text
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -109,10 +110,7 @@ class HubRecording:
     def load(cls, root: Path) -> HubRecording:
         recording = cls()
         for path in sorted(root.glob("*.json")):
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise InputError(path, None, f"not valid JSON ({exc})") from None
+            doc = load_json(read_text(path, "no such recording"), path, "a recorded model-info answer")
             folder = root / "files" / path.stem
             bodies = {
                 p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()

@@ -35,6 +35,7 @@ from imagelock.net.http import redact
 from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
+from imagelock.untrusted import load_json, read_text
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX_KEY = "default"
@@ -71,12 +72,9 @@ class Snapshot:
         if not root.is_dir():
             raise InputError(None, "--replay", f"{root}: expected a snapshot directory holding snapshot.json")
         manifest = root / "snapshot.json"
-        try:
-            data = json.loads(manifest.read_text())
-        except FileNotFoundError:
-            raise InputError(manifest, None, "no such snapshot manifest") from None
-        except ValueError as exc:
-            raise InputError(manifest, None, f"not valid JSON ({exc})") from None
+        data = load_json(read_text(manifest, "no such snapshot manifest"), manifest, "a snapshot manifest")
+        if not isinstance(data, dict):
+            raise InputError(manifest, None, "expected a JSON object")
         indexes = data.get("indexes", {})
         if not isinstance(indexes, dict):
             raise InputError(manifest, "indexes", "expected a table of index URL -> directory")
@@ -120,12 +118,7 @@ class Snapshot:
         if self.files is None:
             return {}
         path = self.root / self.files / "urls.json"
-        try:
-            urls = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InputError(path, None, 'no such file (snapshot.json names it under "files")') from None
-        except ValueError as exc:
-            raise InputError(path, None, f"not valid JSON ({exc})") from None
+        urls = load_json(read_text(path, 'no such file (snapshot.json names it under "files")'), path, "URLs")
         if not isinstance(urls, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and _relative_file(v) for k, v in urls.items()
         ):
@@ -142,10 +135,10 @@ class Snapshot:
             return {}
         path = self.root / self.nvidia / "runfiles.json"
         try:
-            runfiles = json.loads(path.read_text()).get("runfiles", {})
-        except FileNotFoundError:
-            raise InputError(path, None, 'no such file (snapshot.json names it under "nvidia")') from None
-        except (ValueError, AttributeError) as exc:
+            runfiles = load_json(
+                read_text(path, 'no such file (snapshot.json names it under "nvidia")'), path, "recorded runfiles"
+            ).get("runfiles", {})
+        except AttributeError as exc:
             raise InputError(path, None, f'expected a JSON object with a "runfiles" table ({exc})') from None
         if not isinstance(runfiles, dict):
             raise InputError(path, "runfiles", "expected a table of runfile name -> digests")
@@ -170,7 +163,7 @@ class Snapshot:
         for name in sorted(set(self.indexes.values())):
             path = self.root / name / "upstream.json"
             if path.exists():
-                urls.update(json.loads(path.read_text()))
+                urls.update(load_json(read_text(path, "no such file"), path, "upstream URLs"))
         return urls
 
 
@@ -227,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         page_path = self.server.root / upstream / "pages" / f"{name}.json"
         if not page_path.exists():
             return self._send(404, b"no such project", "text/plain")
-        page = json.loads(page_path.read_text())
+        page = load_json(read_text(page_path, "no such page"), page_path, "a recorded index page")
         base = f"http://{self.headers.get('Host', '127.0.0.1')}/{upstream}/files/"
         for entry in page["files"]:
             entry["url"] = base + entry["filename"]

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, Self
 
 
 @dataclass
@@ -85,8 +86,9 @@ def build_deb(deb: Deb, out: Path, work: Path) -> Path:
         "Maintainer: imagelock tests <tests@invalid>",
         f"Priority: {deb.fields.pop('Priority', 'optional')}",
     ]
+    description = deb.fields.pop("Description", f"test package {deb.name}")
     lines += [f"{k}: {v}" for k, v in deb.fields.items()]
-    lines.append(f"Description: test package {deb.name}")
+    lines.append(f"Description: {description}")
     (root / "DEBIAN" / "control").write_text("\n".join(lines) + "\n")
     doc = root / "usr" / "share" / "doc" / deb.name
     doc.mkdir(parents=True, exist_ok=True)
@@ -209,11 +211,14 @@ class _Server(ThreadingHTTPServer):
 class RepoServer:
     """Serves a directory on 127.0.0.1; `truncate` paths are served cut in half."""
 
-    def __init__(self, root: Path) -> None:
-        handler = lambda *a, **k: _Handler(*a, directory=str(root), **k)  # noqa: E731
-        self._server = _Server(("127.0.0.1", 0), handler)
-        self._server.truncate = set()
-        self._server.requests = []
+    def __init__(self, root: Path, server: ThreadingHTTPServer | None = None) -> None:
+        """`server`: another loopback server to run the same way (tests/apt/snapshots.py)."""
+        if server is None:
+            handler = lambda *a, **k: _Handler(*a, directory=str(root), **k)  # noqa: E731
+            server = _Server(("127.0.0.1", 0), handler)
+            server.truncate = set()  # type: ignore[attr-defined]
+            server.requests = []  # type: ignore[attr-defined]
+        self._server: Any = server
         self.root = root
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -230,7 +235,7 @@ class RepoServer:
     def requests(self) -> list[str]:
         return self._server.requests
 
-    def __enter__(self) -> RepoServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -137,7 +137,7 @@ def test_what_the_recording_cannot_answer_is_one_line(
 @pytest.mark.parametrize(
     ("recording", "key", "expected"),
     [
-        ("{", None, "not a readable JSON recording"),
+        ("{", None, "not valid JSON"),
         ('{"regions": []}', "regions", "expected a table of region"),
         ('{"regions": {"moon-1": {}}}', "regions.moon-1", "expected an AWS region"),
         (

@@ -60,12 +60,15 @@ def test_update_locks_the_new_domain_and_check_finds_it_fresh(intent: Path, lock
     assert "unchanged" in lock_cli("update", str(intent)).out
 
 
-def test_check_names_an_unhashed_file_of_the_new_domain(intent: Path, lock_cli) -> None:
+def test_the_validator_refuses_a_malformed_hash_of_the_new_domain(intent: Path, lock_cli) -> None:
+    """The lock validator walks a new domain's entries by their field names: no line for it anywhere."""
     lock_path = _locked(lock_cli, intent)
     lock_path.write_text(lock_path.read_text().replace(hashlib.sha256(TOOL).hexdigest(), "not-a-hash"))
     run = lock_cli("check", str(intent))
-    assert run.code == 1
-    assert f"{lock_path}: unhashed: file tool.sh has no valid sha256" in run.out.splitlines()
+    assert run.code == 2
+    assert run.err.splitlines() == [
+        f"lock: error: {lock_path}: toyfiles[0].sha256: expected a sha256 (64 lowercase hex digits), found 'not-a-hash'"
+    ]
 
 
 def test_check_says_stale_when_the_intent_drops_the_domain(intent: Path, lock_cli) -> None:

@@ -105,3 +105,22 @@ def test_a_driver_with_its_own_branch_is_no_finding() -> None:
         _package("nvidia-firmware-550-550.163.01", "550.163.01-0ubuntu0.22.04.1"),
     ]
     assert list(findings.driver_branches(lock.apt, lock)) == []
+
+
+def test_an_apt_driver_beside_the_runfile_s_is_two_drivers() -> None:
+    """The seed's runfile installs 550; an apt layer that also pulls 580's packages holds two drivers."""
+    from imagelock.domains.nvidia import findings as nvidia_findings
+
+    lock = seed_lock()
+    assert nvidia_findings.findings(lock, seed_intent()) == []
+    lock.apt.packages += [
+        _package("libnvidia-compute-550", "550.163.01-0ubuntu0.22.04.1"),  # the runfile's branch: no finding
+        _package("libnvidia-compute-580-server", "580.95.05-0ubuntu0.22.04.2"),
+    ]
+    [finding] = nvidia_findings.findings(lock, seed_intent())
+    assert (finding.kind, finding.subject) == ("not as asked", "nvidia cuda_12.4.1_550.54.15_linux.run")
+    assert finding.what == (
+        "the runfile installs driver 550.54.15 (branch 550), and the apt layer installs another driver's packages "
+        "(branch 580: libnvidia-compute-580-server): two drivers in one image"
+    )
+    assert "`lock why libnvidia-compute-580-server`" in finding.fix

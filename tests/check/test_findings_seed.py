@@ -40,7 +40,7 @@ def test_seed_is_fresh_and_lists_its_findings(lock_cli) -> None:
     live = found["not reproducible: apt http://archive.ubuntu.com/ubuntu"]
     assert "read live, not from a snapshot" in live
     assert "jammy 2022-04-21T17:16:08Z, jammy-security 2026-11-20T01:31:16Z, jammy-updates 2026-11-20T02:30:05Z" in live
-    assert "fix: name a snapshot service in [apt]" in live and "`lock mirror`" in live
+    assert "fix: name the archive's snapshot service in [apt] (`snapshot-service = " in live and "`lock mirror`" in live
     updates = found["not reproducible: apt jammy-updates"]
     assert "dated 2026-11-20T02:30:05Z, after universe.cutoff 2025-05-01T00:00:00Z" in updates
     assert "(130 locked packages come from this suite)" in updates

@@ -159,7 +159,7 @@ def make_lock(
             )
             for n, v, a, *_ in dpkg_rows(root)
         ]
-        lock.apt = AptLayer(archive="debian", keyring_sha256="0" * 64, packages=packages)
+        lock.apt = AptLayer(archive="http://deb.debian.org/debian", keyring_sha256="0" * 64, packages=packages)
     if python:
         lock.python = PythonLayer(
             version="3.11",
@@ -202,7 +202,7 @@ def seed_like_lock() -> Lock:
     """locks/seed.lock (the real seed Python layer) with the seed's apt, kernel, driver and a model added."""
     lock, _ = domains.read_lock(Path(__file__).parents[2] / "locks" / "seed.lock")
     lock.apt = AptLayer(
-        archive="ubuntu",
+        archive="http://archive.ubuntu.com/ubuntu",
         keyring_sha256="0" * 64,
         packages=[
             AptPackage(name=n, version=v, arch=a, filename=f"pool/{n}.deb", sha256="0" * 64, size=1, suite="jammy")

@@ -153,7 +153,8 @@ def test_invalid_lock_and_facts_missing_a_layer(lock_cli, work: Path) -> None:
     assert tree_digest(work) == before
 
 
-def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> None:
+def test_fleet_of_files_reports_the_rest_and_exits_1(lock_cli, work: Path) -> None:
+    """Two machines cannot be audited: they are listed, the others compared; the fleet is not clean (1)."""
     (work / "garbled.json").write_text('{"facts_version": 1, "python": []}')
     timed_out = collector.collect("/", True, sys.prefix, [], False, timeout=1e-9)  # the real collector, out of time
     assert timed_out["complete"] is False
@@ -168,7 +169,7 @@ def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> No
         str(out),
         *[x for name in ("clean", "drifted", "garbled", "slow") for x in ("--facts", str(work / f"{name}.json"))],
     )
-    assert run.code == 2
+    assert run.code == 1
     data = json.loads(out.read_text())
     assert data["summary"] == {"machines": 4, "clean": 1, "drifted": 1, "unreachable": 2}
     status = {Path(m["target"]).name: (m["status"], m["error"]) for m in data["machines"]}
@@ -178,6 +179,16 @@ def test_fleet_of_files_reports_the_rest_and_exits_2(lock_cli, work: Path) -> No
     assert status["slow.json"][1].startswith("complete: the collector did not finish (")
     assert "deadline of 1e-09s reached" in status["slow.json"][1]
     assert data["commonest"] == [{"finding": "apt: dkms: 2.8.7-2ubuntu2.2 → 2.8.7-2ubuntu2.3", "machines": 1}]
+
+
+def test_a_fleet_where_no_machine_can_be_audited_exits_2(lock_cli, work: Path) -> None:
+    (work / "garbled.json").write_text('{"facts_version": 1, "python": []}')
+    (work / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    run = lock_cli(
+        "drift", str(work / "seed.lock"), "--facts", str(work / "garbled.json"), "--facts", str(work / "deep.json")
+    )
+    assert run.code == 2
+    assert "could not audit" in run.out or "unreachable" in run.out
 
 
 def test_collect_prints_facts(lock_cli, tmp_path: Path) -> None:

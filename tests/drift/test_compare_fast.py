@@ -54,7 +54,7 @@ MODELS = {"/models/a": [("config.json", 900), ("model.safetensors", 2_600_000)],
 def fast_lock() -> Lock:
     lock = Lock(name="fast", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"))
     lock.apt = AptLayer(
-        archive="debian",
+        archive="http://deb.debian.org/debian",
         keyring_sha256="0" * 64,
         packages=[
             AptPackage(name=n, version=v, arch=a, filename="f", sha256="0" * 64, size=1, suite="bookworm")

@@ -15,7 +15,7 @@ NAMES = st.lists(st.sampled_from([f"pkg{i}" for i in range(30)]), min_size=1, ma
 def lock_with(names: list[str]) -> Lock:
     lock = Lock(name="p", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-01T00:00:00Z", source="intent"))
     lock.apt = AptLayer(
-        archive="debian",
+        archive="http://deb.debian.org/debian",
         keyring_sha256="0" * 64,
         packages=[
             AptPackage(

@@ -61,7 +61,7 @@ def local_lock(models: Path) -> Lock:
                 ],
             ),
             "apt": AptLayer(
-                archive="debian",
+                archive="http://deb.debian.org/debian",
                 keyring_sha256="0" * 64,
                 packages=[
                     AptPackage(name=n, version=v, arch=a, filename="f.deb", sha256="0" * 64, size=1, suite="bookworm")

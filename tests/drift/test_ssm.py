@@ -125,7 +125,10 @@ def test_tag_targeted_fleet_through_s3(aws, index: LockIndex) -> None:
     assert [(f.subject, f.expected, f.actual) for f in by[workers[1]].findings] == [
         ("dkms", "2.8.7-2ubuntu2.2", "2.8.7-2ubuntu2.3")
     ]
-    assert by[workers[2]].error == "facts are not JSON (Expecting value at line 1)"
+    assert (
+        by[workers[2]].error
+        == "not valid JSON (Expecting value at line 1); expected a facts document from `lock collect`"
+    )
     key = output_key("imagelock-drift", seen["command"], workers[3])
     assert by[workers[3]].error.startswith(f"no collector output at s3://{BUCKET}/{key} (NoSuchKey")
     report = text_report(audits, index.image)

@@ -11,7 +11,6 @@ from gen_support import write_lock  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
-CONTROL = "contains control character U+000A; refusing to write it into a generated file"
 
 
 def _fails(lock_cli, *argv: str) -> str:
@@ -48,7 +47,7 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
     edited.write_text(SEED_LOCK.read_text().replace('version = "2.5.1+cu124"', 'version = "2.6.0+cu124"', 1))
     error = _fails(lock_cli, str(edited), "-o", str(tmp_path / "out"))
     assert error.startswith(f"lock: error: {edited}: digest: the lock's content does not match its digest")
-    assert error.endswith("refusing to generate from a lock edited by hand")
+    assert error.endswith("nothing generated")
     assert not (tmp_path / "out").exists()
 
 
@@ -59,7 +58,7 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
         (
             lambda lock: setattr(lock.python.packages[0].wheel, "filename", "x.whl\nrm -rf /"),
             "python.packages[1].wheel.filename",
-            CONTROL,
+            "contains a control character ('x.whl\\nrm -rf /'): refused",
         ),
         (
             lambda lock: setattr(lock.python.packages[0].wheel, "filename", "torch-2.6.0-cp311-cp311-linux_x86_64.whl"),
@@ -94,12 +93,12 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
         (
             lambda lock: setattr(lock.base.amis[0], "id", 'ami-123" }\nprovisioner "shell" {'),
             "base.amis[1].id",
-            CONTROL,
+            'contains a control character (\'ami-123" }\\nprovisioner "shell" {\'): refused',
         ),
         (
             lambda lock: setattr(lock.base.amis[0], "region", "us-east-1"),
-            "base.amis",
-            "locks more than one AMI for a region",
+            "base.amis[1]",
+            "duplicate entry (region = 'us-east-1'), already at base.amis[0]",
         ),
         (
             lambda lock: setattr(lock.apt, "keyring_sha256", "unsigned"),
@@ -109,7 +108,7 @@ def test_lock_edited_by_hand_is_refused(tmp_path: Path, lock_cli) -> None:
         (
             lambda lock: setattr(lock.mirror, "url", "ftp://internal-artifacts/imagelock"),
             "mirror.url",
-            "'ftp://internal-artifacts/imagelock' is not a URL starting with https:// or http:// or s3://",
+            "expected an https, http or s3 URL, found scheme 'ftp'",
         ),
         (
             lambda lock: setattr(lock, "name", "gpu worker"),

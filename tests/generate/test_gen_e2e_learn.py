@@ -165,7 +165,7 @@ def test_a_file_without_a_hash_is_measured_learned_and_then_verified(tmp_path: P
 @pytest.mark.parametrize(
     ("measured", "key", "expected"),
     [
-        ("{", None, "not valid JSON (JSONDecodeError)"),
+        ("{", None, "not valid JSON (Expecting property name enclosed in double quotes at line 1)"),
         ("[]", "measured", "expected an array of {url, sha256, size}"),
         (
             '{"measured": [{"url": "file:///etc/passwd", "sha256": "00", "size": 1}]}',

@@ -52,7 +52,7 @@ def test_reordered_intent_keys_and_crlf_stay_fresh(seed, lock_cli) -> None:
     assert run.code == 0, run.out
 
 
-def test_unhashed_artifact_is_reported(seed, lock_cli) -> None:
+def test_a_wheel_without_a_hash_is_refused(seed, lock_cli) -> None:
     intent, lock = seed
     from imagelock import domains
     from imagelock.lock import codec as lockfile
@@ -61,8 +61,8 @@ def test_unhashed_artifact_is_reported(seed, lock_cli) -> None:
     parsed.python.packages[0].wheel.sha256 = ""
     lock.write_text(lockfile.dumps(parsed))
     run = lock_cli("check", str(intent))
-    assert run.code == 1
-    assert "unhashed: python package aiohappyeyeballs" in run.out
+    assert run.code == 2
+    assert "python.packages[0].wheel.sha256: expected a sha256 (64 lowercase hex digits), found ''" in run.err
 
 
 def test_missing_lock_is_exit_2(tmp_path: Path, lock_cli) -> None:

@@ -16,12 +16,15 @@ from imagelock.lock.model import Lock, PythonIndex, PythonLayer, PythonPackage, 
 names = st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True)
 versions = st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}(\+cu12[0-9])?", fullmatch=True)
 hexes = st.from_regex(r"[0-9a-f]{64}", fullmatch=True)
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+# Any text a valid lock may hold: every character but surrogates and control characters (which the lock
+# validator refuses, tests/hostile/test_untrusted.py).
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+urls = st.builds(lambda t: "https://h.example/" + t, text)
 
 wheels = st.builds(
     Wheel,
     filename=text,
-    url=text,
+    url=urls,
     sha256=hexes,
     size=st.one_of(st.none(), st.integers(0, 2**40)),
     upload_time=st.one_of(st.none(), text),
@@ -43,8 +46,9 @@ layers = st.builds(
     venv=text,
     engine=st.just("uv"),
     indexes=st.lists(
-        st.builds(PythonIndex, name=names, url=text, packages=st.lists(names, max_size=3), default=st.booleans()),
+        st.builds(PythonIndex, name=names, url=urls, packages=st.lists(names, max_size=3), default=st.booleans()),
         max_size=3,
+        unique_by=lambda i: i.name,
     ),
     packages=st.lists(packages, max_size=6, unique_by=lambda p: p.name),
 )

@@ -21,9 +21,12 @@ def deb_urls(layer: AptLayer) -> Callable[[AptPackage], tuple[str, ...]]:
     """
     base = layer.archive.rstrip("/") + (f"/{layer.snapshot}" if layer.snapshot else "")
     uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
+    # With a snapshot service the archive is the upstream: its pool is tried after the snapshot's.
+    upstream = layer.archive.rstrip("/") if layer.snapshot_service else None
 
     def urls(deb: AptPackage) -> tuple[str, ...]:
-        return (f"{uris.get(deb.suite, base)}/{deb.filename}",)
+        served = f"{uris.get(deb.suite, base)}/{deb.filename}"
+        return (served, f"{upstream}/{deb.filename}") if upstream else (served,)
 
     return urls
 

@@ -10,12 +10,9 @@ Read from the lock alone, no network:
   with `~rc`, `~b`, `~a` in the upstream version (jammy's python3.11 is
   `3.11.0~rc1-1~22.04.1`);
 - a driver other than the one asked for: a requested `nvidia-driver-<branch>`
-  whose closure installs another branch's packages (a transitional package).
-
-Not yet checked, because the lock records no package descriptions: whether any
-other requested package is transitional (a near-empty package that pulls in
-another under its name). A check for it joins `CHECKS` once `AptPackage`
-records the Description.
+  whose closure installs another branch's packages (a transitional package);
+- any other requested package its archive describes as transitional (the lock
+  records `transitional = true` from the index's Description).
 """
 
 from __future__ import annotations
@@ -30,12 +27,13 @@ from imagelock.lock.finding import NOT_AS_ASKED, NOT_REPRODUCIBLE, PRERELEASE, F
 from imagelock.lock.model import INSTANT, AptLayer, AptPackage, Lock
 
 LIVE_FIX = (
-    "name a snapshot service in [apt] (its URL as `archive`, and `snapshot = true` for the state at "
-    "universe.cutoff; docs/apt.md), or keep every locked .deb with `lock mirror`"
+    "name the archive's snapshot service in [apt] (`snapshot-service = \"https://snapshot.ubuntu.com/ubuntu/"
+    '@SNAPSHOTID@"` and `snapshot = true` for the state at universe.cutoff; docs/apt.md), or keep every '
+    "locked .deb with `lock mirror`"
 )
 CUTOFF_FIX = (
-    "name a snapshot service in [apt] with `snapshot = true`, so universe.cutoff selects the archive's "
-    "state (docs/apt.md)"
+    "name the archive's snapshot service in [apt] (`snapshot-service`) with `snapshot = true`, so "
+    "universe.cutoff selects the archive's state (docs/apt.md)"
 )
 
 # python3.11, python3.11-minimal, libpython3.11-stdlib ...: the packages of one interpreter.
@@ -120,13 +118,19 @@ def prerelease_interpreters(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         )
 
 
-def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
-    """A requested driver branch whose closure installs another branch: the request was transitional."""
+def branch_packages(layer: AptLayer) -> dict[str, list[str]]:
+    """NVIDIA driver branch -> the layer's packages of that branch (`libnvidia-compute-580` is 580's)."""
     branches: dict[str, list[str]] = {}
     for deb in layer.packages:
         match = _BRANCH.match(deb.name)
         if match:
             branches.setdefault(match.group(1), []).append(deb.name)
+    return branches
+
+
+def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
+    """A requested driver branch whose closure installs another branch: the request was transitional."""
+    branches = branch_packages(layer)
     for deb in layer.packages:
         match = _DRIVER.match(deb.name)
         if not deb.requested or not match:
@@ -147,11 +151,27 @@ def driver_branches(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         )
 
 
+def transitional(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
+    """A package asked for by name that its archive describes as transitional: what the image gets is
+    whatever it depends on, not the package named (a driver branch asked for is driver_branches')."""
+    for deb in layer.packages:
+        if not deb.requested or not deb.transitional or _DRIVER.match(deb.name):
+            continue
+        pulls = ", ".join(sorted(deb.depends_on)) or "nothing"
+        yield Finding(
+            NOT_AS_ASKED,
+            f"apt {deb.name} {deb.version}",
+            f"the archive describes it as a transitional package: the image gets what it depends on ({pulls})",
+            f"ask for the package it stands in for by name (`lock why {deb.name}` shows the chain)",
+        )
+
+
 CHECKS: tuple[Callable[[AptLayer, Lock], Iterator[Finding]], ...] = (
     read_live,
     after_cutoff,
     prerelease_interpreters,
     driver_branches,
+    transitional,
 )
 
 

@@ -23,7 +23,7 @@ from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError
 from imagelock.formats.openpgp import dearmor_keyring
 from imagelock.hashing import sha256_file
-from imagelock.intent.apt import NAME, AptIntent, KernelIntent, PackageRequest, parse_apt, parse_kernel
+from imagelock.intent.apt import NAME, SNAPSHOT_ID, AptIntent, KernelIntent, PackageRequest, parse_apt, parse_kernel
 from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
 
 
@@ -52,8 +52,12 @@ def snapshot_of(cutoff: str) -> str:
 
 
 def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
-    """(snapshot, URL of the archive at that snapshot): `<archive>/<YYYYMMDDTHHMMSSZ>` for snapshot services."""
+    """(snapshot, URL of the archive at that snapshot): the snapshot service's URL with the timestamp in
+    place of @SNAPSHOTID@ (Ubuntu's `…/ubuntu/<ts>`, Debian's `…/archive/debian/<ts>`), or
+    `<archive>/<YYYYMMDDTHHMMSSZ>` when `archive` itself is the snapshot service."""
     snapshot = intent.snapshot or (snapshot_of(cutoff) if intent.snapshot_from_cutoff else None)
+    if snapshot and intent.snapshot_service:
+        return snapshot, intent.snapshot_service.replace(SNAPSHOT_ID, snapshot).rstrip("/")
     return snapshot, f"{intent.archive}/{snapshot}" if snapshot else intent.archive
 
 
@@ -285,6 +289,7 @@ def resolve(ctx: UpdateContext) -> AptLayer:
             requested=c.requested,
             original=c.original,
             depends_on=c.depends_on,
+            transitional=c.stanza.transitional or None,  # left out of the lock unless true
         )
         for c in chosen.values()
     ]
@@ -293,6 +298,7 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         archive=loaded.intent.archive,
         keyring_sha256=loaded.archive.keyring_sha256,
         snapshot=loaded.archive.snapshot,
+        snapshot_service=loaded.intent.snapshot_service,
         sources=loaded.archive.sources,
         packages=packages,
         base_manifest_sha256=sha256_file(manifest) if manifest else None,

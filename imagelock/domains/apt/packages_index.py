@@ -42,6 +42,8 @@ class Stanza:
     breaks: str = ""
     essential: bool = False
     priority: str = "optional"
+    # Its Description calls it a transitional (dummy) package: it only pulls another in under its name.
+    transitional: bool = False
 
     @property
     def filename(self) -> str:
@@ -71,6 +73,7 @@ _FIELDS = (
     "SHA256",
     "Essential",
     "Priority",
+    "Description",
 )
 # A field line (a newline, then the field name); continuation lines (leading
 # blank) are folded into the value. Description continuation lines start with a
@@ -109,6 +112,7 @@ def _stanza(fields: dict[str, str], suite: str, where: str) -> Stanza:
             get("Breaks", ""),
             get("Essential") == "yes",
             intern(get("Priority", "optional")),
+            "transitional" in get("Description", "").lower(),
         )
     except KeyError as exc:
         name = fields.get("Package", "?")

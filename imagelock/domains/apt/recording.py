@@ -14,13 +14,13 @@ a build verifies the archive with the distribution's key, not the recorder's.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from imagelock.domains.apt import archive
 from imagelock.errors import InputError, VerificationError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import AptIndexFile, AptSource, instant
+from imagelock.untrusted import load_json, read_text
 
 
 def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -> list[AptSource] | None:
@@ -29,7 +29,7 @@ def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -
     if not provenance_path.is_file() or not (recording / "upstream").is_dir():
         return None
     try:
-        suites = json.loads(provenance_path.read_text())["suites"]
+        suites = load_json(read_text(provenance_path, "no such file"), provenance_path, "provenance")["suites"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(provenance_path, "suites", f"expected the recorded suites' digests ({exc})") from None
     return [_upstream(recording, source, suites.get(source.suite), keyring) for source in sources]

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 from imagelock.domains.dnf.closure import Installed
-from imagelock.errors import InputError, read_user_text
+from imagelock.errors import InputError
+from imagelock.untrusted import read_text
 
 QUERY_FORMAT = r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"
 _NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$")
@@ -20,7 +21,7 @@ _ARCH = re.compile(r"^[a-z0-9_]+$")
 
 
 def read_manifest(path: Path) -> list[Installed]:
-    text = read_user_text(path, "no such base manifest")
+    text = read_text(path, "no such base manifest")
     out = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):

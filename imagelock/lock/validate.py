@@ -1,0 +1,129 @@
+"""The one lock validator: what every command that reads a lock refuses, whoever edited it.
+
+A lock's digest proves its content was not changed after it was written, not that the content is
+sane: someone can edit a lock and recompute the digest. So every read of a lock (check, generate,
+mirror, drift, diff, update's previous lock) walks every entry of every layer and refuses, with one
+line naming the file and the key:
+
+- a URL whose scheme is not https, http or s3 (`file:///etc/passwd`);
+- a negative size, or a size that is not a whole number;
+- a control character (a newline, an escape) in any string: names, versions, paths, URLs (an armored
+  key's lines are its only newlines);
+- two entries of one list that are the same thing (two `[[python.packages]]` named `six`);
+- a hash of the wrong form (a sha256 that is not 64 lowercase hex, an md5 not 32).
+
+The walk is generic over the layers' dataclasses, so a new domain's lock entries are checked by the
+names of their fields (`url`, `*_sha256`, `size` ...) with no line here, and identities are named
+once for the entry types that have one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from imagelock.errors import InputError
+from imagelock.lock.model import (
+    AptIndexFile,
+    AptPackage,
+    AptSource,
+    BaseAmi,
+    DnfPackage,
+    DnfRepo,
+    Lock,
+    Model,
+    ModelFile,
+    PlainFile,
+    PythonIndex,
+    PythonPackage,
+)
+
+SCHEMES = ("https://", "http://", "s3://")
+URL_FIELDS = frozenset({"url", "uri", "archive", "baseurl", "mirror_url", "sums_url", "snapshot_service"})
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+_OCI_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+MULTILINE_FIELDS = frozenset({"gpgkey"})  # an ASCII-armored key is text of many lines
+
+# What makes two entries of one list the same thing: a lock holds each at most once.
+IDENTITY: dict[type, tuple[str, ...]] = {
+    PythonPackage: ("name",),
+    PythonIndex: ("name",),
+    AptPackage: ("name", "arch"),
+    AptSource: ("suite",),
+    AptIndexFile: ("path",),
+    DnfPackage: ("name", "arch"),
+    DnfRepo: ("id",),
+    Model: ("dest",),
+    ModelFile: ("path",),
+    PlainFile: ("dest",),
+    BaseAmi: ("region",),
+}
+
+
+def validate(lock: Lock, path: str | Path) -> Lock:
+    """`lock`, unchanged, or the first thing wrong with it as one InputError naming file and key."""
+    for f in dataclasses.fields(lock):
+        if f.name != "layers":
+            _walk(getattr(lock, f.name), f.name, f.name, path)
+    for name, layer in lock.layers.items():
+        _walk(layer, name, name, path)
+    return lock
+
+
+def _walk(value: Any, key: str, field_name: str, path: str | Path) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _walk(getattr(value, f.name), f"{key}.{f.name.replace('_', '-')}", f.name, path)
+    elif isinstance(value, list):
+        _duplicates(value, key, path)
+        for i, item in enumerate(value):
+            _walk(item, f"{key}[{i}]", field_name, path)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            _walk(item, f"{key}.{k}", str(k), path)
+    elif isinstance(value, str):
+        _string(value, key, field_name, path)
+    elif isinstance(value, int) and not isinstance(value, bool) and _is_size(field_name) and value < 0:
+        raise InputError(path, key, f"expected a size in bytes (0 or more), found {value}")
+
+
+def _is_size(name: str) -> bool:
+    return name == "size" or name.endswith("_size")
+
+
+def _string(value: str, key: str, name: str, path: str | Path) -> None:
+    if (_CONTROL_BUT_NEWLINE if name in MULTILINE_FIELDS else _CONTROL).search(value):
+        raise InputError(path, key, f"contains a control character ({value[:40]!r}): refused")
+    if name in URL_FIELDS and value and not value.startswith(SCHEMES):
+        scheme = value.split(":", 1)[0] if ":" in value else value[:20]
+        raise InputError(path, key, f"expected an https, http or s3 URL, found scheme {scheme!r}")
+    if (name == "sha256" or name.endswith("_sha256")) and not _SHA256.match(value):
+        if not (name == "keyring_sha256" and value == "unsigned"):
+            raise InputError(path, key, f"expected a sha256 (64 lowercase hex digits), found {value[:72]!r}")
+    if name == "md5" and not _MD5.match(value):
+        raise InputError(path, key, f"expected an md5 (32 lowercase hex digits), found {value[:40]!r}")
+    if (name == "digest" or name.endswith("_digest")) and value.startswith("sha256:") and not _OCI_DIGEST.match(value):
+        raise InputError(path, key, f"expected sha256:<64 lowercase hex digits>, found {value[:80]!r}")
+
+
+def _duplicates(items: list[Any], key: str, path: str | Path) -> None:
+    """Two entries that are the same thing: equal entries, or equal identities for the types that have one."""
+    seen: dict[Any, int] = {}
+    for i, item in enumerate(items):
+        if not (dataclasses.is_dataclass(item) and not isinstance(item, type)):
+            continue
+        fields = IDENTITY.get(type(item))
+        ident = (
+            tuple(getattr(item, f) for f in fields)
+            if fields
+            else repr(dataclasses.astuple(item))  # no identity: only identical entries are the same
+        )
+        if ident in seen:
+            what = ", ".join(f"{f.replace('_', '-')} = {getattr(item, f)!r}" for f in fields) if fields else "identical"
+            raise InputError(path, f"{key}[{i}]", f"duplicate entry ({what}), already at {key}[{seen[ident]}]")
+        seen[ident] = i
