@@ -40,3 +40,45 @@ def lock_cli(capsys: pytest.CaptureFixture[str]):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+def _agents() -> dict[int, str]:
+    """pid -> homedir of every running gpg-agent, read from /proc."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
+                argv = stream.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"gpg-agent") and b"--homedir" in argv[:-1]:
+            found[int(entry.name)] = argv[argv.index(b"--homedir") + 1].decode(errors="replace")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_gpg_agent_left(tmp_path_factory: pytest.TempPathFactory):
+    """gpg, rpmsign and the real dnf (librepo checks repomd.xml in a `tmpdir.XXXXXX` home) start a gpg-agent
+    per GNUPGHOME; every one this run started is stopped when it ends."""
+    before = set(_agents())
+    yield
+    import shutil
+    import signal
+    import subprocess
+
+    base = str(tmp_path_factory.getbasetemp())
+    ours = {
+        pid: home
+        for pid, home in _agents().items()
+        if pid not in before and (home.startswith(base) or os.path.basename(home).startswith("tmpdir."))
+    }
+    for home in set(ours.values()):
+        if shutil.which("gpgconf") and os.path.isdir(home):
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], capture_output=True, timeout=30)
+    for pid in ours:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:  # already stopped by gpgconf
+            pass
