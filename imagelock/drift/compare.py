@@ -156,7 +156,7 @@ def validate(facts: Any, source: str) -> None:
     """Malformed facts are an InputError naming the key and the expectation."""
     if not isinstance(facts, dict):
         raise InputError(source, None, "expected a JSON object (a facts document from `lock collect`)")
-    if facts.get("facts_version") != 1:
+    if facts.get("facts_version") != 1 or isinstance(facts.get("facts_version"), bool):  # true == 1 in Python
         raise InputError(source, "facts_version", f"expected 1, found {facts.get('facts_version')!r}")
     if facts.get("complete") is False:
         why = "; ".join(

@@ -25,6 +25,7 @@ from typing import Any
 
 from imagelock.drift.compare import Audit, LockIndex, audit_text, collector_args, collector_source
 from imagelock.errors import InputError, UpstreamError
+from imagelock.untrusted import MAX_BYTES
 
 INLINE_LIMIT = 24_000  # characters of stdout GetCommandInvocation returns inline
 DOCUMENT = "AWS-RunShellScript"
@@ -269,7 +270,9 @@ def _finish(
     if s3 is not None:
         key = output_key(options.s3_prefix, command_id, instance)
         try:
-            text = s3.get_object(Bucket=options.s3_bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+            # one byte past the limit is enough to refuse it (audit_text does): an answer is never read whole
+            body = s3.get_object(Bucket=options.s3_bucket, Key=key)["Body"].read(MAX_BYTES + 1)
+            text = body.decode("utf-8", "replace")
         except Exception as exc:  # noqa: BLE001 - botocore raises several classes here
             return Audit(
                 instance, error=f"no collector output at s3://{options.s3_bucket}/{key} ({_client_error(exc)})"

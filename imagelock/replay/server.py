@@ -35,12 +35,13 @@ from imagelock.net.http import redact
 from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
-from imagelock.untrusted import load_json, read_text
+from imagelock.untrusted import load_json, read_bytes, read_text
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX_KEY = "default"
 HUB_PREFIX = "hf"
 PLAIN_PREFIX = "plain"  # where recorded [[files]] downloads are served
+RECORDED_FILE_BYTES = 2 << 30  # a recorded wheel or .deb is served whole; a larger one is no recording
 STAND_IN = "the replayed snapshot"  # how messages name a replay: a loopback port means nothing to the reader
 
 
@@ -163,7 +164,10 @@ class Snapshot:
         for name in sorted(set(self.indexes.values())):
             path = self.root / name / "upstream.json"
             if path.exists():
-                urls.update(load_json(read_text(path, "no such file"), path, "upstream URLs"))
+                recorded = load_json(read_text(path, "no such file"), path, "upstream URLs")
+                if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+                    raise InputError(path, None, "expected a table of file name -> upstream URL")
+                urls.update(recorded)
         return urls
 
 
@@ -200,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = (folder / relative).resolve()
         if not _relative_file(relative) or not path.is_relative_to(folder.resolve()) or not path.is_file():
             return self._send(404, b"not found", "text/plain")
-        self._send(200, path.read_bytes(), "application/octet-stream")
+        self._send_file(path)
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         """AWS's EC2 and SSM APIs are POSTs; nothing else here is."""
@@ -220,9 +224,16 @@ class _Handler(BaseHTTPRequestHandler):
         page_path = self.server.root / upstream / "pages" / f"{name}.json"
         if not page_path.exists():
             return self._send(404, b"no such project", "text/plain")
-        page = load_json(read_text(page_path, "no such page"), page_path, "a recorded index page")
+        try:
+            page = load_json(read_text(page_path, "no such page"), page_path, "a recorded index page")
+        except InputError as exc:  # a broken recording answers as a broken upstream would, never a traceback
+            return self._send(502, str(exc).encode(), "text/plain")
+        files = page.get("files") if isinstance(page, dict) else None
+        entries: list[Any] = files if isinstance(files, list) else [None]
+        if not all(isinstance(e, dict) and isinstance(e.get("filename"), str) for e in entries):
+            return self._send(502, f"{page_path}: files: expected PEP 691 file entries".encode(), "text/plain")
         base = f"http://{self.headers.get('Host', '127.0.0.1')}/{upstream}/files/"
-        for entry in page["files"]:
+        for entry in entries:
             entry["url"] = base + entry["filename"]
         page.setdefault("meta", {"api-version": "1.1"})
         self._send(200, json.dumps(page).encode(), SIMPLE_JSON)
@@ -234,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.server.root / upstream / folder / filename
         if not path.is_file():
             return self._send(404, b"not recorded", "text/plain")
-        self._send(200, path.read_bytes(), "application/octet-stream")
+        self._send_file(path)
 
     def _apt_file(self, parts: list[str]) -> None:
         """A recorded apt archive is served as static files (dists/..., by-hash/...)."""
@@ -243,7 +254,15 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.server.root.joinpath(*parts)
         if not path.is_file():
             return self._send(404, b"not recorded", "text/plain")
-        self._send(200, path.read_bytes(), "application/octet-stream")
+        self._send_file(path)
+
+    def _send_file(self, path: Path) -> None:
+        """A recorded file's bytes: a regular file (read bounded); anything else is not recorded."""
+        try:
+            body = read_bytes(path, "not recorded", RECORDED_FILE_BYTES)
+        except InputError as exc:
+            return self._send(404, f"not recorded: {exc}".encode(), "text/plain")
+        self._send(200, body, "application/octet-stream")
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)

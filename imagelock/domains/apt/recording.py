@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 from imagelock.domains.apt import archive
 from imagelock.errors import InputError, VerificationError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import AptIndexFile, AptSource, instant
-from imagelock.untrusted import load_json, read_text
+from imagelock.untrusted import load_json, read_bytes, read_text
 
 
 def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -> list[AptSource] | None:
@@ -28,10 +29,10 @@ def upstream_sources(recording: Path, sources: list[AptSource], keyring: Path) -
     provenance_path = recording / "provenance.json"
     if not provenance_path.is_file() or not (recording / "upstream").is_dir():
         return None
-    try:
-        suites = load_json(read_text(provenance_path, "no such file"), provenance_path, "provenance")["suites"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(provenance_path, "suites", f"expected the recorded suites' digests ({exc})") from None
+    document = load_json(read_text(provenance_path, "no such file"), provenance_path, "provenance")
+    suites = document.get("suites") if isinstance(document, dict) else None
+    if not isinstance(suites, dict):
+        raise InputError(provenance_path, "suites", "expected the recorded suites' digests")
     return [_upstream(recording, source, suites.get(source.suite), keyring) for source in sources]
 
 
@@ -39,7 +40,7 @@ def _upstream(recording: Path, source: AptSource, recorded: object, keyring: Pat
     where = recording / "upstream" / f"{source.suite}.InRelease"
     if not isinstance(recorded, dict) or not where.is_file():
         raise VerificationError(f"{recording}: keeps no upstream InRelease and digests for suite {source.suite}")
-    data = where.read_bytes()
+    data = read_bytes(where, "no such file")
     release = archive.parse_release(
         archive.gpgv_verify(data, keyring, str(where)).decode("utf-8", "replace"), str(where)
     )
@@ -50,8 +51,13 @@ def _upstream(recording: Path, source: AptSource, recorded: object, keyring: Pat
     if sha256_bytes(data) != recorded.get("inrelease-sha256"):
         raise VerificationError(f"{where}: not the InRelease provenance.json names for {source.suite}")
     indexes = []
-    for item in recorded.get("indexes", []):
-        path, sha256, size = item.get("path"), item.get("sha256"), item.get("size")
+    items = recorded.get("indexes", [])
+    for item in items if isinstance(items, list) else [None]:
+        if not isinstance(item, dict):
+            raise VerificationError(f"{recording}/provenance.json: suites.{source.suite}.indexes: expected tables")
+        path: Any = item.get("path")
+        sha256: Any = item.get("sha256")
+        size: Any = item.get("size")
         if release.sha256.get(path) != (sha256, size):
             raise VerificationError(
                 f"{where}: does not list {path} with sha256 {sha256} and size {size}, "
