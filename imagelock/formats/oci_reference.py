@@ -8,9 +8,10 @@ that says so, so the lock never depends on a client's default registry.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
+
+from imagelock.lock.validate import is_loopback_host
 
 # reference.go: domain component, path component, tag, digest.
 _HOST_PART = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
@@ -58,12 +59,7 @@ class Reference:
 def is_loopback(registry: str) -> bool:
     """localhost or a loopback address, with any port: where Docker allows plain HTTP by default."""
     host = registry[1 : registry.index("]")] if registry.startswith("[") else registry.partition(":")[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def parse(text: str) -> Reference:

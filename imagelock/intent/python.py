@@ -125,9 +125,17 @@ def _parse_torch(table: Any, path: Path) -> TorchIntent:
             f"unknown CUDA flavour {cuda!r}{did_you_mean(cuda, TORCH_FLAVOURS)}; "
             f"expected one of: {', '.join(TORCH_FLAVOURS)}",
         )
-    index_url = string(table, "index-url", path, where, f"{TORCH_INDEX_BASE}/{cuda}")
+    default = f"{TORCH_INDEX_BASE}/{cuda}"
+    index_url = _http_url(string(table, "index-url", path, where, default), path, f"{where}.index-url")
     packages = string_list(table, "packages", path, where) or list(TORCH_FAMILY)
     return TorchIntent(cuda=cuda, index_url=index_url or "", packages=packages)
+
+
+def _http_url(url: str | None, path: Path, key: str) -> str | None:
+    """An index URL the lock will hold: http(s) only, as every lock reader requires (lock/validate.py)."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InputError(path, key, f"expected the http(s) URL of a PEP 503 simple index, found {url!r}")
+    return url
 
 
 def _parse_indexes(value: Any, path: Path) -> list[IndexIntent]:
@@ -142,7 +150,7 @@ def _parse_indexes(value: Any, path: Path) -> list[IndexIntent]:
         packages = string_list(table, "packages", path, where)
         if not name or not _INDEX_NAME.match(name):
             raise InputError(path, f"{where}.name", 'expected a short lower-case name such as "internal"')
-        if not url or not url.startswith(("http://", "https://", "file://")):
+        if not url or not url.startswith(("http://", "https://")):  # a lock refuses any other (lock/validate.py)
             raise InputError(path, f"{where}.url", "expected the http(s) URL of a PEP 503 simple index")
         if not packages:
             raise InputError(
@@ -187,7 +195,7 @@ def parse(table: Any, path: Path) -> PythonIntent:
                 f"{where}.bootstrap[{i}]",
                 f"{requirement.name} is also in python.requirements; name it in one place",
             )
-    index_url = string(table, "index-url", path, where)
+    index_url = _http_url(string(table, "index-url", path, where), path, f"{where}.index-url")
     torch = _parse_torch(table["torch"], path) if "torch" in table else None
     indexes = _parse_indexes(table.get("index", []), path)
     intent = PythonIntent(
