@@ -4,12 +4,16 @@ Each shortcut is what the teams in the seeds ask DescribeImages for by hand; the
 owner is the alias `amazon` (images published by AWS itself), so a look-alike
 published by any other account is never considered. Where each pattern comes from:
 
-- `amazon-linux 2`, `parallelcluster <version>`, `amazon-eks <k8s>`: seed 001's
-  Packer file (aws-samples/awsome-distributed-training,
+- `parallelcluster <version>`, `amazon-eks <k8s>`: seed 001's Packer file
+  (aws-samples/awsome-distributed-training,
   2.ami_and_containers/1.amazon_machine_image/packer-ami.pkr.hcl @ 30d3ea5226d4),
-  `owners = ["amazon"]` with `amzn2-ami-kernel-5.10-hvm-*`,
-  `aws-parallelcluster-${var.parallel_cluster_version}-amzn2-*`,
-  `amazon-eks-node-${var.eks_version}-v*`.
+  `owners = ["amazon"]` with `aws-parallelcluster-${var.parallel_cluster_version}-amzn2-*`
+  and `amazon-eks-node-${var.eks_version}-v*`.
+- `amazon-linux 2`: seed 001 asks for `amzn2-ami-kernel-5.10-hvm-*`, which matches both
+  the `-ebs` and the `-gp2` image of each release (public describe-images output shows
+  `amzn2-ami-kernel-5.10-hvm-2.0.20240529.0-x86_64-ebs`); AWS ParallelCluster's own
+  tests (aws/aws-parallelcluster, OS_TO_OFFICIAL_AMI_NAME_OWNER_MAP) take the gp2 one,
+  `amzn2-ami-kernel-5.10-hvm-*.*.*.*-*-gp2`, owners `amazon`, and so does this.
 - `amazon-linux 2023`: `al2023-ami-2023.*-kernel-6.1-x86_64` with owner `amazon`
   (account 137112412989), quoted by many public Terraform files for the AL2023
   standard image (e.g. a `data "aws_ami" "al2023"` block with `owners = ["137112412989"]`).
@@ -59,7 +63,7 @@ def resolve(words: list[str], arch: str, path: Path) -> Named:
         if rest == ["2023"]:
             return Named(AMAZON, f"al2023-ami-2023.*-kernel-6.1-{machine}", os_of(words))
         if rest == ["2"]:
-            return Named(AMAZON, "amzn2-ami-kernel-5.10-hvm-*", "amazon-linux 2")
+            return Named(AMAZON, f"amzn2-ami-kernel-5.10-hvm-*-{machine}-gp2", "amazon-linux 2")
         found = " ".join(rest) or "no release"
         raise InputError(path, "base.image", f"unknown Amazon Linux release {found!r}; expected one of: 2, 2023")
     if kind == "parallelcluster":
