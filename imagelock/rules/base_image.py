@@ -58,8 +58,7 @@ def _instances(lock: Lock, targets: Targets) -> Iterator[Finding]:
                 f"the base image {refusing[0].name} states it supports the instance families {listed}",
                 f"{instance_type} is of family {name}, which it does not list ({_where(refusing)})",
             ],
-            fix="target an instance type of a listed family, or choose a base image that lists "
-            f"{name} (lock update --upgrade takes the newest)",
+            fix=f"target an instance type of a listed family, or choose a base image that lists {name}",
             source=SOURCE_INSTANCES,
         )
 
