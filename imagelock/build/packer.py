@@ -12,6 +12,7 @@ import math
 from imagelock import domains
 from imagelock.build import hardware
 from imagelock.build.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
+from imagelock.domains.base import facts
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import Lock
 
@@ -19,8 +20,13 @@ from imagelock.lock.model import Lock
 AMAZON_PLUGIN_VERSION = "1.3.3"
 AMAZON_PLUGIN_SOURCE = "github.com/hashicorp/amazon"
 PACKER_REQUIRED = ">= 1.7.0"  # first release with `required_plugins`
-SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu"}  # the login of the official cloud images
+# The login of the official cloud images, by OS family: Debian's admin, Ubuntu's ubuntu, Amazon Linux's
+# ec2-user (seed 001's Packer template logs into its AL2, ParallelCluster, EKS and DLAMI bases as ec2-user).
+SSH_USERNAME = {"debian": "admin", "ubuntu": "ubuntu", "amazon-linux": "ec2-user"}
 DEFAULT_ROOT_DEVICE = "/dev/sda1"
+# The root device when the lock records none: Amazon Linux images boot from /dev/xvda (the public DLAMI
+# describe-images records in tests/fixtures/aws-dlami, and seed 001's `device_name = "/dev/xvda"`).
+ROOT_DEVICE = {"amazon-linux": "/dev/xvda"}
 BASE_VOLUME_GIB = 20  # the OS, apt caches during the build, headroom
 UNKNOWN_BYTES = 1 << 30  # files without a recorded size (PyTorch wheels, model files not hashed yet)
 GIB = 1 << 30
@@ -34,10 +40,21 @@ Block = list[str]  # the lines of one block of the template
 Ami = tuple[str, str, str]  # region, AMI id, root device
 
 
+def os_family(lock: Lock) -> str:
+    """`ubuntu`, `debian` or `amazon-linux`: what the base image runs, as its catalog name or its AMIs' names
+    and descriptions state it (imagelock.domains.base.facts); Ubuntu when nothing says."""
+    if lock.base is None:
+        return "ubuntu"
+    stated = facts.os_of(lock.base)
+    if stated:
+        return stated.split()[0]
+    first = lock.base.image.split()[0].lower() if lock.base.image.split() else "ubuntu"
+    return first if first in SSH_USERNAME else "ubuntu"
+
+
 def ssh_username(lock: Lock) -> str:
-    """The base image's default login: Debian's cloud images use admin, Ubuntu's (and the default) ubuntu."""
-    family = lock.base.image.split()[0].lower() if lock.base and lock.base.image.split() else "ubuntu"
-    return SSH_USERNAME.get(family, SSH_USERNAME["ubuntu"])
+    """The base image's default login (`packer build -var ssh_username=…` overrides it)."""
+    return SSH_USERNAME[os_family(lock)]
 
 
 def artifact_bytes(lock: Lock) -> int:
@@ -97,6 +114,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
 def _amis(lock: Lock, values: Values) -> list[Ami]:
     """The base layer's AMIs, sorted: at most one per region."""
     amis: list[Ami] = []
+    default_device = ROOT_DEVICE.get(os_family(lock), DEFAULT_ROOT_DEVICE)
     if lock.base:
         for i, ami in enumerate(lock.base.amis):
             amis.append(
@@ -104,7 +122,7 @@ def _amis(lock: Lock, values: Values) -> list[Ami]:
                     values.match(ami.region, REGION, f"base.amis[{i}].region", "an AWS region"),
                     values.match(ami.id, AMI, f"base.amis[{i}].id", "an AMI id"),
                     values.match(
-                        ami.root_device or DEFAULT_ROOT_DEVICE,
+                        ami.root_device or default_device,
                         DEVICE,
                         f"base.amis[{i}].root-device",
                         "a device like /dev/sda1",

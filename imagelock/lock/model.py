@@ -243,13 +243,21 @@ class BaseAmi:
     creation_date: str
     owner: str
     root_device: str | None = None
+    # What the image publishes about itself (imagelock.domains.base.facts): its DescribeImages description,
+    # and only what its name or description states: the NVIDIA driver, the CUDA releases, the EC2 instance
+    # families it supports. The rules read them (imagelock.rules.base_image).
+    description: str | None = None
+    nvidia_driver: str | None = None
+    cuda: list[str] = field(default_factory=list)
+    supported_instances: list[str] = field(default_factory=list)
 
 
 @dataclass
 class BaseLayer:
-    image: str
+    image: str  # the intent's image, or the name pattern of an image given by owner and name
     amis: list[BaseAmi] = field(default_factory=list)
     arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
+    owner: str | None = None  # the owner an image given by owner and name must have
 
 
 # --- plain files ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from imagelock.lock.model import Lock
-from imagelock.rules import architectures, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
+from imagelock.rules import architectures, base_image, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
 from imagelock.rules.report import Finding, Report
 from imagelock.rules.targets import Targets
 
@@ -24,6 +24,7 @@ RULES: tuple[Rule, ...] = (
     architectures.check,
     kernel.check,
     wheel_tags.check,
+    base_image.check,
 )
 
 

@@ -1,15 +1,19 @@
 """The base image domain: intent `[base]` -> lock `[base]`, one AMI per region.
 
     [base]
-    image = "ubuntu 22.04"            # or "ubuntu-eks 22.04 1.29", or a raw "ami-0123456789abcdef0"
+    image = "ubuntu 22.04"            # or "ubuntu-eks 22.04 1.29", "amazon-linux 2023", "parallelcluster 3.7.0",
+                                      # "amazon-eks 1.29", "amazon-eks-gpu 1.29", or a raw "ami-0123456789abcdef0"
+    # or, instead of image:  owner = "amazon"  name = "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) *"
     regions = ["us-east-1", "us-west-2"]
     arch = "amd64"                    # or "arm64"
     source = "describe-images"        # or "ssm"
 
 A name resolves, in each region, to the newest available image whose name
-matches Canonical's published pattern, owned by Canonical's account (the owner
-is pinned, so a look-alike published by anyone else is never chosen), created
-before the universe cutoff. With `source = "ssm"` the image is the one
+matches its publisher's pattern (Canonical's account for Ubuntu, the `amazon`
+alias for Amazon's images, the intent's `owner` for a `name`), owned by that
+publisher (the owner is pinned, so a look-alike published by anyone else is
+never chosen), created before the universe cutoff. The lock records what the
+image states about itself (imagelock.domains.base.facts) for the rules. With `source = "ssm"` the image is the one
 Canonical's public SSM parameter names today, checked the same way (owner, name,
 created before the cutoff); as SSM names only the current image, a cutoff in the
 past usually refuses it, and the default source is the one that pins in time.
@@ -27,9 +31,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from imagelock.domains.base.facts import stated
 from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError, UpstreamError
-from imagelock.intent.base import ARCHES, CANONICAL_OWNER, BaseIntent, parse
+from imagelock.intent.base import ARCHES, CANONICAL_OWNER, OWNER_ALIASES, BaseIntent, parse
 from imagelock.lock.model import BaseAmi, BaseLayer, instant
 from imagelock.net import aws
 from imagelock.net.upstreams import LIVE, Upstreams, Where
@@ -40,15 +45,36 @@ def _created(image: dict[str, Any]) -> dt.datetime:
 
 
 def _record(region: str, image: dict[str, Any]) -> BaseAmi:
+    """The lock's record of one image, with the facts its name and description state."""
     created = instant(_created(image))
+    name, description = image.get("Name", ""), image.get("Description")
+    facts = stated(name, description or "")
     return BaseAmi(
         region=region,
         id=image["ImageId"],
-        name=image.get("Name", ""),
+        name=name,
         creation_date=created,
         owner=image.get("OwnerId", ""),
         root_device=image.get("RootDeviceName"),
+        description=description or None,
+        nvidia_driver=facts.nvidia_driver,
+        cuda=facts.cuda,
+        supported_instances=facts.supported_instances,
     )
+
+
+def owned_by(image: dict[str, Any], owner: str) -> bool:
+    """DescribeImages' owner test: an alias names ImageOwnerAlias, an account id OwnerId."""
+    if owner in OWNER_ALIASES:
+        return image.get("ImageOwnerAlias") == owner
+    return image.get("OwnerId") == owner
+
+
+def _publisher(intent: BaseIntent) -> str:
+    """Who must publish the image, for messages."""
+    if intent.owner == CANONICAL_OWNER:
+        return f"Canonical ({CANONICAL_OWNER})"
+    return intent.owner if intent.owner in OWNER_ALIASES else f"account {intent.owner}"
 
 
 def _describe(region: str, upstreams: Upstreams, where: Where, **query: Any) -> list[dict[str, Any]]:
@@ -121,21 +147,28 @@ def resolve_region(
         {"Name": "name", "Values": [intent.name_pattern]},
         {"Name": "state", "Values": ["available"]},
         {"Name": "architecture", "Values": [ARCHES[intent.arch]]},
-        {"Name": "root-device-type", "Values": ["ebs"]},
-        {"Name": "virtualization-type", "Values": ["hvm"]},
     ]
-    images = _describe(region, upstreams, where, Owners=[CANONICAL_OWNER], Filters=filters)
+    if not intent.by_name:  # the catalog's images are EBS-backed HVM; a name given by hand is taken as given
+        filters += [
+            {"Name": "root-device-type", "Values": ["ebs"]},
+            {"Name": "virtualization-type", "Values": ["hvm"]},
+        ]
+    images = _describe(region, upstreams, where, Owners=[intent.owner], Filters=filters)
     limit = dt.datetime.fromisoformat(cutoff.replace("Z", "+00:00"))
     # The owner filter is the pin; checking it again costs nothing and survives a lax endpoint.
-    eligible = [i for i in images if i.get("OwnerId") == CANONICAL_OWNER and _created(i) < limit]
+    owned = [i for i in images if owned_by(i, intent.owner)]
+    eligible = [i for i in owned if _created(i) < limit]
     if not eligible:
-        newer = f" ({len(images)} newer)" if images else ""
-        raise InputError(
-            path,
-            "base.image",
-            f"no {intent.image} {intent.arch} image by Canonical "
-            f"({CANONICAL_OWNER}) created before {cutoff} in {region}{newer}",
-        )
+        newer = f" ({len(owned)} newer)" if owned else ""
+        publisher = _publisher(intent)
+        if intent.by_name:
+            what = f"no image named {intent.image!r} ({intent.arch}) by {publisher}"
+        else:
+            what = f"no {intent.image} {intent.arch} image by {publisher}"
+        key = "base.name" if intent.by_name else "base.image"
+        raise InputError(path, key, f"{what} created before {cutoff} in {region}{newer}")
+    # Newest first; two images created in the same second are told apart by id, so the choice never depends
+    # on the order AWS lists them in.
     newest = max(eligible, key=lambda i: (_created(i), i["ImageId"]))
     return _record(region, newest)
 
@@ -149,9 +182,10 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
     kept: dict[str, BaseAmi] = {}
     same_universe = ctx.previous is not None and ctx.previous.universe.cutoff == ctx.cutoff
     arch = intent.arch if intent.ami is None else None
+    owner = intent.owner if intent.by_name else None
     if (
         previous is not None
-        and (previous.image, previous.arch) == (intent.image, arch)
+        and (previous.image, previous.arch, previous.owner) == (intent.image, arch, owner)
         and same_universe
         and intent.source == "describe-images"
         and not ctx.upgrade
@@ -163,4 +197,4 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
         amis.append(
             kept.get(region) or resolve_region(intent, region, ctx.cutoff, path, ctx.upstreams, f"base.regions[{i}]")
         )
-    return BaseLayer(image=intent.image, amis=amis, arch=arch)
+    return BaseLayer(image=intent.image, amis=amis, arch=arch, owner=owner)
