@@ -3,6 +3,9 @@
 Each case runs Debian's dnf 4.14 (`--installroot --releasever --assumeno install`, gpgcheck and
 repo_gpgcheck on) against the signed test repositories, then `lock update` on the same inputs, and
 compares the sets of (name, [epoch:]version-release, arch) installed or upgraded to.
+
+FOUND holds the universes the property test (test_dnf_property.py) once found dnf and imagelock to disagree
+on, each verbatim as hypothesis shrank it, in a repository of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import pytest
 
 from tests.dnf import scenario
 from tests.dnf.conftest import Repos, write_intent
-from tests.dnf.rpmrepo import RpmKey, dnf_install
+from tests.dnf.rpmrepo import Rpm, RpmKey, dnf_install
+from tests.dnf.universe import Universe, resolve_both
 
 CASES = {
     "upgrade-of-base-and-its-dependant": ["app"],
@@ -28,6 +32,50 @@ CASES = {
     "second-repository": ["extra-tool"],
     "already-installed": ["lib"],
     "many": ["app", "gcc14", "kernel-devel", "newthing", "epochy", "rec-user", "extra-tool"],
+}
+
+# dnf install X, where X is obsoleted by available packages, selects X or any of them (obsoletes=True), and
+# libsolv's policy prefers an obsoleter over what it obsoletes (dnf: "pk0 is obsoleted by pk2").
+FOUND = {
+    # pk2 and pk4 both obsolete pk0 < 2.0: dnf installs pk2 alone (the same version, the first name)
+    "request-obsoleted-by-two": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"], conflicts=["pk0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk3", "1.0"),
+            Rpm("pk4", "1.0", obsoletes=["pk0 < 2.0"]),
+            Rpm("pk5", "2.0", requires=["pk1"], provides=["vir0"]),
+        ],
+        [],
+        ["pk0"],
+    ),
+    # pk3 obsoletes pk0 but needs the missing vir1: with best=False dnf skips it (and says so), installs pk0
+    "obsoleter-not-installable": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"]),
+            Rpm("pk3", "1.0", requires=["vir1"], provides=["vir0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk4", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk5", "1.0", provides=["vir0"]),
+        ],
+        [],
+        ["pk0"],
+    ),
+    # pk1 conflicts pk0, and pk5 (also requested) obsoletes it: the request pk0 is met by pk5
+    "request-met-by-another-requests-obsoletes": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"]),
+            Rpm("pk3", "1.0", requires=["pk0 >= 1.0"], provides=["vir0"], conflicts=["pk0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk4", "1.0", provides=["vir0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk5", "1.0", obsoletes=["pk0 < 2.0"]),
+        ],
+        [],
+        ["pk1", "pk0", "pk5"],
+    ),
 }
 
 
@@ -81,3 +129,9 @@ def test_same_closure_as_dnf_with_weak_deps(tmp_path: Path, repos: Repos, rpm_ke
     assert ("rec-dep", "1.0-1", "noarch") in theirs
     ours = _ours(tmp_path, repos, rpm_key, ["rec-user"], lock_cli, dnf="install-weak-deps = true")
     assert ours == theirs
+
+
+@pytest.mark.parametrize("universe", list(FOUND.values()), ids=list(FOUND))
+def test_same_closure_as_dnf_on_a_found_universe(tmp_path: Path, rpm_key: RpmKey, universe: Universe) -> None:
+    outcome = resolve_both(tmp_path / "universe", universe, rpm_key)
+    outcome.check(f"request {universe.request}, base {universe.base}")
