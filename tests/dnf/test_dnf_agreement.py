@@ -135,3 +135,12 @@ def test_same_closure_as_dnf_with_weak_deps(tmp_path: Path, repos: Repos, rpm_ke
 def test_same_closure_as_dnf_on_a_found_universe(tmp_path: Path, rpm_key: RpmKey, universe: Universe) -> None:
     outcome = resolve_both(tmp_path / "universe", universe, rpm_key)
     outcome.check(f"request {universe.request}, base {universe.base}")
+
+
+def test_the_skipped_best_candidate_is_named_as_dnf_names_it(tmp_path: Path, rpm_key: RpmKey) -> None:
+    """best=False: dnf installs pk0 and says which better candidate it skipped and why; so does the lock."""
+    outcome = resolve_both(tmp_path / "universe", FOUND["obsoleter-not-installable"], rpm_key)
+    why = "nothing provides vir1 needed by pk3-1.0-1.noarch"
+    assert "Skipping packages with broken dependencies" in outcome.dnf.output and why in outcome.dnf.output
+    assert outcome.code == 0 and outcome.ours == {("pk0", "1.0-1", "noarch")}
+    assert "warning: dnf: a better candidate was skipped" in outcome.printed and why in outcome.printed, outcome.printed

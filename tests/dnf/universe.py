@@ -51,7 +51,9 @@ class Outcome:
             assert self.ours == self.dnf.installs, where
 
 
-def _ours(folder: Path, url: str, key: Path, request: list[str], manifest: Path) -> tuple[int, set[tuple[str, str, str]], str]:
+def _ours(
+    folder: Path, url: str, key: Path, request: list[str], manifest: Path
+) -> tuple[int, set[tuple[str, str, str]], str]:
     intent = folder / "intent" / "image.toml"
     intent.parent.mkdir()
     packages = ", ".join(f'"{p}"' for p in request)
