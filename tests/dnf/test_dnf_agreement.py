@@ -31,6 +31,8 @@ CASES = {
     "by-provide": ["virt-x"],
     "second-repository": ["extra-tool"],
     "already-installed": ["lib"],
+    "obsoleted-request": ["oldthing"],
+    "obsoleted-request-by-name-dot-arch": ["oldthing.noarch"],
     "many": ["app", "gcc14", "kernel-devel", "newthing", "epochy", "rec-user", "extra-tool"],
 }
 
@@ -75,6 +77,22 @@ FOUND = {
         ],
         [],
         ["pk1", "pk0", "pk5"],
+    ),
+}
+
+# More rules of dnf's that a universe of its own shows.
+SMALL = {
+    # the base image has an obsoleter of the request: it satisfies the request, nothing is installed
+    "request-whose-obsoleter-is-installed": Universe(
+        [Rpm("pk0", "1.0"), Rpm("pk2", "1.0", obsoletes=["pk0 < 2.0"])],
+        [("pk2", "1.0")],
+        ["pk0"],
+    ),
+    # a request that needs an installed package older: dnf's install allows downgrades (Goal::install)
+    "dependency-downgraded": Universe(
+        [Rpm("pk0", "1.0"), Rpm("pk0", "2.0"), Rpm("pk1", "1.0", requires=["pk0 < 2.0"])],
+        [("pk0", "2.0")],
+        ["pk1"],
     ),
 }
 
@@ -131,8 +149,8 @@ def test_same_closure_as_dnf_with_weak_deps(tmp_path: Path, repos: Repos, rpm_ke
     assert ours == theirs
 
 
-@pytest.mark.parametrize("universe", list(FOUND.values()), ids=list(FOUND))
-def test_same_closure_as_dnf_on_a_found_universe(tmp_path: Path, rpm_key: RpmKey, universe: Universe) -> None:
+@pytest.mark.parametrize("universe", [*FOUND.values(), *SMALL.values()], ids=[*FOUND, *SMALL])
+def test_same_closure_as_dnf_on_a_universe_of_its_own(tmp_path: Path, rpm_key: RpmKey, universe: Universe) -> None:
     outcome = resolve_both(tmp_path / "universe", universe, rpm_key)
     outcome.check(f"request {universe.request}, base {universe.base}")
 
