@@ -103,7 +103,7 @@ class Solver:
                 if not _excluded(s.name, loaded.intent.includepkgs, loaded.intent.excludepkgs)
             ]
         self.warnings: list[str] = []
-        self._with_obsoletes: list[Any] | None = None
+        self._obsoleters: dict[int, list[Any]] | None = None
         self.system = pool.add_repo("@System")
         self._add_installed(installed)
         considered += [s.id for s in self.system.solvables_iter()]
@@ -154,29 +154,26 @@ class Solver:
         if selection.flags != self.solv.Selection.SELECTION_NAME:
             return matched
         ids = {s.id for s in matched}
-        return matched + [s for s in self._obsoleters() if s.id not in ids and self._obsoletes_any(s, ids)]
+        obsoleters = self._obsoleted_by()
+        found = {o.id: o for s in matched for o in obsoleters.get(s.id, []) if o.id not in ids}
+        return matched + list(found.values())
 
-    def _obsoleters(self) -> list[Any]:
-        """Every package dnf's query sees (the considered available ones and the installed ones) that has
-        an Obsoletes, computed once."""
-        if self._with_obsoletes is None:
-            key = self.solv.SOLVABLE_OBSOLETES
-            self._with_obsoletes = [
-                s
-                for s in self.pool.solvables_iter()
-                if (s.repo.name == "@System" or self._considered(s)) and s.lookup_deparray(key)
-            ]
-        return self._with_obsoletes
-
-    def _obsoletes_any(self, s: Any, ids: set[int]) -> bool:
-        """libdnf's `filter(obsoletes=...)`: an Obsoletes of `s` names one of `ids` and its version range
-        holds for it (by name, not by what it provides: rpm's obsoletes)."""
-        solv = self.solv
-        return any(
-            target.id in ids and target.matchesdep(solv.SOLVABLE_NAME, dep)
-            for dep in s.lookup_deparray(solv.SOLVABLE_OBSOLETES)
-            for target in self.pool.whatprovides(dep)
-        )
+    def _obsoleted_by(self) -> dict[int, list[Any]]:
+        """Package id -> the packages that obsolete it, as libdnf's `filter(obsoletes=...)` finds them: among
+        what dnf's query sees (the considered available packages and the installed ones), an Obsoletes that
+        names the package and whose version range holds for it (by name, not by what it provides, as rpm
+        obsoletes). Computed once."""
+        if self._obsoleters is None:
+            solv = self.solv
+            self._obsoleters = {}
+            for s in self.pool.solvables_iter():
+                if s.repo.name != "@System" and not self._considered(s):
+                    continue
+                for dep in s.lookup_deparray(solv.SOLVABLE_OBSOLETES):
+                    for target in self.pool.whatprovides(dep):
+                        if target.matchesdep(solv.SOLVABLE_NAME, dep):
+                            self._obsoleters.setdefault(target.id, []).append(s)
+        return self._obsoleters
 
     def _select(self, text: str, key: str) -> Any:
         """What `dnf install <text>` matches: a name (with .arch or -version-release), else a provide."""
