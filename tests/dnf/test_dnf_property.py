@@ -1,8 +1,9 @@
 """Property: on random rpm repositories and base images, the closure is the one dnf computes (or both refuse).
 
 Random dependency graphs (one or two versions per name, version relations of every kind, virtual provides,
-missing names, Obsoletes and Conflicts, and a base image with some versions installed) are built as real
-signed rpms and repositories and resolved by Debian's dnf 4.14 and by `lock update` (tests/dnf/universe.py).
+missing names, Obsoletes and Conflicts, a base image with some versions installed, and a request by name,
+name.arch, name-version-release or provide) are built as real signed rpms and repositories and resolved by
+Debian's dnf 4.14 and by `lock update` (tests/dnf/universe.py).
 Every run draws the same EXAMPLES universes (derandomized: a red build means a change broke something);
 `DNF_PROPERTY_EXAMPLES=40` searches that many random ones instead. Each disagreement found belongs in
 tests/dnf/test_dnf_agreement.py's FOUND as a named case.
@@ -51,8 +52,20 @@ def universes(draw: st.DrawFn) -> Universe:
             rpms.append(rpm)
     versions = sorted({(r.name, r.version) for r in rpms})
     base = draw(st.lists(st.sampled_from(versions), max_size=3, unique_by=lambda v: v[0]))
-    request = draw(st.lists(st.sampled_from(sorted({r.name for r in rpms})), min_size=1, max_size=3, unique=True))
-    return Universe(rpms, base, request)
+    provided = sorted({v for r in rpms for v in r.provides})
+    wanted = draw(
+        st.lists(st.sampled_from(sorted({r.name for r in rpms}) + provided), min_size=1, max_size=3, unique=True)
+    )
+    return Universe(rpms, base, [draw(_spelling(want, versions)) for want in wanted])
+
+
+def _spelling(want: str, versions: list[tuple[str, str]]) -> st.SearchStrategy[str]:
+    """How `dnf install` may be asked for it: a name mostly, else name.arch or name-version-release (which
+    take no obsoleters); a provide as it is."""
+    if want in VIRTUALS:
+        return st.just(want)
+    forms = [want, want, f"{want}.noarch", *(f"{want}-{v}-1" for n, v in versions if n == want)]
+    return st.sampled_from(forms)
 
 
 @settings(
