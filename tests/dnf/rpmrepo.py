@@ -192,9 +192,12 @@ def dnf_install(
         if header:
             section = header.group(1)
             continue
-        if not line.startswith(" ") or section is None:
-            if line.strip() == "" or line.startswith("Transaction Summary"):
-                section = None
+        if not line.startswith(" "):
+            # any other heading ends the section: "Skipping packages with broken dependencies:" lists what
+            # dnf (best=False) left out, not what it installs
+            section = None
+            continue
+        if section is None:
             continue
         row = _ROW.match(line)
         if row is None:

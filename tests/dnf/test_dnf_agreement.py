@@ -3,6 +3,9 @@
 Each case runs Debian's dnf 4.14 (`--installroot --releasever --assumeno install`, gpgcheck and
 repo_gpgcheck on) against the signed test repositories, then `lock update` on the same inputs, and
 compares the sets of (name, [epoch:]version-release, arch) installed or upgraded to.
+
+FOUND holds the universes the property test (test_dnf_property.py) once found dnf and imagelock to disagree
+on, each verbatim as hypothesis shrank it, in a repository of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import pytest
 
 from tests.dnf import scenario
 from tests.dnf.conftest import Repos, write_intent
-from tests.dnf.rpmrepo import RpmKey, dnf_install
+from tests.dnf.rpmrepo import Rpm, RpmKey, dnf_install
+from tests.dnf.universe import Universe, resolve_both
 
 CASES = {
     "upgrade-of-base-and-its-dependant": ["app"],
@@ -27,7 +31,69 @@ CASES = {
     "by-provide": ["virt-x"],
     "second-repository": ["extra-tool"],
     "already-installed": ["lib"],
+    "obsoleted-request": ["oldthing"],
+    "obsoleted-request-by-name-dot-arch": ["oldthing.noarch"],
     "many": ["app", "gcc14", "kernel-devel", "newthing", "epochy", "rec-user", "extra-tool"],
+}
+
+# dnf install X, where X is obsoleted by available packages, selects X or any of them (obsoletes=True), and
+# libsolv's policy prefers an obsoleter over what it obsoletes (dnf: "pk0 is obsoleted by pk2").
+FOUND = {
+    # pk2 and pk4 both obsolete pk0 < 2.0: dnf installs pk2 alone (the same version, the first name)
+    "request-obsoleted-by-two": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"], conflicts=["pk0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk3", "1.0"),
+            Rpm("pk4", "1.0", obsoletes=["pk0 < 2.0"]),
+            Rpm("pk5", "2.0", requires=["pk1"], provides=["vir0"]),
+        ],
+        [],
+        ["pk0"],
+    ),
+    # pk3 obsoletes pk0 but needs the missing vir1: with best=False dnf skips it (and says so), installs pk0
+    "obsoleter-not-installable": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"]),
+            Rpm("pk3", "1.0", requires=["vir1"], provides=["vir0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk4", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk5", "1.0", provides=["vir0"]),
+        ],
+        [],
+        ["pk0"],
+    ),
+    # pk1 conflicts pk0, and pk5 (also requested) obsoletes it: the request pk0 is met by pk5
+    "request-met-by-another-requests-obsoletes": Universe(
+        [
+            Rpm("pk0", "1.0", provides=["vir0"]),
+            Rpm("pk1", "1.0", provides=["vir0"], conflicts=["pk0"]),
+            Rpm("pk2", "1.0", provides=["vir0"]),
+            Rpm("pk3", "1.0", requires=["pk0 >= 1.0"], provides=["vir0"], conflicts=["pk0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk4", "1.0", provides=["vir0"], obsoletes=["pk0 < 2.0"]),
+            Rpm("pk5", "1.0", obsoletes=["pk0 < 2.0"]),
+        ],
+        [],
+        ["pk1", "pk0", "pk5"],
+    ),
+}
+
+# More rules of dnf's that a universe of its own shows.
+SMALL = {
+    # the base image has an obsoleter of the request: it satisfies the request, nothing is installed
+    "request-whose-obsoleter-is-installed": Universe(
+        [Rpm("pk0", "1.0"), Rpm("pk2", "1.0", obsoletes=["pk0 < 2.0"])],
+        [("pk2", "1.0")],
+        ["pk0"],
+    ),
+    # a request that needs an installed package older: dnf's install allows downgrades (Goal::install)
+    "dependency-downgraded": Universe(
+        [Rpm("pk0", "1.0"), Rpm("pk0", "2.0"), Rpm("pk1", "1.0", requires=["pk0 < 2.0"])],
+        [("pk0", "2.0")],
+        ["pk1"],
+    ),
 }
 
 
@@ -81,3 +147,18 @@ def test_same_closure_as_dnf_with_weak_deps(tmp_path: Path, repos: Repos, rpm_ke
     assert ("rec-dep", "1.0-1", "noarch") in theirs
     ours = _ours(tmp_path, repos, rpm_key, ["rec-user"], lock_cli, dnf="install-weak-deps = true")
     assert ours == theirs
+
+
+@pytest.mark.parametrize("universe", [*FOUND.values(), *SMALL.values()], ids=[*FOUND, *SMALL])
+def test_same_closure_as_dnf_on_a_universe_of_its_own(tmp_path: Path, rpm_key: RpmKey, universe: Universe) -> None:
+    outcome = resolve_both(tmp_path / "universe", universe, rpm_key)
+    outcome.check(f"request {universe.request}, base {universe.base}")
+
+
+def test_the_skipped_best_candidate_is_named_as_dnf_names_it(tmp_path: Path, rpm_key: RpmKey) -> None:
+    """best=False: dnf installs pk0 and says which better candidate it skipped and why; so does the lock."""
+    outcome = resolve_both(tmp_path / "universe", FOUND["obsoleter-not-installable"], rpm_key)
+    why = "nothing provides vir1 needed by pk3-1.0-1.noarch"
+    assert "Skipping packages with broken dependencies" in outcome.dnf.output and why in outcome.dnf.output
+    assert outcome.code == 0 and outcome.ours == {("pk0", "1.0-1", "noarch")}
+    assert "warning: dnf: a better candidate was skipped" in outcome.printed and why in outcome.printed, outcome.printed

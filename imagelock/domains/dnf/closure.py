@@ -1,10 +1,13 @@
 """The closure `dnf install` computes, by libsolv, the SAT solver dnf itself uses (through libdnf).
 
 libsolv reads the verified primary metadata (`repo.add_rpmmd`), the base image's installed packages form
-the `@System` repository, and the request is solved with the solver flags libdnf's Goal sets for
-`dnf install` (no uninstalling, yum-style obsoletes, best candidates obeying policy, installonly packages
-such as kernel-devel installed beside the running ones, weak dependencies as `install_weak_deps` says).
-tests/dnf/test_dnf_agreement.py holds the result to Debian's dnf 4.14 on the same repositories and base.
+the `@System` repository, and the request is solved with the jobs and solver flags libdnf's Goal makes for
+`dnf install` under the dnf.conf that distributions ship (best=False, strict=True, obsoletes=True): each
+request is one SOLVER_INSTALL of a set of packages (dnf's selector: what the name matches, plus every
+package that obsoletes one of those when the request is a bare name), no uninstalling, downgrades allowed,
+yum-style obsoletes, best candidates obeying policy, installonly packages such as kernel-devel installed
+beside the running ones, weak dependencies as `install_weak_deps` says. tests/dnf/test_dnf_agreement.py
+holds the result to Debian's dnf 4.14 on the same repositories and base.
 
 `solv` is the PyPI wheel of libsolv's own Python binding (manylinux, CPython 3.11); it is imported here
 only, so nothing but `lock update` of a `[dnf]` intent loads it.
@@ -100,6 +103,7 @@ class Solver:
                 if not _excluded(s.name, loaded.intent.includepkgs, loaded.intent.excludepkgs)
             ]
         self.warnings: list[str] = []
+        self._obsoleters: dict[int, list[Any]] | None = None
         self.system = pool.add_repo("@System")
         self._add_installed(installed)
         considered += [s.id for s in self.system.solvables_iter()]
@@ -141,6 +145,36 @@ class Solver:
                 f"dependencies are unknown: {', '.join(unknown[:8])}{' ...' if len(unknown) > 8 else ''}"
             )
 
+    def _candidates(self, text: str, key: str) -> list[Any]:
+        """The packages of dnf's selector for `dnf install <text>` (dnf/subject.py `_get_best_selectors`):
+        what the text matches and, when it matched as a bare name, every package that obsoletes one of
+        those (dnf's `obsoletes=True`: "pk0 is obsoleted by pk2, trying to install pk2 instead")."""
+        selection = self._select(text, key)
+        matched = list(selection.solvables())
+        if selection.flags != self.solv.Selection.SELECTION_NAME:
+            return matched
+        ids = {s.id for s in matched}
+        obsoleters = self._obsoleted_by()
+        found = {o.id: o for s in matched for o in obsoleters.get(s.id, []) if o.id not in ids}
+        return matched + list(found.values())
+
+    def _obsoleted_by(self) -> dict[int, list[Any]]:
+        """Package id -> the packages that obsolete it, as libdnf's `filter(obsoletes=...)` finds them: among
+        what dnf's query sees (the considered available packages and the installed ones), an Obsoletes that
+        names the package and whose version range holds for it (by name, not by what it provides, as rpm
+        obsoletes). Computed once."""
+        if self._obsoleters is None:
+            solv = self.solv
+            self._obsoleters = {}
+            for s in self.pool.solvables_iter():
+                if s.repo.name != "@System" and not self._considered(s):
+                    continue
+                for dep in s.lookup_deparray(solv.SOLVABLE_OBSOLETES):
+                    for target in self.pool.whatprovides(dep):
+                        if target.matchesdep(solv.SOLVABLE_NAME, dep):
+                            self._obsoleters.setdefault(target.id, []).append(s)
+        return self._obsoleters
+
     def _select(self, text: str, key: str) -> Any:
         """What `dnf install <text>` matches: a name (with .arch or -version-release), else a provide."""
         solv, pool = self.solv, self.pool
@@ -161,42 +195,67 @@ class Solver:
 
     def solve(self) -> Closure:
         solv, pool = self.solv, self.pool
-        jobs = []
-        requested: list[tuple[str, Any]] = []
+        # libdnf's sltrToJob of a selector holding packages: one job per request, SOLVER_SOLVABLE_ONE_OF
+        # them. No SOLVER_WEAK: dnf.conf's strict=True. No SOLVER_FORCEBEST: best=False, as Amazon Linux,
+        # Fedora and Debian ship it, so an installed package satisfies its request as it is ("already
+        # installed"), and a best candidate that cannot be installed gives way to the next (a warning below).
+        one_of = solv.Job.SOLVER_SOLVABLE_ONE_OF | solv.Job.SOLVER_SETARCH | solv.Job.SOLVER_SETEVR
+        installs = []
+        origin: dict[int, str] = {}
         for i, text in enumerate(self.intent.packages):
-            selection = self._select(text, f"dnf.packages[{i}]")
-            requested.append((text, selection))
-            # No SOLVER_FORCEBEST: dnf.conf's `best=False`, as Amazon Linux, Fedora and Debian ship it. So an
-            # installed package satisfies its request as it is ("already installed"), as with dnf.
-            jobs += selection.jobs(solv.Job.SOLVER_INSTALL)
+            candidates = self._candidates(text, f"dnf.packages[{i}]")
+            installs.append(pool.Job(solv.Job.SOLVER_INSTALL | one_of, pool.towhatprovides([s.id for s in candidates])))
+            for s in candidates:
+                origin.setdefault(s.id, text)
+        multiversion = []
         for provide in INSTALLONLY:
             selection = pool.select(provide, solv.Selection.SELECTION_PROVIDES)
             if not selection.isempty():
-                jobs += selection.jobs(solv.Job.SOLVER_MULTIVERSION)
-        solver = pool.Solver()
-        solver.set_flag(solv.Solver.SOLVER_FLAG_ALLOW_UNINSTALL, 0)
-        solver.set_flag(solv.Solver.SOLVER_FLAG_BEST_OBEY_POLICY, 1)
-        solver.set_flag(solv.Solver.SOLVER_FLAG_YUM_OBSOLETES, 1)
-        solver.set_flag(solv.Solver.SOLVER_FLAG_ALLOW_VENDORCHANGE, 1)
-        solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if self.intent.install_weak_deps else 1)
-        problems = solver.solve(jobs)
+                multiversion += selection.jobs(solv.Job.SOLVER_MULTIVERSION)
+        solver = self._solver(weak_deps=self.intent.install_weak_deps)
+        problems = solver.solve(installs + multiversion)
         if problems:
-            details = []
-            for problem in problems:
-                details.append(str(problem))
-                rules = [str(rule.info()) for rule in problem.findallproblemrules()]
-                details += [f"  {rule}" for rule in dict.fromkeys(rules) if rule != str(problem)][:6]
             count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
-            raise AnswerIsNo(f"dnf: the request cannot be installed ({count})", details)
+            raise AnswerIsNo(f"dnf: the request cannot be installed ({count})", self._explain(problems))
         transaction = solver.transaction()
         self._refuse_erasures(transaction)
         new = list(transaction.newsolvables())
         self._refuse_mixing(new)
-        origin: dict[int, str] = {}
-        for text, selection in requested:
-            for s in selection.solvables():
-                origin.setdefault(s.id, text)
-        return Closure([self._package(s, origin.get(s.id)) for s in new], list(self.warnings))
+        warnings = list(self.warnings) + self._skipped(installs, multiversion)
+        return Closure([self._package(s, origin.get(s.id)) for s in new], warnings)
+
+    def _solver(self, *, weak_deps: bool) -> Any:
+        """A solver with the flags libdnf's Goal sets for an install (Goal::Impl::initSolver and solve)."""
+        solv = self.solv
+        solver = self.pool.Solver()
+        solver.set_flag(solv.Solver.SOLVER_FLAG_ALLOW_UNINSTALL, 0)
+        solver.set_flag(solv.Solver.SOLVER_FLAG_ALLOW_DOWNGRADE, 1)  # Goal::install adds DNF_ALLOW_DOWNGRADE
+        solver.set_flag(solv.Solver.SOLVER_FLAG_BEST_OBEY_POLICY, 1)
+        solver.set_flag(solv.Solver.SOLVER_FLAG_YUM_OBSOLETES, 1)
+        solver.set_flag(solv.Solver.SOLVER_FLAG_ALLOW_VENDORCHANGE, 1)
+        solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if weak_deps else 1)
+        return solver
+
+    def _skipped(self, installs: list[Any], multiversion: list[Any]) -> list[str]:
+        """What dnf prints after a best=False solve (dnf/base.py `_skipped_packages`): the same jobs with
+        SOLVER_FORCEBEST, and why they fail, i.e. which better candidate was left out and why."""
+        solv = self.solv
+        forced = [self.pool.Job(job.how | solv.Job.SOLVER_FORCEBEST, job.what) for job in installs]
+        solver = self._solver(weak_deps=True)  # kept alive: its problems point into it
+        problems = solver.solve(forced + multiversion)
+        if not problems:
+            return []
+        return [f"a better candidate was skipped, as dnf (best=False) skips it: {problem}" for problem in problems]
+
+    @staticmethod
+    def _explain(problems: list[Any]) -> list[str]:
+        """Each problem and the rules that make it, as libsolv words them (and dnf prints them)."""
+        details = []
+        for problem in problems:
+            details.append(str(problem))
+            rules = [str(rule.info()) for rule in problem.findallproblemrules()]
+            details += [f"  {rule}" for rule in dict.fromkeys(rules) if rule != str(problem)][:6]
+        return details
 
     def _refuse_erasures(self, transaction: Any) -> None:
         """A package the transaction removes outright (not replaced by a newer one) is refused, as
