@@ -132,12 +132,13 @@ def update(
         and _unchanged(intent, previous, claimed, universe, engine)
     ):
         report = compat.evaluate(previous, targets)
-        if not report.violations and not _learns(previous, measured):
-            text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        current = text == lockfile.dumps(previous)  # else written before its layer and field digests were kept
+        if not report.violations and not _learns(previous, measured) and current:
             return UpdateResult(
                 lock=previous, text=text, path=path, changed=False, written=False, previous=previous, report=report
             )
-        if not report.violations:  # only learning moves it: nothing is resolved again
+        if not report.violations:  # only learning or the digests beside the content move it: nothing is resolved
             return _write(copy.deepcopy(previous), previous, intent, targets, path, started, dry_run, measured, learn)
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
     # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update
