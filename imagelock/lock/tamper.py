@@ -36,7 +36,7 @@ PIECE = 4  # hex digits of sha256 kept per field: 16 bits
 SHOWN = 3  # changes named in the one line; the rest are counted
 MAX_PAIRS = 250_000  # edited entries x recorded ones compared to pair them; beyond it, counted
 _HEX = re.compile(r"^(?:[0-9a-f]{4})*$")
-_LABEL_KEYS = ("name", "path", "dest", "repo", "suite", "region", "runfile", "id")
+_LABEL_KEYS = ("name", "repo", "path", "dest", "suite", "region", "runfile", "id")
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def _compare(part: str, is_list: bool, entries: list[Entry], recorded: list[str]
         ]
         used: set[int] = set()
         for overlap, i, j in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
-            if overlap and i not in paired and j not in used:  # the closest recorded entry is what it was
+            if (overlap or not is_list) and i not in paired and j not in used:  # the closest recorded one it was
                 paired[i] = j
                 used.add(j)
     elif unmatched:
