@@ -112,6 +112,8 @@ def update(
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     started = _on_disk(path)  # what a concurrent writer must not have replaced by the time this one writes
     previous, claimed = domains.read_lock(path) if started is not None else (None, None)
+    if previous is not None and claimed is not None:  # what it keeps it re-digests: an edit would pass as locked
+        domains.intact(path, previous, claimed, "nothing was written: restore it (`git checkout`) or remove it")
     known = domains.by_name()
     for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
         for name in names:

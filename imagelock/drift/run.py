@@ -96,7 +96,7 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
 
 def drift(req: DriftRequest) -> tuple[int, str]:
     """Returns the exit code and the report text (already written to req.output when given)."""
-    lock, _claimed = domains.read_lock(req.lock)
+    lock = domains.read_intact_lock(req.lock, "nothing was audited: a drift report against an edited lock says nothing")
     if req.output and Path(req.output).is_dir():
         raise InputError(req.output, None, "--output: is a directory (expected a report file path)")
     index = LockIndex(lock, strict_apt=req.strict)

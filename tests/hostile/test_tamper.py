@@ -277,3 +277,53 @@ def test_field_digests_do_not_change_the_digest_or_the_image(seed: Path) -> None
     assert claimed == lock.digest()
     bare = (seed / "seed.lock").read_text().partition(f"[{tamper.PARTS}]")[0]
     assert domains.loads_lock(bare, "bare.lock")[0].digest() == claimed
+
+
+def test_a_lock_with_every_entry_of_a_huge_list_edited_is_answered_at_once() -> None:
+    """Pairing edited entries with recorded ones is bounded: past MAX_PAIRS they are counted, not compared."""
+    import time
+
+    entries = [{"name": f"p{i}", "sha256": f"{i:064x}", "size": i} for i in range(3000)]
+    written = {"schema": 1, "name": "x", "python": {"packages": entries}}
+    recorded = tamper.hints(written, ["python"])
+    edited = {**written, "python": {"packages": [{**e, "size": e["size"] + 1} for e in entries]}}
+    started = time.monotonic()
+    said = tamper.explain(edited, edited, recorded[tamper.PARTS], recorded[tamper.FIELDS], ["python"])
+    assert time.monotonic() - started < 5
+    assert said == "changed: layer python: 3000 entries of python.packages changed, added or removed"
+    one = {**written, "python": {"packages": [*entries[:-1], {**entries[-1], "size": 0}]}}
+    said = tamper.explain(one, one, recorded[tamper.PARTS], recorded[tamper.FIELDS], ["python"])
+    assert said == "changed: layer python, entry python.packages[2999] (p2999), field size"
+
+
+@pytest.mark.parametrize(
+    ("argv", "refused"),
+    [
+        (
+            ["update", "{seed}/seed.toml", "--replay", "{root}/snapshots/seed", "--only", "python"],
+            "nothing was written",
+        ),
+        (["update", "{seed}/seed.toml", "--learn", "{seed}/measured.json"], "nothing was written"),
+        (["mirror", "{seed}/seed.lock", "--to", "{seed}/mirror"], "nothing was mirrored"),
+        (["drift", "{seed}/seed.lock", "--facts", "{seed}/facts.json"], "nothing was audited"),
+        (["generate", "{seed}/seed.lock", "-o", "{seed}/out"], "nothing generated"),
+    ],
+)
+def test_every_command_that_acts_on_a_lock_refuses_an_edited_one(
+    seed: Path, lock_cli, argv: list[str], refused: str
+) -> None:
+    """`update --only python` keeps the other layers as the lock has them and digests them again: on an edited
+    lock it would make the edit look locked. Mirror, drift and generate would act on content nobody locked."""
+    lock = seed / "seed.lock"
+    text, index = CASES["apt sha256"][0](lock.read_text())
+    lock.write_text(text)
+    (seed / "measured.json").write_text('{"measured": []}')
+    (seed / "facts.json").write_text("{}")
+    before = tree_digest(seed)
+    run = lock_cli(*[a.format(seed=seed, root=ROOT) for a in argv])
+    assert run.code == 2, run.out + run.err
+    [line] = run.err.splitlines()
+    assert line.startswith(f"lock: error: {lock}: digest: the lock's content does not match its digest (recorded ")
+    assert f"changed: layer apt, entry apt.packages[{index}] (adduser), field sha256; " in line
+    assert f"(`lock sign` does); {refused}" in line
+    assert tree_digest(seed) == before
