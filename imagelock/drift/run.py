@@ -15,7 +15,7 @@ from pathlib import Path
 from imagelock import domains
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
-from imagelock.drift.report import render
+from imagelock.drift.report import render, shown
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError
 from imagelock.untrusted import load_json, read_text
 from imagelock.writes import write_atomic
@@ -102,7 +102,7 @@ def drift(req: DriftRequest) -> tuple[int, str]:
     index = LockIndex(lock, strict_apt=req.strict)
     audits, fleet = gather(index, req)
     if not fleet and audits[0].error is not None:
-        raise UpstreamError(f"{audits[0].target}: could not audit: {audits[0].error}")
+        raise UpstreamError(f"{shown(audits[0].target)}: could not audit: {shown(audits[0].error)}")
     if not audits:
         raise UpstreamError("no machine to audit")
     text = render(audits, req.fmt, req.lock, index.image, index.digest)
