@@ -55,7 +55,8 @@ def sign(lock: Path, key: Path) -> Path:
     signature = done.stdout.decode("ascii", "replace")
     if done.returncode != 0 or not signature.startswith(ARMOR):
         reason = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
-        raise InputError(key, None, f"ssh-keygen could not sign with this key ({reason})")
+        hint = ": load it into ssh-agent first (`ssh-add KEY`)" if "passphrase" in reason else ""
+        raise InputError(key, None, f"ssh-keygen could not sign with this key ({reason}){hint}")
     out = signature_path(lock)
     write_atomic(out, signature)
     return out

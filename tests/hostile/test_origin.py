@@ -4,8 +4,10 @@ unreadable signature, key or allowed-signers file. Hostile names never reach ssh
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,49 @@ def test_hostile_lock_names_are_names(
     assert run.code == 0, run.out + run.err
     assert "; signed by platform@example.com (image " in run.out
     assert sorted(p.name for p in work.iterdir()) == sorted([name, f"{name}.sig"])  # nothing ran: no `pwned`
+
+
+@pytest.fixture
+def agent(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real ssh-agent in the foreground (-D) on a socket of this test's own, stopped when the test ends."""
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        yield {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_key_held_by_ssh_agent_signs_by_its_public_half(
+    seed: Path, tmp_path: Path, agent: dict[str, str], lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A passphrase-protected key is signed with through the agent: `--key` names its public half."""
+    key = tmp_path / "held"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "held", "-f", str(key)], check=True)
+    subprocess.run(["ssh-add", "-q", str(key)], env=agent, check=True, capture_output=True)
+    key.unlink()  # only the agent holds the private half now
+    monkeypatch.setenv("SSH_AUTH_SOCK", agent["SSH_AUTH_SOCK"])
+    signed = lock_cli("sign", str(seed / "seed.lock"), "--key", str(key.with_suffix(".pub")))
+    assert signed.code == 0, signed.err
+    allowed = tmp_path / "allowed"
+    allowed.write_text(f"held@example.com {key.with_suffix('.pub').read_text().strip()}\n")
+    run = lock_cli("check", str(seed / "seed.toml"), "--verify-signature", str(allowed))
+    assert run.code == 0, run.out + run.err
+    assert "; signed by held@example.com (image " in run.out
+
+
+def test_a_passphrase_protected_key_without_the_agent_is_one_line(seed: Path, tmp_path: Path, lock_cli) -> None:
+    key = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(key)], check=True)
+    before = tree_digest(seed)
+    run = lock_cli("sign", str(seed / "seed.lock"), "--key", str(key))
+    assert run.code == 2
+    [line] = run.err.splitlines()
+    assert line.startswith(f"lock: error: {key}: ssh-keygen could not sign with this key (")
+    assert line.endswith(": load it into ssh-agent first (`ssh-add KEY`)")
+    assert tree_digest(seed) == before
