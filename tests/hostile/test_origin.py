@@ -24,6 +24,13 @@ def seed(tmp_path: Path) -> Path:
     return tmp_path / "locks"
 
 
+def _one_error(run) -> str:  # type: ignore[no-untyped-def]
+    """The one line a refusal prints (exit 2)."""
+    assert run.code == 2, run.out + run.err
+    [line] = run.err.splitlines()
+    return line
+
+
 @pytest.fixture
 def keys(tmp_path: Path) -> dict[str, Path]:
     out = {}
@@ -93,8 +100,7 @@ def test_a_git_commit_signature_is_not_a_lock_signature(seed: Path, keys: dict[s
 def test_missing_pieces_are_one_line_and_exit_2(seed: Path, keys: dict[str, Path], lock_cli, argv, expected) -> None:
     before = tree_digest(seed)
     run = lock_cli(*argv(seed, keys))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert expected in line
     assert tree_digest(seed) == before
 
@@ -104,8 +110,7 @@ def test_an_unreadable_signature_or_allowed_signers_line_is_exit_2(seed: Path, k
     (seed / "seed.lock.sig").write_text("-----BEGIN SSH SIGNATURE-----\nnot base64 at all\n")
     before = tree_digest(seed)
     run = lock_cli("check", str(seed / "seed.toml"), "--verify-signature", str(keys["allowed"]))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert line.startswith(f"lock: error: {seed / 'seed.lock.sig'}: not a readable SSH signature (ssh-keygen: ")
     (seed / "seed.lock.sig").write_text("hello\n")
     run = lock_cli("check", str(seed / "seed.toml"), "--verify-signature", str(keys["allowed"]))
@@ -116,8 +121,7 @@ def test_an_unreadable_signature_or_allowed_signers_line_is_exit_2(seed: Path, k
     garbled = keys["allowed"].with_name("garbled")
     garbled.write_text("platform@example.com ssh-ed25519 AAAAnotakey\n")
     run = lock_cli("check", str(seed / "seed.toml"), "--verify-signature", str(garbled))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert line.startswith(f"lock: error: {garbled}: line 1: ssh-keygen cannot read it (")
     assert line.endswith("expected `principal key-type key` per line")
     assert tree_digest(seed) == before
@@ -140,8 +144,7 @@ def test_a_failed_signing_leaves_the_old_signature(seed: Path, keys: dict[str, P
     not_a_key.write_text("this is no private key\n")
     before = tree_digest(seed)
     run = lock_cli("sign", str(lock), "--key", str(not_a_key))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert line.startswith(f"lock: error: {not_a_key}: ssh-keygen could not sign with this key (")
     assert tree_digest(seed) == before
     assert lock_cli("check", str(seed / "seed.toml"), "--verify-signature", str(keys["allowed"])).code == 0
@@ -150,8 +153,7 @@ def test_a_failed_signing_leaves_the_old_signature(seed: Path, keys: dict[str, P
 def test_a_signature_path_that_is_a_directory_is_one_line(seed: Path, keys: dict[str, Path], lock_cli) -> None:
     (seed / "seed.lock.sig").mkdir()
     run = lock_cli("sign", str(seed / "seed.lock"), "--key", str(keys["platform"]))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert line.startswith(f"lock: error: {seed / 'seed.lock.sig'}: ")
     assert not [p for p in seed.iterdir() if p.name.startswith(".seed.lock.sig")]  # no temp file left
 
@@ -213,8 +215,7 @@ def test_a_passphrase_protected_key_without_the_agent_is_one_line(seed: Path, tm
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(key)], check=True)
     before = tree_digest(seed)
     run = lock_cli("sign", str(seed / "seed.lock"), "--key", str(key))
-    assert run.code == 2
-    [line] = run.err.splitlines()
+    line = _one_error(run)
     assert line.startswith(f"lock: error: {key}: ssh-keygen could not sign with this key (")
     assert line.endswith(": load it into ssh-agent first (`ssh-add KEY`)")
     assert tree_digest(seed) == before
