@@ -17,7 +17,6 @@ from imagelock.build import bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
-from imagelock.lock import tamper
 from imagelock.lock.model import Lock
 
 EXECUTABLE = {"bootstrap.sh"}
@@ -31,11 +30,7 @@ class Written:
 
 def load(lock_path: str | Path) -> tuple[Lock, str]:
     """The lock and its exact text; refuses a lock whose content does not match its digest."""
-    lock, claimed = domains.read_lock(lock_path)
-    actual = lock.digest()
-    if claimed != actual:
-        why = tamper.line(lock_path, lock.to_table(), list(lock.layers), claimed, actual)
-        raise InputError(lock_path, "digest", f"{why}; nothing generated")
+    lock = domains.read_intact_lock(lock_path, "nothing generated")
     return lock, Path(lock_path).read_text(encoding="utf-8")
 
 

@@ -223,7 +223,7 @@ def run_mirror(
     if not 1 <= jobs <= MAX_JOBS:
         raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")
     target = open_target(to, record_as)
-    lock, _ = domains.read_lock(lock_path)
+    lock = domains.read_intact_lock(lock_path, "nothing was mirrored")
     summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
     summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
     directory = target.root if isinstance(target, DirectoryTarget) else None

@@ -112,6 +112,8 @@ def update(
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
     started = _on_disk(path)  # what a concurrent writer must not have replaced by the time this one writes
     previous, claimed = domains.read_lock(path) if started is not None else (None, None)
+    if previous is not None and claimed is not None:  # what it keeps it re-digests: an edit would pass as locked
+        domains.intact(path, previous, claimed, "nothing was written: restore it (`git checkout`) or remove it")
     known = domains.by_name()
     for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
         for name in names:
@@ -132,12 +134,13 @@ def update(
         and _unchanged(intent, previous, claimed, universe, engine)
     ):
         report = compat.evaluate(previous, targets)
-        if not report.violations and not _learns(previous, measured):
-            text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        current = text == lockfile.dumps(previous)  # else written before its layer and field digests were kept
+        if not report.violations and not _learns(previous, measured) and current:
             return UpdateResult(
                 lock=previous, text=text, path=path, changed=False, written=False, previous=previous, report=report
             )
-        if not report.violations:  # only learning moves it: nothing is resolved again
+        if not report.violations:  # only learning or the digests beside the content move it: nothing is resolved
             return _write(copy.deepcopy(previous), previous, intent, targets, path, started, dry_run, measured, learn)
     lock = Lock(name=intent.name, intent_sha256=intent.sha256, universe=universe)
     # Where `lock mirror` put the artifacts stays recorded; artifacts new in this update

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from imagelock.domains import apt, base, containers, dnf, files, models, nvidia, python
 from imagelock.domains.contract import Domain
+from imagelock.errors import InputError
 from imagelock.intent import document as intent_document
 from imagelock.intent.document import Intent
-from imagelock.lock import codec
+from imagelock.lock import codec, tamper
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import LockDiff, diff
 from imagelock.lock.model import Lock
@@ -50,6 +51,22 @@ def loads_intent(text: str, path: str | Path) -> Intent:
 def read_lock(path: str | Path) -> tuple[Lock, str]:
     """A lock and the digest it claims."""
     return codec.read(path, {domain.name: domain.layer for domain in DOMAINS})
+
+
+def read_intact_lock(path: str | Path, refused: str) -> Lock:
+    """A lock whose content matches its digest (see `intact`)."""
+    return intact(path, *read_lock(path), refused)
+
+
+def intact(path: str | Path, lock: Lock, claimed: str, refused: str) -> Lock:
+    """The lock, when its content matches the digest it claims. One edited by hand is refused, naming what
+    changed: every command that acts on a lock (generate, mirror, drift, update) would otherwise act on, or
+    re-digest and so launder, content nobody locked. `refused` ends the line: what was not done."""
+    actual = lock.digest()
+    if claimed != actual:
+        why = tamper.line(path, lock.to_table(), list(lock.layers), claimed, actual)
+        raise InputError(path, "digest", f"{why}; {refused}")
+    return lock
 
 
 def loads_lock(text: str, path: str | Path) -> tuple[Lock, str]:

@@ -25,7 +25,20 @@ from imagelock.drift.compare import Audit, Finding, layers_of, sorted_findings
 ABSENT = "∅"
 
 
+def shown(text: str) -> str:
+    """Text a machine sent, fit for one line of a report: every character that is not printable (a newline,
+    an escape sequence, a bidi override, a character XML 1.0 forbids) is written as its escape, so a worker
+    can neither forge another machine's line, nor drive the reader's terminal, nor break the JUnit XML."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def finding_line(f: Finding) -> str:
+    return shown(_finding_line(f))
+
+
+def _finding_line(f: Finding) -> str:
     if f.kind == "changed-hash" and f.expected and f.actual and f.detail and f.expected == "RECORD":
         return f"{f.subject}: files differ from RECORD ({f.actual}: {f.detail})"
     if f.kind == "changed-hash" and f.expected is None:
@@ -45,12 +58,13 @@ def _counts(findings: Sequence[Finding]) -> str:
 
 
 def summary_line(audit: Audit, image: str) -> str:
+    target = shown(audit.target)
     if audit.error is not None:
-        return f"{audit.target}: could not audit: {audit.error}"
+        return f"{target}: could not audit: {shown(audit.error)}"
     if not audit.findings:
-        return f"{audit.target}: clean: no drift from {image}"
+        return f"{target}: clean: no drift from {image}"
     n = len(audit.findings)
-    return f"{audit.target}: drifted: {n} finding{'s' if n != 1 else ''} ({_counts(audit.findings)}) against {image}"
+    return f"{target}: drifted: {n} finding{'s' if n != 1 else ''} ({_counts(audit.findings)}) against {image}"
 
 
 def text_audit(audit: Audit, image: str) -> str:
@@ -133,17 +147,19 @@ def junit_report(audits: Sequence[Audit], image: str) -> str:
         errors=str(c["unreachable"]),
     )
     for a in sorted(audits, key=lambda a: a.target):
-        suite = ET.SubElement(suites, "testsuite", name=a.target)
+        target = shown(a.target)
+        suite = ET.SubElement(suites, "testsuite", name=target)
         if a.error is not None:
             suite.set("tests", "1")
             suite.set("errors", "1")
             suite.set("failures", "0")
-            case = ET.SubElement(suite, "testcase", classname=a.target, name="audit")
-            ET.SubElement(case, "error", message=a.error, type="could-not-audit").text = a.error
+            case = ET.SubElement(suite, "testcase", classname=target, name="audit")
+            error = shown(a.error)
+            ET.SubElement(case, "error", message=error, type="could-not-audit").text = error
             continue
         failing = 0
         for layer in layers:
-            case = ET.SubElement(suite, "testcase", classname=a.target, name=layer)
+            case = ET.SubElement(suite, "testcase", classname=target, name=layer)
             found = [f for f in sorted_findings(a.findings) if f.layer == layer]
             if found:
                 failing += 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from imagelock import domains
 from imagelock.drift import collector
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
-from imagelock.drift.report import render
+from imagelock.drift.report import render, shown
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError
 from imagelock.untrusted import load_json, read_text
 from imagelock.writes import write_atomic
@@ -96,13 +96,13 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
 
 def drift(req: DriftRequest) -> tuple[int, str]:
     """Returns the exit code and the report text (already written to req.output when given)."""
-    lock, _claimed = domains.read_lock(req.lock)
+    lock = domains.read_intact_lock(req.lock, "nothing was audited: a drift report against an edited lock says nothing")
     if req.output and Path(req.output).is_dir():
         raise InputError(req.output, None, "--output: is a directory (expected a report file path)")
     index = LockIndex(lock, strict_apt=req.strict)
     audits, fleet = gather(index, req)
     if not fleet and audits[0].error is not None:
-        raise UpstreamError(f"{audits[0].target}: could not audit: {audits[0].error}")
+        raise UpstreamError(f"{shown(audits[0].target)}: could not audit: {shown(audits[0].error)}")
     if not audits:
         raise UpstreamError("no machine to audit")
     text = render(audits, req.fmt, req.lock, index.image, index.digest)

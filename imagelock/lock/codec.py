@@ -31,8 +31,8 @@ def dumps(lock: Lock) -> str:
     head = {"schema": table.pop("schema"), "name": table.pop("name")}
     if "version" in table:
         head["version"] = table.pop("version")
-    parts = tamper.part_digests({**head, **table}, list(lock.layers))
-    ordered = {**head, "digest": digest, **table, tamper.PARTS: parts}
+    hints = tamper.hints({**head, **table}, list(lock.layers))  # outside the digest: where an edit is
+    ordered = {**head, "digest": digest, **table, **hints}
     header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
     return header + tomli_w.dumps(ordered, multiline_strings=False)
 
@@ -42,6 +42,7 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     table = load_toml(text, path)
     claimed = table.pop("digest", None)
     table.pop(tamper.PARTS, None)
+    table.pop(tamper.FIELDS, None)
     if not isinstance(claimed, str):
         raise InputError(path, "digest", "missing: expected the lock's sha256 digest")
     schema = table.get("schema")

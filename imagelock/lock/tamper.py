@@ -1,140 +1,300 @@
 """Saying what changed in a lock whose content no longer matches its digest: the layer, the entry, the field.
 
-The digest covers the whole content. Beside it a lock keeps one digest per part (its head, each layer,
-its mirror: `[layer-digests]`), outside what the digest covers, so a changed part can be named from the
-lock alone. The entry and the field need the content as it was: when the lock is in a git repository,
-the newest committed copy whose content still matches the digest this one claims is that content, and
-the two are compared value by value. Without it the message names the part.
+The digest covers the whole content and proves only *that* it changed. Beside it a lock keeps two
+tables its digest does not cover, written from the content by `lock update`:
 
-The digest proves integrity, not origin: whoever can write the lock can also recompute every digest in
-it. A signature (`lock sign`) says who wrote it.
+- `[layer-digests]`: the sha256 of each part (its head, each layer, its mirror). A part whose digest
+  still matches did not change; when every part matches, the `digest` line itself was edited.
+- `[field-digests]`: per entry of every list (`python.packages`, `models.files` ...) and per table, 16
+  bits of sha256 for each field, `field path + value`. Within a changed part, the entry whose field
+  hashes differ from every recorded one is the one edited, and its fields whose hashes are not among
+  its recorded ones are the fields edited, found from the lock alone: no history, no network.
+
+Sixteen bits cannot prove anything and need not: the digest decides whether a lock is intact, these
+tables only point at where. Whoever edits a lock can edit them too (and can recompute the digest): the
+digest proves integrity, not origin. A signature (`lock sign`) says who wrote it.
 """
 
 from __future__ import annotations
 
-import subprocess
-import tomllib
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from imagelock.lock.tables import content_table, digest_table
 from imagelock.untrusted import load_toml, read_text
 
-PARTS = "layer-digests"  # the table of per-part digests, outside the content the digest covers
+PARTS = "layer-digests"  # per-part sha256, outside the content the digest covers
+FIELDS = "field-digests"  # per-entry field hashes, outside it too
 HEAD = "head"
-GIT_DEPTH = 50  # commits of the lock's history searched for its intact copy
+MIRROR = "mirror"
+PIECE = 4  # hex digits of sha256 kept per field: 16 bits
+SHOWN = 3  # changes named in the one line; the rest are counted
+MAX_PAIRS = 250_000  # edited entries x recorded ones compared to pair them; beyond it, counted
+_HEX = re.compile(r"^(?:[0-9a-f]{4})*$")
+_LABEL_KEYS = ("name", "repo", "path", "dest", "suite", "region", "runfile", "id")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a lock's content: where it is, how to call it, and its fields' hashes by field path."""
+
+    where: str  # `python.packages[112]`, or the table's own path (`nvidia`, `universe`)
+    label: str | None  # its name, path or dest, when it has one
+    fields: tuple[tuple[str, str], ...]  # (field path within the entry, its hash), sorted by path
+    in_list: bool  # an item of a list (`[[python.packages]]`), not a table of its own (`[nvidia]`)
+
+    def fingerprint(self) -> str:
+        return "".join(h for _, h in self.fields)
 
 
 def part_digests(table: dict[str, Any], layers: list[str]) -> dict[str, str]:
     """The digest of each part of a lock's content table: its head, each layer, its mirror."""
     content = content_table(table)
-    head = {k: v for k, v in content.items() if k not in layers and k != "mirror"}
+    head = {k: v for k, v in content.items() if k not in layers and k != MIRROR}
     out = {HEAD: digest_table(head)}
-    for name in [*layers, "mirror"]:
+    for name in [*layers, MIRROR]:
         if name in content:
             out[name] = digest_table(content[name])
     return out
 
 
-def recorded_parts(path: str | Path) -> dict[str, str] | None:
-    """The per-part digests a lock file records (None: none, or not a table of strings)."""
-    parts = load_toml(read_text(path, "no such lock file"), path).get(PARTS)
-    if isinstance(parts, dict) and all(isinstance(v, str) for v in parts.values()):
-        return parts
-    return None
+def field_digests(table: dict[str, Any], layers: list[str]) -> dict[str, str | list[str]]:
+    """`[field-digests]`: per group (a table's path, or a list's path without indexes), its fingerprints."""
+    out: dict[str, str | list[str]] = {}
+    for group, (is_list, entries) in _groups(table, layers).items():
+        out[group] = [e.fingerprint() for e in entries] if is_list else entries[0].fingerprint()
+    return out
+
+
+def hints(table: dict[str, Any], layers: list[str]) -> dict[str, Any]:
+    """The two tables `lock update` writes after the content, from which a later edit can be located."""
+    return {PARTS: part_digests(table, layers), FIELDS: field_digests(table, layers)}
 
 
 def line(path: str | Path, table: dict[str, Any], layers: list[str], claimed: str, actual: str) -> str:
-    """Why a lock's content does not match its digest, naming what changed where the lock can tell."""
-    where = explain(path, table, recorded_parts(path), layers)
+    """Why a lock's content does not match its digest, naming the layer, entry and field that changed.
+
+    `table` is the lock as read (what the digest covers); the file is read again for the two hint tables
+    and for entries in the order the file holds them, so an index it names is the one a reader sees."""
+    raw = load_toml(read_text(path, "no such lock file"), path)
+    parts, fields = raw.pop(PARTS, None), raw.pop(FIELDS, None)
+    raw.pop("digest", None)
+    where = explain(table, raw, parts, fields, layers)
+    shown_claimed, shown_actual = distinct(claimed, actual)
     return (
-        f"the lock's content does not match its digest (recorded {claimed}, content {actual}): {where}; "
-        "the digest proves the lock is intact, not who wrote it (`lock sign` does)"
+        f"the lock's content does not match its digest (recorded {shown_claimed}, content {shown_actual}): "
+        f"{where}; the digest proves the lock is intact, not who wrote it (`lock sign` does)"
     )
 
 
-def explain(path: str | Path, table: dict[str, Any], recorded: dict[str, str] | None, layers: list[str]) -> str:
-    """What changed, as one clause: `python: packages[3] (six).wheel.sha256 …`, or the parts that changed."""
-    if recorded is None:
+def distinct(claimed: str, actual: str) -> tuple[str, str]:
+    """Both digests shortened alike, to 12 hex digits or as many more as it takes to tell them apart."""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", claimed):
+        return repr(claimed[:80]), actual[:12]
+    common = next((i for i, (a, b) in enumerate(zip(claimed, actual, strict=False)) if a != b), len(claimed))
+    n = max(12, common + 1)
+    return claimed[:n], actual[:n]
+
+
+def explain(table: dict[str, Any], raw: dict[str, Any], parts: Any, fields: Any, layers: list[str]) -> str:
+    """What changed, as one clause: `layer python, entry python.packages[112] (torch), field wheel.sha256`.
+
+    The parts that changed are those of `table` (the content the digest covers) whose digests differ;
+    within them, the entries of `raw` (the same content in the file's order) that no recorded one matches."""
+    if not (isinstance(parts, dict) and all(isinstance(v, str) for v in parts.values())):
         return "the lock records no per-layer digests to say where (written before they were kept)"
     now = part_digests(table, layers)
-    changed = sorted(name for name in now.keys() | recorded.keys() if now.get(name) != recorded.get(name))
+    names = [*layers, *sorted(k for k in parts if k not in layers and k not in (HEAD, MIRROR))]
+    changed = [n for n in [HEAD, *names, MIRROR] if n in now.keys() | parts.keys() and now.get(n) != parts.get(n)]
     if not changed:
         return "the `digest` line itself was edited (every layer still matches its own digest)"
-    original = _committed_original(Path(path), recorded)
-    if original is not None:
-        lines = _differences(original, content_table(table))
-        if lines:
-            shown = "; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else "")
-            return f"changed since it was written: {shown}"
-    parts = ", ".join("its head (name, universe, intent)" if p == HEAD else p for p in changed)
-    return f"changed in {parts} (no intact copy of this lock in git to name the entry and field)"
+    if not isinstance(fields, dict):
+        return (
+            f"changed in {_parts(changed)} (this lock records no field digests to name the entry and field: "
+            "it was written before they were kept)"
+        )
+    groups = _groups(raw, layers)
+    found: list[str] = []
+    unplaced: list[str] = []
+    for part in changed:
+        here: list[str] = []
+        for group in sorted(groups.keys() | fields.keys(), key=lambda g: (g.count("."), g)):
+            if _part_of(group, names) != part:
+                continue
+            if group not in groups:  # recorded, and no longer in the lock
+                value = fields[group]
+                if isinstance(value, list):
+                    here.append(f"{_part(part)}: all {len(value)} entries of {group} removed")
+                else:
+                    here.append(f"{_part(part)} removed" if group == part else f"{_part(part)}: {group} removed")
+                continue
+            is_list, entries = groups[group]
+            here += _compare(part, is_list, entries, _recorded(fields.get(group, []), is_list))
+        found += here
+        if not here:
+            unplaced.append(part)
+    if unplaced:
+        found.append(f"changed in {_parts(unplaced)} (its field digests do not say where: they were edited too)")
+    shown = found[:SHOWN]
+    more = len(found) - len(shown)
+    return "changed: " + "; ".join(shown) + (f"; and {more} more" if more else "")
 
 
-def _committed_original(path: Path, recorded: dict[str, str]) -> dict[str, Any] | None:
-    """The newest committed copy of this lock whose parts match the digests it claims, as a content table."""
-    try:
-        top = subprocess.run(
-            ["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10
-        )
-        if top.returncode != 0:
-            return None
-        rel = path.resolve().relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-        log = subprocess.run(
-            ["git", "-C", top.stdout.strip(), "log", f"-{GIT_DEPTH}", "--format=%H", "--", rel],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-        for commit in log.stdout.split():
-            shown = subprocess.run(
-                ["git", "-C", top.stdout.strip(), "show", f"{commit}:{rel}"], capture_output=True, timeout=20
-            )
-            if shown.returncode != 0:
-                continue
-            try:
-                old = tomllib.loads(shown.stdout.decode("utf-8"))
-            except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-                continue
-            stored = old.pop("layer-digests", None)
-            old.pop("digest", None)
-            if stored == recorded and part_digests(old, [k for k in stored if k not in (HEAD, "mirror")]) == recorded:
-                return content_table(old)
-    except (OSError, ValueError, subprocess.SubprocessError):
+def _parts(names: list[str]) -> str:
+    return ", ".join(_part(n) for n in names)
+
+
+def _part(name: str) -> str:
+    if name == HEAD:
+        return "the head"
+    if name == MIRROR:
+        return "the mirror table"
+    return f"layer {name}"
+
+
+def _part_of(group: str, names: list[str]) -> str:
+    top = group.split(".", 1)[0]
+    if top in names or top == MIRROR:
+        return top
+    return HEAD
+
+
+def _recorded(value: Any, is_list: bool) -> list[str] | None:
+    """The recorded fingerprints of one group ([] when it had none), or None when they are not of their form."""
+    if isinstance(value, list) != is_list and value != []:
         return None
-    return None
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and _HEX.match(v) for v in items):
+        return None
+    return items
 
 
-def _label(key: str, index: int, item: Any) -> str:
-    if not isinstance(item, dict):
-        return f"{key}[{index}]"
-    name = item.get("name") or item.get("path") or item.get("dest") or item.get("repo")
-    return f"{key}[{index}]" + (f" ({name})" if isinstance(name, str) else "")
+def _compare(part: str, is_list: bool, entries: list[Entry], recorded: list[str] | None) -> list[str]:
+    """The entries of one group that differ from what was recorded, and how."""
+    if recorded is None:
+        return []
+    if not is_list and not recorded:
+        return [f"{_part(part)}: {entries[0].where} added"]
+    left: Counter[tuple[str, ...]] = Counter(tuple(sorted(_pieces(r))) for r in recorded)
+    unmatched: list[Entry] = []
+    for entry in entries:  # an unchanged entry matches a recorded fingerprint exactly
+        key = tuple(sorted(h for _, h in entry.fields))
+        if left[key]:
+            left[key] -= 1
+        else:
+            unmatched.append(entry)
+    rest = [Counter(key) for key, n in left.items() for _ in range(n)]
+    paired: dict[int, int] = {}
+    if len(unmatched) * len(rest) <= MAX_PAIRS:
+        scored = [
+            (sum((Counter(h for _, h in e.fields) & r).values()), i, j)
+            for i, e in enumerate(unmatched)
+            for j, r in enumerate(rest)
+        ]
+        used: set[int] = set()
+        for overlap, i, j in sorted(scored, key=lambda s: (-s[0], s[1], s[2])):
+            if (overlap or not is_list) and i not in paired and j not in used:  # the closest recorded one it was
+                paired[i] = j
+                used.add(j)
+    elif unmatched:
+        group = re.sub(r"\[\d+\]", "", unmatched[0].where)
+        return [f"{_part(part)}: {len(unmatched)} entries of {group} changed, added or removed"]
+    out = []
+    for i, entry in enumerate(unmatched):
+        if i in paired:
+            out.append(_changed_fields(part, entry, rest[paired[i]]))
+        else:
+            out.append(f"{_part(part)}, entry {_name(entry)} added")
+    removed = len(rest) - len(paired)
+    if removed:
+        group = re.sub(r"\[\d+\]", "", entries[0].where) if entries else "its list"
+        out.append(f"{_part(part)}: {removed} entr{'y' if removed == 1 else 'ies'} of {group} removed")
+    return out
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _changed_fields(part: str, entry: Entry, recorded: Counter[str]) -> str:
+    """`layer python, entry python.packages[112] (torch), field wheel.sha256`."""
+    rest = Counter(recorded)
+    names = []
+    for field, h in entry.fields:
+        if rest[h]:
+            rest[h] -= 1
+        else:
+            names.append(field)
+    gone = sum(rest.values()) - len(names)
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    what = f"field{'s' if len(names) > 1 else ''} {shown}" if names else ""
+    if gone > 0:
+        what += (" and " if what else "") + f"{gone} field{'s' if gone > 1 else ''} removed"
+    where = f"entry {_name(entry)}, " if entry.in_list else ""
+    return f"{_part(part)}, {where}{what}"
 
 
-def _differences(old: Any, new: Any, key: str = "") -> list[str]:
-    """Every value that differs, as `key: old -> new`, walking both tables in step."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in sorted(old.keys() | new.keys()):
-            sub = f"{key}.{k}" if key else k
-            if k not in new:
-                out.append(f"{sub}: removed")
-            elif k not in old:
-                out.append(f"{sub}: added ({_short(new[k])})")
-            else:
-                out += _differences(old[k], new[k], sub)
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        out = []
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            out += _differences(a, b, _label(key, i, b))
-        return out
-    if isinstance(old, list) and isinstance(new, list):
-        return [f"{key}: {len(old)} entries -> {len(new)}"]
-    return [] if old == new else [f"{key}: {_short(old)} -> {_short(new)}"]
+def _name(entry: Entry) -> str:
+    return entry.where + (f" ({entry.label})" if entry.label else "")
+
+
+def _pieces(fingerprint: str) -> list[str]:
+    return [fingerprint[i : i + PIECE] for i in range(0, len(fingerprint), PIECE)]
+
+
+def _groups(table: dict[str, Any], layers: list[str]) -> dict[str, tuple[bool, list[Entry]]]:
+    """Every entry of the content, by group: a table is a group of one, a list of tables a group of many."""
+    groups: dict[str, tuple[bool, list[Entry]]] = {}
+    content = content_table(table)
+    head = {k: v for k, v in content.items() if k not in layers and k != MIRROR}
+    _walk(HEAD, head, None, groups)
+    for key, value in content.items():
+        if key in head:
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):
+                _walk(key, item, i, groups)
+        else:
+            _walk(key, value if isinstance(value, dict) else {key: value}, None, groups)
+    return groups
+
+
+def _walk(where: str, table: dict[str, Any], index: int | None, out: dict[str, tuple[bool, list[Entry]]]) -> None:
+    """Add `table` (at `where`, item `index` of its list) to its group; its lists of tables are groups of their own."""
+    group = re.sub(r"\[\d+\]", "", where)
+    here = where if index is None else f"{where}[{index}]"
+    fields: list[tuple[str, str]] = []
+    nested: list[tuple[str, list[dict[str, Any]]]] = []
+    _leaves(table, "", fields, nested)
+    fields.sort()
+    label = next((table[k] for k in _LABEL_KEYS if isinstance(table.get(k), str)), None)
+    entry = Entry(here, _safe(label), tuple(fields), in_list=index is not None)
+    out.setdefault(group, (index is not None, []))[1].append(entry)
+    for key, items in nested:
+        for i, item in enumerate(items):
+            _walk(f"{here}.{key}", item, i, out)
+
+
+def _leaves(table: dict[str, Any], prefix: str, fields: list[tuple[str, str]], nested: list[Any]) -> None:
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _leaves(value, f"{path}.", fields, nested)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            nested.append((path, value))
+        else:
+            fields.append((path, _hash(path, value)))
+
+
+def _hash(path: str, value: Any) -> str:
+    canonical = json.dumps([path, value], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:PIECE]
+
+
+def _safe(label: str | None) -> str | None:
+    """A name from the lock, fit for one line of output (the validator refuses control characters anyway)."""
+    if label is None:
+        return None
+    label = label if label.isprintable() else repr(label)
+    return label if len(label) <= 60 else label[:57] + "..."

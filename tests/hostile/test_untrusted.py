@@ -323,3 +323,30 @@ def test_malformed_facts_are_one_line_alone_and_one_machine_in_a_fleet(
     assert machines["clean.json"]["status"] == "clean", machines["clean.json"]
     assert machines["bad.json"]["status"] == "unreachable" and expected in machines["bad.json"]["error"]
     assert tree_digest(tmp_path) == before
+
+
+def test_a_worker_cannot_forge_another_machine_s_line_drive_the_terminal_or_break_junit(
+    tmp_path: Path, lock_cli, clean_facts: dict
+) -> None:
+    """Text a machine sends (a version, a name) is shown with its control characters escaped."""
+    import copy
+    from xml.etree import ElementTree
+
+    forged = f"3\n\n{tmp_path / 'b.json'}: drifted: 9 findings\x1b]0;pwned\x07\x1b[2J\x01\u2028\u202e"
+    bad = copy.deepcopy(clean_facts)
+    [row] = [r for r in bad["dpkg"] if r[0] == "adduser"]
+    row[1] = forged
+    (tmp_path / "a.json").write_text(json.dumps(bad))
+    (tmp_path / "b.json").write_text(json.dumps(clean_facts))
+    argv = ["drift", str(SEED / "seed.lock"), "--facts", str(tmp_path / "a.json"), "--facts", str(tmp_path / "b.json")]
+    text = lock_cli(*argv)
+    assert text.code == 1
+    starts = [line for line in text.out.splitlines() if line.startswith(f"{tmp_path / 'b.json'}: ")]
+    image = domains.read_lock(SEED / "seed.lock")[0].image_name()
+    assert starts == [f"{tmp_path / 'b.json'}: clean: no drift from {image}"]  # and no forged line
+    assert "adduser: 3.118ubuntu5 → 3\\n\\n" in text.out and "\\x1b]0;pwned\\x07\\x1b[2J\\x01\\u2028\\u202e" in text.out
+    assert all(c.isprintable() for line in text.out.splitlines() for c in line)
+    junit = lock_cli(*argv, "--format", "junit")
+    assert junit.code == 1
+    suites = ElementTree.fromstring(junit.out.encode())
+    assert [s.get("name") for s in suites] == [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
