@@ -279,7 +279,8 @@ _MODE = re.compile(r"^0[0-7]{3}$")
 
 def _placed(lock: Lock, v: Values) -> Data:
     """One row per artifact a domain places at a `dest` (the generic file step): dest, sha256, size, mode,
-    url, and "extract" for a tarball unpacked into the directory `dest` (else empty).
+    url, and "extract" for a tarball unpacked into the directory `dest` (else empty). An artifact the lock
+    holds without a hash has an empty sha256 (the build measures it); one without a size, an empty size.
 
     Every domain's artifacts are read through the domain list, so a new domain's files are placed,
     verified and fingerprinted without a line here.
@@ -294,8 +295,8 @@ def _placed(lock: Lock, v: Values) -> Data:
             rows.append(
                 (
                     v.abs_path(artifact.dest, f"{key}.dest"),
-                    v.sha256(artifact.sha256, f"{key}.sha256"),
-                    str(v.size(artifact.size, f"{key}.size")),
+                    "" if artifact.unhashed else v.sha256(artifact.sha256, f"{key}.sha256"),
+                    "" if artifact.size is None else str(v.size(artifact.size, f"{key}.size")),
                     mode,
                     v.url(artifact.url, f"{key}.url"),
                     "extract" if artifact.extract else "",

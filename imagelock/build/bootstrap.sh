@@ -567,20 +567,33 @@ step_models() {
 
 # --- placed files (any domain's artifact with a dest) --------------------------------
 
-readonly PLACED_ROW=6  # dest, sha256, size, mode, url, "extract" (a tarball unpacked into dest) or empty
+# dest, sha256 (empty: the lock has no hash; the file is measured), size (may be empty), mode, url,
+# "extract" (a tarball unpacked into dest) or empty
+readonly PLACED_ROW=6
 
 # extract_file ROW: the locked tarball unpacked into its directory, once per sha256 (a marker records it).
+# A tarball the lock has no hash for is downloaded and measured on every run, then unpacked unless the
+# marker of the bytes measured says it already is.
 EXTRACTED=0
 extract_file() {
-  local dest=${PLACED_FILES[$1]} sha=${PLACED_FILES[$1 + 1]} staged marker
-  marker="$STATE/extracted/$sha"
+  local dest=${PLACED_FILES[$1]} sha=${PLACED_FILES[$1 + 1]} url=${PLACED_FILES[$1 + 4]} staged marker
   EXTRACTED=0
-  [[ -f $marker && $(<"$marker") == "$dest" && -d $dest ]] && return 0
-  staged="$STAGE/files/$sha.tar"
-  fetch "file $dest (a tarball)" "$staged" "$sha" "${PLACED_FILES[$1 + 2]}" "" "" \
-    "$(from_mirror "$sha")" "${PLACED_FILES[$1 + 4]}"
-  mkdir -p -- "$dest" "$STATE/extracted"
-  tar -xf "$staged" -C "$dest" --no-same-owner || die "file $dest: the verified tarball does not unpack"
+  mkdir -p -- "$STAGE/files" "$STATE/extracted"
+  if [[ -z $sha ]]; then
+    staged="$STAGE/files/unhashed.tar"
+    rm -f -- "$staged"
+    fetch_unhashed "file $dest (a tarball)" "$staged" "" "$url" "$url"
+    sha=${MEASURED_ROWS[-2]}
+  else
+    staged="$STAGE/files/$sha.tar"
+  fi
+  marker="$STATE/extracted/$sha"
+  if [[ -f $marker && $(<"$marker") == "$dest" && -d $dest ]]; then rm -f -- "$staged"; return 0; fi
+  if [[ -n ${PLACED_FILES[$1 + 1]} ]]; then
+    fetch "file $dest (a tarball)" "$staged" "$sha" "${PLACED_FILES[$1 + 2]}" "" "" "$(from_mirror "$sha")" "$url"
+  fi
+  mkdir -p -- "$dest"
+  tar -xf "$staged" -C "$dest" --no-same-owner || die "file $dest: the tarball does not unpack"
   printf '%s\n' "$dest" >"$marker"
   rm -f -- "$staged"
   EXTRACTED=1
@@ -596,7 +609,9 @@ step_files() {
       placed=$((placed + EXTRACTED))
       continue
     fi
-    if ! matches "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" ""; then
+    if [[ -z ${PLACED_FILES[i + 1]} ]]; then
+      fetch_unhashed "file $dest" "$dest" "" "${PLACED_FILES[i + 4]}" "${PLACED_FILES[i + 4]}"
+    elif ! matches "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" ""; then
       fetch "file $dest" "$dest" "${PLACED_FILES[i + 1]}" "${PLACED_FILES[i + 2]}" "" "" \
         "$(from_mirror "${PLACED_FILES[i + 1]}")" "${PLACED_FILES[i + 4]}"
       placed=$((placed + 1))

@@ -265,12 +265,16 @@ class BaseLayer:
 
 @dataclass
 class PlainFile:
-    """One `[[files]]` artifact: a file by URL, pinned by sha256, placed at `dest` (or extracted there)."""
+    """One `[[files]]` artifact: a file by URL, pinned by sha256, placed at `dest` (or extracted there).
+
+    `sha256` is None when no bytes could be read at lock time and nothing states the hash (a recording that
+    lists the URL without its bytes): the build measures the file and `lock update --learn` records it.
+    `size` is None whenever the bytes were not read, even if a signed sums file or the intent gave the hash."""
 
     url: str
     dest: str
-    sha256: str
-    size: int
+    sha256: str | None
+    size: int | None
     mode: str = "0644"
     extract: bool = False  # a tarball unpacked into the directory `dest`
     # Where the sha256 came from, when a vendor's signed SHA256SUMS gave it: that file's URL and sha256,

@@ -115,11 +115,17 @@ def from_table(cls: type[T], table: Any, path: str | Path, where: str) -> T:
         here = f"{where}.{key}" if where else key
         if key not in table:
             no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            if no_default:
+            if no_default and not _optional(hints[f.name]):
                 raise InputError(path, here, "missing")
+            if no_default:  # TOML has no null: an optional field is written by leaving it out
+                kwargs[f.name] = None
             continue
         kwargs[f.name] = convert(hints[f.name], table[key], path, here)
     return cls(**kwargs)
+
+
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
 def convert(tp: Any, value: Any, path: str | Path, where: str) -> Any:

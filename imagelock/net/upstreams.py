@@ -22,6 +22,16 @@ HUB_ENDPOINT = "https://huggingface.co"
 Where = tuple[Path, str]  # the intent file and the key a request comes from
 
 
+class NotRecorded(Exception):
+    """The upstream knows the thing is there but holds none of its bytes (a recording made where the real
+    upstream could not be read). The source locks what it can without them and says so; `why` is the
+    recording's own reason."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 @dataclass(frozen=True)
 class AptAccess:
     """How to read one apt archive: `fetch_base` stands in for its URL, and a recording brings its keyring."""
@@ -77,7 +87,8 @@ class Upstreams(Protocol):
         """The URL the real upstream serves a file from, for one this run was served from `served`."""
 
     def plain_file(self, url: str, where: Where) -> str:
-        """Where to GET a `[[files]]` URL (the URL itself, or a recording's copy of what it served)."""
+        """Where to GET a `[[files]]` URL (the URL itself, or a recording's copy of what it served).
+        Raises NotRecorded for a URL a recording lists without its bytes."""
 
     def registry(self, host: str, plain_http: bool, where: Where) -> str:
         """The base URL (scheme://host[:port]) whose /v2/ API answers for a container registry host."""

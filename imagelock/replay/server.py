@@ -32,7 +32,7 @@ from packaging.utils import canonicalize_name
 from imagelock.errors import InputError, UpstreamError
 from imagelock.net import aws
 from imagelock.net.http import redact
-from imagelock.net.upstreams import AptAccess, HubAccess, RunfileRecord, Where
+from imagelock.net.upstreams import AptAccess, HubAccess, NotRecorded, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
 from imagelock.untrusted import load_json, read_bytes, read_text
@@ -114,17 +114,29 @@ class Snapshot:
             files=files,
         )
 
-    def recorded_files(self) -> dict[str, str]:
-        """[[files]] URL -> the recorded copy's path under the files directory ({} when none is recorded)."""
+    def recorded_files(self) -> dict[str, str | NotRecorded]:
+        """[[files]] URL -> the recorded copy's path under the files directory, or NotRecorded for a URL listed
+        as `{"_unrecorded": "<why>"}` (known, its bytes not recorded) ({} when no files are recorded)."""
         if self.files is None:
             return {}
         path = self.root / self.files / "urls.json"
         urls = load_json(read_text(path, 'no such file (snapshot.json names it under "files")'), path, "URLs")
-        if not isinstance(urls, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and _relative_file(v) for k, v in urls.items()
-        ):
+        if not isinstance(urls, dict):
             raise InputError(path, None, "expected a table of URL -> a file path relative to this directory")
-        return urls
+        out: dict[str, str | NotRecorded] = {}
+        for url, value in urls.items():
+            if isinstance(value, str) and _relative_file(value):
+                out[url] = value
+            elif isinstance(value, dict) and set(value) == {"_unrecorded"} and isinstance(value["_unrecorded"], str):
+                out[url] = NotRecorded(value["_unrecorded"])
+            else:
+                raise InputError(
+                    path,
+                    str(url),
+                    "expected a file path relative to this directory, "
+                    'or {"_unrecorded": "<why the bytes are not here>"}',
+                )
+        return out
 
     def recorded_runfiles(self) -> dict[str, dict[str, object]]:
         """Runfile name -> its recorded digests ({} when the snapshot records none).
@@ -429,6 +441,8 @@ class ReplayServer:
 
     def plain_file(self, url: str, where: Where) -> str:
         recorded = self._recorded_files.get(url)
+        if isinstance(recorded, NotRecorded):
+            raise recorded
         if recorded is None:
             raise InputError(
                 where[0],

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,3 +263,70 @@ def test_files_replay_from_a_recording_and_a_gap_is_named(tmp_path: Path, lock_c
         f"lock: error: {missing}: files[0].url: https://downloads.example.invalid/other is not in the replayed "
         'snapshot (its snapshot.json names the files recording under "files")\n',
     )
+
+
+def _unrecorded_snapshot(tmp_path: Path, urls: dict[str, object]) -> Path:
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "files").mkdir(parents=True)
+    (snapshot / "files" / "urls.json").write_text(json.dumps(urls))
+    (snapshot / "snapshot.json").write_text('{"indexes": {}, "files": "files"}')
+    return snapshot
+
+
+def test_a_url_recorded_without_its_bytes_is_locked_without_a_hash_reported_and_learned(
+    tmp_path: Path, lock_cli
+) -> None:
+    """A recording made where the vendor's site could not be read lists the URL by name only: the lock holds
+    the file without a hash (or with the hash the intent states, verified by the build), `lock check` says
+    so, and a build's measurement is learned in."""
+    url = "https://downloads.example.invalid/efa/aws-efa-installer-1.30.0.tar.gz"
+    stated = "https://downloads.example.invalid/tools/tool.sh"
+    snapshot = _unrecorded_snapshot(
+        tmp_path, {url: {"_unrecorded": "the vendor's site is not reachable"}, stated: {"_unrecorded": "same"}}
+    )
+    intent = _intent(
+        tmp_path,
+        f'[[files]]\nurl = "{url}"\ndest = "/opt/efa"\nextract = true\n'
+        f'[[files]]\nurl = "{stated}"\ndest = "/usr/local/bin/tool.sh"\nmode = "0755"\nsha256 = "{sha256(TOOL)}"\n',
+    )
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    assert "files[0] aws-efa-installer-1.30.0.tar.gz: locked without a hash (the vendor's site is not reachable)" in (
+        run.err
+    )
+    entries = {e["dest"]: e for e in _locked(intent)}
+    assert "sha256" not in entries["/opt/efa"] and "size" not in entries["/opt/efa"]
+    assert (
+        entries["/usr/local/bin/tool.sh"]["sha256"] == sha256(TOOL) and "size" not in entries["/usr/local/bin/tool.sh"]
+    )
+
+    check = lock_cli("check", str(intent))
+    assert check.code == 0, check.out
+    assert "file" in check.out and "aws-efa-installer-1.30.0.tar.gz" in check.out and "without a hash" in check.out
+    assert lock_cli("check", str(intent), "--strict").code == 1
+
+    measured = tmp_path / "measured.json"
+    measured.write_text(json.dumps({"measured": [{"url": url, "sha256": sha256(INSTALLER), "size": len(INSTALLER)}]}))
+    learned = lock_cli("update", str(intent), "--learn", str(measured), "--replay", str(snapshot))
+    assert learned.code == 0, learned.err
+    assert "learned the hash of 1 file(s)" in learned.out
+    entries = {e["dest"]: e for e in _locked(intent)}
+    assert (entries["/opt/efa"]["sha256"], entries["/opt/efa"]["size"]) == (sha256(INSTALLER), len(INSTALLER))
+    assert lock_cli("check", str(intent), "--strict").code == 0
+    # The recording still has no bytes for it: resolving again keeps the learned hash.
+    before = intent.with_suffix(".lock").read_bytes()
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+    assert intent.with_suffix(".lock").read_bytes() == before
+
+
+def test_a_recording_entry_that_is_neither_a_file_nor_unrecorded_is_refused(tmp_path: Path, lock_cli) -> None:
+    url = "https://downloads.example.invalid/a"
+    snapshot = _unrecorded_snapshot(tmp_path, {url: {"_unrecorded": 3}})
+    intent = _intent(tmp_path, f'[[files]]\nurl = "{url}"\ndest = "/opt/a"\n')
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert (run.code, run.err) == (
+        2,
+        f"lock: error: {snapshot / 'files' / 'urls.json'}: {url}: expected a file path relative to this directory, "
+        'or {"_unrecorded": "<why the bytes are not here>"}\n',
+    )
+    assert not intent.with_suffix(".lock").exists()

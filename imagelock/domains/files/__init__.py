@@ -6,7 +6,8 @@ The build places them with its generic file step (an `extract` tarball unpacked 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 
 from imagelock.domains.contract import Domain
 from imagelock.intent import files as intent
@@ -21,18 +22,34 @@ def artifacts(layer: list[PlainFile]) -> Iterator[Artifact]:
             "file",
             f.url.rsplit("/", 1)[-1],
             (f.url,),
-            f.sha256,
+            f.sha256 or "",  # "": not hashed yet; the build measures it (imagelock.commands.learn)
             f.size,
             dest=f.dest,
             mode=f.mode,
             extract=f.extract,
             label=f"file {f.dest}" + (" (extracted)" if f.extract else ""),
+            unhashed=f.sha256 is None,
         )
+
+
+def learn(layer: list[PlainFile], measured: Mapping[str, tuple[str, int]]) -> tuple[list[PlainFile], int]:
+    """Each file held without a hash takes the sha256 and size a build measured at its URL."""
+    count, out = 0, []
+    for f in layer:
+        found = measured.get(f.url)
+        if f.sha256 is None and found is not None:
+            f = replace(f, sha256=found[0], size=found[1])
+            count += 1
+        out.append(f)
+    return out, count
 
 
 def items(layer: list[PlainFile]) -> Iterator[Item]:
     for f in layer:
-        yield Item(f.dest, f.sha256[:12], f.sha256, f.size)
+        if f.sha256 is None:
+            yield Item(f.dest, "no hash")
+        else:
+            yield Item(f.dest, f.sha256[:12], f.sha256, f.size)
 
 
 DOMAIN = Domain(
@@ -44,4 +61,5 @@ DOMAIN = Domain(
     items=items,
     artifacts=artifacts,
     image_order=6,
+    learn=learn,
 )

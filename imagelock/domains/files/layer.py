@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 from imagelock.domains.context import UpdateContext
@@ -19,6 +20,7 @@ from imagelock.hashing import sha256_bytes, sha256_file
 from imagelock.intent.files import FileIntent
 from imagelock.lock.model import PlainFile
 from imagelock.net import http
+from imagelock.net.upstreams import NotRecorded
 
 _SUMS_LINE = re.compile(r"^(?P<sha256>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
 
@@ -39,7 +41,8 @@ def resolve(ctx: UpdateContext) -> list[PlainFile]:
 
 
 def _same_checks(kept: PlainFile, entry: FileIntent, keyring_sha256: str | None) -> bool:
-    """The locked entry answers this intent entry as a new download would (same URL, hash rules, placement)."""
+    """The locked entry answers this intent entry as a new download would (same URL, hash rules, placement).
+    A hash learned from a build (`lock update --learn`) is kept the same way."""
     return (
         kept.url == entry.url
         and entry.sha256 in (None, kept.sha256)
@@ -61,7 +64,27 @@ def _pin(ctx: UpdateContext, entry: FileIntent, keyring_sha256: str | None) -> P
                 f"lists {listed} for {entry.name}"
             )
         expected = listed
-    source = ctx.upstreams.plain_file(entry.url, (path, f"{entry.where}.url"))
+    try:
+        source = ctx.upstreams.plain_file(entry.url, (path, f"{entry.where}.url"))
+    except NotRecorded as unread:
+        # No bytes to read: lock the hash the intent or the signed sums state (the build verifies it), or no
+        # hash at all, which `lock check` reports and the build measures for `lock update --learn`.
+        if expected is None:
+            print(
+                f"imagelock: {entry.where} {entry.name}: locked without a hash ({unread.why})",
+                file=sys.stderr,
+            )
+        return PlainFile(
+            url=entry.url,
+            dest=entry.dest,
+            sha256=expected,
+            size=None,
+            mode=entry.mode,
+            extract=entry.extract,
+            sums_url=entry.sums_url,
+            sums_sha256=sums_sha256,
+            keyring_sha256=keyring_sha256,
+        )
     scratch = http.cache_dir() / "downloads" / f"file-{sha256_bytes(entry.url.encode())[:16]}.download"
     digest = http.download(source, scratch, what=f"{entry.where} {entry.name}")
     if expected is not None and digest.sha256 != expected:
