@@ -28,6 +28,22 @@ def test_the_linux_aws_fact_is_said_only_of_canonicals_images() -> None:
     )
 
 
+def test_a_lock_that_installs_into_a_system_but_holds_no_base_image_says_so() -> None:
+    lock = seed_lock()
+    lock.base = None
+    [finding] = base_findings.findings(lock, seed_intent())
+    assert (finding.kind, finding.subject) == ("not reproducible", "base image")
+    assert finding.what.startswith("the lock holds no base image under its apt, kernel, nvidia layers: the generated")
+
+
+def test_a_lock_of_models_alone_needs_no_base_image() -> None:
+    lock = seed_lock()
+    lock.base = None
+    for name in ("apt", "kernel", "nvidia", "python"):
+        lock.layers.pop(name, None)
+    assert base_findings.findings(lock, seed_intent()) == []
+
+
 def _with_manifest(kernels: list[str]):
     lock = seed_lock()
     lock.apt.base_manifest_sha256 = "0" * 64

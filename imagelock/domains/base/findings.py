@@ -1,4 +1,5 @@
-"""What the base image does not prove, for `lock check`: that it boots the locked kernel.
+"""What the base image does not prove, for `lock check`: that it boots the locked kernel, or, for a lock
+with no base layer, which image the build starts from at all.
 
 The lock records each AMI's id, name, owner and creation date. Its kernel is known only when the
 intent gives the base image's package manifest (`[apt] base-manifest`, the `dpkg-query -W` listing
@@ -13,9 +14,11 @@ it. This is "not verified", not "wrong".
 from __future__ import annotations
 
 from imagelock.intent.document import Intent
-from imagelock.lock.finding import NOT_VERIFIED, Finding
+from imagelock.lock.finding import NOT_REPRODUCIBLE, NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
+# Layers installed into the base image's own system: what they do depends on which image that is.
+SYSTEM_LAYERS = ("apt", "dnf", "kernel", "nvidia")
 CANONICAL = "099720109477"  # the AWS account that publishes Ubuntu's official AMIs
 BUILD_CHECKS = (
     "the build makes it GRUB's default, reboots into it, and stops unless `uname -r` then names it "
@@ -29,6 +32,17 @@ FIX_NO_MANIFEST = (
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
     base, kernel = lock.base, lock.kernel
+    system = [name for name in SYSTEM_LAYERS if lock.layers.get(name)]
+    if base is None and system:
+        return [
+            Finding(
+                NOT_REPRODUCIBLE,
+                "base image",
+                f"the lock holds no base image under its {', '.join(system)} layers: the generated Packer template "
+                "builds on whatever AMI it is given (-var source_ami=…), so the same lock can make different images",
+                'lock one: [base] image = "ubuntu 22.04" (or owner + name, an SSM parameter, an AMI id)',
+            )
+        ]
     if base is None or kernel is None or not base.amis:
         return []
     amis = ", ".join(f"{ami.id} ({ami.region})" for ami in base.amis)
