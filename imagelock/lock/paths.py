@@ -67,12 +67,19 @@ def parse(text: str) -> LockPath:
 
 
 def resolve(lock: Lock, path: LockPath) -> Value:
-    """The value at `path` in `lock`; a PathError names the step that finds nothing and what is there."""
+    """The value at `path` in `lock`; a PathError names the path, the step that finds nothing and what is there."""
+    try:
+        return _walk(lock, path)
+    except PathError as error:
+        raise PathError(f"{path}: {error}") from None
+
+
+def _walk(lock: Lock, path: LockPath) -> Value:
     where = path.steps[0][1]
     node: Any = lock.layers.get(where)
     if node is None or node == []:
         have = ", ".join(name for name, layer in lock.layers.items() if layer not in (None, []))
-        raise PathError(f"{path}: the lock has no {where} layer (it has: {have or 'none'})")
+        raise PathError(f"the lock has no {where} layer (it has: {have or 'none'})")
     for kind, name in path.steps[1:]:
         if kind == "key":
             node = _key(node, name, where)
