@@ -22,6 +22,7 @@ from imagelock import domains
 from imagelock.build import ansible
 from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock, PlainFile
+from tests.files.vendor import INSTALLER, sha256, vendor_site
 
 ANSIBLE = shutil.which("ansible-playbook")
 needs_ansible = pytest.mark.skipif(ANSIBLE is None, reason="ansible-playbook (Debian's ansible-core) is not installed")
@@ -411,3 +412,42 @@ def test_intent_rules_for_the_mapping(tmp_path: Path) -> None:
         '[ansible.roles.a]\n[ansible.variants.v]\nroles = ["c"]\n'
     )
     assert "ansible.roles.a.v: expected a lock path" in error("[ansible.roles.a]\nv = 3\n")
+
+
+# --- lock update checks the mapping against the lock it resolves --------------------------------------------
+
+
+def test_lock_update_refuses_a_path_its_lock_does_not_have_then_generate_reads_the_real_lock(
+    tmp_path: Path, lock_cli
+) -> None:
+    with vendor_site(tmp_path / "site") as vendor:
+        vendor.publish({"aws-efa-installer-1.38.0.tar.gz": INSTALLER}, None)
+        entry = (
+            f'[[files]]\nurl = "{vendor.url}/aws-efa-installer-1.38.0.tar.gz"\ndest = "/opt/efa"\n'
+            f'sha256 = "{sha256(INSTALLER)}"\n'
+        )
+        intent = tmp_path / "efa.toml"
+        head = f'name = "efa"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n{entry}[ansible.roles.aws_efa]\n'
+        intent.write_text(head + 'aws_efa_installer_url = "files[/opt/efa-typo].url"\n')
+        run = lock_cli("update", str(intent))
+        assert run.code == 2
+        assert run.err.strip().splitlines() == [
+            f"lock: error: {intent}: ansible.roles.aws_efa.aws_efa_installer_url: files[/opt/efa-typo].url: "
+            "files has no entry whose dest is '/opt/efa-typo'; it has: /opt/efa"
+        ]
+        assert not intent.with_suffix(".lock").exists()
+
+        intent.write_text(
+            head
+            + 'aws_efa_installer_url = "files[/opt/efa].url"\naws_efa_installer_sha256 = "files[/opt/efa].sha256"\n'
+        )
+        assert lock_cli("update", str(intent)).code == 0
+    out = tmp_path / "repo"
+    run = lock_cli("generate", str(intent.with_suffix(".lock")), "--format", "ansible", "-o", str(out))
+    assert run.code == 0, run.err
+    assert plain(load(out / "roles/aws_efa/defaults/main.yml")) == {
+        "aws_efa_installer_url": f"{vendor.url}/aws-efa-installer-1.38.0.tar.gz",
+        "aws_efa_installer_sha256": sha256(INSTALLER),
+    }
+    if ANSIBLE is not None:
+        assert syntax_check(out, "playbook-efa.yml").returncode == 0
