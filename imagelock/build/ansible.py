@@ -142,6 +142,8 @@ def generate(
     files = render(mapping, variants, intent_path, out)
     for name in files:
         _ours(out / name)
+        if not name.startswith("playbook-"):
+            _alone(out / name)
     written = []
     with writes.exclusive(out, cannot="cannot write generated files here"):
         for name, text in files.items():
@@ -169,6 +171,21 @@ def _ours(target: Path) -> None:
             "move its pins to the intent's [ansible] section and its other values out of it (docs/ansible.md), "
             "then remove it: nothing generated",
         )
+
+
+def _alone(target: Path) -> None:
+    """No other vars file of the same name beside it: Ansible reads one of `all/`, `all.yml`, `all.yaml`,
+    `all.json` (a directory first for group_vars, main.yml first for role defaults), so another one would
+    hide the generated values, or be hidden by them, without a word."""
+    stem = target.with_suffix("")
+    for other in (stem, stem.with_suffix(".yaml"), stem.with_suffix(".json")):
+        if other.exists() or other.is_symlink():
+            raise InputError(
+                other,
+                None,
+                f"Ansible reads this or the generated {target.name} beside it, never both: merge what it holds "
+                "into the intent's [ansible] section or elsewhere (docs/ansible.md), and remove it: nothing generated",
+            )
 
 
 def _image(view: Lock) -> str:

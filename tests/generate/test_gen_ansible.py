@@ -380,6 +380,22 @@ def test_a_file_imagelock_did_not_write_is_refused_and_nothing_is_written(tmp_pa
     assert tree(out) == before
 
 
+@pytest.mark.parametrize(
+    "other", ["group_vars/all/site.yml", "group_vars/all.yaml", "roles/aws_efa/defaults/main.yaml"]
+)
+def test_a_vars_file_ansible_would_read_instead_is_refused(tmp_path: Path, lock_cli, other: str) -> None:
+    _, lock_path = intent_and_lock(tmp_path, sample_lock())
+    out = tmp_path / "repo"
+    (out / other).parent.mkdir(parents=True)
+    (out / other).write_text("site_value: 1\n")
+    before = tree(out)
+    run = lock_cli("generate", str(lock_path), "--format", "ansible", "-o", str(out))
+    assert run.code == 2
+    shadow = out / other.removesuffix("/site.yml")
+    assert run.err.startswith(f"lock: error: {shadow}: Ansible reads this or the generated ")
+    assert tree(out) == before
+
+
 def test_a_lock_made_from_another_intent_is_refused(tmp_path: Path, lock_cli) -> None:
     intent, lock_path = intent_and_lock(tmp_path, sample_lock())
     intent.write_text(intent.read_text().replace('"nvidia.url"', '"nvidia.sha256"'))
