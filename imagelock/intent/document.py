@@ -66,14 +66,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-TOP_LEVEL = ("name", "universe", "ansible")
+TOP_LEVEL = ("name", "universe")
+GENERATORS = ("ansible",)  # sections no domain reads: how `lock generate` writes the lock for a tool
 
 
 def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
     """An intent from its text; every section is parsed by its domain's parser, in domain order."""
     path = Path(path)
     raw = load_toml(text, path)
-    allowed = (*TOP_LEVEL, *sections)
+    allowed = (*TOP_LEVEL, *sections, *GENERATORS)
     check_keys(raw, allowed, path, "")
     name = raw.get("name", path.stem.removesuffix(".intent"))
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name):
