@@ -124,11 +124,9 @@ def render(mapping: AnsibleIntent, variants: Sequence[View], intent_path: str | 
     for role, values in placed.defaults.items():
         head = f"{MARK} for image {image}; do not edit."
         files[f"roles/{role}/defaults/main.yml"] = _vars_file(values, head, f"[ansible.roles.{role}]")
-        if not (out / "roles" / role).exists():
-            files[f"roles/{role}/tasks/main.yml"] = _stub(role, image)
-    for role in mapping.order:  # a role without pins is still run: its tasks must exist for the playbook
+    for role in mapping.order:  # every role a playbook runs must load, pins or not
         if any(role in mapping.roles_of(name) for name, _ in variants) and not (out / "roles" / role).exists():
-            files.setdefault(f"roles/{role}/tasks/main.yml", _stub(role, image))
+            files[f"roles/{role}/tasks/main.yml"] = _stub(role, image)
     for name, view in variants:
         files[f"playbook-{name}.yml"] = _playbook(name, _image(view), mapping.roles_of(name), placed.play[name])
     return dict(sorted(files.items()))
@@ -139,13 +137,14 @@ def generate(
 ) -> list[tuple[Path, bool]]:
     """Render, refuse to replace any file imagelock did not write, then write each file atomically."""
     out = Path(out_dir)
-    files = render(mapping, variants, intent_path, out)
-    for name in files:
-        _ours(out / name)
-        if not name.startswith("playbook-"):
-            _alone(out / name)
     written = []
+    place(mapping, variants, intent_path)  # every path names a value before anything, even DIR's parent, is made
     with writes.exclusive(out, cannot="cannot write generated files here"):
+        files = render(mapping, variants, intent_path, out)  # what DIR holds decides the stubs: read it locked
+        for name in files:
+            _ours(out / name)
+            if not name.startswith("playbook-"):
+                _alone(out / name)
         for name, text in files.items():
             written.append((out / name, writes.write_atomic(out / name, text)))
     return written
