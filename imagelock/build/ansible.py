@@ -49,9 +49,7 @@ class Placed:
     play: dict[str, dict[str, Value]]  # variant -> its play vars
 
 
-def resolve(
-    mapping: AnsibleIntent, view: Lock, used: Sequence[Mapping], intent_path: str | Path, variant: str | None
-) -> dict[str, Value]:
+def resolve(view: Lock, used: Sequence[Mapping], intent_path: str | Path, variant: str | None) -> dict[str, Value]:
     """Each variable's value in one view; the first path that names nothing is one InputError naming the
     intent file and key (and the variant, when there are several)."""
     out = {}
@@ -66,7 +64,7 @@ def resolve(
 
 def check(mapping: AnsibleIntent, lock: Lock, intent_path: str | Path) -> None:
     """`lock update`: every path of the mapping names a value of the whole lock (nothing is written otherwise)."""
-    resolve(mapping, lock, mapping.mappings(), intent_path, None)
+    resolve(lock, mapping.mappings(), intent_path, None)
 
 
 def place(mapping: AnsibleIntent, variants: Sequence[View], intent_path: str | Path) -> Placed:
@@ -85,7 +83,7 @@ def place(mapping: AnsibleIntent, variants: Sequence[View], intent_path: str | P
     values: dict[str, dict[str, Value]] = {}  # variant -> variable -> value
     for name, view in variants:
         used = [*mapping.shared, *(m for role in mapping.roles_of(name) for m in mapping.roles[role])]
-        values[name] = resolve(mapping, view, used, intent_path, name if several else None)
+        values[name] = resolve(view, used, intent_path, name if several else None)
     placed = Placed(group={}, defaults={}, play={name: {} for name in names})
     for m in mapping.shared:
         _place(m.variable, names, values, placed.group, placed.play)
