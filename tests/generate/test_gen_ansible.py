@@ -467,3 +467,20 @@ def test_lock_update_refuses_a_path_its_lock_does_not_have_then_generate_reads_t
     }
     if ANSIBLE is not None:
         assert syntax_check(out, "playbook-efa.yml").returncode == 0
+
+
+def test_a_path_one_variant_lacks_names_that_variant(tmp_path: Path) -> None:
+    mapping = MAPPING + '\n[ansible.variants.gpu]\nroles = ["nvidia_driver"]\n'
+    mapping += '\n[ansible.variants.cpu]\nroles = ["base", "nvidia_driver"]\n'
+    lock = sample_lock()
+    intent_path, _ = intent_and_lock(tmp_path, lock, mapping)
+    intent = domains.read_intent(intent_path)
+    assert intent.ansible is not None
+    cpu = copy.deepcopy(lock)
+    cpu.nvidia = None  # this variant takes no driver, yet its roles name the driver's role
+    with pytest.raises(
+        Exception,
+        match=r"ansible.vars.cuda_version: nvidia.cuda-version: the lock has no nvidia layer .*\(variant cpu\)$",
+    ):
+        ansible.generate(intent.ansible, [("gpu", lock), ("cpu", cpu)], intent_path, tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
