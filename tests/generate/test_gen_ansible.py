@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from imagelock import domains
 from imagelock.build import ansible
+from imagelock.intent.ansible import AnsibleIntent
 from imagelock.lock import codec as lockfile
 from imagelock.lock.model import Lock, PlainFile
 from tests.files.vendor import INSTALLER, sha256, vendor_site
@@ -251,25 +252,35 @@ def test_line_breaks_and_quotes_stay_inside_the_scalar(text: str) -> None:
     assert yaml.load(f"key: {ansible.scalar(text)}", Loader=_Loader) == {"key": ("unsafe", text)}  # noqa: S506
 
 
+def variant_mapping(folder: Path, lock: Lock, **roles: list[str]) -> tuple[Path, AnsibleIntent]:
+    """MAPPING with `[ansible.variants.<name>] roles` for each variant given, read back as the intent's."""
+    text = MAPPING + "".join(f"\n[ansible.variants.{name}]\nroles = {chosen!r}\n" for name, chosen in roles.items())
+    intent_path, _ = intent_and_lock(folder, lock, text.replace("'", '"'))
+    mapping = domains.read_intent(intent_path).ansible
+    assert mapping is not None
+    return intent_path, mapping
+
+
 # --- variants -------------------------------------------------------------------------------------------
 
 
 @needs_ansible
 def test_variants_share_defaults_and_keep_their_own_values_in_their_playbook(tmp_path: Path) -> None:
-    mapping = MAPPING + '\n[ansible.variants.gpu]\nroles = ["base", "nvidia_driver", "aws_efa"]\n'
-    mapping += '\n[ansible.variants.eks]\nroles = ["nvidia_driver", "packages"]\n'
-    mapping += '\n[ansible.variants.cpu]\nroles = ["base", "packages"]\n'
     lock = sample_lock()
-    intent_path, _ = intent_and_lock(tmp_path, lock, mapping)
-    intent = domains.read_intent(intent_path)
-    assert intent.ansible is not None
+    intent_path, mapping = variant_mapping(
+        tmp_path,
+        lock,
+        gpu=["base", "nvidia_driver", "aws_efa"],
+        eks=["nvidia_driver", "packages"],
+        cpu=["base", "packages"],
+    )
     eks = copy.deepcopy(lock)
     assert eks.nvidia is not None
     eks.nvidia.driver_version = "535.54.03"  # a variant that overrides a pin
     views = [("gpu", lock), ("eks", eks), ("cpu", copy.deepcopy(lock))]
     out = tmp_path / "repo"
     write_tasks(out, TASKS)
-    written = ansible.generate(intent.ansible, views, intent_path, out)
+    written = ansible.generate(mapping, views, intent_path, out)
     assert sorted(str(p.relative_to(out)) for p, _ in written) == [
         "group_vars/all.yml",
         "playbook-cpu.yml",
@@ -470,17 +481,13 @@ def test_lock_update_refuses_a_path_its_lock_does_not_have_then_generate_reads_t
 
 
 def test_a_path_one_variant_lacks_names_that_variant(tmp_path: Path) -> None:
-    mapping = MAPPING + '\n[ansible.variants.gpu]\nroles = ["nvidia_driver"]\n'
-    mapping += '\n[ansible.variants.cpu]\nroles = ["base", "nvidia_driver"]\n'
     lock = sample_lock()
-    intent_path, _ = intent_and_lock(tmp_path, lock, mapping)
-    intent = domains.read_intent(intent_path)
-    assert intent.ansible is not None
+    intent_path, mapping = variant_mapping(tmp_path, lock, gpu=["nvidia_driver"], cpu=["base", "nvidia_driver"])
     cpu = copy.deepcopy(lock)
     cpu.nvidia = None  # this variant takes no driver, yet its roles name the driver's role
     with pytest.raises(
         Exception,
         match=r"ansible.vars.cuda_version: nvidia.cuda-version: the lock has no nvidia layer .*\(variant cpu\)$",
     ):
-        ansible.generate(intent.ansible, [("gpu", lock), ("cpu", cpu)], intent_path, tmp_path / "repo")
+        ansible.generate(mapping, [("gpu", lock), ("cpu", cpu)], intent_path, tmp_path / "repo")
     assert not (tmp_path / "repo").exists()
