@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from imagelock import __version__, domains
-from imagelock.build.generate import generate, load, stale_files
+from imagelock.build.generate import generate, generate_ansible, load, stale_files
 from imagelock.commands import signing
 from imagelock.commands.check import check
 from imagelock.commands.init import intent_text
@@ -183,10 +183,16 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.output)
-    written = generate(args.lock, out)
-    changed = [w.path.name for w in written if w.changed]
+    if args.format == "ansible":
+        written = generate_ansible(args.lock, out, args.intent)
+    elif args.intent is not None:
+        raise InputError(None, "--intent", "only --format ansible reads the intent")
+    else:
+        written = generate(args.lock, out)
+    names = [str(w.path.relative_to(out)) for w in written]
+    changed = [name for name, w in zip(names, written, strict=True) if w.changed]
     human = f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current"
-    _emit(args, human, {"output": str(out), "files": [w.path.name for w in written], "changed": changed})
+    _emit(args, human, {"output": str(out), "files": names, "changed": changed})
     return EXIT_OK
 
 
@@ -383,6 +389,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write bootstrap.sh, the Packer template and manifests for a lock")
     p.add_argument("lock", help="the lock file")
     p.add_argument("-o", "--output", default="generated", help="output directory (default: generated)")
+    p.add_argument(
+        "--format",
+        choices=("image", "ansible"),
+        default="image",
+        help="image: bootstrap.sh, the Packer template, manifests (DIR is imagelock's); ansible: role defaults, "
+        "group_vars/all.yml and a playbook per variant, from the intent's [ansible] section, into an Ansible "
+        "tree whose other files are kept (docs/ansible.md)",
+    )
+    p.add_argument("--intent", help="with --format ansible: the intent (default: the lock's path with .toml)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_generate)
 

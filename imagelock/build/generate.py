@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import bootstrap, manifests, packer, ray
+from imagelock.build import ansible, bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
@@ -66,6 +66,31 @@ def generate(lock_path: str | Path, out_dir: str | Path) -> list[Written]:
     with writes.exclusive(out, cannot="cannot write generated files here"):
         changed = set(writes.replace_directory(out, files, frozenset(EXECUTABLE)))
     return [Written(out / name, name in changed) for name in files]
+
+
+def generate_ansible(
+    lock_path: str | Path, out_dir: str | Path, intent_path: str | Path | None = None
+) -> list[Written]:
+    """`--format ansible`: the intent's [ansible] mapping over the lock, into `out_dir`, an Ansible tree that
+    keeps every file imagelock does not own (imagelock.build.ansible). The intent (default: the lock's path
+    with .toml) must be the one the lock was made from, so the mapping is the one `lock update` checked."""
+    lock, _ = load(lock_path)
+    wanted = Path(intent_path) if intent_path is not None else Path(lock_path).with_suffix(".toml")
+    intent = domains.read_intent(wanted)
+    if intent.ansible is None:
+        raise InputError(
+            wanted, "ansible", "no [ansible] section: it maps role variables to lock paths (docs/ansible.md)"
+        )
+    if intent.sha256 != lock.intent_sha256:
+        raise InputError(
+            lock_path,
+            "intent-sha256",
+            f"not made from {wanted} as it is now (run `lock update {wanted}`; or name the intent with --intent): "
+            "nothing generated",
+        )
+    with lock.frozen():
+        written = ansible.generate(intent.ansible, ansible.views(lock), wanted, out_dir)
+    return [Written(path, changed) for path, changed in written]
 
 
 def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:

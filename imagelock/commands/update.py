@@ -22,6 +22,7 @@ from typing import Any
 
 from imagelock import domains, writes
 from imagelock import rules as compat
+from imagelock.build import ansible
 from imagelock.commands import learn as learning
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.contract import Domain
@@ -133,6 +134,8 @@ def update(
         and not (moving or refresh or only)
         and _unchanged(intent, previous, claimed, universe, engine)
     ):
+        if intent.ansible is not None:
+            ansible.check(intent.ansible, previous, intent.path)
         report = compat.evaluate(previous, targets)
         text = path.read_text(encoding="utf-8")
         current = text == lockfile.dumps(previous)  # else written before its layer and field digests were kept
@@ -206,6 +209,8 @@ def _write(
 ) -> UpdateResult:
     """Learn what was measured, judge, version and write the resolved (or kept) lock."""
     learned = learning.apply(lock, measured, learn or "") if measured else 0
+    if intent.ansible is not None:  # every role variable names a value of this lock, or nothing is written
+        ansible.check(intent.ansible, lock, intent.path)
     report = compat.evaluate(lock, targets)
     if report.violations:
         raise AnswerIsNo(f"{intent.path}: {_violations(report)}; nothing was written", report.lines())

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError
+from imagelock.intent import ansible
+from imagelock.intent.ansible import AnsibleIntent
 from imagelock.intent.fields import check_keys, parse_cutoff
 from imagelock.intent.python import PythonIntent
 from imagelock.lock.tables import digest_table
@@ -35,6 +37,8 @@ class Intent:
     raw: dict[str, Any]
     # Each section the intent has, as its domain's parser typed it, by domain name.
     sections: dict[str, Any] = field(default_factory=dict)
+    # `[ansible]`: which role variable takes which locked value (no lock layer of its own: imagelock.build.ansible).
+    ansible: AnsibleIntent | None = None
 
     def section(self, name: str) -> dict[str, Any] | list[Any] | None:
         """A domain's raw section, as the file holds it."""
@@ -63,13 +67,14 @@ def _jsonable(value: Any) -> Any:
 
 
 TOP_LEVEL = ("name", "universe")
+GENERATORS = ("ansible",)  # sections no domain reads: how `lock generate` writes the lock for a tool
 
 
 def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
     """An intent from its text; every section is parsed by its domain's parser, in domain order."""
     path = Path(path)
     raw = load_toml(text, path)
-    allowed = (*TOP_LEVEL, *sections)
+    allowed = (*TOP_LEVEL, *sections, *GENERATORS)
     check_keys(raw, allowed, path, "")
     name = raw.get("name", path.stem.removesuffix(".intent"))
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name):
@@ -81,7 +86,10 @@ def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
             cutoff = parse_cutoff(universe["cutoff"], path, "universe.cutoff")
     parsed = {section: parse(raw[section], path) for section, parse in sections.items() if section in raw}
     parsed = {section: value for section, value in parsed.items() if value is not None}  # nothing to lock
-    return Intent(path=path, name=name, sha256=intent_hash(raw), cutoff=cutoff, raw=raw, sections=parsed)
+    mapping = ansible.parse(raw["ansible"], path) if "ansible" in raw else None
+    return Intent(
+        path=path, name=name, sha256=intent_hash(raw), cutoff=cutoff, raw=raw, sections=parsed, ansible=mapping
+    )
 
 
 def read(path: str | Path, sections: SectionParsers) -> Intent:
