@@ -184,9 +184,10 @@ def cmd_sign(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     written = generate(args.lock, out)
-    changed = [w.path.name for w in written if w.changed]
+    names = [w.path.relative_to(out).as_posix() for w in written]  # `<variant>/<file>` for a lock with variants
+    changed = [name for name, w in zip(names, written, strict=True) if w.changed]
     human = f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current"
-    _emit(args, human, {"output": str(out), "files": [w.path.name for w in written], "changed": changed})
+    _emit(args, human, {"output": str(out), "files": names, "changed": changed})
     return EXIT_OK
 
 

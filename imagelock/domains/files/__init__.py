@@ -44,4 +44,5 @@ DOMAIN = Domain(
     items=items,
     artifacts=artifacts,
     image_order=6,
+    identity="dest",
 )
