@@ -236,8 +236,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
     old = domains.read_lock(args.old)[0]
     new = domains.read_lock(args.new)[0]
     result = domains.diff_locks(old, new)
-    print(render(result, "json" if args.json else args.format))
-    return EXIT_NO if result.differ else EXIT_OK
+    fmt = "json" if args.json else args.format
+    if not (old.variants or new.variants):
+        print(render(result, fmt))
+        return EXIT_NO if result.differ else EXIT_OK
+    variants = domains.diff_variants(old, new)  # each image as it is built, after the shared layers
+    differ = result.differ or any(d is None or d.differ for d in variants.values())
+    if fmt == "json":
+        data = {
+            "differ": differ,
+            "shared": result.to_json(),
+            "variants": {name: (d.to_json() if d else {"removed": True}) for name, d in variants.items()},
+        }
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        parts = [f"shared layers: {render(result, fmt)}"]
+        parts += [f"variant {name}: {render(d, fmt) if d else 'removed'}" for name, d in variants.items()]
+        print("\n".join(parts))
+    return EXIT_NO if differ else EXIT_OK
 
 
 def _default_lock() -> Path:

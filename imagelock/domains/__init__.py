@@ -154,3 +154,20 @@ def artifacts(lock: Lock) -> Iterator[Artifact]:
 def diff_locks(old: Lock | None, new: Lock) -> LockDiff:
     """Every difference between two locks, layer by layer in image order."""
     return diff(old, new, DOMAINS)
+
+
+def diff_variants(old: Lock | None, new: Lock) -> dict[str, LockDiff | None]:
+    """Each variant's image compared as it is built (its view of each lock), by content alone: the version
+    label is the whole lock's, so it moves with any variant. None: the new lock no longer has the variant."""
+    out: dict[str, LockDiff | None] = {}
+    for name in sorted((old.variants.keys() if old is not None else set()) | new.variants.keys()):
+        if name not in new.variants:
+            out[name] = None
+            continue
+        before = variant_lock(old, name) if old is not None and name in old.variants else None
+        after = variant_lock(new, name)
+        for view in (before, after):
+            if view is not None:
+                view.version = None
+        out[name] = diff(before, after, DOMAINS)
+    return out

@@ -151,13 +151,13 @@ def _one(
     shapes: Mapping[str, Shape],
 ) -> VariantPlan:
     where = f"variants.{name}"
-    take_list = _selectors(spec, "take", path, f"{where}.take")
+    take_list = _selectors(spec, "take", path, where)
     taken = (
         {domain: None for domain in shared}
         if take_list is None
         else _choose(take_list, shared, path, f"{where}.take", shapes)
     )
-    skipped = _choose(_selectors(spec, "skip", path, f"{where}.skip") or [], shared, path, f"{where}.skip", shapes)
+    skipped = _choose(_selectors(spec, "skip", path, where) or [], shared, path, f"{where}.skip", shapes)
     kept: dict[str, Any] = {}  # the shared part of each section this variant takes
     for domain, keys in taken.items():
         identity = shapes[domain].identity
