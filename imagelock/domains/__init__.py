@@ -145,9 +145,22 @@ def present(lock: Lock) -> Iterator[tuple[Domain, object]]:
             yield domain, layer
 
 
-def artifacts(lock: Lock) -> Iterator[Artifact]:
-    """Every file the lock pins by content, domain by domain."""
+def held(lock: Lock) -> Iterator[tuple[Domain, Any, dict[str, Any]]]:
+    """Every layer the lock stores, with the table that holds it: the shared layers, then each variant's
+    own (a layer a variant takes as `layer@other` is stored, and so yielded, once: by `other`)."""
     for domain, layer in present(lock):
+        yield domain, layer, lock.layers
+    for name in sorted(lock.variants):
+        own = lock.variants[name].layers
+        for domain in DOMAINS:
+            if own.get(domain.name):
+                yield domain, own[domain.name], own
+
+
+def artifacts(lock: Lock) -> Iterator[Artifact]:
+    """Every file the lock pins by content, domain by domain: its variants' own files too, so `lock mirror`
+    copies what any of its images builds from."""
+    for domain, layer, _ in held(lock):
         yield from domain.artifacts(layer)
 
 

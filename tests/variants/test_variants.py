@@ -170,6 +170,8 @@ def test_three_variants_lock_in_one_update_and_what_they_share_is_stored_once(in
     assert train.nvidia == gpu.nvidia and [m.repo for m in train.models] == ["Alibaba-NLP/gte-modernbert-base"]
     assert cpu.nvidia is None and [f.dest for f in cpu.files] == ["/opt/efa/install.sh"] and len(cpu.models) == 2
     assert len({v.image_name() for v in views.values()}) == 3
+    # What `lock mirror` copies covers every image: gpu's own file is among the lock's artifacts, once.
+    assert [a.dest for a in domains.artifacts(lock)].count("/opt/gdrcopy/install.sh") == 1
 
     check = lock_cli("check", str(intent))
     assert check.code == 0, check.out + check.err
@@ -314,6 +316,12 @@ def test_a_variant_that_takes_what_the_lock_lacks_is_refused(locked: Path, tmp_p
     run = lock_cli("generate", str(bad), "-o", str(tmp_path / "out"))
     assert run.code == 2, run.err
     assert "variants.cpu.take[1]: 'files:/opt/efa/other.sh': no such entry in the files layer" in run.err
+
+
+def test_drift_asks_for_one_variant_s_lock(locked: Path, tmp_path: Path, lock_cli) -> None:
+    run = lock_cli("drift", str(locked), "--root", str(tmp_path))
+    assert run.code == 2 and run.err.count("\n") == 1
+    assert "holds the variants cpu, gpu, train: audit a machine against its variant's lock" in run.err
 
 
 def test_an_intent_without_variants_locks_byte_identical(tmp_path: Path, lock_cli) -> None:
