@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError, did_you_mean
+from imagelock.intent.fields import string_list
 
 VARIANT_KEYS = ("take", "skip")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -97,15 +98,6 @@ def plan(raw: Mapping[str, Any], path: Path, shapes: Mapping[str, Shape]) -> lis
     return plans
 
 
-def _selectors(spec: dict[str, Any], key: str, path: Path, where: str) -> list[str] | None:
-    value = spec.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InputError(path, f"{where}.{key}", 'expected an array of selectors such as ["nvidia", "files:/opt/efa"]')
-    return value
-
-
 def _choose(
     selectors: list[str], shared: dict[str, Any], path: Path, where: str, shapes: Mapping[str, Shape]
 ) -> dict[str, set[str] | None]:
@@ -151,13 +143,13 @@ def _one(
     shapes: Mapping[str, Shape],
 ) -> VariantPlan:
     where = f"variants.{name}"
-    take_list = _selectors(spec, "take", path, where)
+    take_list = string_list(spec, "take", path, where)
     taken = (
         {domain: None for domain in shared}
         if take_list is None
         else _choose(take_list, shared, path, f"{where}.take", shapes)
     )
-    skipped = _choose(_selectors(spec, "skip", path, where) or [], shared, path, f"{where}.skip", shapes)
+    skipped = _choose(string_list(spec, "skip", path, where) or [], shared, path, f"{where}.skip", shapes)
     kept: dict[str, Any] = {}  # the shared part of each section this variant takes
     for domain, keys in taken.items():
         identity = shapes[domain].identity

@@ -287,7 +287,7 @@ def _refused(lock_cli, intent: Path, *argv: str) -> str:
             '[[variants.gpu.files]]\nurl = "https://vendor.example/efa/gdrcopy.sh"\ndest = "/opt/tool"\n',
             "variants.gpu: files[2].dest: /opt/tool is already the dest of files[1]",
         ),
-        ('[variants.gpu]\ntake = "nvidia"\n', "variants.gpu.take: expected an array of selectors"),
+        ('[variants.gpu]\ntake = "nvidia"\n', "variants.gpu.take: expected an array of strings"),
     ],
 )
 def test_bad_variants_are_one_line_exit_2_nothing_written(
