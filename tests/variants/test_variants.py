@@ -17,6 +17,7 @@ import pytest
 from hcl2.utils import SerializationOptions
 
 from imagelock import domains
+from imagelock.lock import codec
 from tests.files.vendor import INSTALLER, TOOL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -316,6 +317,17 @@ def test_a_variant_that_takes_what_the_lock_lacks_is_refused(locked: Path, tmp_p
     run = lock_cli("generate", str(bad), "-o", str(tmp_path / "out"))
     assert run.code == 2, run.err
     assert "variants.cpu.take[1]: 'files:/opt/efa/other.sh': no such entry in the files layer" in run.err
+
+
+def test_the_validator_walks_a_variant_s_own_layers(locked: Path, tmp_path: Path, lock_cli) -> None:
+    """Even with the digest recomputed, a file:// URL in a variant's own file is refused, named where it is."""
+    lock, _ = domains.read_lock(locked)
+    lock.variants["gpu"].layers["files"][0].url = "file:///etc/passwd"
+    bad = tmp_path / "bad.lock"
+    bad.write_text(codec.dumps(lock))
+    run = lock_cli("generate", str(bad), "-o", str(tmp_path / "out"))
+    assert run.code == 2 and run.err.startswith(f"lock: error: {bad}: variants.gpu.files[0].url: expected an https")
+    assert not (tmp_path / "out").exists()
 
 
 def test_drift_asks_for_one_variant_s_lock(locked: Path, tmp_path: Path, lock_cli) -> None:
