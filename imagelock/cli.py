@@ -74,6 +74,12 @@ def cmd_update(args: argparse.Namespace) -> int:
     else:
         verb = "wrote" if result.written else "unchanged"
     human = [f"{verb} {result.path}: {what} (image {lock.image_name()}, version {lock.version})"]
+    images = {name: view for name, view in domains.images(lock) if name is not None}
+    for name, view in images.items():  # each variant's image, and what it holds of its own
+        entry = lock.variants[name]
+        shared = [f"{s.replace('@', ' as ')}'s" for s in entry.take if "@" in s.partition(":")[0]]
+        own = ", ".join([*sorted(entry.layers), *shared]) or "nothing"
+        human.append(f"variant {name}: image {view.image_name()} (its own: {own})")
     if args.learn is not None:
         human.append(
             f"learned the hash of {result.learned} file(s) from {args.learn}"
@@ -96,6 +102,11 @@ def cmd_update(args: argparse.Namespace) -> int:
             "written": result.written,
             "dry_run": args.dry_run,
             "diff": moved.to_json(),
+            **(
+                {"variants": {n: {"image": v.image_name(), "digest": v.digest()} for n, v in images.items()}}
+                if images
+                else {}
+            ),
         },
     )
     return EXIT_OK

@@ -7,6 +7,7 @@ passing the tools the single-image build passes; bad input is one line, exit 2, 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tomllib
@@ -137,9 +138,20 @@ def _entries(table: object, key: str, value: str) -> int:
     return 0
 
 
+def _digest(out: str, variant: str) -> str:
+    found = re.search(rf"image fleet-{variant}-([0-9a-f]{{12}})", out)
+    assert found, out
+    return found[1]
+
+
 def test_three_variants_lock_in_one_update_and_what_they_share_is_stored_once(intent: Path, lock_cli) -> None:
     run = _update(lock_cli, intent)
     assert run.code == 0, run.err
+    assert run.out.splitlines()[1:] == [
+        f"variant cpu: image fleet-cpu-{_digest(run.out, 'cpu')} (its own: nothing)",
+        f"variant gpu: image fleet-gpu-{_digest(run.out, 'gpu')} (its own: files, nvidia)",
+        f"variant train: image fleet-train-{_digest(run.out, 'train')} (its own: nvidia as gpu's)",
+    ]
     path = intent.with_suffix(".lock")
     table = tomllib.loads(path.read_text())
 
