@@ -63,3 +63,14 @@ def test_each_hash_moves_only_with_what_it_is_made_of() -> None:
     assert other.variants["kernel"].intent.sha256 != one.variants["kernel"].intent.sha256
     assert other.variants["flags"].intent.sha256 == two.intent.sha256 == one.variants["flags"].intent.sha256
     assert other.variants["cloud"].intent.sha256 == one.variants["cloud"].intent.sha256
+
+
+def test_a_variant_may_add_a_section_the_shared_intent_lacks() -> None:
+    intent = _intent(
+        '\n[variants.pull]\ntake = ["base"]\n[[variants.pull.containers]]\nimage = "docker.io/library/busybox:1.36"\n'
+    )
+    pull = intent.variants["pull"]
+    assert "containers" not in intent.sections
+    assert pull.own == ("containers",) and pull.selectors == ["base"]
+    assert [c.image for c in pull.resolving.sections["containers"]] == ["docker.io/library/busybox:1.36"]
+    assert set(pull.intent.sections) == {"base", "containers"}
