@@ -37,6 +37,7 @@ def items(layer: list[PlainFile]) -> Iterator[Item]:
 
 DOMAIN = Domain(
     name="files",
+    identity="dest",  # a variant takes one file by where it goes: "files:/opt/efa"
     layer=list[PlainFile],
     parse=intent.parse,
     resolver="imagelock.domains.files.layer:resolve",
@@ -44,5 +45,4 @@ DOMAIN = Domain(
     items=items,
     artifacts=artifacts,
     image_order=6,
-    identity="dest",
 )
