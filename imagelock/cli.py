@@ -74,6 +74,12 @@ def cmd_update(args: argparse.Namespace) -> int:
     else:
         verb = "wrote" if result.written else "unchanged"
     human = [f"{verb} {result.path}: {what} (image {lock.image_name()}, version {lock.version})"]
+    images = {name: view for name, view in domains.images(lock) if name is not None}
+    for name, view in images.items():  # each variant's image, and what it holds of its own
+        entry = lock.variants[name]
+        shared = [f"{s.replace('@', ' as ')}'s" for s in entry.take if "@" in s.partition(":")[0]]
+        own = ", ".join([*sorted(entry.layers), *shared]) or "nothing"
+        human.append(f"variant {name}: image {view.image_name()} (its own: {own})")
     if args.learn is not None:
         human.append(
             f"learned the hash of {result.learned} file(s) from {args.learn}"
@@ -96,6 +102,11 @@ def cmd_update(args: argparse.Namespace) -> int:
             "written": result.written,
             "dry_run": args.dry_run,
             "diff": moved.to_json(),
+            **(
+                {"variants": {n: {"image": v.image_name(), "digest": v.digest()} for n, v in images.items()}}
+                if images
+                else {}
+            ),
         },
     )
     return EXIT_OK
@@ -189,7 +200,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise InputError(None, "--intent", "only --format ansible reads the intent")
     else:
         written = generate(args.lock, out)
-    names = [str(w.path.relative_to(out)) for w in written]
+    names = [w.path.relative_to(out).as_posix() for w in written]  # `<variant>/<file>` for a lock with variants
     changed = [name for name, w in zip(names, written, strict=True) if w.changed]
     human = f"wrote {', '.join(changed)} to {out}" if changed else f"{out}: all {len(written)} files already current"
     _emit(args, human, {"output": str(out), "files": names, "changed": changed})
@@ -241,8 +252,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
     old = domains.read_lock(args.old)[0]
     new = domains.read_lock(args.new)[0]
     result = domains.diff_locks(old, new)
-    print(render(result, "json" if args.json else args.format))
-    return EXIT_NO if result.differ else EXIT_OK
+    fmt = "json" if args.json else args.format
+    if not (old.variants or new.variants):
+        print(render(result, fmt))
+        return EXIT_NO if result.differ else EXIT_OK
+    variants = domains.diff_variants(old, new)  # each image as it is built, after the shared layers
+    differ = result.differ or any(d is None or d.differ for d in variants.values())
+    if fmt == "json":
+        data = {
+            "differ": differ,
+            "shared": result.to_json(),
+            "variants": {name: (d.to_json() if d else {"removed": True}) for name, d in variants.items()},
+        }
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        parts = [f"shared layers: {render(result, fmt)}"]
+        parts += [f"variant {name}: {render(d, fmt) if d else 'removed'}" for name, d in variants.items()]
+        print("\n".join(parts))
+    return EXIT_NO if differ else EXIT_OK
 
 
 def _default_lock() -> Path:

@@ -120,7 +120,8 @@ def replace_directory(out: Path, files: Mapping[str, str], executable: frozenset
     if out.is_symlink() or out.exists():
         if not out.is_dir() or out.is_symlink():
             raise InputError(out, None, "exists and is not a directory of generated files (a file or a symlink)")
-        others = sorted(p.name for p in out.iterdir() if p.name not in files)
+        tops = {name.split("/", 1)[0] for name in files}  # a name may be `<variant>/<file>`
+        others = sorted(p.name for p in out.iterdir() if p.name not in tops)
         if others:
             raise InputError(
                 out,
@@ -140,11 +141,12 @@ def replace_directory(out: Path, files: Mapping[str, str], executable: frozenset
         mask = umask()
         for name, content in files.items():
             path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "wb") as handle:
                 handle.write(content.encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(path, (0o777 if name in executable else 0o666) & ~mask)
+            os.chmod(path, (0o777 if path.name in executable else 0o666) & ~mask)
         os.chmod(staging, 0o777 & ~mask)
         if out.exists():
             if not _exchange(staging, out):

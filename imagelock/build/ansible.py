@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagelock import writes
+from imagelock import domains, writes
 from imagelock.errors import InputError
 from imagelock.intent.ansible import VARIANT, AnsibleIntent, Mapping
 from imagelock.lock import paths
@@ -36,7 +36,10 @@ _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def views(lock: Lock) -> list[View]:
-    """The views of a lock: one per variant; a lock without variants is one view named after the image."""
+    """The views of a lock: one per variant, each the image that variant is (imagelock.domains.variant_lock);
+    a lock without variants is one view named after the image."""
+    if lock.variants:
+        return [(name, domains.variant_lock(lock, name)) for name in sorted(lock.variants)]
     return [(lock.name, lock)]
 
 
@@ -63,8 +66,12 @@ def resolve(view: Lock, used: Sequence[Mapping], intent_path: str | Path, varian
 
 
 def check(mapping: AnsibleIntent, lock: Lock, intent_path: str | Path) -> None:
-    """`lock update`: every path of the mapping names a value of the whole lock (nothing is written otherwise)."""
-    resolve(lock, mapping.mappings(), intent_path, None)
+    """`lock update`: every path of the mapping names a value of the lock, in every variant that runs the
+    role (nothing is written otherwise)."""
+    if lock.variants:
+        place(mapping, views(lock), intent_path)
+    else:
+        resolve(lock, mapping.mappings(), intent_path, None)
 
 
 def place(mapping: AnsibleIntent, variants: Sequence[View], intent_path: str | Path) -> Placed:

@@ -17,6 +17,7 @@ from imagelock.build import ansible, bootstrap, manifests, packer, ray
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
+from imagelock.lock import codec
 from imagelock.lock.model import Lock
 
 EXECUTABLE = {"bootstrap.sh"}
@@ -35,7 +36,22 @@ def load(lock_path: str | Path) -> tuple[Lock, str]:
 
 
 def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
-    """File name -> content, for every file `lock generate` writes."""
+    """File name -> content, for every file `lock generate` writes.
+
+    A lock with variants builds one image per variant: each gets a directory of its own,
+    `<variant>/`, holding the same set of files rendered from its view of the lock (its own
+    `lock.toml`, which its bootstrap.sh checks against and drift reads), and the whole lock is
+    kept beside them as `lock.toml` (docs/variants.md says why one template per variant)."""
+    if not lock.variants:
+        return _render_one(lock, lock_text, lock_path)
+    files = {"lock.toml": lock_text}
+    for name, view in domains.images(lock):
+        text = codec.dumps(view)
+        files.update({f"{name}/{file}": content for file, content in _render_one(view, text, lock_path).items()})
+    return files
+
+
+def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
     values = Values(lock_path)
     with lock.frozen():
         models_manifest = manifests.models_manifest(lock, values)
@@ -110,6 +126,6 @@ def stale_files(lock_path: str | Path, out_dir: str | Path) -> list[str]:
             problems.append(
                 f"{target}: stale, differs from what {lock_path} generates (run `lock generate {lock_path} -o {out}`)"
             )
-        elif name in EXECUTABLE and not os.access(target, os.X_OK):
+        elif target.name in EXECUTABLE and not os.access(target, os.X_OK):
             problems.append(f"{target}: not executable")
     return problems

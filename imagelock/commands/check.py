@@ -49,7 +49,7 @@ def check(intent_path: str | Path, lock_path: str | Path | None = None) -> Check
 
 
 def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
-    """The verdict on one lock against its intent: problems, findings and notes."""
+    """The verdict on one lock against its intent: problems, findings and notes; then on each variant."""
     actual = lock.digest()
     result = CheckResult(lock_path=path, digest=actual, image=lock.image_name())
     if lock.intent_sha256 != intent.sha256:
@@ -59,7 +59,44 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
             "run `lock update`"
         )
     if claimed != actual:
-        result.problems.append(f"tampered: {tamper.line(path, lock.to_table(), list(lock.layers), claimed, actual)}")
+        result.problems.append(f"tampered: {tamper.line(path, lock.to_table(), lock.parts(), claimed, actual)}")
+    _image(intent, path, lock, result)
+    _variants(intent, path, lock, result)
+    return result
+
+
+def _variants(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> None:
+    """Each variant judged as the image it builds (its view of the lock), its lines naming it."""
+    for name in sorted(intent.variants.keys() - lock.variants.keys()):
+        result.problems.append(
+            f"stale: variant {name}: the intent has [variants.{name}], the lock does not; run `lock update`"
+        )
+    for name in sorted(lock.variants.keys() - intent.variants.keys()):
+        result.problems.append(f"stale: variant {name}: the lock has it, the intent no longer does; run `lock update`")
+    shared = {(f.kind, f.subject, f.what) for f in result.findings}
+    for name in sorted(intent.variants.keys() & lock.variants.keys()):
+        variant, view = intent.variants[name], domains.variant_lock(lock, name)
+        if view.intent_sha256 != variant.intent.sha256:
+            result.problems.append(
+                f"stale: variant {name}: what [variants.{name}] makes of {intent.path} changed since the lock was "
+                f"written (its intent sha256 {variant.intent.sha256[:12]}, lock made from {view.intent_sha256[:12]}); "
+                "run `lock update`"
+            )
+            continue  # the rest would only repeat it layer by layer
+        with view.frozen():
+            own = CheckResult(lock_path=path, digest=view.digest(), image=view.image_name())
+            _image(variant.intent, path, view, own)
+        result.problems += [f"variant {name}: {p}" for p in own.problems]
+        result.notes += [f"variant {name}: {n}" for n in own.notes if n not in result.notes]
+        result.findings += [
+            Finding(f.kind, f"variant {name}: {f.subject}", f.what, f.fix)
+            for f in own.findings
+            if (f.kind, f.subject, f.what) not in shared
+        ]
+
+
+def _image(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> None:
+    """What makes one image's lock fresh for its intent, besides its hash: layers, hashes, rules, findings."""
     if lock.name != intent.name:
         result.problems.append(f"stale: the lock is named {lock.name!r}, the intent {intent.name!r}")
     for domain in domains.DOMAINS:
@@ -87,7 +124,6 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
         result.findings.extend(build_findings.findings(lock, path))
     except InputError:
         pass  # no template to judge: `lock generate` and `lock check --generated` refuse this lock and say why
-    return result
 
 
 def _unhashed(kind: str, names: list[str]) -> Finding:

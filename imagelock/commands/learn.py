@@ -75,8 +75,8 @@ def apply(lock: Lock, measured: Mapping[str, tuple[str, int]], source: str | Pat
             "these measurements are not from a build of this lock; nothing was written",
         )
     learned = 0
-    for domain, layer in list(domains.present(lock)):
+    for domain, layer, holder in list(domains.held(lock)):  # a variant's own files learn too
         layer, count = domain.learn(layer, measured)
-        lock.layers[domain.name] = layer
+        holder[domain.name] = layer
         learned += count
     return learned

@@ -227,7 +227,7 @@ def run_mirror(
     summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
     summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
     directory = target.root if isinstance(target, DirectoryTarget) else None
-    for domain, layer in domains.present(lock):
+    for domain, layer, _ in domains.held(lock):
         report = domain.copy_to_mirror(layer, directory)
         if report is not None:
             summary.domains.append(report)

@@ -29,9 +29,12 @@ from imagelock.domains.contract import Domain
 from imagelock.errors import AnswerIsNo, InputError, did_you_mean
 from imagelock.intent.document import Intent, default_lock_path
 from imagelock.intent.fields import parse_cutoff
+from imagelock.intent.variants import canonical
 from imagelock.lock import codec as lockfile
+from imagelock.lock import tables
 from imagelock.lock.diff import diff
-from imagelock.lock.model import Lock, Universe, instant
+from imagelock.lock.model import Lock, LockVariant, Universe, instant
+from imagelock.lock.tables import digest_table
 from imagelock.lock.version import next_version
 from imagelock.net.upstreams import LIVE, Upstreams
 from imagelock.replay.server import ReplayServer, Snapshot
@@ -182,10 +185,69 @@ def update(
                 raise outcome
             else:
                 lock.layers[domain.name] = outcome
+        _resolve_variants(lock, ctx, only or [], refused)
 
     if refused:
         raise _combined(intent, lock, targets, refused)
     return _write(lock, previous, intent, targets, path, started, dry_run, measured, learn)
+
+
+def _resolve_variants(lock: Lock, shared: UpdateContext, only: list[str], refused: list[AnswerIsNo]) -> None:
+    """Each variant's own layers (docs/variants.md); everything else it takes from the shared layers.
+
+    A domain's section that several variants share (with the sections its resolver reads) is resolved
+    once, and stored once: the first variant (by name) holds it, the others take it as `domain@first`.
+    A domain left out by `--only` keeps what the previous lock recorded for the variant."""
+    previous = shared.previous
+    resolved: dict[tuple[str, str], Any] = {}
+    holder: dict[tuple[str, str], str] = {}  # the variant whose own layer holds a resolution
+    for name in sorted(shared.intent.variants):
+        variant = shared.intent.variants[name]
+        before = previous.variants.get(name) if previous is not None else None
+        ctx = copy.copy(shared)
+        ctx.intent, ctx.cache = variant.resolving, {}
+        ctx.previous = domains.variant_lock(previous, name) if previous is not None and before else previous
+        own: dict[str, Any] = {}
+        take = list(variant.selectors)
+        for domain in domains.DOMAINS:
+            if domain.name not in variant.own:
+                continue
+            if only and domain.name not in only:  # keeps what it had, held or taken from another variant
+                kept = _own_layer(previous, name, domain.name) if previous is not None else None
+                if kept is None:
+                    continue
+                key = (domain.name, "kept " + digest_table({"layer": tables.to_table(kept)}))
+                resolved[key] = kept
+            else:
+                key = (domain.name, canonical({d: variant.resolving.raw.get(d) for d in (domain.name, *domain.reads)}))
+            if key not in resolved:
+                try:
+                    resolved[key] = domain.resolve(ctx)
+                except AnswerIsNo as answer:  # every "no" goes into one report, this variant named
+                    refused.append(AnswerIsNo(f"variant {name}: {answer.summary}", answer.details))
+                    resolved[key] = None
+            if not resolved[key]:
+                continue
+            if key in holder:
+                take.append(f"{domain.name}@{holder[key]}")
+            else:
+                holder[key] = name
+                own[domain.name] = resolved[key]
+        lock.variants[name] = LockVariant(intent_sha256=variant.intent.sha256, take=take, layers=own)
+
+
+def _own_layer(lock: Lock, variant: str, layer: str) -> Any:
+    """The layer a variant of `lock` resolved itself for `layer`, held or taken from the variant holding it."""
+    entry = lock.variants.get(variant)
+    if entry is None:
+        return None
+    if layer in entry.layers:
+        return entry.layers[layer]
+    for selector in entry.take:
+        name, at, other = selector.partition(":")[0].partition("@")
+        if at and name == layer and other in lock.variants:
+            return lock.variants[other].layers.get(layer)
+    return None
 
 
 def _learns(lock: Lock, measured: dict[str, tuple[str, int]] | None) -> bool:
@@ -214,6 +276,12 @@ def _write(
     report = compat.evaluate(lock, targets)
     if report.violations:
         raise AnswerIsNo(f"{intent.path}: {_violations(report)}; nothing was written", report.lines())
+    for name, variant in sorted(intent.variants.items()):
+        judged = compat.evaluate(domains.variant_lock(lock, name), compat.targets.from_intent(variant.intent))
+        if judged.violations:
+            raise AnswerIsNo(
+                f"{intent.path}: variant {name}: {_violations(judged)}; nothing was written", judged.lines()
+            )
     lock.version = next_version(previous, lock, diff(previous, lock, domains.DOMAINS) if previous else None)
     text = lockfile.dumps(lock)
     old = path.read_text(encoding="utf-8") if path.exists() else None
@@ -296,5 +364,9 @@ def _unchanged(intent: Intent, previous: Lock, claimed: str, universe: Universe,
     if previous.python is not None and previous.python.engine != engine:
         return False
     if set(previous.layers) != set(intent.sections) or claimed != previous.digest():
+        return False
+    if {n: v.intent_sha256 for n, v in previous.variants.items()} != {
+        n: v.intent.sha256 for n, v in intent.variants.items()
+    }:
         return False
     return not any(domain.problems(previous, intent) for domain in domains.DOMAINS)

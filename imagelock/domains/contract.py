@@ -23,6 +23,11 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   after the artifacts; imported only then. `directory` is None for a target that is not a directory;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
   on a thread of its own while the other domains resolve;
+- `identity`, `replace`, `reads`: how its section combines in an image variant (docs/variants.md):
+  `identity` is, for an array section, the key naming one entry (both in the intent and in the lock
+  entry), which a `domain:key` selector names and `select` filters on; `replace` says a variant's
+  table replaces the shared one instead of merging over it; `reads` names the other sections its
+  resolver reads, so a variant that changes one of them resolves this domain too;
 - `learn`: for a domain that may lock a file without a hash (its artifact's sha256 is ""),
   `learn(layer, measured) -> (layer, count)` writes in what a build measured, keyed by the
   artifact's upstream URL (imagelock.commands.learn).
@@ -88,6 +93,18 @@ class Domain:
     runs_apart: bool = False
     mirror: str | None = None
     learn: Callable[[Any, Mapping[str, tuple[str, int]]], tuple[Any, int]] = learns_nothing
+    identity: str | None = None
+    replace: bool = False
+    reads: tuple[str, ...] = ()
+
+    def select(self, layer: Any, keys: Iterable[str] | None) -> Any:
+        """The part of a layer a variant takes: all of it (keys None), or the entries whose identity is in keys."""
+        if keys is None:
+            return layer
+        if self.identity is None:
+            raise ValueError(f"{self.name}: a table layer is taken whole")
+        wanted = set(keys)
+        return [entry for entry in layer if str(getattr(entry, self.identity)) in wanted]
 
     def resolve(self, ctx: UpdateContext) -> Any:
         """Sources -> this domain's lock section; the resolver module is imported here, on first use."""

@@ -97,6 +97,13 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
 def drift(req: DriftRequest) -> tuple[int, str]:
     """Returns the exit code and the report text (already written to req.output when given)."""
     lock = domains.read_intact_lock(req.lock, "nothing was audited: a drift report against an edited lock says nothing")
+    if lock.variants:  # a machine is one image: its variant's own lock says what it must hold
+        raise InputError(
+            req.lock,
+            None,
+            f"holds the variants {', '.join(sorted(lock.variants))}: audit a machine against its variant's lock "
+            "(`lock generate` writes it as <output>/<variant>/lock.toml, and the build copies it onto the machine)",
+        )
     if req.output and Path(req.output).is_dir():
         raise InputError(req.output, None, "--output: is a directory (expected a report file path)")
     index = LockIndex(lock, strict_apt=req.strict)

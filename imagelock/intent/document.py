@@ -21,6 +21,7 @@ from imagelock.intent import ansible
 from imagelock.intent.ansible import AnsibleIntent
 from imagelock.intent.fields import check_keys, parse_cutoff
 from imagelock.intent.python import PythonIntent
+from imagelock.intent.variants import Shape, VariantPlan, plan
 from imagelock.lock.tables import digest_table
 from imagelock.untrusted import load_toml, read_text
 
@@ -39,6 +40,8 @@ class Intent:
     sections: dict[str, Any] = field(default_factory=dict)
     # `[ansible]`: which role variable takes which locked value (no lock layer of its own: imagelock.build.ansible).
     ansible: AnsibleIntent | None = None
+    # `[variants.<name>]` (imagelock.intent.variants), by name; {} for an intent of one image.
+    variants: dict[str, Variant] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any] | list[Any] | None:
         """A domain's raw section, as the file holds it."""
@@ -49,6 +52,18 @@ class Intent:
         """The typed `[python]` section, which the rules and `lock init` read."""
         section: PythonIntent | None = self.sections.get("python")
         return section
+
+
+@dataclass
+class Variant:
+    """One image variant: its effective intent, what it takes of the shared layers, what it resolves itself."""
+
+    name: str
+    intent: Intent  # the effective intent, named `<name>-<variant>`; its sha256 is what the lock records
+    resolving: Intent  # what its own domains resolve from: the effective intent, arrays cut to what it adds
+    take: dict[str, tuple[str, ...] | None]  # shared layer -> None (whole) or the identities it takes
+    own: tuple[str, ...]  # the domains it resolves itself, in domain order
+    selectors: list[str]  # `take` as the lock records it
 
 
 def intent_hash(table: dict[str, Any]) -> str:
@@ -66,14 +81,42 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-TOP_LEVEL = ("name", "universe")
+TOP_LEVEL = ("name", "universe", "variants")
 GENERATORS = ("ansible",)  # sections no domain reads: how `lock generate` writes the lock for a tool
 
 
-def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
-    """An intent from its text; every section is parsed by its domain's parser, in domain order."""
+def loads(text: str, path: str | Path, sections: SectionParsers, shapes: Mapping[str, Shape] | None = None) -> Intent:
+    """An intent from its text; every section is parsed by its domain's parser, in domain order, and every
+    variant's effective intent likewise. The intent's own hash leaves `[variants]` out: it is the hash of
+    the shared sections, so an intent without variants hashes as it always did, and each variant's own
+    hash changes only with what that variant is made of."""
     path = Path(path)
     raw = load_toml(text, path)
+    intent = _parsed(raw, path, sections)
+    shapes = shapes or {name: Shape() for name in sections}
+    for variant in plan(raw, path, shapes):
+        intent.variants[variant.name] = _variant(variant, path, sections, shapes)
+    return intent
+
+
+def _variant(variant: VariantPlan, path: Path, sections: SectionParsers, shapes: Mapping[str, Shape]) -> Variant:
+    try:
+        effective = _parsed(variant.raw, path, sections)
+    except InputError as exc:  # name the variant whose effective section is wrong
+        raise InputError(path, f"variants.{variant.name}", f"{exc.key or ''}: {exc.message}".lstrip(": ")) from None
+    resolving_raw = {**variant.raw, **{d: s for d, s in variant.own.items() if shapes[d].identity is not None}}
+    resolving = _parsed(resolving_raw, path, sections)
+    return Variant(
+        name=variant.name,
+        intent=effective,
+        resolving=resolving,
+        take=variant.take,
+        own=tuple(d for d in sections if d in variant.own),
+        selectors=variant.selectors(),
+    )
+
+
+def _parsed(raw: dict[str, Any], path: Path, sections: SectionParsers) -> Intent:
     allowed = (*TOP_LEVEL, *sections, *GENERATORS)
     check_keys(raw, allowed, path, "")
     name = raw.get("name", path.stem.removesuffix(".intent"))
@@ -86,15 +129,22 @@ def loads(text: str, path: str | Path, sections: SectionParsers) -> Intent:
             cutoff = parse_cutoff(universe["cutoff"], path, "universe.cutoff")
     parsed = {section: parse(raw[section], path) for section, parse in sections.items() if section in raw}
     parsed = {section: value for section, value in parsed.items() if value is not None}  # nothing to lock
+    shared = {key: value for key, value in raw.items() if key != "variants"}
     mapping = ansible.parse(raw["ansible"], path) if "ansible" in raw else None
     return Intent(
-        path=path, name=name, sha256=intent_hash(raw), cutoff=cutoff, raw=raw, sections=parsed, ansible=mapping
+        path=path,
+        name=name,
+        sha256=intent_hash(shared),
+        cutoff=cutoff,
+        raw=shared,
+        sections=parsed,
+        ansible=mapping,
     )
 
 
-def read(path: str | Path, sections: SectionParsers) -> Intent:
+def read(path: str | Path, sections: SectionParsers, shapes: Mapping[str, Shape] | None = None) -> Intent:
     path = Path(path)
-    return loads(read_text(path, "no such intent file (create one with `lock init`)"), path, sections)
+    return loads(read_text(path, "no such intent file (create one with `lock init`)"), path, sections, shapes)
 
 
 def default_lock_path(intent_path: str | Path) -> Path:

@@ -14,7 +14,7 @@ import tomli_w
 
 from imagelock.errors import InputError
 from imagelock.lock import tamper
-from imagelock.lock.model import SCHEMA_VERSION, Lock
+from imagelock.lock.model import SCHEMA_VERSION, VARIANTS, Lock, LockVariant
 from imagelock.lock.tables import content_table, convert, digest_table, from_table
 from imagelock.lock.validate import validate
 from imagelock.untrusted import load_toml, read_text
@@ -31,7 +31,7 @@ def dumps(lock: Lock) -> str:
     head = {"schema": table.pop("schema"), "name": table.pop("name")}
     if "version" in table:
         head["version"] = table.pop("version")
-    hints = tamper.hints({**head, **table}, list(lock.layers))  # outside the digest: where an edit is
+    hints = tamper.hints({**head, **table}, lock.parts())  # outside the digest: where an edit is
     ordered = {**head, "digest": digest, **table, **hints}
     header = "# imagelock lock file: written by `lock update`, do not edit by hand.\n"
     return header + tomli_w.dumps(ordered, multiline_strings=False)
@@ -49,11 +49,36 @@ def loads(text: str, path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:
     if schema != SCHEMA_VERSION:
         raise InputError(path, "schema", f"expected {SCHEMA_VERSION}, found {schema!r}")
     for key in table:
-        if key == "layers" or (key not in _HEAD_KEYS and key not in layers):
+        if key == "layers" or (key not in _HEAD_KEYS and key not in layers and key != VARIANTS):
             raise InputError(path, key, "unknown key in lock")
     lock = from_table(Lock, {k: v for k, v in table.items() if k in _HEAD_KEYS}, path, "")
     lock.layers = {name: convert(kind, table[name], path, name) for name, kind in layers.items() if name in table}
+    if VARIANTS in table:
+        lock.variants = _variants(table[VARIANTS], path, layers)
     return validate(lock, path), claimed
+
+
+def _variants(table: Any, path: str | Path, layers: LayerTypes) -> dict[str, LockVariant]:
+    """`[variants.<name>]`: each variant's intent hash, what it takes, and its own layers, strictly."""
+    if not isinstance(table, dict) or not table:
+        raise InputError(path, VARIANTS, "expected a table of variants")
+    out: dict[str, LockVariant] = {}
+    for name, entry in table.items():
+        where = f"{VARIANTS}.{name}"
+        if not isinstance(entry, dict):
+            raise InputError(path, where, "expected a table")
+        for key in entry:
+            if key not in ("intent-sha256", "take") and key not in layers:
+                raise InputError(path, f"{where}.{key}", "unknown key in lock")
+        sha = convert(str, entry.get("intent-sha256"), path, f"{where}.intent-sha256")
+        take = convert(list[str], entry.get("take", []), path, f"{where}.take")
+        own = {
+            layer: convert(kind, entry[layer], path, f"{where}.{layer}")
+            for layer, kind in layers.items()
+            if layer in entry
+        }
+        out[name] = LockVariant(intent_sha256=sha, take=take, layers=own)
+    return out
 
 
 def read(path: str | Path, layers: LayerTypes) -> tuple[Lock, str]:

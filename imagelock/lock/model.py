@@ -296,6 +296,33 @@ class Mirror:
 
 # --- the lock ---------------------------------------------------------------------
 
+
+@dataclass
+class LockVariant:
+    """`[variants.<name>]`: one image variant. It stores only what is its own; the rest it takes.
+
+    `take` names the shared layers it uses whole (`nvidia`) and the entries of a shared list it uses
+    (`files:/opt/efa`, by the list's identity); `layers` holds the layers it resolved itself: a table
+    layer replaces the shared one, a list layer's entries come after those it takes.
+    """
+
+    intent_sha256: str  # of its effective intent (imagelock.intent.variants)
+    take: list[str] = field(default_factory=list)
+    layers: dict[str, Any] = field(default_factory=dict)
+
+    def to_table(self) -> dict[str, Any]:
+        table: dict[str, Any] = {"intent-sha256": self.intent_sha256}
+        if self.take:
+            table["take"] = sorted(self.take)
+        for name, layer in self.layers.items():
+            converted = tables.to_table(layer)
+            if converted not in (None, [], {}):
+                table[name] = converted
+        return table
+
+
+VARIANTS = "variants"  # the lock's table of variants, a part of its content beside the layers
+
 INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -369,6 +396,8 @@ class Lock:
     version: str | None = None
     layers: dict[str, Any] = field(default_factory=dict)
     mirror: Mirror | None = None
+    # Image variants by name ({} for a lock of one image): what each takes of `layers` and what is its own.
+    variants: dict[str, LockVariant] = field(default_factory=dict)
 
     python = _Layer[PythonLayer]()
     apt = _Layer[AptLayer]()
@@ -381,16 +410,22 @@ class Lock:
 
     def to_table(self) -> dict[str, Any]:
         """The lock as a plain table, without its digest: head, then each layer, then the mirror."""
-        head = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("layers", "mirror")}
+        head = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("layers", "mirror", VARIANTS)}
         table = tables.to_table_fields(head)
         for name, layer in self.layers.items():
             converted = tables.to_table(layer)
             if converted not in (None, [], {}):
                 table[name] = converted
+        if self.variants:
+            table[VARIANTS] = {name: self.variants[name].to_table() for name in sorted(self.variants)}
         if self.mirror is not None:
             table["mirror"] = tables.to_table(self.mirror)
         ordered: dict[str, Any] = tables.sorted_lock_table(table)
         return ordered
+
+    def parts(self) -> list[str]:
+        """The parts of its content besides the head and the mirror: each layer, then the variants table."""
+        return [*self.layers, *([VARIANTS] if self.variants else [])]
 
     def digest(self) -> str:
         frozen = _FROZEN.get(id(self))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagelock.lock.model import VARIANTS
 from imagelock.lock.tables import content_table, digest_table
 from imagelock.untrusted import load_toml, read_text
 
@@ -154,6 +155,8 @@ def _part(name: str) -> str:
         return "the head"
     if name == MIRROR:
         return "the mirror table"
+    if name == VARIANTS:
+        return "the variants table"
     return f"layer {name}"
 
 

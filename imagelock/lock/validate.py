@@ -89,11 +89,27 @@ IDENTITY: dict[type, tuple[str, ...]] = {
 def validate(lock: Lock, path: str | Path) -> Lock:
     """`lock`, unchanged, or the first thing wrong with it as one InputError naming file and key."""
     for f in dataclasses.fields(lock):
-        if f.name != "layers":
+        if f.name not in ("layers", "variants"):
             value = getattr(lock, f.name)
             _walk(value, f.name, f.name, path, _plain_http(value))
     for name, layer in lock.layers.items():
         _walk(layer, name, name, path, _plain_http(layer))
+    for variant_name, variant in lock.variants.items():
+        where = f"variants.{variant_name}"
+        if not _SHA256.match(variant.intent_sha256):
+            raise InputError(path, f"{where}.intent-sha256", "expected 64 lower-case hex digits")
+        for i, selector in enumerate(variant.take):
+            _string(selector, f"{where}.take[{i}]", "take", path, False)
+            layer_name, _, key = selector.partition(":")
+            layer_name, at, other = layer_name.partition("@")
+            if at and layer_name not in lock.variants.get(other, variant).layers:
+                raise InputError(
+                    path, f"{where}.take[{i}]", f"takes {layer_name!r} from {other!r}, which holds no such layer"
+                )
+            if not at and layer_name not in lock.layers:
+                raise InputError(path, f"{where}.take[{i}]", f"takes {layer_name!r}, a layer the lock does not hold")
+        for name, layer in variant.layers.items():
+            _walk(layer, f"{where}.{name}", name, path, _plain_http(layer))
     return lock
 
 

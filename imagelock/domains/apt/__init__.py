@@ -61,6 +61,7 @@ DOMAIN = Domain(
     problems=consistency.problems,
     findings=findings.findings,
     image_order=2,
+    reads=("kernel",),  # the kernel's packages are in the closure
 )
 
 KERNEL = Domain(
@@ -71,4 +72,5 @@ KERNEL = Domain(
     summary=lambda layer: "",
     items=lambda layer: iter([Item("kernel", layer.version)]),
     image_order=1,
+    reads=("apt",),  # from the apt archive
 )

@@ -27,4 +27,5 @@ DOMAIN = Domain(
     findings=findings.findings,
     image_order=0,
     moves_major=True,
+    replace=True,  # a variant names its own base image whole: the forms of [base] do not mix
 )

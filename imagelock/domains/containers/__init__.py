@@ -58,4 +58,5 @@ DOMAIN = Domain(
     problems=problems,
     image_order=7,
     mirror="imagelock.domains.containers.oci_layout:copy",
+    identity="image",
 )

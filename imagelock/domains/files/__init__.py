@@ -54,6 +54,7 @@ def items(layer: list[PlainFile]) -> Iterator[Item]:
 
 DOMAIN = Domain(
     name="files",
+    identity="dest",  # a variant takes one file by where it goes: "files:/opt/efa"
     layer=list[PlainFile],
     parse=intent.parse,
     resolver="imagelock.domains.files.layer:resolve",

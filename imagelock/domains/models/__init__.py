@@ -73,4 +73,5 @@ DOMAIN = Domain(
     findings=findings.findings,
     image_order=5,
     learn=learn,
+    identity="repo",
 )
