@@ -86,7 +86,8 @@ class AptSource:
 
     suite: str
     uri: str
-    components: list[str]
+    # none for a flat repository (its one Packages index is beside its InRelease): empty, and left out
+    components: list[str] = field(default_factory=list, kw_only=True)
     architectures: list[str]
     inrelease_sha256: str
     indexes: list[AptIndexFile] = field(default_factory=list)

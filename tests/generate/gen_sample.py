@@ -101,9 +101,9 @@ def full_lock() -> Lock:
             AptSource(
                 "jammy-updates",
                 "https://snapshot.example.invalid/archive/ubuntu/20240415T000000Z",
-                ["main", "restricted"],
                 ["amd64"],
                 _sha(11),
+                components=["main", "restricted"],
             )
         ],
         packages=[

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagelock.domains.apt import archive, suggest
+from imagelock.domains.apt import archive, pins, suggest
 from imagelock.domains.apt.closure import Installed, Resolution, Root
 from imagelock.domains.apt.kernel import KernelPlan, plan
 from imagelock.domains.apt.packages_index import Stanza, read
@@ -294,6 +294,11 @@ def with_repositories(loaded: Loaded, ctx: UpdateContext) -> None:
     kept, ambiguous = partition(intent, main_stanzas, groups)
     main.universe = Universe(kept, intent.architectures, texts, ambiguous)
     main.repositories = repositories
+    problem = pins.clash(
+        AptLayer(archive=intent.archive, keyring_sha256="", sources=main.sources, repositories=repositories)
+    )
+    if problem is not None:  # the image's apt could not be told which repository serves what
+        raise InputError(intent.path, "apt.repositories", problem)
 
 
 def read_manifest(path: Path, universe: Universe) -> list[Installed]:
