@@ -157,6 +157,9 @@ def test_assigned_package_is_locked_from_the_flat_repository(pair: Pair, capsys)
     from imagelock import cli
 
     assert cli.main(["check", str(intent)]) == 0, capsys.readouterr()
+    checked = capsys.readouterr().out
+    assert f"apt repository flat {pair.flat.url}: read live" in checked  # no snapshot: `lock check` says so
+    assert "3 locked packages come from it" in checked
     # Each .deb's URL is under the repository that serves it (a flat pool path is relative to its root).
     urls = {a.name: a.urls[0] for a in _artifacts(intent)}
     assert urls["libshared_2.0_amd64.deb"] == f"{pair.flat.url}/libshared_2.0_amd64.deb"

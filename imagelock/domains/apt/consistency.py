@@ -22,7 +22,7 @@ def problems(lock: Lock, intent: Intent) -> list[str]:
                 out.append(f"inconsistent: kernel package {name} is not in the apt closure")
     if not apt:
         return out
-    suites = {(None, s.suite) for s in apt.sources}
+    suites: set[tuple[str | None, str]] = {(None, s.suite) for s in apt.sources}
     suites |= {(r.name, s.suite) for r in apt.repositories for s in r.sources}
     for package in apt.packages:
         if (package.repository, package.suite) not in suites:

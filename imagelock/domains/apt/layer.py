@@ -487,6 +487,9 @@ def base_kernels(installed: list[Installed]) -> list[str]:
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:
     loaded = load(ctx)
-    kplan = kernel_plan(loaded)
+    try:
+        kplan = kernel_plan(loaded)
+    except Ambiguous as error:
+        raise ambiguity(loaded, error) from None
     assert kplan is not None
     return KernelLayer(version=kplan.release, flavour=kplan.flavour, abi=kplan.abi, packages=kplan.packages)
