@@ -158,8 +158,8 @@ def _apt(lock: Lock, v: Values) -> Data:
 
 KEYRING_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 APT_PIN = re.compile(r"^release [a-z]=[A-Za-z0-9][A-Za-z0-9 ._:~+/()-]*(?:,[a-z]=[A-Za-z0-9][A-Za-z0-9 ._:~+/()-]*)*$")
-SUITES = re.compile(r"^(?:\./|[A-Za-z0-9][A-Za-z0-9._/-]*)(?: [A-Za-z0-9][A-Za-z0-9._/-]*)*$")
-WORDS = re.compile(r"^(?:[a-z0-9][a-z0-9./_-]*(?: [a-z0-9][a-z0-9./_-]*)*)?$")
+APT_SUITE = re.compile(r"^(?:\./|[A-Za-z0-9][A-Za-z0-9._/-]*)$")  # a flat one ends in "/"
+APT_WORD = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # a component or an architecture
 
 
 def _apt_repositories(lock: Lock, v: Values) -> Data:
@@ -187,9 +187,14 @@ def _apt_repositories(lock: Lock, v: Values) -> Data:
             armored = base64.b64decode(encoded, validate=True).startswith(b"-----BEGIN PGP")
         except binascii.Error:
             raise v.fail(f"{key}.keyring", "is not base64") from None
-        suites = sorted({s.suite for s in r.sources}, key=[s.suite for s in r.sources].index)
-        components = r.sources[0].components if r.sources else []
-        architectures = r.sources[0].architectures if r.sources else []
+        if not r.sources:
+            raise v.fail(f"{key}.sources", "lists no suite")
+        first = f"{key}.sources[0]"
+        suites = [v.match(x.suite, APT_SUITE, f"{key}.sources[{j}].suite", "a suite") for j, x in enumerate(r.sources)]
+        components = [v.match(c, APT_WORD, f"{first}.components", "a component") for c in r.sources[0].components]
+        arches = [v.match(a, APT_WORD, f"{first}.architectures", "an architecture") for a in r.sources[0].architectures]
+        if not arches:
+            raise v.fail(f"{first}.architectures", "names no architecture")
         rows.append(
             (
                 v.match(r.name, REPOSITORY_NAME, f"{key}.name", "a repository name (a-z, 0-9, '-')"),
@@ -197,9 +202,9 @@ def _apt_repositories(lock: Lock, v: Values) -> Data:
                 sha256,
                 encoded,
                 v.url(r.url, f"{key}.url"),
-                v.match(" ".join(suites), SUITES, f"{key}.sources", "suite names"),
-                v.match(" ".join(components), WORDS, f"{key}.sources", "component names"),
-                v.match(" ".join(architectures), WORDS, f"{key}.sources", "architecture names"),
+                " ".join(suites),
+                " ".join(components),
+                " ".join(arches),
             )
         )
     for package, pin, priority in apt_pins.pins(apt):
