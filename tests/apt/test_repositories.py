@@ -174,43 +174,79 @@ def _artifacts(intent: Path) -> list[Any]:
     return list(apt_domain.artifacts(lock.apt))
 
 
+def generate(intent: Path, out: Path, capsys) -> str:  # type: ignore[no-untyped-def]
+    """`lock generate` of the intent's lock; the bootstrap.sh it wrote, shellcheck-clean."""
+    from imagelock import cli
+
+    assert cli.main(["generate", str(intent.with_suffix(".lock")), "-o", str(out)]) == 0, capsys.readouterr()
+    lint = subprocess.run(
+        ["shellcheck", "--severity=style", "--shell=bash", str(out / "bootstrap.sh")], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout
+    return (out / "bootstrap.sh").read_text()
+
+
+def configure(script: str, root: Path, stage: Path) -> list[str]:
+    """Run the generated step_apt_repositories, by bash from the generated data, with /etc/apt moved to
+    root/etc/apt; what it reports it changed."""
+    harness = script.replace("/etc/apt/", f"{root}/etc/apt/").replace("/var/cache/imagelock", str(stage))
+    harness = harness.split("\ncheck_lock_file\n", 1)[0] + '\nstep_apt_repositories\nprintf "%s\\n" "${CHANGED[@]}"\n'
+    ran = subprocess.run(["bash", "-c", harness, "bootstrap"], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout.split()
+
+
+def image_apt(pair: Pair, root: Path, request: list[str]) -> set[tuple[str, str, str]]:
+    """apt-get on the configured image: the archive as the base image lists it, plus what the build wrote."""
+    env = realapt.setup(root, pair.archive.url, pair.archive_key.keyring, ["stable"], ["main"])
+    code, installs, output = realapt.simulate(env, request)
+    assert code == 0, output
+    return installs
+
+
 def test_generated_bootstrap_configures_the_repository(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
     code, _, err = lock_update(intent, capsys)
     assert code == 0, err
-    from imagelock import cli
-
-    out = tmp_path / "out"
-    assert cli.main(["generate", str(intent.with_suffix(".lock")), "-o", str(out)]) == 0, capsys.readouterr()
-    script = (out / "bootstrap.sh").read_text()
+    script = generate(intent, tmp_path / "out", capsys)
     keyring = base64.b64encode(pair.flat_key.keyring.read_bytes()).decode()
     row = f"  flat gpg {sha256_file(pair.flat_key.keyring)} {keyring} {pair.flat.url} ./ '' amd64\n"
     assert "\nreadonly -a APT_REPOS=(\n" + row + ")\n" in script
     assert "  '*' 'release o=Flat,l=Flat CUDA' 500\n" in script  # the repository's own priority
     assert "  libshared 'release o=Flat,l=Flat CUDA' 990\n" in script  # the assignment, above it
     assert "\nstep_apt_repositories\n" in script
-    lint = subprocess.run(
-        ["shellcheck", "--severity=style", "--shell=bash", str(out / "bootstrap.sh")], capture_output=True, text=True
-    )
-    assert lint.returncode == 0, lint.stdout
-    # What the configuration step writes, run by bash from the generated data (into a scratch root).
-    etc = tmp_path / "root"
-    harness = script.replace("/etc/apt/", f"{etc}/etc/apt/").replace("/var/cache/imagelock", f"{tmp_path}/stage")
-    harness = harness.split("\ncheck_lock_file\n", 1)[0] + '\nstep_apt_repositories\nprintf "%s\\n" "${CHANGED[@]}"\n'
-    ran = subprocess.run(["bash", "-c", harness, "bootstrap"], capture_output=True, text=True)
-    assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["apt-repositories"]
-    installed = etc / "etc/apt/keyrings/imagelock-flat.gpg"
+    root = tmp_path / "root"
+    assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
+    installed = root / "etc/apt/keyrings/imagelock-flat.gpg"
     assert installed.read_bytes() == pair.flat_key.keyring.read_bytes()
-    assert (etc / "etc/apt/sources.list.d/imagelock-flat.sources").read_text() == (
+    assert (root / "etc/apt/sources.list.d/imagelock-flat.sources").read_text() == (
         f"Types: deb\nURIs: {pair.flat.url}\nSuites: ./\nArchitectures: amd64\nSigned-By: {installed}\n"
     )
-    assert (etc / "etc/apt/preferences.d/imagelock").read_text() == (
+    assert (root / "etc/apt/preferences.d/imagelock").read_text() == (
         "Package: *\nPin: release o=Flat,l=Flat CUDA\nPin-Priority: 500\n\n"
         "Package: libshared\nPin: release o=Flat,l=Flat CUDA\nPin-Priority: 990\n\n"
     )
-    again = subprocess.run(["bash", "-c", harness, "bootstrap"], capture_output=True, text=True)
-    assert again.returncode == 0 and again.stdout.split() == [], again.stderr  # nothing to change the second time
+    assert configure(script, root, tmp_path / "stage") == []  # nothing to change the second time
+    # The image's own apt reads what was written (the .sources, its Signed-By keyring, the preferences)
+    # and would install what the lock holds.
+    ours = {(n, p["version"], p["arch"]) for n, p in _packages(intent).items()}
+    assert image_apt(pair, root, ["tool", "flat-tool"]) == ours
+
+
+def test_image_apt_follows_an_assignment_to_the_archive(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The archive's older libshared over flat's newer one: only the written preferences make apt agree."""
+    intent = pair.intent(["tool", "flat-only"], {"libshared": "archive"})
+    code, _, err = lock_update(intent, capsys)
+    assert code == 0, err
+    assert _packages(intent)["libshared"]["version"] == "1.0"
+    script = generate(intent, tmp_path / "out", capsys)
+    assert "  libshared 'release a=stable,n=stable' 990\n" in script
+    root = tmp_path / "root"
+    assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
+    ours = {(n, p["version"], p["arch"]) for n, p in _packages(intent).items()}
+    assert image_apt(pair, root, ["tool", "flat-only"]) == ours
+    (root / "etc/apt/preferences.d/imagelock").unlink()  # control: without them apt takes flat's 2.0
+    assert ("libshared", "2.0", "amd64") in image_apt(pair, tmp_path / "root", ["tool", "flat-only"])
 
 
 # --- (b) a name two repositories offer, unassigned, is refused -------------------------------------------

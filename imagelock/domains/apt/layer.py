@@ -233,7 +233,8 @@ def partition(
     for name, repository in intent.assign.items():
         where = offered.get(name, [])
         if repository not in where:
-            others_text = f"; {' and '.join(repr(r) for r in where)} does" if where else ""
+            verb = "does" if len(where) == 1 else "do"
+            others_text = f"; {' and '.join(repr(r) for r in where)} {verb}" if where else ""
             raise InputError(
                 intent.path,
                 f"apt.assign.{name}",
