@@ -423,3 +423,12 @@ def test_jammy_apt_agrees_over_two_repositories(pair: Pair, capsys, tmp_path: Pa
     from tests.apt import jammy
 
     agree(pair, capsys, tmp_path, jammy.jammy_runner())
+
+
+def test_second_update_reads_the_lock_back_and_changes_nothing(pair: Pair, capsys) -> None:  # type: ignore[no-untyped-def]
+    intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
+    assert lock_update(intent, capsys)[0] == 0
+    first = intent.with_suffix(".lock").read_bytes()
+    code, out, err = lock_update(intent, capsys, "--only", "apt")
+    assert code == 0, err
+    assert intent.with_suffix(".lock").read_bytes() == first, out
