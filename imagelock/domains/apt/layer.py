@@ -94,7 +94,7 @@ def _read_suites(
     allow_unsigned: bool = False,
     snapshot: str | None = None,
     repository: str = "",
-    pins: bool = False,
+    pin_fields: bool = False,
 ) -> tuple[list[AptSource], list[Stanza], list[archive.IndexText]]:
     """Each suite's verified InRelease and Packages indexes, as sources and stanzas (nothing unverified is parsed)."""
     sources: list[AptSource] = []
@@ -132,10 +132,10 @@ def _read_suites(
                 inrelease_sha256=signed.inrelease_sha256,
                 indexes=indexes,
                 date=instant(moment) if moment else None,
-                origin=(release.origin or None) if pins else None,
-                label=(release.label or None) if pins else None,
-                release_suite=(release.suite or None) if pins else None,
-                codename=(release.codename or None) if pins else None,
+                origin=(release.origin or None) if pin_fields else None,
+                label=(release.label or None) if pin_fields else None,
+                release_suite=(release.suite or None) if pin_fields else None,
+                codename=(release.codename or None) if pin_fields else None,
             )
         )
     return sources, stanzas, texts
@@ -170,7 +170,7 @@ def load_archive(
         gpg_keyring,
         allow_unsigned=intent.allow_unsigned,
         snapshot=snapshot,
-        pins=bool(intent.repositories),
+        pin_fields=bool(intent.repositories),
     )
     if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
         upstream = upstream_sources(recording, sources, dearmor_keyring(intent.keyring, workdir))
@@ -201,7 +201,7 @@ def load_repository(
         intent.architectures,
         dearmor_keyring(keyring, folder),
         repository=repository.name,
-        pins=True,
+        pin_fields=True,
     )
     locked = AptRepository(
         name=repository.name,
