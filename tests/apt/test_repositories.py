@@ -432,3 +432,39 @@ def test_second_update_reads_the_lock_back_and_changes_nothing(pair: Pair, capsy
     code, out, err = lock_update(intent, capsys, "--only", "apt")
     assert code == 0, err
     assert intent.with_suffix(".lock").read_bytes() == first, out
+
+
+def test_a_repository_laid_out_as_an_archive(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A repository with dists/ and components (a PPA, Docker's): its suites and components reach the image."""
+    extra = build_repo(
+        tmp_path / "extra", {"extra": [Deb("extra-tool", "1.0", fields={"Depends": "base-only"})]}, pair.flat_key
+    )
+    with RepoServer(extra) as server:
+        intent = pair.intent(["extra-tool"], {"libshared": "flat"})
+        table = tomllib.loads(intent.read_text())
+        table["apt"]["repositories"]["extra"] = {
+            "url": server.url,
+            "suites": ["extra"],
+            "components": ["main"],
+            "keyring": str(pair.flat_key.keyring),
+        }
+        intent.write_text(tomli_w.dumps(table))
+        code, _, err = lock_update(intent, capsys)
+        assert code == 0, err
+        packages = _packages(intent)
+        assert {(n, p.get("repository")) for n, p in packages.items()} == {("extra-tool", "extra"), ("base-only", None)}
+        urls = {a.name: a.urls for a in _artifacts(intent)}
+        assert urls["extra-tool_1.0_amd64.deb"] == (f"{server.url}/pool/extra/extra-tool_1.0_amd64.deb",)
+        script = generate(intent, tmp_path / "out", capsys)
+        root = tmp_path / "root"
+        assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
+        assert (root / "etc/apt/sources.list.d/imagelock-extra.sources").read_text() == (
+            f"Types: deb\nURIs: {server.url}\nSuites: extra\nComponents: main\nArchitectures: amd64\n"
+            f"Signed-By: {root}/etc/apt/keyrings/imagelock-extra.gpg\n"
+        )
+        assert (
+            "Pin: release a=extra,n=extra\nPin-Priority: 500\n"
+            in (root / "etc/apt/preferences.d/imagelock").read_text()
+        )
+        ours = {(n, p["version"], p["arch"]) for n, p in packages.items()}
+        assert image_apt(pair, root, ["extra-tool"]) == ours
