@@ -14,6 +14,8 @@ function in the template, called from the step list at its end.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import re
 from collections.abc import Callable
@@ -35,7 +37,9 @@ from imagelock.build.values import (
 )
 from imagelock.domains import apt as apt_domain
 from imagelock.domains import dnf as dnf_domain
+from imagelock.domains.apt import pins as apt_pins
 from imagelock.formats.oci_reference import DIGEST
+from imagelock.intent.apt import REPOSITORY_NAME
 from imagelock.intent.containers import PLATFORM
 from imagelock.lock.model import Lock
 
@@ -142,14 +146,73 @@ def _apt(lock: Lock, v: Values) -> Data:
                     v.deb_name(d.name, f"{key}.name"),
                     v.deb_version(d.version, f"{key}.version"),
                     v.match(d.arch, DEB_ARCH, f"{key}.arch", "a Debian architecture"),
-                    v.rel_path(d.filename, f"{key}.filename"),
+                    v.rel_path(d.filename.removeprefix("./"), f"{key}.filename"),
                     v.sha256(d.sha256, f"{key}.sha256"),
                     str(v.size(d.size, f"{key}.size")),
                     *urls,
                     *[""] * (APT_URLS - len(urls)),
                 )
             )
-    return {"APT_PACKAGES": sorted(debs)}
+    return {"APT_PACKAGES": sorted(debs), **_apt_repositories(lock, v)}
+
+
+KEYRING_B64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+APT_PIN = re.compile(r"^release [a-z]=[A-Za-z0-9][A-Za-z0-9 ._:~+/()-]*(?:,[a-z]=[A-Za-z0-9][A-Za-z0-9 ._:~+/()-]*)*$")
+APT_SUITE = re.compile(r"^(?:\./|[A-Za-z0-9][A-Za-z0-9._/-]*)$")  # a flat one ends in "/"
+APT_WORD = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # a component or an architecture
+
+
+def _apt_repositories(lock: Lock, v: Values) -> Data:
+    """The `[[apt.repositories]]` the image is configured with: one row per repository (name, keyring file
+    extension, keyring sha256, keyring in base64, URL, suites, components, architectures), and one row per
+    apt preference (package or "*", pin, priority).
+
+    The main archive is not among them: it is the base image's own source (a second entry for it with
+    another Signed-By makes apt refuse every command). The .debs are installed from the pool as before;
+    this is what later `apt-get` runs on the image read.
+    """
+    rows: list[tuple[str, ...]] = []
+    prefs: list[tuple[str, ...]] = []
+    apt = lock.apt
+    if not apt or not apt.repositories:
+        return {"APT_REPOS": rows, "APT_PINS": prefs}
+    problem = apt_pins.clash(apt)
+    if problem is not None:
+        raise v.fail("apt.repositories", problem)
+    for i, r in enumerate(apt.repositories):
+        key = f"apt.repositories[{i}]"
+        sha256 = v.sha256(r.keyring_sha256, f"{key}.keyring-sha256")
+        encoded = v.match(r.keyring, KEYRING_B64, f"{key}.keyring", "a keyring in base64")
+        try:
+            armored = base64.b64decode(encoded, validate=True).startswith(b"-----BEGIN PGP")
+        except binascii.Error:
+            raise v.fail(f"{key}.keyring", "is not base64") from None
+        if not r.sources:
+            raise v.fail(f"{key}.sources", "lists no suite")
+        first = f"{key}.sources[0]"
+        suites = [v.match(x.suite, APT_SUITE, f"{key}.sources[{j}].suite", "a suite") for j, x in enumerate(r.sources)]
+        components = [v.match(c, APT_WORD, f"{first}.components", "a component") for c in r.sources[0].components]
+        arches = [v.match(a, APT_WORD, f"{first}.architectures", "an architecture") for a in r.sources[0].architectures]
+        if not arches:
+            raise v.fail(f"{first}.architectures", "names no architecture")
+        rows.append(
+            (
+                v.match(r.name, REPOSITORY_NAME, f"{key}.name", "a repository name (a-z, 0-9, '-')"),
+                "asc" if armored else "gpg",
+                sha256,
+                encoded,
+                v.url(r.url, f"{key}.url"),
+                " ".join(suites),
+                " ".join(components),
+                " ".join(arches),
+            )
+        )
+    for package, pin, priority in apt_pins.pins(apt):
+        where = "apt.repositories"
+        if package != "*":
+            v.deb_name(package, f"{where}: assigned {package!r}")
+        prefs.append((package, v.match(pin, APT_PIN, where, "an apt release pin"), str(int(priority))))
+    return {"APT_REPOS": rows, "APT_PINS": prefs}
 
 
 RPM_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$")

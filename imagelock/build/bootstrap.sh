@@ -36,6 +36,8 @@ readonly PYTHON_VERSION=''
 readonly VENV=''
 readonly -a PY_WHEELS=()
 readonly -a APT_PACKAGES=()
+readonly -a APT_REPOS=()
+readonly -a APT_PINS=()
 readonly -a RPM_PACKAGES=()
 readonly -a RPM_KEYS=()
 readonly KERNEL_VERSION=''
@@ -263,6 +265,51 @@ step_apt() {
     [[ $version == "${APT_PACKAGES[i + 1]}" ]] || \
       die "apt: ${APT_PACKAGES[i]} is at ${version:-not installed}, the lock says ${APT_PACKAGES[i + 1]}"
   done
+}
+
+readonly APT_REPO_ROW=8  # name, keyring extension, keyring sha256, keyring base64, URL, suites, components, arches
+readonly APT_PIN_ROW=3  # package or "*", pin, priority
+
+# put_file NEW TARGET: move NEW into place as TARGET (mode 0644) unless TARGET already has those bytes.
+put_file() {
+  if cmp -s -- "$1" "$2"; then rm -f -- "$1"; return 1; fi
+  chmod 0644 -- "$1"
+  mv -f -- "$1" "$2"
+}
+
+# step_apt_repositories: configure the lock's [[apt.repositories]] for later apt runs on the image: each
+# keyring (checked against its locked sha256) in /etc/apt/keyrings, a deb822 .sources file naming it in
+# Signed-By, and the apt preferences that make apt's candidates the locked repositories' (docs/sources.md).
+step_apt_repositories() {
+  ((${#APT_REPOS[@]})) || return 0
+  local i name keyring list changed=0
+  mkdir -p -- /etc/apt/keyrings /etc/apt/sources.list.d /etc/apt/preferences.d "$STAGE"
+  for ((i = 0; i < ${#APT_REPOS[@]}; i += APT_REPO_ROW)); do
+    name=${APT_REPOS[i]}
+    keyring="/etc/apt/keyrings/imagelock-$name.${APT_REPOS[i + 1]}"
+    printf '%s' "${APT_REPOS[i + 3]}" | base64 -d >"$STAGE/keyring.new" ||
+      die "apt: the keyring of repository $name does not decode"
+    matches "$STAGE/keyring.new" "${APT_REPOS[i + 2]}" "" "" ||
+      die "apt: the keyring of repository $name is not the locked one (sha256 ${APT_REPOS[i + 2]})"
+    put_file "$STAGE/keyring.new" "$keyring" && changed=1
+    list="$STAGE/sources.new"
+    {
+      printf 'Types: deb\nURIs: %s\nSuites: %s\n' "${APT_REPOS[i + 4]}" "${APT_REPOS[i + 5]}"
+      [[ -z ${APT_REPOS[i + 6]} ]] || printf 'Components: %s\n' "${APT_REPOS[i + 6]}"
+      printf 'Architectures: %s\nSigned-By: %s\n' "${APT_REPOS[i + 7]}" "$keyring"
+    } >"$list"
+    put_file "$list" "/etc/apt/sources.list.d/imagelock-$name.sources" && changed=1
+  done
+  : >"$STAGE/preferences.new"
+  for ((i = 0; i < ${#APT_PINS[@]}; i += APT_PIN_ROW)); do
+    printf 'Package: %s\nPin: %s\nPin-Priority: %s\n\n' "${APT_PINS[i]}" "${APT_PINS[i + 1]}" "${APT_PINS[i + 2]}" \
+      >>"$STAGE/preferences.new"
+  done
+  put_file "$STAGE/preferences.new" /etc/apt/preferences.d/imagelock && changed=1
+  if ((changed)); then
+    log "apt: configured $((${#APT_REPOS[@]} / APT_REPO_ROW)) repositories and their preferences"
+    CHANGED+=(apt-repositories)
+  fi
 }
 
 # --- rpm (dnf, yum) -------------------------------------------------------------------
@@ -740,6 +787,7 @@ step_fingerprint() {
 
 check_lock_file
 step_apt
+step_apt_repositories
 step_rpm
 step_kernel
 if ((SYSTEM_ONLY)); then log "system layer done (--system-only): reboot, then run again without it"; exit 0; fi

@@ -27,7 +27,18 @@ APT_KEYS = (
     "allow-unsigned",
     "packages",
     "base-manifest",
+    "repositories",
+    "assign",
 )
+REPOSITORY_KEYS = ("url", "suites", "components", "keyring", "priority")
+ARCHIVE = "archive"  # the name `assign` gives the main [apt] archive
+REPOSITORY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+# A flat repository's suite: a directory below the URL ending in "/" (`./` for the URL itself), as apt writes it.
+FLAT_SUITE = re.compile(r"^(?:\./|[A-Za-z0-9][A-Za-z0-9._\-]*(?:/[A-Za-z0-9][A-Za-z0-9._\-]*)*/)$")
+# Pin priorities a repository may have: below 990, the priority of an assignment (docs/sources.md),
+# and above 0, so the repository still serves the names only it has, as apt installs them.
+PRIORITY_RANGE = (1, 989)
+DEFAULT_PRIORITY = 500
 KERNEL_KEYS = ("version", "flavour", "packages")
 KERNEL_PARTS = ("image", "modules", "headers", "modules-extra")
 DEFAULT_KERNEL_PARTS = ("image", "modules", "headers")
@@ -35,6 +46,7 @@ DEFAULT_KERNEL_PARTS = ("image", "modules", "headers")
 NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+$")
 ARCH = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]*$")
+REPOSITORY_SUITE = re.compile(f"(?:{SUITE.pattern})|(?:{FLAT_SUITE.pattern})")
 SNAPSHOT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 SNAPSHOT_ID = "@SNAPSHOTID@"  # where the timestamp goes, as apt's `Snapshots:` Release field writes it
 KERNEL_VERSION = re.compile(r"^(?P<abi>[0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-(?P<flavour>[a-z0-9][a-z0-9\-]*)$")
@@ -53,6 +65,22 @@ class PackageRequest:
 
 
 @dataclass
+class RepositoryIntent:
+    """One `[apt.repositories.<name>]`: another signed apt repository beside the main archive."""
+
+    name: str
+    url: str
+    suites: list[str]
+    components: list[str]  # empty for a flat repository
+    keyring: Path
+    priority: int = DEFAULT_PRIORITY
+
+    @property
+    def flat(self) -> bool:
+        return self.suites[0].endswith("/")
+
+
+@dataclass
 class AptIntent:
     path: Path
     archive: str
@@ -68,6 +96,9 @@ class AptIntent:
     # The snapshot service's URL with @SNAPSHOTID@ where the timestamp goes; `archive` is then the
     # upstream archive, the build's last source. None: `archive` itself is read (at `<archive>/<snapshot>`).
     snapshot_service: str | None = None
+    repositories: list[RepositoryIntent] = field(default_factory=list)
+    # package name -> the repository that serves it (ARCHIVE for the main archive)
+    assign: dict[str, str] = field(default_factory=dict)
 
     @property
     def native(self) -> str:
@@ -83,10 +114,16 @@ class KernelIntent:
 
 
 def _strings(
-    table: dict[str, Any], key: str, path: Path, pattern: re.Pattern[str], what: str, default: list[str] | None = None
+    table: dict[str, Any],
+    key: str,
+    path: Path,
+    pattern: re.Pattern[str],
+    what: str,
+    default: list[str] | None = None,
+    prefix: str = "apt",
 ) -> list[str]:
     value = table.get(key, default)
-    where = f"apt.{key}"
+    where = f"{prefix}.{key}"
     if value is None:
         raise InputError(path, where, f"missing: expected an array of {what}")
     if not isinstance(value, list) or not value:
@@ -164,7 +201,7 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
                 "a snapshot-service needs the snapshot to read: true (the state at universe.cutoff) or a "
                 'timestamp such as "20240415T000000Z"',
             )
-    suites = _strings(table, "suites", path, SUITE, 'suite names such as "jammy"')
+    suites = _strings(table, "suites", path, REPOSITORY_SUITE, 'suite names such as "jammy"')
     components = _strings(table, "components", path, ARCH, 'components such as "main"', ["main"])
     architectures = _strings(table, "architectures", path, ARCH, 'architectures such as "amd64"', ["amd64"])
     allow_unsigned = table.get("allow-unsigned", False)
@@ -213,6 +250,8 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
             raise InputError(path, request.key, f"{request.name} is already requested as {seen[ident]!r}")
         seen[ident] = text
         packages.append(request)
+    repositories = _repositories(table.get("repositories", {}), path, architectures)
+    assign = _assign(table.get("assign", {}), path, repositories)
     return AptIntent(
         path=path,
         archive=archive.rstrip("/"),
@@ -226,7 +265,98 @@ def parse_apt(table: Any, path: Path) -> AptIntent:
         snapshot_from_cutoff=from_cutoff,
         base_manifest=base_manifest,
         snapshot_service=service.rstrip("/") if service else None,
+        repositories=repositories,
+        assign=assign,
     )
+
+
+def _repositories(value: Any, path: Path, architectures: list[str]) -> list[RepositoryIntent]:
+    """`[apt.repositories.<name>]`, in the order the intent lists them."""
+    if not isinstance(value, dict):
+        raise InputError(path, "apt.repositories", "expected tables such as [apt.repositories.cuda]")
+    out = []
+    for name, table in value.items():
+        where = f"apt.repositories.{name}"
+        if not REPOSITORY_NAME.match(name) or name == ARCHIVE:
+            raise InputError(
+                path,
+                where,
+                "expected a repository name of lower-case letters, digits and '-' "
+                f"(not {ARCHIVE!r}, the name of the main [apt] archive)",
+            )
+        out.append(_repository(name, check_keys(table, REPOSITORY_KEYS, path, where), path, where))
+    return out
+
+
+def _repository(name: str, table: dict[str, Any], path: Path, where: str) -> RepositoryIntent:
+    url = table.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
+        raise InputError(path, f"{where}.url", "expected the http(s) URL of the repository")
+    suites = _strings(
+        table, "suites", path, REPOSITORY_SUITE, 'suite names such as "jammy" (or "./" for a flat one)', None, where
+    )
+    flats = [s.endswith("/") for s in suites]
+    if any(flats) and len(suites) != 1:
+        raise InputError(path, f"{where}.suites", 'a flat repository has one suite, such as ["./"]')
+    if flats[0]:
+        if "components" in table:
+            raise InputError(
+                path,
+                f"{where}.components",
+                f"a flat repository (suite {suites[0]!r}) has no components: its Packages index sits beside its "
+                "InRelease; leave components out",
+            )
+        components: list[str] = []
+    else:
+        components = _strings(table, "components", path, ARCH, 'components such as "main"', ["main"], where)
+    keyring_value = table.get("keyring")
+    if not isinstance(keyring_value, str):
+        raise InputError(
+            path,
+            f"{where}.keyring",
+            "missing: expected the path of the repository's signing keyring (every repository is signed)",
+        )
+    keyring = (path.parent / keyring_value).resolve()
+    if not keyring.is_file():
+        raise InputError(path, f"{where}.keyring", f"no such keyring file {keyring_value!r}")
+    priority = table.get("priority", DEFAULT_PRIORITY)
+    low, high = PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        raise InputError(
+            path,
+            f"{where}.priority",
+            f"expected an apt pin priority from {low} to {high} (990 is an assignment's), found {priority!r}",
+        )
+    return RepositoryIntent(
+        name=name, url=url.rstrip("/"), suites=suites, components=components, keyring=keyring, priority=priority
+    )
+
+
+def _assign(value: Any, path: Path, repositories: list[RepositoryIntent]) -> dict[str, str]:
+    """`[apt.assign]`: package name -> the repository that serves it."""
+    names = [ARCHIVE, *(r.name for r in repositories)]
+    if not isinstance(value, dict):
+        raise InputError(path, "apt.assign", 'expected a table of package name = "repository"')
+    out = {}
+    for package, repository in value.items():
+        where = f"apt.assign.{package}"
+        if isinstance(repository, dict):  # `python3.11 = "x"` unquoted is a dotted key: a nested table
+            raise InputError(
+                path,
+                where,
+                f'expected a repository name; a package name with a dot must be quoted: "{package}.…" = "…"',
+            )
+        if not NAME.match(package):
+            raise InputError(path, where, f"{package!r} is not a Debian package name")
+        if not isinstance(repository, str) or repository not in names:
+            raise InputError(
+                path,
+                where,
+                f"unknown repository {repository!r}{did_you_mean(str(repository), names)}; "
+                f"expected one of: {', '.join(names)}",
+            )
+        out[package] = repository
+    return out
 
 
 def parse_kernel(table: Any, path: Path) -> KernelIntent:

@@ -86,11 +86,31 @@ class AptSource:
 
     suite: str
     uri: str
-    components: list[str]
+    # none for a flat repository (its one Packages index is beside its InRelease): empty, and left out
+    components: list[str] = field(default_factory=list, kw_only=True)
     architectures: list[str]
     inrelease_sha256: str
     indexes: list[AptIndexFile] = field(default_factory=list)
     date: str | None = None  # the signed Release's Date, UTC, RFC 3339
+    # What apt preferences pin a suite by (`Pin: release o=…,l=…,a=…,n=…`), from the signed Release;
+    # recorded only in a layer with several repositories, where the build writes preferences.
+    origin: str | None = None
+    label: str | None = None
+    release_suite: str | None = None
+    codename: str | None = None
+
+
+@dataclass
+class AptRepository:
+    """One `[apt.repositories.<name>]` beside the main archive, as it was read, and what the image gets of it."""
+
+    name: str
+    url: str
+    keyring_sha256: str
+    keyring: str  # the keyring file, base64: the build installs it (checked against keyring-sha256)
+    priority: int
+    sources: list[AptSource] = field(default_factory=list)
+    assigned: list[str] = field(default_factory=list)  # the names the intent says it serves
 
 
 @dataclass
@@ -106,6 +126,7 @@ class AptPackage:
     original: str | None = None
     depends_on: list[str] = field(default_factory=list)
     transitional: bool | None = None  # True: its Description says it is a transitional package
+    repository: str | None = None  # the [[apt.repositories]] that serves it; None: the main archive
 
 
 @dataclass
@@ -119,6 +140,8 @@ class AptLayer:
     base_manifest_sha256: str | None = None  # the `dpkg-query -W` listing the closure is relative to
     # The kernels that listing holds (`linux-image-<release>`): what the base image boots, before the build.
     base_kernels: list[str] = field(default_factory=list)
+    repositories: list[AptRepository] = field(default_factory=list)  # beside the main archive
+    assigned: list[str] = field(default_factory=list)  # the names the intent says the main archive serves
 
 
 @dataclass

@@ -34,6 +34,7 @@ from imagelock.lock.model import (
     AptIndexFile,
     AptLayer,
     AptPackage,
+    AptRepository,
     AptSource,
     BaseAmi,
     DnfPackage,
@@ -52,6 +53,7 @@ SCHEMES = ("https://", "http://", "s3://")
 URL_FIELDS = frozenset({"url", "uri", "archive", "baseurl", "mirror_url", "sums_url", "snapshot_service"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _OCI_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -61,6 +63,7 @@ MULTILINE_FIELDS = frozenset({"gpgkey"})  # an ASCII-armored key is text of many
 SOURCES: dict[type, tuple[str, ...]] = {
     AptLayer: ("archive", "snapshot_service"),
     AptSource: ("uri",),
+    AptRepository: ("url",),
     PythonIndex: ("url",),
     DnfRepo: ("baseurl",),
     PlainFile: ("url",),
@@ -76,6 +79,7 @@ IDENTITY: dict[type, tuple[str, ...]] = {
     PythonIndex: ("name",),
     AptPackage: ("name", "arch"),
     AptSource: ("suite",),
+    AptRepository: ("name",),
     AptIndexFile: ("path",),
     DnfPackage: ("name", "arch"),
     DnfRepo: ("id",),
@@ -162,6 +166,8 @@ def _string(value: str, key: str, name: str, path: str | Path, http: bool) -> No
     if (name == "sha256" or name.endswith("_sha256")) and not _SHA256.match(value):
         if not (name == "keyring_sha256" and value == "unsigned"):
             raise InputError(path, key, f"expected a sha256 (64 lowercase hex digits), found {value[:72]!r}")
+    if name == "keyring" and not _BASE64.match(value):
+        raise InputError(path, key, f"expected a keyring file in base64, found {value[:40]!r}")
     if name == "md5" and not _MD5.match(value):
         raise InputError(path, key, f"expected an md5 (32 lowercase hex digits), found {value[:40]!r}")
     if (name == "digest" or name.endswith("_digest")) and value.startswith("sha256:") and not _OCI_DIGEST.match(value):

@@ -31,11 +31,14 @@ def setup(
     status: str = "",
     foreign: tuple[str, ...] = (),
     runner: Path | None = None,
+    extra_sources: str = "",
+    preferences: str = "",
 ) -> dict[str, str]:
     """Write the private apt tree and run `apt-get update`; returns the environment to run apt with.
 
     With `runner`, that apt-get and every later one of this tree (`command`, `simulate`) is
-    `<runner> apt-get`, e.g. jammy's apt-get from tools/jammy_apt.py.
+    `<runner> apt-get`, e.g. jammy's apt-get from tools/jammy_apt.py. `extra_sources` are more
+    sources.list lines (another repository), `preferences` an apt preferences file.
     """
     for sub in (
         "etc/apt/apt.conf.d",
@@ -52,8 +55,9 @@ def setup(
     option = f"signed-by={keyring}" if keyring else "trusted=yes"
     arches = ",".join((arch, *foreign))
     (root / "etc/apt/sources.list").write_text(
-        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites)
+        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites) + extra_sources
     )
+    (root / "etc/apt/preferences.d/test").write_text(preferences)
     listed = " ".join(f'"{a}";' for a in (arch, *foreign))
     config = root / "apt.conf"
     config.write_text(

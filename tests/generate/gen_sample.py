@@ -5,6 +5,7 @@ from __future__ import annotations
 from imagelock.lock.model import (
     AptLayer,
     AptPackage,
+    AptRepository,
     AptSource,
     BaseAmi,
     BaseLayer,
@@ -101,9 +102,33 @@ def full_lock() -> Lock:
             AptSource(
                 "jammy-updates",
                 "https://snapshot.example.invalid/archive/ubuntu/20240415T000000Z",
-                ["main", "restricted"],
                 ["amd64"],
                 _sha(11),
+                components=["main", "restricted"],
+                origin="Ubuntu",
+                label="Ubuntu",
+                release_suite="jammy-updates",
+                codename="jammy",
+            )
+        ],
+        repositories=[
+            AptRepository(
+                name="cuda",
+                url="https://developer.download.nvidia.example/compute/cuda/repos/ubuntu2204/x86_64",
+                keyring_sha256=_sha(16),
+                keyring="bWRvIG5vdCB0cnVzdCB0aGlzIGtleQ==",
+                priority=600,
+                sources=[
+                    AptSource(
+                        "./",
+                        "https://developer.download.nvidia.example/compute/cuda/repos/ubuntu2204/x86_64",
+                        ["amd64"],
+                        _sha(17),
+                        origin="NVIDIA",
+                        label="NVIDIA CUDA",
+                    )
+                ],
+                assigned=["libnccl2"],
             )
         ],
         packages=[
@@ -144,6 +169,17 @@ def full_lock() -> Lock:
                 600000,
                 "jammy-updates",
                 True,
+            ),
+            AptPackage(
+                "libnccl2",
+                "2.21.5-1+cuda12.4",
+                "amd64",
+                "./libnccl2_2.21.5-1+cuda12.4_amd64.deb",
+                _sha(18),
+                130000000,
+                "./",
+                True,
+                repository="cuda",
             ),
         ],
     )

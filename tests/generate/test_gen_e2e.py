@@ -261,7 +261,7 @@ def _apt_layer(tmp_path: Path, repo: Path, debs: list[Deb], locked: dict[str, st
         )
     assert sorted(p.name for p in packages) == sorted(locked)
     inrelease = (repo / "dists" / "stable" / "InRelease").read_bytes()
-    source = AptSource("stable", APT_UPSTREAM, ["main"], [ARCH], hashlib.sha256(inrelease).hexdigest())
+    source = AptSource("stable", APT_UPSTREAM, [ARCH], hashlib.sha256(inrelease).hexdigest(), components=["main"])
     # A snapshot: the sources bootstrap.sh writes say Check-Valid-Until: no, which real apt must accept.
     return AptLayer(
         archive=APT_UPSTREAM,

@@ -83,6 +83,9 @@ Setter = Callable[[Lock, str], None]
 # Fields whose accepted values reach bootstrap.sh only through other files (or not at all; a suite only
 # picks which source URI a .deb is fetched under).
 GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda", "python.platform", "apt.suite"}
+# A Release field that apt preferences could not read back (a comma, a quote) is left out of the pin: the
+# value may then reach no file at all (imagelock/domains/apt/pins.py).
+GRAMMAR_ONLY |= {"apt.repo.origin"}
 
 FIELDS: dict[str, Setter] = {
     "wheel.url": lambda lock, v: setattr(lock.python.packages[0].wheel, "url", "https://x.invalid/" + v),
@@ -95,6 +98,13 @@ FIELDS: dict[str, Setter] = {
     "apt.filename": lambda lock, v: setattr(lock.apt.packages[2], "filename", "pool/" + v),
     "apt.uri": lambda lock, v: setattr(lock.apt.sources[0], "uri", "http://" + v),
     "apt.suite": lambda lock, v: setattr(lock.apt.sources[0], "suite", v),
+    "apt.repo.name": lambda lock, v: setattr(lock.apt.repositories[0], "name", v),
+    "apt.repo.url": lambda lock, v: setattr(lock.apt.repositories[0], "url", "https://" + v),
+    "apt.repo.suite": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "suite", v),
+    "apt.repo.architecture": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "architectures", [v]),
+    "apt.repo.origin": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "origin", v),
+    "apt.repo.keyring": lambda lock, v: setattr(lock.apt.repositories[0], "keyring", v),
+    "apt.repo.assigned": lambda lock, v: setattr(lock.apt.repositories[0], "assigned", [v]),
     "kernel.version": lambda lock, v: setattr(lock.kernel, "version", "5.15.0-" + v),
     "nvidia.runfile": lambda lock, v: setattr(lock.nvidia, "runfile", v),
     "nvidia.url": lambda lock, v: setattr(lock.nvidia, "url", "https://" + v),

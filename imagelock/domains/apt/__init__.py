@@ -23,8 +23,11 @@ def deb_urls(layer: AptLayer) -> Callable[[AptPackage], tuple[str, ...]]:
     uris = {source.suite: source.uri.rstrip("/") for source in layer.sources}
     # With a snapshot service the archive is the upstream: its pool is tried after the snapshot's.
     upstream = layer.archive.rstrip("/") if layer.snapshot_service else None
+    repositories = {r.name: r.url.rstrip("/") for r in layer.repositories}
 
     def urls(deb: AptPackage) -> tuple[str, ...]:
+        if deb.repository is not None:  # a pool path is relative to the repository's URL, flat or not (apt's)
+            return (f"{repositories.get(deb.repository, '')}/{deb.filename.removeprefix('./')}",)
         served = f"{uris.get(deb.suite, base)}/{deb.filename}"
         return (served, f"{upstream}/{deb.filename}") if upstream else (served,)
 

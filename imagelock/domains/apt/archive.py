@@ -48,6 +48,8 @@ class Release:
     by_hash: bool
     sha256: dict[str, tuple[str, int]] = field(default_factory=dict)  # path -> (hex, size)
     valid_until: str = ""
+    origin: str = ""
+    label: str = ""
 
 
 @dataclass
@@ -158,8 +160,23 @@ def _stanza_chunks(blocks: Iterator[bytes]) -> Iterator[str]:
         yield b"".join(pending).decode("utf-8", "replace")
 
 
+def is_flat(suite: str) -> bool:
+    """A flat repository's suite is a directory ending in "/" (`./`: the repository's URL itself), as apt writes it."""
+    return suite.endswith("/")
+
+
 def suite_url(base: str, suite: str) -> str:
+    """Where the suite's InRelease and indexes are: `<base>/dists/<suite>`, or for a flat repository the
+    directory the suite names below `base` (apt's `deb URL ./`)."""
+    if is_flat(suite):
+        folder = suite.rstrip("/").removeprefix(".").strip("/")
+        return f"{base.rstrip('/')}/{folder}".rstrip("/")
     return f"{base.rstrip('/')}/dists/{suite}"
+
+
+def index_stem(suite: str, component: str, arch: str) -> str:
+    """The Packages index's path as the Release lists it (a flat repository has one, for every architecture)."""
+    return "Packages" if is_flat(suite) else f"{component}/binary-{arch}/Packages"
 
 
 def _strip_clearsign(data: bytes) -> bytes:
@@ -204,6 +221,8 @@ def parse_release(text: str, where: str) -> Release:
         by_hash=fields.get("Acquire-By-Hash", "no").lower() == "yes",
         sha256=sha256,
         valid_until=fields.get("Valid-Until", ""),
+        origin=fields.get("Origin", ""),
+        label=fields.get("Label", ""),
     )
 
 
@@ -225,7 +244,8 @@ def fetch_release(base: str, suite: str, keyring: Path | None, allow_unsigned: b
         text = gpgv_verify(data, keyring, where)
         signed = True
     release = parse_release(text.decode("utf-8", "replace"), where)
-    if suite not in (release.suite, release.codename):
+    # A flat repository's Release names no suite (NVIDIA's has Origin and Label only); apt checks none.
+    if not is_flat(suite) and suite not in (release.suite, release.codename):
         raise VerificationError(
             f"{where}: signed for suite {release.suite or release.codename!r}, "
             f"not {suite!r} (an old or substituted Release)"
@@ -369,7 +389,7 @@ def fetch_packages(base: str, suite: str, release: Release, component: str, arch
     Release lists one (reading it back costs a hash, not a decompression), else
     the downloaded file under its digest.
     """
-    stem = f"{component}/binary-{arch}/Packages"
+    stem = index_stem(suite, component, arch)
     listed = [(stem + ext, release.sha256[stem + ext]) for ext in COMPRESSIONS if stem + ext in release.sha256]
     if not listed:
         raise UpstreamError(
@@ -404,8 +424,8 @@ def _download(base: str, suite: str, release: Release, path: str, sha256: str, s
     """
     plain_url = f"{suite_url(base, suite)}/{path}"
     if release.by_hash:
-        folder = path.rsplit("/", 1)[0]
-        hash_url = f"{suite_url(base, suite)}/{folder}/by-hash/SHA256/{sha256}"
+        folder = path.rsplit("/", 1)[0] + "/" if "/" in path else ""
+        hash_url = f"{suite_url(base, suite)}/{folder}by-hash/SHA256/{sha256}"
         try:
             data = http.get_bytes(hash_url, what="apt index")
         except UpstreamError as by_hash_error:

@@ -22,11 +22,13 @@ def problems(lock: Lock, intent: Intent) -> list[str]:
                 out.append(f"inconsistent: kernel package {name} is not in the apt closure")
     if not apt:
         return out
-    suites = {s.suite for s in apt.sources}
+    suites: set[tuple[str | None, str]] = {(None, s.suite) for s in apt.sources}
+    suites |= {(r.name, s.suite) for r in apt.repositories for s in r.sources}
     for package in apt.packages:
-        if package.suite not in suites:
+        if (package.repository, package.suite) not in suites:
+            where = f"repository {package.repository!r}, " if package.repository else ""
             out.append(
-                f"inconsistent: apt package {package.name} comes from suite {package.suite!r}, "
+                f"inconsistent: apt package {package.name} comes from {where}suite {package.suite!r}, "
                 "which the lock does not record"
             )
     if apt.base_manifest_sha256 is None:

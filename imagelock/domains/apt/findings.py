@@ -71,6 +71,22 @@ def read_live(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
     )
 
 
+def repositories_live(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
+    """An [apt.repositories] repository is read as it is today (NVIDIA's has no snapshot service)."""
+    if lock.mirror is not None:
+        return
+    for repository in layer.repositories:
+        dates = ", ".join(f"{source.suite} {source.date or 'not recorded'}" for source in repository.sources)
+        count = sum(1 for deb in layer.packages if deb.repository == repository.name)
+        yield Finding(
+            NOT_REPRODUCIBLE,
+            f"apt repository {repository.name} {repository.url}",
+            f"read live (signed Release dates: {dates}): `lock update` cannot read this state again, and "
+            f"{count} locked packages come from it",
+            "keep every locked .deb with `lock mirror` (docs/sources.md)",
+        )
+
+
 def after_cutoff(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
     """A suite signed after the cutoff: the lock's universe does not bound its apt layer."""
     cutoff = moment(lock.universe.cutoff)
@@ -80,7 +96,7 @@ def after_cutoff(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
         signed = moment(source.date)
         if signed is None or signed <= cutoff:
             continue
-        count = sum(1 for deb in layer.packages if deb.suite == source.suite)
+        count = sum(1 for deb in layer.packages if deb.suite == source.suite and deb.repository is None)
         yield Finding(
             NOT_REPRODUCIBLE,
             f"apt {source.suite}",
@@ -168,6 +184,7 @@ def transitional(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
 
 CHECKS: tuple[Callable[[AptLayer, Lock], Iterator[Finding]], ...] = (
     read_live,
+    repositories_live,
     after_cutoff,
     prerelease_interpreters,
     driver_branches,

@@ -7,24 +7,45 @@ apt request (so the closure contains them and their dependencies), and
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from imagelock.domains.apt import archive, suggest
+from imagelock.domains.apt import archive, pins, suggest
 from imagelock.domains.apt.closure import Installed, Resolution, Root
 from imagelock.domains.apt.kernel import KernelPlan, plan
 from imagelock.domains.apt.packages_index import Stanza, read
 from imagelock.domains.apt.recording import upstream_sources
-from imagelock.domains.apt.universe import Universe
+from imagelock.domains.apt.universe import Ambiguous, Universe
 from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError
 from imagelock.formats.openpgp import dearmor_keyring
 from imagelock.hashing import sha256_file
-from imagelock.intent.apt import NAME, SNAPSHOT_ID, AptIntent, KernelIntent, PackageRequest, parse_apt, parse_kernel
-from imagelock.lock.model import INSTANT, AptIndexFile, AptLayer, AptPackage, AptSource, KernelLayer, instant
+from imagelock.intent.apt import (
+    ARCHIVE,
+    NAME,
+    SNAPSHOT_ID,
+    AptIntent,
+    KernelIntent,
+    PackageRequest,
+    RepositoryIntent,
+    parse_apt,
+    parse_kernel,
+)
+from imagelock.lock.model import (
+    INSTANT,
+    AptIndexFile,
+    AptLayer,
+    AptPackage,
+    AptRepository,
+    AptSource,
+    KernelLayer,
+    instant,
+)
+from imagelock.net.upstreams import AptAccess
 
 
 @dataclass
@@ -36,6 +57,7 @@ class Archive:
     keyring_sha256: str
     sources: list[AptSource]
     universe: Universe
+    repositories: list[AptRepository] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +83,64 @@ def archive_base(intent: AptIntent, cutoff: str) -> tuple[str | None, str]:
     return snapshot, f"{intent.archive}/{snapshot}" if snapshot else intent.archive
 
 
+def _read_suites(
+    base: str,
+    fetch_base: str | None,
+    suites: list[str],
+    components: list[str],
+    architectures: list[str],
+    gpg_keyring: Path | None,
+    *,
+    allow_unsigned: bool = False,
+    snapshot: str | None = None,
+    repository: str = "",
+    pin_fields: bool = False,
+) -> tuple[list[AptSource], list[Stanza], list[archive.IndexText]]:
+    """Each suite's verified InRelease and Packages indexes, as sources and stanzas (nothing unverified is parsed)."""
+    sources: list[AptSource] = []
+    stanzas: list[Stanza] = []
+    texts: list[archive.IndexText] = []
+    for suite in suites:
+        flat = archive.is_flat(suite)
+        signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, allow_unsigned)
+        where = f"{archive.suite_url(base, suite)}/InRelease"
+        if snapshot:
+            archive.check_snapshot(signed.release, snapshot, where)
+        elif fetch_base is None:  # a recording is old by design, like a snapshot
+            archive.check_fresh(signed.release, where)
+        moment = archive.release_time(signed.release, where)
+        indexes = []
+        # A flat repository has one Packages index for every architecture: its stanzas are filtered instead.
+        for component in components or [""]:
+            for arch in architectures[:1] if flat else architectures:
+                index = archive.fetch_packages(fetch_base or base, suite, signed.release, component, arch)
+                indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
+                read_stanzas = read(index.text, suite, f"{suite}/{index.path}")
+                if flat:
+                    read_stanzas = [s for s in read_stanzas if s.arch in (*architectures, "all")]
+                for stanza in read_stanzas if repository else ():
+                    stanza.repository = repository
+                stanzas.extend(read_stanzas)
+                texts.append(index.text)
+        release = signed.release
+        sources.append(
+            AptSource(
+                suite=suite,
+                uri=base,
+                components=components,
+                architectures=architectures,
+                inrelease_sha256=signed.inrelease_sha256,
+                indexes=indexes,
+                date=instant(moment) if moment else None,
+                origin=(release.origin or None) if pin_fields else None,
+                label=(release.label or None) if pin_fields else None,
+                release_suite=(release.suite or None) if pin_fields else None,
+                codename=(release.codename or None) if pin_fields else None,
+            )
+        )
+    return sources, stanzas, texts
+
+
 def load_archive(
     intent: AptIntent,
     cutoff: str,
@@ -81,35 +161,17 @@ def load_archive(
     keyring = keyring or intent.keyring
     gpg_keyring = dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
     keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
-    sources: list[AptSource] = []
-    stanzas: list[Stanza] = []
-    texts: list[archive.IndexText] = []
-    for suite in intent.suites:
-        signed = archive.fetch_release(fetch_base or base, suite, gpg_keyring, intent.allow_unsigned)
-        where = f"{base}/dists/{suite}/InRelease"
-        if snapshot:
-            archive.check_snapshot(signed.release, snapshot, where)
-        elif fetch_base is None:  # a recording is old by design, like a snapshot
-            archive.check_fresh(signed.release, where)
-        moment = archive.release_time(signed.release, where)
-        indexes = []
-        for component in intent.components:
-            for arch in intent.architectures:
-                index = archive.fetch_packages(fetch_base or base, suite, signed.release, component, arch)
-                indexes.append(AptIndexFile(path=index.path, sha256=index.sha256, size=index.size))
-                stanzas.extend(read(index.text, suite, f"{suite}/{index.path}"))
-                texts.append(index.text)
-        sources.append(
-            AptSource(
-                suite=suite,
-                uri=base,
-                components=intent.components,
-                architectures=intent.architectures,
-                inrelease_sha256=signed.inrelease_sha256,
-                indexes=indexes,
-                date=instant(moment) if moment else None,
-            )
-        )
+    sources, stanzas, texts = _read_suites(
+        base,
+        fetch_base,
+        intent.suites,
+        intent.components,
+        intent.architectures,
+        gpg_keyring,
+        allow_unsigned=intent.allow_unsigned,
+        snapshot=snapshot,
+        pin_fields=bool(intent.repositories),
+    )
     if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
         upstream = upstream_sources(recording, sources, dearmor_keyring(intent.keyring, workdir))
         if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
@@ -121,6 +183,71 @@ def load_archive(
         sources=sources,
         universe=Universe(stanzas, intent.architectures, texts),
     )
+
+
+def load_repository(
+    intent: AptIntent, repository: RepositoryIntent, workdir: Path, access: AptAccess
+) -> tuple[AptRepository, list[Stanza], list[archive.IndexText]]:
+    """One `[apt.repositories.<name>]`, read as the main archive is (its own keyring, every index by its signed
+    SHA256), with the Release fields apt preferences pin it by."""
+    keyring = access.keyring or repository.keyring
+    folder = workdir / f"repository-{repository.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    sources, stanzas, texts = _read_suites(
+        repository.url,
+        access.fetch_base,
+        repository.suites,
+        repository.components,
+        intent.architectures,
+        dearmor_keyring(keyring, folder),
+        repository=repository.name,
+        pin_fields=True,
+    )
+    locked = AptRepository(
+        name=repository.name,
+        url=repository.url,
+        keyring_sha256=sha256_file(keyring),
+        keyring=base64.b64encode(keyring.read_bytes()).decode("ascii"),
+        priority=repository.priority,
+        sources=sources,
+        assigned=sorted(n for n, r in intent.assign.items() if r == repository.name),
+    )
+    return locked, stanzas, texts
+
+
+def partition(
+    intent: AptIntent, main: list[Stanza], others: list[list[Stanza]]
+) -> tuple[list[Stanza], dict[str, tuple[str, ...]]]:
+    """Every name served by one repository: the one the intent assigns, or the only one that has it.
+
+    Returns the stanzas kept and the names several repositories offer with no assignment
+    (layer.resolve refuses one of those when the closure needs it).
+    """
+    names = [ARCHIVE, *(r.name for r in intent.repositories)]
+    offered: dict[str, list[str]] = {}
+    for repository, stanzas in zip(names, [main, *others], strict=True):
+        for stanza in stanzas:
+            where = offered.setdefault(stanza.name, [])
+            if repository not in where:
+                where.append(repository)
+    for name, repository in intent.assign.items():
+        where = offered.get(name, [])
+        if repository not in where:
+            verb = "does" if len(where) == 1 else "do"
+            others_text = f"; {' and '.join(repr(r) for r in where)} {verb}" if where else ""
+            raise InputError(
+                intent.path,
+                f"apt.assign.{name}",
+                f"repository {repository!r} does not offer {name!r}{others_text}",
+            )
+    ambiguous = {name: tuple(where) for name, where in offered.items() if len(where) > 1 and name not in intent.assign}
+    kept = [
+        stanza
+        for stanza in (s for group in (main, *others) for s in group)
+        if len(offered[stanza.name]) == 1
+        or (stanza.name in intent.assign and intent.assign[stanza.name] == (stanza.repository or ARCHIVE))
+    ]
+    return kept, ambiguous
 
 
 def load(ctx: UpdateContext) -> Loaded:
@@ -148,8 +275,31 @@ def load(ctx: UpdateContext) -> Loaded:
             recording=access.recording,
         ),
     )
+    if intent.repositories:
+        with_repositories(loaded, ctx)
     ctx.cache["apt"] = loaded
     return loaded
+
+
+def with_repositories(loaded: Loaded, ctx: UpdateContext) -> None:
+    """Read every `[apt.repositories]` and make the universe the partition of all of them."""
+    intent, main = loaded.intent, loaded.archive
+    repositories, groups, texts = [], [], list(main.universe.texts)
+    for repository in intent.repositories:
+        access = ctx.upstreams.apt_archive(repository.url, (intent.path, f"apt.repositories.{repository.name}.url"))
+        locked, stanzas, repository_texts = load_repository(intent, repository, ctx.workdir or Path("."), access)
+        repositories.append(locked)
+        groups.append(stanzas)
+        texts.extend(repository_texts)
+    main_stanzas = [s for entries in main.universe.by_name.values() for s in entries]
+    kept, ambiguous = partition(intent, main_stanzas, groups)
+    main.universe = Universe(kept, intent.architectures, texts, ambiguous)
+    main.repositories = repositories
+    problem = pins.clash(
+        AptLayer(archive=intent.archive, keyring_sha256="", sources=main.sources, repositories=repositories)
+    )
+    if problem is not None:  # the image's apt could not be told which repository serves what
+        raise InputError(intent.path, "apt.repositories", problem)
 
 
 def read_manifest(path: Path, universe: Universe) -> list[Installed]:
@@ -268,13 +418,31 @@ def request_roots(loaded: Loaded) -> list[Root]:
     return roots
 
 
+def ambiguity(loaded: Loaded, error: Ambiguous) -> InputError:
+    """A name two repositories offer, with no assignment: one line naming the request or `apt.assign`, the
+    package and every repository that has it."""
+    intent = loaded.intent
+    urls = {ARCHIVE: intent.archive, **{r.name: r.url for r in intent.repositories}}
+    key = next((r.key for r in intent.packages if r.name == error.name), "apt.assign")
+    offered = " and ".join(f"{r!r} ({urls[r]})" for r in error.repositories)
+    return InputError(
+        intent.path,
+        key,
+        f"{error.name!r} is offered by repositories {offered}: say which one serves it, "
+        f'e.g. [apt.assign] "{error.name}" = "{error.repositories[-1]}"',
+    )
+
+
 def resolve(ctx: UpdateContext) -> AptLayer:
     loaded = load(ctx)
-    roots = request_roots(loaded)
     universe = loaded.archive.universe
-    installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
-    resolution = Resolution(universe, installed)
-    chosen = resolution.resolve(roots)
+    try:
+        roots = request_roots(loaded)
+        installed = read_manifest(loaded.intent.base_manifest, universe) if loaded.intent.base_manifest else []
+        resolution = Resolution(universe, installed)
+        chosen = resolution.resolve(roots)
+    except Ambiguous as error:
+        raise ambiguity(loaded, error) from None
     for warning in resolution.warnings:
         print(f"imagelock: warning: apt: {warning}", file=sys.stderr)
     packages = [
@@ -290,6 +458,7 @@ def resolve(ctx: UpdateContext) -> AptLayer:
             original=c.original,
             depends_on=c.depends_on,
             transitional=c.stanza.transitional or None,  # left out of the lock unless true
+            repository=c.stanza.repository or None,  # left out for the main archive
         )
         for c in chosen.values()
     ]
@@ -303,6 +472,8 @@ def resolve(ctx: UpdateContext) -> AptLayer:
         packages=packages,
         base_manifest_sha256=sha256_file(manifest) if manifest else None,
         base_kernels=base_kernels(installed),
+        repositories=loaded.archive.repositories,
+        assigned=sorted(n for n, r in loaded.intent.assign.items() if r == ARCHIVE),
     )
 
 
@@ -317,6 +488,9 @@ def base_kernels(installed: list[Installed]) -> list[str]:
 
 def resolve_kernel(ctx: UpdateContext) -> KernelLayer:
     loaded = load(ctx)
-    kplan = kernel_plan(loaded)
+    try:
+        kplan = kernel_plan(loaded)
+    except Ambiguous as error:
+        raise ambiguity(loaded, error) from None
     assert kplan is not None
     return KernelLayer(version=kplan.release, flavour=kplan.flavour, abi=kplan.abi, packages=kplan.packages)

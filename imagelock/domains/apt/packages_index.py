@@ -44,6 +44,7 @@ class Stanza:
     priority: str = "optional"
     # Its Description calls it a transitional (dummy) package: it only pulls another in under its name.
     transitional: bool = False
+    repository: str = ""  # the [apt.repositories] name that serves it; "" for the main archive
 
     @property
     def filename(self) -> str:

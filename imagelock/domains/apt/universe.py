@@ -34,10 +34,26 @@ APT_FIELD_ORDER = (
 )
 
 
+class Ambiguous(Exception):
+    """A name that two repositories offer and the intent did not assign: which one serves it is not
+    imagelock's to guess (the apt counterpart of never mixing Python indexes)."""
+
+    def __init__(self, name: str, repositories: tuple[str, ...]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.repositories = repositories
+
+
 class Universe:
     def __init__(
-        self, stanzas: Iterable[Stanza], architectures: list[str], texts: list[IndexText] | None = None
+        self,
+        stanzas: Iterable[Stanza],
+        architectures: list[str],
+        texts: list[IndexText] | None = None,
+        ambiguous: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        # Names several repositories offer with no assignment: left out, and asking for one raises Ambiguous.
+        self.ambiguous = ambiguous or {}
         self.texts = texts or []  # the index texts in the order apt reads them, for mention_order
         self._mentions: dict[str, tuple[int, ...]] = {}
         self.architectures = list(architectures)
@@ -62,6 +78,8 @@ class Universe:
         that order among equal versions.
         """
         entries = self.by_name.get(name, ())
+        if not entries and name in self.ambiguous:
+            raise Ambiguous(name, self.ambiguous[name])
         if len(entries) > 1 and name not in self._sorted:
             entries = tuple(sorted(entries, key=lambda s: debversion.key(s.version), reverse=True))
             self.by_name[name] = entries
