@@ -52,18 +52,24 @@ def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
 
 
 def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
+    """The image's files; a manifest is written only for what the lock holds: no Python layer, no
+    pylock.toml, requirements.txt or ray-worker.yaml (a Ray worker runs the venv); no models, no
+    models-manifest.json."""
     values = Values(lock_path)
     with lock.frozen():
         models_manifest = manifests.models_manifest(lock, values)
-        return {
+        files = {
             "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
             "image.pkr.hcl": packer.render(lock, values, models_manifest),
             "lock.toml": lock_text,
-            "models-manifest.json": models_manifest,
-            "pylock.toml": manifests.pylock_toml(lock, values),
-            "ray-worker.yaml": ray.render(lock, values),
-            "requirements.txt": manifests.requirements_txt(lock, values),
         }
+        if lock.models:
+            files["models-manifest.json"] = models_manifest
+        if lock.python:
+            files["pylock.toml"] = manifests.pylock_toml(lock, values)
+            files["requirements.txt"] = manifests.requirements_txt(lock, values)
+            files["ray-worker.yaml"] = ray.render(lock, values)  # a Ray worker runs the image's venv
+        return dict(sorted(files.items()))
 
 
 def render_template(lock: Lock, lock_path: str | Path) -> str:

@@ -73,8 +73,9 @@ def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, s
         ("Name", lock.image_name()),
         ("Image", lock.image_name()),
         ("LockDigest", lock.digest()),
-        ("ModelsManifestSha256", sha256_bytes(models_manifest.encode())),
     ]
+    if lock.models:  # models-manifest.json is written for a lock that bakes models
+        tags.append(("ModelsManifestSha256", sha256_bytes(models_manifest.encode())))
     if lock.nvidia:
         tags.append(
             ("Driver", values.match(lock.nvidia.driver_version, DRIVER, "nvidia.driver-version", "a driver version"))

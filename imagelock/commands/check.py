@@ -129,10 +129,11 @@ def _image(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> None:
 def _unhashed(kind: str, names: list[str]) -> Finding:
     """Files the lock holds without a hash: the build can fetch them, but nothing proves what it gets."""
     shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+    noun = "file" if kind == "file" else f"{kind} file"  # a [[files]] entry is a "file", not a "file file"
     return Finding(
         NOT_VERIFIED,
-        f"{kind} files without a hash",
-        f"{len(names)} {kind} file{'s' if len(names) != 1 else ''} ({shown}): the upstream could not give "
+        f"{noun}s without a hash",
+        f"{len(names)} {noun}{'s' if len(names) != 1 else ''} ({shown}): the upstream could not give "
         "their hash when the lock was written, so the build fetches them unverified and measures them",
         "build once, then `lock update --learn measured.json` with the build's /var/lib/imagelock/measured.json "
         "(IMAGELOCK_REQUIRE_HASHES=1 makes a build refuse them)",
