@@ -39,15 +39,20 @@ def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
     values = Values(lock_path)
     with lock.frozen():
         models_manifest = manifests.models_manifest(lock, values)
-        return {
+        files = {
             "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
             "image.pkr.hcl": packer.render(lock, values, models_manifest),
             "lock.toml": lock_text,
             "models-manifest.json": models_manifest,
-            "pylock.toml": manifests.pylock_toml(lock, values),
             "ray-worker.yaml": ray.render(lock, values),
-            "requirements.txt": manifests.requirements_txt(lock, values),
         }
+        # One requirements file and one PEP 751 file per Python env (for a plain [python]: the one of each).
+        several = bool(lock.python and lock.python.envs)
+        for env, (requirements, pylock) in manifests.env_files(lock).items():
+            name = env if several else None
+            files[pylock] = manifests.pylock_toml(lock, values, name)
+            files[requirements] = manifests.requirements_txt(lock, values, name)
+        return dict(sorted(files.items()))
 
 
 def render_template(lock: Lock, lock_path: str | Path) -> str:
