@@ -109,7 +109,7 @@ def _python_envs(layer: PythonLayer, key: str, path: str | Path) -> None:
     own: dict[str, object] = {"version": layer.version, "platform": layer.platform, "venv": layer.venv}
     if not layer.envs:
         for name, value in own.items():
-            if not value:
+            if value is None:
                 raise InputError(path, f"{key}.{name}", "missing (a Python layer without envs is one env)")
         return
     for name, value in {**own, "indexes": layer.indexes, "packages": layer.packages}.items():

@@ -70,7 +70,9 @@ def _pins(env: dict) -> dict[str, str]:
     return {p["name"]: p["version"] for p in env["packages"]}
 
 
-def _uv_pins(snapshot: Path, work: Path, platform: str, requirements: list[str], constraints: list[str]) -> dict[str, str]:
+def _uv_pins(
+    snapshot: Path, work: Path, platform: str, requirements: list[str], constraints: list[str]
+) -> dict[str, str]:
     """What the real uv resolves for these requirements alone, from the same index, as of the cutoff."""
     work.mkdir(parents=True)
     (work / "requirements.in").write_text("".join(f"{r}\n" for r in requirements))
@@ -258,7 +260,7 @@ TWO = '[python]\nbootstrap = []\n[python.envs.train]\nrequirements = ["a"]\n'
             "bad.toml: python.envs.serve.requirements: missing: an env installs at least one requirement",
         ),
         (
-            TWO + '[python.envs.serve]\nrequirements = []\n',
+            TWO + "[python.envs.serve]\nrequirements = []\n",
             "bad.toml: python.envs.serve.requirements: missing: an env installs at least one requirement",
         ),
         (
@@ -280,7 +282,8 @@ TWO = '[python]\nbootstrap = []\n[python.envs.train]\nrequirements = ["a"]\n'
             'bad.toml: python.version: expected a Python minor version such as "3.11"',
         ),
         (
-            TWO + '[python.envs.serve]\nrequirements = ["torch==2.6.0+cu121"]\n[python.envs.serve.torch]\ncuda = "cu124"\n',
+            TWO
+            + '[python.envs.serve]\nrequirements = ["torch==2.6.0+cu121"]\n[python.envs.serve.torch]\ncuda = "cu124"\n',
             "bad.toml: python.envs.serve.requirements[0]: torch==2.6.0+cu121 names the +cu121 build but "
             "python.envs.serve.torch.cuda is 'cu124'",
         ),
