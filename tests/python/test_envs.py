@@ -385,3 +385,62 @@ def test_the_collector_lists_every_env_venv(locked, tmp_path: Path) -> None:
     assert [py["venv"] for py in facts["python_envs"]] == ["/srv/serve", "/opt/venvs/train"]
     findings = [(f.kind, f.subject) for f in compare(index, facts) if f.layer == "python"]
     assert findings == [("missing", "serve/venv")]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda layer: setattr(layer.envs[1], "venv", layer.envs[0].venv),
+            "python.envs[1].venv: '/srv/serve' is already the venv of env 'serve'",
+        ),
+        (lambda layer: setattr(layer.envs[0], "name", "Serve.v2"), "python.envs[0].name: expected an env name"),
+        (lambda layer: setattr(layer.envs[1], "name", "serve"), "python.envs[1]: duplicate entry (name = 'serve')"),
+        (
+            lambda layer: setattr(layer, "venv", "/opt/venvs/ai"),
+            "python.venv: a Python layer with envs holds it in each env, not here",
+        ),
+    ],
+)
+def test_a_lock_with_bad_envs_is_refused_by_every_reader(locked, lock_cli, edit, message: str) -> None:
+    """The validator every read of a lock runs: even with the digest recomputed (dumps), one line, exit 2."""
+    from imagelock import domains
+    from imagelock.lock import codec as lockfile
+
+    intent, lock = locked
+    parsed, _ = domains.read_lock(lock)
+    edit(parsed.python)
+    lock.write_text(lockfile.dumps(parsed))
+    for argv in (("check", str(intent)), ("generate", str(lock), "-o", str(lock.parent / "out"))):
+        run = lock_cli(*argv)
+        assert run.code == 2, (argv, run.out, run.err)
+        assert f"{lock}: {message}" in run.err, run.err
+    assert not (lock.parent / "out").exists()
+
+
+def test_an_edited_env_is_named_as_tampered(locked, lock_cli) -> None:
+    intent, lock = locked
+    text = lock.read_text()
+    at = text.index('name = "tqdm"')
+    lock.write_text(text[:at] + text[at:].replace('version = "4.1"', 'version = "4.2"', 1))
+    run = lock_cli("check", str(intent))
+    assert run.code == 1
+    assert "entry python.envs[1].packages[1] (tqdm), field version" in run.out, run.out
+
+
+def test_the_rules_judge_env_by_env_and_name_the_env(locked) -> None:
+    """A wheel built for another interpreter in one env is that env's finding, named after it."""
+    import dataclasses
+
+    from imagelock import domains
+    from imagelock import rules as compat
+
+    _, lock = locked
+    parsed, _ = domains.read_lock(lock)
+    assert parsed.python is not None
+    assert not compat.evaluate(parsed, compat.Targets()).violations
+    serve = parsed.python.envs[0]
+    numpy = next(p for p in serve.packages if p.name == "numpy")
+    numpy.wheel = dataclasses.replace(numpy.wheel, filename="numpy-1.0-cp39-cp39-manylinux_2_17_x86_64.whl")
+    lines = [f.one_line() for f in compat.evaluate(parsed, compat.Targets()).violations]
+    assert len(lines) == 1 and "numpy 1.0 (env serve)" in lines[0], lines
