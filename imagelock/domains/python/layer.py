@@ -200,21 +200,13 @@ def _packages(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: U
 
 def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonLayer:
     """The layer of a plain [python]: its one env in the layer's own fields."""
-    return PythonLayer(
-        version=intent.version,
-        platform=intent.platform,
-        venv=intent.venv,
-        engine=ctx.engine,
-        indexes=lock_indexes(intent),
-        packages=_packages(intent, resolved, ctx),
-    )
+    return PythonLayer(engine=ctx.engine).single(to_env(intent, resolved, ctx))
 
 
 def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonEnv:
-    """One env of [python.envs], with the sha256 of what it asked for."""
-    assert intent.name is not None
+    """One env, with the sha256 of what it asked for (an env of [python.envs]; a plain [python] has none)."""
     return PythonEnv(
-        name=intent.name,
+        name=intent.name or DEFAULT_ENV,
         version=intent.version,
         platform=intent.platform,
         venv=intent.venv,
