@@ -444,3 +444,26 @@ def test_the_rules_judge_env_by_env_and_name_the_env(locked) -> None:
     numpy.wheel = dataclasses.replace(numpy.wheel, filename="numpy-1.0-cp39-cp39-manylinux_2_17_x86_64.whl")
     lines = [f.one_line() for f in compat.evaluate(parsed, compat.Targets()).violations]
     assert len(lines) == 1 and "numpy 1.0 (env serve)" in lines[0], lines
+
+
+def test_each_env_conflict_is_reported_with_its_env_and_nothing_is_written(
+    tmp_path: Path, snapshot: Path, lock_cli
+) -> None:
+    intent = tmp_path / "multi.toml"
+    intent.write_text(INTENT.replace('requirements = ["servelib"]', 'requirements = ["servelib", "numpy==2.0"]'))
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 1
+    assert f"{intent}: python env 'serve': 1 conflict; nothing was written" in run.err + run.out
+    assert "numpy==2.0 cannot be installed" in run.err + run.out
+    assert "'train'" not in run.err + run.out
+    assert not (tmp_path / "multi.lock").exists()
+    intent.write_text(
+        intent.read_text().replace('requirements = ["trainlib"]', 'requirements = ["trainlib", "numpy==2.0"]')
+    )
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 1
+    assert (
+        "python env 'serve': 1 conflict; " in run.err + run.out
+        and "python env 'train': 1 conflict; " in run.err + run.out
+    )
+    assert not (tmp_path / "multi.lock").exists()

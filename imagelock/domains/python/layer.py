@@ -15,7 +15,7 @@ from imagelock.domains.python import conflicts, simple_index
 from imagelock.engines.python.contract import Engine, EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
 from imagelock.engines.python.piptools import PipToolsEngine
 from imagelock.engines.python.uv import UvEngine
-from imagelock.errors import InputError, UpstreamError
+from imagelock.errors import AnswerIsNo, InputError, UpstreamError
 from imagelock.intent.python import PythonIntent
 from imagelock.lock.model import DEFAULT_ENV, PythonEnv, PythonIndex, PythonLayer, PythonPackage, Wheel
 from imagelock.net import http
@@ -134,13 +134,23 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
         return to_layer(intent, _resolve_env(intent, ctx, engine), ctx)
     chosen = set(ctx.python_envs)
     envs = []
+    refused: list[tuple[str, AnswerIsNo]] = []
     for env in intent.envs:
         assert env.name is not None
         kept = _previous_env(ctx, env) if chosen and env.name not in chosen else None
         if kept is not None and kept.intent_sha256 == env.sha256:
             envs.append(kept)
             continue
-        envs.append(to_env(env, _resolve_env(env, ctx, engine), ctx))
+        try:
+            envs.append(to_env(env, _resolve_env(env, ctx, engine), ctx))
+        except AnswerIsNo as answer:  # every env's conflicts in one report, as every layer's
+            refused.append((env.name, answer))
+    if len(refused) == 1:
+        raise refused[0][1]
+    if refused:
+        summary = "; ".join(answer.summary.removesuffix("; nothing was written") for _, answer in refused)
+        details = [line for name, answer in refused for line in (f"python env {name!r}:", *answer.details)]
+        raise AnswerIsNo(f"{summary}; nothing was written", details)
     return PythonLayer(engine=ctx.engine, envs=envs)
 
 
