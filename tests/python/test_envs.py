@@ -467,3 +467,22 @@ def test_each_env_conflict_is_reported_with_its_env_and_nothing_is_written(
         and "python env 'train': 1 conflict; " in run.err + run.out
     )
     assert not (tmp_path / "multi.lock").exists()
+
+
+def test_the_image_is_tagged_and_sized_for_every_env(locked) -> None:
+    """Packer's tags name each torch any env locks; an accelerated wheel in any env asks for a GPU builder."""
+    import dataclasses
+
+    from imagelock import domains
+    from imagelock.build import hardware, packer
+    from imagelock.build.values import Values
+
+    _, lock = locked
+    parsed, _ = domains.read_lock(lock)
+    assert parsed.python is not None and not hardware.needs_gpu(parsed)
+    for env, version in zip(parsed.python.envs, ("2.5.1+cu124", "2.6.0+cu124"), strict=True):
+        numpy = next(p for p in env.packages if p.name == "numpy")
+        env.packages.append(dataclasses.replace(numpy, name="torch", version=version))
+    assert hardware.needs_gpu(parsed)
+    tags = dict(packer._tags(parsed, Values(lock), "[]"))
+    assert tags["Torch"] == "2.5.1+cu124 2.6.0+cu124"
