@@ -486,3 +486,16 @@ def test_the_image_is_tagged_and_sized_for_every_env(locked) -> None:
     assert hardware.needs_gpu(parsed)
     tags = dict(packer._tags(parsed, Values(lock), "[]"))
     assert tags["Torch"] == "2.5.1+cu124 2.6.0+cu124"
+
+
+def test_an_env_added_or_dropped_is_named_by_check(locked, lock_cli) -> None:
+    intent, _ = locked
+    intent.write_text(INTENT + '[python.envs.tools]\nrequirements = ["tqdm"]\n')
+    run = lock_cli("check", str(intent))
+    assert run.code == 1
+    assert "asks for python env 'tools', which the lock does not hold" in run.out
+    assert "'train'" not in run.out and "'serve'" not in run.out
+    intent.write_text(INTENT[: INTENT.index("[python.envs.serve]")])
+    run = lock_cli("check", str(intent))
+    assert run.code == 1
+    assert "the lock holds python env 'serve', which" in run.out and "'train'" not in run.out
