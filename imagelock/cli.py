@@ -209,8 +209,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     argv = ["--root", args.root, "--timeout", str(args.timeout)]
-    if args.venv:
-        argv += ["--venv", args.venv]
+    for venv in args.venv or []:
+        argv += ["--venv", venv]
     for folder in args.models:
         argv += ["--models", folder]
     if args.deep:
@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="extend",
         nargs="+",
         metavar="DOMAIN",
-        help="re-resolve only these domains; the others keep what the lock has",
+        help="re-resolve only these domains (python.NAME: only that Python env); the others keep what the lock has",
     )
     p.add_argument("--upgrade", action="store_true", help="re-resolve everything, ignoring locked versions")
     p.add_argument(
@@ -430,7 +430,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", help="print this machine's (or a root filesystem's) facts as JSON")
     p.add_argument("--root", default="/", help="root filesystem to read (default: /, the live machine)")
-    p.add_argument("--venv", help="the venv to list (default: the one in /etc/imagelock/lock.toml)")
+    p.add_argument(
+        "--venv",
+        action="append",
+        help="a venv to list, once per Python env (default: those in /etc/imagelock/lock.toml)",
+    )
     p.add_argument("--models", action="append", default=[], metavar="DIR", help="a model folder (repeatable)")
     p.add_argument("--deep", action="store_true", help="hash model files and check the venv's RECORD hashes")
     p.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds (default 120)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from imagelock import domains
-from imagelock.build import hardware
+from imagelock.build import hardware, manifests
 from imagelock.build.values import (
     COMMIT,
     DEB_ARCH,
@@ -41,7 +41,7 @@ from imagelock.domains.apt import pins as apt_pins
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.apt import REPOSITORY_NAME
 from imagelock.intent.containers import PLATFORM
-from imagelock.lock.model import Lock
+from imagelock.lock.model import ENV_NAME, Lock
 
 TEMPLATE = "bootstrap.sh"
 DATA_START = "\n# --- the lock (data only) ---\n"  # the template's last line before the data slot
@@ -96,29 +96,38 @@ def _identity(lock: Lock, lock_sha256: str, v: Values) -> Data:
 
 
 def _python(lock: Lock, v: Values) -> Data:
-    """The interpreter, the venv and one row per wheel: name, version, file, url, sha256, size."""
-    py = lock.python
-    out: Data = {"PYTHON_VERSION": "", "VENV": ""}
+    """One row per env (name, interpreter, venv) and one per wheel: env, name, version, file, url, sha256, size."""
+    envs: list[tuple[str, ...]] = []
     wheels: list[tuple[str, ...]] = []
-    if py:
-        out["PYTHON_VERSION"] = v.match(py.version, INTERPRETER, "python.version", "a Python version like 3.11")
-        out["VENV"] = v.abs_path(py.venv, "python.venv")
-        for i, p in enumerate(py.packages):
-            key = f"python.packages[{i}]"
+    for where, env in manifests.python_envs(lock):
+        name = (
+            v.match(env.name, ENV_NAME, f"{where}.name", "an env name like train")
+            if lock.python and lock.python.envs
+            else env.name
+        )
+        envs.append(
+            (
+                name,
+                v.match(env.version, INTERPRETER, f"{where}.version", "a Python version like 3.11"),
+                v.abs_path(env.venv, f"{where}.venv"),
+            )
+        )
+        for i, p in enumerate(env.packages):
+            key = f"{where}.packages[{i}]"
             size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
-            name, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
+            package, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
             wheels.append(
                 (
                     name,
+                    package,
                     version,
-                    v.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
+                    v.wheel_file(p.wheel.filename, package, version, f"{key}.wheel.filename"),
                     v.url(p.wheel.url, f"{key}.wheel.url"),
                     v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
                     "" if size is None else str(size),
                 )
             )
-    out["PY_WHEELS"] = sorted(wheels)
-    return out
+    return {"PY_ENVS": envs, "PY_WHEELS": sorted(wheels)}
 
 
 def _apt(lock: Lock, v: Values) -> Data:
@@ -431,19 +440,22 @@ def data_block(values: Data) -> str:
 
 
 def smoke_tests(lock: Lock) -> list[str]:
-    """The seed's smoke tests that apply to what this lock installs."""
+    """The seed's smoke tests that apply to what this lock installs; a Python one names its env's venv
+    after an @ (`torch@/opt/venvs/ai`), once per env that holds what it tests."""
     tests: list[str] = []
-    names = {p.name for p in lock.python.packages} if lock.python else set()
     if lock.nvidia:
         tests.append("nvidia")
-    if "torch" in names:
-        tests.append("torch" if hardware.needs_gpu(lock) else "torch-cpu")
-    if "vllm" in names:
-        tests.append("vllm")
-    if "transformers" in names:
-        for m in sorted(lock.models, key=lambda m: m.dest):
-            if any(f.path == "tokenizer.json" for f in m.files):
-                tests.append(f"tokenizer:{m.dest}")
+    for env in lock.python.environments() if lock.python else []:
+        names = {p.name for p in env.packages}
+        at = f"@{env.venv}"
+        if "torch" in names:
+            tests.append(("torch" if hardware.needs_gpu(lock) else "torch-cpu") + at)
+        if "vllm" in names:
+            tests.append("vllm" + at)
+        if "transformers" in names:
+            for m in sorted(lock.models, key=lambda m: m.dest):
+                if any(f.path == "tokenizer.json" for f in m.files):
+                    tests.append(f"tokenizer:{m.dest}{at}")
     return tests
 
 

@@ -32,8 +32,7 @@ readonly LOCK_DIGEST=''
 readonly LOCK_SHA256=''
 readonly MODEL_HOST=''
 readonly MIRROR_URL=''
-readonly PYTHON_VERSION=''
-readonly VENV=''
+readonly -a PY_ENVS=()
 readonly -a PY_WHEELS=()
 readonly -a APT_PACKAGES=()
 readonly -a APT_REPOS=()
@@ -474,11 +473,15 @@ step_nvidia() {
 
 # --- Python ------------------------------------------------------------------------
 
+# PY_ENVS: one row per Python env (name, Python version, venv); PY_WHEELS: one row per wheel (env, name,
+# version, file, url, sha256, size). Each env is its own venv, made and checked on its own.
+readonly PY_ENV_COLUMNS=3 PY_WHEEL_COLUMNS=7
+
 venv_matches() {
-  [[ -x $VENV/bin/python ]] || return 1
-  local want=() i
-  for ((i = 0; i < ${#PY_WHEELS[@]}; i += 6)); do want+=("${PY_WHEELS[i]}==${PY_WHEELS[i + 1]}"); done
-  "$VENV/bin/python" - "$PYTHON_VERSION" "${want[@]}" <<'PY'
+  local version=$1 venv=$2
+  shift 2
+  [[ -x $venv/bin/python ]] || return 1
+  "$venv/bin/python" - "$version" "$@" <<'PY'
 import importlib.metadata, re, sys
 version, want = sys.argv[1], set(sys.argv[2:])
 if "%d.%d" % sys.version_info[:2] != version:
@@ -495,42 +498,62 @@ PY
 }
 
 step_python() {
-  if ((${#PY_WHEELS[@]} == 0)); then log "python: the lock has no Python layer; skipped"; return 0; fi
-  local count=$((${#PY_WHEELS[@]} / 6))
-  if venv_matches 2>/dev/null; then log "python: $VENV already holds exactly the $count locked packages"; return 0; fi
-  local interpreter="python$PYTHON_VERSION" i name version file pip_wheel="" installer
-  command -v "$interpreter" >/dev/null || die "python: $interpreter not found (the lock's interpreter)"
+  if ((${#PY_ENVS[@]} == 0)); then log "python: the lock has no Python layer; skipped"; return 0; fi
+  local e label
+  for ((e = 0; e < ${#PY_ENVS[@]}; e += PY_ENV_COLUMNS)); do
+    label=python
+    ((${#PY_ENVS[@]} == PY_ENV_COLUMNS)) || label="python.${PY_ENVS[e]}"
+    python_env "$label" "${PY_ENVS[e]}" "${PY_ENVS[e + 1]}" "${PY_ENVS[e + 2]}"
+  done
+}
+
+# One env: fetch its wheels by sha256, make its venv with its interpreter, install them hash-checked.
+python_env() {
+  local label=$1 env=$2 version=$3 venv=$4 i name file sha256 pip_wheel="" installer want=() rows=()
+  for ((i = 0; i < ${#PY_WHEELS[@]}; i += PY_WHEEL_COLUMNS)); do
+    [[ ${PY_WHEELS[i]} == "$env" ]] || continue
+    rows+=("$i")
+    want+=("${PY_WHEELS[i + 1]}==${PY_WHEELS[i + 2]}")
+  done
+  local count=${#rows[@]}
+  if venv_matches "$version" "$venv" "${want[@]}" 2>/dev/null; then
+    log "$label: $venv already holds exactly the $count locked packages"
+    return 0
+  fi
+  local interpreter="python$version"
+  command -v "$interpreter" >/dev/null || die "$label: $interpreter not found (the lock's interpreter)"
   rm -rf -- "$STAGE/wheels" "$STAGE/installer"
   mkdir -p -- "$STAGE/wheels"
   : >"$STAGE/requirements.txt"
-  for ((i = 0; i < ${#PY_WHEELS[@]}; i += 6)); do
-    name=${PY_WHEELS[i]} version=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 2]}
-    fetch "python package $name $version ($file)" "$STAGE/wheels/$file" "${PY_WHEELS[i + 4]}" \
-      "${PY_WHEELS[i + 5]}" "" "" "$(from_mirror "${PY_WHEELS[i + 4]}")" "${PY_WHEELS[i + 3]}"
-    printf '%s==%s --hash=sha256:%s\n' "$name" "$version" "${PY_WHEELS[i + 4]}" >>"$STAGE/requirements.txt"
+  for i in "${rows[@]}"; do
+    name=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 3]} sha256=${PY_WHEELS[i + 5]}
+    fetch "python package $name ${PY_WHEELS[i + 2]} ($file)" "$STAGE/wheels/$file" "$sha256" \
+      "${PY_WHEELS[i + 6]}" "" "" "$(from_mirror "$sha256")" "${PY_WHEELS[i + 4]}"
+    printf '%s==%s --hash=sha256:%s\n' "$name" "${PY_WHEELS[i + 2]}" "$sha256" >>"$STAGE/requirements.txt"
     [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
   done
-  rm -rf -- "$VENV"
-  "$interpreter" -m venv --without-pip -- "$VENV"
+  rm -rf -- "$venv"
+  "$interpreter" -m venv --without-pip -- "$venv"
   if [[ -n $pip_wheel ]]; then
     # The locked pip installs everything (itself included), run straight from its verified wheel.
-    log "python: creating $VENV with $interpreter; the locked ${pip_wheel##*/} installs $count verified wheels"
-    installer=("$VENV/bin/python" "$pip_wheel/pip")
+    log "$label: creating $venv with $interpreter; the locked ${pip_wheel##*/} installs $count verified wheels"
+    installer=("$venv/bin/python" "$pip_wheel/pip")
   else
     # No pip in the lock: the interpreter's own pip runs from a throwaway venv, so the image's venv
     # still holds only what the lock holds.
     "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
-      die "python: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
-    log "python: creating $VENV with $interpreter; its bundled pip installs $count verified wheels"
+      die "$label: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
+    log "$label: creating $venv with $interpreter; its bundled pip installs $count verified wheels"
     "$interpreter" -m venv -- "$STAGE/installer"
-    installer=("$STAGE/installer/bin/python" -m pip --python "$VENV/bin/python")
+    installer=("$STAGE/installer/bin/python" -m pip --python "$venv/bin/python")
   fi
   "${installer[@]}" --disable-pip-version-check --no-input install --no-index --find-links "$STAGE/wheels" \
     --require-hashes --no-deps --only-binary :all: --no-cache-dir -r "$STAGE/requirements.txt" \
-    || die "python: pip could not install the locked wheels into $VENV"
+    || die "$label: pip could not install the locked wheels into $venv"
   rm -rf -- "$STAGE/installer" "$STAGE/wheels" "$STAGE/requirements.txt"
-  venv_matches || die "python: $VENV does not hold exactly the locked packages after installing them"
-  CHANGED+=(python)
+  venv_matches "$version" "$venv" "${want[@]}" ||
+    die "$label: $venv does not hold exactly the locked packages after installing them"
+  CHANGED+=("$label")
 }
 
 # --- models ------------------------------------------------------------------------
@@ -735,8 +758,11 @@ step_containers() {
 
 step_smoke() {
   ((SMOKE)) || { log "smoke: skipped (pass --smoke on a GPU instance)"; return 0; }
-  local test
+  local test venv
   for test in "${SMOKE_TESTS[@]}"; do
+    # A Python test names the venv it runs in after its last @ (a venv's path holds no @).
+    venv=""
+    [[ $test != *@* ]] || { venv=${test##*@}; test=${test%@*}; }
     case $test in
       nvidia)
         local driver
@@ -746,18 +772,18 @@ step_smoke() {
           die "smoke: driver $driver loaded, the lock says $NVIDIA_DRIVER_VERSION"
         nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv ;;
       torch)
-        "$VENV/bin/python" - <<'PY' || die "smoke: torch cannot use CUDA"
+        "$venv/bin/python" - <<'PY' || die "smoke: torch cannot use CUDA"
 import torch
 assert torch.cuda.is_available(), "no CUDA"
 print("torch", torch.__version__, "cuda", torch.version.cuda)
 PY
         ;;
       torch-cpu)
-        "$VENV/bin/python" -c 'import torch; print("torch", torch.__version__, "cpu", torch.ones(2).sum().item())' ||
+        "$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "cpu", torch.ones(2).sum().item())' ||
           die "smoke: torch does not run" ;;
-      vllm) "$VENV/bin/python" -c 'import vllm; print("vllm import ok")' || die "smoke: vllm does not import" ;;
+      vllm) "$venv/bin/python" -c 'import vllm; print("vllm import ok")' || die "smoke: vllm does not import" ;;
       tokenizer:*)
-        "$VENV/bin/python" - "${test#tokenizer:}" <<'PY' || die "smoke: tokenizer ${test#tokenizer:} does not load"
+        "$venv/bin/python" - "${test#tokenizer:}" <<'PY' || die "smoke: tokenizer ${test#tokenizer:} does not load"
 import sys
 from transformers import AutoTokenizer
 AutoTokenizer.from_pretrained(sys.argv[1])

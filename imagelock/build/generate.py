@@ -66,9 +66,13 @@ def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, 
         if lock.models:
             files["models-manifest.json"] = models_manifest
         if lock.python:
-            files["pylock.toml"] = manifests.pylock_toml(lock, values)
-            files["requirements.txt"] = manifests.requirements_txt(lock, values)
             files["ray-worker.yaml"] = ray.render(lock, values)  # a Ray worker runs the image's venv
+        # One requirements file and one PEP 751 file per Python env (for a plain [python]: the one of each).
+        several = bool(lock.python and lock.python.envs)
+        for env, (requirements, pylock) in (manifests.env_files(lock) if lock.python else {}).items():
+            name = env if several else None
+            files[pylock] = manifests.pylock_toml(lock, values, name)
+            files[requirements] = manifests.requirements_txt(lock, values, name)
         return dict(sorted(files.items()))
 
 

@@ -14,7 +14,7 @@ def needs_gpu(lock: Lock) -> bool:
     """A driver, CUDA runtime wheels (`nvidia-*`), or wheels built for CUDA or ROCm (`2.5.1+cu124`)."""
     if lock.nvidia is not None:
         return True
-    packages = lock.python.packages if lock.python else []
+    packages = lock.python.all_packages if lock.python else []  # any env's
     return any(p.name.startswith("nvidia-") or any(tag in p.version for tag in _ACCELERATED) for p in packages)
 
 

@@ -84,10 +84,14 @@ def _tags(lock: Lock, values: Values, models_manifest: str) -> list[tuple[str, s
     if lock.kernel:
         tags.append(("Kernel", values.match(lock.kernel.version, KERNEL, "kernel.version", "a kernel release")))
     if lock.python:
-        versions = {p.name: p.version for p in lock.python.packages}
+        # Each version any env locks (two envs may hold two torches), space-separated, as tag values allow.
+        versions: dict[str, set[str]] = {}
+        for p in lock.python.all_packages:
+            versions.setdefault(p.name, set()).add(p.version)
         for name, tag in (("torch", "Torch"), ("vllm", "Vllm")):
             if name in versions:
-                tags.append((tag, values.python_version(versions[name], f"python.packages.{name}.version")))
+                checked = [values.python_version(v, f"python.packages.{name}.version") for v in sorted(versions[name])]
+                tags.append((tag, " ".join(checked)))
     models = []
     for i, model in enumerate(lock.models):
         repo = values.match(model.repo, MODEL_REPO, f"models[{i}].repo", "a model repo id like owner/name")

@@ -16,10 +16,23 @@ from imagelock.lock.model import Lock
 AMI_PLACEHOLDER = "AMI_ID_FROM_PACKER_MANIFEST"
 
 
+def _worker_venv(lock: Lock, values: Values) -> str | None:
+    """The venv the worker runs in: the one env's; of several, the one env that holds `ray` (else none)."""
+    if not lock.python:
+        return None
+    if not lock.python.envs:
+        return values.abs_path(lock.python.venv or "", "python.venv")
+    with_ray = [(i, e) for i, e in enumerate(lock.python.envs) if any(p.name == "ray" for p in e.packages)]
+    if len(with_ray) != 1:
+        return None
+    i, env = with_ray[0]
+    return values.abs_path(env.venv, f"python.envs[{i}].venv")
+
+
 def render(lock: Lock, values: Values) -> str:
     values.lock_name(lock.name)
     image = lock.image_name()
-    venv = values.abs_path(lock.python.venv, "python.venv") if lock.python else None
+    venv = _worker_venv(lock, values)
     gpu = hardware.needs_gpu(lock)
     start = "ray start --address=$RAY_HEAD_IP:6379" + (" --num-gpus=1" if gpu else "")
     if venv:

@@ -53,11 +53,12 @@ def _judge(intent: Intent, path: Path, lock: Lock, claimed: str) -> CheckResult:
     actual = lock.digest()
     result = CheckResult(lock_path=path, digest=actual, image=lock.image_name())
     if lock.intent_sha256 != intent.sha256:
-        result.problems.append(
+        envs = _stale_envs(intent, lock)
+        result.problems += envs or [
             f"stale: {intent.path} changed since the lock was written "
             f"(intent sha256 {intent.sha256[:12]}, lock made from {lock.intent_sha256[:12]}); "
             "run `lock update`"
-        )
+        ]
     if claimed != actual:
         result.problems.append(f"tampered: {tamper.line(path, lock.to_table(), lock.parts(), claimed, actual)}")
     _image(intent, path, lock, result)
@@ -124,6 +125,35 @@ def _image(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> None:
         result.findings.extend(build_findings.findings(lock, path))
     except InputError:
         pass  # no template to judge: `lock generate` and `lock check --generated` refuse this lock and say why
+
+
+def _stale_envs(intent: Intent, lock: Lock) -> list[str]:
+    """One line per Python env whose part of the intent changed since the lock was written (each env of
+    `[python.envs]` records the sha256 of what it asked for); empty when none did, or the intent has no envs."""
+    wanted = intent.python.envs if intent.python else []
+    if not wanted or lock.python is None or not lock.python.envs:
+        return []
+    locked = {env.name: env.intent_sha256 for env in lock.python.envs}
+    out = []
+    for env in wanted:
+        name = env.name or ""
+        if name not in locked:
+            out.append(
+                f"stale: {intent.path} asks for python env {name!r}, which the lock does not hold; "
+                f"run `lock update --only python.{name}`"
+            )
+        elif locked[name] != env.sha256:
+            out.append(
+                f"stale: python env {name!r} changed in {intent.path} since the lock was written "
+                f"(env sha256 {(env.sha256 or '')[:12]}, lock made from {(locked[name] or '')[:12]}); "
+                f"run `lock update --only python.{name}`"
+            )
+    for name in sorted(locked.keys() - {env.name for env in wanted}):
+        out.append(
+            f"stale: the lock holds python env {name!r}, which {intent.path} no longer asks for; "
+            "run `lock update --only python`"
+        )
+    return out
 
 
 def _unhashed(kind: str, names: list[str]) -> Finding:

@@ -119,6 +119,7 @@ def update(
     if previous is not None and claimed is not None:  # what it keeps it re-digests: an edit would pass as locked
         domains.intact(path, previous, claimed, "nothing was written: restore it (`git checkout`) or remove it")
     known = domains.by_name()
+    only, python_envs = _only_envs(intent, only)
     for flag, names in (("--only", only or []), ("--refresh", refresh or [])):
         for name in names:
             if name not in known:
@@ -165,6 +166,7 @@ def update(
             upgrade_packages=list(upgrade_packages or []),
             refresh=list(refresh or []),
             engine=engine,
+            python_envs=python_envs,
             upstreams=upstreams,
             workdir=Path(workdir),
         )
@@ -248,6 +250,33 @@ def _own_layer(lock: Lock, variant: str, layer: str) -> Any:
         if at and name == layer and other in lock.variants:
             return lock.variants[other].layers.get(layer)
     return None
+
+
+def _only_envs(intent: Intent, only: list[str] | None) -> tuple[list[str] | None, list[str]]:
+    """`--only python.<name>` resolves the python layer, and in it only the named envs: (domains, envs)."""
+    if not only:
+        return only, []
+    domains_: list[str] = []
+    envs: list[str] = []
+    for name in only:
+        domain, dot, env = name.partition(".")
+        if not dot or domain != "python":
+            domains_.append(name)
+            continue
+        have = [e.name or "" for e in intent.python.envs] if intent.python else []
+        if env not in have:
+            raise InputError(
+                None,
+                "--only",
+                f"no python env {env!r} in {intent.path}{did_you_mean(env, have)}"
+                + (f"; its envs: {', '.join(have)}" if have else "; it has no [python.envs]"),
+            )
+        envs.append(env)
+        if domain not in domains_:
+            domains_.append(domain)
+    if "python" in only:  # the whole layer asked for as well: every env moves
+        envs = []
+    return domains_, envs
 
 
 def _learns(lock: Lock, measured: dict[str, tuple[str, int]] | None) -> bool:

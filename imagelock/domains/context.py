@@ -22,6 +22,8 @@ class UpdateContext:
     upgrade_packages: list[str] = field(default_factory=list)
     refresh: list[str] = field(default_factory=list)
     engine: str = "uv"
+    # `lock update --only python.<name>`: the Python envs to resolve; the others keep their locked pins.
+    python_envs: list[str] = field(default_factory=list)
     # Where every request goes: the real upstreams, or recorded stand-ins for them.
     upstreams: Upstreams = LIVE
     workdir: Path | None = None

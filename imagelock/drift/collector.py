@@ -397,7 +397,8 @@ def planned_from_fingerprint(root):
         import tomllib  # Python 3.11+; older images pass --venv/--models explicitly
         with open(os.path.join(root, FINGERPRINT_DIR, "lock.toml"), "rb") as handle:
             table = tomllib.load(handle)
-        venv = (table.get("python") or {}).get("venv")
+        python = table.get("python") or {}
+        venv = python.get("venv") or [e.get("venv") for e in python.get("envs") or [] if e.get("venv")] or None
         models = [m.get("dest") for m in table.get("models") or [] if m.get("dest")]
     except Exception:  # noqa: BLE001 - a missing or odd fingerprint just plans nothing
         pass
@@ -429,6 +430,9 @@ def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0
     c = Collector(root, live, deep, timeout)
     if venv is None and not models:
         venv, models = planned_from_fingerprint(root)
+    if isinstance(venv, (list, tuple)) and len(venv) == 1:
+        venv = venv[0]
+    several = isinstance(venv, (list, tuple))
     if files is None:
         files = placed_from_fingerprint(root)
     if runtimes is None:
@@ -436,7 +440,8 @@ def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0
     facts = {"facts_version": FACTS_VERSION, "root": root, "live": live, "deep": deep,
              "hostname": os.uname().nodename if live else None, "complete": True}
     steps = [("os_release", c.os_release), ("kernel", c.kernel), ("dpkg", c.dpkg), ("rpm", c.rpm),
-             ("python", (lambda: c.python(venv)) if venv else (lambda: None)),
+             ("python", (lambda: c.python(venv)) if venv and not several else (lambda: None)),
+             ("python_envs", (lambda: [c.python(v) for v in venv]) if several else (lambda: None)),
              ("nvidia", c.nvidia), ("models", lambda: c.models(list(models))),
              ("files", lambda: c.files(list(files))),
              ("containers", (lambda: c.containers(list(runtimes))) if runtimes and live else (lambda: None)),
@@ -460,7 +465,8 @@ def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="collector.py", description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="/", help="root filesystem to read (default: /, live)")
-    parser.add_argument("--venv", help="the venv to list (default: the fingerprint lock's)")
+    parser.add_argument("--venv", action="append", default=None,
+                        help="a venv to list (repeatable, one per Python env; default: the fingerprint lock's)")
     parser.add_argument("--models", action="append", default=[], metavar="DIR",
                         help="a model folder to list (repeatable; default: the fingerprint lock's)")
     parser.add_argument("--file", action="append", default=None, metavar="PATH", dest="files",

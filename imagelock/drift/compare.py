@@ -20,7 +20,7 @@ import functools
 import operator
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import chain, compress
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from imagelock.lock.model import Lock
 from imagelock.untrusted import MAX_BYTES, load_json
 
 LAYERS = ("image", "kernel", "nvidia", "apt", "python", "models")
+# Where the facts of a machine with several venvs list them (each as "python" lists the one venv).
+ENVS_FACTS = "python_envs"
 # A venv is created holding these; they are drift only when the lock pins them.
 VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
 DPKG_ARCHES = ("all", "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x")
@@ -106,7 +108,13 @@ class LockIndex:
         self.python: dict[str, str] | None = None
         self.python_items: frozenset[tuple[str, str]] = frozenset()
         self.python_names: dict[str, str] = {}
-        if lock.python is not None:
+        # A lock with several Python envs: one index of each env's venv, compared env by env.
+        self.envs: list[tuple[str, LockIndex]] = []
+        if lock.python is not None and lock.python.envs:
+            for env in lock.python.envs:
+                view = Lock(lock.name, lock.intent_sha256, lock.universe, layers={"python": lock.python.single(env)})
+                self.envs.append((env.name, LockIndex(view)))
+        elif lock.python is not None:
             self.python = {normalize(p.name): p.version for p in lock.python.packages}
             self.python_items = frozenset(self.python.items())
             self.python_names = {normalize(p.name): p.name for p in lock.python.packages}
@@ -119,7 +127,8 @@ class LockIndex:
             (m.dest, m.repo, {f.path: (f.size, f.sha256) for f in m.files}, {f.path: f.size for f in m.files})
             for m in lock.models
         ]
-        self.venv = lock.python.venv if lock.python else None
+        self.venv = lock.python.venv if lock.python and not lock.python.envs else None
+        self.venvs = [self.venv] if self.venv else [sub.venv for _, sub in self.envs if sub.venv]
         self.model_dests = [m.dest for m in lock.models]
         # every file a domain places at a dest: dest -> (domain, sha256, size); an extracted tarball's
         # tree has no one sha256 to compare, so it is not audited here
@@ -170,17 +179,12 @@ def validate(facts: Any, source: str) -> None:
                 if not (isinstance(row, list) and 3 <= len(row) <= 4 and all(isinstance(x, str) for x in row)):
                     raise InputError(source, f"dpkg[{i}]", "expected [name, version, arch] strings")
     if facts.get("python") is not None:
-        py = _expect(facts, "python", dict, "an object", source)
-        dists = py.get("distributions")
-        if (
-            not isinstance(dists, list)
-            or not (_only(dict, dists) and _only(str, map(_GET_NAME, dists)) and _only(str, map(_GET_VERSION, dists)))
-            and not all(
-                isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("version"), str)
-                for d in dists
-            )
-        ):
-            raise InputError(source, "python.distributions", "expected a list of {name, version} objects")
+        _python_facts(_expect(facts, "python", dict, "an object", source), source, "python")
+    if facts.get(ENVS_FACTS) is not None:  # several venvs: one object each, as "python" holds one
+        for i, py in enumerate(_expect(facts, ENVS_FACTS, list, "a list of venv objects", source)):
+            if not isinstance(py, dict) or not isinstance(py.get("venv"), str):
+                raise InputError(source, f"{ENVS_FACTS}[{i}]", "expected an object with venv and distributions")
+            _python_facts(py, source, f"{ENVS_FACTS}[{i}]")
     if facts.get("models") is not None:
         models = _expect(facts, "models", list, "a list of model folders", source)
         for i, m in enumerate(models):
@@ -199,6 +203,30 @@ def validate(facts: Any, source: str) -> None:
     _validate_rest(facts, source)
     container_drift.validate(facts, source)
     rpmdb.validate(facts, source)
+
+
+def _python_facts(py: dict[str, Any], source: str, key: str) -> None:
+    """One venv's facts: its distributions, each {name, version} with an optional RECORD check."""
+    dists = py.get("distributions")
+    if (
+        not isinstance(dists, list)
+        or not (_only(dict, dists) and _only(str, map(_GET_NAME, dists)) and _only(str, map(_GET_VERSION, dists)))
+        and not all(
+            isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("version"), str) for d in dists
+        )
+    ):
+        raise InputError(source, f"{key}.distributions", "expected a list of {name, version} objects")
+    for i, dist in enumerate(dists):
+        record = dist.get("record")
+        if record is not None and not (
+            isinstance(record, dict)
+            and _is_str_or_none(record.get("error"))
+            and all(
+                isinstance(record.get(k) or [], list) and all(isinstance(x, str) for x in record.get(k) or [])
+                for k in ("changed", "missing")
+            )
+        ):
+            raise InputError(source, f"{key}.distributions[{i}].record", "expected {changed, missing, error}")
 
 
 def _is_str_or_none(value: Any) -> bool:
@@ -246,19 +274,6 @@ def _validate_rest(facts: dict[str, Any], source: str) -> None:
         for key in ("digest", "lock_name", "lock_digest"):
             if not _is_str_or_none(fp.get(key)):
                 raise InputError(source, f"fingerprint.{key}", "expected a string")
-    py = facts.get("python")
-    if isinstance(py, dict):
-        for i, dist in enumerate(py.get("distributions") or []):
-            record = dist.get("record")
-            if record is not None and not (
-                isinstance(record, dict)
-                and _is_str_or_none(record.get("error"))
-                and all(
-                    isinstance(record.get(k) or [], list) and all(isinstance(x, str) for x in record.get(k) or [])
-                    for k in ("changed", "missing")
-                )
-            ):
-                raise InputError(source, f"python.distributions[{i}].record", "expected {changed, missing, error}")
     for key in ("kernel", "nvidia", "fingerprint"):
         if facts.get(key) is not None:
             _expect(facts, key, dict, "an object", source)
@@ -284,6 +299,8 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         if py is None:
             raise InputError(source, "python", f"the lock has a venv ({index.venv}) but the facts list none")
         _python(index, py, bool(facts.get("deep")), out)
+    if index.envs:
+        _python_envs(index, facts, source, out)
     if index.models:
         _models(index, facts.get("models") or [], source, out)
     if index.placed:
@@ -452,6 +469,23 @@ def _apt_subject(index: LockIndex, name: str, arch: str) -> str:
     return name if plain else f"{name}:{arch}"
 
 
+def _python_envs(index: LockIndex, facts: dict[str, Any], source: str, out: list[Finding]) -> None:
+    """Every env's venv, each against its own packages; a finding names its env (`train/numpy`)."""
+    by_venv = {py.get("venv"): py for py in facts.get(ENVS_FACTS) or []}
+    one = facts.get("python")  # a collector asked for one venv lists it as a machine with one env does
+    if isinstance(one, dict):
+        by_venv.setdefault(one.get("venv"), one)
+    for name, sub in index.envs:
+        py = by_venv.get(sub.venv)
+        if py is None:
+            raise InputError(
+                source, ENVS_FACTS, f"the lock has a venv ({sub.venv}, env {name}) but the facts list none"
+            )
+        found: list[Finding] = []
+        _python(sub, py, bool(facts.get("deep")), found)
+        out += [replace(f, subject=f"{name}/{f.subject}") for f in found]
+
+
 def _python(index: LockIndex, py: dict[str, Any], deep: bool, out: list[Finding]) -> None:
     if not py.get("exists", True):
         out.append(Finding("python", "missing", "venv", index.venv, None))
@@ -601,8 +635,8 @@ def audit(index: LockIndex, facts: Any, target: str, source: str | None = None) 
 def collector_args(index: LockIndex, deep: bool, timeout: float) -> list[str]:
     """The collector options a lock needs: its venv and model folders."""
     args = ["--timeout", str(timeout)]
-    if index.venv:
-        args += ["--venv", index.venv]
+    for venv in index.venvs:
+        args += ["--venv", venv]
     for dest in index.model_dests:
         args += ["--models", dest]
     for dest in sorted(index.placed):

@@ -53,7 +53,13 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
         if not Path(req.root).is_dir():
             raise InputError(req.root, None, "--root: not a directory (expected a root filesystem)")
         facts = collector.collect(
-            req.root, False, index.venv, index.model_dests, req.deep, req.timeout, sorted(index.placed)
+            req.root,
+            False,
+            index.venv or index.venvs or None,
+            index.model_dests,
+            req.deep,
+            req.timeout,
+            sorted(index.placed),
         )
         return [audit(index, facts, req.root)], False
     if req.facts:
@@ -90,7 +96,9 @@ def gather(index: LockIndex, req: DriftRequest) -> tuple[list[Audit], bool]:
         from imagelock.drift.fleet_ray import audit_cluster
 
         return audit_cluster(index, req.ray, req.deep, req.timeout), True
-    facts = collector.collect("/", True, index.venv, index.model_dests, req.deep, req.timeout, sorted(index.placed))
+    facts = collector.collect(
+        "/", True, index.venv or index.venvs or None, index.model_dests, req.deep, req.timeout, sorted(index.placed)
+    )
     return [audit(index, facts, facts.get("hostname") or "localhost")], False
 
 

@@ -38,22 +38,20 @@ def facts_for(lock: Lock, hostname: str = "worker", base_packages: int = 0, seed
         "errors": [],
         "elapsed_s": 0.5,
     }
-    if lock.python:
-        dists = [
-            {"name": p.name, "version": p.version, "site": "lib/python3.11/site-packages"} for p in lock.python.packages
-        ]
-        locked = {p.name for p in lock.python.packages}
+    venvs = []
+    for env in lock.python.environments() if lock.python else []:
+        dists = [{"name": p.name, "version": p.version, "site": "lib/python3.11/site-packages"} for p in env.packages]
+        locked = {p.name for p in env.packages}
         dists += [
             {"name": n, "version": v, "site": "lib/python3.11/site-packages"}
             for n, v in (("pip", "24.1.2"), ("setuptools", "68.0.0"))
             if n not in locked
         ]
-        facts["python"] = {
-            "venv": lock.python.venv,
-            "exists": True,
-            "version": lock.python.version,
-            "distributions": dists,
-        }
+        venvs.append({"venv": env.venv, "exists": True, "version": env.version, "distributions": dists})
+    if lock.python and lock.python.envs:
+        facts["python_envs"] = venvs
+    elif venvs:
+        facts["python"] = venvs[0]
     if lock.nvidia:
         v = lock.nvidia.driver_version
         facts["nvidia"] = {

@@ -11,6 +11,7 @@ Text in and out is imagelock.lock.codec.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -58,14 +59,89 @@ class PythonPackage:
     dependencies: list[str] = field(default_factory=list)
 
 
+DEFAULT_ENV = "default"  # the name the one env of a plain `[python]` answers to
+# An env's name is a file name (pylock.<name>.toml, requirements-<name>.txt), a shell word and an address (a
+# variant takes envs by name): short, lower case, no dots.
+ENV_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
 @dataclass
-class PythonLayer:
+class PythonEnv:
+    """One Python environment: an interpreter, a venv, the indexes and the packages resolved for it.
+
+    A lock made from `[python.envs.<name>]` holds one per env (`[[python.envs]]`), each resolved on its
+    own, with the sha256 of what its intent asked for; a plain `[python]` is one env named "default",
+    held in the layer's own fields (PythonLayer.environments() gives it in this form).
+    """
+
+    name: str
     version: str
     platform: str
     venv: str
-    engine: str
+    intent_sha256: str | None = None
     indexes: list[PythonIndex] = field(default_factory=list)
     packages: list[PythonPackage] = field(default_factory=list)
+
+
+@dataclass
+class PythonLayer:
+    """The Python layer: one env in its own fields (a plain `[python]`), or several in `envs`.
+
+    Read it through `environments()`, which gives every env in one form whatever the intent's shape.
+    """
+
+    version: str | None = None  # the one env's; None when the layer holds `envs`
+    platform: str | None = None
+    venv: str | None = None
+    engine: str = "uv"
+    indexes: list[PythonIndex] = field(default_factory=list)
+    packages: list[PythonPackage] = field(default_factory=list)
+    envs: list[PythonEnv] = field(default_factory=list)
+
+    def environments(self) -> list[PythonEnv]:
+        """Every env the layer holds, by name: its `envs`, or its one env named "default"."""
+        if self.envs:
+            return list(self.envs)
+        return [
+            PythonEnv(
+                name=DEFAULT_ENV,
+                version=self.version or "",
+                platform=self.platform or "",
+                venv=self.venv or "",
+                indexes=self.indexes,
+                packages=self.packages,
+            )
+        ]
+
+    def env(self, name: str) -> PythonEnv | None:
+        """The env of that name, or None."""
+        return next((e for e in self.environments() if e.name == name), None)
+
+    def only(self, names: list[str]) -> PythonLayer:
+        """A layer holding only the named envs (what an image variant takes); KeyError names one it lacks."""
+        have = {e.name: e for e in self.environments()}
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise KeyError(f"no python env {missing[0]!r} (the lock has: {', '.join(sorted(have))})")
+        if not self.envs:
+            return self
+        return PythonLayer(engine=self.engine, envs=[have[n] for n in sorted(set(names))])
+
+    def single(self, env: PythonEnv) -> PythonLayer:
+        """One env as a layer of its own (the form of a plain [python]): what the rules judge env by env."""
+        return PythonLayer(
+            version=env.version,
+            platform=env.platform,
+            venv=env.venv,
+            engine=self.engine,
+            indexes=env.indexes,
+            packages=env.packages,
+        )
+
+    @property
+    def all_packages(self) -> list[PythonPackage]:
+        """Every env's packages, one list (a package locked in two envs is in it twice)."""
+        return [p for e in self.environments() for p in e.packages]
 
 
 # --- apt layer --------------------------------------------------------------------

@@ -30,6 +30,7 @@ _SORT_KEYS: dict[str, tuple[str, ...]] = {
     "files": ("path", "dest"),  # a model's files by path; [[files]] by where they go
     "amis": ("region",),
     "models": ("repo", "dest"),
+    "envs": ("name",),  # a lock's Python envs, by name
 }
 
 

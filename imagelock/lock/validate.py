@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from imagelock.errors import InputError
 from imagelock.lock.model import (
+    ENV_NAME,
     AptIndexFile,
     AptLayer,
     AptPackage,
@@ -45,7 +46,9 @@ from imagelock.lock.model import (
     ModelFile,
     NvidiaLayer,
     PlainFile,
+    PythonEnv,
     PythonIndex,
+    PythonLayer,
     PythonPackage,
 )
 
@@ -77,6 +80,7 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 IDENTITY: dict[type, tuple[str, ...]] = {
     PythonPackage: ("name",),
     PythonIndex: ("name",),
+    PythonEnv: ("name",),
     AptPackage: ("name", "arch"),
     AptSource: ("suite",),
     AptRepository: ("name",),
@@ -98,6 +102,8 @@ def validate(lock: Lock, path: str | Path) -> Lock:
             _walk(value, f.name, f.name, path, _plain_http(value))
     for name, layer in lock.layers.items():
         _walk(layer, name, name, path, _plain_http(layer))
+        if isinstance(layer, PythonLayer):
+            _python_envs(layer, name, path)
     for variant_name, variant in lock.variants.items():
         where = f"variants.{variant_name}"
         if not _SHA256.match(variant.intent_sha256):
@@ -114,7 +120,32 @@ def validate(lock: Lock, path: str | Path) -> Lock:
                 raise InputError(path, f"{where}.take[{i}]", f"takes {layer_name!r}, a layer the lock does not hold")
         for name, layer in variant.layers.items():
             _walk(layer, f"{where}.{name}", name, path, _plain_http(layer))
+            if isinstance(layer, PythonLayer):
+                _python_envs(layer, f"{where}.{name}", path)
     return lock
+
+
+def _python_envs(layer: PythonLayer, key: str, path: str | Path) -> None:
+    """A Python layer is one env in its own fields or several in `envs`, never both; each env is named for a
+    file and a shell word, and has a venv of its own."""
+    own: dict[str, object] = {"version": layer.version, "platform": layer.platform, "venv": layer.venv}
+    if not layer.envs:
+        for name, value in own.items():
+            if value is None:
+                raise InputError(path, f"{key}.{name}", "missing (a Python layer without envs is one env)")
+        return
+    for name, value in {**own, "indexes": layer.indexes, "packages": layer.packages}.items():
+        if value:
+            raise InputError(path, f"{key}.{name}", "a Python layer with envs holds it in each env, not here")
+    venvs: dict[str, str] = {}
+    for i, env in enumerate(layer.envs):
+        if not ENV_NAME.match(env.name):
+            raise InputError(path, f"{key}.envs[{i}].name", f"expected an env name like 'train', found {env.name!r}")
+        if env.venv in venvs:
+            raise InputError(
+                path, f"{key}.envs[{i}].venv", f"{env.venv!r} is already the venv of env {venvs[env.venv]!r}"
+            )
+        venvs[env.venv] = env.name
 
 
 def _plain_http(layer: Any) -> bool:

@@ -26,7 +26,7 @@ def cuda_major(lock: Lock) -> set[str]:
     if lock.nvidia:
         majors.add(lock.nvidia.cuda_version.split(".")[0])
     if lock.python:
-        for package in lock.python.packages:
+        for package in lock.python.all_packages:
             if package.name == "torch" and "+cu" in package.version:
                 label = package.version.split("+cu", 1)[1]
                 majors.add(label[:-1] if len(label) >= 3 else label)

@@ -56,12 +56,13 @@ class Answer:
 def _graphs(lock: Lock) -> dict[str, dict[str, Node]]:
     graphs: dict[str, dict[str, Node]] = {}
     if lock.python:
-        graphs["python"] = {
-            canonicalize_name(p.name): Node(
-                p.name, p.version, p.requested, p.original, [canonicalize_name(d) for d in p.dependencies]
-            )
-            for p in lock.python.packages
-        }
+        for env in lock.python.environments():  # each env its own graph, named `python.<env>` when several
+            graphs[f"python.{env.name}" if lock.python.envs else "python"] = {
+                canonicalize_name(p.name): Node(
+                    p.name, p.version, p.requested, p.original, [canonicalize_name(d) for d in p.dependencies]
+                )
+                for p in env.packages
+            }
     if lock.apt:
         graphs["apt"] = {
             p.name: Node(p.name, p.version, p.requested, p.original, list(p.depends_on)) for p in lock.apt.packages
@@ -112,7 +113,7 @@ def why(lock: Lock, name: str, lock_path: str | Path) -> list[Answer]:
     answers = []
     every: list[str] = []
     for layer, graph in _graphs(lock).items():
-        key = canonicalize_name(name) if layer == "python" else name
+        key = canonicalize_name(name) if layer.split(".")[0] == "python" else name
         every += [node.name for node in graph.values()]
         node = graph.get(key)
         if node is None:

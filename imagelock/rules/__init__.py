@@ -8,6 +8,7 @@ violations and `lock check` reports them, both through `evaluate`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 
 from imagelock.lock.model import Lock
@@ -35,10 +36,26 @@ def check_targets(targets: Targets) -> None:
 
 
 def evaluate(lock: Lock, targets: Targets) -> Report:
-    """Every rule over the lock; nothing stops at the first violation."""
+    """Every rule over the lock; nothing stops at the first violation.
+
+    A lock with several Python envs is judged env by env (each with the rest of the lock), and what only an
+    env's view finds is named after it: torch in `train` and vllm in `serve` never meet in one venv."""
     report = Report()
+    python = lock.python
+    if python is None or not python.envs:
+        for rule in RULES:
+            report.findings.extend(rule(lock, targets))
+        return report
+    rest = dataclasses.replace(lock, layers={k: v for k, v in lock.layers.items() if k != "python"})
     for rule in RULES:
-        report.findings.extend(rule(lock, targets))
+        report.findings.extend(rule(rest, targets))
+    seen = {(f.rule, f.subject, tuple(f.facts)) for f in report.findings}
+    for env in python.envs:
+        view = dataclasses.replace(lock, layers={**lock.layers, "python": python.single(env)})
+        for rule in RULES:
+            for finding in rule(view, targets):
+                if (finding.rule, finding.subject, tuple(finding.facts)) not in seen:
+                    report.findings.append(dataclasses.replace(finding, subject=f"{finding.subject} (env {env.name})"))
     return report
 
 

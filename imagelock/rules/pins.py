@@ -13,7 +13,7 @@ from __future__ import annotations
 from packaging.utils import canonicalize_name
 
 from imagelock.intent.python import PythonIntent
-from imagelock.lock.model import PythonLayer, PythonPackage, Wheel
+from imagelock.lock.model import PythonEnv, PythonLayer, PythonPackage, Wheel
 
 UNRESOLVED = Wheel(filename="(not resolved)", url="", sha256="")
 
@@ -26,7 +26,25 @@ def exact_version(specs: list[tuple[str, str]]) -> str | None:
 
 
 def pinned_layer(intent: PythonIntent) -> PythonLayer:
-    """A Python layer of the intent's exact pins only, marked as not resolved."""
+    """A Python layer of the intent's exact pins only (env by env, when it has envs), marked as not resolved."""
+    if intent.envs:
+        envs = []
+        for env in intent.envs:
+            one = _pinned(env)
+            envs.append(
+                PythonEnv(
+                    name=env.name or "",
+                    version=env.version,
+                    platform=env.platform,
+                    venv=env.venv,
+                    packages=one.packages,
+                )
+            )
+        return PythonLayer(engine="(pins)", envs=envs)
+    return _pinned(intent)
+
+
+def _pinned(intent: PythonIntent) -> PythonLayer:
     index_of = intent.index_of()
     packages = []
     for requirement in intent.requirements + intent.bootstrap:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from imagelock.lock.model import Lock
+from imagelock.lock.model import Lock, PythonPackage
 from imagelock.rules.report import Finding
 from imagelock.rules.targets import Targets
 
@@ -33,9 +33,13 @@ def accepted(python_version: str) -> set[tuple[str, str]]:
 def check(lock: Lock, targets: Targets) -> Iterator[Finding]:
     if lock.python is None:
         return
-    version = lock.python.version
+    for env in lock.python.environments():
+        yield from _env(env.version, env.packages)
+
+
+def _env(version: str, packages: list[PythonPackage]) -> Iterator[Finding]:
     ok = accepted(version)
-    for package in lock.python.packages:
+    for package in packages:
         try:
             _, _, _, tags = parse_wheel_filename(package.wheel.filename)
         except InvalidWheelFilename:

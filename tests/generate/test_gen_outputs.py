@@ -145,13 +145,17 @@ def test_bootstrap_carries_each_layer_of_the_full_lock(tmp_path: Path, lock_cli,
     assert "curl" in script and "| sh" not in script and "| bash" not in script
     assert "  --silent --driver --dkms\n" in script
     assert "  python3.11 '3.11.0~rc1-1~22.04' amd64 " in script
-    # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it.
-    assert "readonly -a SMOKE_TESTS=(\n  nvidia torch vllm tokenizer:/workspace/models/qwen/Qwen3-4B-AWQ\n)" in script
+    # transformers is locked and the Qwen model has a tokenizer.json: the tokenizer smoke test loads it,
+    # each Python test in the venv of the env that holds what it tests.
+    assert (
+        "readonly -a SMOKE_TESTS=(\n  nvidia torch@/opt/venvs/ai vllm@/opt/venvs/ai "
+        "tokenizer:/workspace/models/qwen/Qwen3-4B-AWQ@/opt/venvs/ai\n)"
+    ) in script
     # One mirror layout, the one `lock mirror` writes: the lock's mirror is the default, every artifact at its sha256.
     assert "readonly MIRROR_URL=s3://internal-artifacts/imagelock\n" in script
     assert "MIRROR=${IMAGELOCK_MIRROR:-$MIRROR_URL}\n" in script
     assert 'printf \'%s/sha256/%s\' "$MIRROR" "$1"' in script
-    for sha256 in ("${PY_WHEELS[i + 4]}", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}"):
+    for sha256 in ("$sha256", "$NVIDIA_SHA256", "${MODEL_FILES[i + 4]}"):
         assert f'"$(from_mirror "{sha256}")"' in script
     assert 'mirrored=$(from_mirror "${APT_PACKAGES[i + 4]}")' in script
 

@@ -83,16 +83,16 @@ def test_bootstrap_template_is_bash_n_and_shellcheck_clean() -> None:
 
 
 def test_template_lint_flags_a_lock_value_the_slot_does_not_declare() -> None:
-    """The template lint can fail: without VENV's declaration, its uses are unassigned."""
+    """The template lint can fail: without PY_ENVS's declaration, its uses are unassigned."""
     text = TEMPLATE.read_text(encoding="utf-8")
-    assert text.count("\nreadonly VENV=''\n") == 1
+    assert text.count("\nreadonly -a PY_ENVS=()\n") == 1
     lint = subprocess.run(
         [_tool("shellcheck"), *TEMPLATE_LINT, "-"],
-        input=text.replace("\nreadonly VENV=''\n", "\n"),
+        input=text.replace("\nreadonly -a PY_ENVS=()\n", "\n"),
         capture_output=True,
         text=True,
     )
-    assert lint.returncode != 0 and "VENV is referenced but not assigned" in lint.stdout
+    assert lint.returncode != 0 and "PY_ENVS is referenced but not assigned" in lint.stdout
 
 
 def _bare_lock() -> Lock:

@@ -120,11 +120,8 @@ def prerelease_interpreters(layer: AptLayer, lock: Lock) -> Iterator[Finding]:
             continue
         names = sorted(deb.name for deb in debs)
         head = f"python{python}" if f"python{python}" in names else names[0]
-        runs = (
-            f"; the [python] venv at {lock.python.venv} runs on it"
-            if lock.python is not None and lock.python.version == python
-            else ""
-        )
+        venvs = [e.venv for e in lock.python.environments() if e.version == python] if lock.python else []
+        runs = f"; the [python] venv at {', '.join(venvs)} runs on it" if venvs else ""
         yield Finding(
             PRERELEASE,
             f"apt {head} {version}",

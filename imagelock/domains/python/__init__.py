@@ -1,4 +1,5 @@
-"""The Python domain: `[python]` -> one target wheel per package, each from the one index the intent assigns."""
+"""The Python domain: `[python]` (one env, or several `[python.envs.<name>]`) -> one target wheel per package
+of each env, each from the one index the intent assigns."""
 
 from __future__ import annotations
 
@@ -13,22 +14,39 @@ from imagelock.lock.model import PythonLayer
 
 
 def artifacts(layer: PythonLayer) -> Iterator[Artifact]:
-    for package in layer.packages:
-        wheel = package.wheel
-        yield Artifact(
-            "wheel",
-            wheel.filename,
-            (wheel.url,),
-            wheel.sha256,
-            wheel.size,
-            label=f"python package {package.name} {package.version} ({wheel.filename})",
-        )
+    """Every env's wheels; a wheel two envs lock is one file, named once."""
+    seen: set[str] = set()
+    for env in layer.environments():
+        for package in env.packages:
+            wheel = package.wheel
+            if wheel.sha256 in seen:
+                continue
+            seen.add(wheel.sha256)
+            where = f" (env {env.name})" if layer.envs else ""
+            yield Artifact(
+                "wheel",
+                wheel.filename,
+                (wheel.url,),
+                wheel.sha256,
+                wheel.size,
+                label=f"python package {package.name} {package.version} ({wheel.filename}){where}",
+            )
 
 
 def items(layer: PythonLayer) -> Iterator[Item]:
-    yield Item("interpreter", f"python {layer.version} {layer.platform}")
-    for p in layer.packages:
-        yield Item(p.name, p.version, p.wheel.sha256, p.wheel.size, p.requested)
+    """`lock diff` rows; with envs, each row's key names its env (`train/numpy`, `serve/interpreter`)."""
+    for env in layer.environments():
+        prefix = f"{env.name}/" if layer.envs else ""
+        yield Item(f"{prefix}interpreter", f"python {env.version} {env.platform}" + (f" {env.venv}" if prefix else ""))
+        for p in env.packages:
+            yield Item(f"{prefix}{p.name}", p.version, p.wheel.sha256, p.wheel.size, p.requested)
+
+
+def summary(layer: PythonLayer) -> str:
+    if not layer.envs:
+        return f"{len(layer.packages)} python packages"
+    envs = ", ".join(f"{e.name} {len(e.packages)}" for e in layer.envs)
+    return f"{len(layer.all_packages)} python packages in {len(layer.envs)} envs ({envs})"
 
 
 DOMAIN = Domain(
@@ -36,7 +54,7 @@ DOMAIN = Domain(
     layer=PythonLayer,
     parse=intent.parse,
     resolver="imagelock.domains.python.layer:resolve",
-    summary=lambda layer: f"{len(layer.packages)} python packages",
+    summary=summary,
     items=items,
     artifacts=artifacts,
     findings=findings.findings,

@@ -24,6 +24,7 @@ from imagelock.domains.python import simple_index
 from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, default_index_url
 from imagelock.engines.python.uv import ROOT_PROJECT, UvEngine
 from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
+from imagelock.intent.python import PythonIntent
 
 PARALLEL = 4
 
@@ -168,15 +169,16 @@ def _fix(probe: _Probe, relaxed: Requirement, other: str) -> str | None:
     return None
 
 
-def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list[Requirement]) -> None:
+def _check_exists(
+    ctx: UpdateContext, request: EngineRequest, requirements: list[Requirement], intent: PythonIntent
+) -> None:
     """A project that is not on its index, or a pinned version it does not have, is an input error."""
-    intent = ctx.intent.python
-    assert intent is not None
     pinned = intent.index_of()
     urls = {index.name: index.url for index in request.indexes}
     default_url = request.default_index or default_index_url()
-    keys = [f"python.requirements[{i}]" for i in range(len(intent.requirements))]
-    keys += [f"python.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
+    where = f"python.envs.{intent.name}" if intent.name else "python"
+    keys = [f"{where}.requirements[{i}]" for i in range(len(intent.requirements))]
+    keys += [f"{where}.bootstrap[{i}]" for i in range(len(intent.bootstrap))]
     for key, requirement in zip(keys, requirements):
         name = canonicalize_name(requirement.name)
         index_name = pinned.get(name, "pypi")
@@ -201,14 +203,20 @@ def _check_exists(ctx: UpdateContext, request: EngineRequest, requirements: list
 
 
 def explain(
-    ctx: UpdateContext, request: EngineRequest, failure: ResolutionFailed, engine: UvEngine, workdir: Path
+    ctx: UpdateContext,
+    request: EngineRequest,
+    failure: ResolutionFailed,
+    engine: UvEngine,
+    workdir: Path,
+    intent: PythonIntent | None = None,
 ) -> ImagelockError:
-    """Every conflict of the intent, each with its requirement chain and nearest fixes (exit 1)."""
-    intent = ctx.intent.python
+    """Every conflict of the intent (of one env, when given), each with its requirement chain and nearest
+    fixes (exit 1)."""
+    intent = intent or ctx.intent.python
     assert intent is not None
     requirements = intent.requirements + intent.bootstrap
     try:
-        _check_exists(ctx, request, requirements)
+        _check_exists(ctx, request, requirements, intent)
     except UpstreamError:
         pass  # the existence check is a courtesy; uv's own report below still stands
     probe = _Probe(request, engine, workdir / "conflicts")
@@ -236,7 +244,7 @@ def explain(
         body = conflict.lines()
         lines.append(f"{number}. {body[0]}")
         lines += [f"   {line}" for line in body[1:]]
-    summary = (
-        f"{ctx.intent.path}: python: {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}; nothing was written"
-    )
+    section = f"python env {intent.name!r}" if intent.name else "python"
+    count = f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}"
+    summary = f"{ctx.intent.path}: {section}: {count}; nothing was written"
     return AnswerIsNo(summary, lines)

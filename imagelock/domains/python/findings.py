@@ -18,21 +18,24 @@ from imagelock.lock.model import Lock
 
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
-    layer = lock.python
-    if layer is None:
+    """One finding per env whose interpreter is a pre-release."""
+    if lock.python is None:
         return []
-    try:
-        version = Version(layer.version)
-    except InvalidVersion:
-        return []
-    if not version.is_prerelease:
-        return []
-    minor = ".".join(str(part) for part in version.release[:2])
-    return [
-        Finding(
-            PRERELEASE,
-            f"python interpreter {layer.version}",
-            f"the venv at {layer.venv} is made with a pre-release of Python {minor}, not a final release",
-            f"build the venv with a final release of Python {minor}, or name a minor version that has one",
+    out = []
+    for env in lock.python.environments():
+        try:
+            version = Version(env.version)
+        except InvalidVersion:
+            continue
+        if not version.is_prerelease:
+            continue
+        minor = ".".join(str(part) for part in version.release[:2])
+        out.append(
+            Finding(
+                PRERELEASE,
+                f"python interpreter {env.version}",
+                f"the venv at {env.venv} is made with a pre-release of Python {minor}, not a final release",
+                f"build the venv with a final release of Python {minor}, or name a minor version that has one",
+            )
         )
-    ]
+    return out

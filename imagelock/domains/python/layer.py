@@ -15,9 +15,9 @@ from imagelock.domains.python import conflicts, simple_index
 from imagelock.engines.python.contract import Engine, EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
 from imagelock.engines.python.piptools import PipToolsEngine
 from imagelock.engines.python.uv import UvEngine
-from imagelock.errors import InputError, UpstreamError
+from imagelock.errors import AnswerIsNo, InputError, UpstreamError
 from imagelock.intent.python import PythonIntent
-from imagelock.lock.model import PythonIndex, PythonLayer, PythonPackage, Wheel
+from imagelock.lock.model import DEFAULT_ENV, PythonEnv, PythonIndex, PythonLayer, PythonPackage, Wheel
 from imagelock.net import http
 
 DEFAULT_INDEX_NAME = "pypi"
@@ -60,10 +60,11 @@ def engine_indexes(intent: PythonIntent, ctx: UpdateContext) -> tuple[str | None
     if intent.torch:
         named.append((f"pytorch-{intent.torch.cuda}", intent.torch.index_url, intent.torch.packages))
     named += [(i.name, i.url, i.packages) for i in intent.indexes]
-    default = ctx.upstreams.python_index(intent.index_url, (ctx.intent.path, "python.index-url"))
+    where = f"python.envs.{intent.name}" if intent.name else "python"
+    default = ctx.upstreams.python_index(intent.index_url, (ctx.intent.path, f"{where}.index-url"))
     indexes = []
     for name, url, packages in named:
-        served = ctx.upstreams.python_index(url, (ctx.intent.path, f"python ({name})"))
+        served = ctx.upstreams.python_index(url, (ctx.intent.path, f"{where} ({name})"))
         indexes.append(EngineIndex(name=name, url=served or url, packages=packages))
     return default, indexes
 
@@ -89,7 +90,7 @@ def lock_indexes(intent: PythonIntent) -> list[PythonIndex]:
 def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[Requirement]) -> EngineRequest:
     default, indexes = engine_indexes(intent, ctx)
     preferences: dict[str, str] = {}
-    previous = ctx.previous.python if ctx.previous else None
+    previous = _previous_env(ctx, intent)
     if previous and not ctx.upgrade:
         preferences = {p.name: p.version for p in previous.packages}
     return EngineRequest(
@@ -102,7 +103,16 @@ def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[R
         preferences=preferences,
         upgrade=ctx.upgrade,
         upgrade_packages=ctx.upgrade_packages,
+        constraints=[str(c) for c in intent.constraints],
     )
+
+
+def _previous_env(ctx: UpdateContext, intent: PythonIntent) -> PythonEnv | None:
+    """What the previous lock holds for this env (by name; the one env of a plain [python] is "default")."""
+    layer = ctx.previous.python if ctx.previous else None
+    if layer is None:
+        return None
+    return layer.env(intent.name or DEFAULT_ENV)
 
 
 def engine_for(name: str) -> Engine:
@@ -113,11 +123,42 @@ def engine_for(name: str) -> Engine:
 
 
 def resolve(ctx: UpdateContext) -> PythonLayer:
+    """The layer: a plain [python]'s one env, or every [python.envs.<name>], each resolved on its own.
+
+    With `lock update --only python.<name>`, only the named envs are resolved; the others keep what the
+    previous lock holds for them (and are resolved when it holds nothing for them)."""
     intent = ctx.intent.python
     assert intent is not None
     engine = engine_for(ctx.engine)
+    if not intent.envs:
+        return to_layer(intent, _resolve_env(intent, ctx, engine), ctx)
+    chosen = set(ctx.python_envs)
+    envs = []
+    refused: list[tuple[str, AnswerIsNo]] = []
+    for env in intent.envs:
+        assert env.name is not None
+        kept = _previous_env(ctx, env) if chosen and env.name not in chosen else None
+        if kept is not None and kept.intent_sha256 == env.sha256:
+            envs.append(kept)
+            continue
+        try:
+            envs.append(to_env(env, _resolve_env(env, ctx, engine), ctx))
+        except AnswerIsNo as answer:  # every env's conflicts in one report, as every layer's
+            refused.append((env.name, answer))
+    if len(refused) == 1:
+        raise refused[0][1]
+    if refused:
+        summary = "; ".join(answer.summary.removesuffix("; nothing was written") for _, answer in refused)
+        details = [line for name, answer in refused for line in (f"python env {name!r}:", *answer.details)]
+        raise AnswerIsNo(f"{summary}; nothing was written", details)
+    return PythonLayer(engine=ctx.engine, envs=envs)
+
+
+def _resolve_env(intent: PythonIntent, ctx: UpdateContext, engine: Engine) -> dict[str, ResolvedPackage]:
+    """One env's closure, resolved by the engine on its own (its own workdir, preferences and indexes)."""
+    where = f"python.envs.{intent.name}" if intent.name else "python"
     if engine.cannot_pin_indexes:
-        for pinned, key in ((intent.torch, "python.torch"), (intent.indexes, "python.index")):
+        for pinned, key in ((intent.torch, f"{where}.torch"), (intent.indexes, f"{where}.index")):
             if pinned:
                 raise InputError(
                     ctx.intent.path,
@@ -130,16 +171,17 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
     requirements = intent.requirements + intent.bootstrap
     request = build_request(intent, ctx, requirements)
     workdir = (ctx.workdir or Path(".")) / "python"
+    if intent.name:
+        workdir = workdir / "envs" / intent.name
     try:
-        resolved = engine.resolve(request, workdir)
+        return engine.resolve(request, workdir)
     except ResolutionFailed as failure:
         if not isinstance(engine, UvEngine):
             raise  # the probes that explain a failure are uv's, with a cutoff pip-tools does not keep
-        raise conflicts.explain(ctx, request, failure, engine, workdir) from None
-    return to_layer(intent, resolved, ctx)
+        raise conflicts.explain(ctx, request, failure, engine, workdir, intent) from None
 
 
-def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonLayer:
+def _packages(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> list[PythonPackage]:
     ranking = {tag: i for i, tag in enumerate(target_tags(intent.version, intent.platform))}
     pinned = intent.index_of()
     asked = {canonicalize_name(r.name): str(r) for r in intent.requirements + intent.bootstrap}
@@ -163,11 +205,22 @@ def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Up
                 wheel=dataclasses.replace(chosen, url=http.redact(url)),
             )
         )
-    return PythonLayer(
+    return packages
+
+
+def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonLayer:
+    """The layer of a plain [python]: its one env in the layer's own fields."""
+    return PythonLayer(engine=ctx.engine).single(to_env(intent, resolved, ctx))
+
+
+def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonEnv:
+    """One env, with the sha256 of what it asked for (an env of [python.envs]; a plain [python] has none)."""
+    return PythonEnv(
+        name=intent.name or DEFAULT_ENV,
         version=intent.version,
         platform=intent.platform,
         venv=intent.venv,
-        engine=ctx.engine,
+        intent_sha256=intent.sha256,
         indexes=lock_indexes(intent),
-        packages=packages,
+        packages=_packages(intent, resolved, ctx),
     )

@@ -42,6 +42,7 @@ class EngineRequest:
     upgrade: bool = False
     upgrade_packages: list[str] = field(default_factory=list)
     lowest_direct: bool = False
+    constraints: list[str] = field(default_factory=list)  # PEP 508 pins that bound versions, install nothing
 
 
 @dataclass

@@ -125,7 +125,11 @@ class PipToolsEngine:
     def _compile(self, request: EngineRequest, index: str, workdir: Path) -> dict[str, ResolvedPackage]:
         workdir.mkdir(parents=True, exist_ok=True)
         source = workdir / "requirements.in"
-        source.write_text("".join(f"{r}\n" for r in request.requirements))
+        lines = [f"{r}\n" for r in request.requirements]
+        if request.constraints:  # pip reads `-c FILE` in a requirements file, relative to it
+            (workdir / "constraints.txt").write_text("".join(f"{c}\n" for c in request.constraints))
+            lines.append("-c constraints.txt\n")
+        source.write_text("".join(lines))
         output = workdir / "requirements.txt"
         output.unlink(missing_ok=True)
         if request.preferences:  # an existing output file is pip-compile's list of pins to keep

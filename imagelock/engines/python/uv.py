@@ -223,6 +223,10 @@ class UvEngine:
             args += ["--upgrade-package", name]
         if request.lowest_direct:
             args += ["--resolution", "lowest-direct"]
+        if request.constraints:
+            constraints = workdir / "constraints.txt"
+            constraints.write_text("".join(f"{c}\n" for c in request.constraints))
+            args += ["--constraint", str(constraints)]
         result = _run(args, _environment(self.cache_dir))
         if result.returncode != 0:
             raise _failure(result, request)
