@@ -78,6 +78,10 @@ def _variants(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> No
     for name in sorted(intent.variants.keys() & lock.variants.keys()):
         variant, view = intent.variants[name], domains.variant_lock(lock, name)
         if view.intent_sha256 != variant.intent.sha256:
+            envs = _stale_envs(variant.intent, view)  # a Python env it takes changed: name the env
+            if envs:
+                result.problems += [f"stale: variant {name}: {line.removeprefix('stale: ')}" for line in envs]
+                continue
             result.problems.append(
                 f"stale: variant {name}: what [variants.{name}] makes of {intent.path} changed since the lock was "
                 f"written (its intent sha256 {variant.intent.sha256[:12]}, lock made from {view.intent_sha256[:12]}); "
