@@ -12,18 +12,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from indexbuilder import Dist, build_snapshot
+from indexbuilder import build_snapshot
 
 from tests.files.vendor import INSTALLER, TOOL
+from tests.python.test_envs import DISTS  # the same small index of real wheels
 
-DISTS = [
-    Dist("numpy", "1.0", "2024-01-01T00:00:00Z"),
-    Dist("numpy", "2.0", "2024-03-01T00:00:00Z"),
-    Dist("trainlib", "1.0", "2024-01-01T00:00:00Z", ["numpy>=1", "tqdm"]),
-    Dist("tqdm", "4.0", "2024-01-01T00:00:00Z"),
-    Dist("tqdm", "4.1", "2024-02-01T00:00:00Z"),
-    Dist("servelib", "1.0", "2024-01-01T00:00:00Z", ["numpy"]),
-]
 VENDOR = "https://downloads.example.invalid/tools"
 INTENT = f"""\
 name = "fleet"
@@ -92,7 +85,7 @@ def test_two_envs_and_three_variants_lock_check_and_generate(tmp_path: Path, sna
     envs = {e["name"]: {p["name"]: p["version"] for p in e["packages"]} for e in lock["python"]["envs"]}
     assert envs == {
         "train": {"numpy": "1.0", "tqdm": "4.1", "trainlib": "1.0"},
-        "serve": {"numpy": "1.0", "servelib": "1.0"},
+        "serve": {"fastjson": "3.0", "numpy": "1.0", "servelib": "1.1"},
     }
     # Stored once: the python layer and both files are shared; no variant holds a layer of its own.
     assert sorted(lock["variants"]) == ["full", "lean", "train"]

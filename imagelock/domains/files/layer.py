@@ -74,17 +74,7 @@ def _pin(ctx: UpdateContext, entry: FileIntent, keyring_sha256: str | None) -> P
                 f"imagelock: {entry.where} {entry.name}: locked without a hash ({unread.why})",
                 file=sys.stderr,
             )
-        return PlainFile(
-            url=entry.url,
-            dest=entry.dest,
-            sha256=expected,
-            size=None,
-            mode=entry.mode,
-            extract=entry.extract,
-            sums_url=entry.sums_url,
-            sums_sha256=sums_sha256,
-            keyring_sha256=keyring_sha256,
-        )
+        return _locked(entry, expected, None, sums_sha256, keyring_sha256)
     scratch = http.cache_dir() / "downloads" / f"file-{sha256_bytes(entry.url.encode())[:16]}.download"
     digest = http.download(source, scratch, what=f"{entry.where} {entry.name}")
     if expected is not None and digest.sha256 != expected:
@@ -97,11 +87,18 @@ def _pin(ctx: UpdateContext, entry: FileIntent, keyring_sha256: str | None) -> P
     blob = http.blob_path(digest.sha256)  # kept by content, where `lock mirror` looks first
     blob.parent.mkdir(parents=True, exist_ok=True)
     os.replace(scratch, blob)
+    return _locked(entry, digest.sha256, digest.size, sums_sha256, keyring_sha256)
+
+
+def _locked(
+    entry: FileIntent, sha256: str | None, size: int | None, sums_sha256: str | None, keyring_sha256: str | None
+) -> PlainFile:
+    """The lock's entry for an intent entry: its placement as asked, its hash and size as found."""
     return PlainFile(
         url=entry.url,
         dest=entry.dest,
-        sha256=digest.sha256,
-        size=digest.size,
+        sha256=sha256,
+        size=size,
         mode=entry.mode,
         extract=entry.extract,
         sums_url=entry.sums_url,
