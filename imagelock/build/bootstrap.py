@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from imagelock.domains.apt import pins as apt_pins
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.apt import REPOSITORY_NAME
 from imagelock.intent.containers import PLATFORM
-from imagelock.lock.model import ENV_NAME, Lock
+from imagelock.lock.model import ENV_NAME, AptSource, Lock
 
 TEMPLATE = "bootstrap.sh"
 DATA_START = "\n# --- the lock (data only) ---\n"  # the template's last line before the data slot
@@ -171,49 +172,72 @@ APT_SUITE = re.compile(r"^(?:\./|[A-Za-z0-9][A-Za-z0-9._/-]*)$")  # a flat one e
 APT_WORD = re.compile(r"^[a-z0-9][a-z0-9._-]*$")  # a component or an architecture
 
 
+def _keyring(encoded: str | None, recorded: str, key: str, v: Values) -> tuple[str, str, str]:
+    """A keyring from the lock as the build installs it: its file extension ("asc" when armored, else "gpg"),
+    its sha256 and the file in base64, refused unless the bytes are the ones keyring-sha256 records."""
+    sha256 = v.sha256(recorded, f"{key}.keyring-sha256")
+    if encoded is None:
+        raise v.fail(
+            f"{key}.keyring",
+            "missing: a layer with [[apt.repositories]] records the archive's keyring, which the build installs "
+            "beside theirs (run `lock update --only apt` to record it)",
+        )
+    encoded = v.match(encoded, KEYRING_B64, f"{key}.keyring", "a keyring in base64")
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise v.fail(f"{key}.keyring", "is not base64") from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise v.fail(f"{key}.keyring", f"is not the keyring keyring-sha256 records (sha256 {sha256})")
+    return ("asc" if data.startswith(b"-----BEGIN PGP") else "gpg"), sha256, encoded
+
+
+def _suites(sources: list[AptSource], key: str, v: Values) -> tuple[str, str, str]:
+    """The suites, components and architectures of a deb822 .sources stanza, each space-separated."""
+    if not sources:
+        raise v.fail(f"{key}.sources", "lists no suite")
+    first = f"{key}.sources[0]"
+    suites = [v.match(x.suite, APT_SUITE, f"{key}.sources[{j}].suite", "a suite") for j, x in enumerate(sources)]
+    components = [v.match(c, APT_WORD, f"{first}.components", "a component") for c in sources[0].components]
+    arches = [v.match(a, APT_WORD, f"{first}.architectures", "an architecture") for a in sources[0].architectures]
+    if not arches:
+        raise v.fail(f"{first}.architectures", "names no architecture")
+    return " ".join(suites), " ".join(components), " ".join(arches)
+
+
 def _apt_repositories(lock: Lock, v: Values) -> Data:
     """The `[[apt.repositories]]` the image is configured with: one row per repository (name, keyring file
     extension, keyring sha256, keyring in base64, URL, suites, components, architectures), and one row per
     apt preference (package or "*", pin, priority).
 
-    The main archive is not among them: it is the base image's own source (a second entry for it with
-    another Signed-By makes apt refuse every command). The .debs are installed from the pool as before;
-    this is what later `apt-get` runs on the image read.
+    With repositories, APT_ARCHIVE is one row for the main archive (keyring file extension, sha256, base64,
+    the upstream archive's URL, suites, components, architectures): the build installs its keyring beside
+    theirs, and writes its source only when the base image lists none for that URL (a second entry for the
+    same archive with another Signed-By makes apt refuse every command). Without repositories nothing is
+    configured: the base image's own source and key serve the archive, as before. The .debs are installed
+    from the pool either way; this is what later `apt-get` runs on the image read.
     """
     rows: list[tuple[str, ...]] = []
     prefs: list[tuple[str, ...]] = []
     apt = lock.apt
     if not apt or not apt.repositories:
-        return {"APT_REPOS": rows, "APT_PINS": prefs}
+        return {"APT_ARCHIVE": [], "APT_REPOS": rows, "APT_PINS": prefs}
     problem = apt_pins.clash(apt)
     if problem is not None:
         raise v.fail("apt.repositories", problem)
+    archive = (
+        *_keyring(apt.keyring, apt.keyring_sha256, "apt", v),
+        v.url(apt.archive.rstrip("/"), "apt.archive"),
+        *_suites(apt.sources, "apt", v),
+    )
     for i, r in enumerate(apt.repositories):
         key = f"apt.repositories[{i}]"
-        sha256 = v.sha256(r.keyring_sha256, f"{key}.keyring-sha256")
-        encoded = v.match(r.keyring, KEYRING_B64, f"{key}.keyring", "a keyring in base64")
-        try:
-            armored = base64.b64decode(encoded, validate=True).startswith(b"-----BEGIN PGP")
-        except binascii.Error:
-            raise v.fail(f"{key}.keyring", "is not base64") from None
-        if not r.sources:
-            raise v.fail(f"{key}.sources", "lists no suite")
-        first = f"{key}.sources[0]"
-        suites = [v.match(x.suite, APT_SUITE, f"{key}.sources[{j}].suite", "a suite") for j, x in enumerate(r.sources)]
-        components = [v.match(c, APT_WORD, f"{first}.components", "a component") for c in r.sources[0].components]
-        arches = [v.match(a, APT_WORD, f"{first}.architectures", "an architecture") for a in r.sources[0].architectures]
-        if not arches:
-            raise v.fail(f"{first}.architectures", "names no architecture")
         rows.append(
             (
                 v.match(r.name, REPOSITORY_NAME, f"{key}.name", "a repository name (a-z, 0-9, '-')"),
-                "asc" if armored else "gpg",
-                sha256,
-                encoded,
+                *_keyring(r.keyring, r.keyring_sha256, key, v),
                 v.url(r.url, f"{key}.url"),
-                " ".join(suites),
-                " ".join(components),
-                " ".join(arches),
+                *_suites(r.sources, key, v),
             )
         )
     for package, pin, priority in apt_pins.pins(apt):
@@ -221,7 +245,7 @@ def _apt_repositories(lock: Lock, v: Values) -> Data:
         if package != "*":
             v.deb_name(package, f"{where}: assigned {package!r}")
         prefs.append((package, v.match(pin, APT_PIN, where, "an apt release pin"), str(int(priority))))
-    return {"APT_REPOS": rows, "APT_PINS": prefs}
+    return {"APT_ARCHIVE": [archive], "APT_REPOS": rows, "APT_PINS": prefs}
 
 
 RPM_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$")

@@ -35,6 +35,7 @@ readonly MIRROR_URL=''
 readonly -a PY_ENVS=()
 readonly -a PY_WHEELS=()
 readonly -a APT_PACKAGES=()
+readonly -a APT_ARCHIVE=()
 readonly -a APT_REPOS=()
 readonly -a APT_PINS=()
 readonly -a RPM_PACKAGES=()
@@ -268,6 +269,9 @@ step_apt() {
 
 readonly APT_REPO_ROW=8  # name, keyring extension, keyring sha256, keyring base64, URL, suites, components, arches
 readonly APT_PIN_ROW=3  # package or "*", pin, priority
+# The main archive, one row when the lock has repositories: keyring extension, keyring sha256, keyring base64,
+# URL, suites, components, arches
+readonly APT_ARCHIVE_ROW=7
 
 # put_file NEW TARGET: move NEW into place as TARGET (mode 0644) unless TARGET already has those bytes.
 put_file() {
@@ -276,28 +280,90 @@ put_file() {
   mv -f -- "$1" "$2"
 }
 
-# step_apt_repositories: configure the lock's [[apt.repositories]] for later apt runs on the image: each
+# put_keyring WHAT TARGET SHA256 BASE64: the locked keyring at TARGET, refused unless its sha256 is the lock's;
+# returns 1 when TARGET already held it.
+put_keyring() {
+  printf '%s' "$4" | base64 -d >"$STAGE/keyring.new" || die "apt: the keyring of $1 does not decode"
+  matches "$STAGE/keyring.new" "$3" "" "" || die "apt: the keyring of $1 is not the locked one (sha256 $3)"
+  put_file "$STAGE/keyring.new" "$2"
+}
+
+# put_sources TARGET KEYRING URI SUITES COMPONENTS ARCHES: a deb822 source whose only key is KEYRING (Signed-By);
+# returns 1 when TARGET already said so.
+put_sources() {
+  {
+    printf 'Types: deb\nURIs: %s\nSuites: %s\n' "$3" "$4"
+    [[ -z $5 ]] || printf 'Components: %s\n' "$5"
+    printf 'Architectures: %s\nSigned-By: %s\n' "$6" "$2"
+  } >"$STAGE/sources.new"
+  put_file "$STAGE/sources.new" "$1"
+}
+
+# listing_source URI OWN: LISTED_IN is the first apt source file on this machine with an entry for URI (with or
+# without a trailing /), OWN excepted: a sources.list line naming it (deb, deb-src, options and all), or a
+# deb822 stanza's URIs: field. Comments do not count. Empty when none lists it.
+LISTED_IN=""
+listing_source() {
+  local uri=${1%/} own=$2 file line word words
+  LISTED_IN=""
+  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [[ -f $file && $file != "$own" ]] || continue
+    while IFS= read -r line || [[ -n $line ]]; do
+      line=${line%%#*}
+      if [[ $file == *.sources ]]; then
+        shopt -s nocasematch
+        if [[ $line =~ ^URIs: ]]; then line=${line#*:}; else line=""; fi
+        shopt -u nocasematch
+      fi
+      read -r -a words <<<"$line" || true
+      for word in "${words[@]}"; do
+        if [[ ${word%/} == "$uri" ]]; then LISTED_IN=$file; return 0; fi
+      done
+    done <"$file"
+  done
+  return 0
+}
+
+# apt_archive_source: the main archive's keyring, always, at /etc/apt/keyrings/imagelock-archive.gpg (.asc when
+# armored), the key the lock verified the archive with, whichever source names it; and its deb822 source only
+# when no apt source on the image lists the archive's URL already. A stock image's sources.list does (with its
+# own key): a second entry for the same archive with another Signed-By makes apt refuse every command
+# ("Conflicting values set for option Signed-By"), so that entry is kept. Sets CHANGED_ARCHIVE=1 on a change.
+CHANGED_ARCHIVE=0
+apt_archive_source() {
+  local keyring="/etc/apt/keyrings/imagelock-archive.${APT_ARCHIVE[0]}"
+  local own=/etc/apt/sources.list.d/imagelock-archive.sources
+  CHANGED_ARCHIVE=0
+  put_keyring "the archive ${APT_ARCHIVE[3]}" "$keyring" "${APT_ARCHIVE[1]}" "${APT_ARCHIVE[2]}" && CHANGED_ARCHIVE=1
+  listing_source "${APT_ARCHIVE[3]}" "$own"
+  if [[ -n $LISTED_IN ]]; then
+    log "apt: the archive ${APT_ARCHIVE[3]} is listed in $LISTED_IN: the base image's own source entry is kept" \
+      "(a second one with Signed-By $keyring would make apt refuse every command)"
+    if [[ -e $own ]]; then rm -f -- "$own"; CHANGED_ARCHIVE=1; fi
+    return 0
+  fi
+  put_sources "$own" "$keyring" "${APT_ARCHIVE[3]}" "${APT_ARCHIVE[4]}" "${APT_ARCHIVE[5]}" "${APT_ARCHIVE[6]}" &&
+    CHANGED_ARCHIVE=1
+  return 0
+}
+
+# step_apt_repositories: configure the lock's [[apt.repositories]] for later apt runs on the image: the main
+# archive's keyring and, unless the image lists it already, its source (apt_archive_source); each repository's
 # keyring (checked against its locked sha256) in /etc/apt/keyrings, a deb822 .sources file naming it in
 # Signed-By, and the apt preferences that make apt's candidates the locked repositories' (docs/sources.md).
 step_apt_repositories() {
   ((${#APT_REPOS[@]})) || return 0
-  local i name keyring list changed=0
+  ((${#APT_ARCHIVE[@]} == APT_ARCHIVE_ROW)) || die "apt: the lock data has no row for the main archive"
+  local i name keyring changed=0
   mkdir -p -- /etc/apt/keyrings /etc/apt/sources.list.d /etc/apt/preferences.d "$STAGE"
+  apt_archive_source
+  changed=$CHANGED_ARCHIVE
   for ((i = 0; i < ${#APT_REPOS[@]}; i += APT_REPO_ROW)); do
     name=${APT_REPOS[i]}
     keyring="/etc/apt/keyrings/imagelock-$name.${APT_REPOS[i + 1]}"
-    printf '%s' "${APT_REPOS[i + 3]}" | base64 -d >"$STAGE/keyring.new" ||
-      die "apt: the keyring of repository $name does not decode"
-    matches "$STAGE/keyring.new" "${APT_REPOS[i + 2]}" "" "" ||
-      die "apt: the keyring of repository $name is not the locked one (sha256 ${APT_REPOS[i + 2]})"
-    put_file "$STAGE/keyring.new" "$keyring" && changed=1
-    list="$STAGE/sources.new"
-    {
-      printf 'Types: deb\nURIs: %s\nSuites: %s\n' "${APT_REPOS[i + 4]}" "${APT_REPOS[i + 5]}"
-      [[ -z ${APT_REPOS[i + 6]} ]] || printf 'Components: %s\n' "${APT_REPOS[i + 6]}"
-      printf 'Architectures: %s\nSigned-By: %s\n' "${APT_REPOS[i + 7]}" "$keyring"
-    } >"$list"
-    put_file "$list" "/etc/apt/sources.list.d/imagelock-$name.sources" && changed=1
+    put_keyring "repository $name" "$keyring" "${APT_REPOS[i + 2]}" "${APT_REPOS[i + 3]}" && changed=1
+    put_sources "/etc/apt/sources.list.d/imagelock-$name.sources" "$keyring" "${APT_REPOS[i + 4]}" \
+      "${APT_REPOS[i + 5]}" "${APT_REPOS[i + 6]}" "${APT_REPOS[i + 7]}" && changed=1
   done
   : >"$STAGE/preferences.new"
   for ((i = 0; i < ${#APT_PINS[@]}; i += APT_PIN_ROW)); do
@@ -306,7 +372,7 @@ step_apt_repositories() {
   done
   put_file "$STAGE/preferences.new" /etc/apt/preferences.d/imagelock && changed=1
   if ((changed)); then
-    log "apt: configured $((${#APT_REPOS[@]} / APT_REPO_ROW)) repositories and their preferences"
+    log "apt: configured the archive's keyring and $((${#APT_REPOS[@]} / APT_REPO_ROW)) repositories and their preferences"
     CHANGED+=(apt-repositories)
   fi
 }

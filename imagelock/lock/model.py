@@ -209,6 +209,9 @@ class AptPackage:
 class AptLayer:
     archive: str  # the upstream archive; with a snapshot service, the build's last source
     keyring_sha256: str
+    # The archive's keyring file, base64, recorded only in a layer with repositories (None, and left out of
+    # the lock, otherwise): the build installs it beside theirs, checked against keyring-sha256 (docs/sources.md).
+    keyring: str | None = None
     snapshot: str | None = None
     snapshot_service: str | None = None  # its URL with @SNAPSHOTID@; the sources' URIs are that snapshot
     sources: list[AptSource] = field(default_factory=list)

@@ -13,7 +13,9 @@ line naming the file and the key:
   names, versions, paths, URLs (an armored key's lines are its only newlines);
 - two entries of one list that are the same thing (two `[[python.packages]]` named `six`, or `Six` and
   `six`: Python names compare as PEP 503 normalises them);
-- a hash of the wrong form (a sha256 that is not 64 lowercase hex, an md5 not 32).
+- a hash of the wrong form (a sha256 that is not 64 lowercase hex, an md5 not 32);
+- a keyring file (base64) whose sha256 is not the `keyring-sha256` beside it: the build installs those
+  bytes on the image as the key apt trusts for that archive or repository.
 
 The walk is generic over the layers' dataclasses, so a new domain's lock entries are checked by the
 names of their fields (`url`, `*_sha256`, `size` ...) with no line here, and identities are named
@@ -22,7 +24,10 @@ once for the entry types that have one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import hashlib
 import ipaddress
 import re
 from pathlib import Path
@@ -168,6 +173,7 @@ def _walk(value: Any, key: str, field_name: str, path: str | Path, http: bool) -
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             _walk(getattr(value, f.name), f"{key}.{f.name.replace('_', '-')}", f.name, path, http)
+        _keyring(value, key, path)
     elif isinstance(value, list):
         _duplicates(value, key, path)
         for i, item in enumerate(value):
@@ -203,6 +209,24 @@ def _string(value: str, key: str, name: str, path: str | Path, http: bool) -> No
         raise InputError(path, key, f"expected an md5 (32 lowercase hex digits), found {value[:40]!r}")
     if (name == "digest" or name.endswith("_digest")) and value.startswith("sha256:") and not _OCI_DIGEST.match(value):
         raise InputError(path, key, f"expected sha256:<64 lowercase hex digits>, found {value[:80]!r}")
+
+
+def _keyring(entry: Any, key: str, path: str | Path) -> None:
+    """An entry's `keyring` (base64, already checked to be of that form) is the file `keyring-sha256` names."""
+    keyring, recorded = getattr(entry, "keyring", None), getattr(entry, "keyring_sha256", None)
+    if not (isinstance(keyring, str) and isinstance(recorded, str)) or recorded == "unsigned":
+        return  # an unsigned apt layer installs nothing (bootstrap.py refuses it)
+    try:
+        data = base64.b64decode(keyring, validate=True)
+    except binascii.Error:
+        raise InputError(path, f"{key}.keyring", "expected a keyring file in base64, found bad padding") from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded:
+        raise InputError(
+            path,
+            f"{key}.keyring",
+            f"is not the keyring keyring-sha256 records (its sha256 is {actual}, not {recorded})",
+        )
 
 
 def _url(value: str, key: str, path: str | Path, http: bool) -> None:

@@ -33,12 +33,15 @@ def setup(
     runner: Path | None = None,
     extra_sources: str = "",
     preferences: str = "",
+    list_archive: bool = True,
 ) -> dict[str, str]:
     """Write the private apt tree and run `apt-get update`; returns the environment to run apt with.
 
     With `runner`, that apt-get and every later one of this tree (`command`, `simulate`) is
     `<runner> apt-get`, e.g. jammy's apt-get from tools/jammy_apt.py. `extra_sources` are more
-    sources.list lines (another repository), `preferences` an apt preferences file.
+    sources.list lines (another repository), `preferences` an apt preferences file. With `list_archive`
+    false, sources.list does not name the archive: a source under root/etc/apt/sources.list.d must (what
+    a build wrote there).
     """
     for sub in (
         "etc/apt/apt.conf.d",
@@ -54,9 +57,8 @@ def setup(
     (root / "var/lib/dpkg/status").write_text(status)
     option = f"signed-by={keyring}" if keyring else "trusted=yes"
     arches = ",".join((arch, *foreign))
-    (root / "etc/apt/sources.list").write_text(
-        "".join(f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites) + extra_sources
-    )
+    entries = [f"deb [arch={arches} {option}] {url} {s} {' '.join(components)}\n" for s in suites]
+    (root / "etc/apt/sources.list").write_text("".join(entries if list_archive else []) + extra_sources)
     (root / "etc/apt/preferences.d/test").write_text(preferences)
     listed = " ".join(f'"{a}";' for a in (arch, *foreign))
     config = root / "apt.conf"

@@ -147,6 +147,9 @@ def test_assigned_package_is_locked_from_the_flat_repository(pair: Pair, capsys)
     assert repository["assigned"] == ["libshared"]
     assert repository["keyring-sha256"] == sha256_file(pair.flat_key.keyring)
     assert base64.b64decode(repository["keyring"]) == pair.flat_key.keyring.read_bytes()
+    # With repositories the lock carries the main archive's keyring too: the build installs it beside theirs.
+    assert lock["apt"]["keyring-sha256"] == sha256_file(pair.archive_key.keyring)
+    assert base64.b64decode(lock["apt"]["keyring"]) == pair.archive_key.keyring.read_bytes()
     (source,) = repository["sources"]
     assert source["suite"] == "./"
     assert source["inrelease-sha256"] == sha256_file(Path(pair.flat.root) / "InRelease")
@@ -186,25 +189,35 @@ def generate(intent: Path, out: Path, capsys) -> str:  # type: ignore[no-untyped
     return (out / "bootstrap.sh").read_text()
 
 
-def configure(script: str, root: Path, stage: Path) -> list[str]:
+def run_step(script: str, root: Path, stage: Path) -> subprocess.CompletedProcess[str]:
     """Run the generated step_apt_repositories, by bash from the generated data, with /etc/apt moved to
-    root/etc/apt; what it reports it changed."""
+    root/etc/apt; its stdout lists what it reports it changed, its stderr is its log."""
     harness = script.replace("/etc/apt/", f"{root}/etc/apt/").replace("/var/cache/imagelock", str(stage))
     harness = harness.split("\ncheck_lock_file\n", 1)[0] + '\nstep_apt_repositories\nprintf "%s\\n" "${CHANGED[@]}"\n'
-    ran = subprocess.run(["bash", "-c", harness, "bootstrap"], capture_output=True, text=True)
+    return subprocess.run(["bash", "-c", harness, "bootstrap"], capture_output=True, text=True)
+
+
+def configure(script: str, root: Path, stage: Path) -> list[str]:
+    """run_step, which must succeed; what it reports it changed."""
+    ran = run_step(script, root, stage)
     assert ran.returncode == 0, ran.stderr
     return ran.stdout.split()
 
 
-def image_apt(pair: Pair, root: Path, request: list[str]) -> set[tuple[str, str, str]]:
-    """apt-get on the configured image: the archive as the base image lists it, plus what the build wrote."""
-    env = realapt.setup(root, pair.archive.url, pair.archive_key.keyring, ["stable"], ["main"])
+def image_apt(pair: Pair, root: Path, request: list[str], *, list_archive: bool) -> set[tuple[str, str, str]]:
+    """apt-get on the configured image: what the build wrote, plus (`list_archive`) the archive as the base image
+    lists it in sources.list."""
+    env = realapt.setup(
+        root, pair.archive.url, pair.archive_key.keyring, ["stable"], ["main"], list_archive=list_archive
+    )
     code, installs, output = realapt.simulate(env, request)
     assert code == 0, output
     return installs
 
 
 def test_generated_bootstrap_configures_the_repository(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A base image that lists no source for the archive: the build installs both keyrings and writes both
+    sources, and the image's apt reads the archive through the one it wrote."""
     intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
     code, _, err = lock_update(intent, capsys)
     assert code == 0, err
@@ -212,6 +225,11 @@ def test_generated_bootstrap_configures_the_repository(pair: Pair, capsys, tmp_p
     keyring = base64.b64encode(pair.flat_key.keyring.read_bytes()).decode()
     row = f"  flat gpg {sha256_file(pair.flat_key.keyring)} {keyring} {pair.flat.url} ./ '' amd64\n"
     assert "\nreadonly -a APT_REPOS=(\n" + row + ")\n" in script
+    archive_keyring = base64.b64encode(pair.archive_key.keyring.read_bytes()).decode()
+    archive_row = (
+        f"  gpg {sha256_file(pair.archive_key.keyring)} {archive_keyring} {pair.archive.url} stable main amd64\n"
+    )
+    assert "\nreadonly -a APT_ARCHIVE=(\n" + archive_row + ")\n" in script
     assert "  '*' 'release o=Flat,l=Flat CUDA' 500\n" in script  # the repository's own priority
     assert "  libshared 'release o=Flat,l=Flat CUDA' 990\n" in script  # the assignment, above it
     assert "\nstep_apt_repositories\n" in script
@@ -219,18 +237,109 @@ def test_generated_bootstrap_configures_the_repository(pair: Pair, capsys, tmp_p
     assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
     installed = root / "etc/apt/keyrings/imagelock-flat.gpg"
     assert installed.read_bytes() == pair.flat_key.keyring.read_bytes()
+    assert sha256_file(installed) == sha256_file(pair.flat_key.keyring)
     assert (root / "etc/apt/sources.list.d/imagelock-flat.sources").read_text() == (
         f"Types: deb\nURIs: {pair.flat.url}\nSuites: ./\nArchitectures: amd64\nSigned-By: {installed}\n"
     )
+    archive_installed = root / "etc/apt/keyrings/imagelock-archive.gpg"
+    assert archive_installed.read_bytes() == pair.archive_key.keyring.read_bytes()
+    assert sha256_file(archive_installed) == sha256_file(pair.archive_key.keyring)
+    assert (root / "etc/apt/sources.list.d/imagelock-archive.sources").read_text() == (
+        f"Types: deb\nURIs: {pair.archive.url}\nSuites: stable\nComponents: main\nArchitectures: amd64\n"
+        f"Signed-By: {archive_installed}\n"
+    )
+    assert sorted(p.name for p in (root / "etc/apt/keyrings").iterdir()) == [
+        "imagelock-archive.gpg",
+        "imagelock-flat.gpg",
+    ]
     assert (root / "etc/apt/preferences.d/imagelock").read_text() == (
         "Package: *\nPin: release o=Flat,l=Flat CUDA\nPin-Priority: 500\n\n"
         "Package: libshared\nPin: release o=Flat,l=Flat CUDA\nPin-Priority: 990\n\n"
     )
     assert configure(script, root, tmp_path / "stage") == []  # nothing to change the second time
-    # The image's own apt reads what was written (the .sources, its Signed-By keyring, the preferences)
-    # and would install what the lock holds.
+    # The image's own apt reads what was written (both .sources, each with its Signed-By keyring, and the
+    # preferences; no sources.list names the archive) and would install what the lock holds.
     ours = {(n, p["version"], p["arch"]) for n, p in _packages(intent).items()}
-    assert image_apt(pair, root, ["tool", "flat-tool"]) == ours
+    assert image_apt(pair, root, ["tool", "flat-tool"], list_archive=False) == ours
+
+
+@pytest.mark.parametrize(
+    ("listing", "text"),
+    [
+        ("sources.list", "deb [arch=amd64 signed-by={keyring}] {url}/ stable main\n"),
+        (
+            "sources.list.d/ubuntu.sources",
+            "Types: deb\nURIs: {url}/\nSuites: stable\nComponents: main\nSigned-By: {keyring}\n",
+        ),
+    ],
+    ids=["sources.list", "deb822"],
+)
+def test_an_archive_the_base_image_lists_keeps_its_own_entry(  # type: ignore[no-untyped-def]
+    pair: Pair, capsys, tmp_path: Path, listing: str, text: str
+) -> None:
+    """A stock image lists the archive already (Ubuntu's sources.list, noble's ubuntu.sources): the build installs
+    the archive's keyring but writes no second source for it, which apt would refuse (two Signed-By), and says so."""
+    intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
+    code, _, err = lock_update(intent, capsys)
+    assert code == 0, err
+    script = generate(intent, tmp_path / "out", capsys)
+    root = tmp_path / "root"
+    listed = root / "etc/apt" / listing
+    listed.parent.mkdir(parents=True)
+    listed.write_text(
+        "# deb http://elsewhere.invalid/ubuntu stable main\n"
+        + text.format(url=pair.archive.url, keyring=pair.archive_key.keyring)
+    )
+    for attempt in range(2):  # the second run changes nothing and says the same
+        ran = run_step(script, root, tmp_path / "stage")
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.split() == (["apt-repositories"] if attempt == 0 else [])
+        (line,) = [x for x in ran.stderr.splitlines() if "the base image's own source entry is kept" in x]
+        assert f"the archive {pair.archive.url} is listed in {listed}" in line
+        assert "Signed-By" in line and "refuse every command" in line  # why
+    assert (root / "etc/apt/keyrings/imagelock-archive.gpg").read_bytes() == pair.archive_key.keyring.read_bytes()
+    assert not (root / "etc/apt/sources.list.d/imagelock-archive.sources").exists()
+    assert (root / "etc/apt/sources.list.d/imagelock-flat.sources").exists()
+    # The image's apt reads the archive through the base image's entry, beside the repository the build wrote.
+    ours = {(n, p["version"], p["arch"]) for n, p in _packages(intent).items()}
+    assert image_apt(pair, root, ["tool", "flat-tool"], list_archive=listing == "sources.list") == ours
+
+
+def test_a_commented_archive_line_is_not_a_listing(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
+    assert lock_update(intent, capsys)[0] == 0
+    script = generate(intent, tmp_path / "out", capsys)
+    root = tmp_path / "root"
+    (root / "etc/apt").mkdir(parents=True)
+    (root / "etc/apt/sources.list").write_text(f"# deb {pair.archive.url} stable main\n")
+    assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
+    assert (root / "etc/apt/sources.list.d/imagelock-archive.sources").exists()
+
+
+def test_a_tampered_archive_keyring_is_refused(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Another key in place of the archive's: `lock generate` refuses the lock (one line, exit 2), and a build
+    whose data was edited stops before installing it, naming it."""
+    intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
+    assert lock_update(intent, capsys)[0] == 0
+    script = generate(intent, tmp_path / "out", capsys)
+    archive_keyring = base64.b64encode(pair.archive_key.keyring.read_bytes()).decode()
+    other = base64.b64encode(pair.flat_key.keyring.read_bytes()).decode()
+    lock = intent.with_suffix(".lock")
+    lock.write_text(lock.read_text().replace(f'keyring = "{archive_keyring}"', f'keyring = "{other}"'))
+    from imagelock import cli
+
+    code = cli.main(["generate", str(lock), "-o", str(tmp_path / "refused")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "\n" not in err and str(lock) in err
+    assert "apt.keyring" in err and "keyring-sha256" in err
+    assert not (tmp_path / "refused").exists()
+    root = tmp_path / "root"
+    ran = run_step(script.replace(f" {archive_keyring} ", f" {other} "), root, tmp_path / "stage")
+    assert ran.returncode != 0
+    assert f"FAILED: apt: the keyring of the archive {pair.archive.url} is not the locked one" in ran.stderr
+    assert not (root / "etc/apt/keyrings/imagelock-archive.gpg").exists()
+    assert not (root / "etc/apt/sources.list.d/imagelock-archive.sources").exists()
 
 
 def test_image_apt_follows_an_assignment_to_the_archive(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -244,9 +353,11 @@ def test_image_apt_follows_an_assignment_to_the_archive(pair: Pair, capsys, tmp_
     root = tmp_path / "root"
     assert configure(script, root, tmp_path / "stage") == ["apt-repositories"]
     ours = {(n, p["version"], p["arch"]) for n, p in _packages(intent).items()}
-    assert image_apt(pair, root, ["tool", "flat-only"]) == ours
+    assert image_apt(pair, root, ["tool", "flat-only"], list_archive=False) == ours
     (root / "etc/apt/preferences.d/imagelock").unlink()  # control: without them apt takes flat's 2.0
-    assert ("libshared", "2.0", "amd64") in image_apt(pair, tmp_path / "root", ["tool", "flat-only"])
+    assert ("libshared", "2.0", "amd64") in image_apt(
+        pair, tmp_path / "root", ["tool", "flat-only"], list_archive=False
+    )
 
 
 # --- (b) a name two repositories offer, unassigned, is refused -------------------------------------------
@@ -467,4 +578,4 @@ def test_a_repository_laid_out_as_an_archive(pair: Pair, capsys, tmp_path: Path)
             in (root / "etc/apt/preferences.d/imagelock").read_text()
         )
         ours = {(n, p["version"], p["arch"]) for n, p in packages.items()}
-        assert image_apt(pair, root, ["extra-tool"]) == ours
+        assert image_apt(pair, root, ["extra-tool"], list_archive=False) == ours

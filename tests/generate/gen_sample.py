@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from imagelock.lock.model import (
     AptLayer,
     AptPackage,
@@ -27,6 +30,19 @@ H = "0123456789abcdef" * 4  # a well-formed sha256
 
 def _sha(n: int) -> str:
     return f"{n:064x}"
+
+
+# Keyrings the lock carries as base64, each with the sha256 of its bytes (the validator and the build check it).
+ARCHIVE_KEYRING = b"ubuntu archive keyring (not a key)"
+CUDA_KEYRING = b"mdo not trust this key"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _sha_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def full_lock() -> Lock:
@@ -96,7 +112,8 @@ def full_lock() -> Lock:
     )
     apt = AptLayer(
         archive="https://snapshot.example.invalid/archive/ubuntu/20240415T000000Z",
-        keyring_sha256=_sha(10),
+        keyring_sha256=_sha_of(ARCHIVE_KEYRING),
+        keyring=_b64(ARCHIVE_KEYRING),
         snapshot="20240415T000000Z",
         sources=[
             AptSource(
@@ -115,8 +132,8 @@ def full_lock() -> Lock:
             AptRepository(
                 name="cuda",
                 url="https://developer.download.nvidia.example/compute/cuda/repos/ubuntu2204/x86_64",
-                keyring_sha256=_sha(16),
-                keyring="bWRvIG5vdCB0cnVzdCB0aGlzIGtleQ==",
+                keyring_sha256=_sha_of(CUDA_KEYRING),
+                keyring=_b64(CUDA_KEYRING),
                 priority=600,
                 sources=[
                     AptSource(

@@ -8,6 +8,7 @@ exactly the values the lock holds.
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import subprocess
@@ -30,7 +31,7 @@ from imagelock.build.values import Values, sh, yaml_str
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock import codec as lockfile
-from imagelock.lock.model import Lock
+from imagelock.lock.model import AptLayer, AptRepository, Lock
 
 HOSTILE = [
     "$(touch /tmp/pwned)",
@@ -80,6 +81,16 @@ text = st.one_of(
 Setter = Callable[[Lock, str], None]
 
 
+def _keyring(entry: AptLayer | AptRepository, value: str) -> None:
+    """The keyring set to `value`, with the sha256 of what it decodes to recorded beside it (as `lock update`
+    would), so a value that is base64 reaches the data and is not only refused for its hash."""
+    entry.keyring = value
+    try:
+        entry.keyring_sha256 = sha256_bytes(base64.b64decode(value, validate=True))
+    except ValueError:  # not base64 (binascii.Error), or not even ASCII
+        pass
+
+
 # Fields whose accepted values reach bootstrap.sh only through other files (or not at all; a suite only
 # picks which source URI a .deb is fetched under).
 GRAMMAR_ONLY = {"lock.name", "base.region", "base.ami", "base.device", "nvidia.cuda", "python.platform", "apt.suite"}
@@ -103,7 +114,9 @@ FIELDS: dict[str, Setter] = {
     "apt.repo.suite": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "suite", v),
     "apt.repo.architecture": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "architectures", [v]),
     "apt.repo.origin": lambda lock, v: setattr(lock.apt.repositories[0].sources[0], "origin", v),
-    "apt.repo.keyring": lambda lock, v: setattr(lock.apt.repositories[0], "keyring", v),
+    "apt.repo.keyring": lambda lock, v: _keyring(lock.apt.repositories[0], v),
+    "apt.keyring": lambda lock, v: _keyring(lock.apt, v),
+    "apt.archive": lambda lock, v: setattr(lock.apt, "archive", "https://" + v),
     "apt.repo.assigned": lambda lock, v: setattr(lock.apt.repositories[0], "assigned", [v]),
     "kernel.version": lambda lock, v: setattr(lock.kernel, "version", "5.15.0-" + v),
     "nvidia.runfile": lambda lock, v: setattr(lock.nvidia, "runfile", v),

@@ -57,6 +57,7 @@ class Archive:
     keyring_sha256: str
     sources: list[AptSource]
     universe: Universe
+    keyring: str | None = None  # the keyring file keyring_sha256 is of, base64 (None: unsigned)
     repositories: list[AptRepository] = field(default_factory=list)
 
 
@@ -161,6 +162,7 @@ def load_archive(
     keyring = keyring or intent.keyring
     gpg_keyring = dearmor_keyring(keyring, workdir) if keyring and not intent.allow_unsigned else None
     keyring_sha256 = sha256_file(keyring) if gpg_keyring is not None and keyring else "unsigned"
+    keyring_file = keyring if gpg_keyring is not None else None
     sources, stanzas, texts = _read_suites(
         base,
         fetch_base,
@@ -175,11 +177,12 @@ def load_archive(
     if recording is not None and intent.keyring is not None and not intent.allow_unsigned:
         upstream = upstream_sources(recording, sources, dearmor_keyring(intent.keyring, workdir))
         if upstream is not None:  # a trimmed recording: record the distribution's own signed sources
-            sources, keyring_sha256 = upstream, sha256_file(intent.keyring)
+            sources, keyring_sha256, keyring_file = upstream, sha256_file(intent.keyring), intent.keyring
     return Archive(
         snapshot=snapshot,
         base=base,
         keyring_sha256=keyring_sha256,
+        keyring=base64.b64encode(keyring_file.read_bytes()).decode("ascii") if keyring_file else None,
         sources=sources,
         universe=Universe(stanzas, intent.architectures, texts),
     )
@@ -466,6 +469,9 @@ def resolve(ctx: UpdateContext) -> AptLayer:
     return AptLayer(
         archive=loaded.intent.archive,
         keyring_sha256=loaded.archive.keyring_sha256,
+        # With repositories the build configures the archive beside them, so it installs the archive's keyring
+        # too; without, the lock stays what it was (the base image's own source and key serve the archive).
+        keyring=loaded.archive.keyring if loaded.archive.repositories else None,
         snapshot=loaded.archive.snapshot,
         snapshot_service=loaded.intent.snapshot_service,
         sources=loaded.archive.sources,
