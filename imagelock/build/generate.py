@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import bootstrap, manifests, packer, ray
+from imagelock.build import bootstrap, manifests, packer, ray, sbom
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
@@ -47,6 +47,7 @@ def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
             "pylock.toml": manifests.pylock_toml(lock, values),
             "ray-worker.yaml": ray.render(lock, values),
             "requirements.txt": manifests.requirements_txt(lock, values),
+            sbom.FILE_NAME: sbom.render(lock),
         }
 
 
