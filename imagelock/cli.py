@@ -414,7 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the lock's apt layer is the whole dpkg database: report every other package as extra",
     )
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "junit", "prometheus"),
+        default="text",
+        help="prometheus: node_exporter's textfile format, for its textfile collector",
+    )
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--timeout", type=float, default=300.0, help="per-machine timeout in seconds (default 300)")
