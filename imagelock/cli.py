@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imagelock import __version__, domains
+from imagelock import __version__, cli_help, domains
 from imagelock.build.generate import generate, load, stale_files
 from imagelock.commands import signing
 from imagelock.commands.check import check
@@ -464,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock", help="lock path (default: the only lock under ./locks)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_why)
+    cli_help.describe(parser)
     return parser
 
 
