@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from imagelock import __version__, domains
+from imagelock import __version__, cli_help, domains
 from imagelock.build.generate import generate, generate_ansible, load, stale_files
 from imagelock.commands import signing
 from imagelock.commands.check import check
@@ -460,7 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the lock's apt layer is the whole dpkg database: report every other package as extra",
     )
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "junit", "prometheus"),
+        default="text",
+        help="prometheus: node_exporter's textfile format, for its textfile collector",
+    )
     p.add_argument("--json", action="store_const", dest="format", const="json", help="same as --format json")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--timeout", type=float, default=300.0, help="per-machine timeout in seconds (default 300)")
@@ -505,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lock", help="lock path (default: the only lock under ./locks)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_why)
+    cli_help.describe(parser)
     return parser
 
 

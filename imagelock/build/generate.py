@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import ansible, bootstrap, manifests, packer, ray
+from imagelock.build import ansible, bootstrap, manifests, packer, ray, sbom
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
@@ -62,6 +62,7 @@ def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, 
             "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
             "image.pkr.hcl": packer.render(lock, values, models_manifest),
             "lock.toml": lock_text,
+            sbom.FILE_NAME: sbom.render(lock),
         }
         if lock.models:
             files["models-manifest.json"] = models_manifest

@@ -20,6 +20,7 @@ from imagelock.intent.document import Intent
 from imagelock.intent.variants import Shape
 from imagelock.lock import codec, tamper
 from imagelock.lock.artifact import Artifact
+from imagelock.lock.component import Component
 from imagelock.lock.diff import LockDiff, diff
 from imagelock.lock.model import Lock
 
@@ -162,6 +163,13 @@ def artifacts(lock: Lock) -> Iterator[Artifact]:
     copies what any of its images builds from."""
     for domain, layer, _ in held(lock):
         yield from domain.artifacts(layer)
+
+
+def components(lock: Lock) -> Iterator[tuple[str, Component]]:
+    """Every locked thing as an SBOM row, with the name of the layer that holds it, domain by domain."""
+    for domain, layer in present(lock):
+        for component in domain.sbom_components(layer):
+            yield domain.name, component
 
 
 def diff_locks(old: Lock | None, new: Lock) -> LockDiff:

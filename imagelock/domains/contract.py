@@ -12,6 +12,8 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
 - `artifacts`: every file its entries pin by content (imagelock.lock.artifact);
   an artifact with a `dest` is placed by the build's generic file step and
   compared by drift's generic file audit;
+- `components`: its rows in the SBOM `lock generate` writes (imagelock.lock.component): a purl, hashes and
+  a source per locked thing. Optional: the default is one `pkg:generic` row per artifact;
 - `summary` and `items`: its line in `lock update`'s answer and its rows in `lock diff`;
 - `problems`: its own offline consistency findings for `lock check`;
 - `findings`: what its layer does not pin or prove (imagelock.lock.finding): `lock check`
@@ -44,6 +46,7 @@ from typing import Any
 from imagelock.domains.context import UpdateContext
 from imagelock.intent.document import Intent
 from imagelock.lock.artifact import Artifact
+from imagelock.lock.component import Component, from_artifact
 from imagelock.lock.diff import Item
 from imagelock.lock.finding import Finding
 from imagelock.lock.model import Lock
@@ -96,6 +99,7 @@ class Domain:
     identity: str | None = None
     replace: bool = False
     reads: tuple[str, ...] = ()
+    components: Callable[[Any], Iterable[Component]] | None = None
 
     def select(self, layer: Any, keys: Iterable[str] | None) -> Any:
         """The part of a layer a variant takes: all of it (keys None), or the entries whose identity is in keys."""
@@ -105,6 +109,12 @@ class Domain:
             raise ValueError(f"{self.name}: a table layer is taken whole")
         wanted = set(keys)
         return [entry for entry in layer if str(getattr(entry, self.identity)) in wanted]
+
+    def sbom_components(self, layer: Any) -> Iterable[Component]:
+        """This layer's SBOM rows: the domain's own, or by default one `pkg:generic` row per artifact."""
+        if self.components is not None:
+            return self.components(layer)
+        return [from_artifact(artifact) for artifact in self.artifacts(layer)]
 
     def resolve(self, ctx: UpdateContext) -> Any:
         """Sources -> this domain's lock section; the resolver module is imported here, on first use."""

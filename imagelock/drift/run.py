@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagelock import domains
-from imagelock.drift import collector
+from imagelock.drift import collector, prometheus
 from imagelock.drift.compare import Audit, LockIndex, audit, validate
 from imagelock.drift.report import render, shown
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, InputError, UpstreamError
@@ -120,7 +120,10 @@ def drift(req: DriftRequest) -> tuple[int, str]:
         raise UpstreamError(f"{shown(audits[0].target)}: could not audit: {shown(audits[0].error)}")
     if not audits:
         raise UpstreamError("no machine to audit")
-    text = render(audits, req.fmt, req.lock, index.image, index.digest)
+    if req.fmt == "prometheus":
+        text = prometheus.render(audits, index.image, index.digest)
+    else:
+        text = render(audits, req.fmt, req.lock, index.image, index.digest)
     if req.output:
         write_atomic(req.output, text if text.endswith("\n") else text + "\n")
     # A fleet degrades per machine: 2 only when no machine could be audited. Otherwise a machine that

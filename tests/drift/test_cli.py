@@ -99,7 +99,7 @@ def test_malformed_facts_file(lock_cli, work: Path, content: str, message: str) 
         (["drift", "{w}/seed.lock", "--timeout", "0"], "--timeout: expected a positive number of seconds, found 0"),
         (
             ["drift", "{w}/seed.lock", "--format", "yaml"],
-            "lock drift: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'junit')",
+            "lock drift: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'junit', 'prometheus')",
         ),
         (
             ["drift", "{w}/seed.lock", "--local", "--root", "/"],

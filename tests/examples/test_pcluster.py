@@ -55,7 +55,12 @@ def test_the_example_generates_one_build_per_variant_and_the_roles_defaults(tmp_
     build, roles = tmp_path / "build", tmp_path / "ansible"
     assert lock_cli("generate", str(LOCK), "-o", str(build)).code == 0
     for variant in ("cpu", "gpu"):
-        assert sorted(p.name for p in (build / variant).iterdir()) == ["bootstrap.sh", "image.pkr.hcl", "lock.toml"]
+        assert sorted(p.name for p in (build / variant).iterdir()) == [
+            "bootstrap.sh",
+            "image.pkr.hcl",
+            "lock.toml",
+            "sbom.cdx.json",
+        ]
     assert "cuda_12.2.0_535.54.03_linux.run" in (build / "gpu" / "bootstrap.sh").read_text()
     assert "cuda_12.2.0_535.54.03_linux.run" not in (build / "cpu" / "bootstrap.sh").read_text()
 

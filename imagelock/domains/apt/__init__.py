@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from imagelock.domains.apt import consistency, findings
+from imagelock.domains.apt import consistency, findings, sbom
 from imagelock.domains.contract import Domain
 from imagelock.intent import apt as intent
 from imagelock.lock.artifact import Artifact
@@ -61,6 +61,7 @@ DOMAIN = Domain(
     summary=lambda layer: f"{len(layer.packages)} apt packages",
     items=items,
     artifacts=artifacts,
+    components=lambda layer: sbom.components(layer, deb_urls(layer)),
     problems=consistency.problems,
     findings=findings.findings,
     image_order=2,

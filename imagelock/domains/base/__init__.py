@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from imagelock.domains.base import findings
+from imagelock.domains.base import findings, sbom
 from imagelock.domains.contract import Domain
 from imagelock.intent import base as intent
 from imagelock.lock.diff import Item
@@ -25,6 +25,7 @@ DOMAIN = Domain(
     summary=lambda layer: f"{len(layer.amis)} base AMIs",
     items=items,
     findings=findings.findings,
+    components=sbom.components,
     image_order=0,
     moves_major=True,
     replace=True,  # a variant names its own base image whole: the forms of [base] do not mix

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from imagelock.domains.containers import sbom
 from imagelock.domains.containers.entry import ContainerImage
 from imagelock.domains.contract import Domain
 from imagelock.formats.oci_reference import DIGEST, is_loopback
@@ -56,6 +57,7 @@ DOMAIN = Domain(
     summary=summary,
     items=items,
     problems=problems,
+    components=sbom.components,
     image_order=7,
     mirror="imagelock.domains.containers.oci_layout:copy",
     identity="image",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
+from imagelock.domains.dnf import sbom
 from imagelock.domains.dnf.consistency import problems
 from imagelock.intent import dnf as intent
 from imagelock.lock.artifact import Artifact
@@ -44,6 +45,7 @@ DOMAIN = Domain(
     summary=lambda layer: f"{len(layer.packages)} dnf packages (releasever {layer.releasever})",
     items=items,
     artifacts=artifacts,
+    components=lambda layer: sbom.components(layer, rpm_url),
     problems=problems,
     image_order=2,
 )

@@ -7,7 +7,7 @@ from dataclasses import replace
 from urllib.parse import quote, unquote
 
 from imagelock.domains.contract import Domain
-from imagelock.domains.models import findings
+from imagelock.domains.models import findings, sbom
 from imagelock.intent import models as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -70,6 +70,7 @@ DOMAIN = Domain(
     summary=lambda layer: f"{sum(len(m.files) for m in layer)} model files",
     items=items,
     artifacts=artifacts,
+    components=lambda layer: sbom.components(layer, file_url),
     findings=findings.findings,
     image_order=5,
     learn=learn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
-from imagelock.domains.nvidia import findings
+from imagelock.domains.nvidia import findings, sbom
 from imagelock.domains.nvidia.catalog import BASE_URL_ENV, DOWNLOAD_BASE
 from imagelock.intent import nvidia as intent
 from imagelock.lock.artifact import Artifact
@@ -39,6 +39,7 @@ DOMAIN = Domain(
     summary=lambda layer: f"nvidia {layer.runfile}",
     items=items,
     artifacts=artifacts,
+    components=sbom.components,
     findings=findings.findings,
     image_order=3,
 )

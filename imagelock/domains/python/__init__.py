@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
-from imagelock.domains.python import findings
+from imagelock.domains.python import findings, sbom
 from imagelock.intent import python as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -57,6 +57,7 @@ DOMAIN = Domain(
     summary=summary,
     items=items,
     artifacts=artifacts,
+    components=sbom.components,
     findings=findings.findings,
     image_order=4,
     runs_apart=True,

@@ -1,0 +1,33 @@
+"""The apt layer's SBOM rows: `pkg:deb/<vendor>/<name>@<version>?arch=...&distro=<codename>`, each .deb's
+sha256 and pool URL. The kernel's packages are rows here too: the kernel layer names them in this layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from imagelock.lock.component import Component, Purl
+from imagelock.lock.model import AptLayer, AptPackage
+
+VENDORS = ("ubuntu", "debian")
+
+
+def vendor(layer: AptLayer) -> str:
+    """The purl namespace: the distribution whose archive served the layer."""
+    where = " ".join([layer.archive, *(s.uri for s in layer.sources)]).lower()
+    return next((v for v in VENDORS if v in where), "debian")
+
+
+def components(layer: AptLayer, urls: Callable[[AptPackage], tuple[str, ...]]) -> Iterator[Component]:
+    """`urls`: where each .deb is fetched (imagelock.domains.apt.deb_urls); the first is its source."""
+    namespace = vendor(layer)
+    for deb in layer.packages:
+        codename = deb.suite.split("-", 1)[0]  # jammy-updates, jammy-security: jammy
+        yield Component(
+            kind="library",
+            name=deb.name,
+            version=deb.version,
+            purl=Purl("deb", deb.name, namespace, deb.version, (("arch", deb.arch), ("distro", codename))),
+            sha256=deb.sha256,
+            urls=urls(deb)[:1],
+            properties=(("imagelock:suite", deb.suite),),
+        )
