@@ -9,21 +9,26 @@ from imagelock.lock.model import PythonLayer
 
 
 def components(layer: PythonLayer) -> Iterator[Component]:
-    default = {index.name for index in layer.indexes if index.default}
-    urls = {index.name: index.url for index in layer.indexes}
-    for package in layer.packages:
-        qualifiers = [("file_name", package.wheel.filename)]
-        if package.index not in default and package.index in urls:  # the purl spec's non-PyPI index
-            qualifiers.append(("repository_url", urls[package.index]))
-        yield Component(
-            kind="library",
-            name=package.name,
-            version=package.version,
-            # The purl spec's pypi name: lower case, `_` as `-` (PEP 503 without the `.` rule).
-            purl=Purl(
-                "pypi", package.name.lower().replace("_", "-"), version=package.version, qualifiers=tuple(qualifiers)
-            ),
-            sha256=package.wheel.sha256,
-            urls=(package.wheel.url,),
-            properties=(("imagelock:venv", layer.venv),),
-        )
+    """One row per package of every env (a package two envs hold is listed for each venv it is in)."""
+    for env in layer.environments():
+        default = {index.name for index in env.indexes if index.default}
+        urls = {index.name: index.url for index in env.indexes}
+        for package in env.packages:
+            qualifiers = [("file_name", package.wheel.filename)]
+            if package.index not in default and package.index in urls:  # the purl spec's non-PyPI index
+                qualifiers.append(("repository_url", urls[package.index]))
+            yield Component(
+                kind="library",
+                name=package.name,
+                version=package.version,
+                # The purl spec's pypi name: lower case, `_` as `-` (PEP 503 without the `.` rule).
+                purl=Purl(
+                    "pypi",
+                    package.name.lower().replace("_", "-"),
+                    version=package.version,
+                    qualifiers=tuple(qualifiers),
+                ),
+                sha256=package.wheel.sha256,
+                urls=(package.wheel.url,),
+                properties=(("imagelock:venv", env.venv),),
+            )
