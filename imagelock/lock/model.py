@@ -281,6 +281,9 @@ class DnfLayer:
     packages: list[DnfPackage] = field(default_factory=list)
     install_weak_deps: bool = False
     base_manifest_sha256: str | None = None  # the `rpm -qa` listing the closure is relative to
+    # With releasever = "latest": the release list (releasemd.xml) it was chosen from, as read.
+    release_list: str | None = None
+    release_list_sha256: str | None = None
 
 
 # --- NVIDIA driver ----------------------------------------------------------------

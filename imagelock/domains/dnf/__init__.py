@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
-from imagelock.domains.dnf.consistency import problems
+from imagelock.domains.dnf.consistency import findings, problems
 from imagelock.intent import dnf as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -45,5 +45,6 @@ DOMAIN = Domain(
     items=items,
     artifacts=artifacts,
     problems=problems,
+    findings=findings,
     image_order=2,
 )
