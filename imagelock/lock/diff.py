@@ -32,6 +32,9 @@ class Item:
     sha256: str | None = None
     size: int | None = None
     requested: bool = False
+    # In a layer whose change is a new image generation (`moves_major`): this item moving alone is a new
+    # release of the same generation (a newer AMI of the same name pattern), a minor move.
+    release: bool = False
 
 
 class Layered(Protocol):
@@ -56,6 +59,7 @@ class Change:
     old_size: int | None = None
     new_size: int | None = None
     requested: bool = False  # the intent asked for it by name
+    release: bool = False  # a new release within the layer's generation (Item.release)
 
     @property
     def hash_only(self) -> bool:
@@ -114,12 +118,26 @@ def _compare(domain: Layered | None, old: Lock | None, new: Lock) -> list[Change
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
         if a is None and b is not None:
-            changes.append(Change(layer, "added", key, new=b.version, new_size=b.size, requested=b.requested))
+            changes.append(
+                Change(layer, "added", key, new=b.version, new_size=b.size, requested=b.requested, release=b.release)
+            )
         elif b is None and a is not None:
-            changes.append(Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested))
+            changes.append(
+                Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested, release=a.release)
+            )
         elif a is not None and b is not None and (a.version != b.version or a.sha256 != b.sha256):
             changes.append(
-                Change(layer, "changed", key, a.version, b.version, a.size, b.size, a.requested or b.requested)
+                Change(
+                    layer,
+                    "changed",
+                    key,
+                    a.version,
+                    b.version,
+                    a.size,
+                    b.size,
+                    a.requested or b.requested,
+                    a.release and b.release,
+                )
             )
     # What the intent asked for first, then moves, additions, removals: the order a reviewer reads in.
     order = {"changed": 0, "added": 1, "removed": 2}
