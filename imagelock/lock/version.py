@@ -27,7 +27,7 @@ _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 def cuda_major(lock: Lock) -> set[str]:
     """Every CUDA major the lock commits to: the base image's stated CUDA, the runfile's and the torch
     build's (+cu124 -> 12)."""
-    majors = set()
+    majors: set[str] = set()
     if lock.base:
         majors.update(cuda.split(".")[0] for ami in lock.base.amis for cuda in ami.cuda)
     if lock.nvidia:
