@@ -262,7 +262,7 @@ def render_markdown(d: LockDiff) -> str:
     out = ["## Lock refresh", ""]
     out.append(f"- Image: `{d.old_image}` → `{d.new_image}`")
     if d.old_version != d.new_version:
-        out.append(f"- Version: {d.old_version or 'none'} → **{d.new_version or 'none'}**")
+        out.append(f"- Version: {d.old_version or 'none'} → **{d.new_version or 'none'}**{_why_bump(d)}")
     out.append(f"- Digest: `{d.old_digest[:12] or 'none'}` → `{d.new_digest[:12]}`")
     download = _download(d.changes)
     if download:
@@ -296,6 +296,29 @@ def render_markdown(d: LockDiff) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _why_bump(d: LockDiff) -> str:
+    """Why the version moved as it did (imagelock.lock.version), for the reviewer of a refresh."""
+    old, new = (v.split(".") if v else [] for v in (d.old_version, d.new_version))
+    if len(old) != 3 or len(new) != 3:
+        return ""
+    moved = [c for c in d.changes if c.layer != UNIVERSE and not c.hash_only]
+    if old[0] != new[0]:
+        generation = [f"{c.layer} `{c.key}`" for c in moved if c.layer in d.major and not c.release]
+        what = f"a new generation ({', '.join(generation)})" if generation else "another CUDA major"
+        return f" (major: {what})"
+    if old[1] != new[1]:
+        releases = [f"`{c.key}`" for c in moved if c.layer in d.major]
+        packages = len(moved) - len(releases)
+        parts = [f"a newer release of the same base image ({', '.join(releases)})"] if releases else []
+        parts += (
+            [f"{packages} package{'s' if packages != 1 else ''} or file{'s' if packages != 1 else ''} changed"]
+            if packages
+            else []
+        )
+        return f" (minor: {'; '.join(parts)})" if parts else " (minor)"
+    return " (patch: the content changed, no package moved)"
 
 
 def render(d: LockDiff, fmt: str) -> str:
