@@ -310,13 +310,10 @@ def _why_bump(d: LockDiff) -> str:
         return f" (major: {what})"
     if old[1] != new[1]:
         releases = [f"`{c.key}`" for c in moved if c.layer in d.major]
-        packages = len(moved) - len(releases)
+        others = [c for c in moved if c.layer not in d.major]
+        layers = ", ".join(dict.fromkeys(c.layer for c in others))
         parts = [f"a newer release of the same base image ({', '.join(releases)})"] if releases else []
-        parts += (
-            [f"{packages} package{'s' if packages != 1 else ''} or file{'s' if packages != 1 else ''} changed"]
-            if packages
-            else []
-        )
+        parts += [f"{layers} moved ({len(others)} item{'s' if len(others) != 1 else ''})"] if others else []
         return f" (minor: {'; '.join(parts)})" if parts else " (minor)"
     return " (patch: the content changed, no package moved)"
 

@@ -131,3 +131,28 @@ def test_the_newest_release_is_the_one_whose_whole_day_precedes_the_cutoff() -> 
     chosen = releasemd.newest_before(releases, at)
     assert chosen is not None and chosen.version == "2023.9.20251117"
     assert releasemd.newest_before(releases, dt.datetime(2024, 11, 11, 23, tzinfo=dt.UTC)) is None
+
+
+def test_upgrade_moves_a_latest_releasever_and_the_pr_body_says_minor(
+    tmp_path: Path, repos: Repos, rpm_key: RpmKey, lock_cli
+) -> None:
+    """The refresh ritual's step 3: with the cutoff at update time, `--upgrade` takes the newest release."""
+    _serve_every_release(repos)
+    intent = _intent(tmp_path, repos, rpm_key.armored, "unused")
+    intent.write_text(intent.read_text().replace('[universe]\ncutoff = "unused"\n', ""))
+    lock = intent.with_suffix(".lock")
+    first = lock_cli("update", str(intent), "--cutoff", "2024-12-13T00:00:00Z")
+    assert first.code == 0, first.err
+    assert tomllib.loads(lock.read_text())["dnf"]["releasever"] == "2023.6.20241212"
+    kept = lock_cli("update", str(intent))  # no movement asked: the recorded cutoff and releasever stay
+    assert kept.code == 0 and tomllib.loads(lock.read_text())["dnf"]["releasever"] == "2023.6.20241212"
+    before = tmp_path / "before.lock"
+    before.write_bytes(lock.read_bytes())
+    moved = lock_cli("update", str(intent), "--upgrade")  # the cutoff moves to now: the newest release
+    assert moved.code == 0, moved.err
+    table = tomllib.loads(lock.read_text())
+    assert table["dnf"]["releasever"] == "2023.10.20260105" and table["version"] == "1.1.0"
+    body = lock_cli("diff", str(before), str(lock), "--format", "markdown")
+    assert body.code == 1
+    assert "- Version: 1.0.0 → **1.1.0** (minor: dnf moved (1 item))" in body.out
+    assert "| changed | `releasever` | 2023.6.20241212 | 2023.10.20260105 |" in body.out

@@ -32,6 +32,7 @@ def artifacts(layer: DnfLayer) -> Iterator[Artifact]:
 
 
 def items(layer: DnfLayer) -> Iterator[Item]:
+    yield Item("releasever", layer.releasever)  # the snapshot every repository is read at
     for p in layer.packages:
         yield Item(f"{p.name}.{p.arch}", p.evr, p.sha256, p.size, p.requested)
 
