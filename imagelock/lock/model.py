@@ -360,6 +360,9 @@ class BaseLayer:
     amis: list[BaseAmi] = field(default_factory=list)
     arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
     owner: str | None = None  # the owner an image given by owner and name must have
+    # The EC2 instance families the intent's `instance-types` name: where the image runs. Another family is
+    # another machine (a major version), as a new base generation is.
+    instance_families: list[str] = field(default_factory=list)
 
 
 # --- plain files ------------------------------------------------------------------

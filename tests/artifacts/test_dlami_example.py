@@ -56,6 +56,17 @@ def test_upgrade_with_a_later_universe_is_the_refresh_ritual_with_a_minor_bump(e
     assert "| changed | `ami us-east-1` | ami-081e81b655efbb639 | ami-01a45bc7e19f2bb26 |" in text
 
 
+def test_moving_to_another_instance_family_is_a_major_bump(example: Path, lock_cli) -> None:
+    intent = example / "locks" / "dlami.toml"
+    shutil.copy(example / "locks" / "dlami.lock", example / "before.lock")
+    intent.write_text(intent.read_text().replace('["g5.xlarge"]', '["p5.48xlarge"]'))
+    run = lock_cli("update", "locks/dlami.toml", "--upgrade", "--replay", str(LATER))
+    assert run.code == 0, run.err
+    assert tomllib.loads((example / "locks" / "dlami.lock").read_text())["version"] == "2.0.0"
+    body = lock_cli("diff", "before.lock", "locks/dlami.lock", "--format", "markdown").out
+    assert "**2.0.0** (major: a new generation (base `instance family p5`, base `instance family g5`))" in body
+
+
 def test_upgrade_refuses_an_instance_type_the_newer_image_does_not_list(example: Path, lock_cli) -> None:
     """Step 2 on every refresh: the image's stated families judge the intent's instance types."""
     intent = example / "locks" / "dlami.toml"

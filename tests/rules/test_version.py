@@ -99,6 +99,22 @@ def test_newer_named_base_stating_another_cuda_major_is_major(seed_lock: Lock) -
     assert next_version(_versioned(seed_lock), new) == "1.5.0"
 
 
+def test_another_instance_family_is_major(seed_lock: Lock) -> None:
+    """Seed 004: "completely new instance types" are a major bump; where none was recorded, adding one is not."""
+    seed_lock.base = _named(DLAMI_20251216)
+    seed_lock.base.instance_families = ["g5"]
+    new = copy.deepcopy(seed_lock)
+    new.base.instance_families = ["g5", "p5"]  # type: ignore[union-attr]
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    new.base.instance_families = ["p5"]  # type: ignore[union-attr]
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    first = copy.deepcopy(seed_lock)
+    first.base.instance_families = []  # type: ignore[union-attr]
+    new.base = _named(DLAMI_20251219)
+    new.base.instance_families = ["g5"]
+    assert next_version(_versioned(first), new) == "1.5.0"  # the newer release moved it; the family is recorded
+
+
 def test_rebuilt_wheel_or_moved_cutoff_is_patch(seed_lock: Lock) -> None:
     new = copy.deepcopy(seed_lock)
     new.universe.cutoff = "2025-06-01T00:00:00Z"

@@ -9,6 +9,7 @@ from imagelock.domains.contract import Domain
 from imagelock.intent import base as intent
 from imagelock.lock.diff import Item
 from imagelock.lock.model import BaseLayer
+from imagelock.lock.version import FAMILY_ITEM
 
 
 def items(layer: BaseLayer) -> Iterator[Item]:
@@ -18,6 +19,8 @@ def items(layer: BaseLayer) -> Iterator[Item]:
     named = layer.arch is not None  # a raw AMI id is its own generation
     for ami in layer.amis:
         yield Item(f"ami {ami.region}", ami.id, release=named)
+    for family in layer.instance_families:  # another family is another machine: a new generation
+        yield Item(f"{FAMILY_ITEM}{family}", family)
 
 
 DOMAIN = Domain(
