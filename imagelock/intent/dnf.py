@@ -1,7 +1,7 @@
 """The `[dnf]` intent section (dnf, and yum on Amazon Linux): repositories, a release version, packages.
 
 [dnf]
-releasever = "2023.6.20241212"
+releasever = "2023.6.20241212"            # or "latest": the newest release before universe.cutoff
 packages = ["gcc14", "kernel-devel"]
 [[dnf.repos]]
 id = "amazonlinux"
@@ -22,10 +22,14 @@ from typing import Any
 from imagelock.errors import InputError, did_you_mean
 from imagelock.intent.fields import check_keys
 
-KEYS = ("releasever", "basearch", "packages", "repos", "base-manifest", "install-weak-deps")
+KEYS = ("releasever", "release-list", "basearch", "packages", "repos", "base-manifest", "install-weak-deps")
 REPO_KEYS = ("id", "baseurl", "gpgkey", "includepkgs", "excludepkgs")
 BASEARCHES = ("x86_64", "aarch64")
 VARIABLES = ("releasever", "basearch", "arch")
+LATEST = "latest"  # releasever chosen from the release list at universe.cutoff
+# Where Amazon Linux 2023 lists its release versions (aquasecurity/vuln-list-update, amazon/amazon.go:
+# al2023ReleasemdURI); `dnf check-release-update` reads the same list.
+AL2023_RELEASE_LIST = "https://cdn.amazonlinux.com/al2023/core/releasemd.xml"
 
 RELEASEVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
@@ -55,12 +59,13 @@ class DnfRepoIntent:
 @dataclass
 class DnfIntent:
     path: Path
-    releasever: str
+    releasever: str  # a release version, or LATEST
     basearch: str
     repos: list[DnfRepoIntent]
     packages: list[str]  # as written; `packages[i]` in messages
     base_manifest: Path | None = None
     install_weak_deps: bool = False
+    release_list: str = AL2023_RELEASE_LIST  # read only for releasever = "latest"
 
 
 def _path(table: dict[str, Any], key: str, path: Path, where: str, what: str) -> Path:
@@ -125,8 +130,17 @@ def parse(table: Any, path: Path) -> DnfIntent:
         raise InputError(
             path,
             "dnf.releasever",
-            f'expected the release version the repositories are pinned at, such as "2023.6.20241212"; '
-            f"found {releasever!r}",
+            f'expected the release version the repositories are pinned at, such as "2023.6.20241212", '
+            f'or "{LATEST}" (the newest release before universe.cutoff); found {releasever!r}',
+        )
+    release_list = table.get("release-list", AL2023_RELEASE_LIST)
+    if not isinstance(release_list, str) or not _URL.match(release_list) or "@" in release_list.split("/", 3)[2]:
+        raise InputError(
+            path, "dnf.release-list", f"expected the http(s) URL of a releasemd.xml, found {release_list!r}"
+        )
+    if "release-list" in table and releasever != LATEST:
+        raise InputError(
+            path, "dnf.release-list", f'is read only with releasever = "{LATEST}"; found releasever {releasever!r}'
         )
     basearch = table.get("basearch", "x86_64")
     if basearch not in BASEARCHES:
@@ -168,4 +182,5 @@ def parse(table: Any, path: Path) -> DnfIntent:
         packages=list(packages),
         base_manifest=manifest,
         install_weak_deps=weak,
+        release_list=release_list,
     )

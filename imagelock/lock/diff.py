@@ -32,6 +32,9 @@ class Item:
     sha256: str | None = None
     size: int | None = None
     requested: bool = False
+    # In a layer whose change is a new image generation (`moves_major`): this item moving alone is a new
+    # release of the same generation (a newer AMI of the same name pattern), a minor move.
+    release: bool = False
 
 
 class Layered(Protocol):
@@ -56,6 +59,7 @@ class Change:
     old_size: int | None = None
     new_size: int | None = None
     requested: bool = False  # the intent asked for it by name
+    release: bool = False  # a new release within the layer's generation (Item.release)
 
     @property
     def hash_only(self) -> bool:
@@ -114,12 +118,26 @@ def _compare(domain: Layered | None, old: Lock | None, new: Lock) -> list[Change
     for key in sorted(before.keys() | after.keys()):
         a, b = before.get(key), after.get(key)
         if a is None and b is not None:
-            changes.append(Change(layer, "added", key, new=b.version, new_size=b.size, requested=b.requested))
+            changes.append(
+                Change(layer, "added", key, new=b.version, new_size=b.size, requested=b.requested, release=b.release)
+            )
         elif b is None and a is not None:
-            changes.append(Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested))
+            changes.append(
+                Change(layer, "removed", key, old=a.version, old_size=a.size, requested=a.requested, release=a.release)
+            )
         elif a is not None and b is not None and (a.version != b.version or a.sha256 != b.sha256):
             changes.append(
-                Change(layer, "changed", key, a.version, b.version, a.size, b.size, a.requested or b.requested)
+                Change(
+                    layer,
+                    "changed",
+                    key,
+                    a.version,
+                    b.version,
+                    a.size,
+                    b.size,
+                    a.requested or b.requested,
+                    a.release and b.release,
+                )
             )
     # What the intent asked for first, then moves, additions, removals: the order a reviewer reads in.
     order = {"changed": 0, "added": 1, "removed": 2}
@@ -244,7 +262,7 @@ def render_markdown(d: LockDiff) -> str:
     out = ["## Lock refresh", ""]
     out.append(f"- Image: `{d.old_image}` → `{d.new_image}`")
     if d.old_version != d.new_version:
-        out.append(f"- Version: {d.old_version or 'none'} → **{d.new_version or 'none'}**")
+        out.append(f"- Version: {d.old_version or 'none'} → **{d.new_version or 'none'}**{_why_bump(d)}")
     out.append(f"- Digest: `{d.old_digest[:12] or 'none'}` → `{d.new_digest[:12]}`")
     download = _download(d.changes)
     if download:
@@ -278,6 +296,26 @@ def render_markdown(d: LockDiff) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _why_bump(d: LockDiff) -> str:
+    """Why the version moved as it did (imagelock.lock.version), for the reviewer of a refresh."""
+    old, new = (v.split(".") if v else [] for v in (d.old_version, d.new_version))
+    if len(old) != 3 or len(new) != 3:
+        return ""
+    moved = [c for c in d.changes if c.layer != UNIVERSE and not c.hash_only]
+    if old[0] != new[0]:
+        generation = [f"{c.layer} `{c.key}`" for c in moved if c.layer in d.major and not c.release]
+        what = f"a new generation ({', '.join(generation)})" if generation else "another CUDA major"
+        return f" (major: {what})"
+    if old[1] != new[1]:
+        releases = [f"`{c.key}`" for c in moved if c.layer in d.major]
+        others = [c for c in moved if c.layer not in d.major]
+        layers = ", ".join(dict.fromkeys(c.layer for c in others))
+        parts = [f"a newer release of the same base image ({', '.join(releases)})"] if releases else []
+        parts += [f"{layers} moved ({len(others)} item{'s' if len(others) != 1 else ''})"] if others else []
+        return f" (minor: {'; '.join(parts)})" if parts else " (minor)"
+    return " (patch: the content changed, no package moved)"
 
 
 def render(d: LockDiff, fmt: str) -> str:

@@ -284,6 +284,9 @@ class DnfLayer:
     packages: list[DnfPackage] = field(default_factory=list)
     install_weak_deps: bool = False
     base_manifest_sha256: str | None = None  # the `rpm -qa` listing the closure is relative to
+    # With releasever = "latest": the release list (releasemd.xml) it was chosen from, as read.
+    release_list: str | None = None
+    release_list_sha256: str | None = None
 
 
 # --- NVIDIA driver ----------------------------------------------------------------
@@ -360,6 +363,9 @@ class BaseLayer:
     amis: list[BaseAmi] = field(default_factory=list)
     arch: str | None = None  # amd64 / arm64 for a named image; None for a raw AMI id
     owner: str | None = None  # the owner an image given by owner and name must have
+    # The EC2 instance families the intent's `instance-types` name: where the image runs. Another family is
+    # another machine (a major version), as a new base generation is.
+    instance_families: list[str] = field(default_factory=list)
 
 
 # --- plain files ------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The image version: major for a new base image or CUDA major, minor for package moves, patch otherwise."""
+"""The image version: major for a new base generation or CUDA major, minor for package moves and newer releases
+of the same named base image, patch otherwise."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_cuda_major_change_is_major(seed_lock: Lock) -> None:
     assert next_version(_versioned(seed_lock), new) == "2.0.0"
 
 
-def test_new_base_image_is_major(seed_lock: Lock) -> None:
+def test_another_raw_base_ami_is_major(seed_lock: Lock) -> None:
     def base(ami: tuple[str, str, str]) -> BaseLayer:
         return BaseLayer(image=ami[1].rsplit(" ", 1)[0], amis=[BaseAmi("us-east-1", ami[0], ami[1], ami[2], "amazon")])
 
@@ -61,6 +62,57 @@ def test_new_base_image_is_major(seed_lock: Lock) -> None:
     new = copy.deepcopy(seed_lock)
     new.base = base(DLAMI_20251219)
     assert next_version(_versioned(seed_lock), new) == "2.0.0"
+
+
+DLAMI_PATTERN = "Deep Learning Base AMI with Single CUDA (Amazon Linux 2023) *"
+
+
+def _named(ami: tuple[str, str, str], pattern: str = DLAMI_PATTERN, cuda: list[str] | None = None) -> BaseLayer:
+    record = BaseAmi("us-east-1", ami[0], ami[1], ami[2], "898082745236", cuda=list(cuda or []))
+    return BaseLayer(image=pattern, amis=[record], arch="amd64", owner="amazon")
+
+
+def test_newer_release_of_the_same_named_base_is_minor(seed_lock: Lock) -> None:
+    """Seed 004: a newer DLAMI of the same series is a minor bump; another generation of AMI is major."""
+    seed_lock.base = _named(DLAMI_20251216)
+    new = copy.deepcopy(seed_lock)
+    new.base = _named(DLAMI_20251219)
+    assert next_version(_versioned(seed_lock), new) == "1.5.0"
+
+
+def test_another_generation_of_named_base_is_major(seed_lock: Lock) -> None:
+    seed_lock.base = _named(DLAMI_20251216)
+    new = copy.deepcopy(seed_lock)
+    new.base = _named(DLAMI_20251219, pattern="Deep Learning Base AMI with Single CUDA (Amazon Linux 2) *")
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    new.base = _named(DLAMI_20251219)
+    new.base.owner = "self"  # the same name from another owner: another image
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+
+
+def test_newer_named_base_stating_another_cuda_major_is_major(seed_lock: Lock) -> None:
+    seed_lock.base = _named(DLAMI_20251216, cuda=["12.4"])
+    new = copy.deepcopy(seed_lock)
+    new.base = _named(DLAMI_20251219, cuda=["13.0"])
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    new.base = _named(DLAMI_20251219, cuda=["12.8"])
+    assert next_version(_versioned(seed_lock), new) == "1.5.0"
+
+
+def test_another_instance_family_is_major(seed_lock: Lock) -> None:
+    """Seed 004: "completely new instance types" are a major bump; where none was recorded, adding one is not."""
+    seed_lock.base = _named(DLAMI_20251216)
+    seed_lock.base.instance_families = ["g5"]
+    new = copy.deepcopy(seed_lock)
+    new.base.instance_families = ["g5", "p5"]  # type: ignore[union-attr]
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    new.base.instance_families = ["p5"]  # type: ignore[union-attr]
+    assert next_version(_versioned(seed_lock), new) == "2.0.0"
+    first = copy.deepcopy(seed_lock)
+    first.base.instance_families = []  # type: ignore[union-attr]
+    new.base = _named(DLAMI_20251219)
+    new.base.instance_families = ["g5"]
+    assert next_version(_versioned(first), new) == "1.5.0"  # the newer release moved it; the family is recorded
 
 
 def test_rebuilt_wheel_or_moved_cutoff_is_patch(seed_lock: Lock) -> None:

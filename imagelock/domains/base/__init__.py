@@ -9,12 +9,18 @@ from imagelock.domains.contract import Domain
 from imagelock.intent import base as intent
 from imagelock.lock.diff import Item
 from imagelock.lock.model import BaseLayer
+from imagelock.lock.version import FAMILY_ITEM
 
 
 def items(layer: BaseLayer) -> Iterator[Item]:
-    yield Item("image", layer.image)
+    """The image (its generation: a shortcut, a name pattern and its owner, or a raw id), then the AMI of
+    each region: for a named image a newer AMI is a release of the same generation (a minor version)."""
+    yield Item("image", layer.image if layer.owner is None else f"{layer.image} (owner {layer.owner})")
+    named = layer.arch is not None  # a raw AMI id is its own generation
     for ami in layer.amis:
-        yield Item(f"ami {ami.region}", ami.id)
+        yield Item(f"ami {ami.region}", ami.id, release=named)
+    for family in layer.instance_families:  # another family is another machine: a new generation
+        yield Item(f"{FAMILY_ITEM}{family}", family)
 
 
 DOMAIN = Domain(

@@ -34,7 +34,7 @@ from typing import Any
 from imagelock.domains.base.facts import stated
 from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError, UpstreamError
-from imagelock.intent.base import ARCHES, CANONICAL_OWNER, OWNER_ALIASES, BaseIntent, parse
+from imagelock.intent.base import ARCHES, CANONICAL_OWNER, OWNER_ALIASES, BaseIntent, parse, parse_instance_types
 from imagelock.lock.model import BaseAmi, BaseLayer, instant
 from imagelock.net import aws
 from imagelock.net.upstreams import LIVE, Upstreams, Where
@@ -197,4 +197,8 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
         amis.append(
             kept.get(region) or resolve_region(intent, region, ctx.cutoff, path, ctx.upstreams, f"base.regions[{i}]")
         )
-    return BaseLayer(image=intent.image, amis=amis, arch=arch, owner=owner)
+    table = ctx.intent.section("base")
+    listed = isinstance(table, dict) and "instance-types" in table
+    types = parse_instance_types(table["instance-types"], path) if isinstance(table, dict) and listed else []
+    families = sorted({name.split(".", 1)[0] for name in types})
+    return BaseLayer(image=intent.image, amis=amis, arch=arch, owner=owner, instance_families=families)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from imagelock.domains.contract import Domain
 from imagelock.domains.dnf import sbom
-from imagelock.domains.dnf.consistency import problems
+from imagelock.domains.dnf.consistency import findings, problems
 from imagelock.intent import dnf as intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
@@ -33,6 +33,7 @@ def artifacts(layer: DnfLayer) -> Iterator[Artifact]:
 
 
 def items(layer: DnfLayer) -> Iterator[Item]:
+    yield Item("releasever", layer.releasever)  # the snapshot every repository is read at
     for p in layer.packages:
         yield Item(f"{p.name}.{p.arch}", p.evr, p.sha256, p.size, p.requested)
 
@@ -47,5 +48,6 @@ DOMAIN = Domain(
     artifacts=artifacts,
     components=lambda layer: sbom.components(layer, rpm_url),
     problems=problems,
+    findings=findings,
     image_order=2,
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from imagelock.hashing import sha256_file
 from imagelock.intent.dnf import DnfIntent
 from imagelock.intent.document import Intent
+from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
 
@@ -31,3 +32,21 @@ def problems(lock: Lock, intent: Intent) -> list[str]:
     if wanted.base_manifest is not None and sha256_file(wanted.base_manifest) != layer.base_manifest_sha256:
         out.append(f"stale: the base manifest {wanted.base_manifest} changed since the lock was made")
     return out
+
+
+def findings(lock: Lock, intent: Intent) -> list[Finding]:
+    """A releasever chosen by the cutoff was chosen by the date its version states: the release list says
+    nothing of when each release was published."""
+    layer = lock.dnf
+    if layer is None or layer.release_list is None:
+        return []
+    return [
+        Finding(
+            NOT_VERIFIED,
+            f"dnf releasever {layer.releasever}",
+            f"chosen from {layer.release_list} by the date its version states (the list gives no publication "
+            "time, so a release may have been published after the cutoff)",
+            "find its release date in AL2023's release notes and name it in the intent "
+            f'(releasever = "{layer.releasever}")',
+        )
+    ]

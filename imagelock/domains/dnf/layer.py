@@ -8,6 +8,7 @@ from pathlib import Path
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.dnf.closure import Solver
 from imagelock.domains.dnf.manifest import read_manifest
+from imagelock.domains.dnf.releases import choose
 from imagelock.domains.dnf.repository import load_repo
 from imagelock.hashing import sha256_file
 from imagelock.intent.dnf import DnfIntent
@@ -16,7 +17,8 @@ from imagelock.net import http
 
 
 def resolve(ctx: UpdateContext) -> DnfLayer:
-    intent: DnfIntent = ctx.intent.sections["dnf"]
+    chosen = choose(ctx, ctx.intent.sections["dnf"])
+    intent: DnfIntent = chosen.intent
     workdir = ctx.workdir or http.cache_dir() / "keyrings"
     Path(workdir).mkdir(parents=True, exist_ok=True)
     repos = [load_repo(ctx, intent, repo, Path(workdir)) for repo in intent.repos]
@@ -31,4 +33,6 @@ def resolve(ctx: UpdateContext) -> DnfLayer:
         packages=sorted(closure.packages, key=lambda p: (p.name, p.arch)),
         install_weak_deps=intent.install_weak_deps,
         base_manifest_sha256=sha256_file(intent.base_manifest) if intent.base_manifest else None,
+        release_list=chosen.release_list,
+        release_list_sha256=chosen.release_list_sha256,
     )
