@@ -81,7 +81,7 @@ def parse(table: Any, path: Path, name: str) -> OutputIntent:
     if "@" in url.split("/", 3)[2]:
         raise InputError(path, f"{where}.base.url", "credentials do not belong in an intent: the lock would hold them")
     sha256 = base.get("sha256")
-    if not is_sha256(sha256):
+    if not isinstance(sha256, str) or not is_sha256(sha256):
         raise InputError(path, f"{where}.base.sha256", "expected 64 lower-case hex digits (the cloud image's sha256)")
     return OutputIntent(
         kind=kind,
