@@ -99,6 +99,8 @@ def loads(text: str, path: str | Path, sections: SectionParsers, shapes: Mapping
     shapes = shapes or {name: Shape() for name in sections}
     for variant in plan(raw, path, shapes):
         intent.variants[variant.name] = _variant(variant, path, sections, shapes)
+    if intent.output is not None and intent.variants:  # one disk image per intent, for now
+        raise InputError(path, "output", "not yet with [variants]: one disk image is built per intent")
     return intent
 
 

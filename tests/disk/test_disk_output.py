@@ -181,3 +181,11 @@ def test_generate_refuses_a_lock_not_made_from_the_output_beside_it(tmp_path: Pa
     assert run.code == 2
     assert run.err.startswith(f"lock: error: {path.with_suffix('.lock')}: intent-sha256: not made from {path}")
     assert not (tmp_path / "gen").exists()
+
+
+def test_output_with_variants_is_refused_until_each_variant_can_have_its_disk(tmp_path: Path, lock_cli) -> None:
+    path = intent(tmp_path, "https://cloud-images.example/noble.img", SHA)
+    path.write_text(path.read_text() + "[variants.cpu]\n")
+    run = lock_cli("update", str(path))
+    assert run.code == 2 and run.err.startswith(f"lock: error: {path}: output: not yet with [variants]")
+    assert not path.with_suffix(".lock").exists()
