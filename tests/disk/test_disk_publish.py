@@ -94,6 +94,22 @@ def test_publish_pushes_an_oci_artifact_that_skopeo_reads_back_and_records_its_d
     assert json.loads(again.out)["digest"] == record["digest"]
 
 
+def test_oras_pulls_the_artifact_under_its_title_with_the_same_bytes(
+    tmp_path: Path, reg: Registry, built: tuple[Path, Path], lock_cli
+) -> None:
+    """ORAS (its Python SDK, `oras` on PyPI; Debian packages no ORAS CLI) as the second oracle."""
+    oras_client = pytest.importorskip("oras.client")
+    lock, raw = built
+    run = lock_cli("publish", str(lock), str(raw), "--to", f"{reg.host}/slice-images/oras:1", "--json")
+    assert run.code == 0, run.err
+    record = json.loads(run.out)
+    client = oras_client.OrasClient(insecure=True)
+    pulled = client.pull(target=f"{reg.host}/slice-images/oras@{record['digest']}", outdir=str(tmp_path / "oras"))
+    assert [Path(p).name for p in pulled] == ["slice.raw"]
+    assert hashlib.sha256(Path(pulled[0]).read_bytes()).hexdigest() == record["sha256"]
+    assert client.get_manifest(f"{reg.host}/slice-images/oras:1")["artifactType"] == artifact.ARTIFACT_TYPE
+
+
 def test_drift_cache_verified_then_changed_then_missing(
     tmp_path: Path, reg: Registry, built: tuple[Path, Path], lock_cli
 ) -> None:
