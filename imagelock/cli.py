@@ -223,6 +223,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_drift(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise InputError(None, "--timeout", f"expected a positive number of seconds, found {args.timeout:g}")
+    if args.cache is not None or args.release is not None:
+        return _drift_cache(args)
+    if args.lock is None:
+        raise InputError(None, "lock drift", "name the lock (or --cache PATH --release RECORD for a disk image)")
     req = DriftRequest(
         lock=args.lock,
         local=args.local,
@@ -246,6 +250,47 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if not args.output:
         print(text)
     return code
+
+
+def _drift_cache(args: argparse.Namespace) -> int:
+    """`--cache PATH`: a host's cached disk image against its release record (imagelock.disk.cache)."""
+    from imagelock.disk import cache, publish, record
+
+    if args.cache is None:
+        raise InputError(None, "--release", "goes with --cache PATH (the cached disk image to verify)")
+    others = [
+        flag
+        for flag, value in (("--root", args.root), ("--facts", args.facts), ("--ssm", args.ssm), ("--ray", args.ray))
+        if value
+    ]
+    if others:
+        raise InputError(None, "--cache", f"verifies one file, here or over --ssh; not with {others[0]}")
+    if args.release is None and args.lock is None:
+        raise InputError(None, "--cache", "name the release record with --release RECORD (or the lock beside it)")
+    release = record.read(args.release or publish.record_path(args.lock))
+    if args.ssh:
+        state = cache.verify_ssh(args.ssh, args.cache, release, args.timeout)
+    else:
+        state = cache.verify(args.cache, release)
+    text = json.dumps(state.to_json(), indent=2, sort_keys=True) if args.format == "json" else state.line()
+    if args.output:
+        write_atomic(args.output, text + "\n")
+    else:
+        print(text)
+    return state.exit_code
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from imagelock.disk.publish import publish, record_path
+
+    release = publish(args.lock, args.file, args.to)
+    _emit(
+        args,
+        f"published {release.file} ({release.size} bytes, sha256 {release.sha256[:12]}) as {release.reference}@"
+        f"{release.digest}; wrote {record_path(args.lock)}",
+        release.to_json(),
+    )
+    return EXIT_OK
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -441,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("drift", help="compare a machine or a fleet with the lock (0 same, 1 drift, 2 not audited)")
-    p.add_argument("lock")
+    p.add_argument("lock", nargs="?", help="the lock (with --cache: optional, its release record is LOCK.release.json)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--local", action="store_true", help="this machine (the default)")
     where.add_argument("--root", metavar="DIR", help="a root filesystem")
@@ -474,7 +519,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrency", default="50", help="SSM MaxConcurrency (count or percent)")
     p.add_argument("--max-errors", default="100%", help="SSM MaxErrors (count or percent; default 100%%)")
     p.add_argument("--region", help="AWS region (default: the boto3 configuration)")
+    p.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="a node-local disk image: verified, missing or changed against the release record (docs/disk-images.md)",
+    )
+    p.add_argument("--release", metavar="RECORD", help="with --cache: the release record `lock publish` wrote")
     p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser("publish", help="push a disk image as an OCI artifact; write LOCK.release.json")
+    p.add_argument("lock", help="the lock the disk image was built from")
+    p.add_argument("file", help="the .raw or .qcow2 file disk-image.sh wrote")
+    p.add_argument("--to", required=True, metavar="REF", help="registry/repository:tag (plain HTTP only on loopback)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser(
         "mirror", help="copy every locked artifact, keyed by sha256, to S3, an HTTP(S) prefix or a directory"

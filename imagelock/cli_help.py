@@ -62,6 +62,12 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
         ("lock mirror locks/seed.lock --to s3://my-bucket/imagelock",),
         "some artifact could not be copied",
     ),
+    "publish": (
+        "Push a disk image `lock generate`'s disk-image.sh built as an OCI artifact (one layer, the lock's digest "
+        "and version in its annotations), then write LOCK.release.json with the manifest digest.",
+        ("lock publish locks/slice.lock build/slice/image.raw --to registry.example.com/images/slice:1.0.0",),
+        None,
+    ),
     "diff": (
         "What changed between two locks, layer by layer: added, removed, moved versions and hashes.",
         ("lock diff old.lock locks/seed.lock --format markdown",),

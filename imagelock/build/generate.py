@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import ansible, bootstrap, manifests, packer, ray, sbom
+from imagelock.build import ansible, bootstrap, disk_image, manifests, packer, ray, sbom
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock import codec
 from imagelock.lock.model import Lock
 
-EXECUTABLE = {"bootstrap.sh"}
+EXECUTABLE = {"bootstrap.sh", disk_image.SCRIPT}
 
 
 @dataclass
@@ -43,7 +43,8 @@ def render(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, str]:
     `lock.toml`, which its bootstrap.sh checks against and drift reads), and the whole lock is
     kept beside them as `lock.toml` (docs/variants.md says why one template per variant)."""
     if not lock.variants:
-        return _render_one(lock, lock_text, lock_path)
+        # a lock whose intent has [output] also gets disk-image.sh, the pipeline to its disk image
+        return dict(sorted({**_render_one(lock, lock_text, lock_path), **disk_image.files(lock, lock_path)}.items()))
     files = {"lock.toml": lock_text}
     for name, view in domains.images(lock):
         text = codec.dumps(view)

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError
-from imagelock.intent import ansible
+from imagelock.intent import ansible, output
 from imagelock.intent.ansible import AnsibleIntent
 from imagelock.intent.fields import check_keys, parse_cutoff
+from imagelock.intent.output import OutputIntent
 from imagelock.intent.python import PythonIntent
 from imagelock.intent.variants import Shape, VariantPlan, plan
 from imagelock.lock.tables import digest_table
@@ -40,6 +41,8 @@ class Intent:
     sections: dict[str, Any] = field(default_factory=dict)
     # `[ansible]`: which role variable takes which locked value (no lock layer of its own: imagelock.build.ansible).
     ansible: AnsibleIntent | None = None
+    # `[output]`: the disk image file the build leaves (no lock layer of its own: imagelock.build.disk_image).
+    output: OutputIntent | None = None
     # `[variants.<name>]` (imagelock.intent.variants), by name; {} for an intent of one image.
     variants: dict[str, Variant] = field(default_factory=dict)
 
@@ -82,7 +85,7 @@ def _jsonable(value: Any) -> Any:
 
 
 TOP_LEVEL = ("name", "universe", "variants")
-GENERATORS = ("ansible",)  # sections no domain reads: how `lock generate` writes the lock for a tool
+GENERATORS = ("ansible", "output")  # sections no domain reads: how `lock generate` writes the lock for a tool
 
 
 def loads(text: str, path: str | Path, sections: SectionParsers, shapes: Mapping[str, Shape] | None = None) -> Intent:
@@ -96,6 +99,8 @@ def loads(text: str, path: str | Path, sections: SectionParsers, shapes: Mapping
     shapes = shapes or {name: Shape() for name in sections}
     for variant in plan(raw, path, shapes):
         intent.variants[variant.name] = _variant(variant, path, sections, shapes)
+    if intent.output is not None and intent.variants:  # one disk image per intent, for now
+        raise InputError(path, "output", "not yet with [variants]: one disk image is built per intent")
     return intent
 
 
@@ -131,6 +136,7 @@ def _parsed(raw: dict[str, Any], path: Path, sections: SectionParsers) -> Intent
     parsed = {section: value for section, value in parsed.items() if value is not None}  # nothing to lock
     shared = {key: value for key, value in raw.items() if key != "variants"}
     mapping = ansible.parse(raw["ansible"], path) if "ansible" in raw else None
+    disk = output.parse(raw["output"], path, name) if "output" in raw else None
     return Intent(
         path=path,
         name=name,
@@ -139,6 +145,7 @@ def _parsed(raw: dict[str, Any], path: Path, sections: SectionParsers) -> Intent
         raw=shared,
         sections=parsed,
         ansible=mapping,
+        output=disk,
     )
 
 

@@ -1,0 +1,94 @@
+"""The `[output]` intent section: the image is a disk image file, not (only) a machine image.
+
+    [output]
+    kind = "raw"                       # or "qcow2": the file the pipeline leaves
+    file = "ubuntu-24.04-h200-cuda.raw" # its name (default: <intent name>.<kind>)
+    size = "40G"                       # optional: grow the disk before customising it (qemu-img resize)
+    customize = "nbd"                  # qemu-nbd + chroot (default), or "guestfs" (virt-customize)
+    root-partition = 1                 # the partition the chroot mounts (Ubuntu cloud images: 1)
+
+    [output.base]                      # the cloud image it starts from, verified before use
+    url = "https://cloud-images.ubuntu.com/noble/20250101/noble-server-cloudimg-amd64.img"
+    sha256 = "…"
+
+Like `[ansible]`, no domain locks it: `lock generate` reads it beside the lock and writes disk-image.sh
+(imagelock.build.disk_image). It is part of the intent's hash, so changing it makes the lock stale.
+docs/disk-images.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagelock.errors import InputError
+from imagelock.hashing import is_sha256
+from imagelock.intent.fields import check_keys
+
+KEYS = ("kind", "file", "size", "customize", "root-partition", "base")
+BASE_KEYS = ("url", "sha256")
+KINDS = ("raw", "qcow2")
+METHODS = ("nbd", "guestfs")
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
+_SIZE = re.compile(r"^[1-9][0-9]{0,5}[KMGT]$")
+_URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f'\"\\`$]+$")
+
+
+@dataclass(frozen=True)
+class OutputIntent:
+    kind: str
+    file: str
+    base_url: str
+    base_sha256: str
+    customize: str = "nbd"
+    size: str | None = None
+    root_partition: int = 1
+
+    @property
+    def base_name(self) -> str:
+        return self.base_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def parse(table: Any, path: Path, name: str) -> OutputIntent:
+    """The typed section; `name` is the intent's name, the default file name's stem."""
+    where = "output"
+    check_keys(table, KEYS, path, where)
+    kind = table.get("kind")
+    if kind not in KINDS:
+        raise InputError(path, f"{where}.kind", f"expected one of: {', '.join(KINDS)}; found {kind!r}")
+    file = table.get("file", f"{name}.{kind}")
+    if not isinstance(file, str) or not _FILE.match(file) or file in (".", ".."):
+        raise InputError(path, f"{where}.file", f"expected a plain file name (no '/'), found {file!r}")
+    if not file.endswith(f".{kind}"):
+        raise InputError(path, f"{where}.file", f"expected a name ending in .{kind} for kind {kind!r}, found {file!r}")
+    size = table.get("size")
+    if size is not None and (not isinstance(size, str) or not _SIZE.match(size)):
+        raise InputError(path, f"{where}.size", f'expected a size such as "40G" (K, M, G or T), found {size!r}')
+    customize = table.get("customize", "nbd")
+    if customize not in METHODS:
+        raise InputError(path, f"{where}.customize", f"expected one of: {', '.join(METHODS)}; found {customize!r}")
+    partition = table.get("root-partition", 1)
+    if isinstance(partition, bool) or not isinstance(partition, int) or not 1 <= partition <= 128:
+        raise InputError(path, f"{where}.root-partition", f"expected a partition number 1..128, found {partition!r}")
+    if "base" not in table:
+        raise InputError(path, f"{where}.base", "missing: expected [output.base] with the cloud image's url and sha256")
+    base = check_keys(table["base"], BASE_KEYS, path, f"{where}.base")
+    url = base.get("url")
+    if not isinstance(url, str) or not _URL.match(url):
+        raise InputError(path, f"{where}.base.url", f"expected an http(s) URL, found {url!r}")
+    if "@" in url.split("/", 3)[2]:
+        raise InputError(path, f"{where}.base.url", "credentials do not belong in an intent: the lock would hold them")
+    sha256 = base.get("sha256")
+    if not isinstance(sha256, str) or not is_sha256(sha256):
+        raise InputError(path, f"{where}.base.sha256", "expected 64 lower-case hex digits (the cloud image's sha256)")
+    return OutputIntent(
+        kind=kind,
+        file=file,
+        base_url=url,
+        base_sha256=sha256,
+        customize=customize,
+        size=size,
+        root_partition=partition,
+    )
