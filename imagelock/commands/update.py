@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from imagelock import domains, writes
 from imagelock import rules as compat
 from imagelock.build import ansible
@@ -128,6 +130,7 @@ def update(
                     flag,
                     f"unknown domain {name!r}{did_you_mean(name, known)}; expected one of: {', '.join(known)}",
                 )
+    _check_upgrade_packages(intent, previous, upgrade_packages or [])
     moving = upgrade or bool(upgrade_packages)
     universe = _cutoff(intent, previous, moving=moving, asked=cutoff)
     targets = compat.targets.from_intent(intent)
@@ -192,6 +195,30 @@ def update(
     if refused:
         raise _combined(intent, lock, targets, refused)
     return _write(lock, previous, intent, targets, path, started, dry_run, measured, learn)
+
+
+def _check_upgrade_packages(intent: Intent, previous: Lock | None, names: list[str]) -> None:
+    """Every `--upgrade-package` names a package the lock or the intent holds: a typo would move nothing
+    and pass as done. Without a previous Python layer there is nothing to keep, so any name is accepted."""
+    if not names:
+        return
+    layers = [previous.python] if previous is not None and previous.python is not None else []
+    if previous is not None:
+        layers += [v.layers["python"] for v in previous.variants.values() if v.layers.get("python") is not None]
+    if not layers:
+        return
+    known = {canonicalize_name(p.name) for layer in layers for p in layer.all_packages}
+    if intent.python is not None:
+        for env in intent.python.envs or [intent.python]:
+            known |= {canonicalize_name(r.name) for r in env.requirements + env.bootstrap}
+    for name in names:
+        if canonicalize_name(name) not in known:
+            raise InputError(
+                None,
+                "--upgrade-package",
+                f"no package {name!r} in the lock{did_you_mean(canonicalize_name(name), known)}; "
+                f"its packages: {', '.join(sorted(known))}; nothing was written",
+            )
 
 
 def _resolve_variants(lock: Lock, shared: UpdateContext, only: list[str], refused: list[AnswerIsNo]) -> None:

@@ -90,3 +90,25 @@ def test_index_credentials_never_reach_the_lock_or_the_output(tmp_path: Path, ca
     lock_text = (tmp_path / "small.lock").read_text()
     assert "s3cr3t" not in lock_text and "s3cr3t" not in out and "s3cr3t" not in err
     assert "alpha-1.0-py3-none-any.whl" in lock_text
+
+
+def test_upgrade_package_naming_no_locked_package_is_refused(tmp_path: Path, lock_cli) -> None:
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [Dist("alpha", "1.0", "2024-01-01T00:00:00Z"), Dist("beta", "1.0", "2024-01-01T00:00:00Z", ["gamma"])]
+        + [Dist("gamma", "1.0", "2024-01-01T00:00:00Z")],
+    )
+    intent = tmp_path / "small.toml"
+    lock = tmp_path / "small.lock"
+    intent.write_text(INTENT.format(cutoff="2024-06-01T00:00:00Z"))
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+    before = lock.read_bytes()
+    run = lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade-package", "gama")
+    assert run.code == 2
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert "--upgrade-package: no package 'gama' in the lock (did you mean 'gamma'?)" in lines[0]
+    assert "its packages: alpha, beta, gamma; nothing was written" in lines[0]
+    assert lock.read_bytes() == before
+    # a transitive package of the lock is a valid name
+    assert lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade-package", "Gamma").code == 0
