@@ -162,3 +162,56 @@ def test_a_uv_closure_is_the_resolution_without_its_files(tmp_path: Path) -> Non
     )
     assert all(not p.wheels for p in closure.values())
     assert all(len(p.wheels) == 1 for p in full.values())
+
+
+def test_uv_resolves_for_an_absent_interpreter_without_trying_to_download_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import subprocess
+    import time
+
+    from imagelock.engines.python import uv
+
+    absent = "3.14"
+    if shutil.which(f"python{absent}"):
+        pytest.skip(f"python{absent} is installed here")
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    real_run = subprocess.run
+
+    def recording_run(args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((list(args), dict(kwargs["env"])))
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(uv.subprocess, "run", recording_run)
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "automatic")  # the user's setting does not reach uv
+    snapshot = build_snapshot(tmp_path / "snap", DISTS)
+    engine = UvEngine(tmp_path / "uv-cache")
+    with ReplayServer(Snapshot.open(snapshot), port=0) as server:
+        index = server.local_index(None)
+        assert index is not None
+        installed_answer = _answer(engine, index, tmp_path / "installed")
+        assert calls
+        for args, _env in calls:
+            assert "--no-python-downloads" in args
+            assert args[args.index("--python-version") + 1] == "3.11"  # _answer's request
+        # the same request for a target whose interpreter is absent
+        calls.clear()
+        request = EngineRequest(
+            requirements=["alpha", "beta"],
+            python_version=absent,
+            platform="x86_64-manylinux_2_35",
+            cutoff="2025-01-01T00:00:00Z",
+            default_index=index,
+        )
+        started = time.monotonic()
+        resolved = engine.resolve(request, tmp_path / "target")
+        elapsed = time.monotonic() - started
+    assert calls
+    for args, env in calls:
+        assert "--no-python-downloads" in args
+        assert args[args.index("--python-version") + 1] == absent
+        assert env["UV_PYTHON_DOWNLOADS"] == "never"
+    assert elapsed < 8, f"{elapsed:.1f} s: uv waited on something (a Python download?)"
+    answer = {n: (p.version, p.dependents, [(w.filename, w.sha256) for w in p.wheels]) for n, p in resolved.items()}
+    assert answer == installed_answer  # pure wheels: the same lock as for an installed interpreter

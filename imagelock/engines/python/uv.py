@@ -1,7 +1,8 @@
 """Python resolution with uv, run as a subprocess.
 
 uv resolves for the *target* (`--python-version`, `--python-platform`), never the
-host; `--exclude-newer` pins the universe in time; every package pinned to an
+host, and needs no interpreter of the target's version: it never downloads one
+(`--no-python-downloads`); `--exclude-newer` pins the universe in time; every package pinned to an
 index is declared through `[tool.uv.sources]` with that index marked
 `explicit`, so uv takes it from there and from nowhere else (no index mixing:
 the dependency-confusion attack needs a second index to win, and there is none).
@@ -67,6 +68,9 @@ def _environment(cache_dir: Path) -> dict[str, str]:
     env["UV_NO_CONFIG"] = "1"
     env["UV_NO_PROGRESS"] = "1"
     env["NO_COLOR"] = "1"
+    # The target's interpreter is often not on this machine: uv resolves for `--python-version` without it,
+    # and must not spend ~10 s per call trying to download one (the flag says it too, for older uvs' env).
+    env["UV_PYTHON_DOWNLOADS"] = "never"
     return env
 
 
@@ -110,6 +114,7 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         "--no-progress",
         "--index-strategy",
         "first-index",
+        "--no-python-downloads",
     ]
     if request.default_index:
         args += ["--default-index", request.default_index]
