@@ -132,6 +132,7 @@ def update(
                 )
     _check_upgrade_packages(intent, previous, upgrade_packages or [])
     moving = upgrade or bool(upgrade_packages)
+    _check_engine_cutoff(intent, engine, cutoff)
     universe = _cutoff(intent, previous, moving=moving, asked=cutoff)
     targets = compat.targets.from_intent(intent)
     compat.check_targets(targets)  # a mistyped instance type fails before minutes of resolution
@@ -195,6 +196,18 @@ def update(
     if refused:
         raise _combined(intent, lock, targets, refused)
     return _write(lock, previous, intent, targets, path, started, dry_run, measured, learn)
+
+
+def _check_engine_cutoff(intent: Intent, engine: str, asked: str | None) -> None:
+    """pip has no upload-time filter: a pip-tools lock would record a cutoff its versions do not honour."""
+    if engine != "pip-tools" or intent.python is None or not (intent.cutoff or asked is not None):
+        return
+    raise InputError(
+        None if asked is not None else intent.path,
+        "--cutoff" if asked is not None else "universe.cutoff",
+        "the pip-tools engine cannot honour an upload-time cutoff (pip has no such filter) and would lock "
+        "versions as of now; drop the cutoff or use the default engine, uv; nothing was written",
+    )
 
 
 def _check_upgrade_packages(intent: Intent, previous: Lock | None, names: list[str]) -> None:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from imagelock.domains.contract import Domain
 from imagelock.domains.python import findings, sbom
 from imagelock.intent import python as intent
+from imagelock.intent.document import Intent
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
-from imagelock.lock.model import PythonLayer
+from imagelock.lock.model import Lock, PythonLayer
 
 
 def artifacts(layer: PythonLayer) -> Iterator[Artifact]:
@@ -42,6 +43,16 @@ def items(layer: PythonLayer) -> Iterator[Item]:
             yield Item(f"{prefix}{p.name}", p.version, p.wheel.sha256, p.wheel.size, p.requested)
 
 
+def problems(lock: Lock, wanted: Intent) -> list[str]:
+    """A pip-tools lock under the intent's cutoff: pip ignored it, so the lock does not say what it claims."""
+    if lock.python is None or lock.python.engine != "pip-tools" or lock.universe.source != "intent":
+        return []
+    return [
+        f"python: locked by the pip-tools engine, which ignores universe.cutoff ({lock.universe.cutoff}): "
+        "its versions are as of the update, not the cutoff; re-lock with the default engine, uv (`lock update`)"
+    ]
+
+
 def summary(layer: PythonLayer) -> str:
     if not layer.envs:
         return f"{len(layer.packages)} python packages"
@@ -59,6 +70,7 @@ DOMAIN = Domain(
     artifacts=artifacts,
     components=sbom.components,
     findings=findings.findings,
+    problems=problems,
     image_order=4,
     runs_apart=True,
 )
