@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -75,9 +76,14 @@ class _Probe:
         return {name: p.version for name, p in resolved.items()}
 
 
-_REQ = r"[A-Za-z0-9._\-\[\]]+(?:[<>=!~]=?[^\s,]+(?:,\s?[<>=!~]=?[^\s,]+)*)?"
+# uv writes a requirement that holds under a marker only with the marker in braces after the name
+# (`numpy{python_full_version >= '3.12'}>=1.26.0`): the braces are read, so the bound after them is kept.
+_REQ = r"[A-Za-z0-9._\-\[\]]+(?:\{[^}]*\})?(?:[<>=!~]=?[^\s,]+(?:,\s?[<>=!~]=?[^\s,]+)*)?"
+_MARKER = re.compile(r"\{[^}]*\}")
 _DEPENDS = re.compile(rf"(?:all versions of )?(?P<src>{_REQ}) depends? on (?P<dst>{_REQ})")
 _NAME = re.compile(r"^[A-Za-z0-9._-]+")
+_BARE = re.compile(r"[A-Za-z0-9._-]+")
+BOUND_VERSIONS = 4  # the newest versions of a package whose metadata is read for a bound uv left out
 
 
 def _name(requirement: str) -> str:
@@ -89,7 +95,7 @@ def _edges(message: str) -> list[tuple[str, str]]:
     """The 'X depends on Y' facts uv proved, in order, without the synthetic root project."""
     edges = []
     for match in _DEPENDS.finditer(message):
-        src, dst = match["src"].rstrip(".,"), match["dst"].rstrip(".,")
+        src, dst = (_MARKER.sub("", match[side]).rstrip(".,") for side in ("src", "dst"))
         if _name(src) != ROOT_PROJECT and (src, dst) not in edges:
             edges.append((src, dst))
     return edges
@@ -124,9 +130,17 @@ def _render(path: list[tuple[str, str]]) -> str:
     return text
 
 
-def chain_of(message: str, members: list[str]) -> list[str]:
-    """Why the members clash, as requirement chains ending at what was asked."""
+Bound = Callable[[str, str], "str | None"]
+
+
+def chain_of(message: str, members: list[str], bound: Bound | None = None) -> list[str]:
+    """Why the members clash, as requirement chains ending at what was asked.
+
+    uv writes `pandas>=2 depends on numpy` when the bound covers every version it saw; `bound(src, name)`
+    gives back the bound the metadata of `src` puts on `name` (`numpy>=1.20.3`), or None."""
     edges = _edges(message)
+    if bound is not None:
+        edges = [(src, (bound(src, dst) or dst) if _BARE.fullmatch(dst) else dst) for src, dst in edges]
     names = [_name(m) for m in members]
     if len(members) == 1:
         return [_render([e]) for e in edges[:3]]
@@ -167,6 +181,58 @@ def _fix(probe: _Probe, relaxed: Requirement, other: str) -> str | None:
         if isinstance(attempt, dict):
             return f"{name} {attempt[canonicalize_name(name)]} works with {other}"
     return None
+
+
+def bounds(request: EngineRequest, pinned: dict[str, str]) -> Bound:
+    """`bound(src, name)`: the bound the metadata of the versions of `src` (before the cutoff, on its index)
+    put on `name` for the target, as `name>=1.20.3`; None when it cannot be read or there is none.
+    `pinned`: project -> the name of the index the intent assigns it."""
+    urls = {index.name: index.url for index in request.indexes}
+    default_url = request.default_index or default_index_url()
+    arch = request.platform.partition("-")[0]
+    environment = {
+        "python_version": request.python_version,
+        "python_full_version": f"{request.python_version}.0",
+        "platform_machine": arch,
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    cache: dict[tuple[str, str], str | None] = {}
+
+    def bound(src: str, name: str) -> str | None:
+        if (src, name) not in cache:
+            try:
+                cache[(src, name)] = _bound(src, name)
+            except (UpstreamError, ValueError):
+                cache[(src, name)] = None  # a courtesy: uv's words stand
+        return cache[(src, name)]
+
+    def _bound(src: str, name: str) -> str | None:
+        requirement = Requirement(src)
+        project = canonicalize_name(requirement.name)
+        url = urls.get(pinned.get(project, "pypi"), default_url)
+        versions = simple_index.project_versions(url, project, request.cutoff) if url else None
+        chosen = sorted(v for v in versions or {} if requirement.specifier.contains(v, prereleases=True))
+        specs: dict[str, list[Version]] = {}
+        for version in chosen[-BOUND_VERSIONS:]:
+            for line in simple_index.requires_dist(url or "", project, version) or []:
+                dep = Requirement(line)
+                if canonicalize_name(dep.name) != canonicalize_name(name) or not str(dep.specifier):
+                    continue
+                if dep.marker is None or dep.marker.evaluate(environment):
+                    specs.setdefault(str(dep.specifier), []).append(version)
+        if len(specs) == 1:
+            return f"{name}{next(iter(specs))}"
+        return (
+            " or ".join(f"{name}{spec} ({project} {', '.join(map(str, found))})" for spec, found in specs.items())
+            or None
+        )
+
+    return bound
 
 
 def _check_exists(
@@ -220,6 +286,7 @@ def explain(
     except UpstreamError:
         pass  # the existence check is a courtesy; uv's own report below still stands
     probe = _Probe(request, engine, workdir / "conflicts")
+    bound = bounds(request, intent.index_of())
     texts = [str(r) for r in requirements]
     conflicts: list[Conflict] = []
     alone_bad: set[str] = set()
@@ -227,11 +294,11 @@ def explain(
         for text, result in zip(texts, pool.map(lambda t: probe.run([t]), texts)):
             if isinstance(result, str):
                 alone_bad.add(text)
-                conflicts.append(Conflict(members=[text], chain=chain_of(result, [text]), message=result))
+                conflicts.append(Conflict(members=[text], chain=chain_of(result, [text], bound), message=result))
         pairs = [(a, b) for a, b in itertools.combinations(texts, 2) if a not in alone_bad and b not in alone_bad]
         for (a, b), result in zip(pairs, pool.map(lambda p: probe.run(list(p)), pairs)):
             if isinstance(result, str):
-                conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b]), message=result))
+                conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b], bound), message=result))
         pair_conflicts = [c for c in conflicts if len(c.members) == 2]
         jobs = [(c, Requirement(m), other) for c in pair_conflicts for m, other in (c.members, c.members[::-1])]
         for (conflict, _relaxed, _other), fix in zip(jobs, pool.map(lambda j: _fix(probe, j[1], j[2]), jobs)):

@@ -104,3 +104,19 @@ def nearest(versions: list[Version], wanted: Version, count: int = 3) -> list[Ve
     above = [v for v in ordered if v > wanted][: (count + 1) // 2]
     below = [v for v in ordered if v < wanted][-(count - len(above)) :] if count > len(above) else []
     return sorted(set(above + below), reverse=True)
+
+
+def requires_dist(index_url: str, project: str, version: Version) -> list[str] | None:
+    """The `Requires-Dist` lines of one version's core metadata, read from the index (PEP 658: the file's URL
+    with `.metadata`; a wheel's METADATA is the same for each of its wheels); None when no wheel's is served."""
+    for item in project_files(index_url, project) or []:
+        if not item.filename.endswith(".whl") or version_of(item.filename) != version:
+            continue
+        try:
+            response = http.get(f"{item.url}.metadata", what="metadata")
+        except UpstreamError:
+            continue
+        text = response.content.decode("utf-8", errors="replace")
+        head = text.split("\n\n", 1)[0]  # the headers; a long description may follow
+        return [line.split(":", 1)[1].strip() for line in head.splitlines() if line.startswith("Requires-Dist:")]
+    return None
