@@ -76,3 +76,22 @@ def test_a_bound_uv_leaves_out_is_read_from_the_metadata(tmp_path: Path) -> None
         # versions whose metadata disagree each say theirs; a package the index lacks leaves uv's words
         assert bound("pandas>=1", "numpy") == "numpy>=1.18 (pandas 1.5.0) or numpy>=1.20.3 (pandas 2.0.0)"
         assert bound("nosuch>=1", "numpy") is None
+
+
+def test_messages_name_the_intent_not_the_synthetic_project(tmp_path: Path, lock_cli) -> None:
+    from imagelock.engines.python.uv import ROOT_PROJECT
+
+    snapshot = build_snapshot(tmp_path / "snap", DISTS)
+    intent = tmp_path / "c.toml"
+    for section, key in (
+        ('[python]\nrequirements = ["pandas>=3"]\nbootstrap = []\n', "[python]"),
+        ('[python]\nbootstrap = []\n[python.envs.train]\nrequirements = ["pandas>=3"]\n', "[python.envs.train]"),
+    ):
+        intent.write_text(f'name = "c"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n{section}')
+        before = tree_digest(tmp_path)
+        run = lock_cli("update", str(intent), "--replay", str(snapshot))
+        text = run.out + run.err
+        assert run.code == 1, text
+        assert ROOT_PROJECT not in text and "pyproject.toml" not in text
+        assert f"{key} in {intent} asks for pandas>=3" in text
+        assert tree_digest(tmp_path) == before

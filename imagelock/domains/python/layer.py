@@ -104,6 +104,7 @@ def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[R
         upgrade=ctx.upgrade,
         upgrade_packages=ctx.upgrade_packages,
         constraints=[str(c) for c in intent.constraints],
+        label=f"[python.envs.{intent.name}] in {ctx.intent.path}" if intent.name else f"[python] in {ctx.intent.path}",
     )
 
 

@@ -43,6 +43,9 @@ class EngineRequest:
     upgrade_packages: list[str] = field(default_factory=list)
     lowest_direct: bool = False
     constraints: list[str] = field(default_factory=list)  # PEP 508 pins that bound versions, install nothing
+    # What the user wrote that these requirements come from, for messages (`[python] in locks/seed.toml`):
+    # an engine's own name for the request (uv's synthetic project) never reaches the user.
+    label: str = "the intent"
 
 
 @dataclass

@@ -166,7 +166,7 @@ class PipToolsEngine:
         except subprocess.TimeoutExpired:
             raise UpstreamError(f"pip-compile did not finish within {PIP_TIMEOUT} s") from None
         if result.returncode != 0:
-            message = clean_report(result.stderr)
+            message = clean_report(result.stderr.replace(str(source), request.label))  # not our temporary file
             if "ResolutionImpossible" in message or "conflict" in message.lower():
                 raise ResolutionFailed(message)
             raise UpstreamError(f"pip-compile: {message.splitlines()[-1] if message else result.returncode}")

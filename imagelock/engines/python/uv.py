@@ -144,9 +144,18 @@ _AUTH = re.compile(
 )
 
 
-def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest) -> ImagelockError:
+_ROOT = re.compile(rf"{re.escape(ROOT_PROJECT)}(?:==0)?(?P<depends> depends on)?")
+
+
+def _own_words(text: str, request: EngineRequest, workdir: Path) -> str:
+    """uv's text with the synthetic project and its file named as the user knows them: what the intent wrote."""
+    text = text.replace(str(workdir / "pyproject.toml"), request.label)
+    return _ROOT.sub(lambda m: f"{request.label} asks for" if m["depends"] else request.label, text)
+
+
+def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, workdir: Path) -> ImagelockError:
     """uv's failure as imagelock reports it: no solution (exit 1), or which index could not be read."""
-    text = result.stderr.strip()
+    text = _own_words(result.stderr.strip(), request, workdir)
     refused = _AUTH.search(text)
     if refused:
         return auth_failed(refused["url"], int(refused["code"] or refused["forbidden"]))
@@ -234,7 +243,7 @@ class UvEngine:
             args += ["--constraint", str(constraints)]
         result = _run(args, _environment(self.cache_dir))
         if result.returncode != 0:
-            raise _failure(result, request)
+            raise _failure(result, request, workdir)
         return parse_requirements(output.read_text(), root=ROOT_PROJECT)
 
     def _add_wheels(self, request: EngineRequest, packages: dict[str, ResolvedPackage], workdir: Path) -> None:
@@ -246,7 +255,7 @@ class UvEngine:
         args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
         result = _run(args, _environment(self.cache_dir))
         if result.returncode != 0:
-            raise _failure(result, request)
+            raise _failure(result, request, workdir)
         for entry in tomllib.loads(lock_out.read_text()).get("packages", []):
             name = canonicalize_name(entry["name"])
             if name in packages:
