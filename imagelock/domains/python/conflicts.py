@@ -35,6 +35,7 @@ class Conflict:
     members: list[str]
     chain: list[str]
     fixes: list[str] = field(default_factory=list)
+    pins: list[tuple[str, str]] = field(default_factory=list)  # each fix as (the requirement it replaces, pin)
     message: str = ""
 
     def lines(self) -> list[str]:
@@ -166,21 +167,55 @@ def _pinned_version(requirement: Requirement) -> Version | None:
     return None
 
 
-def _fix(probe: _Probe, relaxed: Requirement, other: str) -> str | None:
-    """The nearest version of `relaxed` that resolves together with `other`."""
+def _fix(probe: _Probe, relaxed: Requirement, other: str) -> tuple[str, str] | None:
+    """The nearest version of `relaxed` that resolves together with `other`: the fix, and its pin."""
     version = _pinned_version(relaxed)
     name = relaxed.name
     if version is None:
         attempt = probe.run([name, other])
         if isinstance(attempt, dict):
-            return f"drop the constraint {relaxed}: {name} {attempt[canonicalize_name(name)]} works with {other}"
+            found = attempt[canonicalize_name(name)]
+            return f"drop the constraint {relaxed}: {name} {found} works with {other}", f"{name}=={found}"
         return None
     public = version.public  # `>` and `<` take no local label (+cu124)
     for spec, lowest in ((f"{name}>{public}", True), (f"{name}<{public}", False)):
         attempt = probe.run([spec, other], lowest=lowest)
         if isinstance(attempt, dict):
-            return f"{name} {attempt[canonicalize_name(name)]} works with {other}"
+            found = attempt[canonicalize_name(name)]
+            return f"{name} {found} works with {other}", f"{name}=={found}"
     return None
+
+
+COMBINATIONS = 16  # choices of one fix per conflict tried before saying none works
+
+
+def _together(probe: _Probe, texts: list[str], conflicts: list[Conflict]) -> list[str]:
+    """Whether the fixes proposed for several conflicts can be applied together: the first fix of each is
+    tried with the whole intent, then other choices of one fix per conflict. Lines for the report, or none."""
+    if len(conflicts) < 2 or not all(c.pins for c in conflicts):
+        return []  # a conflict without a fix stays, whatever is applied
+    fixed = list(enumerate(conflicts, 1))
+
+    def works(choice: tuple[tuple[str, str], ...]) -> bool:
+        replaced: dict[str, str] = {}
+        for old, pin in choice:
+            if replaced.setdefault(old, pin) != pin:
+                return False  # one requirement, two different versions
+        return isinstance(probe.run([replaced.get(t, t) for t in texts]), dict)
+
+    def said(choice: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{pin} ({number}.)" for (number, _), (_, pin) in zip(fixed, choice))
+
+    choices = list(itertools.islice(itertools.product(*(c.pins for _, c in fixed)), COMBINATIONS))
+    if works(choices[0]):
+        return []
+    lines = [f"these fixes cannot all be applied together: {said(choices[0])}"]
+    other = next((choice for choice in choices[1:] if works(choice)), None)
+    if other is not None:
+        lines.append(f"  together, these work: {said(other)}")
+    else:
+        lines.append("  no choice of one fix per conflict works: apply one, then run `lock update` again")
+    return lines
 
 
 def bounds(request: EngineRequest, pinned: dict[str, str]) -> Bound:
@@ -300,17 +335,23 @@ def explain(
             if isinstance(result, str):
                 conflicts.append(Conflict(members=[a, b], chain=chain_of(result, [a, b], bound), message=result))
         pair_conflicts = [c for c in conflicts if len(c.members) == 2]
-        jobs = [(c, Requirement(m), other) for c in pair_conflicts for m, other in (c.members, c.members[::-1])]
-        for (conflict, _relaxed, _other), fix in zip(jobs, pool.map(lambda j: _fix(probe, j[1], j[2]), jobs)):
+        jobs = [(c, m, other) for c in pair_conflicts for m, other in (c.members, c.members[::-1])]
+        for (conflict, relaxed, _other), fix in zip(
+            jobs, pool.map(lambda j: _fix(probe, Requirement(j[1]), j[2]), jobs)
+        ):
             if fix:
-                conflict.fixes.append(fix)
+                conflict.fixes.append(fix[0])
+                conflict.pins.append((relaxed, fix[1]))
+        together = _together(probe, texts, conflicts)
     if not conflicts:
         conflicts.append(Conflict(members=texts, chain=[], message=failure.message))
+        together = []
     lines = []
     for number, conflict in enumerate(conflicts, 1):
         body = conflict.lines()
         lines.append(f"{number}. {body[0]}")
         lines += [f"   {line}" for line in body[1:]]
+    lines += together
     section = f"python env {intent.name!r}" if intent.name else "python"
     count = f"{len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''}"
     summary = f"{ctx.intent.path}: {section}: {count}; nothing was written"

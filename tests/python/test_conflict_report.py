@@ -1,6 +1,7 @@
-"""A conflict explanation keeps the version bound a package puts on its dependency: "pandas>=2 requires
-numpy>=1.20.3", never "pandas>=2 requires numpy", whether uv writes the bound, writes it after a marker in
-braces, or leaves it out (then it is read from the package's metadata on the index, PEP 658)."""
+"""What a conflict report says: the version bound a package puts on its dependency ("pandas>=2 requires
+numpy>=1.20.3", never "pandas>=2 requires numpy"), whether uv writes the bound, writes it after a marker in
+braces, or leaves it out (then it is read from the package's metadata on the index, PEP 658); the intent's
+own words instead of the synthetic project's; and fixes that cannot be applied together."""
 
 from __future__ import annotations
 
@@ -95,3 +96,54 @@ def test_messages_name_the_intent_not_the_synthetic_project(tmp_path: Path, lock
         assert ROOT_PROJECT not in text and "pyproject.toml" not in text
         assert f"{key} in {intent} asks for pandas>=3" in text
         assert tree_digest(tmp_path) == before
+
+
+def test_fixes_that_cannot_be_applied_together_are_flagged(tmp_path: Path, lock_cli) -> None:
+    """Two conflicts over bravo==1.0: the first fix of each moves bravo, to 2.0 and to 3.0. Both cannot be applied."""
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [
+            Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("alpha", "2.0", "2024-01-01T00:00:00Z", ["bravo>=2"]),
+            Dist("bravo", "1.0", "2024-01-01T00:00:00Z"),
+            Dist("bravo", "2.0", "2024-01-01T00:00:00Z"),
+            Dist("bravo", "3.0", "2024-01-01T00:00:00Z"),
+            Dist("charlie", "0.5", "2024-01-01T00:00:00Z"),
+            Dist("charlie", "1.0", "2024-01-01T00:00:00Z", ["bravo>=3"]),
+        ],
+    )
+    intent = tmp_path / "c.toml"
+    intent.write_text(
+        'name = "c"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n'
+        '[python]\nrequirements = ["bravo==1.0", "alpha==2.0", "charlie==1.0"]\nbootstrap = []\n'
+    )
+    before = tree_digest(tmp_path)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    text = run.out + run.err
+    assert run.code == 1, text
+    assert text.startswith(f"{intent}: python: 2 conflicts; nothing was written\n"), text
+    assert "fix: bravo 2.0 works with alpha==2.0" in text
+    assert "fix: bravo 3.0 works with charlie==1.0" in text
+    assert "these fixes cannot all be applied together: bravo==2.0 (1.), bravo==3.0 (2.)" in text
+    assert "  together, these work: bravo==2.0 (1.), charlie==0.5 (2.)" in text
+    assert tree_digest(tmp_path) == before
+
+
+def test_fixes_that_can_be_applied_together_say_nothing_more(tmp_path: Path, lock_cli) -> None:
+    extra = [
+        Dist("alpha", "1.0", "2024-01-01T00:00:00Z"),
+        Dist("alpha", "2.0", "2024-01-01T00:00:00Z", ["bravo>=2"]),
+        Dist("bravo", "1.0", "2024-01-01T00:00:00Z"),
+        Dist("bravo", "2.0", "2024-01-01T00:00:00Z"),
+    ]
+    snapshot = build_snapshot(tmp_path / "snap", DISTS + extra)
+    intent = tmp_path / "c.toml"
+    intent.write_text(
+        'name = "c"\n[universe]\ncutoff = "2025-01-01T00:00:00Z"\n[python]\n'
+        'requirements = ["pandas>=2", "numpy==1.19.0", "alpha==2.0", "bravo==1.0"]\nbootstrap = []\n'
+    )
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    text = run.out + run.err
+    assert run.code == 1
+    assert text.startswith(f"{intent}: python: 2 conflicts; nothing was written\n"), text
+    assert "cannot all be applied together" not in text
