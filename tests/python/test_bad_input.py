@@ -119,7 +119,7 @@ def test_mirror_is_not_an_intent_key(tmp_path: Path, lock_cli) -> None:
     line = _fails(lock_cli, tmp_path, intent, "--dry-run")
     assert line == (
         f"lock: error: {intent}: mirror: unknown key; expected one of: name, universe, variants, python, apt, "
-        "kernel, dnf, nvidia, models, files, containers, base, ansible"
+        "kernel, dnf, nvidia, models, files, containers, base, ansible, output"
     )
 
 
