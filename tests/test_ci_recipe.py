@@ -136,3 +136,49 @@ def test_refresh_recipe_moves_the_cutoff_and_writes_the_pr_body(installed: tuple
     assert body.startswith("## Lock refresh")
     assert f"| changed | `cutoff` | 2025-05-01T00:00:00Z | {moved.group(1)} |" in body
     assert "Version: 1.0.0 → **1.0.1**" in body
+
+
+def test_refresh_recipe_moves_an_unpinned_cutoff_with_the_flag(
+    installed: tuple[Path, str], tmp_path: Path, lock_cli
+) -> None:
+    """An intent that pins no cutoff: the recipe's other branch, `lock update --upgrade --cutoff DATE`."""
+    venv, package = installed
+    checkout = _checkout(tmp_path)
+    intent = checkout / "locks" / "gpu-worker.toml"
+    intent.write_text(re.sub(r'^cutoff = "[^"]*"\n', "", intent.read_text(), flags=re.M))
+    snapshot = str(ROOT / "snapshots" / "seed")
+    made = lock_cli("update", str(intent), "--cutoff", "2025-05-01T00:00:00Z", "--replay", snapshot)
+    assert made.code == 0, made.err
+    outputs = _run_steps(_workflows()[1], checkout, venv, package, tmp_path)
+    assert outputs == {"changed": "true"}
+    assert not re.search(r"^cutoff = ", intent.read_text(), flags=re.M)  # still pins none: moved by the flag
+    body = (tmp_path / "pr-body.md").read_text()
+    assert re.search(r"\| changed \| `cutoff` \| 2025-05-01T00:00:00Z \| 20\d\d-\d\d-\d\dT00:00:00Z \|", body)
+
+
+def test_wheel_recipe_builds_and_installs(tmp_path: Path) -> None:
+    """The doc's wheel commands, run as written in a clean clone (offline: the build backend installed here)."""
+    (block,) = [
+        b
+        for b in re.findall(r"^```sh\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.M | re.S)
+        if "pip wheel" in b
+    ]
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "imagelock"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PIP_NO_INDEX": "1",
+        "PIP_NO_BUILD_ISOLATION": "0",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", block], cwd=clone, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    help_ = subprocess.run([str(venv / "bin" / "lock"), "--help"], env=env, capture_output=True, text=True)
+    assert help_.returncode == 0 and "collect" in help_.stdout
