@@ -209,10 +209,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     argv = ["--root", args.root, "--timeout", str(args.timeout)]
-    for venv in args.venv or []:
+    venvs, folders, placed = list(args.venv or []), list(args.models), []
+    if args.lock is not None:  # what `lock drift` compares, whatever the machine's fingerprint says
+        from imagelock.drift.compare import LockIndex
+
+        index = LockIndex(domains.read_intact_lock(args.lock, "nothing was collected"))
+        venvs = venvs or index.venvs
+        folders = folders or index.model_dests
+        placed = sorted(index.placed)
+    for venv in venvs:
         argv += ["--venv", venv]
-    for folder in args.models:
+    for folder in folders:
         argv += ["--models", folder]
+    for path in placed:
+        argv += ["--file", path]
     if args.deep:
         argv.append("--deep")
     if not Path(args.root).is_dir():
@@ -476,11 +486,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="print this machine's (or a root filesystem's) facts as JSON")
     p.add_argument("--root", default="/", help="root filesystem to read (default: /, the live machine)")
     p.add_argument(
+        "--lock",
+        metavar="LOCK",
+        help="collect what this lock's drift audit needs: its venvs, model folders, placed files",
+    )
+    p.add_argument(
         "--venv",
         action="append",
-        help="a venv to list, once per Python env (default: those in /etc/imagelock/lock.toml)",
+        help="a venv to list, once per Python env (default: --lock's, else /etc/imagelock/lock.toml's, "
+        "else every /opt/venvs/* and /opt/* venv)",
     )
-    p.add_argument("--models", action="append", default=[], metavar="DIR", help="a model folder (repeatable)")
+    p.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a model folder (repeatable; default: --lock's, else /etc/imagelock/lock.toml's)",
+    )
     p.add_argument("--deep", action="store_true", help="hash model files and check the venv's RECORD hashes")
     p.add_argument("--timeout", type=float, default=120.0, help="stop after this many seconds (default 120)")
     p.set_defaults(func=cmd_collect)

@@ -43,8 +43,13 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     ),
     "collect": (
         "Print this machine's (or a root filesystem's) facts as one JSON document, for `lock drift --facts`. "
-        "Standard library only; writes nothing, opens no connection.",
-        ("lock collect > facts.json", "lock collect --root /mnt/image --deep"),
+        "Standard library only; writes nothing, opens no connection. It lists the venvs and model folders "
+        "--lock names, else those of the image's fingerprint (/etc/imagelock/lock.toml).",
+        (
+            "lock collect > facts.json",
+            "lock collect --lock locks/seed.lock > facts.json",
+            "lock collect --root /mnt/image --deep",
+        ),
         None,
     ),
     "drift": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -58,8 +59,79 @@ def _agents() -> dict[int, str]:
     return found
 
 
+# Every process this test run starts inherits this variable (unless a test gives it a whole new environment),
+# so what is still running at the end is told apart from another run's on the same machine by its environment.
+RUN_MARK = "IMAGELOCK_TEST_RUN"
+
+
+def _marked(mark: str) -> dict[int, str]:
+    """pid -> command of every process whose environment carries RUN_MARK=mark, except this one."""
+    needle = f"{RUN_MARK}={mark}".encode()
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as stream:
+                environ = stream.read().split(b"\0")
+            with open(f"/proc/{entry.name}/cmdline", "rb") as stream:
+                argv = stream.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if needle in environ and argv:  # an empty cmdline: a zombie or a kernel thread
+            found[int(entry.name)] = argv
+    return found
+
+
+def _stop(pids: dict[int, str], grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL what is still there after `grace` seconds."""
+    import signal
+    import time
+
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if os.path.exists(f"/proc/{pid}") and _running(pid)}
+        time.sleep(0.05)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _no_gpg_agent_left(tmp_path_factory: pytest.TempPathFactory):
+def _no_process_left() -> Iterator[None]:
+    """Whatever this run started and did not stop (a dirmngr, a keyboxd, a server a test forgot, a daemon a
+    tool forked) is stopped when the run ends; the gpg-agents are first asked to quit by _no_gpg_agent_left."""
+    import uuid
+
+    mark = uuid.uuid4().hex
+    previous = os.environ.get(RUN_MARK)
+    os.environ[RUN_MARK] = mark
+    yield
+    _stop(_marked(mark))
+    if previous is None:
+        os.environ.pop(RUN_MARK, None)
+    else:
+        os.environ[RUN_MARK] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_gpg_agent_left(_no_process_left: None, tmp_path_factory: pytest.TempPathFactory):
     """gpg, rpmsign and the real dnf (librepo checks repomd.xml in a `tmpdir.XXXXXX` home) start a gpg-agent
     per GNUPGHOME; every one this run started is stopped when it ends."""
     before = set(_agents())

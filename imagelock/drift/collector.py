@@ -390,13 +390,47 @@ def proc_driver_version(text):
     return match.group(1) if match else None
 
 
+def fingerprint_lock(root):
+    """The fingerprint lock as a table: tomllib's (3.11+), or, on an older image's Python, the keys planning reads."""
+    with open(os.path.join(root, FINGERPRINT_DIR, "lock.toml"), "rb") as handle:
+        data = handle.read()
+    try:
+        import tomllib
+    except ImportError:
+        return scan_lock(data.decode("utf-8", "replace"))
+    return tomllib.loads(data.decode("utf-8"))
+
+
+def scan_lock(text):
+    """The keys planning reads ([python] venv, [[python.envs]] venv, [[models]] dest, [[containers]] runtime)."""
+    table = {"python": {}, "models": [], "containers": []}
+    current = None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            header = line.split("#", 1)[0].strip()
+            if header == "[python]":
+                current = table["python"]
+            elif header == "[[python.envs]]":
+                current = {}
+                table["python"].setdefault("envs", []).append(current)
+            elif header in ("[[models]]", "[[containers]]"):
+                current = {}
+                table[header[2:-2]].append(current)
+            else:
+                current = None
+            continue
+        match = re.match(r'^(venv|dest|runtime)\s*=\s*"([^"\\]*)"', line)
+        if current is not None and match:
+            current.setdefault(match.group(1), match.group(2))
+    return table
+
+
 def planned_from_fingerprint(root):
     """Venv and model folders named by the fingerprint lock, when nothing was asked for."""
     venv, models = None, []
     try:
-        import tomllib  # Python 3.11+; older images pass --venv/--models explicitly
-        with open(os.path.join(root, FINGERPRINT_DIR, "lock.toml"), "rb") as handle:
-            table = tomllib.load(handle)
+        table = fingerprint_lock(root)
         python = table.get("python") or {}
         venv = python.get("venv") or [e.get("venv") for e in python.get("envs") or [] if e.get("venv")] or None
         models = [m.get("dest") for m in table.get("models") or [] if m.get("dest")]
@@ -405,12 +439,21 @@ def planned_from_fingerprint(root):
     return venv, models
 
 
+def discovered_venvs(root):
+    """The venvs a machine without a fingerprint holds where imagelock puts them: /opt/venvs/*, /opt/*."""
+    found = []
+    for pattern in ("opt/venvs/*/pyvenv.cfg", "opt/*/pyvenv.cfg"):
+        for cfg in sorted(glob.glob(os.path.join(root, pattern))):
+            venv = "/" + os.path.relpath(os.path.dirname(cfg), root).replace(os.sep, "/")
+            if venv not in found:
+                found.append(venv)
+    return found
+
+
 def runtimes_from_fingerprint(root):
     """The container runtimes the fingerprint lock pulls images into, when none were named."""
     try:
-        import tomllib  # Python 3.11+; older images pass --containers explicitly
-        with open(os.path.join(root, FINGERPRINT_DIR, "lock.toml"), "rb") as handle:
-            table = tomllib.load(handle)
+        table = fingerprint_lock(root)
         return sorted({c.get("runtime") for c in table.get("containers") or [] if c.get("runtime")})
     except Exception:  # noqa: BLE001 - a missing or odd fingerprint just lists nothing
         return []
@@ -428,8 +471,12 @@ def placed_from_fingerprint(root):
 def collect(root="/", live=None, venv=None, models=(), deep=False, timeout=120.0, files=None, runtimes=None):
     live = (os.path.realpath(root) == "/") if live is None else live
     c = Collector(root, live, deep, timeout)
-    if venv is None and not models:
-        venv, models = planned_from_fingerprint(root)
+    if venv is None or not models:  # each planned on its own: naming model folders still lists the venv
+        planned_venv, planned_models = planned_from_fingerprint(root)
+        if venv is None:
+            venv = planned_venv or discovered_venvs(root) or None
+        if not models:
+            models = planned_models
     if isinstance(venv, (list, tuple)) and len(venv) == 1:
         venv = venv[0]
     several = isinstance(venv, (list, tuple))

@@ -296,8 +296,15 @@ def compare(index: LockIndex, facts: dict[str, Any], source: str = "facts") -> l
         out += [Finding("dnf", *d) for d in rpmdb.differences(lock.dnf, facts.get("rpm"), source)]
     if index.python is not None:
         py = facts.get("python")
+        if py is None:  # a collector that found several venvs lists each under python_envs
+            py = next((env for env in facts.get(ENVS_FACTS) or [] if env.get("venv") == index.venv), None)
         if py is None:
-            raise InputError(source, "python", f"the lock has a venv ({index.venv}) but the facts list none")
+            raise InputError(
+                source,
+                "python",
+                f"the lock has a venv ({index.venv}) but the facts list none; collect with "
+                f"`lock collect --lock LOCK` (or `--venv {index.venv}`)",
+            )
         _python(index, py, bool(facts.get("deep")), out)
     if index.envs:
         _python_envs(index, facts, source, out)
@@ -479,7 +486,10 @@ def _python_envs(index: LockIndex, facts: dict[str, Any], source: str, out: list
         py = by_venv.get(sub.venv)
         if py is None:
             raise InputError(
-                source, ENVS_FACTS, f"the lock has a venv ({sub.venv}, env {name}) but the facts list none"
+                source,
+                ENVS_FACTS,
+                f"the lock has a venv ({sub.venv}, env {name}) but the facts list none; "
+                "collect with `lock collect --lock LOCK`",
             )
         found: list[Finding] = []
         _python(sub, py, bool(facts.get("deep")), found)
@@ -575,7 +585,12 @@ def _models(index: LockIndex, models: list[dict[str, Any]], source: str, out: li
     for dest, repo, files, sizes in index.models:
         folder = by_dest.get(dest)
         if folder is None:
-            raise InputError(source, "models", f"the lock has model folder {dest} but the facts do not list it")
+            raise InputError(
+                source,
+                "models",
+                f"the lock has model folder {dest} but the facts do not list it; collect with "
+                f"`lock collect --lock LOCK` (or `--models {dest}`)",
+            )
         if not folder.get("exists", True):
             out.append(Finding("models", "missing", dest, repo, None, f"{len(files)} files"))
             continue

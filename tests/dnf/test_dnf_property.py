@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,8 +77,11 @@ def _spelling(want: str, versions: list[tuple[str, str]]) -> st.SearchStrategy[s
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(universe=universes())
-def test_random_repositories_resolve_as_dnf_does(universe: Universe, rpm_key: RpmKey) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="dnf-property-"))
+def test_random_repositories_resolve_as_dnf_does(
+    universe: Universe, rpm_key: RpmKey, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # under the run's base temp: the gpg-agent dnf starts in it is then one the session fixture stops
+    folder = Path(tempfile.mkdtemp(prefix="dnf-property-", dir=tmp_path_factory.getbasetemp()))
     try:
         outcome = resolve_both(folder, universe, rpm_key)
         outcome.check(f"request {universe.request}, base {universe.base}")

@@ -148,7 +148,8 @@ def test_invalid_lock_and_facts_missing_a_layer(lock_cli, work: Path) -> None:
     assert run.code == 2 and run.out == ""
     assert run.err == (
         f"lock: error: {work / 'nopython.json'}: could not audit: "
-        "python: the lock has a venv (/opt/venvs/ai) but the facts list none\n"
+        "python: the lock has a venv (/opt/venvs/ai) but the facts list none; "
+        "collect with `lock collect --lock LOCK` (or `--venv /opt/venvs/ai`)\n"
     )
     assert tree_digest(work) == before
 
