@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,13 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
-def sha256_file(path: str | Path) -> str:
-    """sha256 alone, at full speed (no md5 alongside)."""
+def sha256_file(path: str | Path, advance: Callable[[int], object] | None = None) -> str:
+    """sha256 alone, at full speed (no md5 alongside); `advance(n)` after each chunk, for a progress display."""
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        if advance is None:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+        digest = hashlib.sha256()
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            advance(len(chunk))
+        return digest.hexdigest()

@@ -15,6 +15,7 @@ from pathlib import Path
 from imagelock import domains
 from imagelock.build.values import sh
 from imagelock.errors import InputError
+from imagelock.hashing import SHA256_HEX
 from imagelock.intent.output import OutputIntent
 from imagelock.lock.model import Lock
 from imagelock.untrusted import load_toml, read_text
@@ -26,7 +27,6 @@ SLOT_END = "# <<< disk data\n"
 _DECLARED = re.compile(r"^readonly ([A-Z_0-9]+)=''$", re.MULTILINE)
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}-[0-9a-f]{12}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
 
 
@@ -58,8 +58,8 @@ def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
     checks = {
         "IMAGE_NAME": _IMAGE,
         "IMAGE_VERSION": _VERSION,
-        "LOCK_DIGEST": _DIGEST,
-        "BASE_SHA256": _DIGEST,
+        "LOCK_DIGEST": SHA256_HEX,
+        "BASE_SHA256": SHA256_HEX,
         "BASE_URL": _PRINTABLE,
         "BASE_NAME": re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$"),
     }

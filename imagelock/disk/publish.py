@@ -9,7 +9,6 @@ used only for a loopback registry, as Docker allows; every other registry is spo
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from imagelock.disk.push import Pusher
 from imagelock.disk.record import Release
 from imagelock.errors import InputError
 from imagelock.formats import oci_reference
-from imagelock.hashing import CHUNK
+from imagelock.hashing import sha256_file
 from imagelock.net import http
 
 
@@ -34,15 +33,11 @@ def hash_file(path: Path, label: str) -> tuple[str, int]:
     try:
         size = path.stat().st_size
         progress = http.Progress(label, size)
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
-                progress.advance(len(chunk))
+        sha256 = sha256_file(path, progress.advance)
         progress.close()
     except OSError as exc:
         raise InputError(path, None, f"cannot be read ({exc.strerror})") from None
-    return digest.hexdigest(), size
+    return sha256, size
 
 
 def publish(lock_path: str | Path, file: str | Path, to: str) -> Release:

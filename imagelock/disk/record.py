@@ -12,19 +12,17 @@ not what it should be is one InputError naming the file and the key.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from imagelock.errors import InputError
+from imagelock.formats.oci_reference import DIGEST
 from imagelock.hashing import is_sha256
+from imagelock.intent.output import FILE_NAME, KINDS
 from imagelock.untrusted import read_text
 
 SCHEMA = 1
-KINDS = ("raw", "qcow2")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def read(path: str | Path) -> Release:
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise InputError(path, "size", f"expected the file's size in bytes, found {size!r}")
     return Release(
-        file=text_of("file", _FILE.match, "a plain file name"),
+        file=text_of("file", FILE_NAME.match, "a plain file name"),
         kind=text_of("kind", KINDS.__contains__, "raw or qcow2"),
         sha256=text_of("sha256", is_sha256, "64 lower-case hex digits"),
         size=size,
@@ -83,5 +81,5 @@ def read(path: str | Path) -> Release:
         image=text_of("image", bool, "the image name"),
         version=text_of("version", lambda v: True, "the image version"),
         reference=text_of("reference", bool, "registry/repository:tag", optional=True),
-        digest=text_of("digest", _DIGEST.match, "sha256: and 64 hex digits", optional=True),
+        digest=text_of("digest", DIGEST.match, "sha256: and 64 hex digits", optional=True),
     )

@@ -29,9 +29,9 @@ from imagelock.intent.fields import check_keys
 
 KEYS = ("kind", "file", "size", "customize", "root-partition", "base")
 BASE_KEYS = ("url", "sha256")
-KINDS = ("raw", "qcow2")
+KINDS = ("raw", "qcow2")  # also what a release record may name (imagelock.disk.record)
 METHODS = ("nbd", "guestfs")
-_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 _SIZE = re.compile(r"^[1-9][0-9]{0,5}[KMGT]$")
 _URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f'\"\\`$]+$")
 
@@ -59,7 +59,7 @@ def parse(table: Any, path: Path, name: str) -> OutputIntent:
     if kind not in KINDS:
         raise InputError(path, f"{where}.kind", f"expected one of: {', '.join(KINDS)}; found {kind!r}")
     file = table.get("file", f"{name}.{kind}")
-    if not isinstance(file, str) or not _FILE.match(file) or file in (".", ".."):
+    if not isinstance(file, str) or not FILE_NAME.match(file) or file in (".", ".."):
         raise InputError(path, f"{where}.file", f"expected a plain file name (no '/'), found {file!r}")
     if not file.endswith(f".{kind}"):
         raise InputError(path, f"{where}.file", f"expected a name ending in .{kind} for kind {kind!r}, found {file!r}")
