@@ -38,9 +38,7 @@ _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 def views(lock: Lock) -> list[View]:
     """The views of a lock: one per variant, each the image that variant is (imagelock.domains.variant_lock);
     a lock without variants is one view named after the image."""
-    if lock.variants:
-        return [(name, domains.variant_lock(lock, name)) for name in sorted(lock.variants)]
-    return [(lock.name, lock)]
+    return [(name or lock.name, view) for name, view in domains.images(lock)]
 
 
 @dataclass
