@@ -442,7 +442,7 @@ class ReplayServer:
     def plain_file(self, url: str, where: Where) -> str:
         recorded = self._recorded_files.get(url)
         if isinstance(recorded, NotRecorded):
-            raise recorded
+            raise NotRecorded(recorded.why)  # a fresh one per request: a raised exception keeps its traceback
         if recorded is None:
             raise InputError(
                 where[0],
