@@ -37,7 +37,7 @@ except ImportError:  # the `uv` package is a pinned dependency; a bare `uv` on P
     find_uv_bin = None  # type: ignore[assignment]
 
 from imagelock.engines.python.compiled import clean_report, parse_requirements
-from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage, SdistOnly
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.lock.model import Wheel, instant
 from imagelock.net.http import auth_failed, redact
@@ -116,6 +116,10 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         "first-index",
         "--no-python-downloads",
     ]
+    # Wheels only, but for the packages the intent allows as sdists: for those, the sdist (uv builds it here,
+    # isolated, only when it must read its metadata; the image builds it again from the locked build packages).
+    for name in request.allow_sdist:
+        args += ["--no-binary", name]
     if request.default_index:
         args += ["--default-index", request.default_index]
     # Indexes that publish no upload times (PyTorch's) would otherwise lose every file
@@ -144,6 +148,12 @@ _AUTH = re.compile(
 )
 
 
+# uv's words for a package it could use only by building it (uv 0.5+: the hint; older: the cause).
+_SDIST_ONLY = (
+    re.compile(r"Wheels are required for `(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)` because building from source"),
+    re.compile(r"(?:^|\s)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[<>=!~]=?[^\s,]*)? has no usable wheels"),
+)
+
 _ROOT = re.compile(rf"{re.escape(ROOT_PROJECT)}(?:==0)?(?P<depends> depends on)?")
 
 
@@ -159,6 +169,9 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, w
     refused = _AUTH.search(text)
     if refused:
         return auth_failed(refused["url"], int(refused["code"] or refused["forbidden"]))
+    sdist_only = sorted({canonicalize_name(m["name"]) for pattern in _SDIST_ONLY for m in pattern.finditer(text)})
+    if sdist_only:
+        return SdistOnly(sdist_only)
     if "No solution found" in text or "unsatisfiable" in text:
         return ResolutionFailed(clean_report(text))
     first = clean_report(text).splitlines()[0] if text else f"uv exited {result.returncode}"
@@ -173,9 +186,10 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, w
 
 
 def _wheels(entry: dict[str, Any]) -> list[Wheel]:
-    """A pylock.toml package's wheels (PEP 751 `packages.wheels`) as the lock records wheels."""
+    """A pylock.toml package's wheels (PEP 751 `packages.wheels`), then its `packages.sdist` (listed only for a
+    package the request allows as one), as the lock records files."""
     wheels = []
-    for wheel in entry.get("wheels", []):
+    for wheel in [*entry.get("wheels", []), *([entry["sdist"]] if "sdist" in entry else [])]:
         upload = wheel.get("upload-time")
         wheels.append(
             Wheel(
