@@ -337,7 +337,7 @@ def _allow_sdist(names: list[str], path: Path, at: Callable[[str], str]) -> list
     for i, name in enumerate(names):
         if not _PROJECT_NAME.match(name):
             raise InputError(
-                path, f"{key}[{i}]", f"expected a project name such as \"antlr4-python3-runtime\", found {name!r}"
+                path, f"{key}[{i}]", f'expected a project name such as "antlr4-python3-runtime", found {name!r}'
             )
         canonical = canonicalize_name(name)
         if canonical in seen:

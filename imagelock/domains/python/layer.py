@@ -306,9 +306,7 @@ def to_layer(
     return PythonLayer(engine=ctx.engine).single(to_env(intent, resolved, ctx, engine))
 
 
-def to_env(
-    intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext, engine: Engine
-) -> PythonEnv:
+def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext, engine: Engine) -> PythonEnv:
     """One env, with the sha256 of what it asked for (an env of [python.envs]; a plain [python] has none), and
     the build packages of its sdists."""
     packages, served = _packages(

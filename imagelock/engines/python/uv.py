@@ -169,7 +169,7 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, w
     refused = _AUTH.search(text)
     if refused:
         return auth_failed(refused["url"], int(refused["code"] or refused["forbidden"]))
-    sdist_only = sorted({canonicalize_name(m["name"]) for pattern in _SDIST_ONLY for m in pattern.finditer(text)})
+    sdist_only = sorted({str(canonicalize_name(m["name"])) for pattern in _SDIST_ONLY for m in pattern.finditer(text)})
     if sdist_only:
         return SdistOnly(sdist_only)
     if "No solution found" in text or "unsatisfiable" in text:
