@@ -11,6 +11,8 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+import pytest
+from imagelock_testing import tree_digest
 from indexbuilder import Dist, build_snapshot
 
 from imagelock import domains
@@ -43,7 +45,7 @@ def test_an_sdist_only_dependency_is_refused_by_name_with_the_key_to_allow_it(tm
     snapshot = _snapshot(tmp_path)
     intent = tmp_path / "src.toml"
     intent.write_text(INTENT)
-    before = sorted(p.name for p in tmp_path.iterdir())
+    before = tree_digest(tmp_path)
     run = lock_cli("update", str(intent), "--replay", str(snapshot))
     assert run.code == 2, run.err
     (line,) = run.err.strip().splitlines()  # one line, not a conflict report
@@ -52,7 +54,7 @@ def test_an_sdist_only_dependency_is_refused_by_name_with_the_key_to_allow_it(tm
         "only a source distribution; to lock it and build it on the image from hashed build packages, allow it "
         'by name: allow-sdist = ["srconly"]; nothing was written'
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no lock, nothing else
+    assert tree_digest(tmp_path) == before  # no lock, nothing else
 
 
 def test_an_env_names_its_own_key_when_its_sdist_is_refused(tmp_path: Path, lock_cli) -> None:
@@ -115,7 +117,7 @@ def test_an_allowed_sdist_is_locked_with_its_sha256_and_its_build_packages(tmp_p
     assert f"srconly==2.0 --hash=sha256:{sdist['wheel']['sha256']}" in requirements
     assert f"#   buildtool==1.5 --hash=sha256:{build['buildtool']['wheel']['sha256']}" in requirements
     script = (generated / "bootstrap.sh").read_text()
-    assert f"default buildtool 1.5 buildtool-1.5-py3-none-any.whl" in script
+    assert "default buildtool 1.5 buildtool-1.5-py3-none-any.whl" in script
 
 
 def test_the_build_requirements_of_a_project_without_pyproject_are_pep_517s_default(tmp_path: Path, lock_cli) -> None:
@@ -134,3 +136,44 @@ def test_the_build_requirements_of_a_project_without_pyproject_are_pep_517s_defa
     table = tomllib.loads((tmp_path / "legacy.lock").read_text())["python"]
     assert table["packages"][0]["build-requires"] == ["setuptools>=40.8.0", "wheel"]
     assert sorted(p["name"] for p in table["build-packages"]) == ["setuptools", "wheel"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('allow-sdist = "srconly"\n', "python.allow-sdist: expected an array of strings"),
+        (
+            'allow-sdist = ["srconly==2.0"]\n',
+            "python.allow-sdist[0]: expected a project name such as \"antlr4-python3-runtime\", found 'srconly==2.0'",
+        ),
+        (
+            'allow-sdist = ["Src_Only", "src-only"]\n',
+            "python.allow-sdist[1]: src-only is already allowed as 'Src_Only'",
+        ),
+    ],
+)
+def test_a_malformed_allow_sdist_is_one_line_exit_2_and_nothing_written(
+    tmp_path: Path, lock_cli, text: str, message: str
+) -> None:
+    snapshot = _snapshot(tmp_path)
+    intent = tmp_path / "src.toml"
+    intent.write_text(INTENT + text)
+    before = tree_digest(tmp_path)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 2, run.err
+    assert run.err.strip().splitlines() == [f"lock: error: {intent}: {message}"]
+    assert tree_digest(tmp_path) == before
+
+
+def test_the_pip_tools_engine_refuses_allow_sdist(tmp_path: Path, lock_cli) -> None:
+    snapshot = _snapshot(tmp_path)
+    intent = tmp_path / "src.toml"
+    intent.write_text(INTENT.replace('cutoff = "2024-06-01T00:00:00Z"', "") + 'allow-sdist = ["srconly"]\n')
+    before = tree_digest(tmp_path)
+    run = lock_cli("update", str(intent), "--engine", "pip-tools", "--replay", str(snapshot))
+    assert run.code == 2, run.err
+    assert run.err.strip().splitlines() == [
+        f"lock: error: {intent}: python.allow-sdist: the pip-tools engine cannot lock a source distribution; "
+        "use the default engine, uv"
+    ]
+    assert tree_digest(tmp_path) == before
