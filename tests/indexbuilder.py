@@ -34,21 +34,17 @@ class Recorded:
     uploaded: str
 
 
+def _metadata(dist: Dist, version: str) -> str:
+    """Core metadata (PKG-INFO, METADATA) of that metadata version: name, version, requirements."""
+    lines = [f"Metadata-Version: {version}", f"Name: {dist.name}", f"Version: {dist.version}"]
+    return "\n".join([*lines, *[f"Requires-Dist: {r}" for r in dist.requires]]) + "\n"
+
+
 def _sdist(dist: Dist) -> tuple[str, bytes, bytes]:
     """A real, buildable sdist (.tar.gz) and its PKG-INFO."""
     module = dist.name.replace("-", "_")
     top = f"{module}-{dist.version}"
-    metadata = (
-        "\n".join(
-            [
-                "Metadata-Version: 2.2",
-                f"Name: {dist.name}",
-                f"Version: {dist.version}",
-                *[f"Requires-Dist: {r}" for r in dist.requires],
-            ]
-        )
-        + "\n"
-    )
+    metadata = _metadata(dist, "2.2")
     requires = ", ".join(repr(r).replace("'", '"') for r in dist.requires)
     files = {
         f"{top}/PKG-INFO": metadata,
@@ -87,17 +83,7 @@ def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
     """A real, installable pure-Python wheel and its METADATA."""
     module = dist.name.replace("-", "_")
     info = f"{module}-{dist.version}.dist-info"
-    metadata = (
-        "\n".join(
-            [
-                "Metadata-Version: 2.1",
-                f"Name: {dist.name}",
-                f"Version: {dist.version}",
-                *[f"Requires-Dist: {r}" for r in dist.requires],
-            ]
-        )
-        + "\n"
-    )
+    metadata = _metadata(dist, "2.1")
     files = {
         f"{module}/__init__.py": f'__version__ = "{dist.version}"\n',
         f"{info}/METADATA": metadata,

@@ -19,6 +19,7 @@ import gen_support  # noqa: F401
 import pytest
 from indexbuilder import Dist, Recorded, build_snapshot
 from test_gen_e2e import OFFLINE, _fill_mirror, _python_version, mirror  # noqa: F401  (the mirror fixture)
+from test_gen_e2e_envs import _listing
 
 from imagelock import domains
 from imagelock.commands.mirror_targets import object_url
@@ -27,18 +28,6 @@ pytestmark = pytest.mark.e2e
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pypi-build"
 UPLOADED = "2024-01-01T00:00:00Z"
-
-
-def _listing(root: Path, venv: str) -> list[str]:
-    listing = rootfs.run(
-        root,
-        f"{venv}/bin/python",
-        "-c",
-        "import importlib.metadata as m; "
-        "print(*sorted(f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))",
-    )
-    assert listing.returncode == 0, listing.stderr
-    return listing.stdout.split()
 
 
 def _snapshot(tmp_path: Path, root: Path) -> Path:
