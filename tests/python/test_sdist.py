@@ -177,3 +177,19 @@ def test_the_pip_tools_engine_refuses_allow_sdist(tmp_path: Path, lock_cli) -> N
         "use the default engine, uv"
     ]
     assert tree_digest(tmp_path) == before
+
+
+def test_an_allowed_package_with_a_wheel_for_the_target_is_locked_as_that_wheel(tmp_path: Path, lock_cli) -> None:
+    """`allow-sdist` allows an sdist, it does not force one: the wheel wins where the target has one."""
+    snapshot = build_snapshot(
+        tmp_path / "snap",
+        [Dist("both", "1.0", "2024-01-01T00:00:00Z", sdist=True), Dist("both", "1.0", "2024-01-01T00:00:00Z")],
+    )
+    intent = tmp_path / "both.toml"
+    intent.write_text(INTENT.replace('["app"]', '["both"]') + 'allow-sdist = ["both"]\n')
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    table = tomllib.loads((tmp_path / "both.lock").read_text())["python"]
+    (package,) = table["packages"]
+    assert package["wheel"]["filename"] == "both-1.0-py3-none-any.whl"
+    assert "build-requires" not in package and "build-packages" not in table

@@ -95,7 +95,8 @@ def _project(request: EngineRequest, requirements: list[str]) -> str:
     return tomli_w.dumps(project)
 
 
-def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
+def _base_args(request: EngineRequest, workdir: Path, only_binary: list[str] | None = None) -> list[str]:
+    """The flags of every call; `only_binary`: the packages held to wheels by name (else all but the allowed)."""
     args = [
         uv_binary(),
         "pip",
@@ -107,8 +108,6 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         request.platform,
         "--exclude-newer",
         request.cutoff,
-        "--only-binary",
-        ":all:",
         "--no-header",
         "--quiet",
         "--no-progress",
@@ -116,10 +115,15 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         "first-index",
         "--no-python-downloads",
     ]
-    # Wheels only, but for the packages the intent allows as sdists: for those, the sdist (uv builds it here,
-    # isolated, only when it must read its metadata; the image builds it again from the locked build packages).
-    for name in request.allow_sdist:
-        args += ["--no-binary", name]
+    if only_binary is not None:
+        args += [f"--only-binary={name}" for name in only_binary]
+    else:
+        # Wheels only, but for the packages the intent allows as sdists: those resolve on their sdist (uv builds
+        # it here, isolated, only when it must to read its metadata; the image builds it from the locked build
+        # packages).
+        args += ["--only-binary", ":all:"]
+        for name in request.allow_sdist:
+            args += ["--no-binary", name]
     if request.default_index:
         args += ["--default-index", request.default_index]
     # Indexes that publish no upload times (PyTorch's) would otherwise lose every file
@@ -266,7 +270,10 @@ class UvEngine:
         (workdir / "pyproject.toml").write_text(_project(request, pinned))
         lock_out = workdir / "pylock.toml"
         lock_out.unlink(missing_ok=True)
-        args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
+        # An allowed package is listed with its wheels and its sdist, so the domain keeps a wheel when the target
+        # has one and the sdist only when it has none: allowed, not forced.
+        held = sorted(set(packages) - set(request.allow_sdist)) if request.allow_sdist else None
+        args = _base_args(request, workdir, held) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
         result = _run(args, _environment(self.cache_dir))
         if result.returncode != 0:
             raise _failure(result, request, workdir)
