@@ -127,7 +127,7 @@ def requirements_txt(lock: Lock, values: Values, env_name: str | None = None) ->
         packages = _packages(env, where, values)
         sdists = [p["name"] for p in packages if p["sdist"]]
         if sdists:
-            lines[2] += f" --no-binary {','.join(sdists)} --no-build-isolation"
+            lines[2] = lines[2].replace(" -r ", f" --no-binary {','.join(sdists)} --no-build-isolation -r ")
             lines.append(
                 f"# {', '.join(sdists)}: locked as source distributions (allow-sdist); build them with no network "
                 "after installing these build packages (hash-checked, --no-deps) where pip runs:"

@@ -115,6 +115,10 @@ def test_an_allowed_sdist_is_locked_with_its_sha256_and_its_build_packages(tmp_p
     assert [b["name"] for b in pylock["tool"]["imagelock"]["build-packages"]] == ["buildtool", "helper"]
     requirements = (generated / "requirements.txt").read_text()
     assert f"srconly==2.0 --hash=sha256:{sdist['wheel']['sha256']}" in requirements
+    assert (
+        "#   pip install --require-hashes --no-deps --only-binary :all: --no-binary srconly --no-build-isolation "
+        "-r requirements.txt\n"
+    ) in requirements
     assert f"#   buildtool==1.5 --hash=sha256:{build['buildtool']['wheel']['sha256']}" in requirements
     script = (generated / "bootstrap.sh").read_text()
     assert "default buildtool 1.5 buildtool-1.5-py3-none-any.whl" in script
