@@ -115,17 +115,16 @@ def _python(lock: Lock, v: Values) -> Data:
                 v.abs_path(env.venv, f"{where}.venv"),
             )
         )
-        wheels += _python_files(name, env.packages, f"{where}.packages", v)
-        built = _python_files(name, env.build_packages, f"{where}.build-packages", v)
-        for (_, package, *_), p in zip(built, env.build_packages, strict=True):
-            if p.is_sdist:
-                raise v.fail(f"{where}.build-packages.{package}.wheel.filename", "a build package must be a wheel")
-        build += built
+        wheels += _python_files(name, env.packages, f"{where}.packages", v, v.dist_file)
+        build += _python_files(name, env.build_packages, f"{where}.build-packages", v, v.wheel_file)  # wheels only
     return {"PY_ENVS": envs, "PY_WHEELS": sorted(wheels), "PY_BUILD": sorted(build)}
 
 
-def _python_files(env: str, packages: list[PythonPackage], key: str, v: Values) -> list[tuple[str, ...]]:
-    """The rows of one env's package files: env, name, version, file, url, sha256, size."""
+def _python_files(
+    env: str, packages: list[PythonPackage], key: str, v: Values, file_name: Callable[[str, str, str, str], str]
+) -> list[tuple[str, ...]]:
+    """The rows of one env's package files (each file name checked by `file_name`): env, name, version, file,
+    url, sha256, size."""
     rows: list[tuple[str, ...]] = []
     for i, p in enumerate(packages):
         at = f"{key}[{i}]"
@@ -136,7 +135,7 @@ def _python_files(env: str, packages: list[PythonPackage], key: str, v: Values) 
                 env,
                 package,
                 version,
-                v.dist_file(p.wheel.filename, package, version, f"{at}.wheel.filename"),
+                file_name(p.wheel.filename, package, version, f"{at}.wheel.filename"),
                 v.url(p.wheel.url, f"{at}.wheel.url"),
                 v.sha256(p.wheel.sha256, f"{at}.wheel.sha256"),
                 "" if size is None else str(size),

@@ -16,6 +16,7 @@ from imagelock_testing import tree_digest
 from indexbuilder import Dist, build_snapshot
 
 from imagelock import domains
+from imagelock.lock import codec as lockfile
 
 BUILD_SYSTEM = '[build-system]\nrequires = ["buildtool>=1"]\nbuild-backend = "buildtool.api"\n'
 DISTS = [
@@ -197,3 +198,25 @@ def test_an_allowed_package_with_a_wheel_for_the_target_is_locked_as_that_wheel(
     (package,) = table["packages"]
     assert package["wheel"]["filename"] == "both-1.0-py3-none-any.whl"
     assert "build-requires" not in package and "build-packages" not in table
+
+
+def test_generate_refuses_a_build_package_that_is_not_a_wheel(tmp_path: Path, lock_cli) -> None:
+    """Nothing builds the builders: a lock edited to hold an sdist among its build packages is refused."""
+    snapshot = _snapshot(tmp_path)
+    intent = tmp_path / "src.toml"
+    intent.write_text(INTENT + 'allow-sdist = ["srconly"]\n')
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+    lock_path = tmp_path / "src.lock"
+    lock, _ = domains.read_lock(lock_path)
+    assert lock.python is not None
+    builder = lock.python.build_packages[0]
+    builder.wheel.filename = f"{builder.name}-{builder.version}.tar.gz"
+    lock_path.write_text(lockfile.dumps(lock))  # its digest recomputed, as an editor could
+    before = tree_digest(tmp_path)
+    run = lock_cli("generate", str(lock_path), "-o", str(tmp_path / "gen"))
+    assert run.code == 2, run.err
+    assert run.err.strip().splitlines() == [
+        f"lock: error: {lock_path}: python.build-packages[0].wheel.filename: "
+        "'buildtool-1.5.tar.gz' is not a wheel file name"
+    ]
+    assert tree_digest(tmp_path) == before
