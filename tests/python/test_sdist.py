@@ -8,6 +8,7 @@ pyproject.toml declares its build requirements) and tiny real wheels (tests/inde
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
 from pathlib import Path
 
@@ -121,6 +122,13 @@ def test_an_allowed_sdist_is_locked_with_its_sha256_and_its_build_packages(tmp_p
         "-r requirements.txt\n"
     ) in requirements
     assert f"#   buildtool==1.5 --hash=sha256:{build['buildtool']['wheel']['sha256']}" in requirements
+    sbom = json.loads((generated / "sbom.cdx.json").read_text())
+    roles = {
+        c["name"]: [p["value"] for p in c.get("properties", []) if p["name"] == "imagelock:role"]
+        for c in sbom["components"]
+        if c.get("purl", "").startswith("pkg:pypi/")
+    }
+    assert roles == {"alpha": [], "app": [], "srconly": [], "buildtool": ["build"], "helper": ["build"]}
     script = (generated / "bootstrap.sh").read_text()
     assert "default buildtool 1.5 buildtool-1.5-py3-none-any.whl" in script
 
