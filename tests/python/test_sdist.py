@@ -17,6 +17,7 @@ from imagelock_testing import tree_digest
 from indexbuilder import Dist, build_snapshot
 
 from imagelock import domains
+from imagelock.domains import python as python_domain
 from imagelock.lock import codec as lockfile
 
 BUILD_SYSTEM = '[build-system]\nrequires = ["buildtool>=1"]\nbuild-backend = "buildtool.api"\n'
@@ -228,3 +229,26 @@ def test_generate_refuses_a_build_package_that_is_not_a_wheel(tmp_path: Path, lo
         "'buildtool-1.5.tar.gz' is not a wheel file name"
     ]
     assert tree_digest(tmp_path) == before
+
+
+def test_envs_inherit_allow_sdist_and_each_locks_its_own_build_packages(tmp_path: Path, lock_cli) -> None:
+    snapshot = _snapshot(tmp_path)
+    intent = tmp_path / "src.toml"
+    intent.write_text(
+        'name = "src"\n[universe]\ncutoff = "2024-06-01T00:00:00Z"\n[python]\nbootstrap = []\n'
+        'allow-sdist = ["srconly"]\n[python.envs.serve]\nrequirements = ["app"]\n'
+        '[python.envs.other]\nrequirements = ["alpha"]\n'
+    )
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    envs = {e["name"]: e for e in tomllib.loads((tmp_path / "src.lock").read_text())["python"]["envs"]}
+    assert [p["name"] for p in envs["serve"]["build-packages"]] == ["buildtool", "helper"]
+    assert "build-packages" not in envs["other"]  # a name the env does not install changes nothing
+    generated = tmp_path / "gen"
+    assert lock_cli("generate", str(tmp_path / "src.lock"), "-o", str(generated)).code == 0
+    assert "serve buildtool 1.5 buildtool-1.5-py3-none-any.whl" in (generated / "bootstrap.sh").read_text()
+    lock, _ = domains.read_lock(tmp_path / "src.lock")
+    assert lock.python is not None
+    keys = [item.key for item in python_domain.items(lock.python)]
+    assert "serve/build/buildtool" in keys and "serve/srconly" in keys  # `lock diff` rows
+    assert not [k for k in keys if k.startswith("other/build/")]
