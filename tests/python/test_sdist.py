@@ -252,3 +252,22 @@ def test_envs_inherit_allow_sdist_and_each_locks_its_own_build_packages(tmp_path
     keys = [item.key for item in python_domain.items(lock.python)]
     assert "serve/build/buildtool" in keys and "serve/srconly" in keys  # `lock diff` rows
     assert not [k for k in keys if k.startswith("other/build/")]
+
+
+def test_an_update_keeps_the_locked_build_packages_until_upgrade_moves_them(tmp_path: Path, lock_cli) -> None:
+    snapshot = _snapshot(tmp_path)
+    intent = tmp_path / "src.toml"
+    lock = tmp_path / "src.lock"
+    intent.write_text(INTENT + 'allow-sdist = ["srconly"]\nconstraints = ["buildtool<1.5"]\n')
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+
+    def buildtool() -> str:
+        (found,) = [p for p in tomllib.loads(lock.read_text())["python"]["build-packages"] if p["name"] == "buildtool"]
+        return found["version"]
+
+    assert buildtool() == "1.0"  # the env's constraints bound its build packages too
+    intent.write_text(INTENT + 'allow-sdist = ["srconly"]\n')
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+    assert buildtool() == "1.0"  # what is locked stays
+    assert lock_cli("update", str(intent), "--replay", str(snapshot), "--upgrade").code == 0
+    assert buildtool() == "1.5"
