@@ -1,4 +1,4 @@
-"""Build small replay snapshots of real wheels, for tests that need versions to move."""
+"""Build small replay snapshots of real wheels (and real sdists), for tests that need versions to move."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import hashlib
 import io
 import json
+import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,60 @@ class Dist:
     version: str
     uploaded: str
     requires: list[str] = field(default_factory=list)
+    # An sdist instead of a wheel: a setuptools project (setup.py; PKG-INFO in metadata 2.2, which an installer
+    # may read without building it), with this `[build-system]` in its pyproject.toml ("" for none: PEP 517's
+    # legacy default, setuptools and wheel, builds it).
+    sdist: bool = False
+    build_system: str = ""
+
+
+@dataclass
+class Recorded:
+    """A real file recorded elsewhere (a wheel of PyPI's, Debian's copy of one), served as its project's file."""
+
+    name: str
+    path: Path
+    uploaded: str
+
+
+def _metadata(dist: Dist, version: str) -> str:
+    """Core metadata (PKG-INFO, METADATA) of that metadata version: name, version, requirements."""
+    lines = [f"Metadata-Version: {version}", f"Name: {dist.name}", f"Version: {dist.version}"]
+    return "\n".join([*lines, *[f"Requires-Dist: {r}" for r in dist.requires]]) + "\n"
+
+
+def _sdist(dist: Dist) -> tuple[str, bytes, bytes]:
+    """A real, buildable sdist (.tar.gz) and its PKG-INFO."""
+    module = dist.name.replace("-", "_")
+    top = f"{module}-{dist.version}"
+    metadata = _metadata(dist, "2.2")
+    requires = ", ".join(repr(r).replace("'", '"') for r in dist.requires)
+    files = {
+        f"{top}/PKG-INFO": metadata,
+        f"{top}/setup.py": (
+            "from setuptools import setup\n"
+            f"setup(name={dist.name!r}, version={dist.version!r}, packages=[{module!r}], install_requires=[{requires}])\n"
+        ),
+        f"{top}/{module}/__init__.py": f'__version__ = "{dist.version}"\nBUILT_FROM = "sdist"\n',
+    }
+    if dist.build_system:
+        files[f"{top}/pyproject.toml"] = dist.build_system
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        for path, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mtime, info.mode = len(data), 1704067200, 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return f"{top}.tar.gz", buffer.getvalue(), metadata.encode()
+
+
+def _recorded(item: Recorded) -> tuple[str, bytes, bytes]:
+    """A recorded wheel's bytes and the METADATA inside it (PEP 658 serves it beside the wheel)."""
+    data = item.path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        (path,) = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+        return item.path.name, data, archive.read(path)
 
 
 def _record_hash(text: str) -> str:
@@ -28,17 +83,7 @@ def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
     """A real, installable pure-Python wheel and its METADATA."""
     module = dist.name.replace("-", "_")
     info = f"{module}-{dist.version}.dist-info"
-    metadata = (
-        "\n".join(
-            [
-                "Metadata-Version: 2.1",
-                f"Name: {dist.name}",
-                f"Version: {dist.version}",
-                *[f"Requires-Dist: {r}" for r in dist.requires],
-            ]
-        )
-        + "\n"
-    )
+    metadata = _metadata(dist, "2.1")
     files = {
         f"{module}/__init__.py": f'__version__ = "{dist.version}"\n',
         f"{info}/METADATA": metadata,
@@ -55,23 +100,26 @@ def _wheel(dist: Dist) -> tuple[str, bytes, bytes]:
     return f"{module}-{dist.version}-py3-none-any.whl", buffer.getvalue(), metadata.encode()
 
 
-def build_snapshot(root: Path, dists: list[Dist], upstream: str = "https://files.example.invalid/") -> Path:
-    """A snapshot with one default index holding these wheels, metadata and upstream URLs."""
+def build_snapshot(
+    root: Path, dists: list[Dist], upstream: str = "https://files.example.invalid/", recorded: list[Recorded] = ()
+) -> Path:
+    """A snapshot with one default index holding these wheels (sdists), recorded files, metadata and upstream URLs."""
     index = root / "pypi"
     for folder in ("pages", "files", "metadata"):
         (index / folder).mkdir(parents=True, exist_ok=True)
     pages: dict[str, list[dict[str, object]]] = {}
     upstream_urls = {}
-    for dist in dists:
-        filename, wheel, metadata = _wheel(dist)
+    made = [((_sdist if d.sdist else _wheel)(d), d.name, d.uploaded) for d in dists]
+    made += [(_recorded(r), r.name, r.uploaded) for r in recorded]
+    for (filename, wheel, metadata), name, uploaded in made:
         (index / "files" / filename).write_bytes(wheel)
         (index / "metadata" / f"{filename}.metadata").write_bytes(metadata)
-        pages.setdefault(dist.name, []).append(
+        pages.setdefault(name, []).append(
             {
                 "filename": filename,
                 "hashes": {"sha256": hashlib.sha256(wheel).hexdigest()},
                 "size": len(wheel),
-                "upload-time": dist.uploaded,
+                "upload-time": uploaded,
                 "core-metadata": {"sha256": hashlib.sha256(metadata).hexdigest()},
             }
         )

@@ -42,7 +42,7 @@ from imagelock.domains.apt import pins as apt_pins
 from imagelock.formats.oci_reference import DIGEST
 from imagelock.intent.apt import REPOSITORY_NAME
 from imagelock.intent.containers import PLATFORM
-from imagelock.lock.model import ENV_NAME, AptSource, Lock
+from imagelock.lock.model import ENV_NAME, AptSource, Lock, PythonPackage
 
 TEMPLATE = "bootstrap.sh"
 DATA_START = "\n# --- the lock (data only) ---\n"  # the template's last line before the data slot
@@ -97,9 +97,11 @@ def _identity(lock: Lock, lock_sha256: str, v: Values) -> Data:
 
 
 def _python(lock: Lock, v: Values) -> Data:
-    """One row per env (name, interpreter, venv) and one per wheel: env, name, version, file, url, sha256, size."""
+    """One row per env (name, interpreter, venv), one per package file and one per build package (the wheels its
+    sdists are built with): env, name, version, file, url, sha256, size."""
     envs: list[tuple[str, ...]] = []
     wheels: list[tuple[str, ...]] = []
+    build: list[tuple[str, ...]] = []
     for where, env in manifests.python_envs(lock):
         name = (
             v.match(env.name, ENV_NAME, f"{where}.name", "an env name like train")
@@ -113,22 +115,33 @@ def _python(lock: Lock, v: Values) -> Data:
                 v.abs_path(env.venv, f"{where}.venv"),
             )
         )
-        for i, p in enumerate(env.packages):
-            key = f"{where}.packages[{i}]"
-            size = v.size(p.wheel.size, f"{key}.wheel.size", optional=True)
-            package, version = v.python_name(p.name, f"{key}.name"), v.python_version(p.version, f"{key}.version")
-            wheels.append(
-                (
-                    name,
-                    package,
-                    version,
-                    v.wheel_file(p.wheel.filename, package, version, f"{key}.wheel.filename"),
-                    v.url(p.wheel.url, f"{key}.wheel.url"),
-                    v.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
-                    "" if size is None else str(size),
-                )
+        wheels += _python_files(name, env.packages, f"{where}.packages", v, v.dist_file)
+        build += _python_files(name, env.build_packages, f"{where}.build-packages", v, v.wheel_file)  # wheels only
+    return {"PY_ENVS": envs, "PY_WHEELS": sorted(wheels), "PY_BUILD": sorted(build)}
+
+
+def _python_files(
+    env: str, packages: list[PythonPackage], key: str, v: Values, file_name: Callable[[str, str, str, str], str]
+) -> list[tuple[str, ...]]:
+    """The rows of one env's package files (each file name checked by `file_name`): env, name, version, file,
+    url, sha256, size."""
+    rows: list[tuple[str, ...]] = []
+    for i, p in enumerate(packages):
+        at = f"{key}[{i}]"
+        size = v.size(p.wheel.size, f"{at}.wheel.size", optional=True)
+        package, version = v.python_name(p.name, f"{at}.name"), v.python_version(p.version, f"{at}.version")
+        rows.append(
+            (
+                env,
+                package,
+                version,
+                file_name(p.wheel.filename, package, version, f"{at}.wheel.filename"),
+                v.url(p.wheel.url, f"{at}.wheel.url"),
+                v.sha256(p.wheel.sha256, f"{at}.wheel.sha256"),
+                "" if size is None else str(size),
             )
-    return {"PY_ENVS": envs, "PY_WHEELS": sorted(wheels)}
+        )
+    return rows
 
 
 def _apt(lock: Lock, v: Values) -> Data:

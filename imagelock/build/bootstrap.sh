@@ -34,6 +34,7 @@ readonly MODEL_HOST=''
 readonly MIRROR_URL=''
 readonly -a PY_ENVS=()
 readonly -a PY_WHEELS=()
+readonly -a PY_BUILD=()
 readonly -a APT_PACKAGES=()
 readonly -a APT_ARCHIVE=()
 readonly -a APT_REPOS=()
@@ -539,8 +540,9 @@ step_nvidia() {
 
 # --- Python ------------------------------------------------------------------------
 
-# PY_ENVS: one row per Python env (name, Python version, venv); PY_WHEELS: one row per wheel (env, name,
-# version, file, url, sha256, size). Each env is its own venv, made and checked on its own.
+# PY_ENVS: one row per Python env (name, Python version, venv); PY_WHEELS: one row per package file (env, name,
+# version, file, url, sha256, size): a wheel, or an sdist the intent allows (allow-sdist); PY_BUILD: one row per
+# wheel those sdists are built with, in the same columns. Each env is its own venv, made and checked on its own.
 readonly PY_ENV_COLUMNS=3 PY_WHEEL_COLUMNS=7
 
 venv_matches() {
@@ -573,9 +575,23 @@ step_python() {
   done
 }
 
-# One env: fetch its wheels by sha256, make its venv with its interpreter, install them hash-checked.
+# py_pip PYTHON ARGS...: pip acting on PYTHON's environment: the locked pip run from its verified wheel by that
+# interpreter, else the interpreter's bundled pip from the throwaway installer venv (PY_PIP_WHEEL, python_env).
+PY_PIP_WHEEL=""
+py_pip() {
+  local python=$1
+  shift
+  if [[ -n $PY_PIP_WHEEL ]]; then
+    "$python" "$PY_PIP_WHEEL/pip" --disable-pip-version-check --no-input "$@"
+  else
+    "$STAGE/installer/bin/python" -m pip --python "$python" --disable-pip-version-check --no-input "$@"
+  fi
+}
+
+# One env: fetch its files by sha256, make its venv with its interpreter, build its sdists offline, install the
+# wheels hash-checked.
 python_env() {
-  local label=$1 env=$2 version=$3 venv=$4 i name file sha256 pip_wheel="" installer want=() rows=()
+  local label=$1 env=$2 version=$3 venv=$4 i name file sha256 want=() rows=() sdists=()
   for ((i = 0; i < ${#PY_WHEELS[@]}; i += PY_WHEEL_COLUMNS)); do
     [[ ${PY_WHEELS[i]} == "$env" ]] || continue
     rows+=("$i")
@@ -588,38 +604,84 @@ python_env() {
   fi
   local interpreter="python$version"
   command -v "$interpreter" >/dev/null || die "$label: $interpreter not found (the lock's interpreter)"
-  rm -rf -- "$STAGE/wheels" "$STAGE/installer"
-  mkdir -p -- "$STAGE/wheels"
+  rm -rf -- "$STAGE/wheels" "$STAGE/sdists" "$STAGE/installer"
+  mkdir -p -- "$STAGE/wheels" "$STAGE/sdists"
   : >"$STAGE/requirements.txt"
+  : >"$STAGE/sdists.txt"
+  PY_PIP_WHEEL=""
   for i in "${rows[@]}"; do
     name=${PY_WHEELS[i + 1]} file=${PY_WHEELS[i + 3]} sha256=${PY_WHEELS[i + 5]}
-    fetch "python package $name ${PY_WHEELS[i + 2]} ($file)" "$STAGE/wheels/$file" "$sha256" \
-      "${PY_WHEELS[i + 6]}" "" "" "$(from_mirror "$sha256")" "${PY_WHEELS[i + 4]}"
-    printf '%s==%s --hash=sha256:%s\n' "$name" "${PY_WHEELS[i + 2]}" "$sha256" >>"$STAGE/requirements.txt"
-    [[ $name != pip ]] || pip_wheel="$STAGE/wheels/$file"
+    if [[ $file == *.whl ]]; then
+      fetch "python package $name ${PY_WHEELS[i + 2]} ($file)" "$STAGE/wheels/$file" "$sha256" \
+        "${PY_WHEELS[i + 6]}" "" "" "$(from_mirror "$sha256")" "${PY_WHEELS[i + 4]}"
+      printf '%s==%s --hash=sha256:%s\n' "$name" "${PY_WHEELS[i + 2]}" "$sha256" >>"$STAGE/requirements.txt"
+      [[ $name != pip ]] || PY_PIP_WHEEL="$STAGE/wheels/$file"
+    else
+      fetch "python sdist $name ${PY_WHEELS[i + 2]} ($file)" "$STAGE/sdists/$file" "$sha256" \
+        "${PY_WHEELS[i + 6]}" "" "" "$(from_mirror "$sha256")" "${PY_WHEELS[i + 4]}"
+      printf '%s==%s --hash=sha256:%s\n' "$name" "${PY_WHEELS[i + 2]}" "$sha256" >>"$STAGE/sdists.txt"
+      sdists+=("$name==${PY_WHEELS[i + 2]}")
+    fi
   done
   rm -rf -- "$venv"
   "$interpreter" -m venv --without-pip -- "$venv"
-  if [[ -n $pip_wheel ]]; then
+  if [[ -n $PY_PIP_WHEEL ]]; then
     # The locked pip installs everything (itself included), run straight from its verified wheel.
-    log "$label: creating $venv with $interpreter; the locked ${pip_wheel##*/} installs $count verified wheels"
-    installer=("$venv/bin/python" "$pip_wheel/pip")
+    log "$label: creating $venv with $interpreter; the locked ${PY_PIP_WHEEL##*/} installs $count verified packages"
   else
     # No pip in the lock: the interpreter's own pip runs from a throwaway venv, so the image's venv
     # still holds only what the lock holds.
     "$interpreter" -m ensurepip --version >/dev/null 2>&1 || \
       die "$label: $interpreter has no ensurepip to bootstrap the installer (Debian and Ubuntu: $interpreter-venv)"
-    log "$label: creating $venv with $interpreter; its bundled pip installs $count verified wheels"
+    log "$label: creating $venv with $interpreter; its bundled pip installs $count verified packages"
     "$interpreter" -m venv -- "$STAGE/installer"
-    installer=("$STAGE/installer/bin/python" -m pip --python "$venv/bin/python")
   fi
-  "${installer[@]}" --disable-pip-version-check --no-input install --no-index --find-links "$STAGE/wheels" \
+  ((${#sdists[@]} == 0)) || build_sdists "$label" "$env" "$interpreter" "${sdists[@]}"
+  py_pip "$venv/bin/python" install --no-index --find-links "$STAGE/wheels" \
     --require-hashes --no-deps --only-binary :all: --no-cache-dir -r "$STAGE/requirements.txt" \
     || die "$label: pip could not install the locked wheels into $venv"
-  rm -rf -- "$STAGE/installer" "$STAGE/wheels" "$STAGE/requirements.txt"
+  rm -rf -- "$STAGE/installer" "$STAGE/wheels" "$STAGE/sdists" "$STAGE/requirements.txt" "$STAGE/sdists.txt"
   venv_matches "$version" "$venv" "${want[@]}" ||
     die "$label: $venv does not hold exactly the locked packages after installing them"
   CHANGED+=("$label")
+}
+
+# build_sdists LABEL ENV INTERPRETER NAME==VERSION...: the env's sdists ($STAGE/sdists, verified) built into
+# wheels with no network: the env's build packages (PY_BUILD), fetched and verified by sha256, are installed
+# hash-checked into a throwaway build venv, and pip builds there without build isolation, from local files only
+# (--no-index: nothing unverified is fetched, the build's own setup_requires included). Each built wheel joins
+# the env's requirements with the sha256 measured as it leaves the build.
+build_sdists() {
+  local label=$1 env=$2 interpreter=$3 i name file sha256 built count=0
+  shift 3
+  rm -rf -- "$STAGE/build" "$STAGE/builder" "$STAGE/built"
+  mkdir -p -- "$STAGE/build" "$STAGE/built"
+  : >"$STAGE/build-requirements.txt"
+  for ((i = 0; i < ${#PY_BUILD[@]}; i += PY_WHEEL_COLUMNS)); do
+    [[ ${PY_BUILD[i]} == "$env" ]] || continue
+    name=${PY_BUILD[i + 1]} file=${PY_BUILD[i + 3]} sha256=${PY_BUILD[i + 5]}
+    fetch "python build package $name ${PY_BUILD[i + 2]} ($file)" "$STAGE/build/$file" "$sha256" \
+      "${PY_BUILD[i + 6]}" "" "" "$(from_mirror "$sha256")" "${PY_BUILD[i + 4]}"
+    printf '%s==%s --hash=sha256:%s\n' "$name" "${PY_BUILD[i + 2]}" "$sha256" >>"$STAGE/build-requirements.txt"
+    count=$((count + 1))
+  done
+  log "$label: building $* from verified sdists with $count verified build packages, offline"
+  "$interpreter" -m venv --without-pip -- "$STAGE/builder"
+  if ((count > 0)); then
+    py_pip "$STAGE/builder/bin/python" install --no-index --find-links "$STAGE/build" --require-hashes --no-deps \
+      --only-binary :all: --no-cache-dir -r "$STAGE/build-requirements.txt" \
+      || die "$label: pip could not install the locked build packages"
+  fi
+  PIP_NO_INDEX=1 py_pip "$STAGE/builder/bin/python" wheel --no-index --find-links "$STAGE/sdists" --no-deps \
+    --no-build-isolation --require-hashes --no-cache-dir -w "$STAGE/built" -r "$STAGE/sdists.txt" \
+    || die "$label: could not build $* from the locked sdists with the locked build packages"
+  for built in "$STAGE/built"/*.whl; do
+    [[ -f $built ]] || die "$label: building $* made no wheel"
+    mv -- "$built" "$STAGE/wheels/"
+    printf '%s --hash=sha256:%s\n' "$STAGE/wheels/${built##*/}" "$(sha256_of "$STAGE/wheels/${built##*/}")" \
+      >>"$STAGE/requirements.txt"
+  done
+  rm -rf -- "$STAGE/build" "$STAGE/builder" "$STAGE/built" "$STAGE/build-requirements.txt"
 }
 
 # --- models ------------------------------------------------------------------------

@@ -54,18 +54,22 @@ def env_files(lock: Lock) -> dict[str, tuple[str, str]]:
     return {e.name: (f"requirements-{e.name}.txt", f"pylock.{e.name}.toml") for e in lock.python.envs}
 
 
-def _packages(env: PythonEnv, where: str, values: Values) -> list[dict[str, Any]]:
-    """One env's Python packages, validated, sorted by name."""
+def _packages(env: PythonEnv, where: str, values: Values, build: bool = False) -> list[dict[str, Any]]:
+    """One env's Python packages (or, with `build`, the wheels its sdists are built with), validated, by name."""
+    field = "build-packages" if build else "packages"
     out = []
-    for i, p in enumerate(env.packages):
-        key = f"{where}.packages[{i}]"
+    for i, p in enumerate(env.build_packages if build else env.packages):
+        key = f"{where}.{field}[{i}]"
         name, version = values.python_name(p.name, f"{key}.name"), values.python_version(p.version, f"{key}.version")
         out.append(
             {
                 "name": name,
                 "version": version,
                 "index": values.text(p.index, f"{key}.index"),
-                "filename": values.wheel_file(p.wheel.filename, name, version, f"{key}.wheel.filename"),
+                "filename": (values.wheel_file if build else values.dist_file)(
+                    p.wheel.filename, name, version, f"{key}.wheel.filename"
+                ),
+                "sdist": p.is_sdist,
                 "url": values.url(p.wheel.url, f"{key}.wheel.url"),
                 "sha256": values.sha256(p.wheel.sha256, f"{key}.wheel.sha256"),
                 "size": values.size(p.wheel.size, f"{key}.wheel.size", optional=True),
@@ -120,7 +124,19 @@ def requirements_txt(lock: Lock, values: Values, env_name: str | None = None) ->
         lines.append(target)
         for url in sorted({u for u in _index_urls(env, where, values).values() if u}):
             lines.append(f"--extra-index-url {url}")
-        for p in _packages(env, where, values):
+        packages = _packages(env, where, values)
+        sdists = [p["name"] for p in packages if p["sdist"]]
+        if sdists:
+            lines[2] = lines[2].replace(" -r ", f" --no-binary {','.join(sdists)} --no-build-isolation -r ")
+            lines.append(
+                f"# {', '.join(sdists)}: locked as source distributions (allow-sdist); build them with no network "
+                "after installing these build packages (hash-checked, --no-deps) where pip runs:"
+            )
+            lines += [
+                f"#   {b['name']}=={b['version']} --hash=sha256:{b['sha256']}"
+                for b in _packages(env, where, values, True)
+            ]
+        for p in packages:
             lines.append(f"# {p['filename']}")
             lines.append(f"{p['name']}=={p['version']} --hash=sha256:{p['sha256']}")
     return "\n".join(lines) + "\n"
@@ -158,11 +174,20 @@ def pylock_toml(lock: Lock, values: Values, env_name: str | None = None) -> str:
             if p["size"] is not None:
                 wheel["size"] = p["size"]
             wheel["hashes"] = {"sha256": p["sha256"]}
-            entry["wheels"] = [wheel]
+            if p["sdist"]:
+                entry["sdist"] = wheel  # PEP 751 `packages.sdist`: the same keys as a wheel's
+            else:
+                entry["wheels"] = [wheel]
             packages.append(entry)
     table["created-by"] = "imagelock"
     table["packages"] = packages
     tool: dict[str, Any] = {"image": lock.image_name(), "lock-digest": lock.digest()}
+    if found and found[1].build_packages:
+        # What the sdists are built with (PEP 751 has no place for build requirements): pinned like packages.
+        tool["build-packages"] = [
+            {"name": b["name"], "version": b["version"], "url": b["url"], "hashes": {"sha256": b["sha256"]}}
+            for b in _packages(found[1], found[0], values, True)
+        ]
     if env_name is not None and found:
         tool["env"] = env_name
         tool["venv"] = found[1].venv

@@ -18,7 +18,13 @@ import re
 import shlex
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from imagelock.errors import InputError
@@ -99,6 +105,19 @@ class Values:
             raise self.fail(key, f"{filename!r} is not a wheel file name") from None
         if wheel_name != canonicalize_name(name) or wheel_version != Version(version):
             raise self.fail(key, f"{filename!r} is not a wheel of {name} {version}")
+        return filename
+
+    def dist_file(self, filename: str, name: str, version: str, key: str) -> str:
+        """A wheel or a source distribution (an allowed sdist: `.tar.gz` or `.zip`) of this package at this version."""
+        if filename.endswith(".whl"):
+            return self.wheel_file(filename, name, version, key)
+        self.file_name(filename, key)
+        try:
+            sdist_name, sdist_version = parse_sdist_filename(filename)
+        except (InvalidSdistFilename, InvalidVersion):
+            raise self.fail(key, f"{filename!r} is neither a wheel nor an sdist file name") from None
+        if sdist_name != canonicalize_name(name) or sdist_version != Version(version):
+            raise self.fail(key, f"{filename!r} is not an sdist of {name} {version}")
         return filename
 
     def deb_name(self, value: str, key: str) -> str:

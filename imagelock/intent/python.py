@@ -55,7 +55,18 @@ _PYTHON = re.compile(r"^3\.(9|1[0-4])$")
 _INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 ENVS_KEY = "envs"
 # The keys an env may set; every one of them may also be set in [python] itself, for every env.
-ENV_KEYS = ("version", "platform", "venv", "requirements", "constraints", "bootstrap", "index-url", "torch", "index")
+ENV_KEYS = (
+    "version",
+    "platform",
+    "venv",
+    "requirements",
+    "constraints",
+    "bootstrap",
+    "index-url",
+    "torch",
+    "index",
+    "allow-sdist",
+)
 SHARED_KEYS = tuple(k for k in ENV_KEYS if k != "requirements")
 ENVS_DEFAULT_VENV = "/opt/venvs/{name}"
 
@@ -86,6 +97,9 @@ class PythonIntent:
     indexes: list[IndexIntent] = field(default_factory=list)
     # Pins every resolution of this env honours without installing anything for them (uv's --constraint).
     constraints: list[Requirement] = field(default_factory=list)
+    # Canonical names (PEP 503) of the packages that may be locked as a source distribution and built by the
+    # bootstrap; every other package is a wheel or nothing (docs/python-envs.md, "Source distributions").
+    allow_sdist: list[str] = field(default_factory=list)
     # `[python.envs.<name>]`: the env's name, and the sha256 of what it asks for ([python]'s keys
     # included), which its part of the lock records so `lock check` can say which env went stale.
     name: str | None = None
@@ -292,6 +306,7 @@ def _parse_env(
     constraint_texts = string_list(table, "constraints", path, at("constraints")) or []
     constraints = _requirements(constraint_texts, path, f"{at('constraints')}.constraints")
     index_url = _http_url(string(table, "index-url", path, at("index-url")), path, f"{at('index-url')}.index-url")
+    allow_sdist = _allow_sdist(string_list(table, "allow-sdist", path, at("allow-sdist")) or [], path, at)
     torch = _parse_torch(table["torch"], path, f"{at('torch')}.torch") if table.get("torch") is not None else None
     indexes = _parse_indexes(table.get("index", []), path, f"{at('index')}.index")
     intent = PythonIntent(
@@ -304,10 +319,31 @@ def _parse_env(
         torch=torch,
         indexes=indexes,
         constraints=constraints,
+        allow_sdist=allow_sdist,
     )
     _check_index_pinning(intent, path, at)
     _check_torch_locals(intent, path, at)
     return intent
+
+
+# A project name as PEP 508 allows it (letters, digits, and . _ - inside): no version, extra or marker.
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def _allow_sdist(names: list[str], path: Path, at: Callable[[str], str]) -> list[str]:
+    """`allow-sdist`: project names only, each once, kept as PEP 503 normalises them."""
+    key = f"{at('allow-sdist')}.allow-sdist"
+    seen: dict[str, str] = {}
+    for i, name in enumerate(names):
+        if not _PROJECT_NAME.match(name):
+            raise InputError(
+                path, f"{key}[{i}]", f'expected a project name such as "antlr4-python3-runtime", found {name!r}'
+            )
+        canonical = canonicalize_name(name)
+        if canonical in seen:
+            raise InputError(path, f"{key}[{i}]", f"{name} is already allowed as {seen[canonical]!r}")
+        seen[canonical] = name
+    return sorted(seen)
 
 
 def _check_index_pinning(intent: PythonIntent, path: Path, at: Callable[[str], str]) -> None:

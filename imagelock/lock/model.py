@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 @dataclass
 class Wheel:
-    """The one file the target installs for a package."""
+    """The one file the target installs for a package: a wheel, or a source distribution the intent allows
+    (`allow-sdist`), which the bootstrap builds into a wheel offline from the env's locked build packages."""
 
     filename: str
     url: str
@@ -57,6 +58,14 @@ class PythonPackage:
     wheel: Wheel
     original: str | None = None
     dependencies: list[str] = field(default_factory=list)
+    # For a package locked as an sdist: what its pyproject.toml's [build-system] requires (PEP 518), or PEP 517's
+    # default for a project without one; the env's `build-packages` pin them.
+    build_requires: list[str] = field(default_factory=list)
+
+    @property
+    def is_sdist(self) -> bool:
+        """Whether the locked file is a source distribution (built by the bootstrap) rather than a wheel."""
+        return not self.wheel.filename.endswith(".whl")
 
 
 DEFAULT_ENV = "default"  # the name the one env of a plain `[python]` answers to
@@ -81,6 +90,9 @@ class PythonEnv:
     intent_sha256: str | None = None
     indexes: list[PythonIndex] = field(default_factory=list)
     packages: list[PythonPackage] = field(default_factory=list)
+    # The wheels the env's sdists are built with (their build requirements, resolved together), installed into a
+    # throwaway build venv by the bootstrap, never into the env's venv. Empty when every package is a wheel.
+    build_packages: list[PythonPackage] = field(default_factory=list)
 
 
 @dataclass
@@ -96,6 +108,7 @@ class PythonLayer:
     engine: str = "uv"
     indexes: list[PythonIndex] = field(default_factory=list)
     packages: list[PythonPackage] = field(default_factory=list)
+    build_packages: list[PythonPackage] = field(default_factory=list)
     envs: list[PythonEnv] = field(default_factory=list)
 
     def environments(self) -> list[PythonEnv]:
@@ -110,6 +123,7 @@ class PythonLayer:
                 venv=self.venv or "",
                 indexes=self.indexes,
                 packages=self.packages,
+                build_packages=self.build_packages,
             )
         ]
 
@@ -136,6 +150,7 @@ class PythonLayer:
             engine=self.engine,
             indexes=env.indexes,
             packages=env.packages,
+            build_packages=env.build_packages,
         )
 
     @property

@@ -139,7 +139,12 @@ def _python_envs(layer: PythonLayer, key: str, path: str | Path) -> None:
             if value is None:
                 raise InputError(path, f"{key}.{name}", "missing (a Python layer without envs is one env)")
         return
-    for name, value in {**own, "indexes": layer.indexes, "packages": layer.packages}.items():
+    for name, value in {
+        **own,
+        "indexes": layer.indexes,
+        "packages": layer.packages,
+        "build-packages": layer.build_packages,
+    }.items():
         if value:
             raise InputError(path, f"{key}.{name}", "a Python layer with envs holds it in each env, not here")
     venvs: dict[str, str] = {}

@@ -15,22 +15,23 @@ from imagelock.lock.model import Lock, PythonLayer
 
 
 def artifacts(layer: PythonLayer) -> Iterator[Artifact]:
-    """Every env's wheels; a wheel two envs lock is one file, named once."""
+    """Every env's wheels (an allowed sdist is a file like them) and the wheels its sdists are built with; a
+    file two envs lock is one file, named once."""
     seen: set[str] = set()
     for env in layer.environments():
-        for package in env.packages:
+        for role, package in [*(("", p) for p in env.packages), *(("build ", p) for p in env.build_packages)]:
             wheel = package.wheel
             if wheel.sha256 in seen:
                 continue
             seen.add(wheel.sha256)
             where = f" (env {env.name})" if layer.envs else ""
             yield Artifact(
-                "wheel",
+                "sdist" if package.is_sdist else "wheel",
                 wheel.filename,
                 (wheel.url,),
                 wheel.sha256,
                 wheel.size,
-                label=f"python package {package.name} {package.version} ({wheel.filename}){where}",
+                label=f"python {role}package {package.name} {package.version} ({wheel.filename}){where}",
             )
 
 
@@ -41,6 +42,8 @@ def items(layer: PythonLayer) -> Iterator[Item]:
         yield Item(f"{prefix}interpreter", f"python {env.version} {env.platform}" + (f" {env.venv}" if prefix else ""))
         for p in env.packages:
             yield Item(f"{prefix}{p.name}", p.version, p.wheel.sha256, p.wheel.size, p.requested)
+        for p in env.build_packages:  # not in the venv: what its sdists are built with
+            yield Item(f"{prefix}build/{p.name}", p.version, p.wheel.sha256, p.wheel.size, p.requested)
 
 
 def problems(lock: Lock, wanted: Intent) -> list[str]:

@@ -1,4 +1,5 @@
-"""What the Python layer does not promise, for `lock check`: a pre-release interpreter.
+"""What the Python layer does not promise, for `lock check`: a pre-release interpreter, and a package built on the
+image from an sdist the intent allows (its inputs are pinned, its output is not).
 
 Every wheel is pinned by sha256, so the layer itself is reproducible; what it
 cannot vouch for is an interpreter the lock records as a pre-release
@@ -13,16 +14,28 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 from imagelock.intent.document import Intent
-from imagelock.lock.finding import PRERELEASE, Finding
+from imagelock.lock.finding import NOT_REPRODUCIBLE, PRERELEASE, Finding
 from imagelock.lock.model import Lock
 
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
-    """One finding per env whose interpreter is a pre-release."""
+    """One finding per env whose interpreter is a pre-release, and one per sdist the bootstrap builds."""
     if lock.python is None:
         return []
     out = []
     for env in lock.python.environments():
+        for package in env.packages:
+            if package.is_sdist:
+                out.append(
+                    Finding(
+                        NOT_REPRODUCIBLE,
+                        f"python package {package.name} {package.version}",
+                        f"built on the image from its sdist ({package.wheel.filename}), sha256-pinned like its build "
+                        "packages; the wheel it builds is not pinned by content (a build may differ byte for byte)",
+                        "lock a wheel of it if one is published (drop it from allow-sdist), or build the wheel once, "
+                        "publish it on an index you control and pin the package to that index",
+                    )
+                )
         try:
             version = Version(env.version)
         except InvalidVersion:

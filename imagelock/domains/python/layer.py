@@ -8,11 +8,18 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
 from imagelock.domains.context import UpdateContext
-from imagelock.domains.python import conflicts, simple_index
-from imagelock.engines.python.contract import Engine, EngineIndex, EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.domains.python import conflicts, sdist, simple_index
+from imagelock.engines.python.contract import (
+    Engine,
+    EngineIndex,
+    EngineRequest,
+    ResolutionFailed,
+    ResolvedPackage,
+    SdistOnly,
+)
 from imagelock.engines.python.piptools import PipToolsEngine
 from imagelock.engines.python.uv import UvEngine
 from imagelock.errors import AnswerIsNo, InputError, UpstreamError
@@ -38,8 +45,9 @@ def target_tags(python_version: str, platform: str) -> list[Tag]:
     return tags
 
 
-def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> Wheel:
-    """The wheel the target would install: the one whose best tag ranks highest for the target."""
+def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int], allow_sdist: bool = False) -> Wheel:
+    """The wheel the target would install: the one whose best tag ranks highest for the target; for a package
+    the intent allows as an sdist, its sdist when no wheel fits the target."""
     best: tuple[int, int] | None = None
     for i, wheel in enumerate(package.wheels):
         try:
@@ -49,6 +57,13 @@ def choose_wheel(package: ResolvedPackage, ranking: dict[Tag, int]) -> Wheel:
         rank = min((ranking[t] for t in tags if t in ranking), default=None)
         if rank is not None and (best is None or rank < best[0]):
             best = (rank, i)
+    if best is None and allow_sdist:
+        for wheel in package.wheels:
+            try:
+                parse_sdist_filename(wheel.filename)
+            except (InvalidSdistFilename, ValueError):
+                continue
+            return wheel
     if best is None:
         raise UpstreamError(f"{package.name} {package.version}: no wheel for the target platform")
     return package.wheels[best[1]]
@@ -104,6 +119,7 @@ def build_request(intent: PythonIntent, ctx: UpdateContext, requirements: list[R
         upgrade=ctx.upgrade,
         upgrade_packages=ctx.upgrade_packages,
         constraints=[str(c) for c in intent.constraints],
+        allow_sdist=list(intent.allow_sdist),
         label=f"[python.envs.{intent.name}] in {ctx.intent.path}" if intent.name else f"[python] in {ctx.intent.path}",
     )
 
@@ -132,7 +148,7 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
     assert intent is not None
     engine = engine_for(ctx.engine)
     if not intent.envs:
-        return to_layer(intent, _resolve_env(intent, ctx, engine), ctx)
+        return to_layer(intent, _resolve_env(intent, ctx, engine), ctx, engine)
     chosen = set(ctx.python_envs)
     envs = []
     refused: list[tuple[str, AnswerIsNo]] = []
@@ -143,7 +159,7 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
             envs.append(kept)
             continue
         try:
-            envs.append(to_env(env, _resolve_env(env, ctx, engine), ctx))
+            envs.append(to_env(env, _resolve_env(env, ctx, engine), ctx, engine))
         except AnswerIsNo as answer:  # every env's conflicts in one report, as every layer's
             refused.append((env.name, answer))
     if len(refused) == 1:
@@ -157,7 +173,13 @@ def resolve(ctx: UpdateContext) -> PythonLayer:
 
 def _resolve_env(intent: PythonIntent, ctx: UpdateContext, engine: Engine) -> dict[str, ResolvedPackage]:
     """One env's closure, resolved by the engine on its own (its own workdir, preferences and indexes)."""
-    where = f"python.envs.{intent.name}" if intent.name else "python"
+    where = _where(intent)
+    if intent.allow_sdist and not isinstance(engine, UvEngine):
+        raise InputError(
+            ctx.intent.path,
+            f"{where}.allow-sdist",
+            f"the {ctx.engine} engine cannot lock a source distribution; use the default engine, uv",
+        )
     if engine.cannot_pin_indexes:
         for pinned, key in ((intent.torch, f"{where}.torch"), (intent.indexes, f"{where}.index")):
             if pinned:
@@ -176,24 +198,49 @@ def _resolve_env(intent: PythonIntent, ctx: UpdateContext, engine: Engine) -> di
         workdir = workdir / "envs" / intent.name
     try:
         return engine.resolve(request, workdir)
+    except SdistOnly as only:
+        names = ", ".join(only.names)
+        quoted = ", ".join(f'"{n}"' for n in [*intent.allow_sdist, *only.names])
+        raise InputError(
+            ctx.intent.path,
+            f"{where}.allow-sdist",
+            f"{names} {'ships' if len(only.names) == 1 else 'ship'} no wheel for Python {intent.version} "
+            f"{intent.platform}, only a source distribution; to lock it and build it on the image from hashed "
+            f"build packages, allow it by name: allow-sdist = [{quoted}]; nothing was written",
+        ) from None
     except ResolutionFailed as failure:
         if not isinstance(engine, UvEngine):
             raise  # the probes that explain a failure are uv's, with a cutoff pip-tools does not keep
         raise conflicts.explain(ctx, request, failure, engine, workdir, intent) from None
 
 
-def _packages(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> list[PythonPackage]:
+def _where(intent: PythonIntent) -> str:
+    """The intent key of an env's section: `python`, or `python.envs.<name>`."""
+    return f"python.envs.{intent.name}" if intent.name else "python"
+
+
+def _packages(
+    intent: PythonIntent,
+    resolved: dict[str, ResolvedPackage],
+    ctx: UpdateContext,
+    requirements: list[Requirement],
+    allow_sdist: tuple[str, ...] = (),
+) -> tuple[list[PythonPackage], dict[str, Wheel]]:
+    """The lock's entries for a closure, and the file each was chosen with as the run's upstreams serve it
+    (what an sdist's build requirements are read from)."""
     ranking = {tag: i for i, tag in enumerate(target_tags(intent.version, intent.platform))}
     pinned = intent.index_of()
-    asked = {canonicalize_name(r.name): str(r) for r in intent.requirements + intent.bootstrap}
+    asked = {canonicalize_name(r.name): str(r) for r in requirements}
     children: dict[str, set[str]] = {name: set() for name in resolved}
     for package in resolved.values():
         for parent in package.dependents:
             if parent in children:
                 children[parent].add(package.name)
     packages = []
+    served: dict[str, Wheel] = {}
     for name, package in sorted(resolved.items()):
-        chosen = choose_wheel(package, ranking)
+        chosen = choose_wheel(package, ranking, allow_sdist=name in allow_sdist)
+        served[name] = chosen
         url = ctx.upstreams.upstream_url(chosen.url, chosen.filename)
         packages.append(
             PythonPackage(
@@ -206,16 +253,65 @@ def _packages(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: U
                 wheel=dataclasses.replace(chosen, url=http.redact(url)),
             )
         )
-    return packages
+    return packages, served
 
 
-def to_layer(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonLayer:
+def _build_packages(
+    intent: PythonIntent,
+    packages: list[PythonPackage],
+    served: dict[str, Wheel],
+    ctx: UpdateContext,
+    engine: Engine,
+) -> list[PythonPackage]:
+    """Each sdist's build requirements (recorded on its entry), resolved together as wheels for the target,
+    from the env's indexes and as of its cutoff: the one throwaway build venv the bootstrap builds them in."""
+    wanted: list[str] = []
+    for package in packages:
+        if not package.is_sdist:
+            continue
+        file = served[package.name]
+        label = f"{package.name} {package.version} ({package.wheel.filename})"
+        data = sdist.fetch(file.url, file.sha256, label)
+        package.build_requires = sdist.build_requires(data, file.filename, label)
+        wanted += [r for r in package.build_requires if r not in wanted]
+    if not wanted:
+        return []
+    requirements = [Requirement(r) for r in wanted]
+    request = build_request(intent, ctx, requirements)
+    request.allow_sdist = []  # a build package is a wheel: nothing builds the builders
+    previous = _previous_env(ctx, intent)
+    if previous and not ctx.upgrade:
+        request.preferences = {p.name: p.version for p in previous.build_packages}
+    request.label = f"the build requirements of {', '.join(p.name for p in packages if p.is_sdist)}"
+    workdir = (ctx.workdir or Path(".")) / "python" / "build" / (intent.name or DEFAULT_ENV)
+    try:
+        resolved = engine.resolve(request, workdir)
+    except SdistOnly as only:
+        raise InputError(
+            ctx.intent.path,
+            f"{_where(intent)}.allow-sdist",
+            f"{', '.join(only.names)}, needed to build {request.label.removeprefix('the build requirements of ')}, "
+            "ships no wheel: build packages are locked as wheels only; nothing was written",
+        ) from None
+    except ResolutionFailed as failure:
+        raise ResolutionFailed(f"{request.label} cannot be resolved together:\n{failure.message}") from None
+    built, _ = _packages(intent, resolved, ctx, requirements)
+    return built
+
+
+def to_layer(
+    intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext, engine: Engine
+) -> PythonLayer:
     """The layer of a plain [python]: its one env in the layer's own fields."""
-    return PythonLayer(engine=ctx.engine).single(to_env(intent, resolved, ctx))
+    return PythonLayer(engine=ctx.engine).single(to_env(intent, resolved, ctx, engine))
 
 
-def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext) -> PythonEnv:
-    """One env, with the sha256 of what it asked for (an env of [python.envs]; a plain [python] has none)."""
+def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: UpdateContext, engine: Engine) -> PythonEnv:
+    """One env, with the sha256 of what it asked for (an env of [python.envs]; a plain [python] has none), and
+    the build packages of its sdists."""
+    packages, served = _packages(
+        intent, resolved, ctx, intent.requirements + intent.bootstrap, tuple(intent.allow_sdist)
+    )
     return PythonEnv(
         name=intent.name or DEFAULT_ENV,
         version=intent.version,
@@ -223,5 +319,6 @@ def to_env(intent: PythonIntent, resolved: dict[str, ResolvedPackage], ctx: Upda
         venv=intent.venv,
         intent_sha256=intent.sha256,
         indexes=lock_indexes(intent),
-        packages=_packages(intent, resolved, ctx),
+        packages=packages,
+        build_packages=_build_packages(intent, packages, served, ctx, engine),
     )

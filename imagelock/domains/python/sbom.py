@@ -9,11 +9,13 @@ from imagelock.lock.model import PythonLayer
 
 
 def components(layer: PythonLayer) -> Iterator[Component]:
-    """One row per package of every env (a package two envs hold is listed for each venv it is in)."""
+    """One row per package of every env (a package two envs hold is listed for each venv it is in), and one per
+    build package its sdists are built with (`imagelock:role = build`: in no venv of the image)."""
     for env in layer.environments():
         default = {index.name for index in env.indexes if index.default}
         urls = {index.name: index.url for index in env.indexes}
-        for package in env.packages:
+        built = [(p, (("imagelock:venv", env.venv), ("imagelock:role", "build"))) for p in env.build_packages]
+        for package, properties in [*((p, (("imagelock:venv", env.venv),)) for p in env.packages), *built]:
             qualifiers = [("file_name", package.wheel.filename)]
             if package.index not in default and package.index in urls:  # the purl spec's non-PyPI index
                 qualifiers.append(("repository_url", urls[package.index]))
@@ -30,5 +32,5 @@ def components(layer: PythonLayer) -> Iterator[Component]:
                 ),
                 sha256=package.wheel.sha256,
                 urls=(package.wheel.url,),
-                properties=(("imagelock:venv", env.venv),),
+                properties=properties,
             )

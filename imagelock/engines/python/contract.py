@@ -43,6 +43,8 @@ class EngineRequest:
     upgrade_packages: list[str] = field(default_factory=list)
     lowest_direct: bool = False
     constraints: list[str] = field(default_factory=list)  # PEP 508 pins that bound versions, install nothing
+    # Canonical names that may resolve to a source distribution; every other package must have a wheel.
+    allow_sdist: list[str] = field(default_factory=list)
     # What the user wrote that these requirements come from, for messages (`[python] in locks/seed.toml`):
     # an engine's own name for the request (uv's synthetic project) never reaches the user.
     label: str = "the intent"
@@ -66,6 +68,17 @@ class ResolutionFailed(ImagelockError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
+
+
+class SdistOnly(ImagelockError):
+    """Packages the resolution needs that ship no wheel usable here: only a source distribution, which the
+    request does not allow. Not a conflict: the intent may allow them by name (exit 2, the input must change)."""
+
+    exit_code = 2
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(", ".join(names))
 
 
 class Engine(Protocol):

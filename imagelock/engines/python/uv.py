@@ -37,7 +37,7 @@ except ImportError:  # the `uv` package is a pinned dependency; a bare `uv` on P
     find_uv_bin = None  # type: ignore[assignment]
 
 from imagelock.engines.python.compiled import clean_report, parse_requirements
-from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage
+from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, ResolvedPackage, SdistOnly
 from imagelock.errors import ImagelockError, UpstreamError
 from imagelock.lock.model import Wheel, instant
 from imagelock.net.http import auth_failed, redact
@@ -95,7 +95,8 @@ def _project(request: EngineRequest, requirements: list[str]) -> str:
     return tomli_w.dumps(project)
 
 
-def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
+def _base_args(request: EngineRequest, workdir: Path, only_binary: list[str] | None = None) -> list[str]:
+    """The flags of every call; `only_binary`: the packages held to wheels by name (else all but the allowed)."""
     args = [
         uv_binary(),
         "pip",
@@ -107,8 +108,6 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         request.platform,
         "--exclude-newer",
         request.cutoff,
-        "--only-binary",
-        ":all:",
         "--no-header",
         "--quiet",
         "--no-progress",
@@ -116,6 +115,15 @@ def _base_args(request: EngineRequest, workdir: Path) -> list[str]:
         "first-index",
         "--no-python-downloads",
     ]
+    if only_binary is not None:
+        args += [f"--only-binary={name}" for name in only_binary]
+    else:
+        # Wheels only, but for the packages the intent allows as sdists: those resolve on their sdist (uv builds
+        # it here, isolated, only when it must to read its metadata; the image builds it from the locked build
+        # packages).
+        args += ["--only-binary", ":all:"]
+        for name in request.allow_sdist:
+            args += ["--no-binary", name]
     if request.default_index:
         args += ["--default-index", request.default_index]
     # Indexes that publish no upload times (PyTorch's) would otherwise lose every file
@@ -144,6 +152,12 @@ _AUTH = re.compile(
 )
 
 
+# uv's words for a package it could use only by building it (uv 0.5+: the hint; older: the cause).
+_SDIST_ONLY = (
+    re.compile(r"Wheels are required for `(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)` because building from source"),
+    re.compile(r"(?:^|\s)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[<>=!~]=?[^\s,]*)? has no usable wheels"),
+)
+
 _ROOT = re.compile(rf"{re.escape(ROOT_PROJECT)}(?:==0)?(?P<depends> depends on)?")
 
 
@@ -159,6 +173,9 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, w
     refused = _AUTH.search(text)
     if refused:
         return auth_failed(refused["url"], int(refused["code"] or refused["forbidden"]))
+    sdist_only = sorted({str(canonicalize_name(m["name"])) for pattern in _SDIST_ONLY for m in pattern.finditer(text)})
+    if sdist_only:
+        return SdistOnly(sdist_only)
     if "No solution found" in text or "unsatisfiable" in text:
         return ResolutionFailed(clean_report(text))
     first = clean_report(text).splitlines()[0] if text else f"uv exited {result.returncode}"
@@ -173,9 +190,10 @@ def _failure(result: subprocess.CompletedProcess[str], request: EngineRequest, w
 
 
 def _wheels(entry: dict[str, Any]) -> list[Wheel]:
-    """A pylock.toml package's wheels (PEP 751 `packages.wheels`) as the lock records wheels."""
+    """A pylock.toml package's wheels (PEP 751 `packages.wheels`), then its `packages.sdist` (listed only for a
+    package the request allows as one), as the lock records files."""
     wheels = []
-    for wheel in entry.get("wheels", []):
+    for wheel in [*entry.get("wheels", []), *([entry["sdist"]] if "sdist" in entry else [])]:
         upload = wheel.get("upload-time")
         wheels.append(
             Wheel(
@@ -252,7 +270,10 @@ class UvEngine:
         (workdir / "pyproject.toml").write_text(_project(request, pinned))
         lock_out = workdir / "pylock.toml"
         lock_out.unlink(missing_ok=True)
-        args = _base_args(request, workdir) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
+        # An allowed package is listed with its wheels and its sdist, so the domain keeps a wheel when the target
+        # has one and the sdist only when it has none: allowed, not forced.
+        held = sorted(set(packages) - set(request.allow_sdist)) if request.allow_sdist else None
+        args = _base_args(request, workdir, held) + ["--no-deps", "--format", "pylock.toml", "-o", str(lock_out)]
         result = _run(args, _environment(self.cache_dir))
         if result.returncode != 0:
             raise _failure(result, request, workdir)
