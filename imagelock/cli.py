@@ -564,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--to",
         required=True,
         metavar="TARGET",
-        help="s3://BUCKET/PREFIX, an http(s):// prefix that accepts PUT, or a directory",
+        help="s3://BUCKET/PREFIX, an http(s):// prefix that accepts PUT, a directory, or docker://REGISTRY[/PREFIX] "
+        "(container images only, by digest)",
     )
     p.add_argument(
         "--record-as",

@@ -20,9 +20,9 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   prints them next to its verdict and `--strict` fails on them;
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
-- `mirror`: "module:function", `copy(layer, directory) -> MirrorReport`, for what a layer pins that is
-  not an Artifact (container images, kept as an OCI image layout): `lock mirror --to DIR` calls it
-  after the artifacts; imported only then. `directory` is None for a target that is not a directory;
+- `mirror`: "module:function", `copy(layer, place) -> MirrorReport`, for what a layer pins that is
+  not an Artifact (container images, kept as an OCI image layout or in a mirror registry): `lock mirror
+  --to` calls it after the artifacts, with the MirrorPlace `--to` names; imported only then;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
   on a thread of its own while the other domains resolve;
 - `identity`, `replace`, `reads`: how its section combines in an image variant (docs/variants.md):
@@ -79,6 +79,14 @@ class MirrorReport:
 
 
 @dataclass(frozen=True)
+class MirrorPlace:
+    """Where `lock mirror --to` points, for a domain's own step: a directory, a registry, or neither (S3, HTTP)."""
+
+    directory: Path | None = None
+    registry: str | None = None  # docker://host[:port][/prefix]
+
+
+@dataclass(frozen=True)
 class Domain:
     """One kind of thing an image holds, from its intent section to drift."""
 
@@ -122,10 +130,10 @@ class Domain:
         resolve: Callable[[UpdateContext], Any] = getattr(importlib.import_module(module), function)
         return resolve(ctx)
 
-    def copy_to_mirror(self, layer: Any, directory: Path | None) -> MirrorReport | None:
+    def copy_to_mirror(self, layer: Any, place: MirrorPlace) -> MirrorReport | None:
         """This domain's own `lock mirror` step (None: it has none); the module is imported here, on first use."""
         if self.mirror is None:
             return None
         module, _, function = self.mirror.partition(":")
-        copy: Callable[[Any, Path | None], MirrorReport] = getattr(importlib.import_module(module), function)
-        return copy(layer, directory)
+        copy: Callable[[Any, MirrorPlace], MirrorReport] = getattr(importlib.import_module(module), function)
+        return copy(layer, place)
