@@ -61,5 +61,6 @@ DOMAIN = Domain(
     components=sbom.components,
     image_order=7,
     mirror="imagelock.domains.containers.mirror:copy",
+    online="imagelock.domains.containers.online:probe",
     identity="image",
 )
