@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,10 +36,28 @@ def _can_run() -> str | None:
 pytestmark = pytest.mark.skipif(_can_run() is not None, reason=_can_run() or "")
 
 
+@contextmanager
+def _daemon(argv: list[str], log_path: Path, ready: list[str], env: dict[str, str], limit: float) -> Iterator[str]:
+    """A daemon started, and stopped at the end; yields "" once `ready` succeeds, or the log's tail if it never does."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + limit
+            while subprocess.run(ready, env={**os.environ, **env}, capture_output=True).returncode != 0:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    yield log_path.read_text(errors="replace")[-2000:] or "no output"
+                    return
+                time.sleep(0.2)
+            yield ""
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 @pytest.fixture
 def dockerd(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A Docker daemon of our own; yields the environment that points `docker` at it."""
-    tool("docker")
     root = tmp_path / "dockerd"
     root.mkdir()
     # The exec root holds the managed containerd's sockets: short, as a unix socket path is at most 107 bytes.
@@ -50,24 +69,14 @@ def dockerd(tmp_path: Path) -> Iterator[dict[str, str]]:
     )
     # dockerd writes /etc/docker/key.json and /run/docker/plugins: throwaway in its own mount namespace.
     private = "mkdir -p /etc/docker && mount -t tmpfs tmpfs /etc/docker && mount -t tmpfs tmpfs /run"
-    log = (root / "dockerd.log").open("wb")
-    proc = subprocess.Popen([tool("unshare"), "-m", "sh", "-c", f"{private} && exec {daemon}"], stdout=log, stderr=log)
+    argv = [tool("unshare"), "-m", "sh", "-c", f"{private} && exec {daemon}"]
     env = {"DOCKER_HOST": f"unix://{socket}"}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            ready = subprocess.run([tool("docker"), "version"], env={**os.environ, **env}, capture_output=True)
-            if ready.returncode == 0:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"dockerd does not start: {(root / 'dockerd.log').read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield env
+        with _daemon(argv, root / "dockerd.log", [tool("docker"), "version"], env, 60) as failed:
+            if failed:
+                pytest.fail(f"dockerd does not start: {failed}")
+            yield env
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
         shutil.rmtree(short, ignore_errors=True)
 
 
@@ -81,22 +90,12 @@ def containerd(tmp_path: Path) -> Iterator[Path]:
         'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
         f'[grpc]\n  address = "{socket}"\n'
     )
-    log = (tmp_path / "containerd.log").open("wb")
-    proc = subprocess.Popen([tool("containerd"), "--config", str(config)], stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            ready = subprocess.run([tool("ctr"), "--address", str(socket), "version"], capture_output=True)
-            if ready.returncode == 0:
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip("containerd does not start on this machine")
-            time.sleep(0.2)
+    argv = [tool("containerd"), "--config", str(config)]
+    ready = [tool("ctr"), "--address", str(socket), "version"]
+    with _daemon(argv, tmp_path / "containerd.log", ready, {}, 20) as failed:
+        if failed:
+            pytest.skip(f"containerd does not start on this machine: {failed}")
         yield socket
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 COLLECTOR = Path(__file__).resolve().parents[2] / "imagelock" / "drift" / "collector.py"
@@ -188,10 +187,7 @@ def test_a_registry_serving_other_bytes_for_a_digest_fails_the_build_naming_the_
     with registry(tmp_path / "registry") as reg:
         generated, lock, index = _locked_build(tmp_path, reg, "team/bad", "tampered", lock_cli)
         layer_digest = next(iter(oci_layout(tmp_path / "again", "1.0", "tampered").layers["linux/amd64"]))[0]
-        planted = reg.blob_file("team/bad", layer_digest)
-        data = bytearray(planted.read_bytes())
-        data[-1] ^= 0x01  # same size, other bytes
-        planted.write_bytes(bytes(data))
+        reg.tamper("team/bad", layer_digest)  # same size, other bytes
         built = _bootstrap(tmp_path, generated, lock, containerd)
         assert built.returncode == 1
         last = built.stderr.strip().splitlines()[-1]
@@ -246,10 +242,7 @@ def test_docker_refuses_a_layer_with_other_bytes_and_the_build_names_the_image(
     with registry(tmp_path / "registry") as reg:
         generated, lock, index = _locked_build(tmp_path, reg, "team/bad", "docker-tampered", lock_cli, runtime="docker")
         layer_digest = oci_layout(tmp_path / "again", "1.0", "docker-tampered").layers["linux/amd64"][0][0]
-        planted = reg.blob_file("team/bad", layer_digest)
-        data = bytearray(planted.read_bytes())
-        data[-1] ^= 0x01  # same size, other bytes
-        planted.write_bytes(bytes(data))
+        reg.tamper("team/bad", layer_digest)  # same size, other bytes
         built = _bootstrap(tmp_path, generated, lock, dockerd)
         assert built.returncode == 1
         last = built.stderr.strip().splitlines()[-1]

@@ -74,10 +74,7 @@ def test_a_blob_the_source_serves_with_other_bytes_is_not_uploaded(tmp_path: Pat
         source.push(tmp_path / "layout", "1.0", "team/bad")
         lock = _locked(tmp_path, source.host, lock_cli, "team/bad:1.0")
         layer = built.layers["linux/amd64"][0][0]
-        planted = source.blob_file("team/bad", layer)
-        data = bytearray(planted.read_bytes())
-        data[-1] ^= 0x01  # same size, other bytes
-        planted.write_bytes(bytes(data))
+        source.tamper("team/bad", layer)  # same size, other bytes
         run = lock_cli("mirror", str(lock), "--to", f"docker://{mirror.host}")
         assert run.code == 2, run.out
         assert f"containers[0] {source.host}/team/bad:1.0" in run.out and layer.removeprefix("sha256:") in run.out

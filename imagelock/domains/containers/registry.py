@@ -5,30 +5,55 @@ is retried once with a token from that realm (anonymous, or with the registry's 
 imagelock.domains.containers.auth as HTTP Basic to the realm); a `Basic` challenge gets the credentials
 directly. Credentials and tokens live in this object's headers only: messages name URLs, never them.
 Every manifest is hashed as it arrived; a digest the caller asked for, or that the registry claims
-(Docker-Content-Digest), must be the sha256 of those bytes.
+(Docker-Content-Digest), must be the sha256 of those bytes. Writes (a mirror, `lock publish`) ask the token
+for `pull,push` (`actions`): blobs go up in one monolithic PUT streamed from the file, manifests by tag or
+digest, and the digest the registry answers with must be the sha256 of the bytes sent.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from imagelock.domains.containers import auth
 from imagelock.domains.containers.manifest import ACCEPT
 from imagelock.errors import UpstreamError, VerificationError
 from imagelock.formats.oci_reference import is_loopback
-from imagelock.hashing import Digest, sha256_bytes
+from imagelock.hashing import CHUNK, Digest, sha256_bytes
 from imagelock.net import http
 
 if TYPE_CHECKING:
     import requests
 
 MAX_MANIFEST = 4 << 20  # distribution refuses manifests over 4 MiB; so do we
+UPLOAD_TIMEOUT = 600.0  # a PUT of a many-GiB blob: the registry answers once it has hashed it all
 _PARAM = re.compile(r'([A-Za-z]+)="([^"]*)"')
+
+
+class _Body:
+    """A file as a request body: read in chunks, its length known (so requests sends Content-Length)."""
+
+    def __init__(self, handle: IO[bytes], size: int, progress: http.Progress) -> None:
+        self._handle = handle
+        self._size = size
+        self._progress = progress
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, amount: int = -1) -> bytes:
+        chunk = self._handle.read(CHUNK if amount is None or amount < 0 else max(amount, CHUNK))
+        self._progress.advance(len(chunk))
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(CHUNK):
+            yield chunk
 
 
 @dataclass(frozen=True)
@@ -102,31 +127,36 @@ class Registry:
             raise UpstreamError(f"{self.what}: {http.auth_failed(url, response.status_code)}")
         return response.status_code
 
-    def push_blob(self, digest: str, path: Path) -> None:
-        """A blob uploaded in one PUT (distribution's monolithic upload); the registry checks the digest too."""
+    def push_blob(self, digest: str, size: int, source: Path | bytes) -> None:
+        """A blob uploaded in one PUT (distribution's monolithic upload), streamed from a file with progress;
+        one the registry already holds is not sent again. The registry checks the digest as it stores it."""
+        if self.status("blobs", digest) == 200:
+            return
         start = f"{self.base}/v2/{self.repository}/blobs/uploads/"
         response = self._request("POST", start, {"Content-Length": "0"})
         response.close()
         if response.status_code != 202 or not response.headers.get("Location"):
-            raise UpstreamError(f"{self.what}: POST {http.redact(start)}: {self._refusal(response, start)}")
+            raise UpstreamError(f"{self.what}: starting a blob upload: {self._refusal(response, start)}")
         location = urljoin(start, response.headers["Location"])
         url = f"{location}{'&' if '?' in location else '?'}{urlencode({'digest': digest})}"
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size)}
-        response = self._request("PUT", url, headers, path)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        response = self._request("PUT", url, headers, source)
         response.close()
         if response.status_code != 201:
-            raise UpstreamError(f"{self.what}: PUT blob {digest}: {self._refusal(response, location)}")
+            raise UpstreamError(f"{self.what}: uploading {digest[:19]}: {self._refusal(response, location)}")
 
-    def push_manifest(self, document: Document, media_type: str) -> None:
-        """A manifest or index stored under its digest; the registry must answer with that digest."""
-        url = self.manifest_url(document.digest)
-        response = self._request("PUT", url, {"Content-Type": media_type}, document.body)
+    def push_manifest(self, reference: str, body: bytes, media_type: str) -> str:
+        """PUT a manifest or index under a tag or its digest; returns its digest, which the registry must agree on."""
+        digest = "sha256:" + sha256_bytes(body)
+        url = self.manifest_url(reference)
+        response = self._request("PUT", url, {"Content-Type": media_type}, body)
         response.close()
         if response.status_code != 201:
-            raise UpstreamError(f"{self.what}: PUT {http.redact(url)}: {self._refusal(response, url)}")
-        stored = response.headers.get("Docker-Content-Digest")
-        if stored and stored != document.digest:
-            raise VerificationError(f"{self.what}: {http.redact(url)} stored the manifest as {stored}")
+            raise UpstreamError(f"{self.what}: pushing the manifest: {self._refusal(response, url)}")
+        claimed = response.headers.get("Docker-Content-Digest")
+        if claimed and claimed != digest:
+            raise VerificationError(f"{self.what}: the registry stored digest {claimed}, the manifest sent is {digest}")
+        return digest
 
     def _refusal(self, response: requests.Response, url: str) -> str:
         if response.status_code in (401, 403):
@@ -164,11 +194,16 @@ class Registry:
         sent = dict(headers)
         if self._authorization:
             sent["Authorization"] = self._authorization
-        timeout = (http.CONNECT_TIMEOUT, http.READ_TIMEOUT)
+        timeout = (http.CONNECT_TIMEOUT, UPLOAD_TIMEOUT if method == "PUT" else http.READ_TIMEOUT)
         try:
-            if isinstance(body, Path):
-                with body.open("rb") as data:  # opened per attempt: a retry sends the whole file again
-                    return http.session().request(method, url, headers=sent, data=data, timeout=timeout)
+            if isinstance(body, Path):  # opened per attempt: a retry after a 401 sends the whole file again
+                size = body.stat().st_size
+                progress = http.Progress(f"upload {body.name[:19]}", size)
+                with body.open("rb") as handle:
+                    data = _Body(handle, size, progress)
+                    response = http.session().request(method, url, headers=sent, data=data, timeout=timeout)
+                progress.close()
+                return response
             return http.session().request(method, url, headers=sent, data=body, timeout=timeout)
         except http.request_errors() as exc:
             raise UpstreamError(f"{self.what}: {http.redact(url)}: unreachable ({type(exc).__name__})") from None

@@ -76,7 +76,7 @@ def _copy_manifest(source: Registry, mirror: Registry, wanted: Blob, scratch: Pa
         image = manifest.image_manifest(document.body)
         for blob in (image.config, *image.layers):
             _copy_blob(source, mirror, blob, scratch, report)
-    mirror.push_manifest(document, kind)
+    mirror.push_manifest(document.digest, document.body, kind)
     report.copied += 1
 
 
@@ -92,7 +92,7 @@ def _copy_blob(source: Registry, mirror: Registry, blob: Blob, scratch: Path, re
                 f"{source.what}: {http.redact(source.blob_url(blob.digest))} served {got.size} bytes with sha256 "
                 f"{got.sha256}, the manifest names {blob.digest} ({blob.size} bytes); nothing was uploaded"
             )
-        mirror.push_blob(blob.digest, path)
+        mirror.push_blob(blob.digest, blob.size, path)
     finally:
         path.unlink(missing_ok=True)
     report.copied += 1
