@@ -95,7 +95,9 @@ class MirrorSummary:
                 f"  not mirrored: {len(self.unhashed)} files the lock holds without a hash ({names}): a build "
                 "measures them; `lock update --learn` pins them, and the next `lock mirror` copies them"
             )
-        if self.failed or any(r.failed for r in self.domains):
+        if self.registry and self.failed:
+            out.append(f"  {len(self.failed)} files not mirrored: a registry keeps container images only")
+        elif self.failed or any(r.failed for r in self.domains):
             out.append("  the lock was not changed; run again to upload what is missing")
         if self.unrecorded and self.registry:
             out.append(

@@ -69,6 +69,10 @@ def test_the_real_credential_helper_answers_and_the_secret_goes_nowhere_else(
         assert _sent_basic(tokened)  # the helper's secret went to the token realm as HTTP Basic
         lock = intent.with_suffix(".lock").read_text()
         assert SECRET not in lock + run.out + run.err and "pusher" not in lock
+        generated = lock_cli("generate", str(intent.with_suffix(".lock")), "-o", str(tmp_path / "generated"))
+        assert generated.code == 0, generated.err
+        files = [p for p in (tmp_path / "generated").rglob("*") if p.is_file()]
+        assert files and not [p for p in files if SECRET.encode() in p.read_bytes()]
 
         # The helper knows no login for this server: anonymous, as Docker goes on.
         docker_config(tmp_path / "docker", {"credHelpers": {"127.0.0.1:1": "pass"}, "credsStore": "pass"})

@@ -102,13 +102,3 @@ def test_a_bad_registry_target_is_one_line_and_changes_nothing(tmp_path: Path, l
         run = lock_cli("mirror", str(lock), "--to", to)
         assert run.code == 2 and run.err.count("\n") == 1 and f"--to: {message}" in run.err, run.err
         assert "pw" not in run.err and lock.read_bytes() == before
-
-
-def test_files_are_not_mirrored_to_a_registry_and_each_is_named(tmp_path: Path, lock_cli) -> None:
-    from imagelock.commands.mirror_targets import RegistryTarget
-    from imagelock.errors import InputError
-
-    target = RegistryTarget("docker://127.0.0.1:5000")
-    assert not target.present(None)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="keeps container images, not files"):
-        target.store(tmp_path, None)  # type: ignore[arg-type]
