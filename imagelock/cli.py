@@ -154,11 +154,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         report = check_online(lock_path, mirror=args.mirror, jobs=args.jobs, progress=stderr_progress())
         if report.unanswered:
             raise UpstreamError(
-                f"{lock_path}: online: no source answered at all ({len(report.probes)} artifacts): "
+                f"{lock_path}: online: no source answered at all ({report.counted}): "
                 "is this machine offline? nothing can be said about the artifacts"
             )
         online_lines = report.lines()
-        gone = [p.artifact.what for p in report.gone]
+        gone = report.gone_names
         failed = failed or bool(gone)
     human = "\n".join(
         (problems or [f"{what} (image {image})"])
@@ -564,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--to",
         required=True,
         metavar="TARGET",
-        help="s3://BUCKET/PREFIX, an http(s):// prefix that accepts PUT, or a directory",
+        help="s3://BUCKET/PREFIX, an http(s):// prefix that accepts PUT, a directory, or docker://REGISTRY[/PREFIX] "
+        "(container images only, by digest)",
     )
     p.add_argument(
         "--record-as",

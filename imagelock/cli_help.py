@@ -64,7 +64,10 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "mirror": (
         "Copy every locked artifact, keyed by sha256, to S3, an HTTP(S) prefix or a directory: a snapshot "
         "that keeps the lock buildable.",
-        ("lock mirror locks/seed.lock --to s3://my-bucket/imagelock",),
+        (
+            "lock mirror locks/seed.lock --to s3://my-bucket/imagelock",
+            "lock mirror locks/eks.lock --to docker://mirror.internal:5000/cache",
+        ),
         "some artifact could not be copied",
     ),
     "publish": (

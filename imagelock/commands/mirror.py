@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import domains
-from imagelock.commands.mirror_targets import DirectoryTarget, Target, object_url, open_target
-from imagelock.domains.contract import MirrorReport
+from imagelock.commands.mirror_targets import DirectoryTarget, RegistryTarget, Target, object_url, open_target
+from imagelock.domains.contract import MirrorPlace, MirrorReport
 from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
 from imagelock.lock import codec as lockfile
@@ -62,6 +62,7 @@ class MirrorSummary:
     failed: list[tuple[Artifact, str]] = field(default_factory=list)
     lock_written: bool = False
     unrecorded: bool = False  # complete, in a directory the lock cannot name as a URL
+    registry: bool = False  # the target is a mirror registry: container images only, never recorded
     domains: list[MirrorReport] = field(default_factory=list)  # each domain's own mirror step (containers)
     unhashed: list[Artifact] = field(default_factory=list)  # not mirrored: no sha256 to file them under
 
@@ -94,9 +95,16 @@ class MirrorSummary:
                 f"  not mirrored: {len(self.unhashed)} files the lock holds without a hash ({names}): a build "
                 "measures them; `lock update --learn` pins them, and the next `lock mirror` copies them"
             )
-        if self.failed or any(r.failed for r in self.domains):
+        if self.registry and self.failed:
+            out.append(f"  {len(self.failed)} files not mirrored: a registry keeps container images only")
+        elif self.failed or any(r.failed for r in self.domains):
             out.append("  the lock was not changed; run again to upload what is missing")
-        if self.unrecorded:
+        if self.unrecorded and self.registry:
+            out.append(
+                "  the lock was not changed: the build pulls from the locked registries; point the runtime at "
+                f"the mirror (containerd's hosts.toml, Docker's registry-mirrors) to pull from {self.target}"
+            )
+        elif self.unrecorded:
             out.append(
                 f"  the lock was not changed: a build reads this directory as IMAGELOCK_MIRROR={self.target} "
                 "(or wherever it is copied or mounted); to record it in the lock, serve it and pass "
@@ -224,11 +232,19 @@ def run_mirror(
         raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")
     target = open_target(to, record_as)
     lock = domains.read_intact_lock(lock_path, "nothing was mirrored")
-    summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
+    if isinstance(target, RegistryTarget):  # files have no place in a registry: each one is named, none copied
+        summary = MirrorSummary(target=target.name, registry=True)
+        summary.failed = [
+            (a, f"{target.name} keeps container images only; mirror files to s3://, http(s):// or a directory")
+            for a in artifacts(lock)
+        ]
+        place = MirrorPlace(registry=target.url)
+    else:
+        summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
+        place = MirrorPlace(directory=target.root if isinstance(target, DirectoryTarget) else None)
     summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
-    directory = target.root if isinstance(target, DirectoryTarget) else None
     for domain, layer, _ in domains.held(lock):
-        report = domain.copy_to_mirror(layer, directory)
+        report = domain.copy_to_mirror(layer, place)
         if report is not None:
             summary.domains.append(report)
     if summary.exit_code != EXIT_OK or not write:

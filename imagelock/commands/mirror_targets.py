@@ -199,8 +199,27 @@ class HttpTarget:
             raise VerificationError(f"{http.redact(url)}: after the PUT it does not serve {size} bytes")
 
 
+class RegistryTarget:
+    """A mirror registry (docker://host[:port][/prefix]): it keeps container images, not files; the containers
+    domain copies its images there (imagelock.domains.containers.registry_mirror)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.name = url
+        self.record: str | None = None
+
+    def check(self) -> None:
+        return None
+
+    def present(self, artifact: Artifact) -> bool:
+        return False
+
+    def store(self, path: Path, artifact: Artifact) -> None:
+        raise InputError(None, "--to", f"{self.name} is a registry: it keeps container images, not files")
+
+
 def open_target(to: str, record_as: str | None = None) -> Target:
-    """The target `--to` names: s3://bucket/prefix, http(s)://prefix, or a directory path."""
+    """The target `--to` names: s3://bucket/prefix, http(s)://prefix, docker://registry, or a directory path."""
     if record_as is not None and not record_as.startswith(("https://", "http://", "s3://")):
         raise InputError(
             None, "--record-as", f"expected the http(s):// or s3:// URL a build reads, found {record_as!r}"
@@ -215,6 +234,12 @@ def open_target(to: str, record_as: str | None = None) -> Target:
         if not parts.hostname or parts.query or parts.fragment:
             raise InputError(None, "--to", f"expected an http(s)://host/prefix URL, found {http.redact(to)!r}")
         return HttpTarget(urlunsplit(parts), record_as)
+    if to.startswith("docker://"):
+        if record_as is not None:
+            raise InputError(None, "--record-as", "a registry mirror is not recorded in the lock")
+        return RegistryTarget(to)
     if "://" in to:
-        raise InputError(None, "--to", f"expected s3://, http(s):// or a directory, found {http.redact(to)!r}")
+        raise InputError(
+            None, "--to", f"expected s3://, http(s)://, docker:// or a directory, found {http.redact(to)!r}"
+        )
     return DirectoryTarget(Path(to).absolute(), record_as)

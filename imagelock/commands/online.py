@@ -5,7 +5,9 @@ Upstreams drop files (an archive's superseded .debs, a yanked wheel, a deleted H
 revision), and a lock whose artifact has no live source no longer builds. Each
 artifact's sources are asked in the order the build tries them (the mirror by sha256,
 then its recorded URLs) with a HEAD (a one-byte ranged GET where HEAD is refused), and
-an answer counts only with the locked size. Nothing is downloaded and nothing written.
+an answer counts only with the locked size. What a layer pins that is not an Artifact (container
+images) is asked by its domain's own `online` probe (imagelock.domains.contract): a digest no longer served
+is gone, a tag that moved is a note. Nothing is downloaded and nothing written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from imagelock import domains
 from imagelock.commands.mirror import MAX_JOBS, artifacts, source_requests
 from imagelock.commands.mirror_targets import object_url
+from imagelock.domains.contract import OnlineAnswer
 from imagelock.errors import InputError
 from imagelock.lock.artifact import Artifact
 from imagelock.net import aws, http
@@ -40,29 +43,55 @@ class Probe:
 class OnlineReport:
     lock_path: Path
     probes: list[Probe]
+    answers: list[OnlineAnswer] = field(default_factory=list)  # the domains' own probes (container images)
 
     @property
     def gone(self) -> list[Probe]:
         return [p for p in self.probes if p.live is None]
 
     @property
+    def gone_answers(self) -> list[OnlineAnswer]:
+        return [a for a in self.answers if a.gone is not None]
+
+    @property
+    def gone_names(self) -> list[str]:
+        """What is gone, artifacts and the domains' own things, as the JSON report lists it."""
+        return [p.artifact.what for p in self.gone] + [a.what for a in self.gone_answers]
+
+    @property
+    def counted(self) -> str:
+        return f"{len(self.probes)} artifacts" + (f" and {len(self.answers)} container images" if self.answers else "")
+
+    @property
     def unanswered(self) -> bool:
         """No source answered anything: the network is down here, which says nothing about the artifacts."""
-        return bool(self.probes) and all(
-            p.live is None and all(why.startswith(UNREACHABLE) for _, why in p.tried) for p in self.probes
+        total = len(self.probes) + len(self.answers)
+        return (
+            bool(total)
+            and all(p.live is None and all(why.startswith(UNREACHABLE) for _, why in p.tried) for p in self.probes)
+            and all(a.unreachable for a in self.answers)
         )
 
     def lines(self) -> list[str]:
         path = self.lock_path
-        if not self.gone:
-            return [f"{path}: online: all {len(self.probes)} artifacts are fetchable from at least one source"]
-        out = [f"{path}: online: {len(self.gone)} of {len(self.probes)} artifacts are gone from every source"]
+        notes = [f"{path}: online: note: {a.what}: {a.moved}" for a in self.answers if a.moved]
+        counted = self.counted
+        gone = len(self.gone) + len(self.gone_answers)
+        if not gone:
+            return [f"{path}: online: all {counted} are fetchable from at least one source", *notes]
+        of = f"{len(self.gone)} of {len(self.probes)} artifacts"
+        if self.answers:
+            of += f" and {len(self.gone_answers)} of {len(self.answers)} container images"
+        out = [f"{path}: online: {of} are gone from every source"]
         for probe in self.gone:
             tried = "; ".join(f"{http.redact(source)}: {why}" for source, why in probe.tried) or "no source recorded"
             out.append(f"{path}: gone: {probe.artifact.what} (sha256 {probe.artifact.sha256[:12]}): {tried}")
+        out += [f"{path}: gone: {a.what}: {a.gone}" for a in self.gone_answers]
+        out += notes
         out.append(
-            f"{path}: fix: `lock mirror {path} --to <s3://…, https://… or a directory>` keeps every artifact by "
-            "sha256 while a source still has it; run it when the lock is written. What is gone now needs "
+            f"{path}: fix: `lock mirror {path} --to <s3://…, https://…, docker://… or a directory>` keeps "
+            "every artifact by sha256 (every image by digest) while a source still has it; run it when the lock "
+            "is written. What is gone now needs "
             "another copy of those exact bytes, or a `lock update` that moves past them"
         )
         return out
@@ -142,7 +171,8 @@ def check_online(
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="imagelock-online") as pool:
         list(pool.map(one, probes))
-    return OnlineReport(Path(lock_path), probes)
+    answers = [a for domain, layer, _ in domains.held(lock) for a in domain.probe_online(layer)]
+    return OnlineReport(Path(lock_path), probes, answers)
 
 
 def stderr_progress() -> Callable[[int, int], None]:

@@ -20,9 +20,11 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
   prints them next to its verdict and `--strict` fails on them;
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
-- `mirror`: "module:function", `copy(layer, directory) -> MirrorReport`, for what a layer pins that is
-  not an Artifact (container images, kept as an OCI image layout): `lock mirror --to DIR` calls it
-  after the artifacts; imported only then. `directory` is None for a target that is not a directory;
+- `mirror`: "module:function", `copy(layer, place) -> MirrorReport`, for what a layer pins that is
+  not an Artifact (container images, kept as an OCI image layout or in a mirror registry): `lock mirror
+  --to` calls it after the artifacts, with the MirrorPlace `--to` names; imported only then;
+- `online`: "module:function", `probe(layer) -> list[OnlineAnswer]`, for `lock check --online` of what a
+  layer pins that is not an Artifact (container images, asked of their registries); imported only then;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
   on a thread of its own while the other domains resolve;
 - `identity`, `replace`, `reads`: how its section combines in an image variant (docs/variants.md):
@@ -78,6 +80,24 @@ class MirrorReport:
     failed: list[str] = field(default_factory=list)
 
 
+@dataclass
+class OnlineAnswer:
+    """What `lock check --online` learnt of one locked thing that is not an Artifact."""
+
+    what: str  # how the report names it
+    gone: str | None = None  # why its locked bytes are no longer served (None: they are)
+    moved: str | None = None  # what moved upstream without taking the locked bytes away: a note, not a failure
+    unreachable: bool = False  # no answer at all: says nothing about the bytes
+
+
+@dataclass(frozen=True)
+class MirrorPlace:
+    """Where `lock mirror --to` points, for a domain's own step: a directory, a registry, or neither (S3, HTTP)."""
+
+    directory: Path | None = None
+    registry: str | None = None  # docker://host[:port][/prefix]
+
+
 @dataclass(frozen=True)
 class Domain:
     """One kind of thing an image holds, from its intent section to drift."""
@@ -95,6 +115,7 @@ class Domain:
     moves_major: bool = False
     runs_apart: bool = False
     mirror: str | None = None
+    online: str | None = None
     learn: Callable[[Any, Mapping[str, tuple[str, int]]], tuple[Any, int]] = learns_nothing
     identity: str | None = None
     replace: bool = False
@@ -122,10 +143,18 @@ class Domain:
         resolve: Callable[[UpdateContext], Any] = getattr(importlib.import_module(module), function)
         return resolve(ctx)
 
-    def copy_to_mirror(self, layer: Any, directory: Path | None) -> MirrorReport | None:
+    def probe_online(self, layer: Any) -> list[OnlineAnswer]:
+        """This domain's own `lock check --online` answers (none without a hook); imported here, on first use."""
+        if self.online is None:
+            return []
+        module, _, function = self.online.partition(":")
+        probe: Callable[[Any], list[OnlineAnswer]] = getattr(importlib.import_module(module), function)
+        return probe(layer)
+
+    def copy_to_mirror(self, layer: Any, place: MirrorPlace) -> MirrorReport | None:
         """This domain's own `lock mirror` step (None: it has none); the module is imported here, on first use."""
         if self.mirror is None:
             return None
         module, _, function = self.mirror.partition(":")
-        copy: Callable[[Any, Path | None], MirrorReport] = getattr(importlib.import_module(module), function)
-        return copy(layer, directory)
+        copy: Callable[[Any, MirrorPlace], MirrorReport] = getattr(importlib.import_module(module), function)
+        return copy(layer, place)

@@ -241,3 +241,20 @@ def test_the_mirror_command_fills_the_bucket_and_prints_the_summary(
     assert domains.read_lock(lock_path)[0].mirror.url == f"s3://{BUCKET}/cli"
     run = lock_cli("mirror", str(lock_path), "--to", f"s3://{BUCKET}/cli", "--json")
     assert run.code == 0 and '"uploaded": 0' in run.out and '"skipped": 5' in run.out
+
+
+def test_a_registry_target_keeps_no_files_and_names_each_one(lock_path: Path, upstreams: FileServer, lock_cli) -> None:
+    """`--to docker://…` is for container images: a lock's files are each reported, none fetched, exit 2."""
+    before = lock_path.read_bytes()
+    upstreams.state.requests.clear()
+    run = lock_cli("mirror", str(lock_path), "--to", "docker://127.0.0.1:9/cache")
+    assert run.code == 2, run.err
+    failed = [line for line in run.out.splitlines() if line.startswith("  failed ")]
+    assert len(failed) == 5 and all(
+        line.endswith(
+            "docker://127.0.0.1:9/cache keeps container images only; mirror files to s3://, http(s):// or a directory"
+        )
+        for line in failed
+    ), run.out
+    assert "  5 files not mirrored: a registry keeps container images only" in run.out
+    assert upstreams.state.requests == [] and lock_path.read_bytes() == before

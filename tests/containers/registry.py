@@ -172,6 +172,13 @@ class Registry:
         hexdigest = digest.removeprefix("sha256:")
         return self.storage / "docker/registry/v2/blobs/sha256" / hexdigest[:2] / hexdigest / "data"
 
+    def tamper(self, repository: str, digest: str) -> None:
+        """The registry serves other bytes of the same size under `digest`: its last byte flipped."""
+        planted = self.blob_file(repository, digest)
+        data = bytearray(planted.read_bytes())
+        data[-1] ^= 0x01
+        planted.write_bytes(bytes(data))
+
 
 def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 20

@@ -6,7 +6,8 @@ The subset read, in order (docs/containers.md):
    upper-cased with every other character than a letter or digit made `_`
    (127.0.0.1:5000 -> IMAGELOCK_REGISTRY_AUTH_127_0_0_1_5000);
 2. Docker's config.json (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`):
-   `credHelpers[host]`, then `auths[host].auth` (base64 of user:password), then `credsStore`;
+   `credHelpers[host]`, then `auths[host].auth` (base64 of user:password), then `credsStore`, a key
+   matching as Docker matches it (scheme and path dropped);
    a helper is run as `docker-credential-<name> get`, as Docker runs it.
 
 Nothing here logs or formats a secret; `Credentials.__repr__` hides it.
@@ -63,46 +64,84 @@ def _docker_config(registry: str) -> Credentials | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        raise InputError(path, None, "not a readable Docker config.json") from None
+        raise InputError(path, None, "not a readable Docker config.json (expected JSON)") from None
     if not isinstance(config, dict):
         raise InputError(path, None, "not a Docker config.json (expected a JSON object)")
-    key = DOCKER_HUB_KEY if registry == DOCKER_HUB else registry
-    helpers = config.get("credHelpers") or {}
-    if isinstance(helpers, dict) and isinstance(helpers.get(key), str):
-        return _helper(helpers[key], key, path)
-    auths = config.get("auths") or {}
-    entry = auths.get(key) if isinstance(auths, dict) else None
-    if isinstance(entry, dict) and isinstance(entry.get("auth"), str):
-        try:
-            user, colon, password = base64.b64decode(entry["auth"], validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user, colon, password = "", "", ""
-        if not colon or not user:
-            raise InputError(path, f"auths.{key}.auth", "expected base64 of user:password")
-        return Credentials(user, password, f"{path} auths.{key}")
+    helpers = _table(config, "credHelpers", path)
+    auths = _table(config, "auths", path)
     store = config.get("credsStore")
-    if isinstance(store, str) and store:
-        return _helper(store, key, path)
+    if store is not None and not isinstance(store, str):
+        raise InputError(path, "credsStore", "expected the name of a credential helper")
+    key = DOCKER_HUB_KEY if registry == DOCKER_HUB else registry
+    for name, helper in helpers.items():
+        if _host(name) == _host(key):
+            if not isinstance(helper, str):
+                raise InputError(path, f"credHelpers.{name}", "expected the name of a credential helper")
+            return _helper(helper, key, path, f"credHelpers.{name}")
+    for name, entry in auths.items():
+        if _host(name) != _host(key):
+            continue
+        if not isinstance(entry, dict):
+            raise InputError(path, f"auths.{name}", "expected an object")
+        if isinstance(entry.get("auth"), str) and entry["auth"]:
+            return _basic_auth(entry["auth"], path, f"auths.{name}.auth")
+    if store:
+        return _helper(store, key, path, "credsStore")
     return None
 
 
-def _helper(name: str, key: str, path: Path) -> Credentials | None:
-    """Docker's credential-helper protocol: the server URL on stdin, {"Username", "Secret"} on stdout."""
+def _table(config: dict[str, object], key: str, path: Path) -> dict[str, object]:
+    value = config.get(key) or {}
+    if not isinstance(value, dict):
+        raise InputError(path, key, "expected an object of registry -> entry")
+    return value
+
+
+def _host(key: str) -> str:
+    """How Docker matches a config.json key to a registry: scheme and path dropped (ConvertToHostname)."""
+    if key == DOCKER_HUB_KEY or _host_only(key) in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io"):
+        return DOCKER_HUB
+    return _host_only(key)
+
+
+def _host_only(key: str) -> str:
+    return key.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
+
+
+def _basic_auth(value: str, path: Path, key: str) -> Credentials:
+    try:
+        user, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        user, colon, password = "", "", ""
+    if not colon or not user:
+        raise InputError(path, key, "expected base64 of user:password")  # never the value: it is the secret
+    return Credentials(user, password, f"{path} {key}")
+
+
+def _helper(name: str, server: str, path: Path, key: str) -> Credentials | None:
+    """Docker's credential-helper protocol: the server URL on stdin, {"Username", "Secret"} on stdout.
+
+    The helper's own output is never shown: on failure it may echo what it was given."""
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise InputError(path, "credHelpers", f"{name!r} is not a credential helper name")
+        raise InputError(path, key, f"{name!r} is not a credential helper name")
     program = f"docker-credential-{name}"
     try:
         done = subprocess.run(
-            [program, "get"], input=key.encode(), capture_output=True, timeout=HELPER_TIMEOUT, check=False
+            [program, "get"], input=server.encode(), capture_output=True, timeout=HELPER_TIMEOUT, check=False
         )
     except FileNotFoundError:
-        raise InputError(path, "credHelpers", f"{program} is not installed") from None
+        raise InputError(path, key, f"{program} is not installed") from None
     except subprocess.TimeoutExpired:
-        raise InputError(path, "credHelpers", f"{program} did not answer in {HELPER_TIMEOUT:.0f}s") from None
+        raise InputError(path, key, f"{program} did not answer in {HELPER_TIMEOUT:.0f}s") from None
     if done.returncode != 0:
         return None  # "credentials not found in native keychain": anonymous, as Docker goes on
     try:
         answer = json.loads(done.stdout)
-        return Credentials(str(answer["Username"]), str(answer["Secret"]), program)
+        username, secret = answer["Username"], answer["Secret"]
     except (ValueError, KeyError, TypeError):
-        raise InputError(path, "credHelpers", f"{program} answered something other than its JSON") from None
+        raise InputError(path, key, f"{program} get answered something other than its JSON") from None
+    if not isinstance(username, str) or not isinstance(secret, str):
+        raise InputError(path, key, f"{program} get answered no Username and Secret strings")
+    if not secret:
+        return None  # docker-credential-pass 0.6 answers an unknown server with empty strings: anonymous
+    return Credentials(username, secret, program)

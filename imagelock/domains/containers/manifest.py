@@ -80,6 +80,14 @@ def index_entries(body: bytes) -> list[Entry]:
     return out
 
 
+def references(body: bytes) -> list[Blob]:
+    """Every manifest an index lists, attestations and all: what a registry must hold before it takes the index."""
+    manifests = _load(body).get("manifests")
+    if not isinstance(manifests, list):
+        raise ManifestError("an index without a manifests array")
+    return [_descriptor(item, "manifests[]") for item in manifests]
+
+
 def image_manifest(body: bytes) -> Manifest:
     """The config and the layers, in order, that an image manifest names."""
     document = _load(body)

@@ -32,7 +32,8 @@ REF_NAME = "org.opencontainers.image.ref.name"
 def copy(layer: list[ContainerImage], directory: Path | None) -> MirrorReport:
     if directory is None:
         return MirrorReport(
-            "containers", failed=["container images are mirrored to a directory only (an OCI image layout)"]
+            "containers",
+            failed=["container images are mirrored to a directory (an OCI image layout) or to docker://registry"],
         )
     root = directory / FOLDER
     report = MirrorReport(f"containers (OCI image layout {root})")
