@@ -479,9 +479,42 @@ install_rpms() {
   rm -rf -- "$STAGE/rpms" "$STAGE/rpmkeys"
 }
 
+# kernel_devel_check: DKMS and the NVIDIA driver build against the running kernel's kernel-devel, so a locked
+# kernel-devel must be for a kernel of this image (version-release.arch, as `uname -r` prints an Amazon Linux
+# kernel): one the rpm database holds or the lock installs. On a machine, the kernel it runs must be one of
+# them; with --root, the root's. Checked before anything is fetched. Where the running kernel is none of this
+# system's (a container on another host's kernel), or the root has none, there is nothing to check against.
+kernel_devel_check() {
+  local i release devel=() kernels=() installed=() targets=() running known
+  for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
+    release="${RPM_PACKAGES[i + 1]#*:}.${RPM_PACKAGES[i + 2]}"
+    if [[ ${RPM_PACKAGES[i]} =~ ^kernel[0-9.]*-devel$ ]]; then devel+=("$release"); fi
+    if [[ ${RPM_PACKAGES[i]} =~ ^kernel[0-9.]*$ ]]; then kernels+=("$release"); fi
+  done
+  ((${#devel[@]})) || return 0
+  mapfile -t installed < <(rpm "${RPM_ARGS[@]}" -qa --qf '%{NAME} %{VERSION}-%{RELEASE}.%{ARCH}\n' 2>/dev/null |
+    sed -nE 's/^kernel[0-9.]* //p')
+  if [[ -n $ROOT ]]; then
+    targets=("${installed[@]}" "${kernels[@]}")
+  else
+    running=$(uname -r)
+    for known in "${installed[@]}"; do [[ $known != "$running" ]] || targets=("$running" "${kernels[@]}"); done
+  fi
+  if ((${#targets[@]} == 0)); then
+    log "kernel-devel: ${devel[*]} locked; no kernel of this image to check it against (a container, or a root without one)"
+    return 0
+  fi
+  for release in "${devel[@]}"; do
+    for known in "${targets[@]}"; do [[ $known != "$release" ]] || continue 2; done
+    die "kernel-devel: the lock's kernel-devel $release is for no kernel of this image (${targets[*]}): DKMS and the NVIDIA driver build against the running kernel; lock its kernel-devel (docs/dnf.md, kernel-devel)"
+  done
+  log "kernel-devel: ${devel[*]} is for this image's kernel (${targets[*]})"
+}
+
 step_rpm() {
   if ((${#RPM_PACKAGES[@]} == 0)); then log "rpm: the lock has no dnf layer; skipped"; return 0; fi
   command -v rpm >/dev/null || die "rpm: the lock has a dnf layer, but this machine has no rpm"
+  kernel_devel_check
   local i rows=()
   for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
     rpm_has "${RPM_PACKAGES[i]}" "${RPM_PACKAGES[i + 1]}" "${RPM_PACKAGES[i + 2]}" || rows+=("$i")

@@ -14,31 +14,12 @@ import pytest
 
 from tests.dnf.conftest import Repos, write_intent
 from tests.dnf.rpmrepo import RpmKey, install_base
+from tests.dnf.rpmroot import DBPATH, generate, installed, manifest, rpm_test_root
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bootstrap.sh installs rpms as root")
 
-DBPATH = "/var/lib/rpm"  # where AL2023 (and the drift collector) keep the rpm database
-
-
 def _generated(tmp_path: Path, repos: Repos, key: Path, lock_cli, packages: list[str], **kw: object) -> Path:
-    intent = write_intent(tmp_path, repos, key, packages, **kw)  # type: ignore[arg-type]
-    run = lock_cli("update", str(intent))
-    assert run.code == 0, run.err
-    out = tmp_path / "generated"
-    run = lock_cli("generate", str(intent.with_suffix(".lock")), "-o", str(out))
-    assert run.code == 0, run.err
-    return out
-
-
-def _test_root(generated: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(generated / "rpm-test.sh"), "--root", str(root)], capture_output=True, text=True, timeout=300
-    )
-
-
-def _installed(root: Path) -> set[str]:
-    query = ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", "%{NEVRA}\n"]
-    return set(subprocess.run(query, capture_output=True, text=True, check=True).stdout.split())
+    return generate(write_intent(tmp_path, repos, key, packages, **kw), lock_cli)  # type: ignore[arg-type]
 
 
 def test_rpm_test_installs_the_locked_rpms_into_a_root_and_drift_finds_it_clean(
@@ -50,10 +31,10 @@ def test_rpm_test_installs_the_locked_rpms_into_a_root_and_drift_finds_it_clean(
     lint = subprocess.run(["shellcheck", "--severity=style", str(script)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
     root = tmp_path / "root"
-    run = _test_root(generated, root)
+    run = rpm_test_root(generated, root)
     assert run.returncode == 0, run.stderr
     assert "rpm: fetched and verified 4 .rpms (sha256 and signature)" in run.stderr
-    assert _installed(root) == {
+    assert installed(root) == {
         "gcc14-14.2.1-1.x86_64", "libgcc14-14.2.1-1.x86_64", "binutils-2.41-1.x86_64", "epochy-1:1.0-1.noarch",
     }  # fmt: skip
     lock = tmp_path / "intent" / "image.lock"
@@ -61,12 +42,12 @@ def test_rpm_test_installs_the_locked_rpms_into_a_root_and_drift_finds_it_clean(
     assert not (root / "var" / "cache" / "imagelock" / "rpms").exists()  # staged files removed
     drift = lock_cli("drift", str(lock), "--root", str(root))
     assert drift.code == 0, drift.out + drift.err
-    again = _test_root(generated, root)  # a second run finds every package at its locked version
+    again = rpm_test_root(generated, root)  # a second run finds every package at its locked version
     assert again.returncode == 0, again.stderr
     assert "rpm: all 4 locked packages already installed at their locked versions" in again.stderr
 
 
-def test_a_tampered_rpm_stops_the_run_with_nothing_installed(
+def test_a_tampered_rpm_stops_the_run_with_nothinginstalled(
     tmp_path: Path, repos: Repos, rpm_key: RpmKey, lock_cli
 ) -> None:
     generated = _generated(tmp_path, repos, rpm_key.armored, lock_cli, ["gcc14"])
@@ -75,10 +56,10 @@ def test_a_tampered_rpm_stops_the_run_with_nothing_installed(
     data[len(data) // 2] ^= 0xFF
     target.write_bytes(bytes(data))
     root = tmp_path / "root"
-    run = _test_root(generated, root)
+    run = rpm_test_root(generated, root)
     assert run.returncode == 1, run.stderr
     assert "dnf package binutils 2.41-1: sha256 mismatch" in run.stderr
-    assert not (root / DBPATH.lstrip("/")).exists() or not _installed(root)
+    assert not (root / DBPATH.lstrip("/")).exists() or not installed(root)
     assert not (root / "etc" / "imagelock").exists()
 
 
@@ -87,27 +68,22 @@ def test_over_a_base_image_it_upgrades_as_locked_and_refuses_to_replace_an_insta
 ) -> None:
     packages = repos.path("core") / "Packages"
     base = [packages / "lib-1.0-1.noarch.rpm", packages / "base-app-1.0-1.noarch.rpm"]
-    manifest = tmp_path / "base.rpms"
+    base_rpms = tmp_path / "base.rpms"
     root = tmp_path / "root"
     install_base(root, base, dbpath=DBPATH)
-    manifest.write_text(
-        subprocess.run(
-            ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    )  # fmt: skip
-    generated = _generated(tmp_path, repos, rpm_key.armored, lock_cli, ["app"], manifest=manifest)
-    run = _test_root(generated, root)
+    base_rpms.write_text(manifest(root))
+    generated = _generated(tmp_path, repos, rpm_key.armored, lock_cli, ["app"], manifest=base_rpms)
+    run = rpm_test_root(generated, root)
     assert run.returncode == 0, run.stderr
     # app needs lib >= 2: lib is upgraded, and base-app, which pinned the old lib, with it (as dnf would)
-    assert {"lib-2.0-1.noarch", "base-app-1.1-1.noarch", "app-1.0-1.noarch"} <= _installed(root)
-    assert not {"lib-1.0-1.noarch", "base-app-1.0-1.noarch"} & _installed(root)
+    assert {"lib-2.0-1.noarch", "base-app-1.1-1.noarch", "app-1.0-1.noarch"} <= installed(root)
+    assert not {"lib-1.0-1.noarch", "base-app-1.0-1.noarch"} & installed(root)
     # a root that already has kernel-devel 6.1.1: dnf installs 6.1.2 beside it, rpm -U would replace it
     kernel_root = tmp_path / "kernel-root"
     install_base(kernel_root, [packages / "kernel-devel-6.1.1-1.x86_64.rpm"], dbpath=DBPATH)
     (tmp_path / "k").mkdir()
     generated = _generated(tmp_path / "k", repos, rpm_key.armored, lock_cli, ["kernel-devel-6.1.2-1"])
-    run = _test_root(generated, kernel_root)
+    run = rpm_test_root(generated, kernel_root)
     assert run.returncode == 1, run.stderr
     assert "rpm: kernel-devel is installonly and installed already" in run.stderr
-    assert _installed(kernel_root) == {"kernel-devel-6.1.1-1.x86_64"}
+    assert installed(kernel_root) == {"kernel-devel-6.1.1-1.x86_64"}

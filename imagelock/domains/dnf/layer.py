@@ -7,7 +7,7 @@ from pathlib import Path
 
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.dnf.closure import Solver
-from imagelock.domains.dnf import numbered
+from imagelock.domains.dnf import kernel_devel, numbered
 from imagelock.domains.dnf.manifest import read_manifest
 from imagelock.domains.dnf.releases import choose
 from imagelock.domains.dnf.repository import load_repo
@@ -30,6 +30,7 @@ def resolve(ctx: UpdateContext) -> DnfLayer:
         intent.choose, solver.offered(), before, upgrade=ctx.upgrade, path=intent.path, releasever=intent.releasever
     )
     closure = solver.solve(names)
+    kernel_devel.check(closure.packages, installed)
     for warning in closure.warnings:
         print(f"imagelock: warning: dnf: {warning}", file=sys.stderr)
     return DnfLayer(
