@@ -169,7 +169,7 @@ def _family(family: str, value: Any, path: Path) -> DnfFamily:
                 raise InputError(
                     path,
                     f"{key}.with[{i}]",
-                    f"expected a name of the family, {family!r} and a suffix (such as \"{family}-devel\"), "
+                    f'expected a name of the family, {family!r} and a suffix (such as "{family}-devel"), '
                     f"found {name!r}",
                 )
             companions.append(name)

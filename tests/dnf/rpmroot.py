@@ -34,5 +34,8 @@ def manifest(root: Path) -> str:
     """The root's `rpm -qa` in the format `[dnf] base-manifest` reads."""
     query = r"%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n"
     return subprocess.run(
-        ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", query], capture_output=True, text=True, check=True
+        ["rpm", "--root", str(root), "--dbpath", DBPATH, "-qa", "--qf", query],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout

@@ -18,6 +18,7 @@ from tests.dnf.rpmroot import DBPATH, generate, installed, manifest, rpm_test_ro
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="bootstrap.sh installs rpms as root")
 
+
 def _generated(tmp_path: Path, repos: Repos, key: Path, lock_cli, packages: list[str], **kw: object) -> Path:
     return generate(write_intent(tmp_path, repos, key, packages, **kw), lock_cli)  # type: ignore[arg-type]
 

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from imagelock.domains.context import UpdateContext
-from imagelock.domains.dnf.closure import Solver
 from imagelock.domains.dnf import kernel_devel, numbered
+from imagelock.domains.dnf.closure import Solver
 from imagelock.domains.dnf.manifest import read_manifest
 from imagelock.domains.dnf.releases import choose
 from imagelock.domains.dnf.repository import load_repo
