@@ -479,18 +479,38 @@ install_rpms() {
   rm -rf -- "$STAGE/rpms" "$STAGE/rpmkeys"
 }
 
+# locked_releases REGEX: `version-release.arch` (as `uname -r` prints an Amazon Linux kernel) of each locked
+# rpm whose name matches.
+locked_releases() {
+  local i
+  for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
+    [[ ! ${RPM_PACKAGES[i]} =~ $1 ]] || printf '%s\n' "${RPM_PACKAGES[i + 1]#*:}.${RPM_PACKAGES[i + 2]}"
+  done
+}
+
+# rpm_booted_check: after the reboot into a kernel the lock installs (the Packer template reboots when the
+# [dnf] layer holds one, then runs --booted), that kernel must be the one running.
+rpm_booted_check() {
+  local running known kernels=()
+  ((BOOTED)) || return 0
+  mapfile -t kernels < <(locked_releases '^kernel[0-9.]*$')
+  ((${#kernels[@]})) || return 0
+  running=$(uname -r)
+  for known in "${kernels[@]}"; do
+    if [[ $known == "$running" ]]; then log "kernel: running the locked $running"; return 0; fi
+  done
+  die "kernel: the machine rebooted into $running, not a kernel the lock installs (${kernels[*]})"
+}
+
 # kernel_devel_check: DKMS and the NVIDIA driver build against the running kernel's kernel-devel, so a locked
 # kernel-devel must be for a kernel of this image (version-release.arch, as `uname -r` prints an Amazon Linux
 # kernel): one the rpm database holds or the lock installs. On a machine, the kernel it runs must be one of
 # them; with --root, the root's. Checked before anything is fetched. Where the running kernel is none of this
 # system's (a container on another host's kernel), or the root has none, there is nothing to check against.
 kernel_devel_check() {
-  local i release devel=() kernels=() installed=() targets=() running known
-  for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do
-    release="${RPM_PACKAGES[i + 1]#*:}.${RPM_PACKAGES[i + 2]}"
-    if [[ ${RPM_PACKAGES[i]} =~ ^kernel[0-9.]*-devel$ ]]; then devel+=("$release"); fi
-    if [[ ${RPM_PACKAGES[i]} =~ ^kernel[0-9.]*$ ]]; then kernels+=("$release"); fi
-  done
+  local release devel=() kernels=() installed=() targets=() running known
+  mapfile -t devel < <(locked_releases '^kernel[0-9.]*-devel$')
+  mapfile -t kernels < <(locked_releases '^kernel[0-9.]*$')
   ((${#devel[@]})) || return 0
   mapfile -t installed < <(rpm "${RPM_ARGS[@]}" -qa --qf '%{NAME} %{VERSION}-%{RELEASE}.%{ARCH}\n' 2>/dev/null |
     sed -nE 's/^kernel[0-9.]* //p')
@@ -530,6 +550,7 @@ step_rpm() {
     rpm_has "${RPM_PACKAGES[i]}" "${RPM_PACKAGES[i + 1]}" "${RPM_PACKAGES[i + 2]}" ||
       die "rpm: ${RPM_PACKAGES[i]}.${RPM_PACKAGES[i + 2]} is not installed at ${RPM_PACKAGES[i + 1]}, as the lock says"
   done
+  rpm_booted_check
 }
 
 # grub_entry CFG VERSION: GRUB's id for booting VERSION ("<submenu id>><entry id>", as GRUB_DEFAULT takes it),

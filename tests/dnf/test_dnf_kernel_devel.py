@@ -6,6 +6,7 @@ locked kernel-devel is for another kernel, and installs the one that matches."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,3 +114,35 @@ def test_the_build_refuses_a_kernel_devel_for_another_kernel_before_fetching(
         "kernel-devel: the lock's kernel-devel 6.1.2-1.x86_64 is for no kernel of this image (6.1.1-1.x86_64)"
     ) in run.stderr
     assert "fetched" not in run.stderr and installed(root) == {"kernel-6.1.1-1.x86_64"}
+
+
+def test_a_kernel_the_lock_installs_is_booted_by_the_packer_build_and_checked_after(
+    tmp_path: Path, served: tuple[RepoServer, Path], rpm_key: RpmKey, lock_cli
+) -> None:
+    server, packages = served
+    _, listing = _base(tmp_path, packages)
+    intent = _intent(tmp_path, server, rpm_key.armored, ["kernel-6.1.2-1", "kernel-devel-6.1.2-1"], listing)
+    generated = generate(intent, lock_cli)
+    template = (generated / "image.pkr.hcl").read_text()
+    assert 'inline            = ["shutdown -r now"]' in template
+    assert "--system-only" in template and "--lock /tmp/imagelock-lock.toml --booted" in template
+    # after the reboot, bootstrap.sh --booted stops unless the locked kernel runs (this machine runs its own)
+    script = (generated / "bootstrap.sh").read_text()
+    data = script[script.index("readonly IMAGE_NAME=") : script.index("# --- everything below")]
+    rpm = script[script.index("readonly RPM_ROW=") : script.index("step_rpm() {")]
+    harness = tmp_path / "booted.sh"
+    harness.write_text(
+        "set -euo pipefail\n" + data + "log() { printf 'imagelock: %s\\n' \"$*\" >&2; }\n"
+        "die() { printf 'imagelock: FAILED: %s\\n' \"$*\" >&2; exit 1; }\nROOT=''\nBOOTED=1\n"
+        + rpm
+        + "rpm_booted_check\n"
+    )
+    run = subprocess.run(["bash", str(harness)], capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr
+    running = os.uname().release
+    assert f"kernel: the machine rebooted into {running}, not a kernel the lock installs (6.1.2-1.x86_64)" in run.stderr
+    # kernel-devel for the base's own kernel: nothing to boot
+    (tmp_path / "b").mkdir()
+    intent = _intent(tmp_path / "b", server, rpm_key.armored, ["kernel-devel-6.1.1-1"], listing)
+    template = (generate(intent, lock_cli) / "image.pkr.hcl").read_text()
+    assert "shutdown -r now" not in template and "--booted" not in template

@@ -9,12 +9,21 @@ kernel6.12), version, release and arch. bootstrap.sh checks the same against `un
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from imagelock.domains.dnf.closure import Installed
 from imagelock.errors import AnswerIsNo
 from imagelock.lock.model import DnfPackage
 
+if TYPE_CHECKING:  # the build reads this module too, and never loads the solver's
+    from imagelock.domains.dnf.closure import Installed
+
 DEVEL = re.compile(r"^(kernel[0-9.]*)-devel$")
+KERNEL = re.compile(r"^kernel[0-9.]*$")  # kernel, kernel6.12: what `uname -r` names once booted
+
+
+def installs_kernel(packages: list[DnfPackage]) -> bool:
+    """The layer installs a kernel: the build must boot it before anything is built against it."""
+    return any(KERNEL.match(p.name) for p in packages)
 
 
 def check(packages: list[DnfPackage], installed: list[Installed]) -> None:
