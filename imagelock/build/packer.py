@@ -304,8 +304,9 @@ def _image_tags(tags: list[tuple[str, str]]) -> Block:
 
 
 def _reboots(lock: Lock) -> bool:
-    """The build installs a kernel, the [kernel] layer's or one the [dnf] layer locks (Amazon Linux makes a
-    newly installed kernel the default), and boots it before a driver or DKMS module is built against it."""
+    """The build installs a kernel, the [kernel] layer's or one the [dnf] layer locks (which the distribution
+    makes the default, as Fedora's family does; `--booted` checks it runs), and boots it before a driver or
+    DKMS module is built against it."""
     return bool(lock.kernel) or (lock.dnf is not None and kernel_devel.installs_kernel(lock.dnf.packages))
 
 
