@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import ansible, bootstrap, disk_image, manifests, packer, ray, sbom
+from imagelock.build import ansible, bootstrap, disk_image, manifests, packer, ray, rpm_test, sbom
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
 from imagelock.lock import codec
 from imagelock.lock.model import Lock
 
-EXECUTABLE = {"bootstrap.sh", disk_image.SCRIPT}
+EXECUTABLE = {"bootstrap.sh", disk_image.SCRIPT, rpm_test.SCRIPT}
 
 
 @dataclass
@@ -65,6 +65,7 @@ def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, 
             "lock.toml": lock_text,
             sbom.FILE_NAME: sbom.render(lock),
         }
+        files.update(rpm_test.files(lock))  # the rpm layer tested as the team tests it, before an image is built
         if lock.models:
             files["models-manifest.json"] = models_manifest
         if lock.python:

@@ -13,6 +13,7 @@ from imagelock import domains
 from imagelock.build import hardware
 from imagelock.build.values import AMI, COMMIT, DEVICE, DRIVER, KERNEL, MODEL_REPO, REGION, Values, hcl
 from imagelock.domains.base import facts
+from imagelock.domains.dnf import kernel_devel
 from imagelock.hashing import sha256_bytes
 from imagelock.lock.model import Lock
 
@@ -109,7 +110,7 @@ def render(lock: Lock, values: Values, models_manifest: str) -> str:
         _preamble(image),
         _packer(),
         *_variables(lock, amis),
-        _locals(image, amis, " --booted" if lock.kernel else ""),
+        _locals(image, amis, " --booted" if _reboots(lock) else ""),
         _source(lock, image, tags),
         _build(lock, image),
     ]
@@ -302,10 +303,18 @@ def _image_tags(tags: list[tuple[str, str]]) -> Block:
     ]
 
 
+def _reboots(lock: Lock) -> bool:
+    """The build installs a kernel, the [kernel] layer's or one the [dnf] layer locks (which the distribution
+    makes the default, as Fedora's family does; `--booted` checks it runs), and boots it before a driver or
+    DKMS module is built against it."""
+    return bool(lock.kernel) or (lock.dnf is not None and kernel_devel.installs_kernel(lock.dnf.packages))
+
+
 def _build(lock: Lock, image: str) -> Block:
     """Upload the script and the lock, run the script (rebooting into a locked kernel), clean up, record."""
     steps = [_upload("bootstrap.sh", REMOTE_SCRIPT), _upload("lock.toml", REMOTE_LOCK)]
-    if lock.apt or lock.kernel:
+    reboots = _reboots(lock)
+    if lock.apt or reboots:
         steps.append(
             _shell(
                 [
@@ -315,7 +324,7 @@ def _build(lock: Lock, image: str) -> Block:
                 ]
             )
         )
-    if lock.kernel:
+    if reboots:
         steps.append(
             [
                 "# The locked kernel is installed and GRUB's default: boot into it before the driver builds",
@@ -334,7 +343,7 @@ def _build(lock: Lock, image: str) -> Block:
             [
                 f"execute_command  = {hcl(EXECUTE)}",
                 MIRROR_ENV,
-                *(['pause_before     = "30s"'] if lock.kernel else []),  # sshd back after the reboot
+                *(['pause_before     = "30s"'] if reboots else []),  # sshd back after the reboot
                 "inline           = [local.bootstrap]",
             ]
         )

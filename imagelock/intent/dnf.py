@@ -7,6 +7,8 @@ packages = ["gcc14", "kernel-devel"]
 id = "amazonlinux"
 baseurl = "https://…/$releasever/…"       # dnf's own variables: $releasever, $basearch, $arch
 gpgkey = "keys/RPM-GPG-KEY-amazon-linux-2023"
+[dnf.choose]
+gcc = { rule = "newest-numbered", with = ["gcc-c++"] }   # gcc14 and gcc14-c++ over gcc11 over gcc
 
 Every value is checked here against rpm's and dnf's character sets, so nothing else sees a string that
 could be taken for an option, a glob or a shell word.
@@ -22,7 +24,19 @@ from typing import Any
 from imagelock.errors import InputError, did_you_mean
 from imagelock.intent.fields import check_keys
 
-KEYS = ("releasever", "release-list", "basearch", "packages", "repos", "base-manifest", "install-weak-deps")
+KEYS = (
+    "releasever",
+    "release-list",
+    "basearch",
+    "packages",
+    "choose",
+    "repos",
+    "base-manifest",
+    "install-weak-deps",
+)
+CHOOSE_KEYS = ("rule", "with")
+NEWEST_NUMBERED = "newest-numbered"  # the one rule of [dnf.choose]: the family's highest-numbered name
+RULES = (NEWEST_NUMBERED,)
 REPO_KEYS = ("id", "baseurl", "gpgkey", "includepkgs", "excludepkgs")
 BASEARCHES = ("x86_64", "aarch64")
 VARIABLES = ("releasever", "basearch", "arch")
@@ -35,6 +49,7 @@ RELEASEVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 # What `dnf install` accepts that is not a glob or a path: name, name.arch, name-[epoch:]version[-release][.arch].
 PACKAGE = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+:~^-]*$")
+NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9_.+-]*$")  # a package name alone: [dnf.choose]
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_+*?][A-Za-z0-9_.+*?-]*$")  # includepkgs/excludepkgs: names and globs
 _URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f'\"\\`]+$")
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
@@ -56,6 +71,20 @@ class DnfRepoIntent:
         return _VARIABLE.sub(lambda m: values[m.group(1) or m.group(2)], self.baseurl).rstrip("/")
 
 
+@dataclass(frozen=True)
+class DnfFamily:
+    """`[dnf.choose] gcc = "newest-numbered"`: a family of numbered names (gcc, gcc11, gcc14) of which the
+    rule picks one, and the companions (`gcc-c++`) that must be offered at the same number (gcc14-c++)."""
+
+    family: str
+    rule: str
+    companions: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"dnf.choose.{self.family}"
+
+
 @dataclass
 class DnfIntent:
     path: Path
@@ -66,6 +95,7 @@ class DnfIntent:
     base_manifest: Path | None = None
     install_weak_deps: bool = False
     release_list: str = AL2023_RELEASE_LIST  # read only for releasever = "latest"
+    choose: list[DnfFamily] = field(default_factory=list)
 
 
 def _path(table: dict[str, Any], key: str, path: Path, where: str, what: str) -> Path:
@@ -123,6 +153,39 @@ def _repo(table: Any, path: Path, where: str) -> DnfRepoIntent:
     )
 
 
+def _family(family: str, value: Any, path: Path) -> DnfFamily:
+    key = f"dnf.choose.{family}"
+    expected = f'expected "{NEWEST_NUMBERED}", or {{ rule = "{NEWEST_NUMBERED}", with = ["{family}-devel"] }}'
+    if not NAME.match(family):
+        raise InputError(path, key, f"expected a package name as the family, found {family!r}")
+    companions: list[str] = []
+    if isinstance(value, dict):
+        check_keys(value, CHOOSE_KEYS, path, key)
+        raw = value.get("with", [])
+        if not isinstance(raw, list):
+            raise InputError(path, f"{key}.with", f'expected an array of names such as "{family}-devel"')
+        for i, name in enumerate(raw):
+            if not isinstance(name, str) or not NAME.match(name) or not name.startswith(family) or name == family:
+                raise InputError(
+                    path,
+                    f"{key}.with[{i}]",
+                    f'expected a name of the family, {family!r} and a suffix (such as "{family}-devel"), '
+                    f"found {name!r}",
+                )
+            companions.append(name)
+        value = value.get("rule")
+    if value not in RULES:
+        raise InputError(path, key, f"{expected}; found {value!r}")
+    return DnfFamily(family=family, rule=str(value), companions=tuple(dict.fromkeys(companions)))
+
+
+def _choose(table: dict[str, Any], path: Path) -> list[DnfFamily]:
+    raw = table.get("choose", {})
+    if not isinstance(raw, dict):
+        raise InputError(path, "dnf.choose", f'expected a table such as [dnf.choose] gcc = "{NEWEST_NUMBERED}"')
+    return [_family(family, value, path) for family, value in raw.items()]
+
+
 def parse(table: Any, path: Path) -> DnfIntent:
     check_keys(table, KEYS, path, "dnf")
     releasever = table.get("releasever")
@@ -154,9 +217,14 @@ def parse(table: Any, path: Path) -> DnfIntent:
         if any(r.id == repo.id for r in repos):
             raise InputError(path, f"dnf.repos[{i}].id", f"{repo.id!r} is already the id of another repository")
         repos.append(repo)
+    choose = _choose(table, path)
     packages = table.get("packages", [])
-    if not isinstance(packages, list) or not packages:
-        raise InputError(path, "dnf.packages", 'expected a non-empty array of package names such as "gcc14"')
+    if not isinstance(packages, list) or not (packages or choose):
+        raise InputError(
+            path,
+            "dnf.packages",
+            'expected a non-empty array of package names such as "gcc14" (or a [dnf.choose] table)',
+        )
     seen: set[str] = set()
     for i, text in enumerate(packages):
         if not isinstance(text, str) or not PACKAGE.match(text):
@@ -183,4 +251,5 @@ def parse(table: Any, path: Path) -> DnfIntent:
         base_manifest=manifest,
         install_weak_deps=weak,
         release_list=release_list,
+        choose=choose,
     )

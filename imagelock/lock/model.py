@@ -292,6 +292,17 @@ class DnfPackage:
 
 
 @dataclass
+class DnfChoice:
+    """What `[dnf.choose]` asked for and the real names it chose, so that `lock diff` shows a new name and a
+    later `lock update` keeps it until `--upgrade`."""
+
+    family: str  # as the intent names it: gcc
+    rule: str  # newest-numbered
+    names: list[str]  # the chosen name, then its companions at the same number: gcc14, gcc14-c++
+    companions: list[str] = field(default_factory=list)  # as the intent wrote them: gcc-c++
+
+
+@dataclass
 class DnfLayer:
     releasever: str
     basearch: str
@@ -302,6 +313,7 @@ class DnfLayer:
     # With releasever = "latest": the release list (releasemd.xml) it was chosen from, as read.
     release_list: str | None = None
     release_list_sha256: str | None = None
+    chosen: list[DnfChoice] = field(default_factory=list)  # [dnf.choose], by family
 
 
 # --- NVIDIA driver ----------------------------------------------------------------

@@ -9,9 +9,11 @@ transaction it prints.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +127,19 @@ def sign_repomd(root: Path, key: RpmKey) -> None:
     repomd = root / "repodata" / "repomd.xml"
     run(["gpg", "--batch", "--yes", "--local-user", key.uid, "--armor", "--detach-sign", "--output",
          f"{repomd}.asc", str(repomd)], env=env)  # fmt: skip
+
+
+def primary_checksums(root: Path) -> dict[str, tuple[str, int]]:
+    """location href -> (sha256, package size) as the repository's primary metadata lists each package."""
+    [primary] = (root / "repodata").glob("*-primary.xml.gz")
+    common = "{http://linux.duke.edu/metadata/common}"
+    out = {}
+    for package in ET.fromstring(gzip.decompress(primary.read_bytes())).iter(f"{common}package"):
+        checksum, location, size = (package.find(f"{common}{tag}") for tag in ("checksum", "location", "size"))
+        assert checksum is not None and location is not None and size is not None
+        assert checksum.get("type") == "sha256"
+        out[location.get("href", "")] = (checksum.text or "", int(size.get("package", "0")))
+    return out
 
 
 def install_base(installroot: Path, rpm_files: list[Path], dbpath: str | None = None) -> None:

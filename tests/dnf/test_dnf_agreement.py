@@ -10,6 +10,7 @@ on, each verbatim as hypothesis shrank it, in a repository of its own.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tomllib
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from tests.dnf import scenario
 from tests.dnf.conftest import Repos, write_intent
-from tests.dnf.rpmrepo import Rpm, RpmKey, dnf_install
+from tests.dnf.rpmrepo import Rpm, RpmKey, dnf_install, primary_checksums
 from tests.dnf.universe import Universe, resolve_both
 
 CASES = {
@@ -102,8 +103,12 @@ def _ours(tmp_path: Path, repos: Repos, key: RpmKey, packages: list[str], lock_c
     run = lock_cli("update", str(intent))
     assert run.code == 0, run.out + run.err
     table = tomllib.loads(intent.with_suffix(".lock").read_text())
+    listed = {repo: primary_checksums(repos.path(repo)) for repo in ("core", "extra")}
     out = set()
     for p in table["dnf"].get("packages", []):
+        # every locked sha256 and size is the one the signed metadata lists, and the served file's
+        assert listed[p["repo"]][p["location"]] == (p["sha256"], p["size"]), p
+        assert hashlib.sha256((repos.path(p["repo"]) / p["location"]).read_bytes()).hexdigest() == p["sha256"]
         evr = f"{p['version']}-{p['release']}"
         out.add((p["name"], f"{p['epoch']}:{evr}" if p.get("epoch") else evr, p["arch"]))
     return out

@@ -53,7 +53,7 @@ def _stage_harness(script: str, stage: Path) -> str:
     return (
         "set -euo pipefail\n" + data + "log() { printf 'imagelock: %s\\n' \"$*\" >&2; }\n"
         "die() { printf 'imagelock: FAILED: %s\\n' \"$*\" >&2; exit 1; }\n"
-        f"STAGE={stage}\nMIRROR=''\n" + helpers.replace("readonly MIRROR=${MIRROR%/}", "") + rpm
+        f"STAGE={stage}\nMIRROR=''\nROOT=''\n" + helpers.replace("readonly MIRROR=${MIRROR%/}", "") + rpm
         + 'rows=(); for ((i = 0; i < ${#RPM_PACKAGES[@]}; i += RPM_ROW)); do rows+=("$i"); done\n'
         'stage_rpms "${rows[@]}"\nprintf "%s\\n" "${RPMS[@]}"\n'
     )  # fmt: skip

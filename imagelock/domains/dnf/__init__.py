@@ -34,6 +34,8 @@ def artifacts(layer: DnfLayer) -> Iterator[Artifact]:
 
 def items(layer: DnfLayer) -> Iterator[Item]:
     yield Item("releasever", layer.releasever)  # the snapshot every repository is read at
+    for choice in layer.chosen:  # [dnf.choose]: a newer numbered name (gcc11 -> gcc14) is a change of its own
+        yield Item(f"{choice.rule} {choice.family}", " ".join(choice.names), requested=True)
     for p in layer.packages:
         yield Item(f"{p.name}.{p.arch}", p.evr, p.sha256, p.size, p.requested)
 

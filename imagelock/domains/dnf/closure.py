@@ -24,7 +24,7 @@ from typing import Any
 from imagelock.domains.dnf.repository import LoadedRepo
 from imagelock.errors import AnswerIsNo, InputError, UpstreamError, did_you_mean
 from imagelock.intent.dnf import DnfIntent
-from imagelock.lock.model import DnfPackage
+from imagelock.lock.model import DnfChoice, DnfPackage
 
 # dnf's default `installonlypkgs`: these are installed beside the installed versions, never upgraded over.
 INSTALLONLY = (
@@ -193,7 +193,24 @@ class Solver:
             )
         return selection
 
-    def solve(self) -> Closure:
+    def offered(self) -> set[str]:
+        """The names the repositories offer for this architecture, after includepkgs/excludepkgs: what a
+        `[dnf.choose]` rule chooses among."""
+        return {s.name for s in self.pool.solvables_iter() if s.repo.name != "@System" and s.installable()}
+
+    def requests(self, chosen: list[DnfChoice]) -> list[tuple[str, str, str]]:
+        """(what dnf is asked, the intent key, the original) of every request: `packages`, then the names
+        `[dnf.choose]` resolved to, each remembering the family it was chosen for."""
+        asked = [(text, f"dnf.packages[{i}]", text) for i, text in enumerate(self.intent.packages)]
+        for choice in chosen:
+            written = [choice.family, *choice.companions]
+            asked += [
+                (name, f"dnf.choose.{choice.family}", f"{choice.rule} {as_written}")
+                for name, as_written in zip(choice.names, written, strict=True)
+            ]
+        return asked
+
+    def solve(self, chosen: list[DnfChoice] | None = None) -> Closure:
         solv, pool = self.solv, self.pool
         # libdnf's sltrToJob of a selector holding packages: one job per request, SOLVER_SOLVABLE_ONE_OF
         # them. No SOLVER_WEAK: dnf.conf's strict=True. No SOLVER_FORCEBEST: best=False, as Amazon Linux,
@@ -202,11 +219,11 @@ class Solver:
         one_of = solv.Job.SOLVER_SOLVABLE_ONE_OF | solv.Job.SOLVER_SETARCH | solv.Job.SOLVER_SETEVR
         installs = []
         origin: dict[int, str] = {}
-        for i, text in enumerate(self.intent.packages):
-            candidates = self._candidates(text, f"dnf.packages[{i}]")
+        for text, key, original in self.requests(chosen or []):
+            candidates = self._candidates(text, key)
             installs.append(pool.Job(solv.Job.SOLVER_INSTALL | one_of, pool.towhatprovides([s.id for s in candidates])))
             for s in candidates:
-                origin.setdefault(s.id, text)
+                origin.setdefault(s.id, original)
         multiversion = []
         for provide in INSTALLONLY:
             selection = pool.select(provide, solv.Selection.SELECTION_PROVIDES)

@@ -3,6 +3,7 @@ the intent names whose content the intent's own hash cannot see (repository keys
 
 from __future__ import annotations
 
+from imagelock.domains.dnf.kernel_devel import unmatched
 from imagelock.hashing import sha256_file
 from imagelock.intent.dnf import DnfIntent
 from imagelock.intent.document import Intent
@@ -36,11 +37,26 @@ def problems(lock: Lock, intent: Intent) -> list[str]:
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
     """A releasever chosen by the cutoff was chosen by the date its version states: the release list says
-    nothing of when each release was published."""
+    nothing of when each release was published. A kernel-devel locked without the base image's manifest
+    may be for another kernel than the base image runs."""
     layer = lock.dnf
-    if layer is None or layer.release_list is None:
+    if layer is None:
         return []
-    return [
+    out = []
+    if layer.base_manifest_sha256 is None:
+        out += [
+            Finding(
+                NOT_VERIFIED,
+                f"dnf package {p.nevra}",
+                "locked without a base-manifest, so whether it is for the base image's kernel is unknown "
+                "(DKMS and the NVIDIA driver build against the running kernel; bootstrap.sh stops if it is not)",
+                "give [dnf] base-manifest, the base image's `rpm -qa`, and lock update checks it",
+            )
+            for p in unmatched(layer.packages)
+        ]
+    if layer.release_list is None:
+        return out
+    return out + [
         Finding(
             NOT_VERIFIED,
             f"dnf releasever {layer.releasever}",

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from imagelock.domains.context import UpdateContext
+from imagelock.domains.dnf import kernel_devel, numbered
 from imagelock.domains.dnf.closure import Solver
 from imagelock.domains.dnf.manifest import read_manifest
 from imagelock.domains.dnf.releases import choose
@@ -23,7 +24,13 @@ def resolve(ctx: UpdateContext) -> DnfLayer:
     Path(workdir).mkdir(parents=True, exist_ok=True)
     repos = [load_repo(ctx, intent, repo, Path(workdir)) for repo in intent.repos]
     installed = read_manifest(intent.base_manifest) if intent.base_manifest else []
-    closure = Solver(intent, repos, installed).solve()
+    solver = Solver(intent, repos, installed)
+    before = ctx.previous.dnf.chosen if ctx.previous is not None and ctx.previous.dnf is not None else []
+    names = numbered.choose(
+        intent.choose, solver.offered(), before, upgrade=ctx.upgrade, path=intent.path, releasever=intent.releasever
+    )
+    closure = solver.solve(names)
+    kernel_devel.check(closure.packages, installed)
     for warning in closure.warnings:
         print(f"imagelock: warning: dnf: {warning}", file=sys.stderr)
     return DnfLayer(
@@ -35,4 +42,5 @@ def resolve(ctx: UpdateContext) -> DnfLayer:
         base_manifest_sha256=sha256_file(intent.base_manifest) if intent.base_manifest else None,
         release_list=chosen.release_list,
         release_list_sha256=chosen.release_list_sha256,
+        chosen=names,
     )
