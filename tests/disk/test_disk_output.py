@@ -162,7 +162,11 @@ def test_bad_output_is_one_line_naming_the_key_and_writes_nothing(
         ('url = "https://u:p@x/noble.img"\nsha256 = "' + SHA + '"', "output.base.url"),
         ('url = "https://x/noble.img$(id)"\nsha256 = "' + SHA + '"', "output.base.url"),
         ('url = "https://x/noble.img"\nsha256 = "ABC"', "output.base.sha256"),
-        ('url = "https://x/noble.img"\nsha256sums = "https://x/SHA256SUMS"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"\nsha256sums = "https://x/SHA256SUMS"', "output.base.keyring"),
+        ('url = "https://x/noble.img"\nsignature = "https://x/SHA256SUMS.gpg"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"', "output.base.sha256"),
+        ('url = "https://x/noble.img"\nsha256sums = "file:///etc/SHA256SUMS"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"\nsha256sums = "https://x/S"\nkeyring = "no-such.gpg"', "output.base.keyring"),
     ],
 )
 def test_bad_base_is_one_line_naming_the_key(tmp_path: Path, lock_cli, base: str, key: str) -> None:
