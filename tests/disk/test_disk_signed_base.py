@@ -231,3 +231,20 @@ def test_a_stated_sha256_that_the_signed_sums_contradict_is_refused(
         f"{path}: output.base.sha256: {'a' * 64}, but the signed {site.url}/SHA256SUMS lists {sha256(image)} "
         f"for {IMAGE}",
     )
+
+
+def test_the_shipped_cloud_image_keyring_holds_ubuntus_signing_keys(tmp_path: Path) -> None:
+    """locks/keys/ubuntu-cloudimage-keyring.gpg is the file noble's ubuntu-keyring ships (locks/keys/README.md)."""
+    keyring = Path(__file__).parents[2] / "locks" / "keys" / "ubuntu-cloudimage-keyring.gpg"
+    data = keyring.read_bytes()
+    assert sha256(data) == "c2d40d925557dbe9a0745c12ca0dc98bed593ce9a6652f1b2faa1ff0858dbf2f"
+    shown = subprocess.run(
+        ["gpg", "--batch", "--with-colons", "--show-keys", str(keyring)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GNUPGHOME": str(tmp_path)},
+    ).stdout
+    fingerprints = [line.split(":")[9] for line in shown.splitlines() if line.startswith("fpr:")]
+    assert fingerprints == ["D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81", "4A3CE3CD565D7EB5C810E2B97FF3F408476CF100"]
+    assert "UEC Image Automatic Signing Key <cdimage@ubuntu.com>" in shown
