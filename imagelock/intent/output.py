@@ -29,7 +29,7 @@ from typing import Any
 
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
-from imagelock.intent.fields import check_keys
+from imagelock.intent.fields import check_keys, http_url, signed_sums
 
 KEYS = ("kind", "file", "size", "customize", "root-partition", "base")
 BASE_KEYS = ("url", "sha256", "sha256sums", "signature", "keyring")
@@ -113,28 +113,13 @@ def parse_base(table: Any, path: Path) -> BaseImage:
     if "base" not in table:
         raise InputError(path, where, "missing: expected [output.base] with the cloud image's url and sha256")
     base = check_keys(table["base"], BASE_KEYS, path, where)
-    url = _url(base, "url", path)
-    assert url is not None  # _url refuses a missing url
+    url = http_url(base, "url", path, where, _URL)
+    if url is None:
+        raise InputError(path, f"{where}.url", "expected an http(s) URL, found None")
     sha256 = base.get("sha256")
     if sha256 is not None and (not isinstance(sha256, str) or not is_sha256(sha256)):
         raise InputError(path, f"{where}.sha256", "expected 64 lower-case hex digits (the cloud image's sha256)")
-    sums_url, signature_url = _url(base, "sha256sums", path), _url(base, "signature", path)
-    keyring = None
-    if "keyring" in base:
-        raw = base["keyring"]
-        if not isinstance(raw, str):
-            raise InputError(path, f"{where}.keyring", "expected the path of an OpenPGP keyring file")
-        keyring = (path.parent / raw).resolve()
-        if not keyring.is_file():
-            raise InputError(path, f"{where}.keyring", f"no such keyring file {raw!r}")
-    if sums_url is None and (signature_url is not None or keyring is not None):
-        raise InputError(path, f"{where}.sha256sums", "missing: signature and keyring check a sha256sums file")
-    if sums_url is not None and keyring is None:
-        raise InputError(
-            path,
-            f"{where}.keyring",
-            "missing: a sha256sums file is trusted only with the keyring whose signature it carries",
-        )
+    sums_url, signature_url, keyring = signed_sums(base, path, where, _URL)
     if sha256 is None and sums_url is None:
         raise InputError(
             path, f"{where}.sha256", "missing: expected the cloud image's sha256, or sha256sums, signature and keyring"
@@ -143,17 +128,6 @@ def parse_base(table: Any, path: Path) -> BaseImage:
     if not image.name:
         raise InputError(path, f"{where}.url", "expected a URL that ends in a file name")
     return image
-
-
-def _url(base: dict[str, Any], key: str, path: Path) -> str | None:
-    value = base.get(key)
-    if value is None and key != "url":
-        return None
-    if not isinstance(value, str) or not _URL.match(value):
-        raise InputError(path, f"output.base.{key}", f"expected an http(s) URL, found {value!r}")
-    if "@" in value.split("/", 3)[2]:
-        raise InputError(path, f"output.base.{key}", "credentials do not belong in an intent: the lock would hold them")
-    return value
 
 
 def locked_base(table: Any, path: Path) -> BaseImage | None:

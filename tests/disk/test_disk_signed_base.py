@@ -14,38 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.apt.aptrepo import Key, make_key, stop_agent
+from tests.apt.aptrepo import Key
 from tests.disk.diskhelpers import intent as stated_intent
-from tests.disk.diskhelpers import served, tiny_qcow2
+from tests.disk.diskhelpers import run_pipeline, served, tiny_qcow2
 from tests.files.vendor import Vendor, sha256, vendor_site
 from tests.imagelock_testing import tree_digest
 
 IMAGE = "noble-server-cloudimg-amd64.img"
 
 
-@pytest.fixture(scope="module")
-def canonical_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
-    key = make_key(tmp_path_factory.mktemp("cloudimg-gnupg"), "Test Cloud Image Signing <cloud@example.invalid>")
-    yield key
-    stop_agent(key)
-
-
-@pytest.fixture(scope="module")
-def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
-    key = make_key(tmp_path_factory.mktemp("stranger-gnupg"), "Someone Else <else@example.invalid>")
-    yield key
-    stop_agent(key)
-
-
 @pytest.fixture
-def cloud(tmp_path: Path, canonical_key: Key) -> Iterator[tuple[Vendor, bytes]]:
+def cloud(tmp_path: Path, vendor_key: Key) -> Iterator[tuple[Vendor, bytes]]:
     """A cloud-image directory: the image, another file, and SHA256SUMS + SHA256SUMS.gpg over both."""
     scratch = tmp_path / "made"
     scratch.mkdir()
     tiny_qcow2(scratch / IMAGE)
     image = (scratch / IMAGE).read_bytes()
     with vendor_site(tmp_path / "site") as site:
-        site.publish({IMAGE: image, "noble-server-cloudimg-arm64.img": b"another image"}, canonical_key)
+        site.publish({IMAGE: image, "noble-server-cloudimg-arm64.img": b"another image"}, vendor_key)
         yield site, image
 
 
@@ -60,10 +46,10 @@ def _intent(folder: Path, site: Vendor, keyring: Path, extra: str = "") -> Path:
 
 
 def test_the_base_sha256_comes_from_the_signed_sums_and_the_build_demands_it(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
+    tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, lock_cli
 ) -> None:
     site, image = cloud
-    path = _intent(tmp_path, site, canonical_key.keyring)
+    path = _intent(tmp_path, site, vendor_key.keyring)
     run = lock_cli("update", str(path))
     assert run.code == 0, run.err
     locked = tomllib.loads(path.with_suffix(".lock").read_text())["output"]["base"]
@@ -72,7 +58,7 @@ def test_the_base_sha256_comes_from_the_signed_sums_and_the_build_demands_it(
         "sha256": sha256(image),
         "sums-url": f"{site.url}/SHA256SUMS",
         "sums-sha256": sha256((site.root / "SHA256SUMS").read_bytes()),
-        "keyring-sha256": sha256(canonical_key.keyring.read_bytes()),
+        "keyring-sha256": sha256(vendor_key.keyring.read_bytes()),
         "signature-url": f"{site.url}/SHA256SUMS.gpg",
     }
     assert f"/{IMAGE}" not in site.requests  # the image is verified by the build, not downloaded to lock it
@@ -96,34 +82,20 @@ def test_the_base_sha256_comes_from_the_signed_sums_and_the_build_demands_it(
     assert generated.code == 0, generated.err
     script = tmp_path / "gen" / "disk-image.sh"
     assert f"readonly BASE_SHA256={sha256(image)}\n" in script.read_text()
-    built = subprocess.run(
-        ["bash", str(script), str(tmp_path / "work")],
-        env={**os.environ, "IMAGELOCK_DISK_CUSTOMIZE": "skip"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    built = run_pipeline(script, tmp_path / "work")
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "work" / "slice.raw").stat().st_size == 8 << 20
 
 
 def test_the_build_refuses_a_base_other_than_the_signed_one(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
+    tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, lock_cli
 ) -> None:
     site, _ = cloud
-    path = _intent(tmp_path, site, canonical_key.keyring)
+    path = _intent(tmp_path, site, vendor_key.keyring)
     assert lock_cli("update", str(path)).code == 0
     assert lock_cli("generate", str(path.with_suffix(".lock")), "-o", str(tmp_path / "gen")).code == 0
     tiny_qcow2(site.root / IMAGE, pattern=0x33)  # the server now serves other bytes under the name
-    built = subprocess.run(
-        ["bash", str(tmp_path / "gen" / "disk-image.sh"), str(tmp_path / "work")],
-        env={**os.environ, "IMAGELOCK_DISK_CUSTOMIZE": "skip"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    built = run_pipeline(tmp_path / "gen" / "disk-image.sh", tmp_path / "work")
     assert built.returncode != 0 and not (tmp_path / "work" / "slice.raw").exists()
 
 
@@ -142,95 +114,75 @@ def test_check_says_a_stated_sha256_is_the_intents_word(tmp_path: Path, lock_cli
     )
 
 
-def _refused(lock_cli, path: Path, folder: Path, message: str) -> None:
+def _alter_sums(site: Vendor, image: bytes, key: Key) -> None:
+    """The sums changed after they were signed."""
+    sums = site.root / "SHA256SUMS"
+    sums.write_text(sums.read_text().replace(sha256(image), "f" * 64))
+
+
+def _drop_image(site: Vendor, image: bytes, key: Key) -> None:
+    """Validly signed sums that list another image only."""
+    site.publish({"noble-server-cloudimg-arm64.img": b"another image"}, key)
+
+
+def _not_sums(site: Vendor, image: bytes, key: Key) -> None:
+    """A validly signed file that is no sums file (a proxy's error page, say)."""
+    (site.root / "SHA256SUMS").write_text("<html>moved</html>\n")
+    site.sign(key)
+
+
+# case -> (what the site does, whose keyring the intent names, an extra intent line, the one line expected)
+REFUSALS = {
+    "altered": (
+        _alter_sums,
+        "vendor",
+        "",
+        "{path}: output.base.sha256sums {url}/SHA256SUMS: BAD signature (the signed text was altered) "
+        "(keyring {keyring})",
+    ),
+    "another-signer": (
+        None,
+        "stranger",
+        "",
+        "{path}: output.base.sha256sums {url}/SHA256SUMS: signed by a key that is not in the keyring "
+        "(keyring {keyring})",
+    ),
+    "unlisted": (_drop_image, "vendor", "", f"{{path}}: output.base.sha256sums: {{url}}/SHA256SUMS lists no {IMAGE}"),
+    "not-sums": (
+        _not_sums,
+        "vendor",
+        "",
+        "{path}: output.base.sha256sums: {url}/SHA256SUMS is not a SHA256SUMS file: "
+        "no line of the form '<sha256>  <file name>'",
+    ),
+    "contradicted": (
+        None,
+        "vendor",
+        f'sha256 = "{"a" * 64}"\n',
+        f"{{path}}: output.base.sha256: {'a' * 64}, but the signed {{url}}/SHA256SUMS lists {{sha256}} for {IMAGE}",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_what_the_signed_sums_do_not_vouch_for_is_one_line_and_writes_nothing(
+    case: str, tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, stranger_key: Key, lock_cli
+) -> None:
+    site, image = cloud
+    change, signer, extra, expected = REFUSALS[case]
+    if change is not None:
+        change(site, image, vendor_key)
+    keyring = (vendor_key if signer == "vendor" else stranger_key).keyring
+    folder = tmp_path / "intent"
+    folder.mkdir()
+    path = _intent(folder, site, keyring, extra)
     before = tree_digest(folder)
     run = lock_cli("update", str(path))
     assert run.code == 2, run.err
+    message = expected.format(path=path, url=site.url, keyring=keyring, sha256=sha256(image))
     assert run.err == f"lock: error: {message}\n"
     assert not path.with_suffix(".lock").exists()
     assert tree_digest(folder) == before
-
-
-def test_a_sums_file_altered_after_signing_is_refused(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
-) -> None:
-    site, image = cloud
-    sums = site.root / "SHA256SUMS"
-    sums.write_text(sums.read_text().replace(sha256(image), "f" * 64))
-    (tmp_path / "intent").mkdir()
-    path = _intent(tmp_path / "intent", site, canonical_key.keyring)
-    _refused(
-        lock_cli,
-        path,
-        tmp_path / "intent",
-        f"{path}: output.base.sha256sums {site.url}/SHA256SUMS: BAD signature (the signed text was altered) "
-        f"(keyring {canonical_key.keyring})",
-    )
-
-
-def test_a_sums_file_signed_by_a_key_not_in_the_keyring_is_refused(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], stranger_key: Key, lock_cli
-) -> None:
-    site, _ = cloud
-    (tmp_path / "intent").mkdir()
-    path = _intent(tmp_path / "intent", site, stranger_key.keyring)
-    _refused(
-        lock_cli,
-        path,
-        tmp_path / "intent",
-        f"{path}: output.base.sha256sums {site.url}/SHA256SUMS: signed by a key that is not in the keyring "
-        f"(keyring {stranger_key.keyring})",
-    )
-
-
-def test_an_image_the_signed_sums_do_not_list_is_refused(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
-) -> None:
-    site, image = cloud
-    site.publish({"noble-server-cloudimg-arm64.img": b"another image"}, canonical_key)  # re-signed without it
-    (tmp_path / "intent").mkdir()
-    path = _intent(tmp_path / "intent", site, canonical_key.keyring)
-    _refused(
-        lock_cli, path, tmp_path / "intent", f"{path}: output.base.sha256sums: {site.url}/SHA256SUMS lists no {IMAGE}"
-    )
-
-
-def test_a_signed_file_that_is_no_sums_file_is_refused(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
-) -> None:
-    site, _ = cloud
-    site.publish({}, canonical_key)  # an empty SHA256SUMS, validly signed
-    (site.root / "SHA256SUMS").write_text("<html>moved</html>\n")
-    env = {**os.environ, "GNUPGHOME": str(canonical_key.home)}
-    subprocess.run(
-        ["gpg", "--batch", "--yes", "--local-user", canonical_key.fingerprint, "--detach-sign", "--output",
-         str(site.root / "SHA256SUMS.gpg"), str(site.root / "SHA256SUMS")],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    (tmp_path / "intent").mkdir()
-    path = _intent(tmp_path / "intent", site, canonical_key.keyring)
-    _refused(
-        lock_cli,
-        path,
-        tmp_path / "intent",
-        f"{path}: output.base.sha256sums: {site.url}/SHA256SUMS is not a SHA256SUMS file: "
-        "no line of the form '<sha256>  <file name>'",
-    )
-
-
-def test_a_stated_sha256_that_the_signed_sums_contradict_is_refused(
-    tmp_path: Path, cloud: tuple[Vendor, bytes], canonical_key: Key, lock_cli
-) -> None:
-    site, image = cloud
-    (tmp_path / "intent").mkdir()
-    path = _intent(tmp_path / "intent", site, canonical_key.keyring, f'sha256 = "{"a" * 64}"\n')
-    _refused(
-        lock_cli,
-        path,
-        tmp_path / "intent",
-        f"{path}: output.base.sha256: {'a' * 64}, but the signed {site.url}/SHA256SUMS lists {sha256(image)} "
-        f"for {IMAGE}",
-    )
 
 
 def test_the_shipped_cloud_image_keyring_holds_ubuntus_signing_keys(tmp_path: Path) -> None:
