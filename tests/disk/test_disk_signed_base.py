@@ -87,6 +87,29 @@ def test_the_base_sha256_comes_from_the_signed_sums_and_the_build_demands_it(
     assert (tmp_path / "work" / "slice.raw").stat().st_size == 8 << 20
 
 
+def test_a_new_image_under_the_same_url_moves_the_lock_only_on_refresh(
+    tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, lock_cli
+) -> None:
+    site, image = cloud
+    path = _intent(tmp_path, site, vendor_key.keyring)
+    assert lock_cli("update", str(path)).code == 0
+    old = tmp_path / "old.lock"
+    old.write_bytes(path.with_suffix(".lock").read_bytes())
+    tiny_qcow2(site.root / IMAGE, pattern=0x33)  # the vendor republishes and re-signs
+    newer = (site.root / IMAGE).read_bytes()
+    site.publish({IMAGE: newer}, vendor_key)
+    assert lock_cli("update", str(path)).code == 0
+    assert path.with_suffix(".lock").read_bytes() == old.read_bytes()  # kept until asked
+    assert lock_cli("update", str(path), "--refresh", "output").code == 0
+    lock = tomllib.loads(path.with_suffix(".lock").read_text())
+    assert lock["output"]["base"]["sha256"] == sha256(newer) and lock["version"] == "1.0.1"
+    diff = lock_cli("diff", str(old), str(path.with_suffix(".lock")))
+    assert diff.code == 1, diff.err  # 1: the locks differ
+    assert "output: 2 changed" in diff.out
+    assert f"~ base {site.url}/{IMAGE} (same version, new sha256)" in diff.out
+    assert f"~ base sha256sums {site.url}/SHA256SUMS (same version, new sha256)" in diff.out
+
+
 def test_the_build_refuses_a_base_other_than_the_signed_one(
     tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, lock_cli
 ) -> None:

@@ -28,9 +28,12 @@ def artifacts(layer: OutputLayer) -> Iterator[Artifact]:
 
 
 def items(layer: OutputLayer) -> Iterator[Item]:
-    yield Item("base", layer.base.sha256[:12], layer.base.sha256)
-    yield Item("base sha256sums", layer.base.sums_sha256[:12], layer.base.sums_sha256)
-    yield Item("base keyring", layer.base.keyring_sha256[:12], layer.base.keyring_sha256)
+    """The image by its URL (another serial is another URL: a minor move), the sums and keyring that vouched
+    for it (re-signed sums or another keyring alone: a patch)."""
+    base = layer.base
+    yield Item("base", base.url, base.sha256)
+    yield Item("base sha256sums", base.sums_url, base.sums_sha256)
+    yield Item("base keyring", "keyring", base.keyring_sha256)
 
 
 def notes(lock: Lock, intent: Intent) -> list[str]:
@@ -63,5 +66,4 @@ DOMAIN = Domain(
     artifacts=artifacts,
     notes=notes,
     image_order=-1,  # beneath everything: the image the others are installed into
-    moves_major=True,  # another cloud image is another base generation, as another AMI is
 )
