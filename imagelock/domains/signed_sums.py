@@ -19,6 +19,7 @@ from imagelock.formats import sha256sums
 from imagelock.formats.openpgp import dearmor_keyring, gpgv_verify
 from imagelock.hashing import sha256_bytes
 from imagelock.net import http
+from imagelock.net.upstreams import NotRecorded
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,8 @@ def listed_sha256(ctx: UpdateContext, sums: SignedSums, name: str, where: str) -
     `<where>.sha256sums` (or `.signature`) in the intent file."""
     path = ctx.intent.path
     key = f"{where}.sha256sums"
-    data = http.get_bytes(ctx.upstreams.plain_file(sums.sums_url, (path, key)), what=key)
-    signature = None
-    if sums.signature_url is not None:
-        signed_by = ctx.upstreams.plain_file(sums.signature_url, (path, f"{where}.signature"))
-        signature = http.get_bytes(signed_by, what=f"{where}.signature")
+    data = _fetch(ctx, sums.sums_url, key)
+    signature = _fetch(ctx, sums.signature_url, f"{where}.signature") if sums.signature_url else None
     workdir = ctx.workdir or Path(ctx.cache.setdefault("sums-workdir", str(http.cache_dir() / "keyrings")))
     Path(workdir).mkdir(parents=True, exist_ok=True)
     keyring = dearmor_keyring(sums.keyring, Path(workdir))
@@ -53,3 +51,17 @@ def listed_sha256(ctx: UpdateContext, sums: SignedSums, name: str, where: str) -
     if name not in listed:
         raise InputError(path, key, f"{http.redact(sums.sums_url)} lists no {name}")
     return listed[name], sha256_bytes(data)
+
+
+def _fetch(ctx: UpdateContext, url: str, key: str) -> bytes:
+    """The bytes at `url`, through the run's upstreams; a recording that lists it without its bytes cannot
+    stand in for it: nothing can be verified without them."""
+    try:
+        source = ctx.upstreams.plain_file(url, (ctx.intent.path, key))
+    except NotRecorded as unread:
+        raise InputError(
+            ctx.intent.path,
+            key,
+            f"{http.redact(url)} is recorded without its bytes ({unread.why}): no signature can be checked",
+        ) from None
+    return http.get_bytes(source, what=key)

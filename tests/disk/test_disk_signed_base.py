@@ -6,6 +6,7 @@ sums file is one line, exit 2, nothing written."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tomllib
@@ -223,3 +224,43 @@ def test_the_shipped_cloud_image_keyring_holds_ubuntus_signing_keys(tmp_path: Pa
     fingerprints = [line.split(":")[9] for line in shown.splitlines() if line.startswith("fpr:")]
     assert fingerprints == ["D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81", "4A3CE3CD565D7EB5C810E2B97FF3F408476CF100"]
     assert "UEC Image Automatic Signing Key <cdimage@ubuntu.com>" in shown
+
+
+def test_replay_serves_the_signed_sums_offline_and_names_a_gap(
+    tmp_path: Path, cloud: tuple[Vendor, bytes], vendor_key: Key, lock_cli
+) -> None:
+    """`lock update --replay`: the recording's copies of SHA256SUMS and SHA256SUMS.gpg stand in for the
+    vendor's (the lock keeps the vendor's URLs); one listed without its bytes is refused, never trusted."""
+    site, image = cloud
+    upstream = "https://cloud-images.example.invalid/noble/20250101"
+    snapshot = tmp_path / "snapshot"
+    (snapshot / "files").mkdir(parents=True)
+    for name in ("SHA256SUMS", "SHA256SUMS.gpg"):
+        (snapshot / "files" / name).write_bytes((site.root / name).read_bytes())
+    recorded: dict[str, object] = {
+        f"{upstream}/SHA256SUMS": "SHA256SUMS",
+        f"{upstream}/SHA256SUMS.gpg": "SHA256SUMS.gpg",
+    }
+    (snapshot / "files" / "urls.json").write_text(json.dumps(recorded))
+    (snapshot / "snapshot.json").write_text('{"indexes": {}, "files": "files"}')
+    (tmp_path / "intent").mkdir()
+    path = _intent(tmp_path / "intent", Vendor(site.root, upstream), vendor_key.keyring)
+    site.requests.clear()
+    run = lock_cli("update", str(path), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    assert site.requests == []  # nothing asked of the vendor
+    base = tomllib.loads(path.with_suffix(".lock").read_text())["output"]["base"]
+    assert (base["url"], base["sha256"]) == (f"{upstream}/{IMAGE}", sha256(image))
+
+    recorded[f"{upstream}/SHA256SUMS.gpg"] = {"_unrecorded": "the site was not reachable"}
+    (snapshot / "files" / "urls.json").write_text(json.dumps(recorded))
+    (tmp_path / "gap").mkdir()
+    gap = _intent(tmp_path / "gap", Vendor(site.root, upstream), vendor_key.keyring)
+    before = tree_digest(tmp_path / "gap")
+    run = lock_cli("update", str(gap), "--replay", str(snapshot))
+    assert (run.code, run.err) == (
+        2,
+        f"lock: error: {gap}: output.base.signature: {upstream}/SHA256SUMS.gpg is recorded without its bytes "
+        "(the site was not reachable): no signature can be checked\n",
+    )
+    assert tree_digest(tmp_path / "gap") == before
