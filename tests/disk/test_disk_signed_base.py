@@ -83,6 +83,9 @@ def test_the_base_sha256_comes_from_the_signed_sums_and_the_build_demands_it(
     assert generated.code == 0, generated.err
     script = tmp_path / "gen" / "disk-image.sh"
     assert f"readonly BASE_SHA256={sha256(image)}\n" in script.read_text()
+    sbom = json.loads((tmp_path / "gen" / "sbom.cdx.json").read_text())
+    listed = [c for c in sbom["components"] if c["name"] == IMAGE]
+    assert [h["content"] for c in listed for h in c["hashes"] if h["alg"] == "SHA-256"] == [sha256(image)]
     built = run_pipeline(script, tmp_path / "work")
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "work" / "slice.raw").stat().st_size == 8 << 20
