@@ -14,6 +14,7 @@ from pathlib import Path
 
 from imagelock import domains
 from imagelock.build.values import sh
+from imagelock.domains.output.entry import OutputLayer
 from imagelock.errors import InputError
 from imagelock.hashing import SHA256_HEX
 from imagelock.intent.output import OutputIntent
@@ -50,7 +51,7 @@ def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
         "OUT_FILE": output.file,
         "BASE_URL": output.base_url,
         "BASE_NAME": output.base_name,
-        "BASE_SHA256": output.base_sha256,
+        "BASE_SHA256": base_sha256(lock, output, lock_path),
         "DISK_SIZE": output.size or "",
         "CUSTOMIZE": output.customize,
         "ROOT_PARTITION": str(output.root_partition),
@@ -72,6 +73,20 @@ def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
         raise RuntimeError(f"{TEMPLATE} declares {names}, the renderer writes {tuple(values)}")
     block = "".join(f"readonly {name}={sh(value)}\n" for name, value in values.items())
     return f"{head}{SLOT_BEGIN} (written by `lock generate`)\n{block}{SLOT_END}{body}"
+
+
+def base_sha256(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
+    """The sha256 the build demands of the base: the one the lock took from the signed sums, else the
+    one the intent states."""
+    layer = lock.layers.get("output")
+    if output.base.sums_url is not None:
+        if not isinstance(layer, OutputLayer):
+            raise InputError(
+                lock_path, "output", "holds no sha256 for the base from its signed sums: run `lock update`"
+            )
+        return layer.base.sha256
+    assert output.base.sha256 is not None  # the parser asks for one or the other
+    return output.base.sha256
 
 
 def output_of(lock: Lock, lock_path: str | Path) -> OutputIntent | None:

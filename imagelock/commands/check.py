@@ -125,6 +125,7 @@ def _image(intent: Intent, path: Path, lock: Lock, result: CheckResult) -> None:
     result.notes += [f"not checked: {finding.one_line()}" for finding in report.unchecked]
     for domain in domains.DOMAINS:
         result.findings.extend(domain.findings(lock, intent))
+        result.notes.extend(domain.notes(lock, intent))
     try:
         result.findings.extend(build_findings.findings(lock, path))
     except InputError:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from imagelock.domains import apt, base, containers, dnf, files, models, nvidia, python
+from imagelock.domains import apt, base, containers, dnf, files, models, nvidia, output, python
 from imagelock.domains.contract import Domain
 from imagelock.errors import InputError
 from imagelock.intent import document as intent_document
@@ -34,6 +34,7 @@ DOMAINS: tuple[Domain, ...] = (
     files.DOMAIN,
     containers.DOMAIN,
     base.DOMAIN,
+    output.DOMAIN,
 )
 
 # Everything below reads DOMAINS when called, so the list above is the only place a domain is named.

@@ -18,6 +18,8 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
 - `problems`: its own offline consistency findings for `lock check`;
 - `findings`: what its layer does not pin or prove (imagelock.lock.finding): `lock check`
   prints them next to its verdict and `--strict` fails on them;
+- `notes`: what `lock check` should say about how its layer was proven, which is neither a fault nor a
+  finding (where a hash came from: a signed sums file, or the intent's word);
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
 - `mirror`: "module:function", `copy(layer, place) -> MirrorReport`, for what a layer pins that is
@@ -66,6 +68,10 @@ def no_findings(lock: Lock, intent: Intent) -> list[Finding]:
     return []
 
 
+def no_notes(lock: Lock, intent: Intent) -> list[str]:
+    return []
+
+
 def learns_nothing(layer: Any, measured: Mapping[str, tuple[str, int]]) -> tuple[Any, int]:
     return layer, 0
 
@@ -111,6 +117,7 @@ class Domain:
     artifacts: Callable[[Any], Iterable[Artifact]] = no_artifacts
     problems: Callable[[Lock, Intent], list[str]] = no_problems
     findings: Callable[[Lock, Intent], list[Finding]] = no_findings
+    notes: Callable[[Lock, Intent], list[str]] = no_notes
     image_order: int = 100
     moves_major: bool = False
     runs_apart: bool = False

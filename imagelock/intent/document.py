@@ -122,7 +122,8 @@ def _variant(variant: VariantPlan, path: Path, sections: SectionParsers, shapes:
 
 
 def _parsed(raw: dict[str, Any], path: Path, sections: SectionParsers) -> Intent:
-    allowed = (*TOP_LEVEL, *sections, *GENERATORS)
+    # `[output]` is both a generator section and, for a base from signed sums, a domain's: named once
+    allowed = (*TOP_LEVEL, *(s for s in sections if s not in GENERATORS), *GENERATORS)
     check_keys(raw, allowed, path, "")
     name = raw.get("name", path.stem.removesuffix(".intent"))
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", name):

@@ -20,12 +20,11 @@ from typing import Any
 
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
-from imagelock.intent.fields import check_keys
+from imagelock.intent.fields import check_keys, http_url, signed_sums
 
 KEYS = ("url", "dest", "sha256", "sha256sums", "signature", "keyring", "mode", "extract")
 _DEST = re.compile(r"^/[A-Za-z0-9._/+-]+$")
 _MODE = re.compile(r"^0[0-7]{3}$")
-_URL_TEXT = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
 
 
 @dataclass
@@ -46,17 +45,6 @@ class FileIntent:
         return self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-def _url(table: dict[str, Any], key: str, path: Path, where: str) -> str | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _URL_TEXT.match(value):
-        raise InputError(path, f"{where}.{key}", f"expected an http(s) URL, found {value!r}")
-    if "@" in value.split("/", 3)[2]:
-        raise InputError(path, f"{where}.{key}", "credentials do not belong in an intent: the lock would hold them")
-    return value
-
-
 def parse(value: Any, path: Path) -> list[FileIntent]:
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise InputError(path, "files", "expected an array of tables ([[files]])")
@@ -65,7 +53,7 @@ def parse(value: Any, path: Path) -> list[FileIntent]:
     for i, table in enumerate(value):
         where = f"files[{i}]"
         check_keys(table, KEYS, path, where)
-        url = _url(table, "url", path, where)
+        url = http_url(table, "url", path, where)
         if url is None:
             raise InputError(path, f"{where}.url", "missing: expected the http(s) URL of the file")
         dest = table.get("dest")
@@ -77,24 +65,7 @@ def parse(value: Any, path: Path) -> list[FileIntent]:
         sha256 = table.get("sha256")
         if sha256 is not None and (not isinstance(sha256, str) or not is_sha256(sha256)):
             raise InputError(path, f"{where}.sha256", "expected 64 lower-case hex digits")
-        sums_url = _url(table, "sha256sums", path, where)
-        signature_url = _url(table, "signature", path, where)
-        keyring = None
-        if "keyring" in table:
-            raw = table["keyring"]
-            if not isinstance(raw, str):
-                raise InputError(path, f"{where}.keyring", "expected the path of an OpenPGP keyring file")
-            keyring = (path.parent / raw).resolve()
-            if not keyring.is_file():
-                raise InputError(path, f"{where}.keyring", f"no such keyring file {raw!r}")
-        if sums_url is not None and keyring is None:
-            raise InputError(
-                path,
-                f"{where}.keyring",
-                "missing: a sha256sums file is trusted only with the keyring whose signature it carries",
-            )
-        if sums_url is None and (signature_url is not None or keyring is not None):
-            raise InputError(path, f"{where}.sha256sums", "missing: signature and keyring check a sha256sums file")
+        sums_url, signature_url, keyring = signed_sums(table, path, where)
         mode = table.get("mode", "0644")
         if not isinstance(mode, str) or not _MODE.match(mode):
             raise InputError(path, f"{where}.mode", 'expected an octal file mode as a string, such as "0755"')

@@ -9,11 +9,15 @@
 
     [output.base]                      # the cloud image it starts from, verified before use
     url = "https://cloud-images.ubuntu.com/noble/20250101/noble-server-cloudimg-amd64.img"
-    sha256 = "…"
+    sha256 = "…"                       # stated by the intent, or taken from the signed sums:
+    sha256sums = "https://cloud-images.ubuntu.com/noble/20250101/SHA256SUMS"
+    signature = "https://cloud-images.ubuntu.com/noble/20250101/SHA256SUMS.gpg"  # omit if clearsigned
+    keyring = "keys/ubuntu-cloudimage-keyring.gpg"                             # relative to the intent
 
-Like `[ansible]`, no domain locks it: `lock generate` reads it beside the lock and writes disk-image.sh
-(imagelock.build.disk_image). It is part of the intent's hash, so changing it makes the lock stale.
-docs/disk-images.md.
+`lock generate` reads it beside the lock and writes disk-image.sh (imagelock.build.disk_image). A base
+whose sha256 comes from signed sums is locked by the output domain (imagelock.domains.output), which
+`locked_base` hands it; a stated one needs no lock entry. It is part of the intent's hash, so changing
+it makes the lock stale. docs/disk-images.md.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from typing import Any
 
 from imagelock.errors import InputError
 from imagelock.hashing import is_sha256
-from imagelock.intent.fields import check_keys
+from imagelock.intent.fields import check_keys, http_url, signed_sums
 
 KEYS = ("kind", "file", "size", "customize", "root-partition", "base")
-BASE_KEYS = ("url", "sha256")
+BASE_KEYS = ("url", "sha256", "sha256sums", "signature", "keyring")
 KINDS = ("raw", "qcow2")  # also what a release record may name (imagelock.disk.record)
 METHODS = ("nbd", "guestfs")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
@@ -37,18 +41,37 @@ _URL = re.compile(r"^https?://[^\s\x00-\x1f\x7f'\"\\`$]+$")
 
 
 @dataclass(frozen=True)
+class BaseImage:
+    """`[output.base]`: the cloud image, and where its sha256 comes from (the intent, or signed sums)."""
+
+    url: str
+    sha256: str | None  # None: taken from the signed sums at `lock update`
+    sums_url: str | None = None
+    signature_url: str | None = None
+    keyring: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The file name the URL serves: what a SHA256SUMS line names."""
+        return self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class OutputIntent:
     kind: str
     file: str
-    base_url: str
-    base_sha256: str
+    base: BaseImage
     customize: str = "nbd"
     size: str | None = None
     root_partition: int = 1
 
     @property
+    def base_url(self) -> str:
+        return self.base.url
+
+    @property
     def base_name(self) -> str:
-        return self.base_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        return self.base.name
 
 
 def parse(table: Any, path: Path, name: str) -> OutputIntent:
@@ -72,23 +95,43 @@ def parse(table: Any, path: Path, name: str) -> OutputIntent:
     partition = table.get("root-partition", 1)
     if isinstance(partition, bool) or not isinstance(partition, int) or not 1 <= partition <= 128:
         raise InputError(path, f"{where}.root-partition", f"expected a partition number 1..128, found {partition!r}")
-    if "base" not in table:
-        raise InputError(path, f"{where}.base", "missing: expected [output.base] with the cloud image's url and sha256")
-    base = check_keys(table["base"], BASE_KEYS, path, f"{where}.base")
-    url = base.get("url")
-    if not isinstance(url, str) or not _URL.match(url):
-        raise InputError(path, f"{where}.base.url", f"expected an http(s) URL, found {url!r}")
-    if "@" in url.split("/", 3)[2]:
-        raise InputError(path, f"{where}.base.url", "credentials do not belong in an intent: the lock would hold them")
-    sha256 = base.get("sha256")
-    if not isinstance(sha256, str) or not is_sha256(sha256):
-        raise InputError(path, f"{where}.base.sha256", "expected 64 lower-case hex digits (the cloud image's sha256)")
+    base = parse_base(table, path)
     return OutputIntent(
         kind=kind,
         file=file,
-        base_url=url,
-        base_sha256=sha256,
+        base=base,
         customize=customize,
         size=size,
         root_partition=partition,
     )
+
+
+def parse_base(table: Any, path: Path) -> BaseImage:
+    """`[output.base]`: a URL, and its sha256 stated, or a signed sums file that lists it (or both: they must
+    agree at `lock update`)."""
+    where = "output.base"
+    if "base" not in table:
+        raise InputError(path, where, "missing: expected [output.base] with the cloud image's url and sha256")
+    base = check_keys(table["base"], BASE_KEYS, path, where)
+    url = http_url(base, "url", path, where, _URL)
+    if url is None:
+        raise InputError(path, f"{where}.url", "expected an http(s) URL, found None")
+    sha256 = base.get("sha256")
+    if sha256 is not None and (not isinstance(sha256, str) or not is_sha256(sha256)):
+        raise InputError(path, f"{where}.sha256", "expected 64 lower-case hex digits (the cloud image's sha256)")
+    sums_url, signature_url, keyring = signed_sums(base, path, where, _URL)
+    if sha256 is None and sums_url is None:
+        raise InputError(
+            path, f"{where}.sha256", "missing: expected the cloud image's sha256, or sha256sums, signature and keyring"
+        )
+    image = BaseImage(url, sha256, sums_url, signature_url, keyring)
+    if not image.name:
+        raise InputError(path, f"{where}.url", "expected a URL that ends in a file name")
+    return image
+
+
+def locked_base(table: Any, path: Path) -> BaseImage | None:
+    """The output domain's reading of `[output]`: the base when signed sums give its sha256 (what `lock
+    update` resolves and the lock records), None when the intent states it (nothing to lock)."""
+    base = parse(table, path, "output").base  # the whole section, so its errors come in the same order
+    return base if base.sums_url is not None else None

@@ -382,6 +382,11 @@ class BaseAmi:
     nvidia_driver: str | None = None
     cuda: list[str] = field(default_factory=list)
     supported_instances: list[str] = field(default_factory=list)
+    # `source = "ssm"`: the public SSM parameter that named the image, the version of it that held this id at
+    # the cutoff, and when that version was written (imagelock.domains.base.ssm).
+    ssm_parameter: str | None = None
+    ssm_version: int | None = None
+    ssm_modified: str | None = None
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Answer recorded AWS calls on loopback: EC2 DescribeImages and SSM GetParameter.
+"""Answer recorded AWS calls on loopback: EC2 DescribeImages, SSM GetParameter and GetParameterHistory.
 
 The base image layer asks AWS two things. A replay answers both from a
 recording, `images.json`, in the wire protocols boto3 speaks, so the resolver
@@ -6,7 +6,12 @@ runs unchanged against it:
 
     {"regions": {"eu-west-2": {
         "images": [{"ImageId": "ami-…", "Name": "…", "OwnerId": "…", "CreationDate": "…", …}],
-        "ssm": {"/aws/service/canonical/…/ami-id": "ami-…"}}}}
+        "ssm": {"/aws/service/canonical/…/ami-id": [
+            {"Version": 7, "Value": "ami-…", "LastModifiedDate": "2025-01-24T12:30:00Z"}, …]}}}}
+
+An SSM parameter is recorded as its versions (GetParameterHistory's field names; the newest is what
+GetParameter answers), or as a bare value: a recording of GetParameter's value alone, which answers
+without a version or date and holds no history.
 
 Image records use DescribeImages' own field names and hold only what was
 recorded: a field the recording lacks is left out of the answer, and a filter on
@@ -19,6 +24,7 @@ unsigned request (no credential scope) still says which region it asks about.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -35,6 +41,7 @@ RECORDING = "images.json"
 EC2_VERSION = "2016-11-15"
 SSM_TARGET = "AmazonSSM."
 SERVICES = ("ec2", "ssm")
+HISTORY_PAGE = 50  # GetParameterHistory's MaxResults: 1..50 (SSM API reference)
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
@@ -102,9 +109,16 @@ _OWNER_ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault")
 
 
 @dataclass(frozen=True)
+class ParameterVersion:
+    value: str
+    version: int | None = None  # None: a bare value, recorded without its version and date
+    modified: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Region:
     images: tuple[dict[str, Any], ...]
-    ssm: dict[str, str]
+    ssm: dict[str, tuple[ParameterVersion, ...]]
 
 
 @dataclass(frozen=True)
@@ -136,14 +150,43 @@ def _region(path: Path, name: str, table: Any) -> Region:
     if not isinstance(images, list):
         raise InputError(path, f"{where}.images", "expected a list of DescribeImages records")
     ssm = table.get("ssm", {})
-    if not isinstance(ssm, dict) or not all(isinstance(v, str) for v in ssm.values()):
-        raise InputError(path, f"{where}.ssm", "expected a table of SSM parameter name -> value")
+    if not isinstance(ssm, dict):
+        raise InputError(path, f"{where}.ssm", "expected a table of SSM parameter name -> value or versions")
+    parameters = {str(k): _parameter(path, f"{where}.ssm.{k}", v) for k, v in ssm.items() if not str(k).startswith("_")}
     checked = tuple(_image(path, f"{where}.images[{i}]", image) for i, image in enumerate(images))
     ids = [image["ImageId"] for image in checked]
     for i, image_id in enumerate(ids):
         if image_id in ids[:i]:
             raise InputError(path, f"{where}.images[{i}].ImageId", f"{image_id} is recorded twice")
-    return Region(images=checked, ssm={str(k): v for k, v in ssm.items() if not str(k).startswith("_")})
+    return Region(images=checked, ssm=parameters)
+
+
+def _parameter(path: Path, where: str, value: Any) -> tuple[ParameterVersion, ...]:
+    """A bare value, or a list of versions: {Version, Value, LastModifiedDate}, each number once."""
+    if isinstance(value, str):
+        return (ParameterVersion(value),)
+    expected = "expected a table of SSM parameter name -> value, or a list of {Version, Value, LastModifiedDate}"
+    if not isinstance(value, list) or not value:
+        raise InputError(path, where, expected)
+    out: list[ParameterVersion] = []
+    for i, record in enumerate(value):
+        number = record.get("Version") if isinstance(record, dict) else None
+        text = record.get("Value") if isinstance(record, dict) else None
+        written = record.get("LastModifiedDate") if isinstance(record, dict) else None
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1 or not isinstance(text, str):
+            raise InputError(path, f"{where}[{i}]", expected)
+        try:
+            modified = dt.datetime.fromisoformat(str(written).replace("Z", "+00:00"))
+        except ValueError:
+            modified = None
+        if modified is None or modified.tzinfo is None:
+            raise InputError(
+                path, f"{where}[{i}].LastModifiedDate", 'expected a UTC time such as "2025-01-24T12:30:00Z"'
+            )
+        if number in [v.version for v in out]:
+            raise InputError(path, f"{where}[{i}].Version", f"version {number} is recorded twice")
+        out.append(ParameterVersion(text, number, modified))
+    return tuple(sorted(out, key=lambda v: v.version or 0))
 
 
 def _image(path: Path, where: str, image: Any) -> dict[str, Any]:
@@ -318,10 +361,11 @@ def wildcard(pattern: str) -> re.Pattern[str]:
 
 def _ssm(region: Region, target: str, body: bytes) -> Answer:
     operation = target.removeprefix(SSM_TARGET) if target.startswith(SSM_TARGET) else ""
-    if operation != "GetParameter":
+    if operation not in ("GetParameter", "GetParameterHistory"):
         return _ssm_error(
             "UnknownOperationException",
-            f"the replayed recording answers only {SSM_TARGET}GetParameter, not {target or 'an untargeted request'}",
+            f"the replayed recording answers only {SSM_TARGET}GetParameter and GetParameterHistory, "
+            f"not {target or 'an untargeted request'}",
         )
     try:
         request = json.loads(body or b"{}")
@@ -333,11 +377,37 @@ def _ssm(region: Region, target: str, body: bytes) -> Answer:
             "ValidationException",
             "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
         )
-    value = region.ssm.get(name)
-    if value is None:
+    versions = region.ssm.get(name)
+    if versions is None:
         return _ssm_error("ParameterNotFound", "")
-    answer = {"Parameter": {"Name": name, "Value": value}}
+    if operation == "GetParameter":
+        answer: dict[str, Any] = {"Parameter": _parameter_answer(name, versions[-1])}
+    else:
+        if versions[-1].version is None:
+            return _ssm_error("UnsupportedOperation", f"the replayed recording holds no history of {name}")
+        size = request.get("MaxResults", HISTORY_PAGE)
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= HISTORY_PAGE:
+            return _ssm_error(
+                "ValidationException",
+                f"1 validation error detected: Value '{size}' at 'maxResults' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {HISTORY_PAGE}",
+            )
+        token = request.get("NextToken", "0")
+        start = int(token) if isinstance(token, str) and token.isdigit() else -1
+        if not 0 <= start < len(versions):
+            return _ssm_error("InvalidNextToken", "The specified token isn't valid.")
+        answer = {"Parameters": [_parameter_answer(name, v) for v in versions[start : start + size]]}
+        if start + size < len(versions):
+            answer["NextToken"] = str(start + size)
     return Answer(200, json.dumps(answer).encode(), "application/x-amz-json-1.1")
+
+
+def _parameter_answer(name: str, version: ParameterVersion) -> dict[str, Any]:
+    """One parameter version in SSM's JSON (dates are epoch seconds); a bare value has only its name and value."""
+    out: dict[str, Any] = {"Name": name, "Value": version.value}
+    if version.version is not None and version.modified is not None:
+        out.update(Version=version.version, LastModifiedDate=version.modified.timestamp(), Type="String")
+    return out
 
 
 def _ssm_error(code: str, message: str) -> Answer:

@@ -29,9 +29,10 @@ def recording_from_fixture(seed: dict[str, Any]) -> dict[str, Any]:
                 "State": "available",
             }
         )
-    for parameter in seed["ssm"]:
-        regions.setdefault(parameter["region"], {"images": [], "ssm": {}})["ssm"][parameter["name"]] = parameter[
-            "value"
+    for parameter in seed["ssm"]:  # every version, as GetParameterHistory names its fields
+        regions.setdefault(parameter["region"], {"images": [], "ssm": {}})["ssm"][parameter["name"]] = [
+            {"Version": v["version"], "Value": v["value"], "LastModifiedDate": v["modified"]}
+            for v in parameter["versions"]
         ]
     return {"regions": regions}
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -212,26 +213,36 @@ def moto_server(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
             state="available",
             region_name=image["region"],
         )
-    from moto.ssm.models import Parameter, ssm_backends
 
     for parameter in seed["ssm"]:  # reserved /aws/ names cannot be put through the API
-        store = ssm_backends[DEFAULT_ACCOUNT_ID][parameter["region"]]._parameters
-        store[parameter["name"]].append(
+        seed_parameter(parameter["region"], parameter["name"], parameter["versions"])
+    yield MotoServer(url=url)
+    aws.reset()
+
+
+def seed_parameter(region: str, name: str, versions: list[dict[str, Any]]) -> None:
+    """Versions of an SSM parameter, each with its number and write date, in moto's store as SSM keeps them."""
+    import datetime as dt
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import Parameter, ssm_backends
+
+    store = ssm_backends[DEFAULT_ACCOUNT_ID][region]._parameters
+    for version in versions:
+        store[name].append(
             Parameter(
                 account_id=DEFAULT_ACCOUNT_ID,
-                name=parameter["name"],
-                value=parameter["value"],
+                name=name,
+                value=version["value"],
                 parameter_type="String",
                 description=None,
                 allowed_pattern=None,
                 keyid=None,
-                last_modified_date=dt.datetime.now(dt.UTC),
-                version=1,
+                last_modified_date=dt.datetime.fromisoformat(version["modified"].replace("Z", "+00:00")),
+                version=version["version"],
                 data_type="aws:ec2:image",
             )
         )
-    yield MotoServer(url=url)
-    aws.reset()
 
 
 # The Python domain on main imports `imagelock.domains.python.conflicts`, which this branch

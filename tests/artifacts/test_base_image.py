@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from imagelock.errors import UpstreamError
 from imagelock.lock.model import Lock, Universe
 from imagelock.net import aws
 
-from .conftest import MotoServer, assert_input_error, make_ctx
+from .conftest import MotoServer, assert_input_error, make_ctx, seed_parameter
 
 SEED = '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1", "us-west-2"]\n'
 
@@ -54,17 +55,75 @@ def test_ssm_source_takes_canonicals_current_image_when_it_predates_the_cutoff(
     text = SEED + 'source = "ssm"\n'
     layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-02-01T00:00:00Z"))
     assert [a.id for a in layer.amis] == ["ami-0a1b2c3d4e5f60002", "ami-0f9e8d7c6b5a40002"]
+    east, west = layer.amis
+    assert east.ssm_parameter == "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    assert (east.ssm_version, east.ssm_modified) == (2, "2024-12-06T12:00:00Z")
+    assert (west.ssm_version, west.ssm_modified) == (2, "2025-01-24T12:30:00Z")
 
 
-def test_ssm_source_refuses_an_image_newer_than_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
+def test_ssm_source_takes_the_version_the_parameter_held_at_the_cutoff(tmp_path: Path, moto_server: MotoServer) -> None:
+    # us-west-2's parameter moved to ami-…40002 on 2025-01-24, after the cutoff: its history names ami-…40001
+    text = SEED + 'source = "ssm"\n'
+    layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"))
+    assert [(a.id, a.ssm_version, a.ssm_modified) for a in layer.amis] == [
+        ("ami-0a1b2c3d4e5f60002", 2, "2024-12-06T12:00:00Z"),
+        ("ami-0f9e8d7c6b5a40001", 1, "2024-12-06T12:30:00Z"),
+    ]
+
+
+def test_ssm_history_is_read_past_its_first_page(tmp_path: Path, moto_server: MotoServer) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import ssm_backends
+
+    name = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    ssm_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]._parameters[name].clear()
+    versions = [
+        {"version": n, "value": "ami-0a1b2c3d4e5f60001", "modified": f"2024-10-{n // 24 + 1:02d}T{n % 24:02d}:00:00Z"}
+        for n in range(1, 59)
+    ]
+    versions.append({"version": 59, "value": "ami-0a1b2c3d4e5f60002", "modified": "2024-12-06T12:00:00Z"})
+    versions.append({"version": 60, "value": "ami-0a1b2c3d4e5f60003", "modified": "2025-01-24T12:00:00Z"})
+    seed_parameter("us-east-1", name, versions)
+    text = '[base]\nimage = "ubuntu 22.04"\nregions = ["us-east-1"]\nsource = "ssm"\n'
+    layer = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"))
+    # version 59 is on the second page of 50
+    assert [(a.id, a.ssm_version) for a in layer.amis] == [("ami-0a1b2c3d4e5f60002", 59)]
+
+
+def test_ssm_source_refuses_a_cutoff_before_the_parameters_history(tmp_path: Path, moto_server: MotoServer) -> None:
     text = SEED + 'source = "ssm"\n'
     assert_input_error(
         base_image.resolve,
-        make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"),
+        make_ctx(tmp_path, text, cutoff="2024-10-01T00:00:00Z"),
         "base.source",
-        "the SSM parameter names ami-0f9e8d7c6b5a40002 in us-west-2, created 2025-01-24T10:30:00Z, "
-        "not before the cutoff 2025-01-15T00:00:00Z",
+        "SSM /aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id in us-west-2 "
+        "held no value before the cutoff 2024-10-01T00:00:00Z; the oldest version SSM keeps, 1, was written "
+        "2024-12-06T12:30:00Z",
     )
+
+
+def test_an_ssm_lock_is_kept_for_the_same_parameter_and_cutoff(
+    tmp_path: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = SEED + 'source = "ssm"\n'
+    first = base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z"))
+    lock = Lock(name="seed", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-15T00:00:00Z", source="intent"))
+    lock.base = first
+    # with AWS unreachable, the locked answer stands: SSM's history is asked once
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    aws.reset()
+    assert base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z", previous=lock)) == first
+    # a lock of the same image found by name is not an answer for the parameter
+    by_name = Lock(
+        name="seed", intent_sha256="0" * 64, universe=Universe(cutoff="2025-01-15T00:00:00Z", source="intent")
+    )
+    by_name.base = dataclasses.replace(
+        first,
+        amis=[dataclasses.replace(a, ssm_parameter=None, ssm_version=None, ssm_modified=None) for a in first.amis],
+    )
+    with pytest.raises(UpstreamError, match="SSM us-east-1: GetParameter"):
+        base_image.resolve(make_ctx(tmp_path, text, cutoff="2025-01-15T00:00:00Z", previous=by_name))
 
 
 def test_ssm_parameter_naming_another_owners_image_is_refused(tmp_path: Path, moto_server: MotoServer) -> None:

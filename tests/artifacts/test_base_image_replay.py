@@ -33,7 +33,8 @@ INTENTS = {
     "ssm": ("2025-02-01T00:00:00Z", SERVER + 'source = "ssm"\n'),
     "raw-ami": ("2025-01-15T00:00:00Z", 'image = "ami-0f9e8d7c6b5a40002"\nregions = ["us-west-2"]\n'),
     # the same refusals, word for word
-    "ssm-after-cutoff": ("2025-01-15T00:00:00Z", SERVER + 'source = "ssm"\n'),
+    "ssm-history": ("2025-01-15T00:00:00Z", SERVER + 'source = "ssm"\n'),  # us-west-2's value at the cutoff
+    "ssm-before-history": ("2024-10-01T00:00:00Z", SERVER + 'source = "ssm"\n'),
     "ssm-names-a-decoy": ("2025-01-15T00:00:00Z", 'image = "ubuntu 22.04"\nregions = ["eu-west-1"]\nsource = "ssm"\n'),
     "ssm-unpublished": ("2025-01-15T00:00:00Z", 'image = "ubuntu 24.04"\nregions = ["us-east-1"]\nsource = "ssm"\n'),
     "nothing-before-cutoff": ("2024-01-01T00:00:00Z", SERVER),
@@ -155,7 +156,18 @@ def test_what_the_recording_cannot_answer_is_one_line(
             "regions.us-east-1.images[0].Public",
             "expected a boolean",
         ),
-        ('{"regions": {"us-east-1": {"ssm": {"/a": 1}}}}', "regions.us-east-1.ssm", "expected a table of SSM"),
+        ('{"regions": {"us-east-1": {"ssm": {"/a": 1}}}}', "regions.us-east-1.ssm./a", "expected a table of SSM"),
+        (
+            '{"regions": {"us-east-1": {"ssm": {"/a": [{"Version": 1, "Value": "x", "LastModifiedDate": "soon"}]}}}}',
+            "regions.us-east-1.ssm./a[0].LastModifiedDate",
+            "expected a UTC time",
+        ),
+        (
+            '{"regions": {"us-east-1": {"ssm": {"/a": [{"Version": 1, "Value": "x", "LastModifiedDate": '
+            '"2025-01-01T00:00:00Z"}, {"Version": 1, "Value": "y", "LastModifiedDate": "2025-01-02T00:00:00Z"}]}}}}',
+            "regions.us-east-1.ssm./a[1].Version",
+            "version 1 is recorded twice",
+        ),
     ],
 )
 def test_a_malformed_recording_is_one_line(
@@ -290,12 +302,17 @@ def test_ec2_errors_are_ec2_errors(replayed, query: dict, code: str, message: st
 
 
 def test_ssm_answers_per_region(replayed) -> None:
+    import datetime as dt
+
     from botocore.exceptions import ClientError
 
     name = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
     assert replayed("ssm", "us-west-2").get_parameter(Name=name)["Parameter"] == {
         "Name": name,
         "Value": "ami-0f9e8d7c6b5a40002",
+        "Version": 2,
+        "LastModifiedDate": dt.datetime(2025, 1, 24, 12, 30, tzinfo=dt.UTC).astimezone(),
+        "Type": "String",
     }
     with pytest.raises(ClientError) as caught:
         replayed("ssm").get_parameter(Name=name.replace("22.04", "24.04"))
@@ -303,6 +320,46 @@ def test_ssm_answers_per_region(replayed) -> None:
     with pytest.raises(ClientError) as caught:
         replayed("ssm").get_parameters(Names=[name])
     assert caught.value.response["Error"]["Code"] == "UnknownOperationException"
+
+
+def test_ssm_history_pages_as_aws_does(replayed) -> None:
+    from botocore.exceptions import ClientError
+
+    name = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    ssm = replayed("ssm", "us-west-2")
+    first = ssm.get_parameter_history(Name=name, MaxResults=1)
+    assert [p["Version"] for p in first["Parameters"]] == [1] and first["NextToken"]
+    second = ssm.get_parameter_history(Name=name, MaxResults=1, NextToken=first["NextToken"])
+    assert [p["Value"] for p in second["Parameters"]] == ["ami-0f9e8d7c6b5a40002"] and "NextToken" not in second
+    pages = ssm.get_paginator("get_parameter_history").paginate(Name=name, PaginationConfig={"PageSize": 1})
+    assert [p["Version"] for page in pages for p in page["Parameters"]] == [1, 2]
+    with pytest.raises(ClientError) as caught:
+        ssm.get_parameter_history(Name=name, NextToken="7")
+    assert caught.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
+def test_a_parameter_recorded_without_its_history_is_refused_when_it_changed_after_the_cutoff(
+    tmp_path: Path, lock_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bare value is GetParameter's value alone: no version, no date, no history (as AWS gives none for
+    # public parameters): nothing says what the parameter held at the cutoff.
+    without_credentials(monkeypatch, tmp_path)
+    snapshot = write_snapshot(tmp_path / "snapshot", SEED)
+    recording = json.loads((snapshot / "aws" / "images.json").read_text())
+    name = "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    recording["regions"]["us-east-1"]["ssm"][name] = "ami-0a1b2c3d4e5f60002"
+    (snapshot / "aws" / "images.json").write_text(json.dumps(recording))
+    intent = write_intent(tmp_path / "x", "2025-01-15T00:00:00Z", SERVER + 'source = "ssm"\n')
+    before = tree_digest(tmp_path)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 2
+    assert run.err.strip() == (
+        f"lock: error: {intent}: base.source: SSM {name} in us-east-1 answers no version or date for its value, "
+        "so nothing says it held it before the cutoff 2025-01-15T00:00:00Z, and SSM gives no history of it (GetParameterHistory: UnsupportedOperation: "
+        f"the replayed recording holds no history of {name}); leave source out to take the newest image before "
+        "the cutoff by name"
+    )
+    assert tree_digest(tmp_path) == before
 
 
 # --- the seed's own recording ---------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,18 @@ def intent(folder: Path, base_url: str, base_sha256: str, extra: str = 'kind = "
         f'[output]\n{extra}\n[output.base]\nurl = "{base_url}"\nsha256 = "{base_sha256}"\n'
     )
     return path
+
+
+def run_pipeline(script: Path, work: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a generated disk-image.sh into `work`, customisation skipped unless `env` says otherwise."""
+    return subprocess.run(
+        ["bash", str(script), str(work)],
+        env={**os.environ, "IMAGELOCK_DISK_CUSTOMIZE": "skip", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @contextmanager

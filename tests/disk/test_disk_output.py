@@ -15,20 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.containers.registry import tool
-from tests.disk.diskhelpers import intent, served, tiny_qcow2
+from tests.disk.diskhelpers import intent, run_pipeline, served, tiny_qcow2
 
 SHA = "0" * 64
-
-
-def _run_pipeline(script: Path, work: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(script), str(work)],
-        env={**os.environ, "IMAGELOCK_DISK_CUSTOMIZE": "skip", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_generate_writes_a_shellcheck_clean_pipeline_that_builds_a_sparse_raw_and_its_record(
@@ -49,7 +38,7 @@ def test_generate_writes_a_shellcheck_clean_pipeline_that_builds_a_sparse_raw_an
         )
         assert lint.returncode == 0, lint.stdout
         assert f"readonly BASE_SHA256={base_sha}\n" in script.read_text()
-        done = _run_pipeline(script, tmp_path / "work")
+        done = run_pipeline(script, tmp_path / "work")
     assert done.returncode == 0, done.stderr
     raw = tmp_path / "work" / "slice.raw"
     info = json.loads(
@@ -83,7 +72,7 @@ def test_qcow2_output_and_a_local_base_copy(tmp_path: Path, lock_cli) -> None:
     )
     assert lock_cli("update", str(path)).code == 0
     assert lock_cli("generate", str(path.with_suffix(".lock")), "-o", str(tmp_path / "gen")).code == 0
-    done = _run_pipeline(
+    done = run_pipeline(
         tmp_path / "gen" / "disk-image.sh", tmp_path / "work", IMAGELOCK_DISK_BASE=str(tmp_path / "noble.img")
     )
     assert done.returncode == 0, done.stderr
@@ -106,7 +95,7 @@ def test_a_base_image_with_other_bytes_is_refused_and_nothing_is_built(tmp_path:
         assert lock_cli("update", str(path)).code == 0
         assert lock_cli("generate", str(path.with_suffix(".lock")), "-o", str(tmp_path / "gen")).code == 0
         tiny_qcow2(upstream / "noble.img", pattern=0x11)  # the upstream now serves another image
-        done = _run_pipeline(tmp_path / "gen" / "disk-image.sh", tmp_path / "work")
+        done = run_pipeline(tmp_path / "gen" / "disk-image.sh", tmp_path / "work")
     assert done.returncode == 1
     assert "base image noble.img: sha256 " in done.stderr and f"expected {base_sha}" in done.stderr
     assert not (tmp_path / "work" / "slice.raw").exists()
@@ -117,7 +106,7 @@ def test_an_unknown_customize_method_in_the_environment_stops_before_anything(tm
     path = intent(tmp_path, "https://cloud-images.example/noble.img", SHA)
     assert lock_cli("update", str(path)).code == 0
     assert lock_cli("generate", str(path.with_suffix(".lock")), "-o", str(tmp_path / "gen")).code == 0
-    done = _run_pipeline(tmp_path / "gen" / "disk-image.sh", tmp_path / "work", IMAGELOCK_DISK_CUSTOMIZE="x; id")
+    done = run_pipeline(tmp_path / "gen" / "disk-image.sh", tmp_path / "work", IMAGELOCK_DISK_CUSTOMIZE="x; id")
     assert done.returncode == 1 and "expected nbd, guestfs or skip" in done.stderr
     assert not (tmp_path / "work").exists()
 
@@ -162,7 +151,11 @@ def test_bad_output_is_one_line_naming_the_key_and_writes_nothing(
         ('url = "https://u:p@x/noble.img"\nsha256 = "' + SHA + '"', "output.base.url"),
         ('url = "https://x/noble.img$(id)"\nsha256 = "' + SHA + '"', "output.base.url"),
         ('url = "https://x/noble.img"\nsha256 = "ABC"', "output.base.sha256"),
-        ('url = "https://x/noble.img"\nsha256sums = "https://x/SHA256SUMS"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"\nsha256sums = "https://x/SHA256SUMS"', "output.base.keyring"),
+        ('url = "https://x/noble.img"\nsignature = "https://x/SHA256SUMS.gpg"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"', "output.base.sha256"),
+        ('url = "https://x/noble.img"\nsha256sums = "file:///etc/SHA256SUMS"', "output.base.sha256sums"),
+        ('url = "https://x/noble.img"\nsha256sums = "https://x/S"\nkeyring = "no-such.gpg"', "output.base.keyring"),
     ],
 )
 def test_bad_base_is_one_line_naming_the_key(tmp_path: Path, lock_cli, base: str, key: str) -> None:

@@ -11,22 +11,8 @@ from pathlib import Path
 import pytest
 
 from imagelock import domains
-from tests.apt.aptrepo import Key, make_key, stop_agent
+from tests.apt.aptrepo import Key
 from tests.files.vendor import INSTALLER, TOOL, Vendor, sha256, vendor_site
-
-
-@pytest.fixture(scope="module")
-def vendor_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
-    key = make_key(tmp_path_factory.mktemp("vendor-gnupg"), "Vendor Releases <releases@example.invalid>")
-    yield key
-    stop_agent(key)
-
-
-@pytest.fixture(scope="module")
-def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
-    key = make_key(tmp_path_factory.mktemp("stranger-gnupg"), "Someone Else <else@example.invalid>")
-    yield key
-    stop_agent(key)
 
 
 @pytest.fixture

@@ -15,7 +15,26 @@ from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.apt.aptrepo import Key, run
+import pytest
+
+from tests.apt.aptrepo import Key, make_key, run, stop_agent
+
+
+@pytest.fixture(scope="module")
+def vendor_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
+    """The key a vendor signs its SHA256SUMS with (a real gpg key; tests/files and tests/disk use it)."""
+    key = make_key(tmp_path_factory.mktemp("vendor-gnupg"), "Vendor Releases <releases@example.invalid>")
+    yield key
+    stop_agent(key)
+
+
+@pytest.fixture(scope="module")
+def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Key]:
+    """Someone else's key: what it signs no vendor keyring accepts."""
+    key = make_key(tmp_path_factory.mktemp("stranger-gnupg"), "Someone Else <else@example.invalid>")
+    yield key
+    stop_agent(key)
+
 
 INSTALLER = b"#!/bin/sh\necho vendor installer 1.38.0\n" * 64
 
@@ -50,8 +69,11 @@ class Vendor:
             (self.root / name).write_bytes(data)
         sums = "".join(f"{sha256(data)}  {name}\n" for name, data in sorted(files.items()))
         (self.root / "SHA256SUMS").write_text(sums)
-        if key is None:
-            return
+        if key is not None:
+            self.sign(key, clearsign=clearsign)
+
+    def sign(self, key: Key, *, clearsign: bool = False) -> None:
+        """Sign SHA256SUMS as it is now: a detached SHA256SUMS.gpg, or clearsigned in place."""
         env = {**os.environ, "GNUPGHOME": str(key.home)}
         sign = ["gpg", "--batch", "--yes", "--local-user", key.fingerprint]
         sums_path = self.root / "SHA256SUMS"

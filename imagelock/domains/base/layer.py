@@ -14,9 +14,11 @@ alias for Amazon's images, the intent's `owner` for a `name`), owned by that
 publisher (the owner is pinned, so a look-alike published by anyone else is
 never chosen), created before the universe cutoff. The lock records what the
 image states about itself (imagelock.domains.base.facts) for the rules. With `source = "ssm"` the image is the one
-Canonical's public SSM parameter names today, checked the same way (owner, name,
-created before the cutoff); as SSM names only the current image, a cutoff in the
-past usually refuses it, and the default source is the one that pins in time.
+Canonical's public SSM parameter named at the cutoff (imagelock.domains.base.ssm:
+the newest version of the parameter written before it), checked the same way
+(owner, name, created before the cutoff); the lock records the parameter, that
+version and its date. A previous lock's image is kept while the cutoff and the
+parameter are the same, so SSM's limited history is asked once.
 A raw AMI id is taken as it is, in its one region.
 
 Credentials come from boto3's standard chain; `AWS_ENDPOINT_URL` points boto3 at
@@ -27,10 +29,13 @@ ones, so no credential is looked up at all.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 from pathlib import Path
 from typing import Any
 
+from imagelock.domains.base import ssm
 from imagelock.domains.base.facts import stated
 from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError, UpstreamError
@@ -92,22 +97,11 @@ def _describe(region: str, upstreams: Upstreams, where: Where, **query: Any) -> 
 
 
 def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, upstreams: Upstreams, where: Where) -> BaseAmi:
-    import fnmatch
-
-    from botocore.exceptions import BotoCoreError, ClientError
-
+    """The image Canonical's SSM parameter named at the cutoff (imagelock.domains.base.ssm), with the
+    parameter, its version and that version's date recorded beside it."""
     assert intent.ssm_parameter is not None and intent.name_pattern is not None
-    try:
-        answer = upstreams.aws_client("ssm", region, where).get_parameter(Name=intent.ssm_parameter)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
-            raise InputError(
-                path, "base.image", f"Canonical publishes no SSM parameter {intent.ssm_parameter} in {region}"
-            ) from None
-        raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
-    except BotoCoreError as exc:
-        raise UpstreamError(f"SSM {region}: GetParameter: {aws.describe_error(exc)}") from None
-    ami = str(answer["Parameter"]["Value"])
+    held = ssm.at_cutoff(upstreams.aws_client("ssm", region, where), intent.ssm_parameter, region, cutoff, path)
+    ami = held.value
     images = _describe(region, upstreams, where, ImageIds=[ami], Owners=[CANONICAL_OWNER])
     image = images[0] if images else None
     if (
@@ -116,19 +110,21 @@ def _ssm_image(intent: BaseIntent, region: str, cutoff: str, path: Path, upstrea
         or not fnmatch.fnmatchcase(image.get("Name", ""), intent.name_pattern)
     ):
         raise UpstreamError(
-            f"SSM {region}: {intent.ssm_parameter} names {ami}, which is not a {intent.image} "
-            f"{intent.arch} image owned by Canonical ({CANONICAL_OWNER})"
+            f"SSM {region}: {intent.ssm_parameter} (version {held.number}) names {ami}, which is not a "
+            f"{intent.image} {intent.arch} image owned by Canonical ({CANONICAL_OWNER})"
         )
     record = _record(region, image)
     if record.creation_date >= cutoff:
         raise InputError(
             path,
             "base.source",
-            f"the SSM parameter names {ami} in {region}, created "
-            f"{record.creation_date}, not before the cutoff {cutoff}: SSM names only today's image; "
-            "leave source out to take the newest image before the cutoff",
+            f"the SSM parameter names {ami} in {region} (version {held.number}, written {held.modified}), created "
+            f"{record.creation_date}, not before the cutoff {cutoff}; leave source out to take the newest image "
+            "before the cutoff",
         )
-    return record
+    return dataclasses.replace(
+        record, ssm_parameter=intent.ssm_parameter, ssm_version=held.number, ssm_modified=held.modified
+    )
 
 
 def resolve_region(
@@ -187,11 +183,11 @@ def resolve(ctx: UpdateContext) -> BaseLayer:
         previous is not None
         and (previous.image, previous.arch, previous.owner) == (intent.image, arch, owner)
         and same_universe
-        and intent.source == "describe-images"
         and not ctx.upgrade
         and "base" not in ctx.refresh
     ):
-        kept = {ami.region: ami for ami in previous.amis}
+        # An SSM image is kept only when it was locked from this intent's parameter.
+        kept = {ami.region: ami for ami in previous.amis if ami.ssm_parameter == intent.ssm_parameter}
     amis = []
     for i, region in enumerate(intent.regions):
         amis.append(

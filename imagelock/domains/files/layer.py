@@ -9,20 +9,16 @@ downloads and hashes every file again.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from pathlib import Path
 
 from imagelock.domains.context import UpdateContext
-from imagelock.errors import InputError, VerificationError
-from imagelock.formats.openpgp import dearmor_keyring, gpgv_verify
+from imagelock.domains.signed_sums import SignedSums, listed_sha256
+from imagelock.errors import VerificationError
 from imagelock.hashing import sha256_bytes, sha256_file
 from imagelock.intent.files import FileIntent
 from imagelock.lock.model import PlainFile
 from imagelock.net import http
 from imagelock.net.upstreams import NotRecorded
-
-_SUMS_LINE = re.compile(r"^(?P<sha256>[0-9a-fA-F]{64}) [ *](?P<name>.+)$")
 
 
 def resolve(ctx: UpdateContext) -> list[PlainFile]:
@@ -57,7 +53,9 @@ def _pin(ctx: UpdateContext, entry: FileIntent, keyring_sha256: str | None) -> P
     path = ctx.intent.path
     expected, sums_sha256 = entry.sha256, None
     if entry.sums_url is not None:
-        listed, sums_sha256 = _from_signed_sums(ctx, entry)
+        assert entry.keyring is not None  # the parser asks for it beside a sums file
+        signed = SignedSums(entry.sums_url, entry.keyring, entry.signature_url)
+        listed, sums_sha256 = listed_sha256(ctx, signed, entry.name, entry.where)
         if expected is not None and expected != listed:
             raise VerificationError(
                 f"{path}: {entry.where}.sha256: {expected}, but the signed {http.redact(entry.sums_url)} "
@@ -105,26 +103,3 @@ def _locked(
         sums_sha256=sums_sha256,
         keyring_sha256=keyring_sha256,
     )
-
-
-def _from_signed_sums(ctx: UpdateContext, entry: FileIntent) -> tuple[str, str]:
-    """The sha256 a vendor's signed SHA256SUMS lists for this file, and that sums file's own sha256.
-
-    The signature is checked by gpgv against the intent's keyring alone; only what it covers is read
-    (a clearsigned file's signed text, or the exact bytes a detached signature covers)."""
-    assert entry.sums_url is not None and entry.keyring is not None
-    path, where = ctx.intent.path, (ctx.intent.path, f"{entry.where}.sha256sums")
-    sums = http.get_bytes(ctx.upstreams.plain_file(entry.sums_url, where), what=f"{entry.where}.sha256sums")
-    signature = None
-    if entry.signature_url is not None:
-        signed_by = ctx.upstreams.plain_file(entry.signature_url, (path, f"{entry.where}.signature"))
-        signature = http.get_bytes(signed_by, what=f"{entry.where}.signature")
-    workdir = ctx.workdir or Path(ctx.cache.setdefault("files-workdir", str(http.cache_dir() / "keyrings")))
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    keyring = dearmor_keyring(entry.keyring, Path(workdir))
-    text = gpgv_verify(sums, keyring, f"{path}: {entry.where}.sha256sums {http.redact(entry.sums_url)}", signature)
-    for line in text.decode("utf-8", "replace").splitlines():
-        match = _SUMS_LINE.match(line.strip())
-        if match and match["name"].removeprefix("./") == entry.name:
-            return match["sha256"].lower(), sha256_bytes(sums)
-    raise InputError(path, f"{entry.where}.sha256sums", f"{http.redact(entry.sums_url)} lists no {entry.name}")
