@@ -22,7 +22,7 @@ LOCK = ROOT / "locks" / "slice.lock"
 SNAPSHOT = ROOT / "snapshots" / "slice"
 RECORDING = SNAPSHOT / "ubuntu-noble"
 PROVENANCE = json.loads((RECORDING / "provenance.json").read_text())
-UBUNTU_KEYRING = ROOT / "locks" / "keys" / "ubuntu-archive-keyring.gpg"
+UBUNTU_KEYRING = ROOT / "locks" / "keys" / "ubuntu-noble-archive-keyring.gpg"
 BASE_SHA256 = "6e40c07ae715f744f84af0bec76415cc1987dd115b4b8de437818561f01a3733"
 KERNEL = "6.8.0-151-generic"
 
@@ -72,8 +72,9 @@ def test_the_recorded_digests_are_the_ones_ubuntu_signed() -> None:
         assert hashlib.sha256(upstream.read_bytes()).hexdigest() == recorded["inrelease-sha256"]
         for index in recorded["indexes"]:
             assert f" {index['sha256']} {index['size']:>16} {index['path']}\n" in text
-    # noble's ubuntu-keyring 2023.11.28.1 ships this very file (snapshots/slice/README.md)
+    # the file noble's ubuntu-keyring 2023.11.28.1 ships (snapshots/slice/README.md), the one recorded with
     assert hashlib.sha256(UBUNTU_KEYRING.read_bytes()).hexdigest() == PROVENANCE["keyring-sha256"]
+    assert PROVENANCE["keyring-sha256"] == "80a36b0a6de2f69f49d2df75ef473ccde121e9e190b9ea01d20a4f63778d5c31"
 
 
 def test_real_apt_agrees_on_the_replayed_archive(tmp_path: Path) -> None:
