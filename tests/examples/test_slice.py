@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from imagelock_testing import ROOT, tree_digest, with_seed_keys
+from imagelock_testing import ROOT, example_locks_offline, tree_digest, with_seed_keys
 
 from imagelock.replay.server import ReplayServer, Snapshot
 from tests.apt import realapt
@@ -34,10 +34,7 @@ def _copy(tmp_path: Path) -> Path:
 
 
 def test_the_example_locks_offline_to_the_committed_lock(tmp_path: Path, lock_cli) -> None:
-    intent = _copy(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(SNAPSHOT))
-    assert run.code == 0, run.err
-    assert intent.with_suffix(".lock").read_bytes() == LOCK.read_bytes()
+    example_locks_offline(tmp_path, lock_cli, "slice")
     again = lock_cli("update", str(INTENT), "--replay", str(SNAPSHOT), "--dry-run")
     assert again.code == 0 and again.out.startswith("would leave unchanged "), again.out + again.err
     lock = tomllib.loads(LOCK.read_text())
