@@ -11,7 +11,7 @@ metapackage depends on (`linux-image-generic` names the release's own kernel,
 also carries the hardware-enablement kernels (`linux-image-generic-hwe-24.04`,
 6.11 and later) under the same flavour. A track is asked for by name
 (`kernel.flavour = "generic-hwe-24.04"`). The lock records what chose the ABI
-(`chosen-by`) and the upstream version of the release's own kernel (`ga`), so
+(`chosen-by`, unless kernel.version pinned it) and the upstream version of the release's own kernel (`ga`), so
 `lock check` can say when a kernel is not the one asked for.
 """
 
@@ -33,7 +33,8 @@ class KernelPlan:
     abi: str
     flavour: str
     packages: list[str]
-    chosen_by: str = ""  # "linux-image-generic 6.8.0-151.151", "kernel.version", "the newest ABI of flavour amd64"
+    # "linux-image-generic 6.8.0-151.151" or "the newest ABI of flavour amd64"; None: kernel.version pinned it
+    chosen_by: str | None = None
     ga: str | None = None  # upstream version of the ABI linux-image-<flavour> names (6.8.0); None: no such package
 
 
@@ -83,11 +84,7 @@ def choose(universe: Universe, intent: KernelIntent, available: list[str]) -> tu
 
 def plan(universe: Universe, intent: KernelIntent) -> KernelPlan:
     available = abis(universe, intent.flavour)
-    abi = intent.abi
-    if abi is None:
-        abi, chosen_by = choose(universe, intent, available)
-    else:
-        chosen_by = "kernel.version"
+    abi, chosen_by = choose(universe, intent, available) if intent.abi is None else (intent.abi, None)
     if abi not in available:
         listed = ", ".join(available[:6]) or "none"
         raise InputError(

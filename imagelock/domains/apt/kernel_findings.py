@@ -48,7 +48,7 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
         Finding(
             NOT_AS_ASKED,
             subject,
-            f"a hardware-enablement kernel ({upstream(layer.abi)}, chosen by {layer.chosen_by}), while {key} "
+            f"a hardware-enablement kernel ({upstream(layer.abi)}, chosen by {layer.chosen_by or key}), while {key} "
             f'asks for flavour "{layer.flavour}", which means the release\'s own kernel {layer.ga} '
             f"(linux-image-{layer.flavour})",
             f'take the release\'s own kernel (kernel.flavour = "{layer.flavour}" alone, or a {layer.ga} ABI in '
