@@ -105,7 +105,9 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
     )
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     universe = archive.universe
-    loaded = Loaded(intent=intent, kernel=kernel_intent(args.kernel, where), archive=archive)
+    kernel = kernel_intent(args.kernel, where)
+    kernel.parts = list(args.kernel_packages)
+    loaded = Loaded(intent=intent, kernel=kernel, archive=archive)
     roots = request_roots(loaded)
     plan = kernel_plan(loaded)
     chosen = Resolution(universe).resolve(roots)
@@ -274,6 +276,9 @@ def main() -> None:
     parser.add_argument("--arch", default="amd64")
     parser.add_argument("--keyring", type=Path, default=KEYRING)
     parser.add_argument("--kernel", default="amd64", help="a kernel release (5.15.0-105-generic) or a flavour")
+    parser.add_argument(
+        "--kernel-packages", nargs="+", default=["image", "headers"], help="the [kernel] packages parts to record"
+    )
     parser.add_argument("--request", nargs="+", default=REQUEST)
     parser.add_argument("--keep", nargs="+", default=[], help="more packages whose closures are kept (not locked)")
     args = parser.parse_args()

@@ -11,7 +11,6 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-import pytest
 from imagelock_testing import ROOT, example_locks_offline, tree_digest, with_seed_keys
 
 from imagelock.replay.server import ReplayServer, Snapshot
@@ -52,6 +51,8 @@ def test_the_example_locks_offline_to_the_committed_lock(tmp_path: Path, lock_cl
     assert lock["kernel"]["chosen-by"] == "linux-image-generic 6.8.0-151.151"
     assert lock["kernel"]["ga"] == "6.8.0"
     assert not [n for n in packages if n.startswith("linux-image-7.")]
+    # the RDMA drivers (mlx5_ib, ib_uverbs) ship in modules-extra
+    assert "linux-modules-extra-6.8.0-151-generic" in lock["kernel"]["packages"]
     assert {s["suite"] for s in lock["apt"]["sources"]} == {"noble", "noble-updates", "noble-security"}
     assert "base" not in lock  # the disk image's base is [output.base], in the intent
 
@@ -119,15 +120,22 @@ def test_the_example_generates_the_disk_pipeline(tmp_path: Path, lock_cli) -> No
         assert lint.returncode == 0, lint.stdout
 
 
-@pytest.mark.parametrize("flavour", ["generic-hwe-24.04"])
-def test_asking_for_the_hwe_track_moves_the_kernel_and_says_so(tmp_path: Path, lock_cli, flavour: str) -> None:
-    """The same image on noble's hardware-enablement kernel, asked by name: the lock says what chose it."""
+def test_asking_for_the_hwe_track_moves_the_kernel_and_says_so(tmp_path: Path, lock_cli) -> None:
+    """The same image on noble's hardware-enablement kernel, asked by name: the lock says what chose it. The
+    7.0 kernel has no modules-extra package (its modules are all in linux-modules): one line says so."""
     intent = _copy(tmp_path)
-    intent.write_text(intent.read_text().replace('flavour = "generic"', f'flavour = "{flavour}"'))
+    hwe = intent.read_text().replace('flavour = "generic"', 'flavour = "generic-hwe-24.04"')
+    intent.write_text(hwe)
     before = tree_digest(intent.parent)
     run = lock_cli("update", str(intent), "--replay", str(SNAPSHOT))
+    assert run.code == 2
+    assert (
+        run.err == f"lock: error: {intent}: kernel.packages: the archive has no linux-modules-extra-7.0.0-44-generic\n"
+    )
+    assert tree_digest(intent.parent) == before
+    intent.write_text(hwe.replace('"modules", "modules-extra",', '"modules",'))
+    run = lock_cli("update", str(intent), "--replay", str(SNAPSHOT))
     assert run.code == 0, run.err
-    assert tree_digest(intent.parent) != before
     kernel = tomllib.loads(intent.with_suffix(".lock").read_text())["kernel"]
     assert (kernel["version"], kernel["chosen-by"]) == (
         "7.0.0-44-generic",
