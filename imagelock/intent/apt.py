@@ -377,7 +377,7 @@ def parse_kernel(table: Any, path: Path) -> KernelIntent:
             path,
             "kernel.version",
             "missing: expected a kernel release such as "
-            '"5.15.0-105-generic" (or kernel.flavour such as "generic" for the newest)',
+            '"5.15.0-105-generic" (or kernel.flavour such as "generic" for the kernel the flavour means)',
         )
     abi = None
     track = None

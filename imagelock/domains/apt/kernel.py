@@ -11,8 +11,9 @@ metapackage depends on (`linux-image-generic` names the release's own kernel,
 also carries the hardware-enablement kernels (`linux-image-generic-hwe-24.04`,
 6.11 and later) under the same flavour. A track is asked for by name
 (`kernel.flavour = "generic-hwe-24.04"`). The lock records what chose the ABI
-(`chosen-by`, unless kernel.version pinned it) and the upstream version of the release's own kernel (`ga`), so
-`lock check` can say when a kernel is not the one asked for.
+(`chosen-by`, unless kernel.version pinned it) and the upstream version of the
+release's own kernel (`ga`), so `lock check` can say when a kernel is not the
+one asked for.
 """
 
 from __future__ import annotations
