@@ -148,7 +148,8 @@ def system_source(keyring: Path) -> SystemSource:
 
 
 def kernel_intent(kernel: str, where: Path) -> KernelIntent:
-    """`5.15.0-105-generic` (one ABI) or a flavour (its newest ABI); image and headers, as a driver build needs."""
+    """`5.15.0-105-generic` (one ABI) or a flavour (the ABI its metapackage names, docs/apt.md); image and headers,
+    as a driver build needs."""
     table = {"version": kernel} if KERNEL_VERSION.match(kernel) else {"flavour": kernel}
     return parse_kernel({**table, "packages": ["image", "headers"]}, where)
 

@@ -29,6 +29,10 @@ the machine's own apt sources). The seed's jammy recording was made with:
         --suites jammy jammy-updates jammy-security --components main universe \\
         --kernel 5.15.0-105-generic --request build-essential=12.9ubuntu3 dkms=2.8.7-2ubuntu2.2 git curl \\
         wget ca-certificates gnupg lsb-release python3.11 python3.11-venv python3.11-dev
+
+`--keep NAME...` keeps the closures of more packages that are not part of the
+request (and not compared with apt): the slice example's noble recording keeps
+both kernel tracks' metapackages and ABIs, which the kernel-track tests read.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.apt_bench import KEYRING, REQUEST, kernel_intent, system_source  # noqa: E402
-from imagelock.domains.apt.closure import Resolution  # noqa: E402
+from imagelock.domains.apt.closure import Resolution, Root  # noqa: E402
 from imagelock.domains.apt.layer import Archive, Loaded, kernel_plan, load_archive, request_roots  # noqa: E402
 from imagelock.domains.apt.relations import parse_relations  # noqa: E402
 from imagelock.hashing import sha256_bytes  # noqa: E402
@@ -101,7 +105,9 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
     )
     archive = load_archive(intent, "2025-01-01T00:00:00Z", workdir)
     universe = archive.universe
-    loaded = Loaded(intent=intent, kernel=kernel_intent(args.kernel, where), archive=archive)
+    kernel = kernel_intent(args.kernel, where)
+    kernel.parts = list(args.kernel_packages)
+    loaded = Loaded(intent=intent, kernel=kernel, archive=archive)
     roots = request_roots(loaded)
     plan = kernel_plan(loaded)
     chosen = Resolution(universe).resolve(roots)
@@ -121,7 +127,14 @@ def record(args: argparse.Namespace, workdir: Path) -> Recording:
         )
 
     keep = {(c.stanza.name, c.stanza.version) for c in chosen.values()}
-    for c in list(chosen.values()):
+    extra = {}
+    for name in args.keep:
+        stanza = universe.candidate(name, universe.native)
+        if stanza is None:
+            raise SystemExit(f"--keep {name}: the archive has no such package")
+        extra.update(Resolution(universe).resolve([Root(stanza=stanza, original=name)]))
+    keep |= {(c.stanza.name, c.stanza.version) for c in extra.values()}
+    for c in [*chosen.values(), *extra.values()]:
         for group in parse_relations(c.stanza.pre_depends) + parse_relations(c.stanza.depends):
             for rel in group:
                 for stanza, _ in universe.providers(rel.name):
@@ -171,6 +184,7 @@ def provenance(rec: Recording, args: argparse.Namespace) -> dict[str, object]:
             for s in rec.archive.sources
         },
         "request": rec.request,
+        **({"kept": args.keep} if args.keep else {}),
         "stanzas": {
             f"{suite}/{component}" if len(args.components) > 1 else suite: text.count("Package: ")
             for (suite, component), text in rec.trimmed.items()
@@ -262,7 +276,11 @@ def main() -> None:
     parser.add_argument("--arch", default="amd64")
     parser.add_argument("--keyring", type=Path, default=KEYRING)
     parser.add_argument("--kernel", default="amd64", help="a kernel release (5.15.0-105-generic) or a flavour")
+    parser.add_argument(
+        "--kernel-packages", nargs="+", default=["image", "headers"], help="the [kernel] packages parts to record"
+    )
     parser.add_argument("--request", nargs="+", default=REQUEST)
+    parser.add_argument("--keep", nargs="+", default=[], help="more packages whose closures are kept (not locked)")
     args = parser.parse_args()
     args.keyring = args.keyring.resolve()
     with tempfile.TemporaryDirectory() as tmp:

@@ -313,27 +313,70 @@ put_sources() {
 
 # listing_source URI OWN: LISTED_IN is the first apt source file on this machine with an entry for URI (with or
 # without a trailing /), OWN excepted: a sources.list line naming it (deb, deb-src, options and all), or a
-# deb822 stanza's URIs: field. Comments do not count. Empty when none lists it.
+# deb822 stanza's URIs: field (several URIs, continued on indented lines too) in a stanza apt reads: one with
+# `Enabled: no` (or another of apt's false words) lists nothing. Comments do not count. Empty when none lists it.
 LISTED_IN=""
 listing_source() {
-  local uri=${1%/} own=$2 file line word words
+  local uri=${1%/} own=$2 file
   LISTED_IN=""
   for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
     [[ -f $file && $file != "$own" ]] || continue
-    while IFS= read -r line || [[ -n $line ]]; do
-      line=${line%%#*}
-      if [[ $file == *.sources ]]; then
-        shopt -s nocasematch
-        if [[ $line =~ ^URIs: ]]; then line=${line#*:}; else line=""; fi
-        shopt -u nocasematch
-      fi
-      read -r -a words <<<"$line" || true
-      for word in "${words[@]}"; do
-        if [[ ${word%/} == "$uri" ]]; then LISTED_IN=$file; return 0; fi
-      done
-    done <"$file"
+    if [[ $file == *.sources ]]; then
+      deb822_lists "$uri" "$file" || continue
+    else
+      list_lists "$uri" "$file" || continue
+    fi
+    LISTED_IN=$file
+    return 0
   done
   return 0
+}
+
+# list_lists URI FILE: 0 when a one-line-style FILE has an uncommented entry naming URI.
+list_lists() {
+  local line word words
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    read -r -a words <<<"$line" || true
+    for word in "${words[@]}"; do
+      [[ ${word%/} != "$1" ]] || return 0
+    done
+  done <"$2"
+  return 1
+}
+
+# deb822_lists URI FILE: 0 when a stanza of the deb822 FILE that is not disabled names URI in its URIs: field.
+deb822_lists() {
+  local line field="" uris="" enabled=yes word words
+  while true; do
+    if ! IFS= read -r line && [[ -z $line ]]; then line=$'\x04'; fi  # end of file: one more pass closes the stanza
+    [[ $line != \#* ]] || continue  # a comment line is no stanza boundary
+    [[ $line == $'\x04' ]] || line=${line%%#*}
+    if [[ -z ${line//[[:space:]]/} || $line == $'\x04' ]]; then
+      case ${enabled,,} in
+        no | false | off | disable | without | 0) ;;  # apt's false words: the stanza is not read
+        *)
+          read -r -a words <<<"$uris" || true
+          for word in "${words[@]}"; do
+            [[ ${word%/} != "$1" ]] || return 0
+          done
+          ;;
+      esac
+      [[ $line != $'\x04' ]] || return 1
+      field="" uris="" enabled=yes
+      continue
+    fi
+    if [[ $line =~ ^[[:space:]] ]]; then  # a continuation line belongs to the field above it
+      [[ $field != uris ]] || uris+=" $line"
+      continue
+    fi
+    field=${line%%:*}
+    field=${field,,}
+    case $field in
+      uris) uris+=" ${line#*:}" ;;
+      enabled) read -r enabled <<<"${line#*:}" || true ;;
+    esac
+  done <"$2"
 }
 
 # apt_archive_source: the main archive's keyring, always, at /etc/apt/keyrings/imagelock-archive.gpg (.asc when

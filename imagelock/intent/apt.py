@@ -51,6 +51,9 @@ SNAPSHOT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
 SNAPSHOT_ID = "@SNAPSHOTID@"  # where the timestamp goes, as apt's `Snapshots:` Release field writes it
 KERNEL_VERSION = re.compile(r"^(?P<abi>[0-9]+\.[0-9]+\.[0-9]+-[0-9]+)-(?P<flavour>[a-z0-9][a-z0-9\-]*)$")
 FLAVOUR = re.compile(r"^[a-z][a-z0-9\-]*$")
+# generic-hwe-24.04, generic-hwe-24.04-edge: a flavour followed by the hardware-enablement track Ubuntu names
+# its metapackages after (linux-image-generic-hwe-24.04); the kernel packages keep the plain flavour.
+FLAVOUR_TRACK = re.compile(r"^(?P<flavour>[a-z][a-z0-9\-]*?)-(?P<track>hwe-[0-9]{2}\.[0-9]{2}(?:-edge)?)$")
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,14 @@ class AptIntent:
 class KernelIntent:
     path: Path
     flavour: str
-    abi: str | None  # None: the newest ABI of the flavour in the archive
+    abi: str | None  # None: the ABI the flavour's (or track's) metapackage names, else the newest
     parts: list[str] = field(default_factory=lambda: list(DEFAULT_KERNEL_PARTS))
+    track: str | None = None  # "hwe-24.04": asked by kernel.flavour = "generic-hwe-24.04"; None: the release's own
+
+    @property
+    def metapackage(self) -> str:
+        """The metapackage whose dependency says which ABI the flavour (or its track) means today."""
+        return f"linux-image-{self.flavour}" + (f"-{self.track}" if self.track else "")
 
 
 def _strings(
@@ -368,9 +377,12 @@ def parse_kernel(table: Any, path: Path) -> KernelIntent:
             path,
             "kernel.version",
             "missing: expected a kernel release such as "
-            '"5.15.0-105-generic" (or kernel.flavour such as "generic" for the newest)',
+            '"5.15.0-105-generic" (or kernel.flavour such as "generic" for the kernel the flavour means)',
         )
     abi = None
+    track = None
+    if isinstance(flavour, str) and (split := FLAVOUR_TRACK.match(flavour)):
+        flavour, track = split["flavour"], split["track"]
     if version is not None:
         if not isinstance(version, str):
             raise InputError(path, "kernel.version", 'expected a string such as "5.15.0-105-generic"')
@@ -390,11 +402,14 @@ def parse_kernel(table: Any, path: Path) -> KernelIntent:
             )
         abi = match["abi"]
         if flavour is not None and flavour != match["flavour"]:
-            raise InputError(path, "kernel.flavour", f"{flavour!r} disagrees with kernel.version {version!r}")
+            asked = table.get("flavour")
+            raise InputError(path, "kernel.flavour", f"{asked!r} disagrees with kernel.version {version!r}")
         flavour = match["flavour"]
     if not isinstance(flavour, str) or not FLAVOUR.match(flavour):
         raise InputError(
-            path, "kernel.flavour", f'expected a kernel flavour such as "generic" or "aws", found {flavour!r}'
+            path,
+            "kernel.flavour",
+            f'expected a kernel flavour such as "generic", "generic-hwe-24.04" or "aws", found {flavour!r}',
         )
     parts_value = table.get("packages", list(DEFAULT_KERNEL_PARTS))
     if not isinstance(parts_value, list) or not parts_value:
@@ -407,4 +422,4 @@ def parse_kernel(table: Any, path: Path) -> KernelIntent:
                 f"unknown part {part!r}"
                 f"{did_you_mean(str(part), KERNEL_PARTS)}; expected one of: {', '.join(KERNEL_PARTS)}",
             )
-    return KernelIntent(path=path, flavour=flavour, abi=abi, parts=list(parts_value))
+    return KernelIntent(path=path, flavour=flavour, abi=abi, parts=list(parts_value), track=track)

@@ -246,6 +246,12 @@ class KernelLayer:
     flavour: str
     abi: str
     packages: list[str] = field(default_factory=list)
+    # What chose the ABI for a flavour: "linux-image-generic 6.8.0-151.151" (the metapackage and its version) or
+    # "the newest ABI of flavour amd64"; None when kernel.version pinned it, and in locks written before.
+    chosen_by: str | None = None
+    # The upstream version of the release's own kernel, the ABI linux-image-<flavour> names (6.8.0 on noble);
+    # None when the archive has no such metapackage. Another upstream version is a hardware-enablement kernel.
+    ga: str | None = None
 
 
 # --- dnf layer ----------------------------------------------------------------------

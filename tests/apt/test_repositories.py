@@ -305,6 +305,55 @@ def test_an_archive_the_base_image_lists_keeps_its_own_entry(  # type: ignore[no
     assert image_apt(pair, root, ["tool", "flat-tool"], list_archive=listing == "sources.list") == ours
 
 
+# noble's cloud images list the archive in deb822 (/etc/apt/sources.list.d/ubuntu.sources): several URIs and
+# suites per stanza, comment lines inside a stanza, and `Enabled: no` for a stanza apt does not read.
+NOBLE_SECURITY = (
+    "Types: deb\nURIs: http://security.ubuntu.invalid/ubuntu/\nSuites: noble-security\n"
+    "Components: main restricted universe multiverse\nSigned-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "listed"),
+    [
+        (  # noble's own shape: the archive among several URIs, beside the security stanza
+            "## Ubuntu distribution repository\n#\nTypes: deb\nURIs: http://mirror.invalid/ubuntu/ {url}/\n"
+            "Suites: noble noble-updates noble-backports\nComponents: main restricted universe multiverse\n"
+            "Signed-By: {keyring}\n\n" + NOBLE_SECURITY,
+            True,
+        ),
+        ("Types: deb\nURIs: http://mirror.invalid/ubuntu/\n {url}\nSuites: stable\n", True),  # a continued field
+        ("Types: deb\nuris: {url}\nSuites: stable\nEnabled: yes\n", True),  # field names are case-blind
+        ("Types: deb\nURIs: {url}/\n# kept for later\nSuites: stable\nEnabled: no\n", False),  # disabled
+        ("Types: deb\nURIs: {url}\nSuites: stable\nEnabled: False\n\n" + NOBLE_SECURITY, False),
+        ("Enabled: no\nTypes: deb\nURIs: {url}\nSuites: stable\n\nTypes: deb\nURIs: {url}/\nSuites: stable", True),
+        ("Types: deb\nURIs: {url}.old\nSuites: stable\n# URIs: {url}\n", False),  # another URL; a comment
+    ],
+    ids=["noble", "continued", "case", "disabled", "disabled-false", "disabled-then-enabled", "other-url"],
+)
+def test_deb822_listings_count_only_stanzas_apt_reads(  # type: ignore[no-untyped-def]
+    pair: Pair, capsys, tmp_path: Path, text: str, listed: bool
+) -> None:
+    """ubuntu.sources lists the archive only in a stanza apt reads: else the build writes its own source."""
+    intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
+    assert lock_update(intent, capsys)[0] == 0
+    script = generate(intent, tmp_path / "out", capsys)
+    root = tmp_path / "root"
+    sources = root / "etc/apt/sources.list.d/ubuntu.sources"
+    sources.parent.mkdir(parents=True)
+    sources.write_text(text.format(url=pair.archive.url, keyring=pair.archive_key.keyring))
+    ran = run_step(script, root, tmp_path / "stage")
+    assert ran.returncode == 0, ran.stderr
+    kept = [x for x in ran.stderr.splitlines() if "the base image's own source entry is kept" in x]
+    own = root / "etc/apt/sources.list.d/imagelock-archive.sources"
+    if listed:
+        assert len(kept) == 1 and f"is listed in {sources}" in kept[0]
+        assert not own.exists()
+    else:
+        assert kept == []
+        assert f"URIs: {pair.archive.url}\n" in own.read_text()
+
+
 def test_a_commented_archive_line_is_not_a_listing(pair: Pair, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     intent = pair.intent(["tool", "flat-tool"], {"libshared": "flat"})
     assert lock_update(intent, capsys)[0] == 0

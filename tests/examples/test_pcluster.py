@@ -3,12 +3,11 @@ with what could not be pinned said by `lock check`, and the seed repository's An
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
 
-from imagelock_testing import ROOT, tree_digest
+from imagelock_testing import ROOT, example_locks_offline, tree_digest
 
 INTENT = ROOT / "locks" / "pcluster.toml"
 LOCK = ROOT / "locks" / "pcluster.lock"
@@ -16,17 +15,8 @@ SNAPSHOT = ROOT / "snapshots" / "pcluster"
 AWSCLI = "/opt/imagelock/awscli-exe-linux-x86_64-2.13.26.zip"
 
 
-def _copy(tmp_path: Path) -> Path:
-    intent = tmp_path / "pcluster.toml"
-    shutil.copy(INTENT, intent)
-    return intent
-
-
 def test_the_example_locks_offline_to_the_committed_lock(tmp_path: Path, lock_cli) -> None:
-    intent = _copy(tmp_path)
-    run = lock_cli("update", str(intent), "--replay", str(SNAPSHOT))
-    assert run.code == 0, run.err
-    assert (tmp_path / "pcluster.lock").read_bytes() == LOCK.read_bytes()
+    example_locks_offline(tmp_path, lock_cli, "pcluster")
     lock = tomllib.loads(LOCK.read_text())
     # the one CUDA 12.2.0 runfile bundles the seed's driver 535.54.03
     assert (lock["nvidia"]["driver-version"], lock["nvidia"]["cuda-version"]) == ("535.54.03", "12.2.0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from imagelock.domains.apt import consistency, findings, sbom
+from imagelock.domains.apt import consistency, findings, kernel_findings, sbom
 from imagelock.domains.contract import Domain
 from imagelock.intent import apt as intent
 from imagelock.lock.artifact import Artifact
@@ -75,6 +75,7 @@ KERNEL = Domain(
     resolver="imagelock.domains.apt.layer:resolve_kernel",
     summary=lambda layer: "",
     items=lambda layer: iter([Item("kernel", layer.version)]),
+    findings=kernel_findings.findings,
     image_order=1,
     reads=("apt",),  # from the apt archive
 )

@@ -499,4 +499,11 @@ def resolve_kernel(ctx: UpdateContext) -> KernelLayer:
     except Ambiguous as error:
         raise ambiguity(loaded, error) from None
     assert kplan is not None
-    return KernelLayer(version=kplan.release, flavour=kplan.flavour, abi=kplan.abi, packages=kplan.packages)
+    return KernelLayer(
+        version=kplan.release,
+        flavour=kplan.flavour,
+        abi=kplan.abi,
+        packages=kplan.packages,
+        chosen_by=kplan.chosen_by,
+        ga=kplan.ga,
+    )

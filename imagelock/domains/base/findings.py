@@ -28,11 +28,33 @@ FIX_NO_MANIFEST = (
     "record the base image's package manifest as [apt] base-manifest (Canonical publishes one per serial), so "
     "`lock check` compares its kernel with the locked one"
 )
+FIX_NO_CLOUD_MANIFEST = (
+    "record the cloud image's package manifest as [apt] base-manifest (Canonical publishes `<image>.manifest` "
+    "beside each serial), so `lock check` compares its kernel with the locked one"
+)
+
+
+def cloud_image(lock: Lock, url: str, system: list[str]) -> list[Finding]:
+    """A disk image (docs/disk-images.md): disk-image.sh starts from [output.base], refused unless its sha256 is
+    the intent's; what that image holds and boots is in the lock only with its package manifest."""
+    if lock.apt is not None and lock.apt.base_manifest_sha256:
+        return []
+    boots = f"the locked kernel {lock.kernel.version}" if lock.kernel else "the locked layers' kernel"
+    what = (
+        "the disk image starts from this cloud image, pinned by its sha256, but the lock records no package "
+        f"manifest for it: nothing shows which of its packages the {', '.join(system)} layers replace, or that it "
+        f"boots {boots} (the Packer template `lock generate` also writes has no base: build with disk-image.sh)"
+    )
+    return [Finding(NOT_VERIFIED, f"base {url}", what, FIX_NO_CLOUD_MANIFEST)]
 
 
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
     base, kernel = lock.base, lock.kernel
     system = [name for name in SYSTEM_LAYERS if lock.layers.get(name)]
+    output = intent.section("output")
+    cloud = output.get("base") if isinstance(output, dict) else None
+    if base is None and system and isinstance(cloud, dict):
+        return cloud_image(lock, str(cloud.get("url")), system)
     if base is None and system:
         return [
             Finding(
