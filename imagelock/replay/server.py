@@ -9,7 +9,9 @@ the directory of recorded AWS answers (imagelock/replay/aws.py serves them).
 
 `"apt"` maps apt archive URLs to recorded archives, and `"hf"` names the
 directory of a Hugging Face Hub recording (imagelock/replay/hub.py), served
-under `/hf`.
+under `/hf`. `"registry"` names the directory of recorded container registries
+(imagelock/replay/registry.py), served with the registry v2 API under
+`/registry/<host>`.
 
 The server is a real HTTP server: uv talks to it exactly as it talks to PyPI,
 huggingface_hub as to the Hub. The lock written from a replay records the
@@ -35,6 +37,8 @@ from imagelock.net.http import redact
 from imagelock.net.upstreams import AptAccess, HubAccess, NotRecorded, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
+from imagelock.replay.registry import PREFIX as REGISTRY_PREFIX
+from imagelock.replay.registry import RegistryRecording
 from imagelock.untrusted import load_json, read_bytes, read_text
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -66,6 +70,7 @@ class Snapshot:
     hf: str | None = None  # directory of the Hugging Face Hub recording
     aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
     files: str | None = None  # directory of recorded [[files]] downloads: urls.json maps each URL to a file there
+    registry: str | None = None  # directory of recorded container registries (imagelock/replay/registry.py)
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -104,6 +109,13 @@ class Snapshot:
             raise InputError(
                 manifest, "files", 'expected the directory of recorded files, relative to the snapshot ("files")'
             )
+        registry = data.get("registry")
+        if registry is not None and not _relative_dir(registry):
+            raise InputError(
+                manifest,
+                "registry",
+                'expected the directory of recorded container registries, relative to the snapshot ("registry")',
+            )
         return cls(
             root=root,
             indexes={str(k): str(v) for k, v in indexes.items()},
@@ -112,6 +124,7 @@ class Snapshot:
             hf=hf,
             aws=aws,
             files=files,
+            registry=registry,
         )
 
     def recorded_files(self) -> dict[str, str | NotRecorded]:
@@ -170,6 +183,19 @@ class Snapshot:
             )
         return HubRecording.load(folder)
 
+    def registries(self) -> RegistryRecording | None:
+        """The recorded container registries, each blob checked against its digest; None when there are none."""
+        if self.registry is None:
+            return None
+        folder = self.root / self.registry
+        if not folder.is_dir():
+            raise InputError(
+                self.root / "snapshot.json",
+                "registry",
+                f"{folder} is not a directory: expected <host>/<repository>/ OCI image layouts",
+            )
+        return RegistryRecording.load(folder)
+
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""
         urls: dict[str, str] = {}
@@ -193,6 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
         root = self.server.root
+        if self.path.startswith(f"/{REGISTRY_PREFIX}/") and self.server.registries is not None:
+            return self._registry()
         if self.path.startswith(f"/{HUB_PREFIX}/") and self.server.hub is not None:
             return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1 :]))
         if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
@@ -208,6 +236,24 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) >= 2 and parts[0] == PLAIN_PREFIX and self.server.files is not None:
             return self._plain_file("/".join(parts[1:]))
         self._send(404, b"not found", "text/plain")
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        """Registries answer HEAD for manifests and blobs; nothing else here does."""
+        if self.path.startswith(f"/{REGISTRY_PREFIX}/") and self.server.registries is not None:
+            return self._registry()
+        self._send(404, b"", "text/plain")
+
+    def _registry(self) -> None:
+        assert self.server.registries is not None
+        reply = self.server.registries.reply(self.command, self.path[len(REGISTRY_PREFIX) + 1 :])
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def _plain_file(self, relative: str) -> None:
         """A recorded [[files]] download, by its path in the recording (never outside it)."""
@@ -293,6 +339,7 @@ class _Server(ThreadingHTTPServer):
     hub: HubRecording | None
     aws: replay_aws.Recording | None
     files: Path | None
+    registries: RegistryRecording | None
 
 
 class ReplayServer:
@@ -304,11 +351,13 @@ class ReplayServer:
         self.snapshot = snapshot
         hub = snapshot.hub()  # a broken recording is refused before a port is taken
         aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None
+        registries = snapshot.registries()
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
         self._server.hub = hub
         self._server.aws = aws
+        self._server.registries = registries
         self._recorded_files = snapshot.recorded_files()
         self._server.files = snapshot.root / snapshot.files if snapshot.files else None
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -452,9 +501,15 @@ class ReplayServer:
         return f"{self.base_url}/{PLAIN_PREFIX}/{quote(recorded)}"
 
     def registry(self, host: str, plain_http: bool, where: Where) -> str:
-        raise InputError(
-            where[0], where[1], f"container registry {host} is not in {STAND_IN} (snapshots record no registries yet)"
-        )
+        recorded = self._server.registries
+        if recorded is None or host not in recorded.hosts:
+            raise InputError(
+                where[0],
+                where[1],
+                f"container registry {host} is not in {STAND_IN} "
+                '(its snapshot.json names the registry recording under "registry")',
+            )
+        return f"{self.base_url}/{REGISTRY_PREFIX}/{quote(host, safe=':')}"
 
     def _upstream_urls(self) -> dict[str, str]:
         if self._urls is None:
