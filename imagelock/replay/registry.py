@@ -10,8 +10,13 @@ A recording holds, per registry host and repository, an OCI image layout (image-
 `<host>` is the host[:port] the v2 API was read from (`registry-1.docker.io` for docker.io). Layers are
 not recorded: `lock update` reads manifests and, for a single-platform image, its config, never a layer.
 A recording is refused when a blob's bytes do not hash to its name, so what is served is what the
-registry served. Descriptors may carry `io.imagelock.source` (where the bytes were read or quoted from)
-and `io.imagelock.recorded-at` annotations: the recording's provenance, not served.
+registry served. Descriptors may carry `io.imagelock.source` (where the bytes were read or quoted
+from) and `io.imagelock.recorded-at` annotations: the recording's provenance, not served.
+
+Where a public source quotes an image's digest but not its bytes, `<host>/<repository>/unrecorded.json`
+lists it, `{"sha256:<hex>": "<why the bytes are not here, and who quotes the digest>"}`: the replay
+answers such a reference with NotRecorded (imagelock.net.upstreams), and `lock update` locks the image
+by that digest alone, which `lock check` reports.
 
 Answers follow the distribution spec: `GET /v2/` (200, `Docker-Distribution-API-Version: registry/2.0`),
 `GET|HEAD /v2/<name>/manifests/<tag or digest>` with the manifest's media type as Content-Type and
@@ -34,6 +39,7 @@ from imagelock.hashing import sha256_bytes
 from imagelock.untrusted import load_json, read_bytes, read_text
 
 PREFIX = "registry"  # where the replay server mounts the recorded hosts
+UNRECORDED = "unrecorded.json"
 REF_NAME = "org.opencontainers.image.ref.name"
 SOURCE = "io.imagelock.source"
 RECORDED_AT = "io.imagelock.recorded-at"
@@ -50,6 +56,7 @@ class Repository:
     tags: dict[str, str] = field(default_factory=dict)
     blobs: dict[str, bytes] = field(default_factory=dict)
     media_types: dict[str, str] = field(default_factory=dict)
+    unrecorded: dict[str, str] = field(default_factory=dict)  # digest -> why its bytes are not recorded
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,16 @@ class RegistryRecording:
     def load(cls, root: Path) -> RegistryRecording:
         """Read every layout under `root`; a broken one is one InputError naming its file."""
         recording = cls()
-        for marker in sorted(root.glob("*/**/oci-layout")):
-            layout = marker.parent
+        markers = {*root.glob("*/**/oci-layout"), *root.glob(f"*/**/{UNRECORDED}")}
+        for layout in sorted({marker.parent for marker in markers}):
             host, *path = layout.relative_to(root).parts
             recording.hosts.setdefault(host, {})["/".join(path)] = _repository(layout)
         return recording
+
+    def unrecorded(self, host: str, repository: str, digest: str) -> str | None:
+        """Why an image's bytes are not recorded, for one the recording lists by digest only."""
+        found = self.hosts.get(host, {}).get(repository)
+        return found.unrecorded.get(digest) if found is not None else None
 
     def reply(self, method: str, path: str) -> Reply:
         """The answer to one request under /registry/<host>/v2/."""
@@ -115,7 +127,9 @@ def _error(status: int, code: str, message: str) -> Reply:
 
 def _repository(layout: Path) -> Repository:
     """One layout: its blobs checked against their names, its tags and every manifest's media type."""
-    repository = Repository()
+    repository = Repository(unrecorded=_unrecorded(layout / UNRECORDED))
+    if not (layout / "oci-layout").exists():
+        return repository
     for blob in sorted((layout / "blobs" / "sha256").glob("*")):
         body = read_bytes(blob, "no such blob", MAX_BLOB)
         if sha256_bytes(body) != blob.name:
@@ -140,6 +154,18 @@ def _repository(layout: Path) -> Repository:
         if declared is not None:
             repository.media_types.setdefault(digest, declared)
     return repository
+
+
+def _unrecorded(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    listed = load_json(read_text(path, "no such file"), path, "images known by digest only")
+    if not isinstance(listed, dict):
+        raise InputError(path, None, 'expected a table of "sha256:<hex>" -> why its bytes are not recorded')
+    for digest, why in listed.items():
+        if not DIGEST.match(digest) or not isinstance(why, str) or not why:
+            raise InputError(path, digest, "expected a sha256:<64 hex> digest -> why its bytes are not recorded")
+    return dict(listed)
 
 
 def _descriptor(path: Path, i: int, entry: Any) -> tuple[str, str, str]:

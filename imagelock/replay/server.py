@@ -511,6 +511,12 @@ class ReplayServer:
             )
         return f"{self.base_url}/{REGISTRY_PREFIX}/{quote(host, safe=':')}"
 
+    def registry_image(self, host: str, repository: str, digest: str, where: Where) -> None:
+        recorded = self._server.registries
+        why = recorded.unrecorded(host, repository, digest) if recorded is not None else None
+        if why is not None:
+            raise NotRecorded(why)
+
     def _upstream_urls(self) -> dict[str, str]:
         if self._urls is None:
             self._urls = self.snapshot.upstream_urls()

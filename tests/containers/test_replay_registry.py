@@ -137,3 +137,31 @@ def test_a_recording_whose_bytes_are_not_their_digest_is_refused(tmp_path: Path,
     (line,) = run.err.strip().splitlines()
     assert str(blob) in line and "its bytes hash to sha256:" in line and "not to its name" in line
     assert tree_digest(intent.parent) == before
+
+
+def test_a_malformed_list_of_images_known_by_digest_only_is_one_line(tmp_path: Path, lock_cli) -> None:
+    snapshot = tmp_path / "snapshot"
+    listed = snapshot / "registry" / "registry.example" / "team" / "app" / "unrecorded.json"
+    listed.parent.mkdir(parents=True)
+    (snapshot / "snapshot.json").write_text(json.dumps({"registry": "registry"}))
+    listed.write_text(json.dumps({"sha256:1234": "quoted somewhere"}))
+    intent = _intent(tmp_path / "intent", f'[[containers]]\nimage = "registry.example/team/app@sha256:{"a" * 64}"\n')
+    before = tree_digest(intent.parent)
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 2
+    assert run.err.strip().splitlines() == [
+        f"lock: error: {listed}: sha256:1234: expected a sha256:<64 hex> digest -> why its bytes are not recorded"
+    ]
+    assert tree_digest(intent.parent) == before
+
+    # listed well: the image is locked by that digest alone, and `lock check` says so
+    listed.write_text(json.dumps({f"sha256:{'a' * 64}": "quoted by a public source, bytes not recorded"}))
+    run = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert run.code == 0, run.err
+    assert "locked by digest only (quoted by a public source, bytes not recorded)" in run.err
+    (entry,) = tomllib.loads(intent.with_suffix(".lock").read_text())["containers"]
+    assert (entry["registry"], entry["digest"], entry["resolved-at"]) == ("registry.example", f"sha256:{'a' * 64}", "")
+    assert "platforms" not in entry
+    check = lock_cli("check", str(intent))
+    assert "not verified: containers: 1 images pinned by digest only" in check.out, check.out
+    assert lock_cli("check", "--strict", str(intent)).code == 1
