@@ -59,6 +59,14 @@ def _relative_dir(value: object) -> bool:
     return isinstance(value, str) and bool(value) and not value.startswith("/") and ".." not in value.split("/")
 
 
+def _named_dir(data: dict[str, Any], manifest: Path, key: str, expected: str) -> str | None:
+    """A recording's directory snapshot.json names under `key`, if any: a plain relative path."""
+    value = data.get(key)
+    if value is not None and not _relative_dir(value):
+        raise InputError(manifest, key, f"expected {expected}")
+    return value
+
+
 @dataclass
 class Snapshot:
     """A recorded set of upstream answers on disk."""
@@ -87,35 +95,27 @@ class Snapshot:
         apt = data.get("apt", {})
         if not isinstance(apt, dict):
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
-        nvidia = data.get("nvidia")
-        if nvidia is not None and not _relative_dir(nvidia):
-            raise InputError(
-                manifest,
-                "nvidia",
-                'expected the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
-            )
-        hf = data.get("hf")
-        if hf is not None and not _relative_dir(hf):
-            raise InputError(
-                manifest, "hf", 'expected the directory of the Hub recording, relative to the snapshot (such as "hf")'
-            )
-        aws = data.get("aws")
-        if aws is not None and not _relative_dir(aws):
-            raise InputError(
-                manifest, "aws", 'expected the directory of the AWS recording, relative to the snapshot (such as "aws")'
-            )
-        files = data.get("files")
-        if files is not None and not _relative_dir(files):
-            raise InputError(
-                manifest, "files", 'expected the directory of recorded files, relative to the snapshot ("files")'
-            )
-        registry = data.get("registry")
-        if registry is not None and not _relative_dir(registry):
-            raise InputError(
-                manifest,
-                "registry",
-                'expected the directory of recorded container registries, relative to the snapshot ("registry")',
-            )
+        nvidia = _named_dir(
+            data,
+            manifest,
+            "nvidia",
+            'the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
+        )
+        hf = _named_dir(
+            data, manifest, "hf", 'the directory of the Hub recording, relative to the snapshot (such as "hf")'
+        )
+        aws = _named_dir(
+            data, manifest, "aws", 'the directory of the AWS recording, relative to the snapshot (such as "aws")'
+        )
+        files = _named_dir(
+            data, manifest, "files", 'the directory of recorded files, relative to the snapshot ("files")'
+        )
+        registry = _named_dir(
+            data,
+            manifest,
+            "registry",
+            'the directory of recorded container registries, relative to the snapshot ("registry")',
+        )
         return cls(
             root=root,
             indexes={str(k): str(v) for k, v in indexes.items()},
@@ -172,29 +172,22 @@ class Snapshot:
 
     def hub(self) -> HubRecording | None:
         """The Hub recording `hf` names, read and checked whole; None when there is none."""
-        if self.hf is None:
-            return None
-        folder = self.root / self.hf
-        if not folder.is_dir():
-            raise InputError(
-                self.root / "snapshot.json",
-                "hf",
-                f"{folder} is not a directory: expected the Hub recording (<org>--<name>.json files)",
-            )
-        return HubRecording.load(folder)
+        folder = self._folder("hf", self.hf, "the Hub recording (<org>--<name>.json files)")
+        return HubRecording.load(folder) if folder else None
 
     def registries(self) -> RegistryRecording | None:
         """The recorded container registries, each blob checked against its digest; None when there are none."""
-        if self.registry is None:
+        folder = self._folder("registry", self.registry, "<host>/<repository>/ OCI image layouts")
+        return RegistryRecording.load(folder) if folder else None
+
+    def _folder(self, key: str, name: str | None, expected: str) -> Path | None:
+        """The recording directory snapshot.json names under `key`, which must be one; None when none is named."""
+        if name is None:
             return None
-        folder = self.root / self.registry
+        folder = self.root / name
         if not folder.is_dir():
-            raise InputError(
-                self.root / "snapshot.json",
-                "registry",
-                f"{folder} is not a directory: expected <host>/<repository>/ OCI image layouts",
-            )
-        return RegistryRecording.load(folder)
+            raise InputError(self.root / "snapshot.json", key, f"{folder} is not a directory: expected {expected}")
+        return folder
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""

@@ -4,6 +4,8 @@ pinned said by `lock check`."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import subprocess
 import tomllib
@@ -15,10 +17,13 @@ from botocore.config import Config
 from imagelock_testing import ROOT, tree_digest
 
 from imagelock.replay.server import ReplayServer, Snapshot
+from tests.apt.test_seed_jammy import _signed_sha256
 
 INTENT = ROOT / "locks" / "eks.toml"
 LOCK = ROOT / "locks" / "eks.lock"
 SNAPSHOT = ROOT / "snapshots" / "eks"
+FOCAL = SNAPSHOT / "ubuntu-focal"
+UBUNTU_KEYRING = ROOT / "locks" / "keys" / "ubuntu-archive-keyring.gpg"
 PARAMETER = "/aws/service/canonical/ubuntu/eks/20.04/1.26/stable/current/amd64/hvm/ebs-gp2/ami-id"
 
 
@@ -115,3 +120,19 @@ def test_the_recording_answers_the_seed_s_ssm_parameter_as_quoted() -> None:
             "ssm", region_name="us-west-2", endpoint_url=endpoint, config=Config(signature_version=UNSIGNED)
         )
         assert ssm.get_parameter(Name=PARAMETER)["Parameter"]["Value"] == "ami-0e425174814918692"
+
+
+def test_the_recorded_focal_indexes_are_the_ones_ubuntu_signed() -> None:
+    provenance = json.loads((FOCAL / "provenance.json").read_text())
+    assert sorted(provenance["suites"]) == ["focal", "focal-security", "focal-updates"]
+    for suite, recorded in provenance["suites"].items():
+        upstream = FOCAL / "upstream" / f"{suite}.InRelease"
+        result = subprocess.run(
+            ["gpgv", "--keyring", str(UBUNTU_KEYRING), str(upstream)], capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        assert 'Good signature from "Ubuntu Archive Automatic Signing Key' in result.stderr
+        assert hashlib.sha256(upstream.read_bytes()).hexdigest() == recorded["inrelease-sha256"]
+        signed = _signed_sha256(upstream.read_text())
+        for index in recorded["indexes"]:
+            assert signed[index["path"]] == (index["sha256"], index["size"])
