@@ -165,3 +165,49 @@ def test_a_malformed_list_of_images_known_by_digest_only_is_one_line(tmp_path: P
     check = lock_cli("check", str(intent))
     assert "not verified: containers: 1 images pinned by digest only" in check.out, check.out
     assert lock_cli("check", "--strict", str(intent)).code == 1
+
+
+def test_an_image_locked_by_digest_only_is_kept_until_refresh_reads_its_manifests(tmp_path: Path, lock_cli) -> None:
+    snapshot, host, facts = _recorded(tmp_path, lock_cli)
+    repository = snapshot / "registry" / host / "team" / "app"
+    listed = repository / "unrecorded.json"
+    listed.write_text(json.dumps({facts["index"]: "known by digest only in this run"}))
+    intent = _intent(tmp_path / "pinned", f'[[containers]]\nimage = "{host}/team/app:1.0@{facts["index"]}"\n')
+    assert lock_cli("update", str(intent), "--replay", str(snapshot)).code == 0
+    (entry,) = tomllib.loads(intent.with_suffix(".lock").read_text())["containers"]
+    assert entry["digest"] == facts["index"] and "platforms" not in entry
+    digest_only = intent.with_suffix(".lock").read_bytes()
+
+    listed.unlink()  # the manifests are now there to read: a plain update keeps the entry as locked
+    again = lock_cli("update", str(intent), "--replay", str(snapshot))
+    assert again.code == 0 and again.out.startswith("unchanged"), again.out
+    assert intent.with_suffix(".lock").read_bytes() == digest_only
+    refreshed = lock_cli("update", str(intent), "--replay", str(snapshot), "--refresh", "containers")
+    assert refreshed.code == 0, refreshed.err
+    (entry,) = tomllib.loads(intent.with_suffix(".lock").read_text())["containers"]
+    assert entry["digest"] == facts["index"] and [p["platform"] for p in entry["platforms"]] == ["linux/amd64"]
+    assert entry["resolved-at"] != "" and lock_cli("check", "--strict", str(intent)).code == 0
+
+
+def test_bytes_quoted_by_a_public_source_are_recorded_only_if_they_hash_to_the_quoted_digest(tmp_path: Path) -> None:
+    built = oci_layout(tmp_path / "layout", "1.0", "quoted")  # stands in for bytes a public file quotes
+    body = (tmp_path / "layout" / "blobs" / "sha256" / built.index.removeprefix("sha256:")).read_bytes()
+    quoted = tmp_path / "index.json"
+    quoted.write_bytes(body)
+    snapshot = tmp_path / "snapshot"
+    wrong = _record(
+        snapshot, "--quote", str(quoted), "--media-type", INDEX, "--source", "a public file",
+        f"registry.example/team/app:1.0@sha256:{'0' * 64}",
+    )  # fmt: skip
+    assert wrong.returncode != 0 and f"hash to {built.index}, not sha256:{'0' * 64}: not recorded" in wrong.stderr
+    assert not (snapshot / "registry").exists()
+    right = _record(
+        snapshot, "--quote", str(quoted), "--media-type", INDEX, "--source", "a public file",
+        f"registry.example/team/app:1.0@{built.index}",
+    )  # fmt: skip
+    assert right.returncode == 0, right.stderr
+    index = json.loads((snapshot / "registry" / "registry.example" / "team" / "app" / "index.json").read_text())
+    (described,) = index["manifests"]
+    assert (described["digest"], described["mediaType"], described["size"]) == (built.index, INDEX, len(body))
+    assert described["annotations"]["org.opencontainers.image.ref.name"] == "1.0"
+    assert described["annotations"]["io.imagelock.source"] == "a public file"
