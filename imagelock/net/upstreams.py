@@ -93,6 +93,9 @@ class Upstreams(Protocol):
     def registry(self, host: str, plain_http: bool, where: Where) -> str:
         """The base URL (scheme://host[:port]) whose /v2/ API answers for a container registry host."""
 
+    def registry_image(self, host: str, repository: str, digest: str, where: Where) -> None:
+        """Nothing, or NotRecorded for an image a recording knows by digest only, without its manifests."""
+
 
 def hub_endpoint() -> str:
     """The Hub the environment names (HF_ENDPOINT, as huggingface_hub reads it), else the Hub itself."""
@@ -130,6 +133,9 @@ class Live:
 
     def registry(self, host: str, plain_http: bool, where: Where) -> str:
         return f"{'http' if plain_http else 'https'}://{host}"
+
+    def registry_image(self, host: str, repository: str, digest: str, where: Where) -> None:
+        return None
 
 
 LIVE = Live()

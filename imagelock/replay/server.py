@@ -9,7 +9,9 @@ the directory of recorded AWS answers (imagelock/replay/aws.py serves them).
 
 `"apt"` maps apt archive URLs to recorded archives, and `"hf"` names the
 directory of a Hugging Face Hub recording (imagelock/replay/hub.py), served
-under `/hf`.
+under `/hf`. `"registry"` names the directory of recorded container registries
+(imagelock/replay/registry.py), served with the registry v2 API under
+`/registry/<host>`.
 
 The server is a real HTTP server: uv talks to it exactly as it talks to PyPI,
 huggingface_hub as to the Hub. The lock written from a replay records the
@@ -35,6 +37,8 @@ from imagelock.net.http import redact
 from imagelock.net.upstreams import AptAccess, HubAccess, NotRecorded, RunfileRecord, Where
 from imagelock.replay import aws as replay_aws
 from imagelock.replay.hub import HubRecording, send
+from imagelock.replay.registry import PREFIX as REGISTRY_PREFIX
+from imagelock.replay.registry import RegistryRecording
 from imagelock.untrusted import load_json, read_bytes, read_text
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -55,6 +59,14 @@ def _relative_dir(value: object) -> bool:
     return isinstance(value, str) and bool(value) and not value.startswith("/") and ".." not in value.split("/")
 
 
+def _named_dir(data: dict[str, Any], manifest: Path, key: str, expected: str) -> str | None:
+    """A recording's directory snapshot.json names under `key`, if any: a plain relative path."""
+    value = data.get(key)
+    if value is not None and not _relative_dir(value):
+        raise InputError(manifest, key, f"expected {expected}")
+    return value
+
+
 @dataclass
 class Snapshot:
     """A recorded set of upstream answers on disk."""
@@ -66,6 +78,7 @@ class Snapshot:
     hf: str | None = None  # directory of the Hugging Face Hub recording
     aws: str | None = None  # directory of recorded AWS answers (replay_aws.RECORDING)
     files: str | None = None  # directory of recorded [[files]] downloads: urls.json maps each URL to a file there
+    registry: str | None = None  # directory of recorded container registries (imagelock/replay/registry.py)
 
     @classmethod
     def open(cls, root: str | Path) -> Snapshot:
@@ -82,28 +95,27 @@ class Snapshot:
         apt = data.get("apt", {})
         if not isinstance(apt, dict):
             raise InputError(manifest, "apt", "expected a table of apt archive URL -> directory")
-        nvidia = data.get("nvidia")
-        if nvidia is not None and not _relative_dir(nvidia):
-            raise InputError(
-                manifest,
-                "nvidia",
-                'expected the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
-            )
-        hf = data.get("hf")
-        if hf is not None and not _relative_dir(hf):
-            raise InputError(
-                manifest, "hf", 'expected the directory of the Hub recording, relative to the snapshot (such as "hf")'
-            )
-        aws = data.get("aws")
-        if aws is not None and not _relative_dir(aws):
-            raise InputError(
-                manifest, "aws", 'expected the directory of the AWS recording, relative to the snapshot (such as "aws")'
-            )
-        files = data.get("files")
-        if files is not None and not _relative_dir(files):
-            raise InputError(
-                manifest, "files", 'expected the directory of recorded files, relative to the snapshot ("files")'
-            )
+        nvidia = _named_dir(
+            data,
+            manifest,
+            "nvidia",
+            'the directory that holds runfiles.json, relative to the snapshot (such as "nvidia")',
+        )
+        hf = _named_dir(
+            data, manifest, "hf", 'the directory of the Hub recording, relative to the snapshot (such as "hf")'
+        )
+        aws = _named_dir(
+            data, manifest, "aws", 'the directory of the AWS recording, relative to the snapshot (such as "aws")'
+        )
+        files = _named_dir(
+            data, manifest, "files", 'the directory of recorded files, relative to the snapshot ("files")'
+        )
+        registry = _named_dir(
+            data,
+            manifest,
+            "registry",
+            'the directory of recorded container registries, relative to the snapshot ("registry")',
+        )
         return cls(
             root=root,
             indexes={str(k): str(v) for k, v in indexes.items()},
@@ -112,6 +124,7 @@ class Snapshot:
             hf=hf,
             aws=aws,
             files=files,
+            registry=registry,
         )
 
     def recorded_files(self) -> dict[str, str | NotRecorded]:
@@ -159,16 +172,22 @@ class Snapshot:
 
     def hub(self) -> HubRecording | None:
         """The Hub recording `hf` names, read and checked whole; None when there is none."""
-        if self.hf is None:
+        folder = self._folder("hf", self.hf, "the Hub recording (<org>--<name>.json files)")
+        return HubRecording.load(folder) if folder else None
+
+    def registries(self) -> RegistryRecording | None:
+        """The recorded container registries, each blob checked against its digest; None when there are none."""
+        folder = self._folder("registry", self.registry, "<host>/<repository>/ OCI image layouts")
+        return RegistryRecording.load(folder) if folder else None
+
+    def _folder(self, key: str, name: str | None, expected: str) -> Path | None:
+        """The recording directory snapshot.json names under `key`, which must be one; None when none is named."""
+        if name is None:
             return None
-        folder = self.root / self.hf
+        folder = self.root / name
         if not folder.is_dir():
-            raise InputError(
-                self.root / "snapshot.json",
-                "hf",
-                f"{folder} is not a directory: expected the Hub recording (<org>--<name>.json files)",
-            )
-        return HubRecording.load(folder)
+            raise InputError(self.root / "snapshot.json", key, f"{folder} is not a directory: expected {expected}")
+        return folder
 
     def upstream_urls(self) -> dict[str, str]:
         """File name -> upstream URL, across every recorded index."""
@@ -193,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         parts = [unquote(p) for p in self.path.split("?", 1)[0].split("/") if p]
         root = self.server.root
+        if self.path.startswith(f"/{REGISTRY_PREFIX}/") and self.server.registries is not None:
+            return self._registry()
         if self.path.startswith(f"/{HUB_PREFIX}/") and self.server.hub is not None:
             return send(self, self.server.hub.reply(self.path[len(HUB_PREFIX) + 1 :]))
         if len(parts) >= 2 and parts[1] == "simple" and (root / parts[0]).is_dir():
@@ -208,6 +229,24 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) >= 2 and parts[0] == PLAIN_PREFIX and self.server.files is not None:
             return self._plain_file("/".join(parts[1:]))
         self._send(404, b"not found", "text/plain")
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        """Registries answer HEAD for manifests and blobs; nothing else here does."""
+        if self.path.startswith(f"/{REGISTRY_PREFIX}/") and self.server.registries is not None:
+            return self._registry()
+        self._send(404, b"", "text/plain")
+
+    def _registry(self) -> None:
+        assert self.server.registries is not None
+        reply = self.server.registries.reply(self.command, self.path[len(REGISTRY_PREFIX) + 1 :])
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
 
     def _plain_file(self, relative: str) -> None:
         """A recorded [[files]] download, by its path in the recording (never outside it)."""
@@ -293,6 +332,7 @@ class _Server(ThreadingHTTPServer):
     hub: HubRecording | None
     aws: replay_aws.Recording | None
     files: Path | None
+    registries: RegistryRecording | None
 
 
 class ReplayServer:
@@ -304,11 +344,13 @@ class ReplayServer:
         self.snapshot = snapshot
         hub = snapshot.hub()  # a broken recording is refused before a port is taken
         aws = replay_aws.Recording.open(snapshot.root / snapshot.aws) if snapshot.aws else None
+        registries = snapshot.registries()
         self._server = self._bind(handler) if port is None else _Server(("127.0.0.1", port), handler)
         self._server.root = snapshot.root
         self._server.apt_dirs = set(snapshot.apt.values())
         self._server.hub = hub
         self._server.aws = aws
+        self._server.registries = registries
         self._recorded_files = snapshot.recorded_files()
         self._server.files = snapshot.root / snapshot.files if snapshot.files else None
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -452,9 +494,21 @@ class ReplayServer:
         return f"{self.base_url}/{PLAIN_PREFIX}/{quote(recorded)}"
 
     def registry(self, host: str, plain_http: bool, where: Where) -> str:
-        raise InputError(
-            where[0], where[1], f"container registry {host} is not in {STAND_IN} (snapshots record no registries yet)"
-        )
+        recorded = self._server.registries
+        if recorded is None or host not in recorded.hosts:
+            raise InputError(
+                where[0],
+                where[1],
+                f"container registry {host} is not in {STAND_IN} "
+                '(its snapshot.json names the registry recording under "registry")',
+            )
+        return f"{self.base_url}/{REGISTRY_PREFIX}/{quote(host, safe=':')}"
+
+    def registry_image(self, host: str, repository: str, digest: str, where: Where) -> None:
+        recorded = self._server.registries
+        why = recorded.unrecorded(host, repository, digest) if recorded is not None else None
+        if why is not None:
+            raise NotRecorded(why)
 
     def _upstream_urls(self) -> dict[str, str]:
         if self._urls is None:

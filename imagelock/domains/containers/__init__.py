@@ -20,6 +20,7 @@ from imagelock.formats.oci_reference import DIGEST, is_loopback
 from imagelock.intent import containers as intent
 from imagelock.intent.document import Intent
 from imagelock.lock.diff import Item
+from imagelock.lock.finding import NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
 
 
@@ -46,6 +47,23 @@ def problems(lock: Lock, wanted: Intent) -> list[str]:
     return out
 
 
+def findings(lock: Lock, wanted: Intent) -> list[Finding]:
+    """Images locked by digest alone: the build pulls those exact bytes, but the lock holds no manifest of them."""
+    unread = [image.name for image in lock.layers.get("containers") or [] if not image.platforms]
+    if not unread:
+        return []
+    return [
+        Finding(
+            NOT_VERIFIED,
+            "containers",
+            f"{len(unread)} images pinned by digest only, their manifests not read ({', '.join(unread)}): "
+            "the lock holds no platform manifest, config or layer digest for them (the build still pulls "
+            "exactly those digests)",
+            "lock update --refresh containers where the registry can be read",
+        )
+    ]
+
+
 def summary(layer: list[ContainerImage]) -> str:
     return f"{len(layer)} container images"
 
@@ -58,6 +76,7 @@ DOMAIN = Domain(
     summary=summary,
     items=items,
     problems=problems,
+    findings=findings,
     components=sbom.components,
     image_order=7,
     mirror="imagelock.domains.containers.mirror:copy",

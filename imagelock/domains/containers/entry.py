@@ -41,6 +41,7 @@ class ContainerImage:
     media_type: str
     size: int
     resolved_at: str  # when the tag was read: a tag that moves later changes nothing until --refresh
+    # ("" for an image locked by the intent's digest alone, its manifests unread: nothing was read)
     runtime: str  # where the build pulls it: containerd (namespace k8s.io) or docker
     plain_http: bool = False  # the registry is read over plain HTTP (loopback, or `insecure = true`)
     tag: str | None = None

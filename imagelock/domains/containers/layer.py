@@ -3,12 +3,15 @@ manifest, config and layers by digest and size.
 
 An entry already in the previous lock for the same reference and platforms is kept as it is: a tag that
 moves changes nothing until `lock update --refresh containers` (or --upgrade) reads it again.
-Nothing is downloaded but the manifests and the small image configs.
+Nothing is downloaded but the manifests and the small image configs. An image the upstream knows by digest
+only (a recording made where the registry could not be read: NotRecorded) is locked by that digest alone,
+without platforms, and `lock check` says so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import replace
 
 from imagelock.domains.containers import manifest
@@ -19,6 +22,7 @@ from imagelock.domains.context import UpdateContext
 from imagelock.errors import InputError, UpstreamError, VerificationError
 from imagelock.intent.containers import ContainerIntent
 from imagelock.lock.model import instant
+from imagelock.net.upstreams import NotRecorded
 
 
 def resolve(ctx: UpdateContext) -> list[ContainerImage]:
@@ -39,15 +43,23 @@ def resolve(ctx: UpdateContext) -> list[ContainerImage]:
 
 def _answers(kept: ContainerImage, entry: ContainerIntent) -> bool:
     """The locked image is what reading this intent entry again would lock, but for a tag that moved."""
+    if not kept.platforms:  # locked by digest alone, its manifests unread: kept until --refresh reads them
+        return kept.plain_http == entry.plain_http and kept.digest == entry.ref.digest
     return kept.plain_http == entry.plain_http and [p.platform for p in kept.platforms] == entry.platforms
 
 
 def _pin(ctx: UpdateContext, entry: ContainerIntent) -> ContainerImage:
     path, ref = ctx.intent.path, entry.ref
     what = f"{path}: {entry.where}.image {entry.image}"
-    base = ctx.upstreams.registry(ref.api_host, entry.plain_http, (path, f"{entry.where}.image"))
-    client = Registry(base, ref.registry, ref.repository, what)
+    where = (path, f"{entry.where}.image")
+    base = ctx.upstreams.registry(ref.api_host, entry.plain_http, where)
     resolved_at = instant(dt.datetime.now(dt.UTC))
+    if ref.digest is not None:
+        try:
+            ctx.upstreams.registry_image(ref.api_host, ref.repository, ref.digest, where)
+        except NotRecorded as unread:
+            return _by_digest_only(entry, ref.digest, unread.why)
+    client = Registry(base, ref.registry, ref.repository, what)
     top = client.manifest(ref.digest or ref.tag or "")
     try:
         kind = manifest.media_type(top.body, top.content_type)
@@ -69,6 +81,24 @@ def _pin(ctx: UpdateContext, entry: ContainerIntent) -> ContainerImage:
         runtime=entry.runtime,
         plain_http=entry.plain_http,
         platforms=platforms,
+    )
+
+
+def _by_digest_only(entry: ContainerIntent, digest: str, why: str) -> ContainerImage:
+    """The digest the intent names, its manifests unread: the runtime still pulls and checks exactly those bytes."""
+    ref = entry.ref
+    print(f"imagelock: {entry.where} {entry.image}: locked by digest only ({why})", file=sys.stderr)
+    return ContainerImage(
+        image=entry.image,
+        registry=ref.registry,
+        repository=ref.repository,
+        tag=ref.tag,
+        digest=digest,
+        media_type="",
+        size=0,
+        resolved_at="",  # nothing was read: the same lock whenever it is made
+        runtime=entry.runtime,
+        plain_http=entry.plain_http,
     )
 
 
