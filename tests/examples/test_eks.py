@@ -79,6 +79,8 @@ def test_check_says_what_the_example_could_not_pin(lock_cli) -> None:
     assert run.code == 0, run.out
     assert "not verified: containers: 6 images pinned by digest only, their manifests not read (" in run.out
     assert "not reproducible: base image: the lock holds no base image" in run.out
+    # The suggested base is of the release whose suites the apt layer reads (focal), not a fixed one.
+    assert '[base] image = "ubuntu 20.04"' in run.out
     assert lock_cli("check", "--strict", str(INTENT)).code == 1
 
 

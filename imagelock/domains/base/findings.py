@@ -13,6 +13,7 @@ it. This is "not verified", not "wrong".
 
 from __future__ import annotations
 
+from imagelock.intent.base import UBUNTU
 from imagelock.intent.document import Intent
 from imagelock.lock.finding import NOT_REPRODUCIBLE, NOT_VERIFIED, Finding
 from imagelock.lock.model import Lock
@@ -48,6 +49,15 @@ def cloud_image(lock: Lock, url: str, system: list[str]) -> list[Finding]:
     return [Finding(NOT_VERIFIED, f"base {url}", what, FIX_NO_CLOUD_MANIFEST)]
 
 
+def _release(lock: Lock) -> str:
+    """The Ubuntu release whose suites the apt layer reads, so the suggested base matches the layers."""
+    suites = {source.suite.split("-")[0] for source in lock.apt.sources} if lock.apt else set()
+    for release, (codename, _volume) in UBUNTU.items():
+        if codename in suites:
+            return release
+    return "22.04"
+
+
 def findings(lock: Lock, intent: Intent) -> list[Finding]:
     base, kernel = lock.base, lock.kernel
     system = [name for name in SYSTEM_LAYERS if lock.layers.get(name)]
@@ -62,7 +72,7 @@ def findings(lock: Lock, intent: Intent) -> list[Finding]:
                 "base image",
                 f"the lock holds no base image under its {', '.join(system)} layers: the generated Packer template "
                 "builds on whatever AMI it is given (-var source_ami=…), so the same lock can make different images",
-                'lock one: [base] image = "ubuntu 22.04" (or owner + name, an SSM parameter, an AMI id)',
+                f'lock one: [base] image = "ubuntu {_release(lock)}" (or owner + name, an SSM parameter, an AMI id)',
             )
         ]
     if base is None or kernel is None or not base.amis:
