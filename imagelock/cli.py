@@ -13,7 +13,7 @@ from imagelock import __version__, cli_help, domains
 from imagelock.build.generate import generate, generate_ansible, load, stale_files
 from imagelock.commands import signing
 from imagelock.commands.check import check
-from imagelock.commands.init import intent_text
+from imagelock.commands.init import intent_text, refuse_known_conflicts
 from imagelock.commands.mirror import run_mirror
 from imagelock.commands.online import check_online, stderr_progress
 from imagelock.commands.update import update
@@ -46,6 +46,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise InputError(path, None, "already exists (use --force to overwrite)")
     text = intent_text(args.spec, args.name)
+    refuse_known_conflicts(args.spec, text, args.name)
     write_atomic(path, text)
     _emit(args, f"wrote {path}; next: lock update {path}", {"intent": str(path)})
     return EXIT_OK
