@@ -614,8 +614,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO
     except ImagelockError as error:
         message = redact_text(str(error))  # whatever an error quotes, a password never reaches the terminal
+        details = [redact_text(line) for line in error.details]
         if wants_json:
-            print(json.dumps({"ok": False, "error": message}))
+            print(json.dumps({"ok": False, "error": message, **({"details": details} if details else {})}))
+        else:
+            for line in details:
+                print(line)
         print(f"lock: error: {message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ from imagelock.build import ansible
 from imagelock.commands import learn as learning
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.contract import Domain
-from imagelock.errors import AnswerIsNo, InputError, did_you_mean
+from imagelock.errors import AnswerIsNo, InputError, UpstreamError, did_you_mean
 from imagelock.intent.document import Intent, default_lock_path
 from imagelock.intent.fields import parse_cutoff
 from imagelock.intent.variants import canonical
@@ -97,6 +97,23 @@ def _combined(intent: Intent, lock: Lock, targets: compat.Targets, refused: list
     summary = "; ".join(answer.summary.removesuffix("; nothing was written") for answer in refused)
     details += ["cross-layer (judged on what did resolve and on the intent's exact pins):", *report.lines()]
     return AnswerIsNo(f"{summary}; {_violations(report)}; nothing was written", details)
+
+
+def _unanswered(
+    intent: Intent, lock: Lock, targets: compat.Targets, refused: list[AnswerIsNo], error: UpstreamError
+) -> UpstreamError:
+    """An upstream could not answer (exit 2), with what needs none of it said first: each layer's own refusal,
+    the cross-layer rules over what did resolve and the intent's exact pins, and the exact pins the intent's
+    releases publish in their own metadata (rules/pinned_requires.py)."""
+    if lock.python is None and intent.python is not None:
+        lock.python = compat.pins.pinned_layer(intent.python)
+    report = compat.evaluate(lock, targets)
+    if intent.python is not None:
+        report.findings += compat.pinned_requires.check(intent.python)
+    details = [line for answer in refused for line in answer.details] + report.lines()
+    if details:
+        error.details = ["judged without the upstream that could not be reached:", *details]
+    return error
 
 
 def update(
@@ -184,13 +201,18 @@ def update(
                 continue
             wanted.append(domain)
         refused: list[AnswerIsNo] = []
+        unreachable: UpstreamError | None = None
         for domain, outcome in _resolve_all(wanted, ctx):
             if isinstance(outcome, AnswerIsNo):  # keep going: every layer's "no" goes into one report
                 refused.append(outcome)
+            elif isinstance(outcome, UpstreamError):  # what needs no upstream is still judged, below
+                unreachable = unreachable or outcome
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
                 lock.layers[domain.name] = outcome
+        if unreachable is not None:
+            raise _unanswered(intent, lock, targets, refused, unreachable)
         _resolve_variants(lock, ctx, only or [], refused)
 
     if refused:

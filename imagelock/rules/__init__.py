@@ -12,7 +12,18 @@ import dataclasses
 from collections.abc import Callable, Iterator
 
 from imagelock.lock.model import Lock
-from imagelock.rules import architectures, base_image, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
+from imagelock.rules import (
+    architectures,
+    base_image,
+    driver,
+    gpu,
+    kernel,
+    pinned_requires,
+    pins,
+    targets,
+    torch_family,
+    wheel_tags,
+)
 from imagelock.rules.report import Finding, Report
 from imagelock.rules.targets import Targets
 
@@ -59,4 +70,4 @@ def evaluate(lock: Lock, targets: Targets) -> Report:
     return report
 
 
-__all__ = ["Finding", "Report", "Targets", "RULES", "check_targets", "evaluate", "pins", "targets"]
+__all__ = ["Finding", "Report", "Targets", "RULES", "check_targets", "evaluate", "pinned_requires", "pins", "targets"]
