@@ -45,7 +45,9 @@ def recorded() -> dict[str, dict[Version, Release]]:
     projects = json.loads(text)["projects"]
     return {
         canonicalize_name(project): {
-            Version(version): Release(tuple(Requirement(line) for line in entry["requires"]), entry["metadata"], entry["sha256"])
+            Version(version): Release(
+                tuple(Requirement(line) for line in entry["requires"]), entry["metadata"], entry["sha256"]
+            )
             for version, entry in releases.items()
         }
         for project, releases in projects.items()

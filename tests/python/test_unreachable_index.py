@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-
 UNREACHABLE = re.compile(
     r"lock: error: index '(default|pytorch-cu124)' \(http://127\.0\.0\.1:\d+/(simple|whl/cu124)\) unreachable: "
 )
