@@ -21,10 +21,10 @@ import re
 from packaging.requirements import InvalidRequirement, Requirement
 
 from imagelock import domains
+from imagelock import rules as compat
 from imagelock.errors import AnswerIsNo, InputError
 from imagelock.intent.python import DEFAULT_BOOTSTRAP, DEFAULT_PYTHON, DEFAULT_VENV, TORCH_FLAVOURS
 from imagelock.net.http import redact_text
-from imagelock.rules import pinned_requires
 
 UBUNTU_GLIBC = {"20.04": 31, "22.04": 35, "24.04": 39}
 _VERSION = re.compile(r"^\d+(\.\d+)*([a-z]+\d*)?(\.post\d+)?(\.dev\d+)?$")
@@ -130,15 +130,15 @@ def intent_text(spec: str, name: str) -> str:
 
 
 def refuse_known_conflicts(spec: str, text: str, name: str) -> None:
-    """AnswerIsNo (exit 1) when the intent `text` asks for releases whose recorded metadata excludes each other:
-    one line per conflict with its fix, and where the fact comes from. Needs no index."""
-    python = domains.loads_intent(text, f"{name}.toml").python
-    found = list(pinned_requires.check(python)) if python is not None else []
+    """AnswerIsNo (exit 1) when the intent `text` cannot be locked by what needs no index: releases whose own
+    metadata excludes each other, or exact pins a cross-layer rule refuses (torch 2.6.0 with torchvision
+    0.20.1). One line per conflict with its fix, and where the fact comes from."""
+    found = compat.without_index(domains.loads_intent(text, f"{name}.toml")).violations
     if not found:
         return
     lines = []
     for finding in found:
-        lines += [finding.one_line(), f"  source: {finding.source}"]
+        lines += [finding.one_line(), *([f"  source: {finding.source}"] if finding.source else [])]
     count = f"{len(found)} known conflict{'s' if len(found) != 1 else ''}"
     raise AnswerIsNo(
         f"lock init: {json.dumps(redact_text(spec))} cannot be locked ({count}); nothing was written", lines

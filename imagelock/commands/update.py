@@ -100,17 +100,11 @@ def _combined(intent: Intent, lock: Lock, targets: compat.Targets, refused: list
     return AnswerIsNo(f"{summary}; {_violations(report)}; nothing was written", details)
 
 
-def _unanswered(
-    intent: Intent, lock: Lock, targets: compat.Targets, refused: list[AnswerIsNo], error: UpstreamError
-) -> UpstreamError:
+def _unanswered(intent: Intent, lock: Lock, refused: list[AnswerIsNo], error: UpstreamError) -> UpstreamError:
     """An upstream could not answer (exit 2), with what needs none of it said first: each layer's own refusal,
     the cross-layer rules over what did resolve and the intent's exact pins, and the exact pins the intent's
     releases publish in their own metadata (rules/pinned_requires.py)."""
-    if lock.python is None and intent.python is not None:
-        lock.python = compat.pins.pinned_layer(intent.python)
-    report = compat.evaluate(lock, targets)
-    if intent.python is not None:
-        report.findings += compat.pinned_requires.check(intent.python)
+    report = compat.without_index(intent, lock)
     details = [line for answer in refused for line in answer.details] + report.lines()
     if details:
         error.details = ["judged without the upstream that could not be reached:", *details]
@@ -215,7 +209,7 @@ def update(
             else:
                 lock.layers[domain.name] = outcome
         if unreachable is not None:
-            raise _unanswered(intent, lock, targets, refused, unreachable)
+            raise _unanswered(intent, lock, refused, unreachable)
         _resolve_variants(lock, ctx, only or [], refused, progress)
 
     if refused:

@@ -88,3 +88,20 @@ def test_pins_that_agree_are_written(tmp_path: Path, lock_cli) -> None:
         run = lock_cli("init", spec, "-o", str(out), "--force")
         assert run.code == 0, run.out
         assert out.exists()
+
+
+def test_exact_pins_a_cross_layer_rule_refuses_are_refused(tmp_path: Path, lock_cli) -> None:
+    """torchvision 0.20.1 belongs to torch 2.5 (PyTorch's release table, imagelock/rules/torch_family.py)."""
+    out = tmp_path / "x.toml"
+    run = lock_cli("init", "cu124 torch 2.6.0 + torchvision 0.20.1", "-o", str(out))
+    assert run.code == 1
+    lines = run.out.splitlines()
+    assert (
+        lines[0]
+        == 'lock init: "cu124 torch 2.6.0 + torchvision 0.20.1" cannot be locked (1 known conflict); nothing was written'
+    )
+    assert lines[1].startswith(
+        "[torch-release] torchvision 0.20.1+cu124 with torch 2.6.0+cu124: torch 2.6 goes with torchvision 0.21.*"
+    )
+    assert lines[2].startswith("  source: pytorch/vision README")
+    assert not out.exists()
