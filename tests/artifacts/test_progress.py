@@ -121,6 +121,7 @@ def test_mirror_counts_each_layer(tmp_path: Path, lock_path: Path, upstreams: Fi
     else:
         assert ESC not in err and "\r" not in err
         lines = err.splitlines()
+        assert "mirror: models: 1/2 artifacts" in lines  # a line at each tenth of a layer's count
         for name, total in layers.items():
             assert f"mirror: {name}: copying {total} artifacts" in lines
             assert any(
