@@ -2,7 +2,8 @@
 
 `lock update`, `lock mirror` and `lock check --online` can run for minutes, a layer at a time or all at once.
 On a terminal each layer keeps one row (waiting, a spinner and its seconds, a bar and its count, then how it
-ended), redrawn in place with two ANSI sequences (cursor up to the first row, erase each line). In a pipe or
+ended), redrawn in place with ANSI sequences (cursor up to the first row, erase each line); a line anyone
+else writes to stderr meanwhile is put above the rows, which are drawn again below it. In a pipe or
 a CI log, where nothing is redrawn, each layer writes plain lines: when it starts, at every tenth of its
 count, and how it ended. Nothing goes to stdout, which holds the answer (`--json` documents are read by
 machines). The display belongs to the process's stderr descriptor: a stderr replaced inside the process by
@@ -84,6 +85,8 @@ class LayerProgress:
     def __enter__(self) -> LayerProgress:
         if self.live:
             _live.add(id(self))
+            if sys.stderr is self.stream:  # what others print meanwhile goes above the rows, not under them
+                sys.stderr = _Above(self, self.stream)
             self._ticker = threading.Thread(target=self._tick, name="imagelock-progress", daemon=True)
             self._ticker.start()
         return self
@@ -144,6 +147,9 @@ class LayerProgress:
             self._ticker.join()
             self._ticker = None
         with self._guard:
+            if isinstance(sys.stderr, _Above) and sys.stderr.display is self:
+                sys.stderr.end()
+                sys.stderr = self.stream
             self._draw()
         _live.discard(id(self))
 
@@ -173,6 +179,13 @@ class LayerProgress:
             state = f"{spin} {self.verb} {row.seconds(now):.1f} s"
         return f"{self.command}: {name} {state}"[: max(width - 1, 10)]
 
+    def above(self, text: str) -> None:
+        """Lines someone else wrote to stderr, put above the rows (erased, then drawn again below them)."""
+        with self._guard:
+            self.stream.write((f"\x1b[{self._drawn}F\x1b[0J" if self._drawn else "") + text)
+            self._drawn = 0
+            self._draw()
+
     def _width(self) -> int:
         try:
             columns = os.get_terminal_size(self.stream.fileno()).columns
@@ -192,3 +205,33 @@ class LayerProgress:
         self._drawn = len(self._rows)
         self.stream.write(out)
         self.stream.flush()
+
+
+class _Above:
+    """sys.stderr while a live display is drawn: each whole line written (a warning, a note) goes above the
+    display's rows, which are drawn again below it; everything else is the real stderr's."""
+
+    def __init__(self, display: LayerProgress, real: TextIO) -> None:
+        self.display = display
+        self.real = real
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        with self.display._guard:
+            self.pending += text
+            if "\n" in self.pending:
+                lines, _, self.pending = self.pending.rpartition("\n")
+                self.display.above(lines + "\n")
+        return len(text)
+
+    def end(self) -> None:
+        """What was written without its end of line, as a line of its own."""
+        if self.pending:
+            self.display.above(self.pending + "\n")
+            self.pending = ""
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)

@@ -32,14 +32,15 @@ REDRAW = re.compile(r"\x1b\[(\d+)F")
 
 
 def _lock(*argv: str, terminal: bool) -> tuple[int, str, str]:
-    """`lock ARGV` with stderr on a pseudo-terminal (120 columns) or a pipe: exit code, stdout, stderr."""
+    """`lock ARGV` with stderr on a pseudo-terminal (400 columns: no line wraps) or a pipe: exit code, stdout,
+    stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "xterm"}
     command = [sys.executable, "-m", "imagelock.cli", *argv]
     if not terminal:
         run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
         return run.returncode, run.stdout, run.stderr
     leader, follower = os.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 400, 0, 0))
     seen = bytearray()
 
     def drain() -> None:
@@ -64,10 +65,33 @@ def _lock(*argv: str, terminal: bool) -> tuple[int, str, str]:
     return process.returncode, out, seen.decode().replace("\r\n", "\n")
 
 
-def _last_frame(err: str) -> list[str]:
-    """The rows the terminal shows at the end: what follows the last move up to the first row."""
-    last = list(REDRAW.finditer(err))[-1]
-    return [row.removeprefix(f"{ESC}[2K") for row in err[last.end() :].splitlines()]
+def _screen(err: str) -> list[str]:
+    """What the terminal shows at the end, played back from what was written to it: the display's three
+    sequences (up N lines to their start, erase the line, erase to the end of the screen), lines, text."""
+    lines, row = [""], 0
+    for token in re.split(r"(\x1b\[\d*[A-Za-z]|\n)", err):
+        if token == "\n":
+            row += 1
+            lines += [""] * (row + 1 - len(lines))
+        elif token.startswith(ESC):
+            count, code = token[2:-1], token[-1]
+            if code == "F":
+                row = max(row - int(count or 1), 0)
+            elif code == "K":
+                lines[row] = ""
+            elif code == "J":
+                del lines[row + 1 :]
+                lines[row] = ""
+            else:
+                raise AssertionError(f"a sequence the display does not write: {token!r}")
+        else:
+            lines[row] += token
+    return [line for line in lines if line]
+
+
+def _last_frame(err: str, command: str = "") -> list[str]:
+    """The display's rows on the final screen."""
+    return [line for line in _screen(err) if line.startswith(f"{command or line.split(':')[0]}: ")]
 
 
 def _quiet_stdout(out: str) -> dict[str, object]:
@@ -87,6 +111,7 @@ def test_update_shows_each_layer(tmp_path: Path, terminal: bool) -> None:
     if terminal:
         assert {int(m[1]) for m in REDRAW.finditer(err)} == {len(SEED_LAYERS)}  # one row per layer, redrawn
         frame = _last_frame(err)
+        assert _screen(err) == frame  # nothing but the rows, each once: every frame drawn over the last
         assert [row.split()[1] for row in frame] == SEED_LAYERS
         assert re.fullmatch(r"update: python +done: 133 python packages \(\d+\.\d s\)", frame[0]), frame
         assert re.fullmatch(r"update: apt +done: 179 apt packages \(\d+\.\d s\)", frame[1]), frame
@@ -158,3 +183,22 @@ def test_a_stderr_without_a_descriptor_gets_no_progress(lock_path: Path, upstrea
     run = lock_cli("check", "--lock", str(lock_path), "--online")
     assert run.code == 0 and "online:" not in run.err  # (the loopback file server logs dropped connections there)
     assert run.out.splitlines()[-1].endswith("online: all 5 artifacts are fetchable from at least one source")
+
+
+def test_what_a_layer_prints_goes_above_the_rows(tmp_path: Path) -> None:
+    """The pcluster example's files layer says which files it locks without a hash while the display is drawn:
+    each line stays on the screen, above the rows, and the rows stay whole below them."""
+    lock = tmp_path / "pcluster.lock"
+    intent, snapshot = ROOT / "locks" / "pcluster.toml", ROOT / "snapshots" / "pcluster"
+    code, out, err = _lock(
+        "update", str(intent), "--replay", str(snapshot), "--lock", str(lock), "--json", terminal=True
+    )
+    assert code == 0, err
+    assert _quiet_stdout(out)["written"] is True
+    screen = _screen(err)
+    notes = [line for line in screen if line.startswith("imagelock: files[")]
+    assert len(notes) == 8 and all("locked without a hash" in line for line in notes)
+    assert [re.match(r"imagelock: files\[(\d)\]", line)[1] for line in notes] == [str(i) for i in range(1, 9)]  # type: ignore[index]
+    assert screen[: len(notes)] == notes
+    assert [row.split()[1] for row in screen[len(notes) :]] == ["nvidia", "files"]
+    assert re.fullmatch(r"update: files +done: 9 files \(\d+\.\d s\)", screen[-1]), screen
