@@ -13,10 +13,10 @@ from imagelock import __version__, cli_help, domains
 from imagelock.build.generate import generate, generate_ansible, load, stale_files
 from imagelock.commands import signing
 from imagelock.commands.check import check
-from imagelock.commands.init import intent_text
+from imagelock.commands.init import intent_text, refuse_known_conflicts
 from imagelock.commands.mirror import run_mirror
-from imagelock.commands.online import check_online, stderr_progress
-from imagelock.commands.update import update
+from imagelock.commands.online import check_online
+from imagelock.commands.update import UpdateResult, update
 from imagelock.drift import collector
 from imagelock.drift.run import DriftRequest, drift
 from imagelock.errors import EXIT_ERROR, EXIT_NO, EXIT_OK, AnswerIsNo, ImagelockError, InputError, UpstreamError
@@ -24,6 +24,7 @@ from imagelock.lock.diff import render, render_summary
 from imagelock.lock.finding import Finding
 from imagelock.lock.why import why
 from imagelock.net.http import redact_text
+from imagelock.progress import LayerProgress
 from imagelock.writes import write_atomic
 
 
@@ -46,13 +47,20 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise InputError(path, None, "already exists (use --force to overwrite)")
     text = intent_text(args.spec, args.name)
+    refuse_known_conflicts(args.spec, text, args.name)
     write_atomic(path, text)
     _emit(args, f"wrote {path}; next: lock update {path}", {"intent": str(path)})
     return EXIT_OK
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    result = update(
+    with LayerProgress("update", "resolving") as progress:
+        result = _update(args, progress)
+    return _answer_update(args, result)
+
+
+def _update(args: argparse.Namespace, progress: LayerProgress) -> UpdateResult:
+    return update(
         args.intent,
         args.lock,
         only=args.only,
@@ -64,7 +72,11 @@ def cmd_update(args: argparse.Namespace) -> int:
         replay=args.replay,
         cutoff=args.cutoff,
         learn=args.learn,
+        progress=progress,
     )
+
+
+def _answer_update(args: argparse.Namespace, result: UpdateResult) -> int:
     lock = result.lock
     moved = domains.diff_locks(result.previous, lock)
     counts = [line for domain, layer in domains.present(lock) if (line := domain.summary(layer))]
@@ -151,7 +163,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     online_lines: list[str] = []
     gone: list[str] = []
     if args.online and not tampered:
-        report = check_online(lock_path, mirror=args.mirror, jobs=args.jobs, progress=stderr_progress())
+        with LayerProgress("online", "checking", "artifacts") as progress:
+            report = check_online(lock_path, mirror=args.mirror, jobs=args.jobs, progress=progress)
         if report.unanswered:
             raise UpstreamError(
                 f"{lock_path}: online: no source answered at all ({report.counted}): "
@@ -363,7 +376,8 @@ def cmd_why(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    summary = run_mirror(args.lock, args.to, args.jobs, record_as=args.record_as)
+    with LayerProgress("mirror", "copying", "artifacts") as progress:
+        summary = run_mirror(args.lock, args.to, args.jobs, record_as=args.record_as, progress=progress)
     _emit(args, "\n".join(summary.lines()), summary.to_json())
     return summary.exit_code
 
@@ -613,8 +627,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NO
     except ImagelockError as error:
         message = redact_text(str(error))  # whatever an error quotes, a password never reaches the terminal
+        details = [redact_text(line) for line in error.details]
         if wants_json:
-            print(json.dumps({"ok": False, "error": message}))
+            print(json.dumps({"ok": False, "error": message, **({"details": details} if details else {})}))
+        else:
+            for line in details:
+                print(line)
         print(f"lock: error: {message}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

@@ -14,8 +14,9 @@ import textwrap
 COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "init": (
         "Write an intent file (what the image should hold) from a one-line description; `lock update` locks it.",
-        ('lock init "cu124 torch 2.6 + vllm 0.6.6.post1" --name worker',),
-        None,
+        ('lock init "cu124 torch 2.6 + vllm 0.8.0" --name worker',),
+        "the line asks for releases that cannot be installed together, as their own published metadata says "
+        "(vllm 0.6.6.post1 pins torch==2.5.1); nothing is written",
     ),
     "update": (
         "Resolve the intent against its sources at the universe's cutoff and write the lock: every layer, "
@@ -120,7 +121,7 @@ def describe(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "\n".join(
         (
             "Examples:",
-            '  lock init "cu124 torch 2.6 + vllm 0.6.6.post1"',
+            '  lock init "cu124 torch 2.6 + vllm 0.8.0"',
             "  lock update locks/image.toml && lock generate locks/image.lock -o generated",
             "  lock drift locks/image.lock --ssh ubuntu@worker-1",
             "",

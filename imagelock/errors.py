@@ -20,6 +20,11 @@ class ImagelockError(Exception):
 
     exit_code = EXIT_ERROR
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        # What could still be judged although this error stopped the answer: printed before the error line.
+        self.details: list[str] = []
+
 
 class InputError(ImagelockError):
     """A user file is wrong: says which file, which key, and what was expected."""
@@ -57,9 +62,9 @@ class AnswerIsNo(ImagelockError):
     exit_code = EXIT_NO
 
     def __init__(self, summary: str, details: Iterable[str] = ()) -> None:
+        super().__init__(summary)
         self.summary = summary
         self.details = list(details)
-        super().__init__(summary)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -6,6 +6,10 @@ source as a `distribution` external reference. Nothing is claimed that the lock 
 locked without a hash has no hash. The document is a function of the lock alone, so `lock generate`
 stays byte-identical: the serial number is derived from the lock's digest and the timestamp is the
 universe's cutoff (the moment the lock pins the world at), not the time of the run.
+
+`dependencies` is the graph as far as the lock records it: the image depends on every component, and each
+component on those of its layer it needs (a wheel on its requirements in the same venv, a .deb on what its
+Depends chose in the closure). A component the lock records no edge for depends on nothing here.
 """
 
 from __future__ import annotations
@@ -109,9 +113,15 @@ def bom(lock: Lock, rows: Iterable[tuple[str, Component]]) -> Bom:
         timestamp=dt.datetime.strptime(lock.universe.cutoff, INSTANT).replace(tzinfo=dt.UTC),
         properties=[Property(name="imagelock:generator", value=f"imagelock {__version__}")],
     )
-    components = [cyclonedx_component(layer, component, refs) for layer, component in rows]
+    pairs = [(layer, component, cyclonedx_component(layer, component, refs)) for layer, component in rows]
+    components = [made for _, _, made in pairs]
     document = Bom(serial_number=uuid.uuid5(SERIAL_NAMESPACE, digest), metadata=metadata, components=components)
     document.register_dependency(image, components)  # the image holds every layer's components
+    keyed = {(layer, component.key): made for layer, component, made in pairs if component.key is not None}
+    for layer, component, made in pairs:  # and each component what the lock says it needs, in its layer
+        needs = [keyed[(layer, key)] for key in component.depends_on if (layer, key) in keyed]
+        if needs:
+            document.register_dependency(made, needs)
     return document
 
 

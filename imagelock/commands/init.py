@@ -7,6 +7,10 @@ Grammar, parts joined by '+':  `cu124 torch 2.6 + vllm 0.6.6.post1 + python 3.12
   cuda X.Y.Z / driver X.Y.Z the NVIDIA runfile to lock
   NAME [VERSION]          a Python requirement; VERSION with fewer than three parts means VERSION.*
   any PEP 508 string      taken as written (e.g. "transformers>=4.45")
+
+An intent that cannot be locked whatever the index serves (a release whose own metadata pins a dependency
+the line excludes: vllm 0.6.6.post1 pins torch==2.5.1) is refused before anything is written: the user
+fixes the one line, not a file they did not write.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import re
 from packaging.requirements import InvalidRequirement, Requirement
 
 from imagelock import domains
-from imagelock.errors import InputError
+from imagelock import rules as compat
+from imagelock.errors import AnswerIsNo, InputError
 from imagelock.intent.python import DEFAULT_BOOTSTRAP, DEFAULT_PYTHON, DEFAULT_VENV, TORCH_FLAVOURS
 from imagelock.net.http import redact_text
 
@@ -122,3 +127,19 @@ def intent_text(spec: str, name: str) -> str:
     text = "\n".join(lines) + "\n"
     domains.loads_intent(text, f"{name}.toml")  # what init writes must read back
     return text
+
+
+def refuse_known_conflicts(spec: str, text: str, name: str) -> None:
+    """AnswerIsNo (exit 1) when the intent `text` cannot be locked by what needs no index: releases whose own
+    metadata excludes each other, or exact pins a cross-layer rule refuses (torch 2.6.0 with torchvision
+    0.20.1). One line per conflict with its fix, and where the fact comes from."""
+    found = compat.without_index(domains.loads_intent(text, f"{name}.toml")).violations
+    if not found:
+        return
+    lines = []
+    for finding in found:
+        lines += [finding.one_line(), *([f"  source: {finding.source}"] if finding.source else [])]
+    count = f"{len(found)} known conflict{'s' if len(found) != 1 else ''}"
+    raise AnswerIsNo(
+        f"lock init: {json.dumps(redact_text(spec))} cannot be locked ({count}); nothing was written", lines
+    )

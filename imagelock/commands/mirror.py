@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from imagelock.lock.artifact import Artifact
 from imagelock.lock.model import Lock, Mirror
 from imagelock.net import aws, http
 from imagelock.net.upstreams import hub_token
+from imagelock.progress import LayerProgress
 from imagelock.writes import exclusive, write_atomic
 
 MAX_JOBS = 64
@@ -45,6 +47,15 @@ def artifacts(lock: Lock) -> list[Artifact]:
         if not artifact.unhashed:
             unique.setdefault(artifact.sha256, artifact)
     return sorted(unique.values(), key=lambda a: (a.kind, a.name, a.sha256))
+
+
+def layers_of(lock: Lock) -> dict[str, str]:
+    """sha256 -> the name of the layer that pins the file (the first, when several pin the same bytes)."""
+    found: dict[str, str] = {}
+    for domain, layer, _ in domains.held(lock):
+        for artifact in domain.artifacts(layer):
+            found.setdefault(artifact.sha256, domain.name)
+    return found
 
 
 def record(lock: Lock, mirror_url: str) -> None:
@@ -188,6 +199,7 @@ def _reason(exc: Exception) -> str:
 def mirror_artifacts(
     items: list[Artifact], target: Target, jobs: int = 4, on_done: Callable[[str, Artifact], None] | None = None
 ) -> MirrorSummary:
+    """Each artifact into the target; `on_done(outcome, artifact)` after each ("uploaded", "skipped", "failed")."""
     target.check()
     summary = MirrorSummary(target=target.name)
     guard = threading.Lock()
@@ -202,6 +214,8 @@ def mirror_artifacts(
         except Exception as exc:  # noqa: BLE001 - one artifact's failure is reported, the others go on
             with guard:
                 summary.failed.append((artifact, _reason(exc)))
+            if on_done:
+                on_done("failed", artifact)
             return
         with guard:
             getattr(summary, outcome).append(artifact)
@@ -216,6 +230,29 @@ def mirror_artifacts(
     return summary
 
 
+def _counted(
+    lock: Lock, items: list[Artifact], progress: LayerProgress, then: Callable[[str, Artifact], None] | None
+) -> Callable[[str, Artifact], None]:
+    """An `on_done` that also moves the artifact's layer's row of the display."""
+    layer = layers_of(lock)
+    totals = Counter(layer[a.sha256] for a in items)
+    progress.add(dict(totals))
+    outcomes: dict[str, Counter[str]] = {name: Counter() for name in totals}
+    guard = threading.Lock()
+
+    def done(outcome: str, artifact: Artifact) -> None:
+        name = layer[artifact.sha256]
+        with guard:
+            outcomes[name][outcome] += 1
+            seen = outcomes[name]
+            said = f"{seen['uploaded']} copied, {seen['skipped']} already there, {seen['failed']} failed"
+        progress.advance(name, outcome=said)
+        if then is not None:
+            then(outcome, artifact)
+
+    return done
+
+
 def run_mirror(
     lock_path: str | Path,
     to: str,
@@ -224,6 +261,7 @@ def run_mirror(
     record_as: str | None = None,
     write: bool = True,
     on_done: Callable[[str, Artifact], None] | None = None,
+    progress: LayerProgress | None = None,
 ) -> MirrorSummary:
     """What `lock mirror LOCK --to TARGET [--record-as URL] [--jobs N]` does; the CLI prints `summary.lines()`
     and exits `summary.exit_code`. The lock records the mirror only when every artifact is there and the
@@ -240,13 +278,22 @@ def run_mirror(
         ]
         place = MirrorPlace(registry=target.url)
     else:
-        summary = mirror_artifacts(artifacts(lock), target, jobs, on_done)
+        items = artifacts(lock)
+        if progress is not None:
+            on_done = _counted(lock, items, progress, on_done)
+        summary = mirror_artifacts(items, target, jobs, on_done)
         place = MirrorPlace(directory=target.root if isinstance(target, DirectoryTarget) else None)
     summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
     for domain, layer, _ in domains.held(lock):
+        if progress is not None and domain.mirror:
+            progress.start(f"{domain.name} (its own copy)")
         report = domain.copy_to_mirror(layer, place)
         if report is not None:
             summary.domains.append(report)
+        if progress is not None and domain.mirror:
+            failed = f", {len(report.failed)} failed" if report and report.failed else ""
+            outcome = f"{report.copied} copied, {report.present} already there{failed}" if report else "nothing"
+            progress.finish(f"{domain.name} (its own copy)", outcome)
     if summary.exit_code != EXIT_OK or not write:
         return summary
     if target.record is None:

@@ -12,20 +12,19 @@ is gone, a tag that moved is a note. Nothing is downloaded and nothing written.
 
 from __future__ import annotations
 
-import sys
-import threading
-from collections.abc import Callable
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagelock import domains
-from imagelock.commands.mirror import MAX_JOBS, artifacts, source_requests
+from imagelock.commands.mirror import MAX_JOBS, artifacts, layers_of, source_requests
 from imagelock.commands.mirror_targets import object_url
 from imagelock.domains.contract import OnlineAnswer
 from imagelock.errors import InputError
 from imagelock.lock.artifact import Artifact
 from imagelock.net import aws, http
+from imagelock.progress import LayerProgress
 
 UNREACHABLE = "unreachable"  # a probe that got no answer at all (DNS, connect, time-out)
 
@@ -144,8 +143,9 @@ def check_online(
     *,
     mirror: str | None = None,
     jobs: int = 16,
-    progress: Callable[[int, int], None] | None = None,
+    progress: LayerProgress | None = None,
 ) -> OnlineReport:
+    """`progress`: one row per layer, counting its artifacts as they are asked; None shows nothing."""
     if not 1 <= jobs <= MAX_JOBS:
         raise InputError(None, "--jobs", f"expected 1 to {MAX_JOBS}, found {jobs}")
     if mirror is not None and not mirror.startswith(("https://", "http://", "s3://", "/")):
@@ -153,41 +153,29 @@ def check_online(
     lock, _ = domains.read_lock(lock_path)
     where = mirror or (lock.mirror.url if lock.mirror else None)
     probes = [Probe(a) for a in artifacts(lock)]
-    done = 0
-    guard = threading.Lock()
+    layer = layers_of(lock)
+    if progress is not None:
+        progress.add(dict(Counter(layer[p.artifact.sha256] for p in probes)))
 
     def one(probe: Probe) -> None:
-        nonlocal done
         for source, headers in _sources(probe.artifact, where):
             why = _probe_one(source, headers, probe.artifact.size)
             if why is None:
                 probe.live = source
                 break
             probe.tried.append((source, why))
-        with guard:
-            done += 1
-            if progress:
-                progress(done, len(probes))
+        if progress is not None:
+            progress.advance(layer[probe.artifact.sha256])
 
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="imagelock-online") as pool:
         list(pool.map(one, probes))
-    answers = [a for domain, layer, _ in domains.held(lock) for a in domain.probe_online(layer)]
+    answers: list[OnlineAnswer] = []
+    for domain, layer, _ in domains.held(lock):
+        row = f"{domain.name} (its own check)" if progress is not None and domain.online else None
+        if progress is not None and row:
+            progress.start(row)
+        found = domain.probe_online(layer)
+        answers += found
+        if progress is not None and row:
+            progress.finish(row, f"{len(found)} asked")
     return OnlineReport(Path(lock_path), probes, answers)
-
-
-def stderr_progress() -> Callable[[int, int], None]:
-    """One updating line on a terminal; elsewhere (CI logs) a line at every tenth."""
-    tty = sys.stderr.isatty()
-    shown = [-1]
-
-    def show(done: int, total: int) -> None:
-        if tty:
-            end = "\n" if done == total else ""
-            print(f"\ronline: {done}/{total} artifacts checked", end=end, file=sys.stderr, flush=True)
-            return
-        tenth = done * 10 // max(total, 1)
-        if tenth > shown[0]:
-            shown[0] = tenth
-            print(f"online: {done}/{total} artifacts checked", file=sys.stderr, flush=True)
-
-    return show

@@ -28,7 +28,7 @@ from imagelock.build import ansible
 from imagelock.commands import learn as learning
 from imagelock.domains.context import UpdateContext
 from imagelock.domains.contract import Domain
-from imagelock.errors import AnswerIsNo, InputError, did_you_mean
+from imagelock.errors import AnswerIsNo, InputError, UpstreamError, did_you_mean
 from imagelock.intent.document import Intent, default_lock_path
 from imagelock.intent.fields import parse_cutoff
 from imagelock.intent.variants import canonical
@@ -39,6 +39,7 @@ from imagelock.lock.model import Lock, LockVariant, Universe, instant
 from imagelock.lock.tables import digest_table
 from imagelock.lock.version import next_version
 from imagelock.net.upstreams import LIVE, Upstreams
+from imagelock.progress import LayerProgress
 from imagelock.replay.server import ReplayServer, Snapshot
 
 
@@ -99,6 +100,17 @@ def _combined(intent: Intent, lock: Lock, targets: compat.Targets, refused: list
     return AnswerIsNo(f"{summary}; {_violations(report)}; nothing was written", details)
 
 
+def _unanswered(intent: Intent, lock: Lock, refused: list[AnswerIsNo], error: UpstreamError) -> UpstreamError:
+    """An upstream could not answer (exit 2), with what needs none of it said first: each layer's own refusal,
+    the cross-layer rules over what did resolve and the intent's exact pins, and the exact pins the intent's
+    releases publish in their own metadata (rules/pinned_requires.py)."""
+    report = compat.without_index(intent, lock)
+    details = [line for answer in refused for line in answer.details] + report.lines()
+    if details:
+        error.details = ["judged without the upstream that could not be reached:", *details]
+    return error
+
+
 def update(
     intent_path: str | Path,
     lock_path: str | Path | None = None,
@@ -112,7 +124,9 @@ def update(
     replay: str | Path | ReplayServer | None = None,
     cutoff: str | None = None,
     learn: str | Path | None = None,
+    progress: LayerProgress | None = None,
 ) -> UpdateResult:
+    """`progress`: where each layer's resolution shows (one row per layer); None shows nothing."""
     intent = domains.read_intent(intent_path)
     measured = learning.read(learn) if learn is not None else None
     path = Path(lock_path) if lock_path else default_lock_path(intent_path)
@@ -184,14 +198,19 @@ def update(
                 continue
             wanted.append(domain)
         refused: list[AnswerIsNo] = []
-        for domain, outcome in _resolve_all(wanted, ctx):
+        unreachable: UpstreamError | None = None
+        for domain, outcome in _resolve_all(wanted, ctx, progress):
             if isinstance(outcome, AnswerIsNo):  # keep going: every layer's "no" goes into one report
                 refused.append(outcome)
+            elif isinstance(outcome, UpstreamError):  # what needs no upstream is still judged, below
+                unreachable = unreachable or outcome
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
                 lock.layers[domain.name] = outcome
-        _resolve_variants(lock, ctx, only or [], refused)
+        if unreachable is not None:
+            raise _unanswered(intent, lock, refused, unreachable)
+        _resolve_variants(lock, ctx, only or [], refused, progress)
 
     if refused:
         raise _combined(intent, lock, targets, refused)
@@ -234,7 +253,9 @@ def _check_upgrade_packages(intent: Intent, previous: Lock | None, names: list[s
             )
 
 
-def _resolve_variants(lock: Lock, shared: UpdateContext, only: list[str], refused: list[AnswerIsNo]) -> None:
+def _resolve_variants(
+    lock: Lock, shared: UpdateContext, only: list[str], refused: list[AnswerIsNo], progress: LayerProgress | None
+) -> None:
     """Each variant's own layers (docs/variants.md); everything else it takes from the shared layers.
 
     A domain's section that several variants share (with the sections its resolver reads) is resolved
@@ -264,7 +285,7 @@ def _resolve_variants(lock: Lock, shared: UpdateContext, only: list[str], refuse
                 key = (domain.name, canonical({d: variant.resolving.raw.get(d) for d in (domain.name, *domain.reads)}))
             if key not in resolved:
                 try:
-                    resolved[key] = domain.resolve(ctx)
+                    resolved[key] = _resolve_one(domain, ctx, progress, f"{domain.name} (variant {name})")
                 except AnswerIsNo as answer:  # every "no" goes into one report, this variant named
                     refused.append(AnswerIsNo(f"variant {name}: {answer.summary}", answer.details))
                     resolved[key] = None
@@ -400,7 +421,28 @@ def _still(path: Path, started: bytes | None) -> None:
     )
 
 
-def _resolve_all(wanted: list[Domain], ctx: UpdateContext) -> list[tuple[Domain, Any]]:
+def _resolve_one(domain: Domain, ctx: UpdateContext, progress: LayerProgress | None, name: str = "") -> Any:
+    """One layer's resolution, its row of the progress display started and ended around it."""
+    name = name or domain.name
+    if progress is None:
+        return domain.resolve(ctx)
+    progress.start(name)
+    try:
+        layer = domain.resolve(ctx)
+    except AnswerIsNo:
+        progress.finish(name, "refused")
+        raise
+    except Exception:
+        progress.finish(name, "failed")
+        raise
+    said = domain.summary(layer) if layer else ""
+    progress.finish(name, f"done: {said}" if said else "done")
+    return layer
+
+
+def _resolve_all(
+    wanted: list[Domain], ctx: UpdateContext, progress: LayerProgress | None = None
+) -> list[tuple[Domain, Any]]:
     """Each domain's layer, or the exception it raised, in domain order.
 
     A domain that mostly waits on a subprocess (`runs_apart`: uv) resolves on a
@@ -409,13 +451,17 @@ def _resolve_all(wanted: list[Domain], ctx: UpdateContext) -> list[tuple[Domain,
     lock are the same as one after another.
     """
     outcomes: dict[str, Any] = {}
+    if progress is not None:
+        progress.add(dict.fromkeys(domain.name for domain in wanted))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagelock-apart") as pool:
-        apart = {domain.name: pool.submit(domain.resolve, ctx) for domain in wanted if domain.runs_apart}
+        apart = {
+            domain.name: pool.submit(_resolve_one, domain, ctx, progress) for domain in wanted if domain.runs_apart
+        }
         for domain in wanted:
             if domain.runs_apart:
                 continue
             try:
-                outcomes[domain.name] = domain.resolve(ctx)
+                outcomes[domain.name] = _resolve_one(domain, ctx, progress)
             except Exception as exc:  # noqa: BLE001 - taken in domain order below
                 outcomes[domain.name] = exc
         for name, future in apart.items():

@@ -40,6 +40,11 @@ class Component:
     urls: tuple[str, ...] = ()  # where it is distributed, as the lock records it
     properties: tuple[tuple[str, str], ...] = ()  # further locked facts, named `imagelock:...`
     parts: tuple[Component, ...] = ()  # what it is made of (a model's files)
+    # The SBOM's dependency graph, as far as the lock records it: `key` names this row among its layer's rows,
+    # `depends_on` the keys of the rows of the same layer it needs (a wheel's requirements in its venv, a .deb's
+    # Depends). None and (): the lock records no edge for it.
+    key: str | None = None
+    depends_on: tuple[str, ...] = ()
 
 
 def from_artifact(artifact: Artifact) -> Component:

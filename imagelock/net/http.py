@@ -21,6 +21,7 @@ from imagelock import __version__
 from imagelock.errors import UpstreamError
 from imagelock.hashing import CHUNK, PARALLEL_MIN, Digest, StreamHasher
 from imagelock.hashing import pool as hashing_pool
+from imagelock.progress import drawing
 
 if TYPE_CHECKING:
     import requests
@@ -155,7 +156,8 @@ class Progress:
         self.total = total
         self.done = 0
         self._stream = stream if stream is not None else sys.stderr
-        self._enabled = bool(getattr(self._stream, "isatty", lambda: False)())
+        # a per-layer display on the terminal (lock mirror's) already shows this file in its layer's row
+        self._enabled = bool(getattr(self._stream, "isatty", lambda: False)()) and not drawing()
         self._start = time.monotonic()
         self._drawn = 0.0
 

@@ -11,8 +11,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 
-from imagelock.lock.model import Lock
-from imagelock.rules import architectures, base_image, driver, gpu, kernel, pins, targets, torch_family, wheel_tags
+from imagelock.intent.document import Intent
+from imagelock.lock.model import Lock, Universe
+from imagelock.rules import (
+    architectures,
+    base_image,
+    driver,
+    gpu,
+    kernel,
+    pinned_requires,
+    pins,
+    targets,
+    torch_family,
+    wheel_tags,
+)
 from imagelock.rules.report import Finding, Report
 from imagelock.rules.targets import Targets
 
@@ -59,4 +71,28 @@ def evaluate(lock: Lock, targets: Targets) -> Report:
     return report
 
 
-__all__ = ["Finding", "Report", "Targets", "RULES", "check_targets", "evaluate", "pins", "targets"]
+def without_index(intent: Intent, lock: Lock | None = None) -> Report:
+    """What needs no index: the rules over what did resolve (`lock`; none at `lock init`) with the intent's
+    exact pins standing in for a Python layer that did not (pins.py), and the exact pins the asked releases
+    publish in their own metadata (pinned_requires.py)."""
+    lock = lock or Lock(name=intent.name, intent_sha256=intent.sha256, universe=Universe("", "intent"))
+    if lock.python is None and intent.python is not None:
+        lock = dataclasses.replace(lock, layers={**lock.layers, "python": pins.pinned_layer(intent.python)})
+    report = evaluate(lock, targets.from_intent(intent))
+    if intent.python is not None:
+        report.findings += pinned_requires.check(intent.python)
+    return report
+
+
+__all__ = [
+    "Finding",
+    "Report",
+    "Targets",
+    "RULES",
+    "check_targets",
+    "evaluate",
+    "pinned_requires",
+    "pins",
+    "targets",
+    "without_index",
+]

@@ -24,7 +24,8 @@ def test_every_artifact_still_served_is_a_yes(lock_path: Path, upstreams: FileSe
     run = lock_cli("check", "--lock", str(lock_path), "--online", "--jobs", "3")
     assert run.code == 0, run.out + run.err
     assert run.out.splitlines()[-1] == f"{lock_path}: online: all 5 artifacts are fetchable from at least one source"
-    assert "online: 5/5 artifacts checked" in run.err  # progress, on stderr
+    # the progress display is drawn on the process's stderr descriptor (test_progress.py), not in here
+    assert "online:" not in run.err  # (the loopback file server logs its dropped connections there)
     # No body was sent: the file server refuses HEAD (501), so each probe is a one-byte ranged GET.
     assert all(asked == "bytes=0-0" for path, asked in upstreams.state.requests if path.startswith(("/whl", "/ubuntu")))
     assert lock_path.read_bytes() == before

@@ -124,6 +124,38 @@ def test_the_seed_sbom_validates_and_lists_every_locked_item(tmp_path: Path, loc
     subject = document["metadata"]["component"]
     assert subject["bom-ref"] == lock.image_name()
     assert {"name": "imagelock:digest", "value": lock.digest()} in subject["properties"]
+    _graph_is_the_locks(document, everything, table)
+
+
+def _graph_is_the_locks(document: dict[str, Any], everything: list[dict[str, Any]], table: dict[str, Any]) -> None:
+    """`dependencies`: the image on every component; each wheel on its recorded requirements, each .deb on what
+    its `depends-on` chose; nothing else. Counted against the lock's own TOML."""
+    graph = {d["ref"]: set(d.get("dependsOn", [])) for d in document["dependencies"]}
+    refs = {c["bom-ref"] for c in everything}
+    assert graph.pop(document["metadata"]["component"]["bom-ref"]) == {c["bom-ref"] for c in document["components"]}
+    assert set(graph) <= refs and all(targets <= refs for targets in graph.values())
+
+    def named(layer: str, ref: str) -> str:
+        return PackageURL.from_string(ref.removeprefix(f"{layer}:")).name
+
+    wheels = {
+        (named("python", ref), named("python", target))
+        for ref, targets in graph.items()
+        if ref.startswith("python:")
+        for target in targets
+    }
+    recorded = {(p["name"], d) for p in table["python"]["packages"] for d in p.get("dependencies", [])}
+    assert wheels == {(a.lower().replace("_", "-"), b.lower().replace("_", "-")) for a, b in recorded}
+    assert len(wheels) == sum(len(p.get("dependencies", [])) for p in table["python"]["packages"]) == 242
+    debs = {
+        (named("apt", ref), named("apt", target))
+        for ref, targets in graph.items()
+        if ref.startswith("apt:")
+        for target in targets
+    }
+    depends = {(p["name"], d.split(":")[0]) for p in table["apt"]["packages"] for d in p.get("depends-on", [])}
+    assert debs == depends and len(debs) == 597
+    assert not any(ref.startswith(("nvidia:", "models:", "base:")) and graph[ref] for ref in graph)
 
 
 def _small_lock() -> Lock:

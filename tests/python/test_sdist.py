@@ -130,6 +130,12 @@ def test_an_allowed_sdist_is_locked_with_its_sha256_and_its_build_packages(tmp_p
         if c.get("purl", "").startswith("pkg:pypi/")
     }
     assert roles == {"alpha": [], "app": [], "srconly": [], "buildtool": ["build"], "helper": ["build"]}
+    # the dependency graph: a build package needs the other build packages, never a venv's rows
+    refs = {c["bom-ref"]: c["name"] for c in sbom["components"]}
+    needs = {
+        refs[d["ref"]]: {refs[t] for t in d.get("dependsOn", [])} for d in sbom["dependencies"] if d["ref"] in refs
+    }
+    assert needs.get("buildtool") == {"helper"}
     script = (generated / "bootstrap.sh").read_text()
     assert "default buildtool 1.5 buildtool-1.5-py3-none-any.whl" in script
 

@@ -26,6 +26,7 @@ from imagelock.engines.python.contract import EngineRequest, ResolutionFailed, d
 from imagelock.engines.python.uv import ROOT_PROJECT, UvEngine
 from imagelock.errors import AnswerIsNo, ImagelockError, InputError, UpstreamError
 from imagelock.intent.python import PythonIntent
+from imagelock.rules.pinned_requires import marker_environment
 
 PARALLEL = 4
 
@@ -224,18 +225,7 @@ def bounds(request: EngineRequest, pinned: dict[str, str]) -> Bound:
     `pinned`: project -> the name of the index the intent assigns it."""
     urls = {index.name: index.url for index in request.indexes}
     default_url = request.default_index or default_index_url()
-    arch = request.platform.partition("-")[0]
-    environment = {
-        "python_version": request.python_version,
-        "python_full_version": f"{request.python_version}.0",
-        "platform_machine": arch,
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "os_name": "posix",
-        "implementation_name": "cpython",
-        "platform_python_implementation": "CPython",
-        "extra": "",
-    }
+    environment = marker_environment(request.python_version, request.platform)
     cache: dict[tuple[str, str], str | None] = {}
 
     def bound(src: str, name: str) -> str | None:

@@ -14,8 +14,13 @@ def components(layer: PythonLayer) -> Iterator[Component]:
     for env in layer.environments():
         default = {index.name for index in env.indexes if index.default}
         urls = {index.name: index.url for index in env.indexes}
-        built = [(p, (("imagelock:venv", env.venv), ("imagelock:role", "build"))) for p in env.build_packages]
-        for package, properties in [*((p, (("imagelock:venv", env.venv),)) for p in env.packages), *built]:
+        # keys: `<env>/<name>`, and `<env>/build/<name>` for the build packages, which depend only on each other
+        built = [
+            (p, (("imagelock:venv", env.venv), ("imagelock:role", "build")), f"{env.name}/build/")
+            for p in env.build_packages
+        ]
+        rows = [*((p, (("imagelock:venv", env.venv),), f"{env.name}/") for p in env.packages), *built]
+        for package, properties, scope in rows:
             qualifiers = [("file_name", package.wheel.filename)]
             if package.index not in default and package.index in urls:  # the purl spec's non-PyPI index
                 qualifiers.append(("repository_url", urls[package.index]))
@@ -33,4 +38,6 @@ def components(layer: PythonLayer) -> Iterator[Component]:
                 sha256=package.wheel.sha256,
                 urls=(package.wheel.url,),
                 properties=properties,
+                key=f"{scope}{package.name}",  # one venv's requirements never reach into another's
+                depends_on=tuple(f"{scope}{name}" for name in package.dependencies),
             )
