@@ -360,7 +360,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
 
     # The venv holds exactly the locked wheels, importable, and nothing else; the locked pip installed them.
     pip = next(p for p in lock.python.packages if p.name == "pip")
-    assert f"the locked {pip.wheel.filename} installs 4 verified wheels" in first.stderr
+    assert f"the locked {pip.wheel.filename} installs 4 verified packages" in first.stderr
     assert _venv(root) == sorted(f"{p.name}=={p.version}" for p in lock.python.packages)
     assert _venv(root) == sorted(["alpha==1.0", "beta==1.0", "gamma==1.0", f"pip=={pip.version}"])
     imported = rootfs.run(root, "/opt/venvs/ai/bin/python", "-c", "import alpha, beta, gamma; print(beta.__version__)")
@@ -449,7 +449,7 @@ def test_bootstrap_builds_the_locked_root_filesystem_then_stops_at_a_tampered_wh
     rootfs.add_sudo_user(root, "builder")
     third = rootfs.run(root, "bash", "/tmp/moved/bootstrap.sh", env=env, user="builder")
     assert third.returncode == 0, third.stderr
-    assert "its bundled pip installs 3 verified wheels" in third.stderr
+    assert "its bundled pip installs 3 verified packages" in third.stderr
     assert "now matches its lock (changed: python fingerprint)" in third.stderr  # apt moved in the failed run
     assert _venv(root) == ["alpha==1.0", "beta==1.0", "gamma==1.0"]
     query = rootfs.run(root, "dpkg-query", "-W", "-f", "${Version} ${db:Status-Abbrev}", "imagelock-hello")
