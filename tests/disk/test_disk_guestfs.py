@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -174,6 +175,22 @@ def test_guestfs_installs_the_locked_packages_offline_and_records_the_raw_image(
     assert digest == domains.read_lock(built.lock)[0].digest() == record["lock-digest"]
     assert {name: version for name, version in _installed(status).items() if name in LOCKED} == LOCKED
     assert left == "false"  # bootstrap.sh, the lock and the mirror copies were removed from the image
+
+
+def test_the_pipeline_lists_each_file_it_verifies_as_quoted_data_and_is_shellcheck_clean(built: Built) -> None:
+    script = built.generated / "disk-image.sh"
+    rows = "".join(
+        f"  {shlex.quote(label)} {built.debs[name]}\n"
+        for name, label in (
+            ("imagelock-dep", f"apt package imagelock-dep 2.0-1 ({ARCH})"),
+            ("imagelock-hello", "apt package imagelock-hello 1.0-1 (all)"),
+        )
+    )
+    assert f"readonly -a ARTIFACTS=(\n{rows})\n" in script.read_text()  # the .debs only, not the base image
+    lint = subprocess.run(
+        [tool("shellcheck"), "--enable=check-unassigned-uppercase", str(script)], capture_output=True, text=True
+    )
+    assert lint.returncode == 0, lint.stdout
 
 
 def test_a_tampered_mirror_file_stops_the_build_naming_it_before_the_image_is_touched(
