@@ -129,6 +129,7 @@ stage_artifacts() {
 customise_nbd() {
   [[ $(id -u) == 0 ]] || die "customize=nbd needs root (qemu-nbd, mount, chroot); or IMAGELOCK_DISK_CUSTOMIZE=guestfs"
   command -v qemu-nbd >/dev/null || die "qemu-nbd is not installed (apt-get install qemu-utils)"
+  stage_artifacts optional
   modprobe nbd max_part=16 || die "cannot load the nbd kernel module; use IMAGELOCK_DISK_CUSTOMIZE=guestfs"
   local dev='' candidate
   for candidate in /sys/block/nbd*; do
@@ -156,7 +157,6 @@ customise_nbd() {
   cp -L -- /etc/resolv.conf "$root/etc/resolv.conf"
   install -d -m 0700 -- "$root$inside"
   cp -- "$here/bootstrap.sh" "$here/lock.toml" "$root$inside/"
-  stage_artifacts optional
   if [[ -d $staged ]]; then
     cp -r -- "$staged" "$root$inside/mirror"
     IMAGELOCK_MIRROR=$inside/mirror chroot "$root" /bin/bash "$inside/bootstrap.sh" --lock "$inside/lock.toml"
