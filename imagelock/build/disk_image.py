@@ -13,7 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from imagelock import domains
-from imagelock.build.values import sh
+from imagelock.build.bootstrap import Data, data_block
+from imagelock.build.values import SHA256, Values
 from imagelock.domains.output.entry import OutputLayer
 from imagelock.errors import InputError
 from imagelock.hashing import SHA256_HEX
@@ -25,7 +26,7 @@ SCRIPT = "disk-image.sh"
 TEMPLATE = "disk_image.sh"
 SLOT_BEGIN = "# >>> disk data"
 SLOT_END = "# <<< disk data\n"
-_DECLARED = re.compile(r"^readonly ([A-Z_0-9]+)=''$", re.MULTILINE)
+_DECLARED = re.compile(r"^readonly (?:-a )?([A-Z_0-9]+)=(?:''|\(\))$", re.MULTILINE)
 _VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 _IMAGE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}-[0-9a-f]{12}$")
 _PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
@@ -43,7 +44,7 @@ def _template() -> tuple[str, tuple[str, ...], str]:
 
 def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
     """The pipeline for this lock and `[output]`: every value checked against its grammar, then quoted."""
-    values = {
+    values: Data = {
         "IMAGE_NAME": lock.image_name(),
         "IMAGE_VERSION": lock.version or "",
         "LOCK_DIGEST": lock.digest(),
@@ -55,6 +56,7 @@ def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
         "DISK_SIZE": output.size or "",
         "CUSTOMIZE": output.customize,
         "ROOT_PARTITION": str(output.root_partition),
+        "ARTIFACTS": installed_artifacts(lock, lock_path),
     }
     checks = {
         "IMAGE_NAME": _IMAGE,
@@ -66,13 +68,30 @@ def render(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:
     }
     for name, grammar in checks.items():
         value = values[name]
-        if value and not grammar.match(value):
+        if value and not (isinstance(value, str) and grammar.match(value)):
             raise InputError(lock_path, name.lower().replace("_", "-"), f"{value!r} cannot be written into {SCRIPT}")
     head, names, body = _template()
     if tuple(values) != names:
         raise RuntimeError(f"{TEMPLATE} declares {names}, the renderer writes {tuple(values)}")
-    block = "".join(f"readonly {name}={sh(value)}\n" for name, value in values.items())
-    return f"{head}{SLOT_BEGIN} (written by `lock generate`)\n{block}{SLOT_END}{body}"
+    return f"{head}{SLOT_BEGIN} (written by `lock generate`)\n{data_block(values)}{SLOT_END}{body}"
+
+
+def installed_artifacts(lock: Lock, lock_path: str | Path) -> list[tuple[str, ...]]:
+    """Rows (label, sha256) of every file bootstrap.sh installs into the image, once per sha256: the host
+    verifies each one before the image sees it, so the guest builds offline from checked bytes. The base
+    image (the output layer's own artifact) is left out, and so is a file held without a hash, which
+    bootstrap.sh measures from its upstream (an offline build names it when it cannot)."""
+    values = Values(lock_path)
+    rows: dict[str, tuple[str, ...]] = {}
+    for domain, layer, _ in domains.held(lock):
+        if domain.name == "output":
+            continue
+        for artifact in domain.artifacts(layer):
+            if artifact.unhashed or artifact.sha256 in rows:
+                continue
+            label = values.text(artifact.label or f"{artifact.kind} {artifact.name}", "artifacts")
+            rows[artifact.sha256] = (label, values.match(artifact.sha256, SHA256, "artifacts", "a sha256"))
+    return list(rows.values())
 
 
 def base_sha256(lock: Lock, output: OutputIntent, lock_path: str | Path) -> str:

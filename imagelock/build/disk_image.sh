@@ -7,9 +7,13 @@
 #   1. the base cloud image: downloaded (or copied from IMAGELOCK_DISK_BASE) and refused unless its sha256 is
 #      the one the intent names;
 #   2. a qcow2 working copy, grown to [output] size if the intent says so;
-#   3. customisation, running this directory's bootstrap.sh (with lock.toml) inside the image:
+#   3. customisation, running this directory's bootstrap.sh (with lock.toml) inside the image. Every file it
+#      installs is first copied here from the mirror directory IMAGELOCK_MIRROR (`lock mirror LOCK --to DIR`)
+#      and refused unless its sha256 is the lock's; the verified copies are the image's mirror:
 #      nbd      qemu-nbd + a host-network chroot (root, the nbd kernel module): the default, as the seed does it;
-#      guestfs  virt-customize --run (libguestfs-tools), the fallback where nbd cannot be loaded;
+#               without a mirror directory, bootstrap.sh fetches (and verifies) over the host's network;
+#      guestfs  virt-customize --no-network --run-command (libguestfs-tools), where nbd cannot be loaded: the
+#               guest builds offline, from the verified copies only (a mirror directory is required);
 #      skip     no customisation: the image is the verified base (for testing the steps around it);
 #   4. conversion to the output: sparse raw (qemu-img convert -O raw -S 4k) or qcow2;
 #   5. the build record beside it, <file>.build.json: the file's sha256 and size, the lock's digest and version.
@@ -17,6 +21,8 @@
 # environment:
 #   IMAGELOCK_DISK_CUSTOMIZE  nbd, guestfs or skip (default: the intent's [output] customize)
 #   IMAGELOCK_DISK_BASE       a local copy of the base image to use instead of downloading it (still verified)
+#   IMAGELOCK_MIRROR          the directory `lock mirror LOCK --to DIR` filled (<dir>/sha256/<sha256>)
+#   LIBGUESTFS_BACKEND_SETTINGS=force_tcg   (guestfs) run the appliance without KVM, where KVM cannot run it
 set -euo pipefail
 
 # >>> disk data: `lock generate` writes the values in place of the lines from here to `<<< disk data`
@@ -32,6 +38,7 @@ readonly BASE_SHA256=''
 readonly DISK_SIZE=''
 readonly CUSTOMIZE=''
 readonly ROOT_PARTITION=''
+readonly -a ARTIFACTS=()
 # <<< disk data
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -95,9 +102,34 @@ if [[ -n $DISK_SIZE ]]; then
 fi
 
 # 3. customisation: bootstrap.sh and lock.toml, run inside the image
+# The files bootstrap.sh installs (ARTIFACTS: label, sha256 rows), copied from the mirror directory and each
+# copy hashed here before the image sees it: the image's own mirror, $staged/sha256/<sha256>. Without a mirror
+# directory, `staged` stays empty (nbd: bootstrap.sh fetches over the host's network; guestfs: refused unless the
+# lock installs no file).
+staged=$work/artifacts
+inside=/var/lib/imagelock/build
+stage_artifacts() {
+  local source=${IMAGELOCK_MIRROR:-} i label sha actual
+  rm -rf -- "$staged"
+  if [[ -z $source || ! -d $source ]]; then
+    [[ $1 == required && ${#ARTIFACTS[@]} -gt 0 ]] || return 0
+    die "customize=$method builds the image offline from verified copies of its $((${#ARTIFACTS[@]} / 2)) files: set IMAGELOCK_MIRROR to the directory \`lock mirror LOCK --to DIR\` filled"
+  fi
+  mkdir -p -- "$staged/sha256"
+  for ((i = 0; i < ${#ARTIFACTS[@]}; i += 2)); do
+    label=${ARTIFACTS[i]}
+    sha=${ARTIFACTS[i + 1]}
+    [[ -f $source/sha256/$sha ]] || die "$label: not in the mirror $source (no sha256/$sha; run \`lock mirror LOCK --to $source\`)"
+    cp -- "$source/sha256/$sha" "$staged/sha256/$sha"
+    actual=$(sha256_of "$staged/sha256/$sha")
+    [[ $actual == "$sha" ]] || die "$label: $source/sha256/$sha has sha256 $actual, the lock says $sha"
+  done
+  say "artifacts: $((${#ARTIFACTS[@]} / 2)) files verified by sha256, from $source"
+}
 customise_nbd() {
   [[ $(id -u) == 0 ]] || die "customize=nbd needs root (qemu-nbd, mount, chroot); or IMAGELOCK_DISK_CUSTOMIZE=guestfs"
   command -v qemu-nbd >/dev/null || die "qemu-nbd is not installed (apt-get install qemu-utils)"
+  stage_artifacts optional
   modprobe nbd max_part=16 || die "cannot load the nbd kernel module; use IMAGELOCK_DISK_CUSTOMIZE=guestfs"
   local dev='' candidate
   for candidate in /sys/block/nbd*; do
@@ -123,10 +155,15 @@ customise_nbd() {
     mv -f -- "$root/etc/resolv.conf" "$root/etc/resolv.conf.imagelock"
   fi
   cp -L -- /etc/resolv.conf "$root/etc/resolv.conf"
-  install -d -m 0700 -- "$root/var/lib/imagelock/build"
-  cp -- "$here/bootstrap.sh" "$here/lock.toml" "$root/var/lib/imagelock/build/"
-  chroot "$root" /bin/bash /var/lib/imagelock/build/bootstrap.sh --lock /var/lib/imagelock/build/lock.toml
-  rm -rf -- "$root/var/lib/imagelock/build"
+  install -d -m 0700 -- "$root$inside"
+  cp -- "$here/bootstrap.sh" "$here/lock.toml" "$root$inside/"
+  if [[ -d $staged ]]; then
+    cp -r -- "$staged" "$root$inside/mirror"
+    IMAGELOCK_MIRROR=$inside/mirror chroot "$root" /bin/bash "$inside/bootstrap.sh" --lock "$inside/lock.toml"
+  else
+    chroot "$root" /bin/bash "$inside/bootstrap.sh" --lock "$inside/lock.toml"
+  fi
+  rm -rf -- "$root$inside"
   rm -f -- "$root/etc/resolv.conf"
   if [[ -e $root/etc/resolv.conf.imagelock || -L $root/etc/resolv.conf.imagelock ]]; then
     mv -f -- "$root/etc/resolv.conf.imagelock" "$root/etc/resolv.conf"
@@ -144,12 +181,20 @@ release_nbd() {
 }
 customise_guestfs() {
   command -v virt-customize >/dev/null || die "virt-customize is not installed (apt-get install libguestfs-tools)"
-  virt-customize -a "$disk" --format qcow2 --network \
-    --mkdir /var/lib/imagelock/build \
-    --copy-in "$here/bootstrap.sh:/var/lib/imagelock/build" \
-    --copy-in "$here/lock.toml:/var/lib/imagelock/build" \
-    --run-command 'bash /var/lib/imagelock/build/bootstrap.sh --lock /var/lib/imagelock/build/lock.toml' \
-    --delete /var/lib/imagelock/build
+  # virt-customize reads --copy-in as LOCAL:REMOTE
+  [[ $here != *:* && $work != *:* ]] || die "customize=guestfs: $here or $work holds a ':', which virt-customize cannot copy from"
+  stage_artifacts required
+  mkdir -p -- "$staged/sha256"
+  virt-customize --format qcow2 -a "$disk" --no-network \
+    --mkdir "$inside/mirror" \
+    --copy-in "$here/bootstrap.sh:$inside" \
+    --copy-in "$here/lock.toml:$inside" \
+    --copy-in "$staged/sha256:$inside/mirror" \
+    --run-command "bash -o pipefail -c 'IMAGELOCK_MIRROR=$inside/mirror bash $inside/bootstrap.sh --lock $inside/lock.toml 2>&1 | tee $inside/bootstrap.log'" \
+    --delete "$inside/mirror" --delete "$inside/bootstrap.sh" --delete "$inside/lock.toml"
+  # virt-customize shows the guest's output only when a command fails: bootstrap.sh's log is kept beside the image
+  guestfish --format=qcow2 -a "$disk" -i download "$inside/bootstrap.log" "$work/bootstrap.log" : rm-rf "$inside"
+  cat -- "$work/bootstrap.log" >&2
 }
 case $method in
   nbd) customise_nbd ;;
@@ -166,7 +211,7 @@ else
   qemu-img convert -f qcow2 -O qcow2 "$disk" "$out.part"
 fi
 mv -f -- "$out.part" "$out"
-rm -f -- "$disk"
+rm -rf -- "$disk" "$staged"
 
 # 5. the build record: what `lock publish` and `lock drift --cache` compare against
 sha=$(sha256_of "$out")
