@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -32,8 +33,11 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 def tool(name: str) -> str:
+    """The path of a system tool the test needs; in CI (which installs .ci/apt-packages.txt) its absence fails."""
     found = shutil.which(name)
     if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed, yet .ci/run installs .ci/apt-packages.txt")
         pytest.skip(f"{name} is not installed (.ci/apt-packages.txt)")
     return found
 
