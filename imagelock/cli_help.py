@@ -38,7 +38,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     ),
     "generate": (
         "Write the files that build the lock's image: bootstrap.sh, the Packer template, the manifests, "
-        "pylock.toml and the CycloneDX SBOM (sbom.cdx.json). Same lock, byte-identical files.",
+        "pylock.toml and the SBOM (sbom.cdx.json, CycloneDX; sbom.spdx.json, SPDX). "
+        "Same lock, byte-identical files.",
         ("lock generate locks/seed.lock -o generated/seed",),
         None,
     ),

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagelock import domains, writes
-from imagelock.build import ansible, bootstrap, disk_image, manifests, packer, ray, rpm_test, sbom
+from imagelock.build import (
+    ansible,
+    bootstrap,
+    disk_image,
+    manifests,
+    packer,
+    ray,
+    rpm_test,
+    sbom,
+    sbom_graph,
+    sbom_spdx,
+)
 from imagelock.build.values import Values
 from imagelock.errors import InputError
 from imagelock.hashing import sha256_bytes
@@ -59,11 +70,13 @@ def _render_one(lock: Lock, lock_text: str, lock_path: str | Path) -> dict[str, 
     values = Values(lock_path)
     with lock.frozen():
         models_manifest = manifests.models_manifest(lock, values)
+        graph = sbom_graph.of(lock)  # both SBOMs spell one walk over the lock
         files = {
             "bootstrap.sh": bootstrap.render(lock, sha256_bytes(lock_text.encode("utf-8")), values),
             "image.pkr.hcl": packer.render(lock, values, models_manifest),
             "lock.toml": lock_text,
-            sbom.FILE_NAME: sbom.render(lock),
+            sbom.FILE_NAME: sbom.render(lock, graph),
+            sbom_spdx.FILE_NAME: sbom_spdx.render(lock, graph),
         }
         files.update(rpm_test.files(lock))  # the rpm layer tested as the team tests it, before an image is built
         if lock.models:

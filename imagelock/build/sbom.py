@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import uuid
-from collections.abc import Iterable
-from urllib.parse import quote
 
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
@@ -28,28 +24,18 @@ from cyclonedx.model.component import ComponentType
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from imagelock import __version__, domains
+from imagelock import __version__
+from imagelock.build import sbom_graph
+from imagelock.build.sbom_graph import Graph, purl
 from imagelock.lock.component import Component
 from imagelock.lock.model import INSTANT, Lock
 
 FILE_NAME = "sbom.cdx.json"
-# Every serial number is a name-based UUID in this namespace: the same lock, the same serial.
-SERIAL_NAMESPACE = uuid.UUID("6c0c3e4b-8f36-5d0a-9c1e-2a6f1b7d9e10")
 
 
 def uri(url: str) -> XsUri:
-    """A locked URL as a valid URI reference: a `%` that starts no escape, a second `#`, a space or a
-    character outside ASCII is percent-encoded; what is already a URI passes unchanged."""
-    url = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", url)
-    head, mark, fragment = url.partition("#")
-    return XsUri(quote(head + mark + fragment.replace("#", "%23"), safe="!#$%&'()*+,/:;=?@~"))
-
-
-def purl(component: Component) -> PackageURL:
-    p = component.purl
-    return PackageURL(
-        type=p.type, namespace=p.namespace, name=p.name, version=p.version, qualifiers=dict(p.qualifiers) or None
-    )
+    """A locked URL as a valid URI reference (sbom_graph.escape_url)."""
+    return XsUri(sbom_graph.escape_url(url))
 
 
 def ref_of(package_url: PackageURL) -> str:
@@ -93,7 +79,7 @@ def cyclonedx_component(layer: str, component: Component, refs: _Refs) -> CdxCom
     )
 
 
-def bom(lock: Lock, rows: Iterable[tuple[str, Component]]) -> Bom:
+def bom(lock: Lock, graph: Graph) -> Bom:
     digest = lock.digest()
     refs = _Refs()
     image = CdxComponent(
@@ -113,19 +99,17 @@ def bom(lock: Lock, rows: Iterable[tuple[str, Component]]) -> Bom:
         timestamp=dt.datetime.strptime(lock.universe.cutoff, INSTANT).replace(tzinfo=dt.UTC),
         properties=[Property(name="imagelock:generator", value=f"imagelock {__version__}")],
     )
-    pairs = [(layer, component, cyclonedx_component(layer, component, refs)) for layer, component in rows]
-    components = [made for _, _, made in pairs]
-    document = Bom(serial_number=uuid.uuid5(SERIAL_NAMESPACE, digest), metadata=metadata, components=components)
+    components = [cyclonedx_component(layer, component, refs) for layer, component in graph.rows]
+    document = Bom(serial_number=sbom_graph.serial(lock), metadata=metadata, components=components)
     document.register_dependency(image, components)  # the image holds every layer's components
-    keyed = {(layer, component.key): made for layer, component, made in pairs if component.key is not None}
-    for layer, component, made in pairs:  # and each component what the lock says it needs, in its layer
-        needs = [keyed[(layer, key)] for key in component.depends_on if (layer, key) in keyed]
+    for made, needs in zip(components, graph.needs, strict=True):  # and each what the lock says it needs
         if needs:
-            document.register_dependency(made, needs)
+            document.register_dependency(made, [components[i] for i in needs])
     return document
 
 
-def render(lock: Lock) -> str:
-    """The SBOM of every layer the lock holds, as CycloneDX 1.6 JSON (keys sorted, two-space indent)."""
-    text = JsonV1Dot6(bom(lock, domains.components(lock))).output_as_string()
+def render(lock: Lock, graph: Graph | None = None) -> str:
+    """The SBOM of every layer the lock holds, as CycloneDX 1.6 JSON (keys sorted, two-space indent); `graph`
+    is the lock's rows and edges (sbom_graph.of), given when the SPDX document is made from the same."""
+    text = JsonV1Dot6(bom(lock, graph or sbom_graph.of(lock))).output_as_string()
     return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -88,7 +88,13 @@ def test_the_build_pulls_each_image_by_digest_into_containerd(tmp_path: Path, lo
     build = tmp_path / "build"
     run = lock_cli("generate", str(LOCK), "-o", str(build))
     assert run.code == 0, run.err
-    assert sorted(p.name for p in build.iterdir()) == ["bootstrap.sh", "image.pkr.hcl", "lock.toml", "sbom.cdx.json"]
+    assert sorted(p.name for p in build.iterdir()) == [
+        "bootstrap.sh",
+        "image.pkr.hcl",
+        "lock.toml",
+        "sbom.cdx.json",
+        "sbom.spdx.json",
+    ]
     script = (build / "bootstrap.sh").read_text()
     assert (
         "containerd nvcr.io/nvidia/k8s-device-plugin@sha256:80871275fbcf888d4683c58638c7a75b3c46091040cafc6210a8c93513adb146"

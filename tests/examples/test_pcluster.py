@@ -50,6 +50,7 @@ def test_the_example_generates_one_build_per_variant_and_the_roles_defaults(tmp_
             "image.pkr.hcl",
             "lock.toml",
             "sbom.cdx.json",
+            "sbom.spdx.json",
         ]
     assert "cuda_12.2.0_535.54.03_linux.run" in (build / "gpu" / "bootstrap.sh").read_text()
     assert "cuda_12.2.0_535.54.03_linux.run" not in (build / "cpu" / "bootstrap.sh").read_text()

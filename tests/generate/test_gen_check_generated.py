@@ -67,6 +67,7 @@ def test_files_generated_from_another_lock_are_stale(tmp_path: Path, lock_cli, w
             "ray-worker.yaml",
             "requirements.txt",
             "sbom.cdx.json",
+            "sbom.spdx.json",
         )
     ]
     # Regenerating makes it pass again.

@@ -28,6 +28,7 @@ FILES = [
     "ray-worker.yaml",
     "requirements.txt",
     "sbom.cdx.json",
+    "sbom.spdx.json",
 ]
 
 
@@ -45,7 +46,7 @@ def test_seed_generates_every_file_byte_identical_on_every_run(tmp_path: Path, l
     assert stat.S_IMODE((tmp_path / "a" / "bootstrap.sh").stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "a" / "pylock.toml").stat().st_mode) == 0o644
     again = lock_cli("generate", str(SEED_LOCK), "-o", str(tmp_path / "a"))
-    assert again.out.strip() == f"{tmp_path / 'a'}: all 8 files already current"
+    assert again.out.strip() == f"{tmp_path / 'a'}: all 9 files already current"
 
 
 def test_the_order_of_packages_in_a_lock_does_not_change_the_output() -> None:

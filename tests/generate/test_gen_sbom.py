@@ -17,16 +17,14 @@ from packageurl import PackageURL
 
 from imagelock import domains
 from imagelock.build import sbom
-from imagelock.domains.containers.entry import Blob, ContainerImage, PlatformImage
 from imagelock.domains.contract import Domain
 from imagelock.lock.artifact import Artifact
 from imagelock.lock.diff import Item
-from imagelock.lock.model import DnfLayer, DnfPackage, DnfRepo, Lock, PlainFile, Universe
+from imagelock.lock.model import PlainFile
+from tests.generate.sbom_sample import DIGEST, SHA, other_layers, small_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_LOCK = ROOT / "locks" / "seed.lock"
-SHA = "a" * 64
-DIGEST = "sha256:" + "b" * 64
 
 
 def _valid(text: str) -> dict[str, Any]:
@@ -158,31 +156,9 @@ def _graph_is_the_locks(document: dict[str, Any], everything: list[dict[str, Any
     assert not any(ref.startswith(("nvidia:", "models:", "base:")) and graph[ref] for ref in graph)
 
 
-def _small_lock() -> Lock:
-    """A lock of a few entries: the validator checks each URL with a full IRI parser (~0.1 s a URL)."""
-    return Lock("small", SHA, Universe("2025-05-01T00:00:00Z", "intent"))
-
-
-def _other_layers(lock: Lock) -> None:
-    lock.layers["files"] = [PlainFile("https://example.com/tools/tool-1.2.tar.gz", "/opt/tool", SHA, 10, extract=True)]
-    platform = PlatformImage("linux/amd64", DIGEST, 10, "m", Blob(DIGEST, 1, "c"), [Blob(DIGEST, 2, "l")])
-    lock.layers["containers"] = [
-        ContainerImage(
-            "nvcr.io/nvidia/Tritonserver:24.01", "nvcr.io", "nvidia/Tritonserver", DIGEST, "m", 10, "t",
-            "containerd", False, "24.01", [platform],
-        )
-    ]  # fmt: skip
-    repo = DnfRepo("amazonlinux", "https://cdn.amazonlinux.com/al2023/core/mirrors/2023.6/x86_64", SHA, "k", SHA, "p",
-                   SHA, 1)  # fmt: skip
-    lock.layers["dnf"] = DnfLayer(
-        "2023.6", "x86_64", [repo],
-        [DnfPackage("gcc14", "14.2.1", "7.amzn2023", "x86_64", "amazonlinux", "Packages/gcc14.rpm", SHA, 5, epoch=1)],
-    )  # fmt: skip
-
-
 def test_files_containers_and_rpms_get_their_own_purls() -> None:
-    lock = _small_lock()
-    _other_layers(lock)
+    lock = small_lock()
+    other_layers(lock)
     everything = _walk(_valid(sbom.render(lock))["components"])
     rows = {_layer(c): c for c in everything if _layer(c) in ("files", "containers", "dnf")}
     assert PackageURL.from_string(rows["files"]["purl"]).to_dict() == {
@@ -216,7 +192,7 @@ def test_a_new_domain_gets_sbom_rows_from_its_artifacts_without_being_named(monk
 
     toy = Domain("toy", list[str], lambda s, p: s, "x:y", lambda layer: "", lambda layer: [Item("t", "1")], artifacts)
     monkeypatch.setattr(domains, "DOMAINS", (*domains.DOMAINS, toy))
-    lock = _small_lock()
+    lock = small_lock()
     lock.layers["toy"] = ["anything"]
     rows = {c["name"]: c for c in _walk(_valid(sbom.render(lock))["components"]) if _layer(c) == "toy"}
     assert set(rows) == {"hashed.bin", "measured.bin"}
@@ -244,7 +220,7 @@ def test_the_sbom_is_a_function_of_the_lock_alone() -> None:
 
 def test_a_url_that_is_no_valid_uri_is_escaped_not_refused() -> None:
     """A lone `%`, a second `#`, spaces and non-ASCII in a locked URL: the SBOM still validates, same address."""
-    lock = _small_lock()
+    lock = small_lock()
     url = "https://example.com/a b/é%{x}#one#two"
     lock.layers["files"] = [PlainFile(url, "/opt/x", SHA, 1)]
     (row,) = _walk(_valid(sbom.render(lock))["components"])
