@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.lockrun import lock, spread  # noqa: E402
 from tests.containers.registry import Registry, oci_layout, registry  # noqa: E402
 
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/ppc64le", "linux/s390x", "linux/riscv64", "linux/386")
@@ -82,25 +83,15 @@ def write_intent(folder: Path, host: str, images: list[str], platforms: tuple[st
 
 def ours(intent: Path, cache: Path) -> tuple[float, Digests]:
     """One `lock update` in a fresh process; what it locked, by the image it was asked for."""
-    env = {
-        **os.environ,
-        "IMAGELOCK_CACHE": str(cache),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    }
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "imagelock.cli", "update", str(intent)], env=env, capture_output=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"lock update exited {done.returncode}:\n{done.stdout.decode()}{done.stderr.decode()}")
+    elapsed, _ = lock("update", str(intent), cache=cache)
     entries = tomllib.loads(intent.with_suffix(".lock").read_text())["containers"]
     return elapsed, {
         f"{e['repository']}:{e['tag']}": (e["digest"], [p["manifest-digest"] for p in e["platforms"]]) for e in entries
     }
 
 
-def spread(values: list[float], count: int) -> str:
-    median = statistics.median(values)
-    return f"{median:6.2f} s  (min {min(values):.2f}, max {max(values):.2f})  {median / count * 1000:5.1f} ms/image"
+def per_image(values: list[float], count: int) -> str:
+    return f"{spread(values)}  {statistics.median(values) / count * 1000:5.1f} ms/image"
 
 
 def main() -> int:
@@ -144,7 +135,7 @@ def main() -> int:
         f"({1 + args.locked} manifests read per image); median of {args.rounds} rounds, {os.cpu_count()} CPUs"
     )
     for label, values in results.items():
-        print(f"  {label:<22} {spread(values, args.images)}")
+        print(f"  {label:<22} {per_image(values, args.images)}")
     for label in ("skopeo inspect --raw", "skopeo + config"):
         ratio = statistics.median(results["lock update"]) / statistics.median(results[label])
         print(f"ratio lock update / {label}: {ratio:.2f}")

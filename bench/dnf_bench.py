@@ -30,7 +30,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.lockrun import lock, spread  # noqa: E402
 from tests.apt.aptrepo import RepoServer  # noqa: E402
 from tests.dnf import scenario  # noqa: E402
 from tests.dnf.rpmrepo import (  # noqa: E402
@@ -89,28 +89,9 @@ def write_intent(folder: Path, url: str, key: Path, request: list[str], manifest
     return path
 
 
-def lock_update(intent: Path, cache: Path) -> float:
-    """One `lock update` in a fresh process, as a user or CI runs it; it must answer yes."""
-    env = {
-        **os.environ,
-        "IMAGELOCK_CACHE": str(cache),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-    }
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "imagelock.cli", "update", str(intent)], env=env, capture_output=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"lock update exited {done.returncode}:\n{done.stdout.decode()}{done.stderr.decode()}")
-    return elapsed
-
-
 def locked(intent: Path) -> Closure:
     table = tomllib.loads(intent.with_suffix(".lock").read_text())["dnf"]
     return {(p["name"], f"{p['version']}-{p['release']}", p["arch"]) for p in table.get("packages", [])}
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f})"
 
 
 def main() -> int:
@@ -157,10 +138,10 @@ def main() -> int:
                         raise SystemExit(f"dnf did not plan the install:\n{answer.output}")
                 intent = write_intent(work / f"intent-{round_}", url, key.armored, request, manifest)
                 cache = work / f"cache-{round_}"
-                results.setdefault("lock update (cold)", []).append(lock_update(intent, cache))
+                results.setdefault("lock update (cold)", []).append(lock("update", str(intent), cache=cache)[0])
                 ours = locked(intent)
                 intent.with_suffix(".lock").unlink()
-                results.setdefault("lock update (warm)", []).append(lock_update(intent, cache))
+                results.setdefault("lock update (warm)", []).append(lock("update", str(intent), cache=cache)[0])
     print(
         f"repository: {len(rpms)} signed rpms ({len(names)} names), metadata {metadata / 1024:,.0f} KiB "
         f"(built in {built:.0f} s); base image {args.base} packages; request {args.request} -> "
