@@ -9,6 +9,8 @@ reads from the page cache, as sha256sum does):
   imagelock sha256+md5           hashing.digest_file: what a runfile costs (md5 and size are NVIDIA's check),
                                  md5 on a second core while sha256 runs on this one
   imagelock download (loopback)  http.download: the whole streaming path, HTTP + write + both hashes
+  lock drift --cache             the whole command in a fresh process, as a host runs it on its cached disk
+                                 image: start, read the release record, stat, hash (answer: verified)
 and prints each rate and its ratio to sha256sum's.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -30,7 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import lockrun  # noqa: E402
 from imagelock import hashing  # noqa: E402
+from imagelock.disk import record  # noqa: E402
 from imagelock.net import http  # noqa: E402
 
 
@@ -53,6 +58,21 @@ def best(run: Callable[[], str], repeat: int) -> tuple[float, str]:
 
 def sha256sum(path: Path) -> str:
     return subprocess.run(["sha256sum", str(path)], check=True, capture_output=True, text=True).stdout.split()[0]
+
+
+def drift_cache(path: Path, release: Path) -> str:
+    """`lock drift --cache PATH --release RECORD --json`: the sha256 it hashed, once it answers verified."""
+    _, out = lockrun.lock("drift", "--cache", str(path), "--release", str(release), "--json")
+    return str(json.loads(out)["sha256"])
+
+
+def release_record(path: Path, folder: Path) -> Path:
+    """A release record for the file, as `lock publish` writes one (its sha256 from sha256sum)."""
+    out = folder / "bench.lock.release.json"
+    size = path.stat().st_size
+    release = record.Release("bench.raw", "raw", sha256sum(path), size, "0" * 64, "bench", "1.0.0")
+    out.write_text(record.dumps(release))
+    return out
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -86,11 +106,12 @@ def main() -> int:
             dest.unlink()
             return digest.sha256
 
-        rows = [
+        rows: list[tuple[str, Callable[[], str]]] = [
             ("sha256sum", partial(sha256sum, path)),
             ("imagelock sha256", partial(hashing.sha256_file, path)),
             ("imagelock sha256+md5", lambda: hashing.digest_file(path).sha256),
             ("imagelock download (loopback)", download),
+            ("lock drift --cache", partial(drift_cache, path, release_record(path, Path(folder)))),
         ]
         results = []
         for label, run in rows:

@@ -184,13 +184,11 @@ class Registry:
         planted.write_bytes(bytes(data))
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"docker-registry exited {proc.returncode}: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            raise RuntimeError(f"docker-registry exited {proc.returncode}: {log.read_text(errors='replace')}")
         try:
             urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback
             return
@@ -225,9 +223,13 @@ def registry(tmp: Path, token: TokenServer | None = None) -> Iterator[Registry]:
         }
     path = tmp / "config.yml"
     path.write_text(json.dumps(config))  # JSON is YAML
-    proc = subprocess.Popen([binary, "serve", str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: the registry writes a line per 404 (every blob a push probes for), and a pipe
+    # nobody reads fills after some hundred of them and stops the registry mid-request.
+    log = tmp / "registry.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen([binary, "serve", str(path)], stdout=subprocess.DEVNULL, stderr=sink)
     try:
-        _wait(f"http://127.0.0.1:{port}/v2/", proc)
+        _wait(f"http://127.0.0.1:{port}/v2/", proc, log)
         yield Registry(f"127.0.0.1:{port}", storage, token.creds if token else None)
     finally:
         proc.terminate()
