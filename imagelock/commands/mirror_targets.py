@@ -14,7 +14,7 @@ import base64
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -80,16 +80,22 @@ class S3Target:
     def store(self, path: Path, artifact: Artifact) -> None:
         self.put(f"{LAYOUT}/{artifact.sha256}", path, artifact.sha256)
 
-    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+    def _answer(self, call: Callable[..., Any], path: str) -> Any:
+        """S3's answer about the object at `path` (head_object, get_object), None when there is none."""
         from botocore.exceptions import ClientError
 
         with _s3_errors(self.url, path):
             try:
-                head = self.s3.head_object(Bucket=self.url.bucket, Key=self._key(path))
+                return call(Bucket=self.url.bucket, Key=self._key(path))
             except ClientError as exc:
                 if _missing(exc):
-                    return False
+                    return None
                 raise
+
+    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+        head = self._answer(self.s3.head_object, path)
+        if head is None:
+            return False
         right_size = size is None or head.get("ContentLength") == size
         return right_size and head.get("Metadata", {}).get("sha256") == sha256
 
@@ -121,15 +127,10 @@ class S3Target:
             raise VerificationError(f"s3://{self.url.bucket}/{key}: upload does not match ({'; '.join(problems)})")
 
     def read(self, path: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
+        answer = self._answer(self.s3.get_object, path)
+        if answer is None:
+            return None
         with _s3_errors(self.url, path):
-            try:
-                answer = self.s3.get_object(Bucket=self.url.bucket, Key=self._key(path))
-            except ClientError as exc:
-                if _missing(exc):
-                    return None
-                raise
             body: bytes = answer["Body"].read()
         return body
 

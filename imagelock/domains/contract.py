@@ -23,8 +23,9 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
 - `mirror`: "module:function", `copy(layer, place) -> MirrorReport`, for what a layer pins that is
-  not an Artifact (container images, kept as an OCI image layout or in a mirror registry): `lock mirror
-  --to` calls it after the artifacts, with the MirrorPlace `--to` names; imported only then;
+  not an Artifact (container images, kept as an OCI image layout in a file mirror's MirrorStore or in a
+  mirror registry): `lock mirror --to` calls it after the artifacts, with the MirrorPlace `--to` names;
+  imported only then;
 - `online`: "module:function", `probe(layer) -> list[OnlineAnswer]`, for `lock check --online` of what a
   layer pins that is not an Artifact (container images, asked of their registries); imported only then;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
