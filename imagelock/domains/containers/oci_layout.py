@@ -41,7 +41,9 @@ def copy(layer: list[ContainerImage], store: MirrorStore | None) -> MirrorReport
         )
     report = MirrorReport(f"containers (OCI image layout {store.name}/{FOLDER})")
     named: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory(prefix="imagelock-oci-") as scratch:
+    staging = http.cache_dir() / "downloads"  # where `lock mirror` stages every download, not a small /tmp
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="oci-", dir=staging) as scratch:
         for i, image in enumerate(layer):
             try:
                 _copy_image(image, store, Path(scratch), f"containers[{i}] {image.image}", report)
