@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from imagelock import domains
-from imagelock.commands.mirror_targets import DirectoryTarget, RegistryTarget, Target, object_url, open_target
+from imagelock.commands.mirror_targets import (
+    DirectoryTarget,
+    HttpTarget,
+    RegistryTarget,
+    S3Target,
+    Target,
+    object_url,
+    open_target,
+)
 from imagelock.domains.contract import MirrorPlace, MirrorReport
 from imagelock.errors import EXIT_ERROR, EXIT_OK, ImagelockError, InputError, UpstreamError, VerificationError
 from imagelock.hashing import digest_file
@@ -282,7 +290,7 @@ def run_mirror(
         if progress is not None:
             on_done = _counted(lock, items, progress, on_done)
         summary = mirror_artifacts(items, target, jobs, on_done)
-        place = MirrorPlace(directory=target.root if isinstance(target, DirectoryTarget) else None)
+        place = MirrorPlace(store=target if isinstance(target, (DirectoryTarget, HttpTarget, S3Target)) else None)
     summary.unhashed = [a for a in domains.artifacts(lock) if a.unhashed]
     for domain, layer, _ in domains.held(lock):
         if progress is not None and domain.mirror:

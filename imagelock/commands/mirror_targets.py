@@ -14,8 +14,10 @@ import base64
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from imagelock.errors import InputError, UpstreamError, VerificationError
@@ -56,8 +58,8 @@ class S3Target:
         self.record: str | None = self.name
         self.s3 = aws.client("s3")
 
-    def _key(self, sha256: str) -> str:
-        return self.url.child(LAYOUT, sha256).key
+    def _key(self, path: str) -> str:
+        return self.url.child(path).key
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -73,33 +75,47 @@ class S3Target:
             raise UpstreamError(f"S3 {self.url}: {aws.describe_error(exc)}") from None
 
     def present(self, artifact: Artifact) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            head = self.s3.head_object(Bucket=self.url.bucket, Key=self._key(artifact.sha256))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
-        right_size = artifact.size is None or head.get("ContentLength") == artifact.size
-        return right_size and head.get("Metadata", {}).get("sha256") == artifact.sha256
+        return self.holds(f"{LAYOUT}/{artifact.sha256}", artifact.sha256, artifact.size)
 
     def store(self, path: Path, artifact: Artifact) -> None:
+        self.put(f"{LAYOUT}/{artifact.sha256}", path, artifact.sha256)
+
+    def _answer(self, call: Callable[..., Any], path: str) -> Any:
+        """S3's answer about the object at `path` (head_object, get_object), None when there is none."""
+        from botocore.exceptions import ClientError
+
+        with _s3_errors(self.url, path):
+            try:
+                return call(Bucket=self.url.bucket, Key=self._key(path))
+            except ClientError as exc:
+                if _missing(exc):
+                    return None
+                raise
+
+    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+        head = self._answer(self.s3.head_object, path)
+        if head is None:
+            return False
+        right_size = size is None or head.get("ContentLength") == size
+        return right_size and head.get("Metadata", {}).get("sha256") == sha256
+
+    def put(self, path: str, local: Path, sha256: str) -> None:
         from boto3.s3.transfer import TransferConfig
 
-        key = self._key(artifact.sha256)
-        extra = {"Metadata": {"sha256": artifact.sha256}, "ChecksumAlgorithm": "SHA256"}
+        key = self._key(path)
+        extra = {"Metadata": {"sha256": sha256}, "ChecksumAlgorithm": "SHA256"}
         config = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=64 << 20, max_concurrency=4)
-        self.s3.upload_file(str(path), self.url.bucket, key, ExtraArgs=extra, Config=config)
-        head = self.s3.head_object(Bucket=self.url.bucket, Key=key, ChecksumMode="ENABLED")
-        size = path.stat().st_size
+        with _s3_errors(self.url, path):
+            self.s3.upload_file(str(local), self.url.bucket, key, ExtraArgs=extra, Config=config)
+            head = self.s3.head_object(Bucket=self.url.bucket, Key=key, ChecksumMode="ENABLED")
+        size = local.stat().st_size
         problems = []
         if head.get("ContentLength") != size:
             problems.append(f"{head.get('ContentLength')} bytes stored, {size} sent")
-        if head.get("Metadata", {}).get("sha256") != artifact.sha256:
+        if head.get("Metadata", {}).get("sha256") != sha256:
             problems.append("sha256 metadata missing")
         stored = head.get("ChecksumSHA256")
-        whole = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
+        whole = base64.b64encode(bytes.fromhex(sha256)).decode()
         if (
             stored
             and "-" not in stored
@@ -110,6 +126,35 @@ class S3Target:
         if problems:
             raise VerificationError(f"s3://{self.url.bucket}/{key}: upload does not match ({'; '.join(problems)})")
 
+    def read(self, path: str) -> bytes | None:
+        answer = self._answer(self.s3.get_object, path)
+        if answer is None:
+            return None
+        with _s3_errors(self.url, path):
+            body: bytes = answer["Body"].read()
+        return body
+
+    def write(self, path: str, body: bytes) -> None:
+        """One PutObject: S3 checks the SHA-256 it is sent and stores the object whole or not at all."""
+        with _s3_errors(self.url, path):
+            self.s3.put_object(Bucket=self.url.bucket, Key=self._key(path), Body=body, ChecksumAlgorithm="SHA256")
+
+
+@contextmanager
+def _s3_errors(url: aws.S3Url, path: str) -> Iterator[None]:
+    """An S3 error as one line naming the object, as every other target's failures are."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise UpstreamError(f"S3 {url.child(path)}: {aws.describe_error(exc)}") from None
+
+
+def _missing(exc: Exception) -> bool:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code in ("404", "NoSuchKey", "NotFound")
+
 
 class DirectoryTarget:
     """A local directory: each file written beside its final name and renamed into place, so a reader
@@ -119,9 +164,6 @@ class DirectoryTarget:
         self.root = root
         self.name = str(root)
         self.record: str | None = record
-
-    def _path(self, sha256: str) -> Path:
-        return self.root / LAYOUT / sha256
 
     def check(self) -> None:
         if self.root.exists() and not self.root.is_dir():
@@ -134,25 +176,51 @@ class DirectoryTarget:
             raise InputError(None, "--to", f"{self.root / LAYOUT} is not writable")
 
     def present(self, artifact: Artifact) -> bool:
-        path = self._path(artifact.sha256)
-        if not path.is_file() or (artifact.size is not None and path.stat().st_size != artifact.size):
-            return False
-        return digest_file(path).sha256 == artifact.sha256  # a directory can be edited: read what it holds
+        return self.holds(f"{LAYOUT}/{artifact.sha256}", artifact.sha256, artifact.size)
 
     def store(self, path: Path, artifact: Artifact) -> None:
+        self.put(f"{LAYOUT}/{artifact.sha256}", path, artifact.sha256)
+
+    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+        final = self.root / path
+        if not final.is_file() or (size is not None and final.stat().st_size != size):
+            return False
+        return digest_file(final).sha256 == sha256  # a directory can be edited: read what it holds
+
+    def put(self, path: str, local: Path, sha256: str) -> None:
         """Copy and hash in one pass: what is renamed into place is what was hashed. No fsync: a file torn
-        by a crash is re-hashed by `present()` on the next run and by the build before use, and replaced."""
-        final = self._path(artifact.sha256)
-        handle, temp = tempfile.mkstemp(dir=final.parent, prefix=f".{artifact.sha256[:16]}.", suffix=".part")
+        by a crash is re-hashed by `holds()` on the next run and by the build before use, and replaced."""
+        final = self.root / path
+        final.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name[:16]}.", suffix=".part")
         try:
             hasher = hashlib.sha256()
-            with os.fdopen(handle, "wb") as out, path.open("rb") as source:
+            with os.fdopen(handle, "wb") as out, local.open("rb") as source:
                 while chunk := source.read(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
-            if hasher.hexdigest() != artifact.sha256:
-                raise VerificationError(f"{final}: wrote sha256 {hasher.hexdigest()}, expected {artifact.sha256}")
+            if hasher.hexdigest() != sha256:
+                raise VerificationError(f"{final}: wrote sha256 {hasher.hexdigest()}, expected {sha256}")
             os.chmod(temp, 0o644)  # a mirror is read by others: a web server, a build machine
+            os.replace(temp, final)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, path: str, body: bytes) -> None:
+        final = self.root / path
+        final.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name[:16]}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(body)
+            os.chmod(temp, 0o644)
             os.replace(temp, final)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
@@ -172,31 +240,48 @@ class HttpTarget:
         return None  # a prefix has no root to probe: the first PUT says whether it is writable
 
     def present(self, artifact: Artifact) -> bool:
-        url = object_url(self.url, artifact.sha256)
-        try:
-            response = http.session().head(url, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT))
-        except http.request_errors() as exc:
-            raise UpstreamError(f"{http.redact(url)}: unreachable ({type(exc).__name__})") from None
-        if response.status_code != 200:
-            return False
-        length = response.headers.get("Content-Length")
-        return artifact.size is None or length == str(artifact.size)
+        return self.holds(f"{LAYOUT}/{artifact.sha256}", artifact.sha256, artifact.size)
 
     def store(self, path: Path, artifact: Artifact) -> None:
-        url = object_url(self.url, artifact.sha256)
-        size = path.stat().st_size
-        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        self.put(f"{LAYOUT}/{artifact.sha256}", path, artifact.sha256)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = f"{self.url}/{path}"
         try:
-            with path.open("rb") as body:
-                response = http.session().put(
-                    url, data=body, headers=headers, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT)
-                )
+            return http.session().request(method, url, timeout=(http.CONNECT_TIMEOUT, http.READ_TIMEOUT), **kwargs)
         except http.request_errors() as exc:
             raise UpstreamError(f"{http.redact(url)}: unreachable ({type(exc).__name__})") from None
+
+    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+        response = self._call("HEAD", path, allow_redirects=False)
+        if response.status_code != 200:
+            return False
+        return size is None or response.headers.get("Content-Length") == str(size)
+
+    def put(self, path: str, local: Path, sha256: str) -> None:
+        size = local.stat().st_size
+        with local.open("rb") as body:
+            self._send(path, body, size)
+        if not self.holds(path, sha256, size):
+            raise VerificationError(f"{http.redact(self.url)}/{path}: after the PUT it does not serve {size} bytes")
+
+    def read(self, path: str) -> bytes | None:
+        response = self._call("GET", path)
+        if response.status_code in (404, 410):
+            return None
+        if response.status_code != 200:
+            raise UpstreamError(f"GET {http.redact(self.url)}/{path}: HTTP {response.status_code}")
+        body: bytes = response.content
+        return body
+
+    def write(self, path: str, body: bytes) -> None:
+        self._send(path, body, len(body))
+
+    def _send(self, path: str, body: Any, size: int) -> None:
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        response = self._call("PUT", path, data=body, headers=headers)
         if response.status_code not in (200, 201, 204):
-            raise UpstreamError(f"PUT {http.redact(url)}: HTTP {response.status_code}")
-        if not self.present(artifact):
-            raise VerificationError(f"{http.redact(url)}: after the PUT it does not serve {size} bytes")
+            raise UpstreamError(f"PUT {http.redact(self.url)}/{path}: HTTP {response.status_code}")
 
 
 class RegistryTarget:

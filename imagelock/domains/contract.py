@@ -23,8 +23,9 @@ line in `imagelock.domains.DOMAINS`. `lock update`, `check`, `mirror`,
 - `image_order`: where its layer sits in the image, bottom first (reports list layers so);
 - `moves_major`: a change in it is a new image generation (the image version's major);
 - `mirror`: "module:function", `copy(layer, place) -> MirrorReport`, for what a layer pins that is
-  not an Artifact (container images, kept as an OCI image layout or in a mirror registry): `lock mirror
-  --to` calls it after the artifacts, with the MirrorPlace `--to` names; imported only then;
+  not an Artifact (container images, kept as an OCI image layout in a file mirror's MirrorStore or in a
+  mirror registry): `lock mirror --to` calls it after the artifacts, with the MirrorPlace `--to` names;
+  imported only then;
 - `online`: "module:function", `probe(layer) -> list[OnlineAnswer]`, for `lock check --online` of what a
   layer pins that is not an Artifact (container images, asked of their registries); imported only then;
 - `runs_apart`: its resolver mostly waits on a subprocess (uv), so `lock update` runs it
@@ -45,7 +46,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from imagelock.domains.context import UpdateContext
 from imagelock.intent.document import Intent
@@ -96,11 +97,30 @@ class OnlineAnswer:
     unreachable: bool = False  # no answer at all: says nothing about the bytes
 
 
+class MirrorStore(Protocol):
+    """Where a file mirror (a directory, an S3 prefix, an HTTP(S) prefix) keeps bytes, by a path under its
+    root, so a domain writes one layout whatever `--to` names (imagelock.commands.mirror_targets)."""
+
+    name: str  # how messages name it: credentials removed
+
+    def holds(self, path: str, sha256: str, size: int | None) -> bool:
+        """`path` is there with this size (and sha256, where the store can tell): no need to store it again."""
+
+    def put(self, path: str, local: Path, sha256: str) -> None:
+        """Store the verified local file at `path`, then check what was stored against `sha256`."""
+
+    def read(self, path: str) -> bytes | None:
+        """What `path` holds, or None when nothing is there."""
+
+    def write(self, path: str, body: bytes) -> None:
+        """Store a small document that no digest names (index.json), whole or not at all."""
+
+
 @dataclass(frozen=True)
 class MirrorPlace:
-    """Where `lock mirror --to` points, for a domain's own step: a directory, a registry, or neither (S3, HTTP)."""
+    """Where `lock mirror --to` points, for a domain's own step: a file mirror's store or a registry."""
 
-    directory: Path | None = None
+    store: MirrorStore | None = None  # a directory, s3:// or http(s):// prefix
     registry: str | None = None  # docker://host[:port][/prefix]
 
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,7 @@ class _PutHandler(SimpleHTTPRequestHandler):
         if self.server.refuse_puts:
             self.send_error(403)
             return
+        self.server.puts.append(self.path)
         target = Path(self.translate_path(self.path))
         target.parent.mkdir(parents=True, exist_ok=True)
         length = int(self.headers["Content-Length"])
@@ -56,6 +58,10 @@ class _PutServer(ThreadingHTTPServer):
     daemon_threads = True
     refuse_puts = False
     truncate = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.puts: list[str] = []  # each PUT's path, in the order they arrived
 
 
 @pytest.fixture

@@ -232,7 +232,7 @@ def test_a_platform_the_image_lacks_is_refused_naming_what_it_has(tmp_path: Path
     assert not intent.with_suffix(".lock").exists()
 
 
-def test_mirror_to_a_target_that_is_not_a_directory_leaves_the_lock_unchanged(
+def test_mirror_to_an_unreachable_http_prefix_names_it_and_leaves_the_lock_unchanged(
     tmp_path: Path, served: Registry, lock_cli
 ) -> None:
     oci_layout(tmp_path / "layout", "6.0", "put")
@@ -241,10 +241,9 @@ def test_mirror_to_a_target_that_is_not_a_directory_leaves_the_lock_unchanged(
     assert lock_cli("update", str(intent)).code == 0
     before = intent.with_suffix(".lock").read_bytes()
     run = lock_cli("mirror", str(intent.with_suffix(".lock")), "--to", "http://127.0.0.1:9/prefix")
-    assert (
-        run.code == 2
-        and "container images are mirrored to a directory (an OCI image layout) or to docker://registry" in run.out
-    )
+    assert run.code == 2, run.out
+    assert "containers (OCI image layout http://127.0.0.1:9/prefix/oci): 0 copied, 0 already there, 1 failed" in run.out
+    assert "http://127.0.0.1:9/prefix/oci/blobs/sha256/" in run.out and "unreachable" in run.out
     assert intent.with_suffix(".lock").read_bytes() == before
 
 

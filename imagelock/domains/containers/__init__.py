@@ -3,7 +3,7 @@
 Container images are not Artifacts (imagelock.lock.artifact): their blobs are fetched through a
 registry's token auth and pulled by the image's container runtime, which verifies each digest itself,
 not by the build's generic file step. So `lock mirror` copies them through this domain's own step (an
-OCI image layout in a mirror directory, imagelock.domains.containers.oci_layout, or a mirror registry,
+OCI image layout in a directory, S3 or HTTP mirror, imagelock.domains.containers.oci_layout, or a mirror registry,
 imagelock.domains.containers.registry_mirror), bootstrap.sh pulls
 them by digest (imagelock.build.bootstrap's CONTAINER_IMAGES) and drift compares the runtime's
 image list with the lock. docs/containers.md.
