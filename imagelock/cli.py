@@ -77,6 +77,12 @@ def _update(args: argparse.Namespace, progress: LayerProgress) -> UpdateResult:
 
 
 def _answer_update(args: argparse.Namespace, result: UpdateResult) -> int:
+    """The answer only reads the new lock, so its digest (a walk over every entry) is computed once."""
+    with result.lock.frozen():
+        return _report_update(args, result)
+
+
+def _report_update(args: argparse.Namespace, result: UpdateResult) -> int:
     lock = result.lock
     moved = domains.diff_locks(result.previous, lock)
     counts = [line for domain, layer in domains.present(lock) if (line := domain.summary(layer))]
