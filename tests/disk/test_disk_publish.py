@@ -216,6 +216,10 @@ def test_publish_refuses_bad_input_and_writes_no_record(
         assert run.code == 2 and message in run.err, run.err
     run = lock_cli("publish", str(lock), str(tmp_path / "none.raw"), "--to", f"{reg.host}/slice/noble:1")
     assert run.code == 2 and "no such disk image" in run.err
+    iso = tmp_path / "slice.iso"
+    iso.write_bytes(b"not a disk image")
+    run = lock_cli("publish", str(lock), str(iso), "--to", f"{reg.host}/slice/noble:1")
+    assert run.code == 2 and run.err.strip() == f"lock: error: {iso}: expected a .raw or .qcow2 disk image", run.err
     run = lock_cli("publish", str(lock), str(raw), "--to", "127.0.0.1:1/slice/noble:1")
     assert run.code == 2 and "unreachable" in run.err
     # the file changed since disk-image.sh recorded it
